@@ -1,0 +1,565 @@
+//! Typed settings, layered: built-in defaults → `switchboard.toml` → the Bot Framework SDKs'
+//! conventional variables (`MicrosoftAppId`, …) → `SWITCHBOARD_…` environment variables
+//! (`__` nests: `SWITCHBOARD_BOT__OPENID_METADATA_URL`).
+//!
+//! This is the only module that reads the environment, and it does so through the map handed
+//! to [`Settings::load`], so tests never touch the process environment. Everything is parsed
+//! into typed values here: a bad value fails at boot with a message naming the key.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use crate::botframework::service_url::ServiceUrlAllowList;
+
+/// Default Bot Framework OpenID metadata document for channel (Teams) tokens.
+pub const DEFAULT_OPENID_METADATA_URL: &str =
+    "https://login.botframework.com/v1/.well-known/openidconfiguration";
+/// Default Microsoft Graph base URL.
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
+/// Host patterns of the Bot Connector service for Teams (reference §2, "Implications" 4).
+pub const DEFAULT_ALLOWED_SERVICE_URLS: &[&str] = &[
+    "https://smba.trafficmanager.net",
+    "https://*.botframework.com",
+    "https://smba.infra.*.teams.microsoft.com",
+    "https://smba.infra.*.teams.microsoft.us",
+];
+/// Service URLs added in anonymous dev mode: the Agents Playground on loopback (no token is
+/// ever sent in that mode).
+pub const DEV_ALLOWED_SERVICE_URLS: &[&str] = &["http://localhost:*", "http://127.0.0.1:*"];
+
+/// The Bot Framework SDKs' environment variables (and `RUST_LOG`) and the keys they stand for.
+const SDK_VARIABLES: &[(&str, &str)] = &[
+    ("MicrosoftAppId", "BOT__APP_ID"),
+    ("MicrosoftAppPassword", "BOT__APP_PASSWORD"),
+    ("MicrosoftAppType", "BOT__APP_TYPE"),
+    ("MicrosoftAppTenantId", "BOT__TENANT_ID"),
+    ("RUST_LOG", "LOG__FILTER"),
+];
+
+/// Validated settings of one Switchboard process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub bot: BotSettings,
+    pub graph: GraphSettings,
+    pub outbox: OutboxSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// An `EnvFilter` directive, e.g. `info` or `switchboard=debug,info`.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub public_url: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub url: String,
+}
+
+/// Whether the bot's Entra app registration is single- or multi-tenant (`MicrosoftAppType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum AppType {
+    SingleTenant,
+    MultiTenant,
+}
+
+/// How inbound requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum BotAuth {
+    /// No app id configured: requests without a token are accepted and no outbound token is
+    /// requested. Only allowed on a loopback bind address.
+    Anonymous,
+    /// Bot Framework JWTs are required inbound and client-credentials tokens are sent outbound.
+    Credentials(BotCredentials),
+}
+
+#[derive(Debug, Clone)]
+pub struct BotCredentials {
+    pub app_id: String,
+    pub app_password: SecretString,
+    pub app_type: AppType,
+    pub tenant_id: Option<String>,
+    pub token_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    pub auth: BotAuth,
+    pub openid_metadata_url: Url,
+    pub allowed_service_urls: ServiceUrlAllowList,
+    pub allowed_tenants: Vec<String>,
+    /// Full JWKS refresh interval (reference §1.3: 24 h).
+    pub jwks_refresh_interval: Duration,
+    /// Least time between two refreshes caused by an unknown `kid`.
+    pub jwks_unknown_kid_interval: Duration,
+}
+
+impl BotSettings {
+    pub fn app_id(&self) -> Option<&str> {
+        match &self.auth {
+            BotAuth::Anonymous => None,
+            BotAuth::Credentials(c) => Some(&c.app_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    pub base_url: Url,
+    pub token_url: Option<Url>,
+}
+
+/// Delivery of the outbox of outbound calls.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// First retry delay when the Connector gives no `Retry-After`; doubled per attempt.
+    pub retry_base: Duration,
+    /// Largest delay between two attempts.
+    pub retry_max: Duration,
+    /// A call still undelivered after this long is given up and marked failed.
+    pub max_age: Duration,
+    /// Attempts made in one go (in memory) before the row is parked with a persisted deadline.
+    pub attempts_per_claim: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSettings {
+    server: RawServer,
+    store: RawStore,
+    bot: RawBot,
+    graph: RawGraph,
+    outbox: RawOutbox,
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLog {
+    filter: String,
+    format: LogFormat,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawServer {
+    bind: String,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawStore {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawBot {
+    app_id: Option<String>,
+    app_password: Option<SecretString>,
+    app_type: Option<String>,
+    tenant_id: Option<String>,
+    openid_metadata_url: String,
+    token_url: Option<String>,
+    allowed_service_urls: Vec<String>,
+    #[serde(default)]
+    allowed_tenants: Vec<String>,
+    jwks_refresh_interval_secs: u64,
+    jwks_unknown_kid_interval_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawGraph {
+    base_url: String,
+    token_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawOutbox {
+    retry_base_ms: u64,
+    retry_max_ms: u64,
+    max_age_secs: u64,
+    attempts_per_claim: u32,
+}
+
+impl Settings {
+    /// Loads settings from the optional TOML file and the given environment map.
+    ///
+    /// `config_file` that is `Some` must exist when `required` is true; the default file
+    /// (`switchboard.toml` in the working directory) is optional.
+    pub fn load(
+        config_file: Option<(&Path, bool)>,
+        env: &HashMap<String, String>,
+    ) -> anyhow::Result<Settings> {
+        let mut builder = Config::builder()
+            .set_default("server.bind", "127.0.0.1:3978")?
+            .set_default("store.url", "sqlite://switchboard.db")?
+            .set_default("bot.openid_metadata_url", DEFAULT_OPENID_METADATA_URL)?
+            .set_default(
+                "bot.allowed_service_urls",
+                DEFAULT_ALLOWED_SERVICE_URLS.to_vec(),
+            )?
+            .set_default("bot.allowed_tenants", Vec::<String>::new())?
+            .set_default("bot.jwks_refresh_interval_secs", 24 * 3600)?
+            .set_default("bot.jwks_unknown_kid_interval_secs", 300)?
+            .set_default("graph.base_url", DEFAULT_GRAPH_BASE_URL)?
+            .set_default("outbox.retry_base_ms", 1000)?
+            .set_default("outbox.retry_max_ms", 60_000)?
+            .set_default("outbox.max_age_secs", 24 * 3600)?
+            .set_default("outbox.attempts_per_claim", 4)?
+            .set_default("log.filter", "info")?
+            .set_default("log.format", "text")?;
+
+        if let Some((path, required)) = config_file {
+            builder =
+                builder.add_source(File::from(path).format(FileFormat::Toml).required(required));
+        }
+
+        let sdk_vars: HashMap<String, String> = SDK_VARIABLES
+            .iter()
+            .filter_map(|(var, key)| {
+                env.get(*var)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| ((*key).to_owned(), v.clone()))
+            })
+            .collect();
+        builder = builder.add_source(
+            Environment::default()
+                .separator("__")
+                .source(Some(sdk_vars)),
+        );
+
+        let own_vars: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("SWITCHBOARD_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("SWITCHBOARD")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("bot.allowed_service_urls")
+                .with_list_parse_key("bot.allowed_tenants")
+                .try_parsing(true)
+                .source(Some(own_vars)),
+        );
+
+        let raw: RawSettings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("configuration has a value of the wrong type")?;
+        Settings::try_from(raw)
+    }
+
+    /// Loads settings from the process environment and `config_file` (default: an optional
+    /// `switchboard.toml` in the working directory).
+    pub fn from_process_env(config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        match config_file {
+            Some(path) => Settings::load(Some((path, true)), &env),
+            None => Settings::load(Some((Path::new("switchboard.toml"), false)), &env),
+        }
+    }
+
+    /// True when the bot runs without credentials (anonymous dev mode).
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.bot.auth, BotAuth::Anonymous)
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parse_url(key: &str, value: &str) -> anyhow::Result<Url> {
+    Url::parse(value).with_context(|| format!("{key} is not a valid URL: {value:?}"))
+}
+
+fn login_token_url(tenant: &str) -> anyhow::Result<Url> {
+    parse_url(
+        "token URL",
+        &format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+    )
+}
+
+impl TryFrom<RawSettings> for Settings {
+    type Error = anyhow::Error;
+
+    fn try_from(raw: RawSettings) -> anyhow::Result<Self> {
+        let bind: SocketAddr = raw.server.bind.parse().with_context(|| {
+            format!("server.bind is not an address:port: {:?}", raw.server.bind)
+        })?;
+        let public_url = non_empty(raw.server.public_url)
+            .map(|u| parse_url("server.public_url", &u))
+            .transpose()?;
+
+        let tenant_id = non_empty(raw.bot.tenant_id);
+        let app_type = match non_empty(raw.bot.app_type).as_deref() {
+            None => AppType::MultiTenant,
+            Some(t) if t.eq_ignore_ascii_case("SingleTenant") => AppType::SingleTenant,
+            Some(t) if t.eq_ignore_ascii_case("MultiTenant") => AppType::MultiTenant,
+            Some(other) => bail!(
+                "bot.app_type must be SingleTenant or MultiTenant, not {other:?} \
+                 (user-assigned managed identities are not supported yet)"
+            ),
+        };
+
+        let auth = match non_empty(raw.bot.app_id) {
+            None => {
+                if !bind.ip().is_loopback() {
+                    bail!(
+                        "anonymous dev mode (no bot.app_id) is refused on the non-loopback \
+                         address {bind}: set bot.app_id and bot.app_password, or bind to 127.0.0.1"
+                    );
+                }
+                BotAuth::Anonymous
+            }
+            Some(app_id) => {
+                let app_password = raw.bot.app_password.context(
+                    "bot.app_password (or MicrosoftAppPassword) is required when bot.app_id is set",
+                )?;
+                let token_url = match non_empty(raw.bot.token_url) {
+                    Some(u) => parse_url("bot.token_url", &u)?,
+                    None => match (app_type, &tenant_id) {
+                        (AppType::SingleTenant, Some(t)) => login_token_url(t)?,
+                        (AppType::SingleTenant, None) => bail!(
+                            "bot.tenant_id (or MicrosoftAppTenantId) is required for a \
+                             SingleTenant bot"
+                        ),
+                        (AppType::MultiTenant, _) => login_token_url("botframework.com")?,
+                    },
+                };
+                if app_type == AppType::SingleTenant && tenant_id.is_none() {
+                    bail!(
+                        "bot.tenant_id (or MicrosoftAppTenantId) is required for a SingleTenant bot"
+                    );
+                }
+                BotAuth::Credentials(BotCredentials {
+                    app_id,
+                    app_password,
+                    app_type,
+                    tenant_id: tenant_id.clone(),
+                    token_url,
+                })
+            }
+        };
+
+        let mut patterns: Vec<String> = raw
+            .bot
+            .allowed_service_urls
+            .into_iter()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if matches!(auth, BotAuth::Anonymous) {
+            patterns.extend(DEV_ALLOWED_SERVICE_URLS.iter().map(|p| (*p).to_owned()));
+        }
+        let allowed_service_urls = ServiceUrlAllowList::parse(&patterns)
+            .context("bot.allowed_service_urls has an invalid entry")?;
+
+        let graph_token_url = match non_empty(raw.graph.token_url) {
+            Some(u) => Some(parse_url("graph.token_url", &u)?),
+            None => tenant_id.as_deref().map(login_token_url).transpose()?,
+        };
+
+        Ok(Settings {
+            server: ServerSettings { bind, public_url },
+            store: StoreSettings { url: raw.store.url },
+            bot: BotSettings {
+                auth,
+                openid_metadata_url: parse_url(
+                    "bot.openid_metadata_url",
+                    &raw.bot.openid_metadata_url,
+                )?,
+                allowed_service_urls,
+                allowed_tenants: raw
+                    .bot
+                    .allowed_tenants
+                    .into_iter()
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+                jwks_refresh_interval: Duration::from_secs(raw.bot.jwks_refresh_interval_secs),
+                jwks_unknown_kid_interval: Duration::from_secs(
+                    raw.bot.jwks_unknown_kid_interval_secs,
+                ),
+            },
+            graph: GraphSettings {
+                base_url: parse_url("graph.base_url", &raw.graph.base_url)?,
+                token_url: graph_token_url,
+            },
+            outbox: OutboxSettings {
+                retry_base: Duration::from_millis(raw.outbox.retry_base_ms.max(1)),
+                retry_max: Duration::from_millis(raw.outbox.retry_max_ms.max(1)),
+                max_age: Duration::from_secs(raw.outbox.max_age_secs),
+                attempts_per_claim: raw.outbox.attempts_per_claim.max(1),
+            },
+            log: LogSettings {
+                filter: raw.log.filter,
+                format: raw.log.format,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_means_anonymous_dev_mode_on_loopback() {
+        let s = Settings::load(None, &env(&[])).expect("defaults load");
+        assert!(s.is_anonymous());
+        assert_eq!(s.server.bind.to_string(), "127.0.0.1:3978");
+        assert_eq!(s.store.url, "sqlite://switchboard.db");
+        assert_eq!(
+            s.bot.openid_metadata_url.as_str(),
+            DEFAULT_OPENID_METADATA_URL
+        );
+    }
+
+    #[test]
+    fn anonymous_mode_is_refused_on_a_public_bind_address() {
+        let err = Settings::load(None, &env(&[("SWITCHBOARD_SERVER__BIND", "0.0.0.0:3978")]))
+            .expect_err("must refuse");
+        assert!(format!("{err:#}").contains("anonymous dev mode"), "{err:#}");
+    }
+
+    #[test]
+    fn sdk_variables_configure_the_bot() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("MicrosoftAppId", "app-1"),
+                ("MicrosoftAppPassword", "s3cret"),
+                ("MicrosoftAppType", "SingleTenant"),
+                ("MicrosoftAppTenantId", "tenant-1"),
+            ]),
+        )
+        .expect("loads");
+        let BotAuth::Credentials(c) = &s.bot.auth else {
+            panic!("expected credentials")
+        };
+        assert_eq!(c.app_id, "app-1");
+        assert_eq!(c.app_password.expose_secret(), "s3cret");
+        assert_eq!(c.app_type, AppType::SingleTenant);
+        assert_eq!(
+            c.token_url.as_str(),
+            "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn switchboard_variables_win_over_sdk_variables_and_nest_with_double_underscore() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("MicrosoftAppId", "from-sdk"),
+                ("MicrosoftAppPassword", "pw"),
+                ("SWITCHBOARD_BOT__APP_ID", "from-switchboard"),
+                (
+                    "SWITCHBOARD_BOT__OPENID_METADATA_URL",
+                    "http://127.0.0.1:9/meta",
+                ),
+                ("SWITCHBOARD_BOT__ALLOWED_TENANTS", "T1, t2"),
+                (
+                    "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS",
+                    "http://127.0.0.1:*",
+                ),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.bot.app_id(), Some("from-switchboard"));
+        assert_eq!(
+            s.bot.openid_metadata_url.as_str(),
+            "http://127.0.0.1:9/meta"
+        );
+        assert_eq!(s.bot.allowed_tenants, vec!["t1", "t2"]);
+        assert!(
+            s.bot
+                .allowed_service_urls
+                .allows_str("http://127.0.0.1:4000/")
+        );
+        assert!(
+            !s.bot
+                .allowed_service_urls
+                .allows_str("https://smba.trafficmanager.net/amer/")
+        );
+    }
+
+    #[test]
+    fn a_toml_file_sits_between_defaults_and_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbind = \"127.0.0.1:4000\"\n[store]\nurl = \"sqlite://x.db\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(
+            Some((&path, true)),
+            &env(&[("SWITCHBOARD_STORE__URL", "sqlite://y.db")]),
+        )
+        .expect("loads");
+        assert_eq!(s.server.bind.port(), 4000);
+        assert_eq!(s.store.url, "sqlite://y.db");
+    }
+
+    #[test]
+    fn single_tenant_without_tenant_id_fails_with_the_key_named() {
+        let err = Settings::load(
+            None,
+            &env(&[
+                ("SWITCHBOARD_BOT__APP_ID", "a"),
+                ("SWITCHBOARD_BOT__APP_PASSWORD", "p"),
+                ("SWITCHBOARD_BOT__APP_TYPE", "SingleTenant"),
+            ]),
+        )
+        .expect_err("must fail");
+        assert!(format!("{err:#}").contains("bot.tenant_id"), "{err:#}");
+    }
+
+    #[test]
+    fn an_app_id_without_a_password_fails_at_boot() {
+        let err =
+            Settings::load(None, &env(&[("SWITCHBOARD_BOT__APP_ID", "a")])).expect_err("must fail");
+        assert!(format!("{err:#}").contains("bot.app_password"), "{err:#}");
+    }
+
+    #[test]
+    fn a_bad_url_fails_at_boot() {
+        let err = Settings::load(None, &env(&[("SWITCHBOARD_GRAPH__BASE_URL", "not a url")]))
+            .expect_err("must fail");
+        assert!(format!("{err:#}").contains("graph.base_url"), "{err:#}");
+    }
+}

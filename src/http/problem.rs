@@ -1,0 +1,90 @@
+//! The one error envelope of every HTTP edge: `application/problem+json` (RFC 9457) with a
+//! stable `code`. 5xx bodies carry no internals.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::botframework::auth::InboundError;
+
+/// A problem+json body.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<Option<String>>) -> Self {
+        Problem {
+            kind: format!("urn:switchboard:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", None)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl IntoResponse for InboundError {
+    fn into_response(self) -> Response {
+        let problem = match &self {
+            InboundError::BodyTooLarge { .. } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                self.to_string(),
+            ),
+            InboundError::BodyUnreadable => {
+                Problem::new(StatusCode::BAD_REQUEST, "body_unreadable", self.to_string())
+            }
+            InboundError::Unauthorized(auth) => {
+                if let crate::botframework::auth::AuthError::KeysUnavailable(reason) = auth {
+                    tracing::error!(reason = %reason, "Bot Framework signing keys unavailable");
+                }
+                tracing::info!(auth.code = auth.code(), "inbound activity refused");
+                let mut response =
+                    Problem::new(StatusCode::UNAUTHORIZED, auth.code(), auth.to_string())
+                        .into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"switchboard\""),
+                );
+                return response;
+            }
+            InboundError::InvalidActivity(e) => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid_activity", e.to_string())
+            }
+            InboundError::TenantRefused => {
+                tracing::info!("inbound activity from a tenant that is not allowed");
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "tenant_not_allowed",
+                    self.to_string(),
+                )
+            }
+        };
+        problem.into_response()
+    }
+}

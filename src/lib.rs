@@ -1,0 +1,33 @@
+//! Switchboard routes website chats into Microsoft Teams.
+//!
+//! Data flows one way: **edges** (HTTP: bot, later interact, preferences, admin) turn wire
+//! formats into domain commands → the **engine** decides → **effects** are executed by
+//! **adapters** (Bot Connector, Graph, …) whose results come back as events. The **store**
+//! persists state and an outbox of effects.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | typed settings: defaults → `switchboard.toml` → environment |
+//! | [`telemetry`] | `tracing` setup |
+//! | [`clock`] | injected time |
+//! | [`startup`] | [`startup::Application::build`]: wiring, listener, workers, graceful shutdown |
+//! | [`http`] | router, problem+json envelope, health endpoints |
+//! | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
+//! | [`bot`] | Teams activity handling behind `POST /api/messages` |
+//! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
+//!
+//! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
+//! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.
+//! Outbound: a caller queues a [`botframework::connector::ConnectorCall`] in the outbox inside
+//! its transaction → [`botframework::delivery::Dispatcher`] delivers it through
+//! [`botframework::connector::ConnectorClient`] in per-conversation order.
+
+pub mod bot;
+pub mod botframework;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

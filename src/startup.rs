@@ -1,0 +1,208 @@
+//! Building and running the application. `main` and every test go through
+//! [`Application::build`], so tests exercise the same wiring as production.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::botframework::auth::InboundAuth;
+use crate::botframework::auth::jwks::JwksCache;
+use crate::botframework::connector::ConnectorClient;
+use crate::botframework::delivery::{Dispatcher, Outbox};
+use crate::botframework::retry::Backoff;
+use crate::botframework::tokens::AccessTokens;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{BotAuth, Settings};
+use crate::store::{self, Pool};
+
+/// Shared state of the running service.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+/// What handlers and workers share.
+pub struct App {
+    pub settings: Settings,
+    pub pool: Pool,
+    pub clock: Arc<dyn Clock>,
+    pub inbound_auth: Arc<InboundAuth>,
+    pub connector: Arc<ConnectorClient>,
+    pub outbox: Arc<Outbox>,
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Arc<InboundAuth> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inbound_auth)
+    }
+}
+
+/// A built, not yet running, service.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    dispatcher: Dispatcher,
+}
+
+/// The one outbound HTTP client: timeouts, a user agent, and no redirects (a redirect must
+/// never carry a bearer token or a client secret somewhere else).
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the HTTP client")
+}
+
+impl Application {
+    /// Builds the service with the real clock.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the service: opens the store, binds the listener, wires the adapters.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        match &settings.bot.auth {
+            BotAuth::Anonymous => tracing::warn!(
+                server.bind = %settings.server.bind,
+                "ANONYMOUS DEV MODE: no bot.app_id is configured, so /api/messages accepts \
+                 requests WITHOUT authentication and no Bot Framework token is requested. \
+                 Loopback only; never expose this to a network."
+            ),
+            BotAuth::Credentials(c) => tracing::info!(
+                bot.app_type = ?c.app_type,
+                "Bot Framework authentication enabled"
+            ),
+        }
+        tracing::info!(store.url = %settings.store.url, "opening the store");
+        let pool = store::connect(&settings.store.url).await?;
+
+        let http = http_client()?;
+        let keys = Arc::new(JwksCache::new(
+            http.clone(),
+            Arc::clone(&clock),
+            settings.bot.jwks_refresh_interval,
+            settings.bot.jwks_unknown_kid_interval,
+        ));
+        let inbound_auth = Arc::new(InboundAuth::new(&settings.bot, keys, Arc::clone(&clock)));
+        let tokens = Arc::new(match &settings.bot.auth {
+            BotAuth::Anonymous => AccessTokens::anonymous(),
+            BotAuth::Credentials(c) => AccessTokens::client_credentials(
+                http.clone(),
+                &c.token_url,
+                &c.app_id,
+                &c.app_password,
+            ),
+        });
+        let connector = Arc::new(ConnectorClient::new(
+            http,
+            tokens,
+            settings.bot.allowed_service_urls.clone(),
+            Backoff {
+                base: settings.outbox.retry_base,
+                max: settings.outbox.retry_max,
+            },
+            settings.outbox.attempts_per_claim,
+        ));
+        let outbox = Arc::new(Outbox::new(pool.clone(), Arc::clone(&clock)));
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&outbox),
+            Arc::clone(&connector),
+            settings.outbox.clone(),
+        );
+
+        let listener = TcpListener::bind(settings.server.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.server.bind))?;
+        let state = AppState(Arc::new(App {
+            settings,
+            pool,
+            clock,
+            inbound_auth,
+            connector,
+            outbox,
+        }));
+        Ok(Application {
+            listener,
+            state,
+            dispatcher,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves HTTP and runs the workers until `shutdown` resolves, then drains.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        let stop = CancellationToken::new();
+        let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let router = crate::http::router(self.state.clone());
+        tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
+        let stop_serving = stop.clone();
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = stop_serving.cancelled() => {}
+                }
+                tracing::info!("shutting down");
+            })
+            .await;
+        stop.cancel();
+        if workers.await.is_err() {
+            tracing::error!("the outbox worker ended abnormally");
+        }
+        self.state.pool.close().await;
+        served.context("serving HTTP")
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

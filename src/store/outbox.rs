@@ -1,0 +1,166 @@
+//! The outbox: outbound calls persisted in the same transaction as the state change that
+//! caused them, and delivered by a worker after commit. Rows are opaque here (an operation name
+//! and a JSON payload); the adapter that delivers them owns their meaning.
+
+use sqlx::{Row, SqliteConnection};
+
+use super::Pool;
+
+/// A pending call at the head of its lane.
+#[derive(Debug, Clone)]
+pub struct PendingCall {
+    pub id: i64,
+    pub lane: String,
+    pub service_url: String,
+    pub operation: String,
+    pub call: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
+/// The state of one outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub result_id: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// A new call for the outbox.
+#[derive(Debug, Clone)]
+pub struct NewCall<'a> {
+    pub lane: &'a str,
+    pub service_url: &'a str,
+    pub operation: &'a str,
+    pub call: &'a str,
+}
+
+/// Adds a call inside the caller's transaction; returns its id.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    call: &NewCall<'_>,
+    now_ms: i64,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(call.lane)
+    .bind(call.service_url)
+    .bind(call.operation)
+    .bind(call.call)
+    .bind(now_ms)
+    .bind(now_ms)
+    .fetch_one(conn)
+    .await?;
+    row.try_get("id")
+}
+
+/// The oldest pending call of each lane (due or not), oldest lanes first.
+pub async fn lane_heads(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingCall>> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.lane, o.service_url, o.operation, o.call, o.attempts, o.next_attempt_at,
+                o.created_at
+         FROM outbox o
+         WHERE o.state = 'pending'
+           AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.state = 'pending' AND p.lane = o.lane)
+         ORDER BY o.id
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PendingCall {
+                id: r.try_get("id")?,
+                lane: r.try_get("lane")?,
+                service_url: r.try_get("service_url")?,
+                operation: r.try_get("operation")?,
+                call: r.try_get("call")?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_delivered(
+    pool: &Pool,
+    id: i64,
+    attempts: i64,
+    result_id: Option<&str>,
+    now_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'delivered', attempts = $2, result_id = $3, delivered_at = $4,
+                last_error = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(attempts)
+    .bind(result_id)
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn reschedule(
+    pool: &Pool,
+    id: i64,
+    attempts: i64,
+    next_attempt_at: i64,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(attempts)
+    .bind(next_attempt_at)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(pool: &Pool, id: i64, attempts: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET state = 'failed', attempts = $2, last_error = $3 WHERE id = $1")
+        .bind(id)
+        .bind(attempts)
+        .bind(error)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &Pool, id: i64) -> sqlx::Result<Option<Entry>> {
+    let row =
+        sqlx::query("SELECT id, state, attempts, result_id, last_error FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| {
+        Ok(Entry {
+            id: r.try_get("id")?,
+            state: r.try_get("state")?,
+            attempts: r.try_get("attempts")?,
+            result_id: r.try_get("result_id")?,
+            last_error: r.try_get("last_error")?,
+        })
+    })
+    .transpose()
+}
+
+/// Number of calls not yet delivered or given up.
+pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")
+}
