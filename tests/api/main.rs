@@ -1,1 +1,8 @@
+//! The one integration-test binary: black-box tests of the service against a mock Bot
+//! Framework on loopback.
 
+mod helpers;
+mod inbound_auth;
+mod inbound_http;
+mod mock_bf;
+mod outbound;

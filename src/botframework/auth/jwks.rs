@@ -3,7 +3,8 @@
 //!
 //! - one cache shared by every validator, keyed by metadata URL (moka);
 //! - a full refresh when the keys are older than the refresh interval (24 h by default);
-//! - on an unknown `kid`, one refresh at most per `unknown_kid_interval`;
+//! - on an unknown `kid`, one refresh at most per `unknown_kid_interval` (the first unknown
+//!   `kid` after a scheduled fetch refreshes at once, so a key rotation is picked up);
 //! - refreshes are single-flight (concurrent callers wait for the one fetch);
 //! - when a refresh fails, the keys already held are kept and served.
 
@@ -43,6 +44,8 @@ struct KeySet {
     fetched_at: i64,
     /// When a fetch was last tried, successful or not.
     attempted_at: i64,
+    /// When an unknown `kid` last caused a fetch.
+    kid_refresh_at: i64,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -123,7 +126,7 @@ impl JwksCache {
         if let Some(key) = set.keys.get(kid) {
             return Ok(key.clone());
         }
-        if now - set.attempted_at >= self.unknown_kid_interval_ms {
+        if now - set.kid_refresh_at >= self.unknown_kid_interval_ms {
             set = self.refresh(metadata_url, Reason::UnknownKid).await?;
         }
         set.keys.get(kid).cloned().ok_or(KeyError::UnknownKey)
@@ -138,17 +141,27 @@ impl JwksCache {
                 let now = self.clock.now_ms();
                 let existing = existing.map(|e| e.into_value());
                 if let Some(set) = &existing {
-                    let fresh_enough = match reason {
-                        Reason::Initial => true,
-                        Reason::Stale => now - set.fetched_at < self.refresh_interval_ms,
-                        Reason::UnknownKid => false,
-                    };
                     // Another caller refreshed while we waited, or a refresh was tried too
                     // recently: use what is there.
-                    if fresh_enough || now - set.attempted_at < self.unknown_kid_interval_ms {
+                    let skip = match reason {
+                        Reason::Initial => true,
+                        Reason::Stale => {
+                            now - set.fetched_at < self.refresh_interval_ms
+                                || now - set.attempted_at < self.unknown_kid_interval_ms
+                        }
+                        Reason::UnknownKid => {
+                            now - set.kid_refresh_at < self.unknown_kid_interval_ms
+                        }
+                    };
+                    if skip {
                         return Ok(Op::Nop);
                     }
                 }
+                let kid_refresh_at = match (reason, &existing) {
+                    (Reason::UnknownKid, _) => now,
+                    (_, Some(set)) => set.kid_refresh_at,
+                    (_, None) => i64::MIN / 2,
+                };
                 match self.fetch(metadata_url).await {
                     Ok(keys) => {
                         tracing::info!(
@@ -160,6 +173,7 @@ impl JwksCache {
                             keys: Arc::new(keys),
                             fetched_at: now,
                             attempted_at: now,
+                            kid_refresh_at,
                         }))
                     }
                     Err(error) => match existing {
@@ -171,6 +185,7 @@ impl JwksCache {
                             );
                             Ok(Op::Put(KeySet {
                                 attempted_at: now,
+                                kid_refresh_at,
                                 ..stale
                             }))
                         }

@@ -1,0 +1,280 @@
+//! `spawn_app()` and the `TestApp` driver: the real `Application::build` on port 0 with a fresh
+//! SQLite database, pointed at the mock Bot Framework.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard::botframework::connector::ConnectorCall;
+use switchboard::botframework::delivery::OutboxId;
+use switchboard::botframework::service_url::ServiceUrl;
+use switchboard::clock::{Clock, SystemClock};
+use switchboard::config::Settings;
+use switchboard::startup::{AppState, Application};
+use switchboard::store::conversations::{self, ConversationReference};
+use switchboard::store::outbox::Entry;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::mock_bf::{APP_ID, APP_PASSWORD, MockBotFramework, TENANT_ID};
+
+/// How to configure the app under test.
+#[derive(Clone)]
+pub struct TestConfig {
+    pub anonymous: bool,
+    pub env: Vec<(String, String)>,
+    pub clock: Arc<dyn Clock>,
+    pub db_dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            anonymous: false,
+            env: Vec::new(),
+            clock: Arc::new(SystemClock),
+            db_dir: None,
+        }
+    }
+}
+
+impl TestConfig {
+    pub fn anonymous() -> Self {
+        TestConfig {
+            anonymous: true,
+            ..TestConfig::default()
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: AppState,
+    pub mock: Arc<MockBotFramework>,
+    pub config: TestConfig,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: TestConfig) -> TestApp {
+    let mock = MockBotFramework::start().await;
+    spawn_app_on(mock, config).await
+}
+
+/// Spawns the app against an existing mock (and, with `config.db_dir`, an existing database).
+pub async fn spawn_app_on(mock: Arc<MockBotFramework>, mut config: TestConfig) -> TestApp {
+    let dir = config
+        .db_dir
+        .get_or_insert_with(|| Arc::new(tempfile::tempdir().expect("tempdir")))
+        .clone();
+    let db: PathBuf = dir.path().join("switchboard.db");
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
+        (
+            "SWITCHBOARD_STORE__URL".into(),
+            format!("sqlite://{}", db.display()),
+        ),
+        (
+            "SWITCHBOARD_BOT__OPENID_METADATA_URL".into(),
+            mock.metadata_url(),
+        ),
+        ("SWITCHBOARD_BOT__TOKEN_URL".into(), mock.token_url()),
+        (
+            "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS".into(),
+            "http://127.0.0.1:*".into(),
+        ),
+        (
+            "SWITCHBOARD_GRAPH__BASE_URL".into(),
+            format!("{}/graph/v1.0", mock.base_url),
+        ),
+        ("SWITCHBOARD_OUTBOX__RETRY_BASE_MS".into(), "50".into()),
+        ("SWITCHBOARD_OUTBOX__RETRY_MAX_MS".into(), "2000".into()),
+    ]);
+    if !config.anonymous {
+        env.insert("SWITCHBOARD_BOT__APP_ID".into(), APP_ID.into());
+        env.insert("SWITCHBOARD_BOT__APP_PASSWORD".into(), APP_PASSWORD.into());
+        env.insert("SWITCHBOARD_BOT__APP_TYPE".into(), "SingleTenant".into());
+        env.insert("SWITCHBOARD_BOT__TENANT_ID".into(), TENANT_ID.into());
+    }
+    env.extend(config.env.iter().cloned());
+    let settings = Settings::load(None, &env).expect("test settings");
+    let app = Application::build_with_clock(settings, Arc::clone(&config.clock))
+        .await
+        .expect("build app");
+    let address = format!("http://{}", app.local_addr().expect("addr"));
+    let state = app.state();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        state,
+        mock,
+        config,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// A Teams personal-chat message activity addressed to the mock Connector.
+    pub fn activity(&self) -> Value {
+        json!({
+            "type": "message",
+            "id": "1485983408511",
+            "timestamp": "2026-11-21T10:00:00.000Z",
+            "serviceUrl": self.mock.service_url(),
+            "channelId": "msteams",
+            "from": {"id": "29:1a2b3c", "name": "Agent One", "aadObjectId": "00000000-0000-0000-0000-000000000020"},
+            "conversation": {"conversationType": "personal", "tenantId": TENANT_ID, "id": "a:1personal"},
+            "recipient": {"id": format!("28:{APP_ID}"), "name": "Switchboard"},
+            "textFormat": "plain",
+            "text": "hello",
+            "channelData": {"tenant": {"id": TENANT_ID}},
+            "locale": "en-US"
+        })
+    }
+
+    /// A valid token for [`Self::activity`].
+    pub fn valid_token(&self) -> String {
+        crate::mock_bf::TestKey::one().sign(&self.mock.claims(&self.mock.service_url()))
+    }
+
+    pub async fn post_activity(
+        &self,
+        authorization: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.post_raw(authorization, body.to_string().into_bytes())
+            .await
+    }
+
+    pub async fn post_with_token(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.post_activity(Some(&format!("Bearer {token}")), body)
+            .await
+    }
+
+    pub async fn post_raw(&self, authorization: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/api/messages", self.address))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(a) = authorization {
+            request = request.header("authorization", a);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn stored_reference(&self, conversation_id: &str) -> Option<ConversationReference> {
+        conversations::find(&self.state.pool, "msteams", conversation_id)
+            .await
+            .expect("query")
+    }
+
+    /// Queues a plain message to `conversation_id` at the mock Connector.
+    pub async fn queue_message(&self, conversation_id: &str, text: &str) -> OutboxId {
+        let service_url = ServiceUrl::parse(&self.mock.service_url()).expect("service url");
+        self.queue(&service_url, conversation_id, text).await
+    }
+
+    pub async fn queue(
+        &self,
+        service_url: &ServiceUrl,
+        conversation_id: &str,
+        text: &str,
+    ) -> OutboxId {
+        let call = ConnectorCall::Send {
+            conversation_id: conversation_id.to_owned(),
+            activity: switchboard::botframework::activity::Activity::message(text),
+        };
+        self.state
+            .outbox
+            .send(service_url, &call)
+            .await
+            .expect("enqueue")
+    }
+
+    pub async fn outbox_entry(&self, id: OutboxId) -> Entry {
+        self.state
+            .outbox
+            .entry(id)
+            .await
+            .expect("query")
+            .expect("row")
+    }
+
+    /// Waits (polling, bounded) until the outbox row leaves `pending`, or `timeout` passes.
+    pub async fn settled(&self, id: OutboxId, timeout: Duration) -> Entry {
+        self.wait_for(id, timeout, |e| e.state != "pending").await
+    }
+
+    pub async fn wait_for(
+        &self,
+        id: OutboxId,
+        timeout: Duration,
+        done: impl Fn(&Entry) -> bool,
+    ) -> Entry {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let entry = self.outbox_entry(id).await;
+            if done(&entry) || tokio::time::Instant::now() >= deadline {
+                return entry;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the app gracefully, keeping its database for a restart.
+    pub async fn stop(mut self) -> TestConfig {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("clean shutdown");
+        }
+        self.config.clone()
+    }
+}
+
+/// Reads a problem+json body, checking the content type.
+pub async fn problem(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"].as_u64(), Some(u64::from(status)));
+    (status, body)
+}
