@@ -423,3 +423,86 @@ async fn a_burst_to_one_conversation_is_spaced_to_the_rate_limit() {
         at[8] - at[0]
     );
 }
+
+#[tokio::test]
+async fn concurrent_calls_share_one_token_request() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(app.queue_message(&format!("a:conv-{i}"), "hi").await);
+    }
+    for id in &ids {
+        assert_eq!(app.settled(*id, SETTLE).await.state, "delivered");
+    }
+    assert_eq!(app.mock.token_requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_queued_in_a_rolled_back_transaction_is_never_sent() {
+    let app = spawn_app().await;
+    let url = service_url(&app.mock);
+    let call = |text: &str| switchboard::botframework::connector::ConnectorCall::Send {
+        conversation_id: "a:1personal".into(),
+        activity: Activity::message(text),
+    };
+    let mut tx = app.state.pool.begin().await.expect("begin");
+    app.state
+        .outbox
+        .enqueue(&mut tx, &url, &call("rolled back"))
+        .await
+        .expect("enqueue");
+    tx.rollback().await.expect("rollback");
+    app.state.outbox.wake();
+
+    let mut tx = app.state.pool.begin().await.expect("begin");
+    let committed = app
+        .state
+        .outbox
+        .enqueue(&mut tx, &url, &call("committed"))
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    app.state.outbox.wake();
+
+    assert_eq!(app.settled(committed, SETTLE).await.state, "delivered");
+    // Had the rolled-back call been stored, it would have gone first in this conversation.
+    assert_eq!(app.mock.delivered_texts(), vec!["committed"]);
+    assert_eq!(app.mock.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn conversations_are_delivered_in_parallel_but_each_one_in_sequence() {
+    let app = spawn_app().await;
+    app.mock.set_delay(Duration::from_millis(300));
+    let mut ids = Vec::new();
+    for conversation in ["a:one", "a:two", "a:three", "a:four"] {
+        for n in 1..=2 {
+            ids.push(
+                app.queue_message(conversation, &format!("{conversation}/{n}"))
+                    .await,
+            );
+        }
+    }
+    for id in &ids {
+        assert_eq!(app.settled(*id, SETTLE).await.state, "delivered");
+    }
+    let calls = app.mock.calls();
+    assert_eq!(calls.len(), 8);
+    // Four lanes in parallel, two calls each: about two Connector round trips in all,
+    // not eight.
+    let span = calls.iter().map(|c| c.at).max().expect("calls")
+        - calls.iter().map(|c| c.at).min().expect("calls");
+    assert!(span < Duration::from_millis(1200), "took {span:?}");
+    for conversation in ["a:one", "a:two", "a:three", "a:four"] {
+        let texts: Vec<String> = app
+            .mock
+            .delivered_texts()
+            .into_iter()
+            .filter(|t| t.starts_with(&format!("{conversation}/")))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![format!("{conversation}/1"), format!("{conversation}/2")]
+        );
+    }
+}
