@@ -144,6 +144,8 @@ pub struct OutboxSettings {
     pub max_age: Duration,
     /// Attempts made in one go (in memory) before the row is parked with a persisted deadline.
     pub attempts_per_claim: u32,
+    /// Delivered and given-up calls are deleted this long after they were queued.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +202,7 @@ struct RawOutbox {
     retry_max_ms: u64,
     max_age_secs: u64,
     attempts_per_claim: u32,
+    retention_secs: u64,
 }
 
 impl Settings {
@@ -227,6 +230,7 @@ impl Settings {
             .set_default("outbox.retry_max_ms", 60_000)?
             .set_default("outbox.max_age_secs", 24 * 3600)?
             .set_default("outbox.attempts_per_claim", 4)?
+            .set_default("outbox.retention_secs", 7 * 24 * 3600)?
             .set_default("log.filter", "info")?
             .set_default("log.format", "text")?;
 
@@ -415,6 +419,7 @@ impl TryFrom<RawSettings> for Settings {
                 retry_max: Duration::from_millis(raw.outbox.retry_max_ms.max(1)),
                 max_age: Duration::from_secs(raw.outbox.max_age_secs),
                 attempts_per_claim: raw.outbox.attempts_per_claim.max(1),
+                retention: Duration::from_secs(raw.outbox.retention_secs),
             },
             log: LogSettings {
                 filter: raw.log.filter,

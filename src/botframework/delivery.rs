@@ -29,6 +29,8 @@ const MAX_IN_FLIGHT: usize = 32;
 const SCAN_LIMIT: i64 = 256;
 /// Longest sleep between scans when nothing is due (a safety net; enqueues wake the worker).
 const IDLE_SCAN: Duration = Duration::from_secs(5);
+/// How often delivered and given-up calls past their retention are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How long shutdown waits for calls in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -131,7 +133,12 @@ impl Dispatcher {
         let this = Arc::new(self);
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut tasks: JoinSet<String> = JoinSet::new();
+        let mut next_purge = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_purge {
+                this.purge().await;
+                next_purge += PURGE_EVERY;
+            }
             let idle = this.start_due(&mut in_flight, &mut tasks).await;
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -153,6 +160,17 @@ impl Dispatcher {
             tracing::warn!(
                 "outbox calls still in flight at shutdown will be retried after restart"
             );
+        }
+    }
+
+    /// Deletes settled calls older than the retention period.
+    async fn purge(&self) {
+        let retention = i64::try_from(self.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        let before = self.outbox.clock.now_ms().saturating_sub(retention);
+        match outbox::purge_settled(&self.outbox.pool, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(outbox.purged = n, "old outbox rows deleted"),
+            Err(e) => tracing::error!(error = %e, "purging the outbox failed"),
         }
     }
 

@@ -164,3 +164,12 @@ pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
         .await?
         .try_get("n")
 }
+
+/// Deletes delivered and given-up calls created before `before_ms`; returns how many.
+pub async fn purge_settled(pool: &Pool, before_ms: i64) -> sqlx::Result<u64> {
+    let result = sqlx::query("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1")
+        .bind(before_ms)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
+}

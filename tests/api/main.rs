@@ -1,6 +1,7 @@
 //! The one integration-test binary: black-box tests of the service against a mock Bot
 //! Framework on loopback.
 
+mod binary;
 mod helpers;
 mod inbound_auth;
 mod inbound_http;

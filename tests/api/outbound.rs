@@ -506,3 +506,36 @@ async fn conversations_are_delivered_in_parallel_but_each_one_in_sequence() {
         );
     }
 }
+
+#[tokio::test]
+async fn settled_calls_are_purged_after_the_retention_period_and_stale_ones_given_up() {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::default());
+    let mock = MockBotFramework::start().await;
+    let app = spawn_app_on(mock.clone(), TestConfig::default().clock(clock.clone())).await;
+    let delivered = app.queue_message("a:1personal", "old news").await;
+    assert_eq!(app.settled(delivered, SETTLE).await.state, "delivered");
+    mock.stop_connector().await;
+    let stuck = app.queue_message("a:1personal", "never delivered").await;
+    app.wait_for(stuck, SETTLE, |e| e.last_error.is_some())
+        .await;
+    let config = app.stop().await;
+
+    clock.advance(chrono::Duration::days(8));
+    let app = spawn_app_on(mock.clone(), config).await;
+    // The pending call is past `outbox.max_age` (24 h): given up, not purged, not sent.
+    let given_up = app.settled(stuck, SETTLE).await;
+    assert_eq!(
+        (given_up.state.as_str(), given_up.last_error.as_deref()),
+        ("failed", Some("expired"))
+    );
+    assert!(
+        app.state
+            .outbox
+            .entry(delivered)
+            .await
+            .expect("query")
+            .is_none(),
+        "purged"
+    );
+    assert_eq!(mock.delivered_texts(), vec!["old news"]);
+}

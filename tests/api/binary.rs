@@ -1,0 +1,110 @@
+//! The `switchboard` binary as a newcomer runs it: no configuration, anonymous dev mode on
+//! loopback, an SQLite file in the working directory, a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn switchboard(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.current_dir(dir).env_clear();
+    command
+}
+
+#[tokio::test]
+async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = switchboard(dir.path())
+        .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let address = loop {
+        let line = lines_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the service logs its address");
+        lines.push(line.clone());
+        if let Some(addr) = line.split("server.addr=").nth(1) {
+            break addr.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    assert!(
+        lines[0].contains("ANONYMOUS DEV MODE"),
+        "first line: {}",
+        lines[0]
+    );
+    assert!(
+        !lines.concat().contains('\u{1b}'),
+        "no colour codes when not on a terminal"
+    );
+    assert!(
+        dir.path().join("switchboard.db").exists(),
+        "SQLite file in the working directory"
+    );
+
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn anonymous_dev_mode_on_a_public_address_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = switchboard(dir.path())
+        .env("SWITCHBOARD_SERVER__BIND", "0.0.0.0:0")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("anonymous dev mode"), "{stderr}");
+    assert!(
+        !dir.path().join("switchboard.db").exists(),
+        "nothing created"
+    );
+}
+
+#[test]
+fn check_validates_the_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = switchboard(dir.path()).arg("check").output().expect("run");
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("anonymous dev"));
+
+    let bad = switchboard(dir.path())
+        .arg("check")
+        .env("MicrosoftAppId", "8d2f0a66-7bb6-4c1e-9d1c-5a0b1f3e2c11")
+        .env("MicrosoftAppPassword", "secret")
+        .env("MicrosoftAppType", "SingleTenant")
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bot.tenant_id"));
+}
