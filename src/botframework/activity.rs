@@ -179,14 +179,6 @@ pub struct InboundActivity {
 }
 
 impl InboundActivity {
-    /// Parses a request body.
-    pub fn parse(body: &[u8]) -> Result<Self, InvalidActivity> {
-        // serde_json's message names the line/column and the field, never the value.
-        let activity: Activity =
-            serde_json::from_slice(body).map_err(|e| InvalidActivity::Json(e.to_string()))?;
-        Self::validate(activity)
-    }
-
     /// Checks the fields every activity we act on must have.
     pub fn validate(activity: Activity) -> Result<Self, InvalidActivity> {
         if activity.kind.trim().is_empty() {
@@ -216,6 +208,12 @@ impl InboundActivity {
 mod tests {
     use super::*;
 
+    fn parse(body: &[u8]) -> Result<InboundActivity, InvalidActivity> {
+        let activity: Activity =
+            serde_json::from_slice(body).map_err(|e| InvalidActivity::Json(e.to_string()))?;
+        InboundActivity::validate(activity)
+    }
+
     #[test]
     fn a_teams_message_parses_and_names_its_tenant() {
         let body =
@@ -224,7 +222,7 @@ mod tests {
             "conversation":{"conversationType":"personal","tenantId":"T-CONV","id":"a:1"},
             "recipient":{"id":"28:bot"},"text":"hi","channelData":{"tenant":{"id":"T-DATA"}},
             "somethingNew":{"x":1}}"#;
-        let inbound = InboundActivity::parse(body).expect("parses");
+        let inbound = parse(body).expect("parses");
         assert_eq!(inbound.conversation_id, "a:1");
         assert_eq!(inbound.activity.tenant_id().as_deref(), Some("t-data"));
     }
@@ -232,19 +230,19 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         assert_eq!(
-            InboundActivity::parse(br#"{"type":"","serviceUrl":"x"}"#).err(),
+            parse(br#"{"type":"","serviceUrl":"x"}"#).err(),
             Some(InvalidActivity::MissingType)
         );
         assert_eq!(
-            InboundActivity::parse(br#"{"type":"message","conversation":{"id":"a"}}"#).err(),
+            parse(br#"{"type":"message","conversation":{"id":"a"}}"#).err(),
             Some(InvalidActivity::MissingServiceUrl)
         );
         assert_eq!(
-            InboundActivity::parse(br#"{"type":"message","serviceUrl":"https://a.b/"}"#).err(),
+            parse(br#"{"type":"message","serviceUrl":"https://a.b/"}"#).err(),
             Some(InvalidActivity::MissingConversation)
         );
         assert!(matches!(
-            InboundActivity::parse(b"{not json").err(),
+            parse(b"{not json").err(),
             Some(InvalidActivity::Json(_))
         ));
     }
