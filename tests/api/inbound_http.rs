@@ -236,3 +236,21 @@ fn token_at(app: &crate::helpers::TestApp, clock: &ManualClock) -> String {
     claims["nbf"] = json!(now - 10);
     crate::mock_bf::TestKey::one().sign(&claims)
 }
+
+#[tokio::test]
+async fn an_unauthenticated_streamed_body_is_refused_with_401_before_it_is_read() {
+    let app = spawn_app().await;
+    let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+    let stream = futures::stream::iter((0..5).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/messages", app.address))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .expect("request");
+    let (status, problem) = problem(response).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("missing_authorization"))
+    );
+}

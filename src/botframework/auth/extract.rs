@@ -32,12 +32,13 @@ where
                 limit: MAX_ACTIVITY_BYTES,
             });
         }
-        let body = read_limited(body).await?;
         let authorization = parts
             .headers
             .get(http::header::AUTHORIZATION)
             .map(http::HeaderValue::as_bytes);
-        auth.authenticate(authorization, &body).await
+        let caller = auth.verify_caller(authorization).await?;
+        let body = read_limited(body).await?;
+        auth.accept(caller, &body)
     }
 }
 

@@ -5,8 +5,9 @@
 //! `serviceurl` claim equals the activity's serviceUrl → tenant policy. Every authentication
 //! failure is a 401, a refused tenant a 403; nothing here can produce a 500.
 //!
-//! The only way to obtain a [`VerifiedActivity`] is [`InboundAuth::authenticate`], which the
-//! axum extractor in [`extract`] calls, so a handler taking one cannot run unverified.
+//! The only way to obtain a [`VerifiedActivity`] is [`InboundAuth::accept`], which takes a
+//! [`CheckedCaller`] that only [`InboundAuth::verify_caller`] makes; the axum extractor in
+//! [`extract`] calls both, so a handler taking a `VerifiedActivity` cannot run unverified.
 
 pub mod extract;
 pub mod jwks;
@@ -183,37 +184,47 @@ impl InboundAuth {
         matches!(self.mode, Mode::Anonymous)
     }
 
-    /// Runs every inbound check on a request's `Authorization` header and body.
-    pub async fn authenticate(
+    /// Checks the `Authorization` header and its token. Runs before the body is read, so an
+    /// unauthenticated caller cannot make us buffer a body.
+    pub async fn verify_caller(
         &self,
         authorization: Option<&[u8]>,
-        body: &[u8],
-    ) -> Result<VerifiedActivity, InboundError> {
-        let claims = match &self.mode {
+    ) -> Result<CheckedCaller, AuthError> {
+        let caller = match &self.mode {
             // Anonymous dev mode accepts requests with or without a header; there is no app id
             // a token could be checked against.
-            Mode::Anonymous => None,
+            Mode::Anonymous => Caller::Anonymous,
             Mode::Verified(validator) => {
                 let header = authorization.ok_or(AuthError::MissingAuthorization)?;
                 let unverified_jwt = UnverifiedToken::from_header(header)?;
-                Some(validator.verify(unverified_jwt).await?)
+                Caller::BotFramework(validator.verify(unverified_jwt).await?)
             }
         };
+        Ok(CheckedCaller(caller))
+    }
+
+    /// Runs the remaining checks on the body sent by a verified caller.
+    pub fn accept(
+        &self,
+        caller: CheckedCaller,
+        body: &[u8],
+    ) -> Result<VerifiedActivity, InboundError> {
+        let CheckedCaller(caller) = caller;
         let activity: Activity =
             serde_json::from_slice(body).map_err(|e| InvalidActivity::Json(e.to_string()))?;
-        if let Some(verified_claims) = &claims {
+        if let Caller::BotFramework(verified_claims) = &caller {
             bind_to_activity(verified_claims, &activity)?;
         }
         let inbound = InboundActivity::validate(activity)?;
         if !self.tenants.allows(inbound.activity.tenant_id().as_deref()) {
             return Err(InboundError::TenantRefused);
         }
-        Ok(VerifiedActivity {
-            inbound,
-            caller: claims.map_or(Caller::Anonymous, Caller::BotFramework),
-        })
+        Ok(VerifiedActivity { inbound, caller })
     }
 }
+
+/// A caller that passed [`InboundAuth::verify_caller`]; only that method makes one.
+pub struct CheckedCaller(Caller);
 
 /// The checks that tie a verified token to the activity it came with.
 fn bind_to_activity(claims: &VerifiedClaims, activity: &Activity) -> Result<(), AuthError> {
