@@ -91,6 +91,7 @@ async fn drive(
     url: String,
     tokens: Arc<Vec<Option<String>>>,
     service_url: String,
+    (first_conversation, conversations): (usize, usize),
     requests: usize,
     concurrency: usize,
 ) -> Run {
@@ -98,28 +99,23 @@ async fn drive(
         .pool_max_idle_per_host(concurrency)
         .build()
         .expect("client");
-    // 200 conversations, as many agents would have.
-    let bodies: Arc<Vec<String>> = Arc::new(
-        (0..200)
-            .map(|i| {
-                json!({
-                    "type": "message", "id": format!("{i}"), "serviceUrl": service_url,
-                    "channelId": "msteams",
-                    "from": {"id": format!("29:user-{i}"), "aadObjectId": format!("00000000-0000-0000-0000-{i:012}")},
-                    "conversation": {"conversationType": "personal", "tenantId": TENANT_ID, "id": format!("a:conv-{i}")},
-                    "recipient": {"id": format!("28:{APP_ID}")},
-                    "text": "benchmark message", "channelData": {"tenant": {"id": TENANT_ID}}
-                })
-                .to_string()
-            })
-            .collect(),
-    );
+    let body = Arc::new(move |i: usize| {
+        json!({
+            "type": "message", "id": format!("{i}"), "serviceUrl": service_url,
+            "channelId": "msteams",
+            "from": {"id": format!("29:user-{i}"), "aadObjectId": format!("00000000-0000-0000-0000-{i:012}")},
+            "conversation": {"conversationType": "personal", "tenantId": TENANT_ID, "id": format!("a:conv-{i}")},
+            "recipient": {"id": format!("28:{APP_ID}")},
+            "text": "benchmark message", "channelData": {"tenant": {"id": TENANT_ID}}
+        })
+        .to_string()
+    });
     let per_task = requests / concurrency;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for t in 0..concurrency {
-        let (client, url, tokens, bodies) =
-            (client.clone(), url.clone(), tokens.clone(), bodies.clone());
+        let (client, url, tokens, body) =
+            (client.clone(), url.clone(), tokens.clone(), body.clone());
         set.spawn(async move {
             let mut latencies = Vec::with_capacity(per_task);
             let mut failures = 0;
@@ -128,7 +124,7 @@ async fn drive(
                 let mut request = client
                     .post(&url)
                     .header("content-type", "application/json")
-                    .body(bodies[n % bodies.len()].clone());
+                    .body(body(first_conversation + n % conversations));
                 if let Some(token) = &tokens[n % tokens.len()] {
                     request = request.header("authorization", format!("Bearer {token}"));
                 }
@@ -162,7 +158,7 @@ async fn drive(
 
 fn report(run: &Run) {
     println!(
-        "{:<26} {:>8} req in {:>6.2} s = {:>8.0} activities/s   p50 {:>7.2} ms   p99 {:>7.2} ms   failures {}",
+        "{:<24} {:>6} req in {:>6.2} s = {:>8.0} activities/s   p50 {:>7.2} ms   p99 {:>7.2} ms   failures {}",
         run.label,
         run.requests,
         run.elapsed.as_secs_f64(),
@@ -206,15 +202,20 @@ fn main() {
         let anon_url = start(&mock, true, dir.path()).await;
         let auth_url = start(&mock, false, dir.path()).await;
         // Warm-up: key cache, connection pools, SQLite pages.
-        drive("warm-up", auth_url.clone(), tokens.clone(), service_url.clone(), 2_000, concurrency).await;
-        drive("warm-up", anon_url.clone(), none.clone(), service_url.clone(), 2_000, concurrency).await;
+        drive("warm-up", auth_url.clone(), tokens.clone(), service_url.clone(), (0, 200), 2_000, concurrency).await;
+        drive("warm-up", anon_url.clone(), none.clone(), service_url.clone(), (0, 200), 2_000, concurrency).await;
         assert_eq!(mock.jwks_fetches(), 1, "the key cache must be warm and stay warm");
 
         println!("POST /api/messages on loopback, {concurrency} concurrent keep-alive clients, 2 worker threads");
-        let anonymous = drive("anonymous (no JWT)", anon_url, none, service_url.clone(), requests, concurrency).await;
+        // 200 active conversations: the steady state of a contact center, where a reference is
+        // written once per conversation and then found unchanged.
+        let anonymous = drive("anonymous, 200 convs", anon_url.clone(), none, service_url.clone(), (0, 200), requests, concurrency).await;
         report(&anonymous);
-        let verified = drive("verified (RS256 JWT)", auth_url, tokens, service_url, requests, concurrency).await;
+        let verified = drive("verified, 200 convs", auth_url.clone(), tokens.clone(), service_url.clone(), (0, 200), requests, concurrency).await;
         report(&verified);
+        // Worst case: every activity opens a conversation, so every one writes a row.
+        let fresh = drive("verified, all new convs", auth_url, tokens, service_url, (1_000, requests), requests, concurrency).await;
+        report(&fresh);
         println!(
             "verified / anonymous throughput ratio: {:.2}",
             verified.per_second() / anonymous.per_second()
@@ -225,7 +226,7 @@ fn main() {
             rss_kib("VmRSS:"),
             rss_kib("VmHWM:")
         );
-        assert_eq!(verified.failures + anonymous.failures, 0, "every request must succeed");
+        assert_eq!(verified.failures + anonymous.failures + fresh.failures, 0, "every request must succeed");
         assert_eq!(mock.jwks_fetches(), 1, "no key refetch under load");
     });
 }

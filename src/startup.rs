@@ -20,6 +20,7 @@ use crate::botframework::retry::Backoff;
 use crate::botframework::tokens::AccessTokens;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
+use crate::store::conversations::ConversationReferences;
 use crate::store::{self, Pool};
 
 /// Shared state of the running service.
@@ -34,6 +35,7 @@ pub struct App {
     pub inbound_auth: Arc<InboundAuth>,
     pub connector: Arc<ConnectorClient>,
     pub outbox: Arc<Outbox>,
+    pub references: ConversationReferences,
 }
 
 impl Deref for AppState {
@@ -133,6 +135,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.bind))?;
         let state = AppState(Arc::new(App {
             settings,
+            references: ConversationReferences::new(pool.clone()),
             pool,
             clock,
             inbound_auth,

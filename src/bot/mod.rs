@@ -9,14 +9,18 @@ use axum::response::{IntoResponse, Response};
 use crate::botframework::auth::VerifiedActivity;
 use crate::http::problem::Problem;
 use crate::startup::AppState;
-use crate::store::conversations::{self, ConversationReference};
+use crate::store::conversations::ConversationReference;
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].
 pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity) -> Response {
     let inbound = verified.inbound();
     let activity = &inbound.activity;
     let reference = reference_of(&verified);
-    if let Err(e) = conversations::upsert(&state.pool, &reference, state.clock.now_ms()).await {
+    if let Err(e) = state
+        .references
+        .record(&reference, state.clock.now_ms())
+        .await
+    {
         // Answering 500 makes the Bot Framework retry the delivery: nothing is lost.
         tracing::error!(error = %e, "storing a conversation reference failed");
         return Problem::internal().into_response();

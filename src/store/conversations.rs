@@ -1,9 +1,47 @@
 //! Conversation references: everything needed to message a conversation proactively, stored
 //! from every verified activity so proactive messages work after a restart.
 
+use std::time::Duration;
+
 use sqlx::Row;
 
 use super::Pool;
+
+/// How long a reference this process wrote is trusted to still be in the store unchanged.
+const RECENT_FOR: Duration = Duration::from_secs(3600);
+
+/// Writes conversation references, skipping the write when this process stored the very same
+/// reference within the last hour: a busy chat would otherwise rewrite one row per message.
+pub struct ConversationReferences {
+    pool: Pool,
+    recent: moka::sync::Cache<(String, String), ConversationReference>,
+}
+
+impl ConversationReferences {
+    pub fn new(pool: Pool) -> Self {
+        ConversationReferences {
+            pool,
+            recent: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(RECENT_FOR)
+                .build(),
+        }
+    }
+
+    /// Stores `reference` unless it was stored unchanged recently.
+    pub async fn record(&self, reference: &ConversationReference, now_ms: i64) -> sqlx::Result<()> {
+        let key = (
+            reference.channel_id.clone(),
+            reference.conversation_id.clone(),
+        );
+        if self.recent.get(&key).as_ref() == Some(reference) {
+            return Ok(());
+        }
+        upsert(&self.pool, reference, now_ms).await?;
+        self.recent.insert(key, reference.clone());
+        Ok(())
+    }
+}
 
 /// Where and how to reach one conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -397,3 +397,27 @@ async fn a_multi_tenant_bot_without_a_list_accepts_any_tenant() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_changed_service_url_updates_the_stored_reference() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_with_token(&app.valid_token(), &app.activity())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post_with_token(&app.valid_token(), &app.activity())
+            .await
+            .status(),
+        200
+    );
+    let moved = app.mock.service_url().replace("/amer/", "/emea/");
+    let mut body = app.activity();
+    body["serviceUrl"] = json!(moved);
+    let token = TestKey::one().sign(&app.mock.claims(&moved));
+    assert_eq!(app.post_with_token(&token, &body).await.status(), 200);
+    let stored = app.stored_reference("a:1personal").await.expect("stored");
+    assert_eq!(stored.service_url, moved);
+}
