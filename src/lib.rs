@@ -24,6 +24,7 @@
 
 pub mod bot;
 pub mod botframework;
+pub mod cards;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,238 @@
+//! Arithmetic, comparison and logic functions, with JavaScript number semantics.
+
+use serde_json::Value;
+
+use super::super::value::{is_logic_true, number, to_js_string};
+use super::{EvalError, EvalResult, number_arg};
+use crate::cards::expr::Expr;
+
+pub fn call(name: &str, v: &[Option<Value>], exprs: &[Expr]) -> Option<EvalResult> {
+    Some(match name {
+        "+" | "add" => add(v),
+        "-" if v.len() == 1 => number_arg(name, &v[0]).map(|n| Some(number(-n))),
+        "-" | "sub" => fold(name, v, |a, b| Ok(a - b)),
+        "*" | "mul" => fold(name, v, |a, b| Ok(a * b)),
+        "/" | "div" => fold(name, v, |a, b| {
+            if b == 0.0 {
+                return Err(EvalError::new(format!(
+                    "Cannot divide by 0 from {}",
+                    exprs[1]
+                )));
+            }
+            Ok(if a.fract() == 0.0 && b.fract() == 0.0 {
+                (a / b).floor()
+            } else {
+                a / b
+            })
+        }),
+        "%" | "mod" => fold(name, v, |a, b| {
+            if b == 0.0 {
+                return Err(EvalError::new(format!("Cannot mod by 0 from {}", exprs[1])));
+            }
+            Ok(a % b)
+        }),
+        "^" => fold(name, v, |a, b| Ok(a.powf(b))),
+        "max" => fold(name, v, |a, b| Ok(a.max(b))),
+        "min" => fold(name, v, |a, b| Ok(a.min(b))),
+        "round" => round(v),
+        "floor" => number_arg(name, &v[0]).map(|n| Some(number(n.floor()))),
+        "ceiling" => number_arg(name, &v[0]).map(|n| Some(number(n.ceil()))),
+        "abs" => number_arg(name, &v[0]).map(|n| Some(number(n.abs()))),
+        "sum" | "average" => aggregate(name, &v[0]),
+        "==" | "equals" => Ok(Some(Value::Bool(equal(&v[0], &v[1])))),
+        "!=" => Ok(Some(Value::Bool(!equal(&v[0], &v[1])))),
+        "<" | "less" => compare(name, v, |o| o.is_lt()),
+        "<=" | "lessOrEquals" => compare(name, v, |o| o.is_le()),
+        ">" | "greater" => compare(name, v, |o| o.is_gt()),
+        ">=" | "greaterOrEquals" => compare(name, v, |o| o.is_ge()),
+        "!" | "not" => Ok(Some(Value::Bool(!is_logic_true(v[0].as_ref())))),
+        "exists" => Ok(Some(Value::Bool(
+            v[0].as_ref().is_some_and(|x| !x.is_null()),
+        ))),
+        "empty" => Ok(Some(Value::Bool(match &v[0] {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::Object(o)) => o.is_empty(),
+            Some(_) => false,
+        }))),
+        "isString" => Ok(Some(Value::Bool(matches!(v[0], Some(Value::String(_)))))),
+        "isInteger" => Ok(Some(Value::Bool(
+            v[0].as_ref()
+                .and_then(Value::as_f64)
+                .is_some_and(|n| n.fract() == 0.0),
+        ))),
+        "isFloat" => Ok(Some(Value::Bool(
+            v[0].as_ref()
+                .and_then(Value::as_f64)
+                .is_some_and(|n| n.fract() != 0.0),
+        ))),
+        "isNumber" => Ok(Some(Value::Bool(matches!(v[0], Some(Value::Number(_)))))),
+        "isArray" => Ok(Some(Value::Bool(matches!(v[0], Some(Value::Array(_)))))),
+        "isObject" => Ok(Some(Value::Bool(matches!(v[0], Some(Value::Object(_)))))),
+        "isBoolean" => Ok(Some(Value::Bool(matches!(v[0], Some(Value::Bool(_)))))),
+        "coalesce" => Ok(v
+            .iter()
+            .flatten()
+            .find(|x| !x.is_null())
+            .cloned()
+            .or(Some(Value::Null))),
+        "formatNumber" => format_number(v),
+        _ => return None,
+    })
+}
+
+/// `+`: numbers add; if any operand is not a number, the operands are joined as strings.
+fn add(v: &[Option<Value>]) -> EvalResult {
+    if v.iter().all(|x| matches!(x, Some(Value::Number(_)))) {
+        let sum = v.iter().flatten().filter_map(Value::as_f64).sum();
+        return Ok(Some(number(sum)));
+    }
+    if v.iter().any(|x| x.as_ref().is_none_or(Value::is_null)) {
+        return Err(EvalError::new(
+            "add cannot combine null or undefined operands",
+        ));
+    }
+    Ok(Some(Value::String(
+        v.iter().flatten().map(to_js_string).collect(),
+    )))
+}
+
+fn fold(
+    name: &str,
+    v: &[Option<Value>],
+    f: impl Fn(f64, f64) -> Result<f64, EvalError>,
+) -> EvalResult {
+    let mut acc = number_arg(name, &v[0])?;
+    for x in &v[1..] {
+        acc = f(acc, number_arg(name, x)?)?;
+    }
+    if !acc.is_finite() {
+        return Err(EvalError::new(format!(
+            "{name} produced a number out of range"
+        )));
+    }
+    Ok(Some(number(acc)))
+}
+
+fn round(v: &[Option<Value>]) -> EvalResult {
+    let n = number_arg("round", &v[0])?;
+    let digits = match v.get(1) {
+        Some(d) => super::integer_arg("round", d)?,
+        None => 0,
+    };
+    if !(0..=15).contains(&digits) {
+        return Err(EvalError::new("round's precision must be between 0 and 15"));
+    }
+    let factor = 10f64.powi(digits as i32);
+    Ok(Some(number((n * factor).round() / factor)))
+}
+
+fn aggregate(name: &str, v: &Option<Value>) -> EvalResult {
+    let Some(Value::Array(items)) = v else {
+        return Err(EvalError::new(format!(
+            "{name} expects an array of numbers"
+        )));
+    };
+    let numbers: Option<Vec<f64>> = items.iter().map(Value::as_f64).collect();
+    let numbers =
+        numbers.ok_or_else(|| EvalError::new(format!("{name} expects an array of numbers")))?;
+    let sum: f64 = numbers.iter().sum();
+    if name == "average" {
+        if numbers.is_empty() {
+            return Err(EvalError::new("average of an empty array"));
+        }
+        return Ok(Some(number(sum / numbers.len() as f64)));
+    }
+    Ok(Some(number(sum)))
+}
+
+/// Deep equality with numbers compared as doubles (`3 == 3.0`, `3 != '3'`).
+pub fn equal(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => values_equal(x, y),
+        (None, Some(Value::Null)) | (Some(Value::Null), None) => true,
+        _ => false,
+    }
+}
+
+pub fn values_equal(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(p, q)| values_equal(p, q))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| values_equal(v, w)))
+        }
+        _ => x == y,
+    }
+}
+
+fn compare(
+    name: &str,
+    v: &[Option<Value>],
+    test: impl Fn(std::cmp::Ordering) -> bool,
+) -> EvalResult {
+    let ordering = match (&v[0], &v[1]) {
+        (Some(Value::Number(a)), Some(Value::Number(b))) => a.as_f64().partial_cmp(&b.as_f64()),
+        (Some(Value::String(a)), Some(Value::String(b))) => {
+            Some(a.encode_utf16().cmp(b.encode_utf16()))
+        }
+        _ => None,
+    };
+    let ordering = ordering
+        .ok_or_else(|| EvalError::new(format!("{name} compares two numbers or two strings")))?;
+    Ok(Some(Value::Bool(test(ordering))))
+}
+
+/// `formatNumber(number, precision, locale?)`: fixed decimals with en-US digit grouping.
+fn format_number(v: &[Option<Value>]) -> EvalResult {
+    let n = number_arg("formatNumber", &v[0])?;
+    let precision = super::integer_arg("formatNumber", &v[1])?;
+    if !(0..=20).contains(&precision) {
+        return Err(EvalError::new(
+            "formatNumber's precision must be between 0 and 20",
+        ));
+    }
+    let fixed = format!(
+        "{:.*}",
+        precision as usize,
+        round_half_away(n, precision as i32)
+    );
+    let (sign, digits) = fixed
+        .strip_prefix('-')
+        .map_or(("", fixed.as_str()), |d| ("-", d));
+    let (int_part, frac) = digits
+        .split_once('.')
+        .map_or((digits, None), |(i, f)| (i, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in int_part.chars().enumerate() {
+        if i > 0 && (int_part.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if grouped.chars().all(|c| c == '0' || c == ',')
+        && frac.is_none_or(|f| f.chars().all(|c| c == '0'))
+    {
+        ""
+    } else {
+        sign
+    };
+    Ok(Some(Value::String(match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    })))
+}
+
+fn round_half_away(n: f64, digits: i32) -> f64 {
+    let factor = 10f64.powi(digits);
+    let scaled = n * factor;
+    // Correct for representation error (1.005 * 100 = 100.49999…) before rounding.
+    let nudged = scaled + scaled.signum() * 1e-9 * scaled.abs().max(1.0);
+    nudged.round() / factor
+}
