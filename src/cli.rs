@@ -23,6 +23,27 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server and background workers (the default).
     Serve,
-    /// Validate the configuration and exit (non-zero with a message when it is invalid).
+    /// Validate the configuration and every card template, then exit (non-zero with a message
+    /// when something is invalid).
     Check,
+    /// Adaptive Card templates.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Expand a template and print the card as JSON. TEMPLATE is a file, or the name of a card
+    /// in the catalog (then the card's sample data is the default data).
+    Render {
+        template: String,
+        /// JSON file with the data (`$root`).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// JSON file with the host data (`$host`).
+        #[arg(long)]
+        host: Option<PathBuf>,
+    },
 }

@@ -53,6 +53,13 @@ pub struct Settings {
     pub graph: GraphSettings,
     pub outbox: OutboxSettings,
     pub log: LogSettings,
+    pub cards: CardSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct CardSettings {
+    /// Folder of restyled card templates (`{name}.json`) replacing the built-in ones.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +163,13 @@ struct RawSettings {
     graph: RawGraph,
     outbox: RawOutbox,
     log: RawLog,
+    #[serde(default)]
+    cards: RawCards,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawCards {
+    dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -424,6 +438,9 @@ impl TryFrom<RawSettings> for Settings {
             log: LogSettings {
                 filter: raw.log.filter,
                 format: raw.log.format,
+            },
+            cards: CardSettings {
+                dir: non_empty(raw.cards.dir).map(std::path::PathBuf::from),
             },
         })
     }

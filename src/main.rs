@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchboard::cli::{Cli, Command};
+use switchboard::cards::CardCatalog;
+use switchboard::cli::{CardCommand, Cli, Command};
 use switchboard::config::Settings;
 use switchboard::startup::{Application, shutdown_signal};
 
@@ -17,18 +18,35 @@ async fn main() -> ExitCode {
     };
     switchboard::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Check => {
-            println!(
-                "configuration is valid ({} mode, bind {}, store {})",
-                if settings.is_anonymous() {
-                    "anonymous dev"
-                } else {
-                    "authenticated"
+        Command::Check => check(&settings),
+        Command::Card {
+            command:
+                CardCommand::Render {
+                    template,
+                    data,
+                    host,
                 },
-                settings.server.bind,
-                settings.store.url
-            );
-            ExitCode::SUCCESS
+        } => {
+            let rendered = CardCatalog::load(settings.cards.dir.as_deref())
+                .map_err(anyhow::Error::from)
+                .and_then(|catalog| {
+                    switchboard::cards::render_cli::render(
+                        &catalog,
+                        &template,
+                        data.as_deref(),
+                        host.as_deref(),
+                    )
+                });
+            match rendered {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Serve => {
             let app = match Application::build(settings).await {
@@ -48,6 +66,33 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `switchboard check`: the configuration (already loaded) and every card template.
+fn check(settings: &Settings) -> ExitCode {
+    println!(
+        "configuration is valid ({} mode, bind {}, store {})",
+        if settings.is_anonymous() {
+            "anonymous dev"
+        } else {
+            "authenticated"
+        },
+        settings.server.bind,
+        settings.store.url
+    );
+    match CardCatalog::load(settings.cards.dir.as_deref()) {
+        Ok(catalog) => {
+            println!(
+                "{} card templates are valid (parsed; version <= 1.5; Action.Execute verbs; size; nothing left over with sample data)",
+                catalog.cards().count()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("switchboard: invalid card template: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::botframework::connector::ConnectorClient;
 use crate::botframework::delivery::{Dispatcher, Outbox};
 use crate::botframework::retry::Backoff;
 use crate::botframework::tokens::AccessTokens;
+use crate::cards::CardCatalog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
 use crate::store::conversations::ConversationReferences;
@@ -36,6 +37,7 @@ pub struct App {
     pub connector: Arc<ConnectorClient>,
     pub outbox: Arc<Outbox>,
     pub references: ConversationReferences,
+    pub cards: Arc<CardCatalog>,
 }
 
 impl Deref for AppState {
@@ -93,6 +95,10 @@ impl Application {
                 "Bot Framework authentication enabled"
             ),
         }
+        let cards = Arc::new(
+            CardCatalog::load(settings.cards.dir.as_deref())
+                .context("loading the card templates")?,
+        );
         tracing::info!(store.url = %settings.store.url, "opening the store");
         let pool = store::connect(&settings.store.url).await?;
 
@@ -136,6 +142,7 @@ impl Application {
         let state = AppState(Arc::new(App {
             settings,
             references: ConversationReferences::new(pool.clone()),
+            cards,
             pool,
             clock,
             inbound_auth,

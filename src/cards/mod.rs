@@ -34,12 +34,18 @@
 //! Everything else in the corpus matches the reference exactly; the conformance test fails on
 //! any case that neither matches nor is listed here.
 
+pub mod catalog;
+pub mod check;
+pub mod data;
 mod eval;
 mod expr;
 mod functions;
+pub mod markdown;
+pub mod render_cli;
 mod template;
 mod value;
 
+pub use catalog::{CardCatalog, CatalogError, RenderError};
 pub use eval::EvalError;
 pub use expr::ParseError as ExpressionError;
 pub use template::{ExpandError, ParseError, Template};

@@ -108,3 +108,72 @@ fn check_validates_the_configuration() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bot.tenant_id"));
 }
+
+#[test]
+fn card_render_prints_the_expansion_of_a_catalog_card_or_a_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = switchboard(dir.path())
+        .args(["card", "render", "im-invitation"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let card: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(card["body"][0]["text"], "New chat request");
+
+    std::fs::write(dir.path().join("t.json"), r#"{"type":"AdaptiveCard","version":"1.5","body":[{"type":"TextBlock","text":"Hi ${name}","$when":"${show}"}]}"#)
+        .expect("write");
+    std::fs::write(dir.path().join("d.json"), r#"{"name":"Ada","show":true}"#).expect("write");
+    std::fs::write(dir.path().join("h.json"), r#"{"locale":"en-GB"}"#).expect("write");
+    let out = switchboard(dir.path())
+        .args([
+            "card", "render", "t.json", "--data", "d.json", "--host", "h.json",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let card: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(card["body"][0]["text"], "Hi Ada");
+}
+
+#[test]
+fn card_render_fails_with_exit_1_and_the_json_path_of_the_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"body":[{"text":"x ${add(1)}"}]}"#,
+    )
+    .expect("write");
+    let out = switchboard(dir.path())
+        .args(["card", "render", "bad.json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/body/0/text"), "{stderr}");
+}
+
+#[test]
+fn check_refuses_a_broken_card_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("cards")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("cards/im-invitation.json"),
+        r#"{"type":"AdaptiveCard","version":"1.6","body":[{"type":"TextBlock","text":"${customer.displayName}"}]}"#,
+    )
+    .expect("write");
+    let out = switchboard(dir.path())
+        .arg("check")
+        .env("SWITCHBOARD_CARDS__DIR", "cards")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("version_above_teams_limit") && stderr.contains("im-invitation.json"),
+        "{stderr}"
+    );
+}

@@ -2,6 +2,7 @@
 //! Framework on loopback.
 
 mod binary;
+mod cards_catalog;
 mod cards_conformance;
 mod helpers;
 mod inbound_auth;

@@ -1,0 +1,210 @@
+//! The data each card is rendered with, as types. Text that people typed (customer names,
+//! emails, messages, parameter values, agent names) is [`UserText`]: it is markdown-escaped
+//! when serialised, so it shows exactly as typed and can never become a link, a mention or
+//! emphasis. Data is never template: `${…}` in it is shown literally.
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use super::catalog::{CardCatalog, RenderError};
+use super::markdown;
+
+/// Text typed by a person, shown literally in a card.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct UserText(String);
+
+impl UserText {
+    pub fn new(text: impl Into<String>) -> Self {
+        UserText(text.into())
+    }
+}
+
+impl Serialize for UserText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&markdown::escape(&self.0))
+    }
+}
+
+/// Data of one card; `NAME` is its template in the catalog.
+pub trait CardData: Serialize {
+    const NAME: &'static str;
+}
+
+impl CardCatalog {
+    /// Renders the card that `data` is for.
+    pub fn render_data<T: CardData>(&self, data: &T) -> Result<Value, RenderError> {
+        let value = serde_json::to_value(data)
+            .map_err(|e| RenderError::UnknownCard(format!("{}: {e}", T::NAME)))?;
+        self.render(T::NAME, &value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Id {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Customer {
+    pub display_name: UserText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<UserText>,
+}
+
+/// A workflow parameter chosen for the invitation (name from the workflow, value typed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    pub value: UserText,
+}
+
+macro_rules! card_data {
+    ($(#[$doc:meta])* $name:ident = $card:literal { $($(#[$field_meta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name { $($(#[$field_meta])* pub $field: $ty),* }
+
+        impl CardData for $name {
+            const NAME: &'static str = $card;
+        }
+    };
+}
+
+card_data!(
+    /// An incoming IM task offered to an agent.
+    Invitation = "im-invitation" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub wait_seconds: u64,
+        pub parameters: Vec<Parameter>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub first_message: Option<UserText>,
+    }
+);
+
+card_data!(
+    /// The invitation after this agent accepted it.
+    InvitationAccepted = "im-invitation-accepted" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub chat_url: Option<String>,
+    }
+);
+
+card_data!(
+    /// The invitation after this agent declined it.
+    InvitationDeclined = "im-invitation-declined" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+    }
+);
+
+card_data!(
+    /// The invitation after it rang out (RONA).
+    InvitationMissed = "im-invitation-missed" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub ring_seconds: u64,
+    }
+);
+
+card_data!(
+    /// The invitation after another agent accepted it.
+    InvitationTaken = "im-invitation-taken" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub accepted_by: UserText,
+    }
+);
+
+/// Why an invitation was withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WithdrawReason {
+    CustomerLeft,
+    Cancelled,
+}
+
+card_data!(
+    /// The invitation after the customer left or the task was cancelled.
+    InvitationWithdrawn = "im-invitation-withdrawn" {
+        pub invitation: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub reason: WithdrawReason,
+    }
+);
+
+card_data!(
+    /// Posted into the chatroom when the chat starts.
+    SessionStarted = "im-session-started" {
+        pub session: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub parameters: Vec<Parameter>,
+    }
+);
+
+/// Who ended a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EndedBy {
+    Customer,
+    Agent,
+    System,
+}
+
+card_data!(
+    /// Posted into the chatroom when the chat ends.
+    SessionEnded = "im-session-ended" {
+        pub session: Id,
+        pub service: Service,
+        pub customer: Customer,
+        pub duration_seconds: u64,
+        pub ended_by: EndedBy,
+    }
+);
+
+/// After-contact work timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Acw {
+    pub seconds: u64,
+    /// ISO 8601 with milliseconds, UTC.
+    pub ends_at: String,
+    pub can_extend: bool,
+    pub extend_seconds: u64,
+}
+
+card_data!(
+    /// After-contact work with Done and (when the service allows) Extend.
+    AfterContactWork = "im-acw" {
+        pub session: Id,
+        pub service: Service,
+        pub acw: Acw,
+    }
+);
+
+card_data!(
+    /// Sent when a user registers with the bot.
+    RegistrationWelcome = "registration-welcome" {
+        pub preferences_url: String,
+    }
+);
