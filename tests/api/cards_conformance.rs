@@ -1,14 +1,14 @@
 //! Every case of the reference corpus (`tests/cards/corpus`) either expands exactly as
 //! Microsoft's `adaptivecards-templating` did, or is a documented deviation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 use switchboard::cards::Template;
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cards/corpus")
-}
+/// The reference corpus, then the extra cases whose expected outputs were produced with the
+/// same reference (`tests/cards/reference/expand.js`).
+const DIRS: &[&str] = &["tests/cards/corpus", "tests/cards/extra"];
 
 /// Deliberate deviations (see `src/cards/mod.rs`): the case name and what Switchboard renders.
 fn deviation(name: &str) -> Option<Value> {
@@ -55,10 +55,9 @@ fn run(case: &Value) -> Result<Value, (String, String)> {
     Ok(expanded.unwrap_or(Value::Null))
 }
 
-#[test]
-fn every_corpus_case_matches_the_reference_or_is_a_documented_deviation() {
-    let mut names: Vec<String> = std::fs::read_dir(corpus())
-        .expect("corpus")
+fn cases(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("case folder")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| {
             n.ends_with(".json") && !n.ends_with(".expected.json") && !n.ends_with(".error.json")
@@ -66,13 +65,34 @@ fn every_corpus_case_matches_the_reference_or_is_a_documented_deviation() {
         .map(|n| n.trim_end_matches(".json").to_owned())
         .collect();
     names.sort();
-    assert!(names.len() >= 69, "corpus has {} cases", names.len());
+    names
+}
 
+#[test]
+fn every_corpus_case_matches_the_reference_or_is_a_documented_deviation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
-    for name in &names {
+    let mut total = 0;
+    for dir in DIRS.iter().map(|d| root.join(d)) {
+        let names = cases(&dir);
+        total += names.len();
+        failures.extend(check_cases(&dir, &names));
+    }
+    assert!(total >= 89, "only {total} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn check_cases(dir: &Path, names: &[String]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for name in names {
         let read = |suffix: &str| -> Option<Value> {
-            let text = std::fs::read_to_string(corpus().join(format!("{name}{suffix}"))).ok()?;
-            Some(serde_json::from_str(&text).expect("corpus JSON"))
+            let text = std::fs::read_to_string(dir.join(format!("{name}{suffix}"))).ok()?;
+            Some(serde_json::from_str(&text).expect("case JSON"))
         };
         let case = read(".json").expect("case");
         let actual = run(&case);
@@ -100,11 +120,5 @@ fn every_corpus_case_matches_the_reference_or_is_a_documented_deviation() {
             failures.push(format!("{name}: {problem}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        names.len(),
-        failures.join("\n")
-    );
+    failures
 }

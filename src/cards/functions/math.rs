@@ -125,7 +125,7 @@ fn round(v: &[Option<Value>]) -> EvalResult {
         return Err(EvalError::new("round's precision must be between 0 and 15"));
     }
     let factor = 10f64.powi(digits as i32);
-    Ok(Some(number((n * factor).round() / factor)))
+    Ok(Some(number(js_round(n * factor) / factor)))
 }
 
 fn aggregate(name: &str, v: &Option<Value>) -> EvalResult {
@@ -172,24 +172,40 @@ pub fn values_equal(x: &Value, y: &Value) -> bool {
     }
 }
 
+/// Ordering: null or undefined operands compare false; numbers with numbers and strings with
+/// strings; anything else is an error.
 fn compare(
     name: &str,
     v: &[Option<Value>],
     test: impl Fn(std::cmp::Ordering) -> bool,
 ) -> EvalResult {
     let ordering = match (&v[0], &v[1]) {
+        (None | Some(Value::Null), _) | (_, None | Some(Value::Null)) => {
+            return Ok(Some(Value::Bool(false)));
+        }
         (Some(Value::Number(a)), Some(Value::Number(b))) => a.as_f64().partial_cmp(&b.as_f64()),
         (Some(Value::String(a)), Some(Value::String(b))) => {
             Some(a.encode_utf16().cmp(b.encode_utf16()))
         }
-        _ => None,
+        (Some(a), Some(b)) => {
+            return Err(EvalError::new(format!(
+                "{} and {} must be comparable ({name})",
+                to_js_string(a),
+                to_js_string(b)
+            )));
+        }
     };
-    let ordering = ordering
-        .ok_or_else(|| EvalError::new(format!("{name} compares two numbers or two strings")))?;
-    Ok(Some(Value::Bool(test(ordering))))
+    Ok(Some(Value::Bool(ordering.is_some_and(test))))
 }
 
-/// `formatNumber(number, precision, locale?)`: fixed decimals with en-US digit grouping.
+/// `Math.round`: halves go towards positive infinity (`-2.5` → `-2`).
+fn js_round(x: f64) -> f64 {
+    let floor = x.floor();
+    if x - floor >= 0.5 { floor + 1.0 } else { floor }
+}
+
+/// `formatNumber(number, precision, locale?)`: fixed decimals with en-US digit grouping, as
+/// the reference's d3-format prints them (exact ties round away from zero, `−` for minus).
 fn format_number(v: &[Option<Value>]) -> EvalResult {
     let n = number_arg("formatNumber", &v[0])?;
     let precision = super::integer_arg("formatNumber", &v[1])?;
@@ -198,17 +214,18 @@ fn format_number(v: &[Option<Value>]) -> EvalResult {
             "formatNumber's precision must be between 0 and 20",
         ));
     }
-    let fixed = format!(
-        "{:.*}",
-        precision as usize,
-        round_half_away(n, precision as i32)
-    );
-    let (sign, digits) = fixed
-        .strip_prefix('-')
-        .map_or(("", fixed.as_str()), |d| ("-", d));
-    let (int_part, frac) = digits
+    let precision = precision as usize;
+    let magnitude = n.abs();
+    let factor = 10f64.powi(precision as i32);
+    let scaled = magnitude * factor;
+    let fixed = if scaled.fract() == 0.5 {
+        format!("{:.*}", precision, (scaled + 0.5) / factor)
+    } else {
+        format!("{magnitude:.precision$}")
+    };
+    let (int_part, frac) = fixed
         .split_once('.')
-        .map_or((digits, None), |(i, f)| (i, Some(f)));
+        .map_or((fixed.as_str(), None), |(i, f)| (i, Some(f)));
     let mut grouped = String::new();
     for (i, c) in int_part.chars().enumerate() {
         if i > 0 && (int_part.len() - i) % 3 == 0 {
@@ -216,23 +233,10 @@ fn format_number(v: &[Option<Value>]) -> EvalResult {
         }
         grouped.push(c);
     }
-    let sign = if grouped.chars().all(|c| c == '0' || c == ',')
-        && frac.is_none_or(|f| f.chars().all(|c| c == '0'))
-    {
-        ""
-    } else {
-        sign
-    };
+    let is_zero = fixed.chars().all(|c| c == '0' || c == '.');
+    let sign = if n < 0.0 && !is_zero { "\u{2212}" } else { "" };
     Ok(Some(Value::String(match frac {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
     })))
-}
-
-fn round_half_away(n: f64, digits: i32) -> f64 {
-    let factor = 10f64.powi(digits);
-    let scaled = n * factor;
-    // Correct for representation error (1.005 * 100 = 100.49999…) before rounding.
-    let nudged = scaled + scaled.signum() * 1e-9 * scaled.abs().max(1.0);
-    nudged.round() / factor
 }

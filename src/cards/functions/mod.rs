@@ -86,35 +86,41 @@ pub fn check_arity(expr: &Expr) -> Result<(), String> {
     }
 }
 
-/// Calls `name` with unevaluated `args` (some functions are lazy).
+/// Calls `name` with unevaluated `args`. Logic, comparison, `exists`, `empty` and the
+/// condition of `if` see a missing path as undefined (no `${path}` substitution) and treat an
+/// argument that fails as false, as the reference does.
 pub fn call(ev: &Evaluator, name: &str, args: &[Expr], env: &Env<'_>) -> EvalResult {
+    let plain = Evaluator {
+        substitute: false,
+        ..*ev
+    };
+    // `Err` from a plain argument counts as false.
+    let truth = |e: &Expr| {
+        plain
+            .eval(e, env)
+            .map(|v| is_logic_true(v.as_ref()))
+            .unwrap_or(false)
+    };
+    let boolean = |b: bool| Ok(Some(Value::Bool(b)));
     match name {
-        "if" => {
-            let condition = ev.eval(&args[0], env)?;
-            ev.eval(
-                &args[if is_logic_true(condition.as_ref()) {
-                    1
-                } else {
-                    2
-                }],
-                env,
-            )
-        }
-        "&&" | "and" => {
+        "if" => ev.eval(&args[if truth(&args[0]) { 1 } else { 2 }], env),
+        "&&" | "and" => boolean(args.iter().all(truth)),
+        "||" | "or" => boolean(args.iter().any(truth)),
+        "!" | "not" => boolean(!truth(&args[0])),
+        "exists" | "empty" => match plain.eval(&args[0], env) {
+            Err(_) => boolean(false),
+            Ok(v) => math::call(name, &[v], args).unwrap_or_else(|| boolean(false)),
+        },
+        "==" | "equals" | "!=" | "<" | "<=" | ">" | ">=" | "less" | "lessOrEquals" | "greater"
+        | "greaterOrEquals" => {
+            let mut values = Vec::with_capacity(2);
             for a in args {
-                if !is_logic_true(ev.eval(a, env)?.as_ref()) {
-                    return Ok(Some(Value::Bool(false)));
+                match plain.eval(a, env) {
+                    Ok(v) => values.push(v),
+                    Err(_) => return boolean(false),
                 }
             }
-            Ok(Some(Value::Bool(true)))
-        }
-        "||" | "or" => {
-            for a in args {
-                if is_logic_true(ev.eval(a, env)?.as_ref()) {
-                    return Ok(Some(Value::Bool(true)));
-                }
-            }
-            Ok(Some(Value::Bool(false)))
+            eager(ev, name, &values, args)
         }
         "where" | "select" | "foreach" => lambda(ev, name, args, env),
         _ => {

@@ -34,6 +34,23 @@ pub fn stringify(v: &Option<Value>) -> String {
     }
 }
 
+/// Upper-cases every ASCII word character that follows a non-word character, as the
+/// reference's `\b\w` regular expression does (so `éLAN` becomes `éLan`).
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut previous_is_word = false;
+    for c in s.to_lowercase().chars() {
+        let is_word = c.is_ascii_alphanumeric() || c == '_';
+        if is_word && !previous_is_word {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push(c);
+        }
+        previous_is_word = is_word;
+    }
+    out
+}
+
 fn utf16_slice(s: &str, start: usize, end: usize) -> String {
     let units: Vec<u16> = s.encode_utf16().collect();
     String::from_utf16_lossy(&units[start..end])
@@ -65,19 +82,7 @@ pub fn call(name: &str, v: &[Option<Value>]) -> Option<EvalResult> {
                     .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect()),
             )
         }
-        "titleCase" => text(
-            stringify(&v[0])
-                .to_lowercase()
-                .split(' ')
-                .map(|w| {
-                    let mut chars = w.chars();
-                    chars
-                        .next()
-                        .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        "titleCase" => text(title_case(&stringify(&v[0]))),
         "substring" => substring(v),
         "replace" | "replaceIgnoreCase" => replace(name, v),
         "split" => {
@@ -118,9 +123,11 @@ pub fn call(name: &str, v: &[Option<Value>]) -> Option<EvalResult> {
         }),
         "int" => to_int(&v[0]),
         "float" => to_float(&v[0]),
+        // Strings "true"/"false" (any case) are themselves, numbers are true unless 0, null is
+        // false, everything else (including "" and "0") is true.
         "bool" => Ok(Some(Value::Bool(match &v[0] {
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
             other => super::super::value::is_logic_true(other.as_ref()),
         }))),
         "json" => match &v[0] {
