@@ -89,18 +89,22 @@ fn invitation(name: &str, message: Option<&str>) -> Invitation {
     }
 }
 
-fn texts(card: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) => out.push(s.clone()),
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
-            _ => {}
-        }
+/// Every value in a card, depth first.
+fn values(card: &Value) -> Vec<&Value> {
+    let mut out = vec![card];
+    match card {
+        Value::Array(a) => a.iter().for_each(|x| out.extend(values(x))),
+        Value::Object(o) => o.values().for_each(|x| out.extend(values(x))),
+        _ => {}
     }
-    walk(card, &mut out);
     out
+}
+
+fn texts(card: &Value) -> Vec<String> {
+    values(card)
+        .into_iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 #[test]
@@ -143,21 +147,11 @@ fn the_invitation_shows_the_first_message_only_when_there_is_one() {
 }
 
 fn verbs(card: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(o) => {
-                if o.get("type") == Some(&json!("Action.Execute")) {
-                    out.push(o["verb"].as_str().unwrap_or_default().to_owned());
-                }
-                o.values().for_each(|x| walk(x, out));
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
-    walk(card, &mut out);
-    out
+    values(card)
+        .into_iter()
+        .filter(|v| v.get("type") == Some(&json!("Action.Execute")))
+        .map(|v| v["verb"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[test]

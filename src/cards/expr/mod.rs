@@ -71,48 +71,44 @@ impl std::fmt::Display for Expr {
             Expr::Ident(name) => f.write_str(name),
             Expr::Member(target, name) => write!(f, "{target}.{name}"),
             Expr::Index(target, index) => write!(f, "{target}[{index}]"),
-            Expr::Call(name, args) if is_operator(name) && args.len() >= 2 => {
-                f.write_str("(")?;
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        write!(f, " {name} ")?;
-                    }
-                    write!(f, "{a}")?;
-                }
-                f.write_str(")")
-            }
-            Expr::Call(name, args) => {
-                write!(f, "{name}(")?;
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{a}")?;
-                }
-                f.write_str(")")
-            }
+            Expr::Call(name, args) if is_operator(name) && args.len() >= 2 => write_list(
+                f,
+                "(",
+                &format!(" {name} "),
+                ")",
+                args.iter().map(|a| a.to_string()),
+            ),
+            Expr::Call(name, args) => write_list(
+                f,
+                &format!("{name}("),
+                ", ",
+                ")",
+                args.iter().map(|a| a.to_string()),
+            ),
             Expr::Array(items) => {
-                f.write_str("[")?;
-                for (i, a) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{a}")?;
-                }
-                f.write_str("]")
+                write_list(f, "[", ", ", "]", items.iter().map(|a| a.to_string()))
             }
-            Expr::Object(pairs) => {
-                f.write_str("{")?;
-                for (i, (k, v)) in pairs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k}: {v}")?;
-                }
-                f.write_str("}")
-            }
+            Expr::Object(pairs) => write_list(
+                f,
+                "{",
+                ", ",
+                "}",
+                pairs.iter().map(|(k, v)| format!("{k}: {v}")),
+            ),
         }
     }
+}
+
+fn write_list(
+    f: &mut std::fmt::Formatter<'_>,
+    open: &str,
+    separator: &str,
+    close: &str,
+    items: impl Iterator<Item = String>,
+) -> std::fmt::Result {
+    f.write_str(open)?;
+    f.write_str(&items.collect::<Vec<_>>().join(separator))?;
+    f.write_str(close)
 }
 
 #[cfg(test)]
