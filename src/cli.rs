@@ -23,9 +23,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server and background workers (the default).
     Serve,
-    /// Validate the configuration and every card template, then exit (non-zero with a message
-    /// when something is invalid).
-    Check,
+    /// Validate the configuration and every card template, or with `--workflow` one workflow
+    /// file, then exit (non-zero with every problem when something is invalid).
+    Check {
+        /// A workflow document (JSON) to validate.
+        #[arg(long)]
+        workflow: Option<PathBuf>,
+        /// The channel the workflow must run on: interact or whatsapp.
+        #[arg(long, requires = "workflow")]
+        channel: Option<String>,
+    },
     /// Adaptive Card templates.
     Card {
         #[command(subcommand)]

@@ -18,7 +18,11 @@ async fn main() -> ExitCode {
     };
     switchboard::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Check => check(&settings),
+        Command::Check {
+            workflow: Some(file),
+            channel,
+        } => check_workflow(&file, channel.as_deref()),
+        Command::Check { workflow: None, .. } => check(&settings),
         Command::Card {
             command:
                 CardCommand::Render {
@@ -92,6 +96,59 @@ fn check(settings: &Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("switchboard: invalid card template: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchboard check --workflow FILE [--channel C]`: every problem with its JSON path.
+fn check_workflow(file: &std::path::Path, channel: Option<&str>) -> ExitCode {
+    use switchboard::workflow::{self, Channel};
+    let channel = match channel.map(|c| Channel::parse(c).ok_or(c)).transpose() {
+        Ok(channel) => channel,
+        Err(other) => {
+            eprintln!("switchboard: unknown channel {other:?} (interact or whatsapp)");
+            return ExitCode::from(2);
+        }
+    };
+    let document = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))
+        .and_then(|text| {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))
+        });
+    let document = match document {
+        Ok(document) => document,
+        Err(message) => {
+            eprintln!("switchboard: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match workflow::check(&document, channel) {
+        Ok(parsed) => {
+            println!(
+                "workflow {:?} is valid{}",
+                parsed.name,
+                channel
+                    .map(|c| format!(" for {}", c.name()))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{}: {problem}", file.display());
+            }
+            if let (Some(channel), Ok(parsed)) = (channel, workflow::parse(&document)) {
+                let names: Vec<String> = workflow::unsupported_activities(&parsed, channel)
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect();
+                if !names.is_empty() {
+                    eprintln!("unsupported for {}: {}", channel.name(), names.join(", "));
+                }
+            }
+            eprintln!("{} problem(s)", problems.len());
             ExitCode::FAILURE
         }
     }

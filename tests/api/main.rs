@@ -9,3 +9,4 @@ mod inbound_auth;
 mod inbound_http;
 mod mock_bf;
 mod outbound;
+mod workflows;
