@@ -1,0 +1,152 @@
+//! Distribution (DESIGN.md §5): service queues, agent selectability, offers (invitations),
+//! RONA, ACW and capacity, as a pure state machine — `state.apply(event, now)` returns the
+//! effects (send or update a card, connect a chatroom, report an outcome). No I/O, no clock:
+//! the engine feeds events and the time, persists the state and executes the effects.
+//!
+//! Rules: a task is offered to selectable agents only (registered, IM license, active member of
+//! the service, presence allowed, on duty, not ringing, not in RONA or ACW, below capacity).
+//! Queue order is strict first, then priority, then first come first served; a new priority
+//! never pre-empts offers already ringing. `direct` rings the longest-idle agent (the agent who
+//! last handled the customer first, when selectable), `broadcast` the ten longest idle at once,
+//! first accept wins and no RONA. No answer in time: RONA (the agent is not selectable until the
+//! reset, "I'm back", going offline or off duty) and the task is offered to the next agent; a
+//! decline passes it on too (and sets RONA with persistent RONA). An accept that comes too late
+//! or for an offer that is gone is refused: never two agents on one chat. After a session, ACW
+//! (early end and extension per service).
+//!
+//! Not yet: the engine actor that persists this state and drives it from the workflow.
+
+mod apply;
+pub mod model;
+
+pub use apply::BROADCAST_BATCH;
+pub use model::{Agent, OfferId, Presence, ServiceId, ServiceSettings, SessionId, State, UserId};
+
+use model::{Distribution, Priority};
+
+/// A request to queue a session's task (the `QueueTask` activity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueueRequest {
+    pub session: SessionId,
+    pub service: ServiceId,
+    pub priority: Priority,
+    pub distribution: Distribution,
+    pub ring_ms: i64,
+    pub last_user: Option<UserId>,
+}
+
+/// Why offers or a task were cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The customer left before anyone accepted.
+    CustomerLeft,
+    /// The workflow cancelled the task (`CancelTask`).
+    TaskCancelled,
+    /// Another agent accepted first.
+    Taken,
+}
+
+/// What happens to distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Time passed (ring timeouts, RONA resets, ACW ends).
+    Tick,
+    UpsertAgent(Box<Agent>),
+    UpsertService {
+        id: ServiceId,
+        settings: ServiceSettings,
+    },
+    Enqueue(EnqueueRequest),
+    SetPriority {
+        session: SessionId,
+        priority: Priority,
+    },
+    Accept {
+        offer: OfferId,
+        user: UserId,
+    },
+    Decline {
+        offer: OfferId,
+        user: UserId,
+    },
+    Cancel {
+        session: SessionId,
+        reason: CancelReason,
+    },
+    SessionEnded {
+        session: SessionId,
+    },
+    AcwDone {
+        user: UserId,
+    },
+    AcwExtend {
+        user: UserId,
+    },
+    RonaReset {
+        user: UserId,
+    },
+}
+
+/// How an offer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferOutcome {
+    Accepted,
+    Declined,
+    Rona,
+    Cancelled(CancelReason),
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOutcome {
+    Handled,
+    Abandoned,
+    Cancelled,
+}
+
+/// What the engine must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send an invitation card.
+    Offered {
+        offer: OfferId,
+        session: SessionId,
+        user: UserId,
+        deadline: i64,
+    },
+    /// Update the invitation card to its final state.
+    OfferEnded {
+        offer: OfferId,
+        session: SessionId,
+        user: UserId,
+        outcome: OfferOutcome,
+    },
+    /// Open the chatroom between the agent and the customer.
+    Connected {
+        session: SessionId,
+        user: UserId,
+    },
+    /// Tell the agent the chat is no longer available.
+    AcceptRefused {
+        offer: OfferId,
+        user: UserId,
+    },
+    TaskEnded {
+        session: SessionId,
+        outcome: TaskOutcome,
+    },
+    RonaSet {
+        user: UserId,
+        until: i64,
+    },
+    RonaCleared {
+        user: UserId,
+    },
+    AcwStarted {
+        user: UserId,
+        until: i64,
+    },
+    AcwEnded {
+        user: UserId,
+    },
+}

@@ -1,0 +1,175 @@
+//! The distribution state: agents, services' distribution settings, queued and connected
+//! tasks, ringing offers. Times are milliseconds since the Unix epoch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub type UserId = String;
+pub type ServiceId = String;
+pub type SessionId = String;
+pub type OfferId = u64;
+
+pub use crate::workflow::model::{Distribution, Priority};
+
+/// Teams presence as distribution sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Available,
+    Busy,
+    Away,
+    Offline,
+}
+
+/// After-contact work of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcwSettings {
+    /// 0 turns ACW off.
+    pub duration_ms: i64,
+    pub allow_early_end: bool,
+    /// A fresh counter of this length replaces the time left; `None`: no extension.
+    pub extension_ms: Option<i64>,
+}
+
+/// Distribution settings of one service (DESIGN.md §5 defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSettings {
+    pub allow_busy: bool,
+    pub allow_away: bool,
+    pub rona_reset_ms: i64,
+    pub persistent_rona: bool,
+    pub acw: AcwSettings,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        ServiceSettings {
+            allow_busy: false,
+            allow_away: false,
+            rona_reset_ms: 10 * 60 * 1000,
+            persistent_rona: false,
+            acw: AcwSettings {
+                duration_ms: 20_000,
+                allow_early_end: true,
+                extension_ms: Some(30_000),
+            },
+        }
+    }
+}
+
+/// One agent and every layer of their state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: UserId,
+    pub registered: bool,
+    pub im_license: bool,
+    pub presence: Presence,
+    pub on_duty: bool,
+    pub capacity: u32,
+    pub member_of: BTreeSet<ServiceId>,
+    pub active_in: BTreeSet<ServiceId>,
+    /// Sessions the agent is connected to.
+    pub connected: BTreeSet<SessionId>,
+    /// The offer ringing for the agent, if any.
+    pub ringing: Option<OfferId>,
+    pub rona_until: Option<i64>,
+    pub acw_until: Option<i64>,
+    /// The service whose ACW is running (for its early-end and extension rules).
+    pub acw_service: Option<ServiceId>,
+    /// Since when the agent has been free; the longest idle is offered first.
+    pub idle_since: i64,
+}
+
+impl Agent {
+    /// A registered, licensed, available agent on duty with capacity 1 and no service.
+    pub fn new(id: impl Into<UserId>, idle_since: i64) -> Self {
+        Agent {
+            id: id.into(),
+            registered: true,
+            im_license: true,
+            presence: Presence::Available,
+            on_duty: true,
+            capacity: 1,
+            member_of: BTreeSet::new(),
+            active_in: BTreeSet::new(),
+            connected: BTreeSet::new(),
+            ringing: None,
+            rona_until: None,
+            acw_until: None,
+            acw_service: None,
+            idle_since,
+        }
+    }
+
+    /// Adds the agent to a service as an active member.
+    pub fn in_service(mut self, service: impl Into<ServiceId>) -> Self {
+        let service = service.into();
+        self.member_of.insert(service.clone());
+        self.active_in.insert(service);
+        self
+    }
+
+    /// Whether `service` may offer a task to this agent now (DESIGN.md §5).
+    pub fn selectable(&self, service: &ServiceId, settings: &ServiceSettings, now: i64) -> bool {
+        let presence_ok = match self.presence {
+            Presence::Available => true,
+            Presence::Busy => settings.allow_busy,
+            Presence::Away => settings.allow_away,
+            Presence::Offline => false,
+        };
+        self.registered
+            && self.im_license
+            && self.member_of.contains(service)
+            && self.active_in.contains(service)
+            && presence_ok
+            && self.on_duty
+            && self.ringing.is_none()
+            && self.rona_until.is_none_or(|t| t <= now)
+            && self.acw_until.is_none_or(|t| t <= now)
+            && (self.connected.len() as u64) < u64::from(self.capacity)
+    }
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Queued,
+    Ringing(BTreeSet<OfferId>),
+    Connected(UserId),
+}
+
+/// A session's task in a service queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub session: SessionId,
+    pub service: ServiceId,
+    pub priority: Priority,
+    pub queued_at: i64,
+    /// Arrival order, the FIFO tie-break.
+    pub seq: u64,
+    pub distribution: Distribution,
+    pub ring_ms: i64,
+    /// Offered first when selectable (the agent who last handled this customer).
+    pub last_user: Option<UserId>,
+    /// Agents who declined or missed this task; not offered it again.
+    pub passed_by: BTreeSet<UserId>,
+    pub phase: Phase,
+}
+
+/// A ringing offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: OfferId,
+    pub session: SessionId,
+    pub user: UserId,
+    pub deadline: i64,
+}
+
+/// The whole distribution state of one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    pub agents: BTreeMap<UserId, Agent>,
+    pub services: BTreeMap<ServiceId, ServiceSettings>,
+    pub tasks: BTreeMap<SessionId, Task>,
+    pub offers: BTreeMap<OfferId, Offer>,
+    pub next_offer: OfferId,
+    pub next_seq: u64,
+}

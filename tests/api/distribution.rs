@@ -1,0 +1,581 @@
+//! Distribution scenarios in plain words, on the pure state machine with a virtual clock, and a
+//! randomised test of its invariants.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use switchboard::distribution::model::{Distribution, Priority};
+use switchboard::distribution::{
+    Agent, CancelReason, Effect, EnqueueRequest, Event, OfferOutcome, Presence, ServiceSettings,
+    State, TaskOutcome,
+};
+
+const S: &str = "support";
+
+fn service(settings: ServiceSettings) -> State {
+    let mut state = State::default();
+    state.apply(
+        Event::UpsertService {
+            id: S.into(),
+            settings,
+        },
+        0,
+    );
+    state
+}
+
+/// Agents a, b, c… idle since 1, 2, 3… (so `a` is the longest idle).
+fn with_agents(state: &mut State, names: &[&str]) {
+    for (i, name) in names.iter().enumerate() {
+        state.apply(
+            Event::UpsertAgent(Box::new(Agent::new(*name, i as i64 + 1).in_service(S))),
+            5,
+        );
+    }
+}
+
+fn enqueue(session: &str, distribution: Distribution) -> Event {
+    Event::Enqueue(EnqueueRequest {
+        session: session.into(),
+        service: S.into(),
+        priority: Priority::Normal,
+        distribution,
+        ring_ms: 30_000,
+        last_user: None,
+    })
+}
+
+fn offers(effects: &[Effect]) -> Vec<(u64, String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Offered {
+                offer,
+                session,
+                user,
+                ..
+            } => Some((*offer, session.clone(), user.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn direct_distribution_offers_the_longest_idle_agent_first() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["b", "a"]);
+    // "b" was added first, so it has idled longer.
+    let effects = state.apply(enqueue("s1", Distribution::Direct), 10);
+    assert_eq!(offers(&effects), vec![(1, "s1".into(), "b".into())]);
+}
+
+#[test]
+fn agent_misses_the_invitation_gets_rona_the_next_agent_is_invited_and_the_first_is_back_after_the_reset()
+ {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a", "b"]);
+    state.apply(enqueue("s1", Distribution::Direct), 0);
+    assert_eq!(state.next_deadline(), Some(30_000));
+    let effects = state.apply(Event::Tick, 30_000);
+    assert!(effects.contains(&Effect::OfferEnded {
+        offer: 1,
+        session: "s1".into(),
+        user: "a".into(),
+        outcome: OfferOutcome::Rona
+    }));
+    assert!(effects.contains(&Effect::RonaSet {
+        user: "a".into(),
+        until: 630_000
+    }));
+    assert_eq!(offers(&effects), vec![(2, "s1".into(), "b".into())]);
+    // "a" stays out until the reset, even for new tasks.
+    let effects = state.apply(enqueue("s2", Distribution::Direct), 40_000);
+    assert!(offers(&effects).is_empty());
+    let effects = state.apply(Event::Tick, 630_000);
+    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+    assert_eq!(offers(&effects), vec![(3, "s2".into(), "a".into())]);
+}
+
+#[test]
+fn i_am_back_and_going_offline_reset_rona() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a"]);
+    state.apply(enqueue("s1", Distribution::Direct), 0);
+    state.apply(Event::Tick, 30_000);
+    let effects = state.apply(Event::RonaReset { user: "a".into() }, 31_000);
+    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+    // "a" missed s1 already, so s1 is not offered to "a" again.
+    assert!(offers(&effects).is_empty());
+
+    state.apply(enqueue("s2", Distribution::Direct), 32_000);
+    state.apply(Event::Tick, 62_000);
+    let mut offline = state.agents["a"].clone();
+    offline.presence = Presence::Offline;
+    let effects = state.apply(Event::UpsertAgent(Box::new(offline)), 63_000);
+    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+}
+
+#[test]
+fn two_agents_broadcast_both_accept_at_once_exactly_one_wins_and_the_other_card_says_taken() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a", "b"]);
+    let effects = state.apply(enqueue("s1", Distribution::Broadcast), 0);
+    assert_eq!(offers(&effects).len(), 2);
+    let first = state.apply(
+        Event::Accept {
+            offer: 2,
+            user: "b".into(),
+        },
+        1000,
+    );
+    assert!(first.contains(&Effect::Connected {
+        session: "s1".into(),
+        user: "b".into()
+    }));
+    assert!(first.contains(&Effect::OfferEnded {
+        offer: 1,
+        session: "s1".into(),
+        user: "a".into(),
+        outcome: OfferOutcome::Cancelled(CancelReason::Taken)
+    }));
+    let second = state.apply(
+        Event::Accept {
+            offer: 1,
+            user: "a".into(),
+        },
+        1000,
+    );
+    assert_eq!(
+        second,
+        vec![Effect::AcceptRefused {
+            offer: 1,
+            user: "a".into()
+        }]
+    );
+    let connected = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Connected { .. }))
+            .count()
+    };
+    assert_eq!(connected(&first) + connected(&second), 1);
+}
+
+#[test]
+fn broadcast_rings_at_most_ten_agents_and_sets_no_rona() {
+    let mut state = service(ServiceSettings::default());
+    let names: Vec<String> = (0..12).map(|i| format!("agent{i:02}")).collect();
+    with_agents(
+        &mut state,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let effects = state.apply(enqueue("s1", Distribution::Broadcast), 0);
+    assert_eq!(offers(&effects).len(), 10);
+    let effects = state.apply(Event::Tick, 30_000);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::RonaSet { .. })));
+    // The two who were not rung get it now; the ten who missed it do not get it again.
+    assert_eq!(
+        offers(&effects)
+            .iter()
+            .map(|o| o.2.as_str())
+            .collect::<Vec<_>>(),
+        vec!["agent10", "agent11"]
+    );
+}
+
+#[test]
+fn customer_leaves_while_ringing_the_offer_is_cancelled_and_the_outcome_is_abandoned() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a"]);
+    state.apply(enqueue("s1", Distribution::Direct), 0);
+    let effects = state.apply(
+        Event::Cancel {
+            session: "s1".into(),
+            reason: CancelReason::CustomerLeft,
+        },
+        5000,
+    );
+    assert_eq!(
+        effects,
+        vec![
+            Effect::OfferEnded {
+                offer: 1,
+                session: "s1".into(),
+                user: "a".into(),
+                outcome: OfferOutcome::Cancelled(CancelReason::CustomerLeft)
+            },
+            Effect::TaskEnded {
+                session: "s1".into(),
+                outcome: TaskOutcome::Abandoned
+            },
+        ]
+    );
+    assert!(state.agents["a"].ringing.is_none());
+    assert_eq!(
+        state.apply(
+            Event::Accept {
+                offer: 1,
+                user: "a".into()
+            },
+            6000
+        ),
+        vec![Effect::AcceptRefused {
+            offer: 1,
+            user: "a".into()
+        }]
+    );
+}
+
+#[test]
+fn a_decline_passes_the_task_to_the_next_agent_and_persistent_rona_flags_the_decliner() {
+    let mut state = service(ServiceSettings {
+        persistent_rona: true,
+        ..ServiceSettings::default()
+    });
+    with_agents(&mut state, &["a", "b"]);
+    state.apply(enqueue("s1", Distribution::Direct), 0);
+    let effects = state.apply(
+        Event::Decline {
+            offer: 1,
+            user: "a".into(),
+        },
+        1000,
+    );
+    assert!(effects.contains(&Effect::RonaSet {
+        user: "a".into(),
+        until: 601_000
+    }));
+    assert_eq!(offers(&effects), vec![(2, "s1".into(), "b".into())]);
+}
+
+#[test]
+fn capacity_limits_concurrent_chats() {
+    let mut state = service(ServiceSettings {
+        acw: switchboard::distribution::model::AcwSettings {
+            duration_ms: 0,
+            allow_early_end: true,
+            extension_ms: None,
+        },
+        ..ServiceSettings::default()
+    });
+    let mut agent = Agent::new("a", 0).in_service(S);
+    agent.capacity = 2;
+    state.apply(Event::UpsertAgent(Box::new(agent)), 0);
+    for (i, session) in ["s1", "s2", "s3"].iter().enumerate() {
+        let effects = state.apply(enqueue(session, Distribution::Direct), i as i64);
+        if let Some((offer, _, _)) = offers(&effects).first() {
+            state.apply(
+                Event::Accept {
+                    offer: *offer,
+                    user: "a".into(),
+                },
+                i as i64,
+            );
+        }
+    }
+    assert_eq!(state.agents["a"].connected.len(), 2);
+    assert!(state.offers.is_empty(), "s3 waits");
+    let effects = state.apply(
+        Event::SessionEnded {
+            session: "s1".into(),
+        },
+        100,
+    );
+    assert_eq!(offers(&effects), vec![(3, "s3".into(), "a".into())]);
+}
+
+#[test]
+fn acw_blocks_new_offers_until_it_ends_early_or_on_time_and_extension_is_a_fresh_counter() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a"]);
+    state.apply(enqueue("s1", Distribution::Direct), 0);
+    state.apply(
+        Event::Accept {
+            offer: 1,
+            user: "a".into(),
+        },
+        1000,
+    );
+    let effects = state.apply(
+        Event::SessionEnded {
+            session: "s1".into(),
+        },
+        60_000,
+    );
+    assert!(effects.contains(&Effect::AcwStarted {
+        user: "a".into(),
+        until: 80_000
+    }));
+    assert!(offers(&state.apply(enqueue("s2", Distribution::Direct), 61_000)).is_empty());
+    let effects = state.apply(Event::AcwExtend { user: "a".into() }, 75_000);
+    assert!(effects.contains(&Effect::AcwStarted {
+        user: "a".into(),
+        until: 105_000
+    }));
+    assert!(offers(&state.apply(Event::Tick, 80_000)).is_empty());
+    let effects = state.apply(Event::AcwDone { user: "a".into() }, 90_000);
+    assert!(effects.contains(&Effect::AcwEnded { user: "a".into() }));
+    assert_eq!(offers(&effects), vec![(2, "s2".into(), "a".into())]);
+}
+
+#[test]
+fn strict_goes_first_then_priority_then_arrival_and_priority_never_preempts_ringing() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a"]);
+    state.apply(enqueue("ringing", Distribution::Direct), 0);
+    for (session, priority) in [
+        ("low", Priority::Low),
+        ("normal1", Priority::Normal),
+        ("high", Priority::High),
+        ("normal2", Priority::Normal),
+        ("strict", Priority::Strict),
+    ] {
+        let mut e = enqueue(session, Distribution::Direct);
+        if let Event::Enqueue(r) = &mut e {
+            r.priority = priority;
+        }
+        state.apply(e, 1);
+    }
+    let effects = state.apply(
+        Event::SetPriority {
+            session: "low".into(),
+            priority: Priority::Strict,
+        },
+        2,
+    );
+    assert!(
+        offers(&effects).is_empty(),
+        "the ringing offer is not pre-empted"
+    );
+    let mut order = Vec::new();
+    let mut now = 10;
+    let mut offer = 1;
+    state.apply(
+        Event::Accept {
+            offer,
+            user: "a".into(),
+        },
+        now,
+    );
+    let mut session = "ringing".to_owned();
+    for _ in 0..5 {
+        now += 10;
+        let effects = state.apply(
+            Event::SessionEnded {
+                session: session.clone(),
+            },
+            now,
+        );
+        assert!(offers(&effects).is_empty());
+        now += 20_000;
+        let effects = state.apply(Event::Tick, now);
+        let (next_offer, next_session, _) = offers(&effects).remove(0);
+        order.push(next_session.clone());
+        offer = next_offer;
+        session = next_session;
+        state.apply(
+            Event::Accept {
+                offer,
+                user: "a".into(),
+            },
+            now,
+        );
+    }
+    assert_eq!(order, vec!["low", "strict", "high", "normal1", "normal2"]);
+}
+
+#[test]
+fn a_returning_customer_is_offered_first_to_the_agent_who_last_handled_them() {
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a", "b"]);
+    let mut e = enqueue("s1", Distribution::Direct);
+    if let Event::Enqueue(r) = &mut e {
+        r.last_user = Some("b".into());
+    }
+    assert_eq!(
+        offers(&state.apply(e, 0)),
+        vec![(1, "s1".into(), "b".into())]
+    );
+}
+
+#[test]
+fn unselectable_agents_are_never_offered_a_task() {
+    let variants: Vec<fn(&mut Agent)> = vec![
+        |a| a.registered = false,
+        |a| a.im_license = false,
+        |a| a.presence = Presence::Offline,
+        |a| a.presence = Presence::Busy,
+        |a| a.presence = Presence::Away,
+        |a| a.on_duty = false,
+        |a| {
+            a.active_in.clear();
+        },
+        |a| {
+            a.member_of.clear();
+        },
+    ];
+    for change in variants {
+        let mut state = service(ServiceSettings::default());
+        let mut agent = Agent::new("a", 0).in_service(S);
+        change(&mut agent);
+        state.apply(Event::UpsertAgent(Box::new(agent)), 0);
+        assert!(offers(&state.apply(enqueue("s1", Distribution::Direct), 1)).is_empty());
+    }
+    let mut state = service(ServiceSettings {
+        allow_busy: true,
+        ..ServiceSettings::default()
+    });
+    let mut agent = Agent::new("a", 0).in_service(S);
+    agent.presence = Presence::Busy;
+    state.apply(Event::UpsertAgent(Box::new(agent)), 0);
+    assert_eq!(
+        offers(&state.apply(enqueue("s1", Distribution::Direct), 1)).len(),
+        1,
+        "Busy is allowed when the service says so"
+    );
+}
+
+/// Each agent's fixed capacity in the randomised test.
+fn capacity(agent: &str) -> u32 {
+    if agent == "b" || agent == "d" { 2 } else { 1 }
+}
+
+/// Random event sequences never offer to an unselectable agent, never exceed capacity, never
+/// connect two agents to one chat, and end every task with exactly one outcome.
+#[test]
+fn random_event_sequences_keep_every_invariant() {
+    let (mut total_offers, mut total_connected, mut total_ended) = (0, 0, 0);
+    for seed in 0..200u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut state = service(ServiceSettings {
+            persistent_rona: rng.random_bool(0.5),
+            ..ServiceSettings::default()
+        });
+        let agents = ["a", "b", "c", "d"];
+        let mut now = 0i64;
+        let mut ended: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut connected: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut sessions = 0;
+        for step in 0..300 {
+            now += rng.random_range(0..20_000);
+            let agent = agents[rng.random_range(0..agents.len())].to_owned();
+            let offer_ids: Vec<u64> = state.offers.keys().copied().collect();
+            let any_offer = offer_ids
+                .get(rng.random_range(0..offer_ids.len().max(1)))
+                .copied()
+                .unwrap_or(99);
+            let session = format!("s{}", rng.random_range(0..sessions.max(1)));
+            let event = match rng.random_range(0..12) {
+                0 | 1 => {
+                    sessions += 1;
+                    enqueue(
+                        &format!("s{}", sessions - 1),
+                        if rng.random_bool(0.5) {
+                            Distribution::Direct
+                        } else {
+                            Distribution::Broadcast
+                        },
+                    )
+                }
+                2 => Event::Accept {
+                    offer: any_offer,
+                    user: agent,
+                },
+                3 => {
+                    let holder = state
+                        .offers
+                        .get(&any_offer)
+                        .map_or(agent, |o| o.user.clone());
+                    Event::Accept {
+                        offer: any_offer,
+                        user: holder,
+                    }
+                }
+                4 => Event::Decline {
+                    offer: any_offer,
+                    user: state
+                        .offers
+                        .get(&any_offer)
+                        .map_or(agent, |o| o.user.clone()),
+                },
+                5 => Event::Cancel {
+                    session,
+                    reason: if rng.random_bool(0.5) {
+                        CancelReason::CustomerLeft
+                    } else {
+                        CancelReason::TaskCancelled
+                    },
+                },
+                6 => Event::SessionEnded { session },
+                7 => Event::AcwDone { user: agent },
+                8 => Event::RonaReset { user: agent },
+                9 => {
+                    let mut a = Agent::new(agent.as_str(), 0).in_service(S);
+                    a.capacity = capacity(&agent);
+                    a.presence = [Presence::Available, Presence::Busy, Presence::Offline]
+                        [rng.random_range(0..3)];
+                    a.on_duty = rng.random_bool(0.9);
+                    Event::UpsertAgent(Box::new(a))
+                }
+                10 => Event::AcwExtend { user: agent },
+                _ => Event::Tick,
+            };
+            let effects = state.apply(event, now);
+            for effect in &effects {
+                match effect {
+                    Effect::Offered { user, .. } => {
+                        total_offers += 1;
+                        let a = &state.agents[user];
+                        let settings = &state.services[S];
+                        let mut free = a.clone();
+                        free.ringing = None;
+                        assert!(
+                            free.selectable(&S.to_owned(), settings, now),
+                            "seed {seed} step {step}: offer to unselectable {user}"
+                        );
+                    }
+                    Effect::TaskEnded { session, .. } => {
+                        total_ended += 1;
+                        *ended.entry(session.clone()).or_default() += 1
+                    }
+                    Effect::Connected { session, .. } => {
+                        total_connected += 1;
+                        *connected.entry(session.clone()).or_default() += 1
+                    }
+                    _ => {}
+                }
+            }
+            for a in state.agents.values() {
+                assert!(
+                    a.connected.len() as u32 <= a.capacity,
+                    "seed {seed} step {step}: {} over capacity",
+                    a.id
+                );
+                if let Some(offer) = a.ringing {
+                    assert_eq!(
+                        state.offers[&offer].user, a.id,
+                        "seed {seed}: ringing points at its own offer"
+                    );
+                }
+            }
+            assert!(
+                ended.values().all(|n| *n == 1),
+                "seed {seed} step {step}: a task ended twice"
+            );
+            assert!(
+                connected.values().all(|n| *n == 1),
+                "seed {seed} step {step}: two agents on one chat"
+            );
+            for session in ended.keys() {
+                assert!(
+                    !state.tasks.contains_key(session),
+                    "seed {seed}: an ended task is still queued"
+                );
+            }
+        }
+    }
+    // The sequences really exercise the machine.
+    assert!(
+        total_offers > 1000 && total_connected > 300 && total_ended > 300,
+        "{total_offers} {total_connected} {total_ended}"
+    );
+}
