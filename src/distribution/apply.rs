@@ -1,11 +1,29 @@
 //! `State::apply(event, now) -> effects`: every rule of distribution, then a distribution
-//! pass that offers queued tasks to selectable agents.
+//! pass that offers queued tasks to selectable agents. Indexes (queues per service, free
+//! agents by idle time, deadlines) keep each event's cost independent of the number of
+//! queued tasks and idle agents that it does not touch.
 
-use super::model::{Agent, Distribution, Offer, Phase, State, Task};
+use std::cmp::Reverse;
+use std::ops::Bound::{Excluded, Unbounded};
+
+use super::model::{
+    AcwSettings, Agent, Deadline, Distribution, Offer, OfferId, Phase, Presence, QueueKey, State,
+    Task,
+};
 use super::{CancelReason, Effect, Event, OfferOutcome, TaskOutcome};
 
 /// Agents offered a broadcast task at once.
 pub const BROADCAST_BATCH: usize = 10;
+
+const NO_ACW: AcwSettings = AcwSettings {
+    duration_ms: 0,
+    allow_early_end: true,
+    extension_ms: None,
+};
+
+fn queue_key(task: &Task) -> QueueKey {
+    (Reverse(task.priority), task.seq, task.session.clone())
+}
 
 impl State {
     /// Applies one event at `now` and returns what must happen outside.
@@ -17,32 +35,43 @@ impl State {
             Event::UpsertAgent(agent) => self.upsert_agent(*agent, now, &mut effects),
             Event::UpsertService { id, settings } => {
                 self.services.insert(id, settings);
+                self.dirty = true;
             }
             Event::Enqueue(request) => {
                 if !self.tasks.contains_key(&request.session)
                     && self.services.contains_key(&request.service)
                 {
                     self.next_seq += 1;
-                    self.tasks.insert(
-                        request.session.clone(),
-                        Task {
-                            session: request.session,
-                            service: request.service,
-                            priority: request.priority,
-                            queued_at: now,
-                            seq: self.next_seq,
-                            distribution: request.distribution,
-                            ring_ms: request.ring_ms.max(1000),
-                            last_user: request.last_user,
-                            passed_by: Default::default(),
-                            phase: Phase::Queued,
-                        },
-                    );
+                    let task = Task {
+                        session: request.session,
+                        service: request.service,
+                        priority: request.priority,
+                        queued_at: now,
+                        seq: self.next_seq,
+                        distribution: request.distribution,
+                        ring_ms: request.ring_ms.max(1000),
+                        last_user: request.last_user,
+                        passed_by: Default::default(),
+                        phase: Phase::Queued,
+                    };
+                    self.queues
+                        .entry(task.service.clone())
+                        .or_default()
+                        .insert(queue_key(&task));
+                    self.tasks.insert(task.session.clone(), task);
+                    self.dirty = true;
                 }
             }
             Event::SetPriority { session, priority } => {
                 if let Some(task) = self.tasks.get_mut(&session) {
+                    let queued = task.phase == Phase::Queued;
+                    let old = queue_key(task);
                     task.priority = priority;
+                    let new = queue_key(task);
+                    if queued && let Some(queue) = self.queues.get_mut(&task.service) {
+                        queue.remove(&old);
+                        queue.insert(new);
+                    }
                 }
             }
             Event::Accept { offer, user } => self.accept(offer, &user, now, &mut effects),
@@ -50,138 +79,184 @@ impl State {
             Event::Cancel { session, reason } => self.cancel(&session, reason, &mut effects),
             Event::SessionEnded { session } => self.session_ended(&session, now, &mut effects),
             Event::AcwDone { user } => {
-                if let Some(agent) = self.agents.get_mut(&user) {
-                    let early_end = agent
-                        .acw_service
-                        .as_ref()
-                        .and_then(|s| self.services.get(s))
-                        .is_some_and(|s| s.acw.allow_early_end);
-                    if agent.acw_until.is_some_and(|t| t > now) && early_end {
-                        end_acw(agent, now, &mut effects);
-                    }
+                let early_end = self.acw_settings(&user).allow_early_end;
+                if early_end
+                    && self
+                        .agents
+                        .get(&user)
+                        .is_some_and(|a| a.acw_until.is_some())
+                {
+                    self.end_acw(&user, now, &mut effects);
                 }
             }
             Event::AcwExtend { user } => {
-                if let Some(agent) = self.agents.get_mut(&user) {
-                    let extension = agent
-                        .acw_service
-                        .as_ref()
-                        .and_then(|s| self.services.get(s))
-                        .and_then(|s| s.acw.extension_ms);
-                    if let (Some(extension), Some(until)) = (extension, agent.acw_until)
-                        && until > now
-                    {
-                        // A fresh counter, not added to the time left.
-                        agent.acw_until = Some(now + extension);
-                        effects.push(Effect::AcwStarted {
-                            user: user.clone(),
-                            until: now + extension,
-                        });
-                    }
+                let extension = self.acw_settings(&user).extension_ms;
+                if let Some(extension) = extension
+                    && self
+                        .agents
+                        .get(&user)
+                        .is_some_and(|a| a.acw_until.is_some())
+                {
+                    // A fresh counter, not added to the time left.
+                    self.update_agent(&user, |a| a.acw_until = Some(now + extension));
+                    effects.push(Effect::AcwStarted {
+                        user,
+                        until: now + extension,
+                    });
                 }
             }
             Event::RonaReset { user } => {
-                if let Some(agent) = self.agents.get_mut(&user)
-                    && agent.rona_until.take().is_some()
+                if self
+                    .agents
+                    .get(&user)
+                    .is_some_and(|a| a.rona_until.is_some())
                 {
+                    self.update_agent(&user, |a| a.rona_until = None);
                     effects.push(Effect::RonaCleared { user });
                 }
             }
         }
-        self.distribute(now, &mut effects);
+        if self.dirty {
+            self.distribute(now, &mut effects);
+        }
         effects
     }
 
     /// The earliest deadline (ring timeout, RONA reset, ACW end) after which `Tick` matters.
     pub fn next_deadline(&self) -> Option<i64> {
-        let offers = self.offers.values().map(|o| o.deadline);
-        let agents = self
-            .agents
-            .values()
-            .flat_map(|a| a.rona_until.into_iter().chain(a.acw_until));
-        offers.chain(agents).min()
+        self.deadlines.first().map(|(t, _)| *t)
     }
 
-    fn upsert_agent(&mut self, mut agent: Agent, now: i64, effects: &mut Vec<Effect>) {
-        match self.agents.get(&agent.id) {
-            Some(old) => {
-                // What distribution owns is kept; what the directory owns is replaced.
-                agent.connected = old.connected.clone();
-                agent.ringing = old.ringing;
-                agent.acw_until = old.acw_until;
-                agent.acw_service = old.acw_service.clone();
-                agent.idle_since = old.idle_since;
-                agent.rona_until = old.rona_until;
+    fn acw_settings(&self, user: &str) -> AcwSettings {
+        self.agents
+            .get(user)
+            .and_then(|a| a.acw_service.as_ref())
+            .and_then(|s| self.services.get(s))
+            .map_or(NO_ACW, |s| s.acw)
+    }
+
+    /// Changes an agent and keeps the free-agent and deadline indexes in step.
+    fn update_agent(&mut self, user: &str, change: impl FnOnce(&mut Agent)) {
+        let Some(agent) = self.agents.get_mut(user) else {
+            return;
+        };
+        let was_free = agent.free();
+        self.free.remove(&(agent.idle_since, agent.id.clone()));
+        if let Some(t) = agent.rona_until {
+            self.deadlines
+                .remove(&(t, Deadline::RonaReset(agent.id.clone())));
+        }
+        if let Some(t) = agent.acw_until {
+            self.deadlines
+                .remove(&(t, Deadline::AcwEnd(agent.id.clone())));
+        }
+        change(agent);
+        if agent.free() {
+            self.free.insert((agent.idle_since, agent.id.clone()));
+            if !was_free {
+                self.dirty = true;
             }
-            None => agent.idle_since = agent.idle_since.min(now),
         }
-        // Going offline or off duty resets RONA.
-        if (agent.presence == super::model::Presence::Offline || !agent.on_duty)
-            && agent.rona_until.take().is_some()
-        {
-            effects.push(Effect::RonaCleared {
-                user: agent.id.clone(),
-            });
+        if let Some(t) = agent.rona_until {
+            self.deadlines
+                .insert((t, Deadline::RonaReset(agent.id.clone())));
         }
-        self.agents.insert(agent.id.clone(), agent);
+        if let Some(t) = agent.acw_until {
+            self.deadlines
+                .insert((t, Deadline::AcwEnd(agent.id.clone())));
+        }
+    }
+
+    fn upsert_agent(&mut self, agent: Agent, now: i64, effects: &mut Vec<Effect>) {
+        let id = agent.id.clone();
+        let existed = self.agents.contains_key(&id);
+        if !existed {
+            let mut placeholder = agent.clone();
+            placeholder.registered = false;
+            placeholder.idle_since = agent.idle_since.min(now);
+            self.agents.insert(id.clone(), placeholder);
+        }
+        let mut cleared = false;
+        self.update_agent(&id, |current| {
+            // What the directory owns is replaced; what distribution owns is kept.
+            current.registered = agent.registered;
+            current.im_license = agent.im_license;
+            current.presence = agent.presence;
+            current.on_duty = agent.on_duty;
+            current.capacity = agent.capacity;
+            current.member_of = agent.member_of;
+            current.active_in = agent.active_in;
+            // Going offline or off duty resets RONA.
+            if (current.presence == Presence::Offline || !current.on_duty)
+                && current.rona_until.take().is_some()
+            {
+                cleared = true;
+            }
+        });
+        // Membership or presence may make the agent fit a service it did not fit before.
+        self.dirty = true;
+        if cleared {
+            effects.push(Effect::RonaCleared { user: id });
+        }
     }
 
     /// Ends ring timeouts (RONA), RONA flags and ACW whose time has come.
     fn expire(&mut self, now: i64, effects: &mut Vec<Effect>) {
-        let due: Vec<Offer> = self
-            .offers
-            .values()
-            .filter(|o| o.deadline <= now)
-            .cloned()
-            .collect();
-        for offer in due {
-            let Some(task) = self.tasks.get(&offer.session) else {
-                continue;
-            };
-            let direct = task.distribution == Distribution::Direct;
-            let reset = self
-                .services
-                .get(&task.service)
-                .map_or(600_000, |s| s.rona_reset_ms);
-            self.end_offer(offer.id, OfferOutcome::Rona, effects);
-            if direct && let Some(agent) = self.agents.get_mut(&offer.user) {
-                // Broadcast offers never set RONA.
-                agent.rona_until = Some(now + reset);
-                effects.push(Effect::RonaSet {
-                    user: offer.user.clone(),
-                    until: now + reset,
-                });
+        while let Some((t, deadline)) = self.deadlines.first().cloned() {
+            if t > now {
+                break;
             }
-            self.requeue_if_silent(&offer.session);
-        }
-        for agent in self.agents.values_mut() {
-            if agent.rona_until.is_some_and(|t| t <= now) {
-                agent.rona_until = None;
-                effects.push(Effect::RonaCleared {
-                    user: agent.id.clone(),
-                });
-            }
-            if agent.acw_until.is_some_and(|t| t <= now) {
-                end_acw(agent, now, effects);
+            self.deadlines.remove(&(t, deadline.clone()));
+            match deadline {
+                Deadline::Ring(offer_id) => {
+                    let Some(offer) = self.offers.get(&offer_id).cloned() else {
+                        continue;
+                    };
+                    let task = self.tasks.get(&offer.session);
+                    let direct = task.is_some_and(|t| t.distribution == Distribution::Direct);
+                    let reset = task
+                        .and_then(|t| self.services.get(&t.service))
+                        .map_or(600_000, |s| s.rona_reset_ms);
+                    self.end_offer(offer_id, OfferOutcome::Rona, effects);
+                    if direct {
+                        // Broadcast offers never set RONA.
+                        self.update_agent(&offer.user, |a| a.rona_until = Some(now + reset));
+                        effects.push(Effect::RonaSet {
+                            user: offer.user.clone(),
+                            until: now + reset,
+                        });
+                    }
+                    self.requeue_if_silent(&offer.session);
+                }
+                Deadline::RonaReset(user) => {
+                    self.update_agent(&user, |a| a.rona_until = None);
+                    effects.push(Effect::RonaCleared { user });
+                }
+                Deadline::AcwEnd(user) => self.end_acw(&user, now, effects),
             }
         }
     }
 
+    fn end_acw(&mut self, user: &str, now: i64, effects: &mut Vec<Effect>) {
+        self.update_agent(user, |a| {
+            a.acw_until = None;
+            a.acw_service = None;
+            if a.connected.is_empty() {
+                a.idle_since = now;
+            }
+        });
+        effects.push(Effect::AcwEnded {
+            user: user.to_owned(),
+        });
+    }
+
     /// Removes a ringing offer, frees its agent and reports its outcome.
-    fn end_offer(
-        &mut self,
-        offer: super::model::OfferId,
-        outcome: OfferOutcome,
-        effects: &mut Vec<Effect>,
-    ) {
+    fn end_offer(&mut self, offer: OfferId, outcome: OfferOutcome, effects: &mut Vec<Effect>) {
         let Some(offer) = self.offers.remove(&offer) else {
             return;
         };
-        if let Some(agent) = self.agents.get_mut(&offer.user)
-            && agent.ringing == Some(offer.id)
-        {
-            agent.ringing = None;
-        }
+        self.deadlines
+            .remove(&(offer.deadline, Deadline::Ring(offer.id)));
         if let Some(task) = self.tasks.get_mut(&offer.session) {
             if let Phase::Ringing(ids) = &mut task.phase {
                 ids.remove(&offer.id);
@@ -190,6 +265,11 @@ impl State {
                 task.passed_by.insert(offer.user.clone());
             }
         }
+        self.update_agent(&offer.user, |a| {
+            if a.ringing == Some(offer.id) {
+                a.ringing = None;
+            }
+        });
         effects.push(Effect::OfferEnded {
             offer: offer.id,
             session: offer.session,
@@ -204,16 +284,15 @@ impl State {
             && matches!(&task.phase, Phase::Ringing(ids) if ids.is_empty())
         {
             task.phase = Phase::Queued;
+            self.queues
+                .entry(task.service.clone())
+                .or_default()
+                .insert(queue_key(task));
+            self.dirty = true;
         }
     }
 
-    fn accept(
-        &mut self,
-        offer_id: super::model::OfferId,
-        user: &str,
-        now: i64,
-        effects: &mut Vec<Effect>,
-    ) {
+    fn accept(&mut self, offer_id: OfferId, user: &str, now: i64, effects: &mut Vec<Effect>) {
         let valid = self
             .offers
             .get(&offer_id)
@@ -227,7 +306,7 @@ impl State {
             return;
         };
         self.end_offer(offer_id, OfferOutcome::Accepted, effects);
-        let others: Vec<_> = match self.tasks.get(&offer.session).map(|t| &t.phase) {
+        let others: Vec<OfferId> = match self.tasks.get(&offer.session).map(|t| &t.phase) {
             Some(Phase::Ringing(ids)) => ids.iter().copied().collect(),
             _ => Vec::new(),
         };
@@ -237,22 +316,16 @@ impl State {
         if let Some(task) = self.tasks.get_mut(&offer.session) {
             task.phase = Phase::Connected(user.to_owned());
         }
-        if let Some(agent) = self.agents.get_mut(user) {
-            agent.connected.insert(offer.session.clone());
-        }
+        self.update_agent(user, |a| {
+            a.connected.insert(offer.session.clone());
+        });
         effects.push(Effect::Connected {
             session: offer.session,
             user: user.to_owned(),
         });
     }
 
-    fn decline(
-        &mut self,
-        offer_id: super::model::OfferId,
-        user: &str,
-        now: i64,
-        effects: &mut Vec<Effect>,
-    ) {
+    fn decline(&mut self, offer_id: OfferId, user: &str, now: i64, effects: &mut Vec<Effect>) {
         let Some(offer) = self
             .offers
             .get(&offer_id)
@@ -268,8 +341,8 @@ impl State {
             .and_then(|t| self.services.get(&t.service))
             .filter(|s| s.persistent_rona)
             .map(|s| s.rona_reset_ms);
-        if let (Some(reset), Some(agent)) = (persistent, self.agents.get_mut(user)) {
-            agent.rona_until = Some(now + reset);
+        if let Some(reset) = persistent {
+            self.update_agent(user, |a| a.rona_until = Some(now + reset));
             effects.push(Effect::RonaSet {
                 user: user.to_owned(),
                 until: now + reset,
@@ -282,13 +355,15 @@ impl State {
         let Some(task) = self.tasks.get(session) else {
             return;
         };
-        if matches!(task.phase, Phase::Connected(_)) {
-            return;
-        }
-        let offers: Vec<_> = match &task.phase {
+        let offers: Vec<OfferId> = match &task.phase {
+            Phase::Connected(_) => return,
             Phase::Ringing(ids) => ids.iter().copied().collect(),
-            _ => Vec::new(),
+            Phase::Queued => Vec::new(),
         };
+        let key = queue_key(task);
+        if let Some(queue) = self.queues.get_mut(&task.service) {
+            queue.remove(&key);
+        }
         for offer in offers {
             self.end_offer(offer, OfferOutcome::Cancelled(reason), effects);
         }
@@ -311,27 +386,21 @@ impl State {
         };
         let service = task.service.clone();
         self.tasks.remove(session);
-        let acw = self
-            .services
-            .get(&service)
-            .map(|s| s.acw)
-            .unwrap_or(super::model::AcwSettings {
-                duration_ms: 0,
-                allow_early_end: true,
-                extension_ms: None,
-            });
-        if let Some(agent) = self.agents.get_mut(&user) {
-            agent.connected.remove(session);
+        let acw = self.services.get(&service).map_or(NO_ACW, |s| s.acw);
+        self.update_agent(&user, |a| {
+            a.connected.remove(session);
             if acw.duration_ms > 0 {
-                agent.acw_until = Some(now + acw.duration_ms);
-                agent.acw_service = Some(service);
-                effects.push(Effect::AcwStarted {
-                    user: user.clone(),
-                    until: now + acw.duration_ms,
-                });
-            } else if agent.connected.is_empty() {
-                agent.idle_since = now;
+                a.acw_until = Some(now + acw.duration_ms);
+                a.acw_service = Some(service);
+            } else if a.connected.is_empty() {
+                a.idle_since = now;
             }
+        });
+        if acw.duration_ms > 0 {
+            effects.push(Effect::AcwStarted {
+                user: user.clone(),
+                until: now + acw.duration_ms,
+            });
         }
         effects.push(Effect::TaskEnded {
             session: session.to_owned(),
@@ -339,87 +408,113 @@ impl State {
         });
     }
 
-    /// Offers queued tasks, strict first, then by priority, then first come first served.
+    /// Offers queued tasks to free agents who fit their service, in queue order.
     fn distribute(&mut self, now: i64, effects: &mut Vec<Effect>) {
-        let mut queued: Vec<&Task> = self
-            .tasks
-            .values()
-            .filter(|t| t.phase == Phase::Queued)
+        self.dirty = false;
+        let services: Vec<String> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(s, _)| s.clone())
             .collect();
-        queued.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
-        let order: Vec<String> = queued.into_iter().map(|t| t.session.clone()).collect();
-        for session in order {
-            let Some(task) = self.tasks.get(&session) else {
+        for service in services {
+            let Some(settings) = self.services.get(&service) else {
                 continue;
             };
-            let Some(settings) = self.services.get(&task.service) else {
-                continue;
-            };
-            let mut candidates: Vec<&Agent> = self
-                .agents
-                .values()
-                .filter(|a| {
-                    !task.passed_by.contains(&a.id) && a.selectable(&task.service, settings, now)
+            // Free agents who fit this service, longest idle first.
+            let mut candidates: Vec<String> = self
+                .free
+                .iter()
+                .filter(|(_, id)| {
+                    self.agents
+                        .get(id)
+                        .is_some_and(|a| a.fits(&service, settings))
                 })
+                .map(|(_, id)| id.clone())
                 .collect();
             if candidates.is_empty() {
                 continue;
             }
-            candidates.sort_by(|a, b| {
-                let preferred = |x: &Agent| task.last_user.as_deref() != Some(x.id.as_str());
-                preferred(a)
-                    .cmp(&preferred(b))
-                    .then(a.idle_since.cmp(&b.idle_since))
-                    .then(a.id.cmp(&b.id))
-            });
-            let take = match task.distribution {
-                Distribution::Direct => 1,
-                Distribution::Broadcast => BROADCAST_BATCH,
-            };
-            let chosen: Vec<String> = candidates
-                .into_iter()
-                .take(take)
-                .map(|a| a.id.clone())
-                .collect();
-            let deadline = now + task.ring_ms;
-            let mut ids = std::collections::BTreeSet::new();
-            for user in chosen {
-                self.next_offer += 1;
-                let id = self.next_offer;
-                ids.insert(id);
-                if let Some(agent) = self.agents.get_mut(&user) {
-                    agent.ringing = Some(id);
+            // Walk the queue lazily: usually only its head is offered.
+            let mut cursor: Option<QueueKey> = None;
+            while !candidates.is_empty() {
+                let Some(queue) = self.queues.get(&service) else {
+                    break;
+                };
+                let next = match &cursor {
+                    None => queue.first(),
+                    Some(key) => queue.range((Excluded(key.clone()), Unbounded)).next(),
+                };
+                let Some(key) = next.cloned() else { break };
+                let session = key.2.clone();
+                cursor = Some(key);
+                let Some(task) = self.tasks.get(&session) else {
+                    continue;
+                };
+                let eligible = |id: &String| !task.passed_by.contains(id);
+                let mut chosen: Vec<String> = Vec::new();
+                if let Some(last) = task
+                    .last_user
+                    .as_ref()
+                    .filter(|l| candidates.contains(l) && eligible(l))
+                {
+                    chosen.push(last.clone());
                 }
-                self.offers.insert(
-                    id,
-                    Offer {
-                        id,
-                        session: session.clone(),
-                        user: user.clone(),
-                        deadline,
-                    },
-                );
-                effects.push(Effect::Offered {
-                    offer: id,
-                    session: session.clone(),
-                    user,
-                    deadline,
-                });
-            }
-            if let Some(task) = self.tasks.get_mut(&session) {
-                task.phase = Phase::Ringing(ids);
+                let batch = match task.distribution {
+                    Distribution::Direct => 1,
+                    Distribution::Broadcast => BROADCAST_BATCH,
+                };
+                for id in &candidates {
+                    if chosen.len() >= batch {
+                        break;
+                    }
+                    if eligible(id) && !chosen.contains(id) {
+                        chosen.push(id.clone());
+                    }
+                }
+                if chosen.is_empty() {
+                    continue;
+                }
+                candidates.retain(|c| !chosen.contains(c));
+                self.offer(&session, chosen, now, effects);
             }
         }
     }
-}
 
-fn end_acw(agent: &mut Agent, now: i64, effects: &mut Vec<Effect>) {
-    agent.acw_until = None;
-    agent.acw_service = None;
-    if agent.connected.is_empty() {
-        agent.idle_since = now;
+    fn offer(&mut self, session: &str, users: Vec<String>, now: i64, effects: &mut Vec<Effect>) {
+        let Some(task) = self.tasks.get_mut(session) else {
+            return;
+        };
+        let deadline = now + task.ring_ms;
+        let key = queue_key(task);
+        if let Some(queue) = self.queues.get_mut(&task.service) {
+            queue.remove(&key);
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for user in users {
+            self.next_offer += 1;
+            let id = self.next_offer;
+            ids.insert(id);
+            self.offers.insert(
+                id,
+                Offer {
+                    id,
+                    session: session.to_owned(),
+                    user: user.clone(),
+                    deadline,
+                },
+            );
+            self.deadlines.insert((deadline, Deadline::Ring(id)));
+            self.update_agent(&user, |a| a.ringing = Some(id));
+            effects.push(Effect::Offered {
+                offer: id,
+                session: session.to_owned(),
+                user,
+                deadline,
+            });
+        }
+        if let Some(task) = self.tasks.get_mut(session) {
+            task.phase = Phase::Ringing(ids);
+        }
     }
-    effects.push(Effect::AcwEnded {
-        user: agent.id.clone(),
-    });
 }

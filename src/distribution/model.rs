@@ -109,21 +109,38 @@ impl Agent {
 
     /// Whether `service` may offer a task to this agent now (DESIGN.md §5).
     pub fn selectable(&self, service: &ServiceId, settings: &ServiceSettings, now: i64) -> bool {
+        self.registered
+            && self.im_license
+            && self.on_duty
+            && self.presence != Presence::Offline
+            && self.ringing.is_none()
+            && self.rona_until.is_none_or(|t| t <= now)
+            && self.acw_until.is_none_or(|t| t <= now)
+            && (self.connected.len() as u64) < u64::from(self.capacity)
+            && self.fits(service, settings)
+    }
+
+    /// The service-specific part of selectability: membership, activity, presence rule.
+    pub fn fits(&self, service: &ServiceId, settings: &ServiceSettings) -> bool {
         let presence_ok = match self.presence {
             Presence::Available => true,
             Presence::Busy => settings.allow_busy,
             Presence::Away => settings.allow_away,
             Presence::Offline => false,
         };
+        presence_ok && self.member_of.contains(service) && self.active_in.contains(service)
+    }
+
+    /// Free for some service: everything of selectability that does not depend on the
+    /// service or on the clock (expired flags are cleared when their deadline passes).
+    pub fn free(&self) -> bool {
         self.registered
             && self.im_license
-            && self.member_of.contains(service)
-            && self.active_in.contains(service)
-            && presence_ok
             && self.on_duty
+            && self.presence != Presence::Offline
             && self.ringing.is_none()
-            && self.rona_until.is_none_or(|t| t <= now)
-            && self.acw_until.is_none_or(|t| t <= now)
+            && self.rona_until.is_none()
+            && self.acw_until.is_none()
             && (self.connected.len() as u64) < u64::from(self.capacity)
     }
 }
@@ -163,7 +180,19 @@ pub struct Offer {
     pub deadline: i64,
 }
 
-/// The whole distribution state of one tenant.
+/// Position of a queued task: strict first, then higher priority, then arrival.
+pub type QueueKey = (std::cmp::Reverse<Priority>, u64, SessionId);
+
+/// Something that happens at a deadline.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Deadline {
+    Ring(OfferId),
+    RonaReset(UserId),
+    AcwEnd(UserId),
+}
+
+/// The whole distribution state of one tenant. `queues`, `free` and `deadlines` are indexes
+/// derived from the rest, kept up to date by every change so no event scans everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     pub agents: BTreeMap<UserId, Agent>,
@@ -172,4 +201,59 @@ pub struct State {
     pub offers: BTreeMap<OfferId, Offer>,
     pub next_offer: OfferId,
     pub next_seq: u64,
+    /// Queued (not ringing, not connected) tasks per service, in offering order.
+    pub queues: BTreeMap<ServiceId, BTreeSet<QueueKey>>,
+    /// Agents that are [`Agent::free`], longest idle first.
+    pub free: BTreeSet<(i64, UserId)>,
+    pub deadlines: BTreeSet<(i64, Deadline)>,
+    /// Something changed that may allow a new offer.
+    pub dirty: bool,
+}
+
+impl State {
+    /// Verifies the derived indexes against the state (for tests and debugging).
+    pub fn check_indexes(&self) -> Result<(), String> {
+        let free: BTreeSet<(i64, UserId)> = self
+            .agents
+            .values()
+            .filter(|a| a.free())
+            .map(|a| (a.idle_since, a.id.clone()))
+            .collect();
+        if free != self.free {
+            return Err(format!("free index {:?} != {:?}", self.free, free));
+        }
+        let mut queues: BTreeMap<ServiceId, BTreeSet<QueueKey>> = BTreeMap::new();
+        for t in self.tasks.values().filter(|t| t.phase == Phase::Queued) {
+            queues.entry(t.service.clone()).or_default().insert((
+                std::cmp::Reverse(t.priority),
+                t.seq,
+                t.session.clone(),
+            ));
+        }
+        let indexed: BTreeMap<_, _> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if queues != indexed {
+            return Err("queue index out of step".into());
+        }
+        let mut deadlines: BTreeSet<(i64, Deadline)> = self
+            .offers
+            .values()
+            .map(|o| (o.deadline, Deadline::Ring(o.id)))
+            .collect();
+        for a in self.agents.values() {
+            deadlines.extend(a.rona_until.map(|t| (t, Deadline::RonaReset(a.id.clone()))));
+            deadlines.extend(a.acw_until.map(|t| (t, Deadline::AcwEnd(a.id.clone()))));
+        }
+        if deadlines != self.deadlines {
+            return Err(format!(
+                "deadline index {:?} != {:?}",
+                self.deadlines, deadlines
+            ));
+        }
+        Ok(())
+    }
 }

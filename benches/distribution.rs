@@ -1,0 +1,147 @@
+//! Distribution decisions with 1,000 agents and 10,000 queued tasks (criterion).
+//!
+//! Every agent holds one chat; each round one agent's chat ends (the distribution decision:
+//! the agent is free, the head of the queue is offered to them), the agent accepts, and a new
+//! task joins the queue so it stays at 10,000. `decision` times the session end alone;
+//! `event mix` times all three events of a round.
+//!
+//! `cargo bench --bench distribution`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use switchboard::distribution::model::{AcwSettings, Distribution, Priority};
+use switchboard::distribution::{Agent, Effect, EnqueueRequest, Event, ServiceSettings, State};
+
+const AGENTS: usize = 1_000;
+const QUEUED: usize = 10_000;
+
+struct Bench {
+    state: State,
+    now: i64,
+    next_session: usize,
+    /// The chat each agent holds.
+    holding: Vec<String>,
+    round: usize,
+}
+
+fn enqueue(session: String) -> Event {
+    Event::Enqueue(EnqueueRequest {
+        session,
+        service: "support".into(),
+        priority: Priority::Normal,
+        distribution: Distribution::Direct,
+        ring_ms: 30_000,
+        last_user: None,
+    })
+}
+
+impl Bench {
+    fn new() -> Self {
+        let mut state = State::default();
+        let settings = ServiceSettings {
+            acw: AcwSettings {
+                duration_ms: 0,
+                allow_early_end: true,
+                extension_ms: None,
+            },
+            ..ServiceSettings::default()
+        };
+        state.apply(
+            Event::UpsertService {
+                id: "support".into(),
+                settings,
+            },
+            0,
+        );
+        for i in 0..AGENTS {
+            state.apply(
+                Event::UpsertAgent(Box::new(
+                    Agent::new(format!("agent{i:04}"), i as i64).in_service("support"),
+                )),
+                0,
+            );
+        }
+        let mut bench = Bench {
+            state,
+            now: 1,
+            next_session: 0,
+            holding: vec![String::new(); AGENTS],
+            round: 0,
+        };
+        for _ in 0..AGENTS + QUEUED {
+            let session = bench.new_session();
+            let effects = bench.state.apply(enqueue(session), 1);
+            bench.accept_all(&effects);
+        }
+        assert_eq!(bench.state.tasks.len(), AGENTS + QUEUED);
+        bench
+    }
+
+    fn new_session(&mut self) -> String {
+        self.next_session += 1;
+        format!("s{}", self.next_session)
+    }
+
+    fn accept_all(&mut self, effects: &[Effect]) {
+        for effect in effects {
+            if let Effect::Offered {
+                offer,
+                session,
+                user,
+                ..
+            } = effect
+            {
+                let index: usize = user["agent".len()..].parse().expect("agent index");
+                self.holding[index] = session.clone();
+                self.state.apply(
+                    Event::Accept {
+                        offer: *offer,
+                        user: user.clone(),
+                    },
+                    self.now,
+                );
+            }
+        }
+    }
+
+    /// One round; returns the time the session end (the decision) took.
+    fn round(&mut self) -> Duration {
+        self.now += 1;
+        let agent = self.round % AGENTS;
+        self.round += 1;
+        let session = std::mem::take(&mut self.holding[agent]);
+        let started = Instant::now();
+        let effects = self.state.apply(Event::SessionEnded { session }, self.now);
+        let decision = started.elapsed();
+        self.accept_all(black_box(&effects));
+        let session = self.new_session();
+        self.state.apply(enqueue(session), self.now);
+        decision
+    }
+}
+
+fn distribution(c: &mut Criterion) {
+    let mut group = c.benchmark_group("distribution (1,000 agents, 10,000 queued)");
+    group.throughput(Throughput::Elements(1));
+    let mut bench = Bench::new();
+    group.bench_function("decision: session end to next offer", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| bench.round()).sum())
+    });
+    let mut bench = Bench::new();
+    group.throughput(Throughput::Elements(3));
+    group.bench_function("event mix: end, accept, enqueue", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            for _ in 0..iters {
+                bench.round();
+            }
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, distribution);
+criterion_main!(benches);
