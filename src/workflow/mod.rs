@@ -1,8 +1,9 @@
 //! IM workflows (DESIGN.md §4): the JSON model with every supported activity and its exits,
 //! its parser (unknown fields and types are errors with their JSON path), and the validator
-//! (structure, parameters, the supported-activity matrix per channel). The interpreter, a pure
-//! state machine driven by the engine, is not built yet.
+//! (structure, parameters, the supported-activity matrix per channel), and the interpreter
+//! ([`interpret::Run`]), a pure state machine the engine drives with events and the time.
 
+pub mod interpret;
 pub mod model;
 mod parse;
 mod validate;

@@ -10,4 +10,5 @@ mod inbound_auth;
 mod inbound_http;
 mod mock_bf;
 mod outbound;
+mod workflow_runs;
 mod workflows;

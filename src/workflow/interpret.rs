@@ -1,0 +1,607 @@
+//! The workflow interpreter: a pure state machine. `Run::start` and `Run::handle` take an
+//! event, the time and a read-only [`View`] of live distribution and calendars, and return the
+//! effects to execute (messages to the customer, queueing, HTTP calls, timers). The run stops at
+//! every activity that waits (Delay, InputCustomer, CollectInformation, SendHttpRequest) and
+//! resumes on the matching event; everything else runs straight through.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::model::{Condition, Distribution, Kind, Operator, Priority, Workflow};
+
+/// Activities run without waiting before the run is declared broken (a guard against a loop
+/// that never waits in a workflow edited after validation).
+const MAX_STEPS: usize = 1000;
+
+/// Live facts the interpreter reads; the engine answers from distribution and the directory.
+pub trait View {
+    /// Agents who could be offered a task of `service` now.
+    fn selectable_agents(&self, service: &str) -> usize;
+    /// Agents of `service` who are online at all.
+    fn online_agents(&self, service: &str) -> usize;
+    /// 1-based queue position of the session's task, if it is queued.
+    fn queue_position(&self, session: &str) -> Option<usize>;
+    fn task_state(&self, session: &str) -> TaskState;
+    fn opening_state(&self, service: &str, now: i64) -> OpeningState;
+    /// Whether `service` exists and may receive IM tasks.
+    fn can_queue(&self, service: &str) -> bool;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    NotQueued,
+    Queued,
+    Ringing,
+    Connected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpeningState {
+    Open,
+    Closed,
+    Holiday,
+}
+
+/// What the run waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
+    Delay { until: i64 },
+    Input { until: i64 },
+    Collect { until: i64, parameters: Vec<String> },
+    Http { until: i64, request: String },
+}
+
+impl Wait {
+    pub fn until(&self) -> i64 {
+        match self {
+            Wait::Delay { until }
+            | Wait::Input { until }
+            | Wait::Collect { until, .. }
+            | Wait::Http { until, .. } => *until,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// A Disconnect activity ended the session.
+    Disconnected,
+    /// Transferred to another service's workflow.
+    Transferred { service: String },
+    /// An agent took over the session.
+    Connected,
+    /// The workflow could not continue (unsupported activity, broken graph).
+    Failed { reason: String },
+}
+
+/// Events the run reacts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEvent {
+    /// A deadline of the run passed.
+    Timer,
+    CustomerInput {
+        text: String,
+    },
+    ParametersSet {
+        values: BTreeMap<String, String>,
+    },
+    HttpResult {
+        request: String,
+        status: Option<u16>,
+        body: Option<Value>,
+    },
+    /// Distribution connected an agent: the workflow's work is done.
+    Connected,
+}
+
+/// Effects for the engine to execute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEffect {
+    /// The session is accepted by the system; the customer sees "connected to service".
+    Accepted,
+    SendMessage {
+        text: String,
+    },
+    Prompt {
+        text: String,
+        choices: Vec<String>,
+    },
+    /// Ask external systems for parameters (the `collect_information` webhook event).
+    CollectRequested {
+        parameters: Vec<String>,
+    },
+    Enqueue {
+        service: String,
+        ring_timeout_seconds: u32,
+        distribution: Distribution,
+    },
+    CancelTask,
+    SetPriority {
+        priority: Priority,
+    },
+    HttpRequest {
+        request: String,
+        method: String,
+        url: String,
+        headers: BTreeMap<String, String>,
+        body: Option<String>,
+        timeout_seconds: u32,
+    },
+    /// Wake the run at this time.
+    Timer {
+        at: i64,
+    },
+    End(RunEnd),
+}
+
+/// One session's run through a workflow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub session: String,
+    pub service: String,
+    /// The activity the run is at; `None` once it ended.
+    pub at: Option<String>,
+    pub wait: Option<Wait>,
+    /// Workflow parameters and system fields (`customer.displayName`, `service.name`, …).
+    pub parameters: BTreeMap<String, String>,
+    pub queued: bool,
+    pub requests: u64,
+}
+
+impl Run {
+    /// Starts a run at the workflow's start activity.
+    pub fn start(
+        workflow: &Workflow,
+        session: &str,
+        service: &str,
+        parameters: BTreeMap<String, String>,
+        view: &dyn View,
+        now: i64,
+    ) -> (Run, Vec<RunEffect>) {
+        let mut run = Run {
+            session: session.to_owned(),
+            service: service.to_owned(),
+            at: Some(workflow.start.clone()),
+            wait: None,
+            parameters,
+            queued: false,
+            requests: 0,
+        };
+        let mut effects = Vec::new();
+        run.advance(workflow, view, now, &mut effects);
+        (run, effects)
+    }
+
+    /// Reacts to an event.
+    pub fn handle(
+        &mut self,
+        workflow: &Workflow,
+        event: RunEvent,
+        view: &dyn View,
+        now: i64,
+    ) -> Vec<RunEffect> {
+        let mut effects = Vec::new();
+        let Some(at) = self.at.clone() else {
+            return effects;
+        };
+        if let RunEvent::ParametersSet { values } = &event {
+            self.parameters.extend(values.clone());
+        }
+        let exit: Option<String> = match (&self.wait, event) {
+            (_, RunEvent::Connected) => {
+                self.finish(RunEnd::Connected, &mut effects);
+                return effects;
+            }
+            (Some(wait), RunEvent::Timer) if wait.until() <= now => Some(
+                match wait {
+                    Wait::Delay { .. } => "next",
+                    Wait::Input { .. } | Wait::Collect { .. } => "timeout",
+                    Wait::Http { .. } => "failure",
+                }
+                .to_owned(),
+            ),
+            (Some(Wait::Input { .. }), RunEvent::CustomerInput { text }) => {
+                self.input(workflow, &at, &text, &mut effects)
+            }
+            (Some(Wait::Collect { parameters, .. }), RunEvent::ParametersSet { .. }) => parameters
+                .iter()
+                .all(|p| self.parameters.get(p).is_some_and(|v| !v.is_empty()))
+                .then(|| "collected".to_owned()),
+            (
+                Some(Wait::Http { request, .. }),
+                RunEvent::HttpResult {
+                    request: done,
+                    status,
+                    body,
+                },
+            ) if *request == done => Some(self.http_result(workflow, &at, status, body)),
+            _ => None,
+        };
+        if let Some(exit) = exit {
+            self.wait = None;
+            self.follow(workflow, &at, &exit, &mut effects);
+            self.advance(workflow, view, now, &mut effects);
+        }
+        effects
+    }
+
+    /// The deadline the engine must wake the run at, if it waits for one.
+    pub fn deadline(&self) -> Option<i64> {
+        self.wait.as_ref().map(Wait::until)
+    }
+
+    fn finish(&mut self, end: RunEnd, effects: &mut Vec<RunEffect>) {
+        self.at = None;
+        self.wait = None;
+        effects.push(RunEffect::End(end));
+    }
+
+    /// Moves to the activity behind `exit` ("next" for single-continuation activities).
+    fn follow(
+        &mut self,
+        workflow: &Workflow,
+        from: &str,
+        exit: &str,
+        effects: &mut Vec<RunEffect>,
+    ) {
+        let Some(activity) = workflow.activity(from) else {
+            return self.finish(
+                RunEnd::Failed {
+                    reason: format!("activity {from} no longer exists"),
+                },
+                effects,
+            );
+        };
+        let target = if exit == "next" {
+            activity.next.clone()
+        } else {
+            activity.exits.get(exit).cloned()
+        };
+        match target {
+            Some(target) => self.at = Some(target),
+            None => self.finish(
+                RunEnd::Failed {
+                    reason: format!("exit {exit} of {from} is not connected"),
+                },
+                effects,
+            ),
+        }
+    }
+
+    /// Runs activities until one waits or the run ends.
+    fn advance(
+        &mut self,
+        workflow: &Workflow,
+        view: &dyn View,
+        now: i64,
+        effects: &mut Vec<RunEffect>,
+    ) {
+        for _ in 0..MAX_STEPS {
+            let Some(id) = self.at.clone() else { return };
+            if self.wait.is_some() {
+                return;
+            }
+            let Some(activity) = workflow.activity(&id) else {
+                return self.finish(
+                    RunEnd::Failed {
+                        reason: format!("activity {id} does not exist"),
+                    },
+                    effects,
+                );
+            };
+            let exit = self.execute(&id, &activity.kind, view, now, effects);
+            match exit {
+                Step::Exit(exit) => self.follow(workflow, &id, &exit, effects),
+                Step::Wait(wait) => {
+                    effects.push(RunEffect::Timer { at: wait.until() });
+                    self.wait = Some(wait);
+                    return;
+                }
+                Step::End(end) => return self.finish(end, effects),
+            }
+        }
+        self.finish(
+            RunEnd::Failed {
+                reason: "the workflow ran too many activities without waiting".into(),
+            },
+            effects,
+        );
+    }
+
+    fn execute(
+        &mut self,
+        id: &str,
+        kind: &Kind,
+        view: &dyn View,
+        now: i64,
+        effects: &mut Vec<RunEffect>,
+    ) -> Step {
+        let next = || Step::Exit("next".into());
+        let exit = |name: &str| Step::Exit(name.to_owned());
+        let seconds = |s: u32| i64::from(s) * 1000;
+        match kind {
+            Kind::Accept => {
+                effects.push(RunEffect::Accepted);
+                next()
+            }
+            Kind::Message { text } => {
+                effects.push(RunEffect::SendMessage {
+                    text: self.fill(text),
+                });
+                next()
+            }
+            Kind::Disconnect { text } => {
+                if let Some(text) = text {
+                    effects.push(RunEffect::SendMessage {
+                        text: self.fill(text),
+                    });
+                }
+                Step::End(RunEnd::Disconnected)
+            }
+            Kind::CollectInformation {
+                parameters,
+                timeout_seconds,
+            } => {
+                effects.push(RunEffect::CollectRequested {
+                    parameters: parameters.clone(),
+                });
+                Step::Wait(Wait::Collect {
+                    until: now + seconds(*timeout_seconds),
+                    parameters: parameters.clone(),
+                })
+            }
+            Kind::InputCustomer {
+                prompt,
+                choices,
+                timeout_seconds,
+                ..
+            } => {
+                effects.push(RunEffect::Prompt {
+                    text: self.fill(prompt),
+                    choices: choices.clone(),
+                });
+                Step::Wait(Wait::Input {
+                    until: now + seconds(*timeout_seconds),
+                })
+            }
+            Kind::SaveToParameter { parameter, value } => {
+                let value = self.fill(value);
+                self.parameters.insert(parameter.clone(), value);
+                next()
+            }
+            Kind::Transfer { service } => {
+                if view.can_queue(service) {
+                    Step::End(RunEnd::Transferred {
+                        service: service.clone(),
+                    })
+                } else {
+                    exit("failed")
+                }
+            }
+            Kind::Delay { seconds: s } => Step::Wait(Wait::Delay {
+                until: now + seconds(*s),
+            }),
+            Kind::AvailabilityBasedRouting { service } => {
+                let service = service.as_deref().unwrap_or(&self.service);
+                if view.selectable_agents(service) > 0 {
+                    exit("available")
+                } else if view.online_agents(service) > 0 {
+                    exit("busy")
+                } else {
+                    exit("unavailable")
+                }
+            }
+            Kind::CheckOpeningHours => exit(match view.opening_state(&self.service, now) {
+                OpeningState::Open => "open",
+                OpeningState::Closed => "closed",
+                OpeningState::Holiday => "holiday",
+            }),
+            Kind::CheckParameter { conditions } => {
+                let hit = conditions.iter().find(|c| self.holds(c));
+                exit(hit.map_or("default", |c| c.exit.as_str()))
+            }
+            Kind::GetAvailableUsers { parameter } => {
+                self.parameters.insert(
+                    parameter.clone(),
+                    view.selectable_agents(&self.service).to_string(),
+                );
+                next()
+            }
+            Kind::GetQueuePosition { parameter } => match view.queue_position(&self.session) {
+                Some(position) => {
+                    self.parameters
+                        .insert(parameter.clone(), position.to_string());
+                    exit("queued")
+                }
+                None => exit("notQueued"),
+            },
+            Kind::QueueTask {
+                ring_timeout_seconds,
+                distribution,
+            } => {
+                // A task enters a queue at most once per session.
+                if self.queued || !view.can_queue(&self.service) {
+                    exit("failed")
+                } else {
+                    self.queued = true;
+                    effects.push(RunEffect::Enqueue {
+                        service: self.service.clone(),
+                        ring_timeout_seconds: *ring_timeout_seconds,
+                        distribution: *distribution,
+                    });
+                    exit("queued")
+                }
+            }
+            Kind::CheckTask => exit(match view.task_state(&self.session) {
+                TaskState::NotQueued => "notQueued",
+                TaskState::Queued => "queued",
+                TaskState::Ringing => "ringing",
+                TaskState::Connected => "connected",
+            }),
+            Kind::CancelTask => {
+                effects.push(RunEffect::CancelTask);
+                next()
+            }
+            Kind::DistributionPriority { priority } => {
+                effects.push(RunEffect::SetPriority {
+                    priority: *priority,
+                });
+                next()
+            }
+            Kind::SendHttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                timeout_seconds,
+                ..
+            } => {
+                self.requests += 1;
+                let request = format!("{}:{id}:{}", self.session, self.requests);
+                effects.push(RunEffect::HttpRequest {
+                    request: request.clone(),
+                    method: method.clone(),
+                    url: self.fill(url),
+                    headers: headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), self.fill(v)))
+                        .collect(),
+                    body: body.as_ref().map(|b| self.fill(b)),
+                    timeout_seconds: *timeout_seconds,
+                });
+                Step::Wait(Wait::Http {
+                    until: now + seconds(*timeout_seconds),
+                    request,
+                })
+            }
+            Kind::Unsupported { type_name } => Step::End(RunEnd::Failed {
+                reason: format!("{type_name} is not supported for instant messages"),
+            }),
+        }
+    }
+
+    /// The exit an answer to InputCustomer takes, or `None` to ask again.
+    fn input(
+        &mut self,
+        workflow: &Workflow,
+        at: &str,
+        text: &str,
+        effects: &mut Vec<RunEffect>,
+    ) -> Option<String> {
+        let Some(Kind::InputCustomer {
+            prompt,
+            parameter,
+            choices,
+            pattern,
+            ..
+        }) = workflow.activity(at).map(|a| &a.kind)
+        else {
+            return Some("other".into());
+        };
+        let answer = text.trim();
+        if let Some(choice) = choices.iter().find(|c| c.eq_ignore_ascii_case(answer)) {
+            self.parameters.insert(parameter.clone(), choice.clone());
+            return Some(choice.clone());
+        }
+        if let Some(pattern) = pattern
+            && !regex::Regex::new(pattern).is_ok_and(|r| r.is_match(answer))
+        {
+            effects.push(RunEffect::Prompt {
+                text: self.fill(prompt),
+                choices: choices.clone(),
+            });
+            return None;
+        }
+        self.parameters.insert(parameter.clone(), answer.to_owned());
+        Some("other".into())
+    }
+
+    fn http_result(
+        &mut self,
+        workflow: &Workflow,
+        at: &str,
+        status: Option<u16>,
+        body: Option<Value>,
+    ) -> String {
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        if !ok {
+            return "failure".into();
+        }
+        if let Some(Kind::SendHttpRequest { save_to, .. }) = workflow.activity(at).map(|a| &a.kind)
+        {
+            for (parameter, pointer) in save_to {
+                let value = body
+                    .as_ref()
+                    .and_then(|b| b.pointer(pointer))
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    });
+                if let Some(value) = value {
+                    self.parameters.insert(parameter.clone(), value);
+                }
+            }
+        }
+        "success".into()
+    }
+
+    fn holds(&self, condition: &Condition) -> bool {
+        let actual = self
+            .parameters
+            .get(&condition.parameter)
+            .map(String::as_str)
+            .unwrap_or("");
+        let expected = condition
+            .value
+            .as_deref()
+            .map(|v| self.fill(v))
+            .unwrap_or_default();
+        let number = |s: &str| s.trim().parse::<f64>().ok();
+        match condition.operator {
+            Operator::Equals => actual == expected,
+            Operator::NotEquals => actual != expected,
+            Operator::Contains => actual.contains(&expected),
+            Operator::StartsWith => actual.starts_with(&expected),
+            Operator::Regex => regex::Regex::new(&expected).is_ok_and(|r| r.is_match(actual)),
+            Operator::GreaterThan => {
+                matches!((number(actual), number(&expected)), (Some(a), Some(b)) if a > b)
+            }
+            Operator::LessThan => {
+                matches!((number(actual), number(&expected)), (Some(a), Some(b)) if a < b)
+            }
+            Operator::IsEmpty => actual.trim().is_empty(),
+        }
+    }
+
+    /// Replaces `${name}` with the parameter's value (empty when unset). Parameter values are
+    /// inserted as they are: `${…}` inside a value is never expanded again.
+    pub fn fill(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            match after.find('}') {
+                Some(end) => {
+                    let name = after[..end].trim();
+                    out.push_str(self.parameters.get(name).map(String::as_str).unwrap_or(""));
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+enum Step {
+    Exit(String),
+    Wait(Wait),
+    End(RunEnd),
+}
