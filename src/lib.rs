@@ -29,6 +29,7 @@ pub mod cards;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod distribution;
 pub mod http;
 pub mod startup;

@@ -4,6 +4,7 @@
 mod binary;
 mod cards_catalog;
 mod cards_conformance;
+mod directory;
 mod distribution;
 mod helpers;
 mod inbound_auth;

@@ -1,0 +1,8 @@
+//! Tenants, services, users, workflows and calendars: admin-managed data, typed and validated,
+//! stored as versioned JSON documents (optimistic concurrency) in `directory_documents`.
+
+pub mod calendar;
+pub mod model;
+pub mod store;
+
+pub use model::{Refusal, Service, Tenant, User};

@@ -1,0 +1,274 @@
+//! Admin-managed data: tenants, services, users (typed, validated) with the licensing rules of
+//! DESIGN.md §3.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::distribution::model::{AcwSettings, Priority};
+use crate::distribution::{Agent, Presence, ServiceSettings};
+use crate::workflow::{self, Channel, Workflow};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    /// The Teams tenant GUID.
+    pub id: String,
+    pub name: String,
+    #[serde(default = "yes")]
+    pub im_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceLicenses {
+    #[serde(default)]
+    pub contact_center: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Modalities {
+    #[serde(default)]
+    pub instant_message: bool,
+}
+
+/// The seeds' Interact settings of a service (or of a user for direct chats).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InteractSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub instant_message: bool,
+    #[serde(default)]
+    pub audio_video: bool,
+    #[serde(default)]
+    pub restrict_access: bool,
+    /// Origins allowed when `restrict_access` is on, e.g. `https://*.example.com`.
+    #[serde(default)]
+    pub domain_templates: Vec<String>,
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    #[serde(default)]
+    pub widget_key: Option<String>,
+}
+
+/// Distribution settings as admins write them (seconds), with DESIGN.md §5 defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct DistributionSettings {
+    pub allow_busy: bool,
+    pub allow_away: bool,
+    pub rona_reset_seconds: u32,
+    pub persistent_rona: bool,
+    pub acw_seconds: u32,
+    pub acw_allow_early_end: bool,
+    pub acw_extension_seconds: Option<u32>,
+    pub default_priority: PriorityName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PriorityName {
+    Low,
+    Normal,
+    High,
+    Strict,
+}
+
+impl From<PriorityName> for Priority {
+    fn from(p: PriorityName) -> Self {
+        match p {
+            PriorityName::Low => Priority::Low,
+            PriorityName::Normal => Priority::Normal,
+            PriorityName::High => Priority::High,
+            PriorityName::Strict => Priority::Strict,
+        }
+    }
+}
+
+impl Default for DistributionSettings {
+    fn default() -> Self {
+        DistributionSettings {
+            allow_busy: false,
+            allow_away: false,
+            rona_reset_seconds: 600,
+            persistent_rona: false,
+            acw_seconds: 20,
+            acw_allow_early_end: true,
+            acw_extension_seconds: Some(30),
+            default_priority: PriorityName::Normal,
+        }
+    }
+}
+
+impl DistributionSettings {
+    pub fn to_engine(&self) -> ServiceSettings {
+        ServiceSettings {
+            allow_busy: self.allow_busy,
+            allow_away: self.allow_away,
+            rona_reset_ms: i64::from(self.rona_reset_seconds.clamp(10, 8 * 3600)) * 1000,
+            persistent_rona: self.persistent_rona,
+            acw: AcwSettings {
+                duration_ms: i64::from(self.acw_seconds) * 1000,
+                allow_early_end: self.acw_allow_early_end,
+                extension_ms: self.acw_extension_seconds.map(|s| i64::from(s) * 1000),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Calendars {
+    pub primary: Option<String>,
+    pub secondary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub licenses: ServiceLicenses,
+    #[serde(default)]
+    pub modalities: Modalities,
+    #[serde(default)]
+    pub interact: InteractSettings,
+    /// Id of the IM workflow.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    #[serde(default)]
+    pub distribution: DistributionSettings,
+    #[serde(default)]
+    pub calendars: Calendars,
+    /// Entra object ids of the members.
+    #[serde(default)]
+    pub members: BTreeSet<String>,
+}
+
+/// Why something cannot take part in IM.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl Service {
+    /// Distribution via service: the contact-center license, the IM modality and Interact with
+    /// instant messages (DESIGN.md §3).
+    pub fn can_receive_im(&self) -> Result<(), Refusal> {
+        let mut missing = Vec::new();
+        if !self.licenses.contact_center {
+            missing.push("the contact_center license");
+        }
+        if !self.modalities.instant_message {
+            missing.push("the instant_message modality");
+        }
+        if !self.interact.enabled || !self.interact.instant_message {
+            missing.push("Interact with instant messages enabled");
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal(format!(
+                "service {} cannot receive IM tasks: it needs {}",
+                self.name,
+                missing.join(", ")
+            )))
+        }
+    }
+
+    /// Assigning a workflow with activities Interact cannot run is refused, naming them.
+    pub fn check_workflow(&self, workflow: &Workflow) -> Result<(), Refusal> {
+        let unsupported = workflow::unsupported_activities(workflow, Channel::Interact);
+        if unsupported.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = unsupported
+            .into_iter()
+            .map(|(id, t)| format!("{id} ({t})"))
+            .collect();
+        Err(Refusal(format!(
+            "workflow {} cannot be assigned to {}: unsupported for Interact instant messages: {}",
+            workflow.name,
+            self.name,
+            names.join(", ")
+        )))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserLicenses {
+    #[serde(default)]
+    pub im: bool,
+    #[serde(default)]
+    pub interact: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    /// Entra object id.
+    pub id: String,
+    pub upn: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub licenses: UserLicenses,
+    #[serde(default = "one")]
+    pub capacity: u32,
+    /// Services the user is active in (of those they are a member of).
+    #[serde(default)]
+    pub active_in: BTreeSet<String>,
+    #[serde(default = "yes")]
+    pub on_duty: bool,
+    /// Interact settings for direct chats to this user.
+    #[serde(default)]
+    pub interact: InteractSettings,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl User {
+    /// A user with the Interact license and IM enabled receives chats directly: no task, no
+    /// queue, no workflow.
+    pub fn receives_direct_chats(&self) -> bool {
+        self.licenses.interact && self.interact.enabled && self.interact.instant_message
+    }
+
+    /// The distribution view of this user; `registered` and `presence` come from the bot
+    /// registration and Teams.
+    pub fn to_agent(
+        &self,
+        services: &[&Service],
+        registered: bool,
+        presence: Presence,
+        idle_since: i64,
+    ) -> Agent {
+        let mut agent = Agent::new(self.id.clone(), idle_since);
+        agent.registered = registered;
+        agent.im_license = self.licenses.im;
+        agent.presence = presence;
+        agent.on_duty = self.on_duty;
+        agent.capacity = self.capacity.max(1);
+        agent.member_of = services
+            .iter()
+            .filter(|s| s.members.contains(&self.id))
+            .map(|s| s.id.clone())
+            .collect();
+        agent.active_in = agent
+            .member_of
+            .iter()
+            .filter(|s| self.active_in.contains(*s))
+            .cloned()
+            .collect();
+        agent
+    }
+}

@@ -1,0 +1,178 @@
+//! Versioned JSON documents per tenant and kind. Every write states the version it replaces
+//! (`None` to create), so two admins cannot silently overwrite each other.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use crate::store::Pool;
+
+/// Kinds of directory documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tenant,
+    Service,
+    User,
+    Workflow,
+    Calendar,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Tenant => "tenant",
+            Kind::Service => "service",
+            Kind::User => "user",
+            Kind::Workflow => "workflow",
+            Kind::Calendar => "calendar",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {id} was changed by someone else (version {actual:?}, expected {expected:?})")]
+    Conflict {
+        kind: &'static str,
+        id: String,
+        expected: Option<i64>,
+        actual: Option<i64>,
+    },
+    #[error("stored {kind} {id} is not valid: {message}")]
+    Corrupt {
+        kind: &'static str,
+        id: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A stored document and its version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: i64,
+}
+
+/// Creates (`expected: None`) or replaces the document at `expected` version; returns the new
+/// version.
+pub async fn put<T: Serialize>(
+    pool: &Pool,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+    value: &T,
+    expected: Option<i64>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        kind: kind.name(),
+        id: id.to_owned(),
+        message: e.to_string(),
+    })?;
+    let affected = match expected {
+        None => sqlx::query(
+            "INSERT INTO directory_documents (tenant_id, kind, id, body, version, updated_at)
+             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id, kind, id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(kind.name())
+        .bind(id)
+        .bind(&body)
+        .bind(now_ms)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+        Some(version) => sqlx::query(
+            "UPDATE directory_documents SET body = $4, version = version + 1, updated_at = $6
+             WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $5",
+        )
+        .bind(tenant)
+        .bind(kind.name())
+        .bind(id)
+        .bind(&body)
+        .bind(version)
+        .bind(now_ms)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    };
+    if affected == 1 {
+        return Ok(expected.map_or(1, |v| v + 1));
+    }
+    let actual = version(pool, tenant, kind, id).await?;
+    Err(StoreError::Conflict {
+        kind: kind.name(),
+        id: id.to_owned(),
+        expected,
+        actual,
+    })
+}
+
+async fn version(
+    pool: &Pool,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query(
+        "SELECT version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+    )
+    .bind(tenant)
+    .bind(kind.name())
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| r.try_get("version"))
+    .transpose()?)
+}
+
+pub async fn get<T: DeserializeOwned>(
+    pool: &Pool,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    let row = sqlx::query("SELECT body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3")
+        .bind(tenant)
+        .bind(kind.name())
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| decode(kind, id, r.try_get("body")?, r.try_get("version")?))
+        .transpose()
+}
+
+/// Every document of a kind in a tenant, by id.
+pub async fn list<T: DeserializeOwned>(
+    pool: &Pool,
+    tenant: &str,
+    kind: Kind,
+) -> Result<Vec<Versioned<T>>, StoreError> {
+    let rows = sqlx::query("SELECT id, body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 ORDER BY id")
+        .bind(tenant)
+        .bind(kind.name())
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            decode(kind, &id, r.try_get("body")?, r.try_get("version")?)
+        })
+        .collect()
+}
+
+fn decode<T: DeserializeOwned>(
+    kind: Kind,
+    id: &str,
+    body: String,
+    version: i64,
+) -> Result<Versioned<T>, StoreError> {
+    let value = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+        kind: kind.name(),
+        id: id.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Versioned { value, version })
+}
