@@ -31,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod distribution;
+pub mod engine;
 pub mod http;
 pub mod startup;
 pub mod store;

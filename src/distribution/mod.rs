@@ -23,9 +23,10 @@ pub use apply::BROADCAST_BATCH;
 pub use model::{Agent, OfferId, Presence, ServiceId, ServiceSettings, SessionId, State, UserId};
 
 use model::{Distribution, Priority};
+use serde::{Deserialize, Serialize};
 
 /// A request to queue a session's task (the `QueueTask` activity).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnqueueRequest {
     pub session: SessionId,
     pub service: ServiceId,
@@ -36,7 +37,8 @@ pub struct EnqueueRequest {
 }
 
 /// Why offers or a task were cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum CancelReason {
     /// The customer left before anyone accepted.
     CustomerLeft,
@@ -47,7 +49,7 @@ pub enum CancelReason {
 }
 
 /// What happens to distribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// Time passed (ring timeouts, RONA resets, ACW ends).
     Tick,
@@ -88,7 +90,8 @@ pub enum Event {
 }
 
 /// How an offer ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum OfferOutcome {
     Accepted,
     Declined,
@@ -97,7 +100,8 @@ pub enum OfferOutcome {
 }
 
 /// How a task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum TaskOutcome {
     Handled,
     Abandoned,
@@ -105,7 +109,7 @@ pub enum TaskOutcome {
 }
 
 /// What the engine must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
     /// Send an invitation card.
     Offered {

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 pub type UserId = String;
 pub type ServiceId = String;
 pub type SessionId = String;
@@ -11,7 +13,7 @@ pub type OfferId = u64;
 pub use crate::workflow::model::{Distribution, Priority};
 
 /// Teams presence as distribution sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Presence {
     Available,
     Busy,
@@ -20,7 +22,7 @@ pub enum Presence {
 }
 
 /// After-contact work of a service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcwSettings {
     /// 0 turns ACW off.
     pub duration_ms: i64,
@@ -30,7 +32,7 @@ pub struct AcwSettings {
 }
 
 /// Distribution settings of one service (DESIGN.md §5 defaults).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSettings {
     pub allow_busy: bool,
     pub allow_away: bool,
@@ -56,7 +58,7 @@ impl Default for ServiceSettings {
 }
 
 /// One agent and every layer of their state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
     pub id: UserId,
     pub registered: bool,
@@ -146,7 +148,7 @@ impl Agent {
 }
 
 /// Where a task is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {
     Queued,
     Ringing(BTreeSet<OfferId>),
@@ -154,7 +156,7 @@ pub enum Phase {
 }
 
 /// A session's task in a service queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub session: SessionId,
     pub service: ServiceId,
@@ -172,7 +174,7 @@ pub struct Task {
 }
 
 /// A ringing offer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     pub id: OfferId,
     pub session: SessionId,
@@ -184,7 +186,7 @@ pub struct Offer {
 pub type QueueKey = (std::cmp::Reverse<Priority>, u64, SessionId);
 
 /// Something that happens at a deadline.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Deadline {
     Ring(OfferId),
     RonaReset(UserId),
@@ -193,7 +195,7 @@ pub enum Deadline {
 
 /// The whole distribution state of one tenant. `queues`, `free` and `deadlines` are indexes
 /// derived from the rest, kept up to date by every change so no event scans everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub agents: BTreeMap<UserId, Agent>,
     pub services: BTreeMap<ServiceId, ServiceSettings>,

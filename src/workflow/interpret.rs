@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::model::{Condition, Distribution, Kind, Operator, Priority, Workflow};
@@ -28,7 +29,7 @@ pub trait View {
     fn can_queue(&self, service: &str) -> bool;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskState {
     NotQueued,
     Queued,
@@ -36,7 +37,7 @@ pub enum TaskState {
     Connected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpeningState {
     Open,
     Closed,
@@ -44,7 +45,7 @@ pub enum OpeningState {
 }
 
 /// What the run waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wait {
     Delay { until: i64 },
     Input { until: i64 },
@@ -64,7 +65,7 @@ impl Wait {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunEnd {
     /// A Disconnect activity ended the session.
     Disconnected,
@@ -77,7 +78,7 @@ pub enum RunEnd {
 }
 
 /// Events the run reacts to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RunEvent {
     /// A deadline of the run passed.
     Timer,
@@ -97,7 +98,7 @@ pub enum RunEvent {
 }
 
 /// Effects for the engine to execute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RunEffect {
     /// The session is accepted by the system; the customer sees "connected to service".
     Accepted,
@@ -137,7 +138,7 @@ pub enum RunEffect {
 }
 
 /// One session's run through a workflow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Run {
     pub session: String,
     pub service: String,

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// A parsed workflow (not yet validated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
@@ -31,14 +33,16 @@ pub struct Activity {
 }
 
 /// How a session is distributed by `QueueTask`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Distribution {
     Direct,
     Broadcast,
 }
 
 /// Queue priority set by `DistributionPriority`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Priority {
     Low,
     Normal,

@@ -6,6 +6,7 @@ mod cards_catalog;
 mod cards_conformance;
 mod directory;
 mod distribution;
+mod engine;
 mod helpers;
 mod inbound_auth;
 mod inbound_http;

@@ -1,0 +1,275 @@
+//! The per-tenant actor: the only writer of its tenant's engine state. Each command is applied
+//! to the core, then the command, its effects and its reporting facts are written in one
+//! transaction; only then is the caller answered. Timers are the core's stored deadlines: the
+//! actor sleeps until the next one and applies a `Tick`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::core::{Command, Core, Effect, Fact};
+use crate::clock::Clock;
+use crate::store::Pool;
+
+/// A snapshot is taken after this many commands.
+const SNAPSHOT_EVERY: i64 = 1000;
+
+struct Request {
+    command: Command,
+    reply: oneshot::Sender<anyhow::Result<Vec<Effect>>>,
+}
+
+/// Handle to one tenant's engine.
+#[derive(Clone)]
+pub struct Engine {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Engine {
+    /// Loads the tenant's state (snapshot + log replay) and starts its actor.
+    pub async fn start(
+        pool: Pool,
+        tenant: &str,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
+        let (core, seq, snapshot_seq) = load(&pool, tenant).await?;
+        let (tx, rx) = mpsc::channel(1024);
+        let actor = Actor {
+            pool,
+            tenant: tenant.to_owned(),
+            clock,
+            core,
+            seq,
+            snapshot_seq,
+        };
+        let handle = tokio::spawn(actor.run(rx, shutdown));
+        Ok((Engine { tx }, handle))
+    }
+
+    /// Applies a command; the effects are returned once they are durably stored.
+    pub async fn send(&self, command: Command) -> anyhow::Result<Vec<Effect>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { command, reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))?
+    }
+}
+
+struct Actor {
+    pool: Pool,
+    tenant: String,
+    clock: Arc<dyn Clock>,
+    core: Core,
+    seq: i64,
+    snapshot_seq: i64,
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>, shutdown: CancellationToken) {
+        loop {
+            let wait = self.core.next_deadline().map(|t| {
+                Duration::from_millis(u64::try_from(t - self.clock.now_ms()).unwrap_or(0))
+            });
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                request = rx.recv() => {
+                    let Some(request) = request else { break };
+                    let result = self.apply(request.command).await;
+                    let _ = request.reply.send(result);
+                }
+                () = sleep_or_forever(wait) => {
+                    if let Err(e) = self.apply(Command::Tick).await {
+                        tracing::error!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine timer failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.snapshot().await {
+            tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "no engine snapshot at shutdown; the log will be replayed");
+        }
+    }
+
+    async fn apply(&mut self, command: Command) -> anyhow::Result<Vec<Effect>> {
+        let now = self.clock.now_ms();
+        let effects = self.core.handle(command.clone(), now);
+        if let Err(e) = self.persist(&command, now, &effects).await {
+            // The store refused the transition: go back to what the store holds.
+            let (core, seq, snapshot_seq) = load(&self.pool, &self.tenant).await?;
+            (self.core, self.seq, self.snapshot_seq) = (core, seq, snapshot_seq);
+            return Err(e.context("persisting an engine transition"));
+        }
+        self.seq += 1;
+        if self.seq - self.snapshot_seq >= SNAPSHOT_EVERY {
+            self.snapshot().await?;
+        }
+        Ok(effects)
+    }
+
+    async fn persist(&self, command: &Command, now: i64, effects: &[Effect]) -> anyhow::Result<()> {
+        let seq = self.seq + 1;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO engine_log (tenant_id, seq, at, command) VALUES ($1, $2, $3, $4)")
+            .bind(&self.tenant)
+            .bind(seq)
+            .bind(now)
+            .bind(serde_json::to_string(command)?)
+            .execute(&mut *tx)
+            .await?;
+        for effect in effects {
+            match effect {
+                Effect::Report(fact) => report(&mut tx, &self.tenant, fact).await?,
+                other => {
+                    sqlx::query("INSERT INTO engine_effects (tenant_id, seq, effect, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&self.tenant)
+                        .bind(seq)
+                        .bind(serde_json::to_string(other)?)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn snapshot(&mut self) -> anyhow::Result<()> {
+        let state = serde_json::to_string(&self.core)?;
+        sqlx::query(
+            "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, taken_at = excluded.taken_at",
+        )
+        .bind(&self.tenant)
+        .bind(self.seq)
+        .bind(state)
+        .bind(self.clock.now_ms())
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM engine_log WHERE tenant_id = $1 AND seq <= $2")
+            .bind(&self.tenant)
+            .bind(self.seq)
+            .execute(&self.pool)
+            .await?;
+        self.snapshot_seq = self.seq;
+        Ok(())
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn report(tx: &mut sqlx::SqliteConnection, tenant: &str, fact: &Fact) -> anyhow::Result<()> {
+    match fact {
+        Fact::SessionEnded {
+            session,
+            service,
+            channel,
+            outcome,
+            agent,
+            created_at,
+            queued_at,
+            accepted_at,
+            ended_at,
+            transferred_from,
+        } => {
+            sqlx::query(
+                "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent, created_at,
+                    queued_at, accepted_at, ended_at, transferred_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(tenant)
+            .bind(session)
+            .bind(service)
+            .bind(channel)
+            .bind(serde_name(outcome))
+            .bind(agent)
+            .bind(created_at)
+            .bind(queued_at)
+            .bind(accepted_at)
+            .bind(ended_at)
+            .bind(serde_json::to_string(transferred_from)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Fact::OfferEnded {
+            offer,
+            session,
+            service,
+            user,
+            outcome,
+            ended_at,
+        } => {
+            sqlx::query(
+                "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(tenant)
+            .bind(i64::try_from(*offer).unwrap_or(i64::MAX))
+            .bind(session)
+            .bind(service)
+            .bind(user)
+            .bind(serde_name(outcome))
+            .bind(ended_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The serde name of an outcome (`handled`, `rona`, `cancelled`…).
+fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The last snapshot plus every logged command after it, replayed.
+async fn load(pool: &Pool, tenant: &str) -> anyhow::Result<(Core, i64, i64)> {
+    let snapshot = sqlx::query("SELECT seq, state FROM engine_snapshots WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await?;
+    let (mut core, snapshot_seq) = match snapshot {
+        Some(row) => {
+            let state: String = row.try_get("state")?;
+            let core: Core = serde_json::from_str(&state).context("reading the engine snapshot")?;
+            (core.restore(), row.try_get::<i64, _>("seq")?)
+        }
+        None => (Core::default(), 0),
+    };
+    let rows = sqlx::query(
+        "SELECT seq, at, command FROM engine_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+    )
+    .bind(tenant)
+    .bind(snapshot_seq)
+    .fetch_all(pool)
+    .await?;
+    let mut seq = snapshot_seq;
+    for row in rows {
+        let command: Command = serde_json::from_str(&row.try_get::<String, _>("command")?)
+            .context("reading the engine log")?;
+        // The effects were stored when the command first ran; replay only rebuilds the state.
+        let _ = core.handle(command, row.try_get("at")?);
+        seq = row.try_get("seq")?;
+    }
+    Ok((core, seq, snapshot_seq))
+}

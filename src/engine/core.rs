@@ -1,0 +1,907 @@
+//! The engine core: one tenant's sessions (workflow runs) and distribution, driven by
+//! [`Command`]s and the time, producing [`Effect`]s and reporting [`Fact`]s. Pure and
+//! deterministic: the same commands at the same times give the same state, which is what lets
+//! the actor persist a command log and replay it after a restart. Directory data enters as
+//! commands too, so a replay sees exactly what the original run saw.
+
+use std::collections::BTreeMap;
+
+use chrono::DateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::directory::calendar::{self, Calendar};
+use crate::directory::model::{Service, User};
+use crate::distribution::model::{Distribution, Phase, Priority};
+use crate::distribution::{
+    self as dist, CancelReason, EnqueueRequest, OfferOutcome, Presence, TaskOutcome,
+};
+use crate::workflow::interpret::{OpeningState, Run, RunEffect, RunEnd, RunEvent, TaskState, View};
+use crate::workflow::{self, Workflow};
+
+/// The customer of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub display_name: String,
+    pub email: String,
+}
+
+/// Commands from the edges (Interact, the bot, the admin API) and the clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "camelCase")]
+pub enum Command {
+    UpsertService {
+        service: Box<Service>,
+    },
+    UpsertWorkflow {
+        document: Value,
+    },
+    UpsertCalendar {
+        calendar: Box<Calendar>,
+    },
+    UpsertUser {
+        user: Box<User>,
+        registered: bool,
+        presence: Presence,
+    },
+    StartSession {
+        session: String,
+        service: String,
+        channel: String,
+        customer: Customer,
+        parameters: BTreeMap<String, String>,
+    },
+    CustomerMessage {
+        session: String,
+        text: String,
+    },
+    CustomerLeft {
+        session: String,
+    },
+    SetParameters {
+        session: String,
+        values: BTreeMap<String, String>,
+    },
+    HttpResult {
+        session: String,
+        request: String,
+        status: Option<u16>,
+        body: Option<Value>,
+    },
+    Accept {
+        offer: u64,
+        user: String,
+    },
+    Decline {
+        offer: u64,
+        user: String,
+    },
+    EndSession {
+        session: String,
+    },
+    AcwDone {
+        user: String,
+    },
+    AcwExtend {
+        user: String,
+    },
+    RonaReset {
+        user: String,
+    },
+    Tick,
+}
+
+/// Session outcomes (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    Handled,
+    Abandoned,
+    Cancelled,
+    Failed,
+}
+
+/// Where a session is, for the customer and for reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionState {
+    Workflow,
+    Queued,
+    Connected,
+    Ended,
+}
+
+/// One customer chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub service: String,
+    pub channel: String,
+    pub customer: Customer,
+    pub run: Option<Run>,
+    pub state: SessionState,
+    pub priority: Priority,
+    pub agent: Option<String>,
+    pub created_at: i64,
+    pub queued_at: Option<i64>,
+    pub accepted_at: Option<i64>,
+    /// Services the session was transferred from, in order.
+    pub transferred_from: Vec<String>,
+}
+
+/// What the engine asks the adapters to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "camelCase")]
+pub enum Effect {
+    /// Tell the customer (workflow message, prompt, or a state change).
+    ToCustomer {
+        session: String,
+        text: Option<String>,
+        choices: Vec<String>,
+        state: Option<SessionState>,
+    },
+    SendInvitation {
+        offer: u64,
+        session: String,
+        user: String,
+    },
+    UpdateInvitation {
+        offer: u64,
+        session: String,
+        user: String,
+        outcome: OfferOutcome,
+    },
+    InvitationUnavailable {
+        offer: u64,
+        user: String,
+    },
+    OpenChatroom {
+        session: String,
+        user: String,
+    },
+    RelayToAgent {
+        session: String,
+        user: String,
+        text: String,
+    },
+    CloseChatroom {
+        session: String,
+        user: String,
+    },
+    AgentState {
+        user: String,
+        state: AgentStateChange,
+    },
+    CollectInformation {
+        session: String,
+        parameters: Vec<String>,
+    },
+    HttpRequest {
+        session: String,
+        request: String,
+        method: String,
+        url: String,
+        headers: BTreeMap<String, String>,
+        body: Option<String>,
+        timeout_seconds: u32,
+    },
+    Report(Fact),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+pub enum AgentStateChange {
+    Rona { until: i64 },
+    RonaCleared,
+    Acw { until: i64 },
+    AcwEnded,
+}
+
+/// Reporting facts: every session and every offer ends with exactly one outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "camelCase")]
+pub enum Fact {
+    SessionEnded {
+        session: String,
+        service: String,
+        channel: String,
+        outcome: Outcome,
+        agent: Option<String>,
+        created_at: i64,
+        queued_at: Option<i64>,
+        accepted_at: Option<i64>,
+        ended_at: i64,
+        /// Services the session was transferred from before it ended in `service`.
+        transferred_from: Vec<String>,
+    },
+    OfferEnded {
+        offer: u64,
+        session: String,
+        service: String,
+        user: String,
+        outcome: OfferOutcome,
+        ended_at: i64,
+    },
+}
+
+/// One tenant's engine state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Core {
+    pub services: BTreeMap<String, Service>,
+    pub workflows: BTreeMap<String, Value>,
+    pub calendars: BTreeMap<String, Calendar>,
+    pub distribution: dist::State,
+    pub sessions: BTreeMap<String, Session>,
+    /// The agent who last handled each customer email (last-user routing).
+    pub last_agent: BTreeMap<String, String>,
+    /// Parsed workflows, rebuilt from `workflows` after a load.
+    #[serde(skip)]
+    parsed: BTreeMap<String, Workflow>,
+}
+
+impl Core {
+    /// Rebuilds caches after deserialising.
+    pub fn restore(mut self) -> Self {
+        self.parsed = self
+            .workflows
+            .iter()
+            .filter_map(|(id, doc)| workflow::parse(doc).ok().map(|w| (id.clone(), w)))
+            .collect();
+        self
+    }
+
+    /// The earliest time a `Tick` has work to do.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let runs = self
+            .sessions
+            .values()
+            .filter_map(|s| s.run.as_ref()?.deadline());
+        runs.chain(self.distribution.next_deadline()).min()
+    }
+
+    /// Applies a command at `now`.
+    pub fn handle(&mut self, command: Command, now: i64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        match command {
+            Command::UpsertService { service } => {
+                let settings = service.distribution.to_engine();
+                let id = service.id.clone();
+                self.services.insert(id.clone(), *service);
+                self.distribute(dist::Event::UpsertService { id, settings }, now, &mut out);
+            }
+            Command::UpsertWorkflow { document } => {
+                if let Ok(parsed) = workflow::parse(&document) {
+                    self.workflows.insert(parsed.id.clone(), document);
+                    self.parsed.insert(parsed.id.clone(), parsed);
+                }
+            }
+            Command::UpsertCalendar { calendar } => {
+                if calendar.validate().is_ok() {
+                    self.calendars.insert(calendar.id.clone(), *calendar);
+                }
+            }
+            Command::UpsertUser {
+                user,
+                registered,
+                presence,
+            } => {
+                let services: Vec<&Service> = self.services.values().collect();
+                let idle_since = self
+                    .distribution
+                    .agents
+                    .get(&user.id)
+                    .map_or(now, |a| a.idle_since);
+                let agent = user.to_agent(&services, registered, presence, idle_since);
+                self.distribute(dist::Event::UpsertAgent(Box::new(agent)), now, &mut out);
+            }
+            Command::StartSession {
+                session,
+                service,
+                channel,
+                customer,
+                parameters,
+            } => {
+                self.start_session(
+                    session, service, channel, customer, parameters, now, &mut out,
+                );
+            }
+            Command::CustomerMessage { session, text } => {
+                let Some(s) = self.sessions.get(&session) else {
+                    return out;
+                };
+                match (s.state, s.agent.clone()) {
+                    (SessionState::Connected, Some(user)) => out.push(Effect::RelayToAgent {
+                        session,
+                        user,
+                        text,
+                    }),
+                    _ => self.run_event(&session, RunEvent::CustomerInput { text }, now, &mut out),
+                }
+            }
+            Command::CustomerLeft { session } => self.customer_left(&session, now, &mut out),
+            Command::SetParameters { session, values } => {
+                self.run_event(&session, RunEvent::ParametersSet { values }, now, &mut out)
+            }
+            Command::HttpResult {
+                session,
+                request,
+                status,
+                body,
+            } => self.run_event(
+                &session,
+                RunEvent::HttpResult {
+                    request,
+                    status,
+                    body,
+                },
+                now,
+                &mut out,
+            ),
+            Command::Accept { offer, user } => {
+                self.distribute(dist::Event::Accept { offer, user }, now, &mut out)
+            }
+            Command::Decline { offer, user } => {
+                self.distribute(dist::Event::Decline { offer, user }, now, &mut out)
+            }
+            Command::EndSession { session } => {
+                if self
+                    .sessions
+                    .get(&session)
+                    .is_some_and(|s| s.state == SessionState::Connected)
+                {
+                    self.distribute(
+                        dist::Event::SessionEnded {
+                            session: session.clone(),
+                        },
+                        now,
+                        &mut out,
+                    );
+                    self.end_session(&session, Outcome::Handled, now, &mut out);
+                }
+            }
+            Command::AcwDone { user } => {
+                self.distribute(dist::Event::AcwDone { user }, now, &mut out)
+            }
+            Command::AcwExtend { user } => {
+                self.distribute(dist::Event::AcwExtend { user }, now, &mut out)
+            }
+            Command::RonaReset { user } => {
+                self.distribute(dist::Event::RonaReset { user }, now, &mut out)
+            }
+            Command::Tick => {
+                self.distribute(dist::Event::Tick, now, &mut out);
+                let due: Vec<String> = self
+                    .sessions
+                    .values()
+                    .filter(|s| {
+                        s.run
+                            .as_ref()
+                            .and_then(Run::deadline)
+                            .is_some_and(|t| t <= now)
+                    })
+                    .map(|s| s.id.clone())
+                    .collect();
+                for session in due {
+                    self.run_event(&session, RunEvent::Timer, now, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn resolve_service(&self, name_or_id: &str) -> Option<&Service> {
+        self.services.get(name_or_id).or_else(|| {
+            self.services
+                .values()
+                .find(|s| s.name.eq_ignore_ascii_case(name_or_id))
+        })
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields of Command::StartSession, passed on as they are"
+    )]
+    fn start_session(
+        &mut self,
+        session: String,
+        service: String,
+        channel: String,
+        customer: Customer,
+        mut parameters: BTreeMap<String, String>,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.sessions.contains_key(&session) {
+            return;
+        }
+        let service_name = self
+            .resolve_service(&service)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        parameters.insert("customer.displayName".into(), customer.display_name.clone());
+        parameters.insert("customer.email".into(), customer.email.clone());
+        parameters.insert("service.name".into(), service_name);
+        parameters.insert("session.id".into(), session.clone());
+        let priority = self
+            .services
+            .get(&service)
+            .map_or(Priority::Normal, |s| s.distribution.default_priority.into());
+        self.sessions.insert(
+            session.clone(),
+            Session {
+                id: session.clone(),
+                service: service.clone(),
+                channel,
+                customer,
+                run: None,
+                state: SessionState::Workflow,
+                priority,
+                agent: None,
+                created_at: now,
+                queued_at: None,
+                accepted_at: None,
+                transferred_from: Vec::new(),
+            },
+        );
+        self.start_run(&session, &service, parameters, now, out);
+    }
+
+    /// Starts (or, after a transfer, restarts) the service's workflow for a session.
+    fn start_run(
+        &mut self,
+        session: &str,
+        service: &str,
+        parameters: BTreeMap<String, String>,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        let workflow = self
+            .services
+            .get(service)
+            .filter(|s| s.can_receive_im().is_ok())
+            .and_then(|s| s.workflow.as_ref())
+            .and_then(|w| self.parsed.get(w))
+            .cloned();
+        let Some(workflow) = workflow else {
+            return self.end_session(session, Outcome::Failed, now, out);
+        };
+        let (run, effects) =
+            Run::start(&workflow, session, service, parameters, &Lookup(self), now);
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.run = Some(run);
+        }
+        self.apply_run_effects(session, effects, now, out);
+    }
+
+    fn run_event(&mut self, session: &str, event: RunEvent, now: i64, out: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get(session) else {
+            return;
+        };
+        let Some(mut run) = s.run.clone() else { return };
+        let Some(workflow) = self
+            .services
+            .get(&s.service)
+            .and_then(|svc| svc.workflow.as_ref())
+            .and_then(|w| self.parsed.get(w))
+            .cloned()
+        else {
+            return self.end_session(session, Outcome::Failed, now, out);
+        };
+        let effects = run.handle(&workflow, event, &Lookup(self), now);
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.run = Some(run);
+        }
+        self.apply_run_effects(session, effects, now, out);
+    }
+
+    fn apply_run_effects(
+        &mut self,
+        session: &str,
+        effects: Vec<RunEffect>,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        for effect in effects {
+            let to_customer =
+                |text: Option<String>, choices: Vec<String>, state: Option<SessionState>| {
+                    Effect::ToCustomer {
+                        session: session.to_owned(),
+                        text,
+                        choices,
+                        state,
+                    }
+                };
+            match effect {
+                RunEffect::Accepted => {
+                    out.push(to_customer(None, Vec::new(), Some(SessionState::Workflow)))
+                }
+                RunEffect::SendMessage { text } => {
+                    out.push(to_customer(Some(text), Vec::new(), None))
+                }
+                RunEffect::Prompt { text, choices } => {
+                    out.push(to_customer(Some(text), choices, None))
+                }
+                RunEffect::CollectRequested { parameters } => {
+                    out.push(Effect::CollectInformation {
+                        session: session.to_owned(),
+                        parameters,
+                    })
+                }
+                RunEffect::Enqueue {
+                    service,
+                    ring_timeout_seconds,
+                    distribution,
+                } => self.enqueue(
+                    session,
+                    service,
+                    ring_timeout_seconds,
+                    distribution,
+                    now,
+                    out,
+                ),
+                RunEffect::CancelTask => self.distribute(
+                    dist::Event::Cancel {
+                        session: session.to_owned(),
+                        reason: CancelReason::TaskCancelled,
+                    },
+                    now,
+                    out,
+                ),
+                RunEffect::SetPriority { priority } => {
+                    if let Some(s) = self.sessions.get_mut(session) {
+                        s.priority = priority;
+                    }
+                    self.distribute(
+                        dist::Event::SetPriority {
+                            session: session.to_owned(),
+                            priority,
+                        },
+                        now,
+                        out,
+                    );
+                }
+                RunEffect::HttpRequest {
+                    request,
+                    method,
+                    url,
+                    headers,
+                    body,
+                    timeout_seconds,
+                } => out.push(Effect::HttpRequest {
+                    session: session.to_owned(),
+                    request,
+                    method,
+                    url,
+                    headers,
+                    body,
+                    timeout_seconds,
+                }),
+                RunEffect::Timer { .. } => {}
+                RunEffect::End(RunEnd::Connected) => {}
+                RunEffect::End(RunEnd::Disconnected) => {
+                    self.close_before_agent(session, Outcome::Cancelled, now, out)
+                }
+                RunEffect::End(RunEnd::Failed { .. }) => {
+                    self.close_before_agent(session, Outcome::Failed, now, out)
+                }
+                RunEffect::End(RunEnd::Transferred { service }) => {
+                    let Some(target) = self.resolve_service(&service).map(|s| s.id.clone()) else {
+                        return self.close_before_agent(session, Outcome::Failed, now, out);
+                    };
+                    self.distribute(
+                        dist::Event::Cancel {
+                            session: session.to_owned(),
+                            reason: CancelReason::TaskCancelled,
+                        },
+                        now,
+                        out,
+                    );
+                    let parameters = self.sessions.get_mut(session).map(|s| {
+                        let from = std::mem::replace(&mut s.service, target.clone());
+                        s.transferred_from.push(from);
+                        s.state = SessionState::Workflow;
+                        s.run.take().map(|r| r.parameters).unwrap_or_default()
+                    });
+                    return self.start_run(
+                        session,
+                        &target,
+                        parameters.unwrap_or_default(),
+                        now,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        session: &str,
+        service: String,
+        ring_seconds: u32,
+        distribution: Distribution,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(s) = self.sessions.get_mut(session) else {
+            return;
+        };
+        s.state = SessionState::Queued;
+        s.queued_at = Some(now);
+        let request = EnqueueRequest {
+            session: session.to_owned(),
+            service,
+            priority: s.priority,
+            distribution,
+            ring_ms: i64::from(ring_seconds) * 1000,
+            last_user: self
+                .last_agent
+                .get(&s.customer.email.to_ascii_lowercase())
+                .cloned(),
+        };
+        out.push(Effect::ToCustomer {
+            session: session.to_owned(),
+            text: None,
+            choices: Vec::new(),
+            state: Some(SessionState::Queued),
+        });
+        self.distribute(dist::Event::Enqueue(request), now, out);
+    }
+
+    /// Ends a session that no agent took: its task (if any) is cancelled.
+    fn close_before_agent(
+        &mut self,
+        session: &str,
+        outcome: Outcome,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        self.distribute(
+            dist::Event::Cancel {
+                session: session.to_owned(),
+                reason: CancelReason::TaskCancelled,
+            },
+            now,
+            out,
+        );
+        self.end_session(session, outcome, now, out);
+    }
+
+    fn customer_left(&mut self, session: &str, now: i64, out: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.get(session) else {
+            return;
+        };
+        if s.state == SessionState::Connected {
+            self.distribute(
+                dist::Event::SessionEnded {
+                    session: session.to_owned(),
+                },
+                now,
+                out,
+            );
+            return self.end_session(session, Outcome::Handled, now, out);
+        }
+        self.distribute(
+            dist::Event::Cancel {
+                session: session.to_owned(),
+                reason: CancelReason::CustomerLeft,
+            },
+            now,
+            out,
+        );
+        self.end_session(session, Outcome::Abandoned, now, out);
+    }
+
+    /// Records the session's single outcome and forgets it.
+    fn end_session(&mut self, session: &str, outcome: Outcome, now: i64, out: &mut Vec<Effect>) {
+        let Some(s) = self.sessions.remove(session) else {
+            return;
+        };
+        if let (Some(agent), Outcome::Handled) = (&s.agent, outcome) {
+            self.last_agent
+                .insert(s.customer.email.to_ascii_lowercase(), agent.clone());
+            out.push(Effect::CloseChatroom {
+                session: s.id.clone(),
+                user: agent.clone(),
+            });
+        }
+        out.push(Effect::ToCustomer {
+            session: s.id.clone(),
+            text: None,
+            choices: Vec::new(),
+            state: Some(SessionState::Ended),
+        });
+        out.push(Effect::Report(Fact::SessionEnded {
+            session: s.id,
+            service: s.service,
+            channel: s.channel,
+            outcome,
+            agent: s.agent,
+            created_at: s.created_at,
+            queued_at: s.queued_at,
+            accepted_at: s.accepted_at,
+            ended_at: now,
+            transferred_from: s.transferred_from,
+        }));
+    }
+
+    /// Applies a distribution event and turns its effects into engine effects.
+    fn distribute(&mut self, event: dist::Event, now: i64, out: &mut Vec<Effect>) {
+        for effect in self.distribution.apply(event, now) {
+            match effect {
+                dist::Effect::Offered {
+                    offer,
+                    session,
+                    user,
+                    ..
+                } => out.push(Effect::SendInvitation {
+                    offer,
+                    session,
+                    user,
+                }),
+                dist::Effect::OfferEnded {
+                    offer,
+                    session,
+                    user,
+                    outcome,
+                } => {
+                    let service = self
+                        .sessions
+                        .get(&session)
+                        .map(|s| s.service.clone())
+                        .unwrap_or_default();
+                    out.push(Effect::UpdateInvitation {
+                        offer,
+                        session: session.clone(),
+                        user: user.clone(),
+                        outcome,
+                    });
+                    out.push(Effect::Report(Fact::OfferEnded {
+                        offer,
+                        session,
+                        service,
+                        user,
+                        outcome,
+                        ended_at: now,
+                    }));
+                }
+                dist::Effect::Connected { session, user } => {
+                    if let Some(s) = self.sessions.get_mut(&session) {
+                        s.state = SessionState::Connected;
+                        s.agent = Some(user.clone());
+                        s.accepted_at = Some(now);
+                    }
+                    out.push(Effect::OpenChatroom {
+                        session: session.clone(),
+                        user,
+                    });
+                    out.push(Effect::ToCustomer {
+                        session: session.clone(),
+                        text: None,
+                        choices: Vec::new(),
+                        state: Some(SessionState::Connected),
+                    });
+                    self.run_event(&session, RunEvent::Connected, now, out);
+                }
+                dist::Effect::AcceptRefused { offer, user } => {
+                    out.push(Effect::InvitationUnavailable { offer, user })
+                }
+                dist::Effect::TaskEnded { session, outcome } => {
+                    // A task cancelled while the workflow goes on (CancelTask) is back in the workflow.
+                    if matches!(outcome, TaskOutcome::Cancelled)
+                        && let Some(s) = self.sessions.get_mut(&session)
+                    {
+                        s.state = SessionState::Workflow;
+                    }
+                }
+                dist::Effect::RonaSet { user, until } => out.push(Effect::AgentState {
+                    user,
+                    state: AgentStateChange::Rona { until },
+                }),
+                dist::Effect::RonaCleared { user } => out.push(Effect::AgentState {
+                    user,
+                    state: AgentStateChange::RonaCleared,
+                }),
+                dist::Effect::AcwStarted { user, until } => out.push(Effect::AgentState {
+                    user,
+                    state: AgentStateChange::Acw { until },
+                }),
+                dist::Effect::AcwEnded { user } => out.push(Effect::AgentState {
+                    user,
+                    state: AgentStateChange::AcwEnded,
+                }),
+            }
+        }
+    }
+}
+
+/// The read-only view workflow runs see.
+struct Lookup<'a>(&'a Core);
+
+impl View for Lookup<'_> {
+    fn selectable_agents(&self, service: &str) -> usize {
+        let core = self.0;
+        let Some(id) = core.resolve_service(service).map(|s| s.id.clone()) else {
+            return 0;
+        };
+        let Some(settings) = core.distribution.services.get(&id) else {
+            return 0;
+        };
+        core.distribution
+            .free
+            .iter()
+            .filter(|(_, a)| {
+                core.distribution
+                    .agents
+                    .get(a)
+                    .is_some_and(|a| a.fits(&id, settings))
+            })
+            .count()
+    }
+
+    fn online_agents(&self, service: &str) -> usize {
+        let core = self.0;
+        let Some(id) = core.resolve_service(service).map(|s| s.id.clone()) else {
+            return 0;
+        };
+        core.distribution
+            .agents
+            .values()
+            .filter(|a| {
+                a.registered
+                    && a.im_license
+                    && a.presence != Presence::Offline
+                    && a.member_of.contains(&id)
+            })
+            .count()
+    }
+
+    fn queue_position(&self, session: &str) -> Option<usize> {
+        let task = self.0.distribution.tasks.get(session)?;
+        let queue = self.0.distribution.queues.get(&task.service)?;
+        queue
+            .iter()
+            .position(|(_, _, s)| s == session)
+            .map(|p| p + 1)
+    }
+
+    fn task_state(&self, session: &str) -> TaskState {
+        match self.0.distribution.tasks.get(session).map(|t| &t.phase) {
+            None => TaskState::NotQueued,
+            Some(Phase::Queued) => TaskState::Queued,
+            Some(Phase::Ringing(_)) => TaskState::Ringing,
+            Some(Phase::Connected(_)) => TaskState::Connected,
+        }
+    }
+
+    fn opening_state(&self, service: &str, now: i64) -> OpeningState {
+        let core = self.0;
+        let Some(svc) = core.resolve_service(service) else {
+            return OpeningState::Closed;
+        };
+        let Some(primary) = svc
+            .calendars
+            .primary
+            .as_ref()
+            .and_then(|c| core.calendars.get(c))
+        else {
+            // No calendar: always open.
+            return OpeningState::Open;
+        };
+        let secondary = svc
+            .calendars
+            .secondary
+            .as_ref()
+            .and_then(|c| core.calendars.get(c));
+        let now = DateTime::from_timestamp_millis(now).unwrap_or_default();
+        calendar::opening_state(primary, secondary, now)
+    }
+
+    fn can_queue(&self, service: &str) -> bool {
+        self.0
+            .resolve_service(service)
+            .is_some_and(|s| s.can_receive_im().is_ok())
+    }
+}

@@ -1,0 +1,340 @@
+//! The engine: a customer chat from the workflow to an agent and back, the reporting facts,
+//! and a restart that resumes sessions, queues and timers exactly where they were.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use switchboard::clock::ManualClock;
+use switchboard::directory::model::{Service, User};
+use switchboard::distribution::{OfferOutcome, Presence};
+use switchboard::engine::actor::Engine;
+use switchboard::engine::core::{Command, Core, Customer, Effect, Fact, Outcome, SessionState};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::spawn_app;
+
+fn setup() -> Vec<Command> {
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "support-im",
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true},
+        "members": ["u1", "u2"]
+    }))
+    .expect("service");
+    let workflow: Value =
+        serde_json::from_str(include_str!("../workflows/support.json")).expect("workflow");
+    let user = |id: &str| -> User {
+        serde_json::from_value(
+            json!({"id": id, "upn": format!("{id}@example.com"), "displayName": id,
+            "licenses": {"im": true}, "activeIn": ["support"]}),
+        )
+        .expect("user")
+    };
+    vec![
+        Command::UpsertWorkflow { document: workflow },
+        Command::UpsertService {
+            service: Box::new(service),
+        },
+        Command::UpsertUser {
+            user: Box::new(user("u1")),
+            registered: true,
+            presence: Presence::Available,
+        },
+        Command::UpsertUser {
+            user: Box::new(user("u2")),
+            registered: true,
+            presence: Presence::Available,
+        },
+    ]
+}
+
+fn start(session: &str) -> Command {
+    Command::StartSession {
+        session: session.into(),
+        service: "support".into(),
+        channel: "interact".into(),
+        customer: Customer {
+            display_name: "Ada".into(),
+            email: "ada@example.com".into(),
+        },
+        parameters: BTreeMap::new(),
+    }
+}
+
+fn invitations(effects: &[Effect]) -> Vec<(u64, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SendInvitation { offer, user, .. } => Some((*offer, user.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_session_and_offer() {
+    let mut core = Core::default();
+    for command in setup() {
+        core.handle(command, 0);
+    }
+    let effects = core.handle(start("s1"), 1000);
+    assert!(effects.iter().any(|e| matches!(e, Effect::ToCustomer { text: Some(t), .. } if t == "Hello Ada, thanks for contacting Support.")));
+    let effects = core.handle(
+        Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        },
+        2000,
+    );
+    let offered = invitations(&effects);
+    assert_eq!(offered, vec![(1, "u1".to_owned())]);
+    assert_eq!(core.sessions["s1"].state, SessionState::Queued);
+
+    let effects = core.handle(
+        Command::Accept {
+            offer: 1,
+            user: "u1".into(),
+        },
+        3000,
+    );
+    assert!(effects.contains(&Effect::OpenChatroom {
+        session: "s1".into(),
+        user: "u1".into()
+    }));
+    let effects = core.handle(
+        Command::CustomerMessage {
+            session: "s1".into(),
+            text: "my printer".into(),
+        },
+        4000,
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::RelayToAgent {
+            session: "s1".into(),
+            user: "u1".into(),
+            text: "my printer".into()
+        }]
+    );
+
+    let effects = core.handle(
+        Command::EndSession {
+            session: "s1".into(),
+        },
+        60_000,
+    );
+    let facts: Vec<&Fact> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Report(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(
+            facts.as_slice(),
+            [Fact::SessionEnded { outcome: Outcome::Handled, agent: Some(a), created_at: 1000, queued_at: Some(2000), accepted_at: Some(3000), ended_at: 60_000, .. }] if a == "u1"
+        ),
+        "{facts:?}"
+    );
+    assert!(core.sessions.is_empty());
+    // The returning customer is offered first to the agent who handled them, once free.
+    core.handle(Command::AcwDone { user: "u1".into() }, 61_000);
+    core.handle(start("s2"), 62_000);
+    let effects = core.handle(
+        Command::CustomerMessage {
+            session: "s2".into(),
+            text: "Technical".into(),
+        },
+        63_000,
+    );
+    assert_eq!(invitations(&effects), vec![(2, "u1".to_owned())]);
+}
+
+#[test]
+fn a_customer_who_leaves_while_ringing_is_abandoned_and_the_offer_cancelled() {
+    let mut core = Core::default();
+    for command in setup() {
+        core.handle(command, 0);
+    }
+    core.handle(start("s1"), 0);
+    core.handle(
+        Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        },
+        1000,
+    );
+    let effects = core.handle(
+        Command::CustomerLeft {
+            session: "s1".into(),
+        },
+        2000,
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::UpdateInvitation {
+            outcome: OfferOutcome::Cancelled(_),
+            ..
+        }
+    )));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Report(Fact::SessionEnded {
+            outcome: Outcome::Abandoned,
+            ..
+        })
+    )));
+    assert!(core.distribution.tasks.is_empty() && core.distribution.offers.is_empty());
+}
+
+#[tokio::test]
+async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_facts() {
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let clock = Arc::new(ManualClock::default());
+    let t0 = switchboard::clock::Clock::now_ms(clock.as_ref());
+
+    let stop = CancellationToken::new();
+    let (engine, actor) = Engine::start(pool.clone(), "tenant-1", clock.clone(), stop.clone())
+        .await
+        .expect("start");
+    for command in setup() {
+        engine.send(command).await.expect("setup");
+    }
+    engine.send(start("s1")).await.expect("start session");
+    let effects = engine
+        .send(Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        })
+        .await
+        .expect("answer");
+    assert_eq!(invitations(&effects), vec![(1, "u1".to_owned())]);
+    // The effects were stored with the command.
+    let stored: i64 =
+        sqlx::query("SELECT COUNT(*) AS n FROM engine_effects WHERE tenant_id = 'tenant-1'")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+            .get("n");
+    assert!(stored > 0);
+    stop.cancel();
+    actor.await.expect("actor stops");
+
+    // Restart: the session is still queued and ringing u1, with the same deadline.
+    let stop = CancellationToken::new();
+    let (engine, actor) = Engine::start(pool.clone(), "tenant-1", clock.clone(), stop.clone())
+        .await
+        .expect("restart");
+    clock.advance(chrono::Duration::seconds(30));
+    let effects = engine.send(Command::Tick).await.expect("tick");
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::UpdateInvitation {
+                offer: 1,
+                outcome: OfferOutcome::Rona,
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+    assert_eq!(
+        invitations(&effects),
+        vec![(2, "u2".to_owned())],
+        "RONA, then the next agent"
+    );
+    engine
+        .send(Command::Accept {
+            offer: 2,
+            user: "u2".into(),
+        })
+        .await
+        .expect("accept");
+    engine
+        .send(Command::EndSession {
+            session: "s1".into(),
+        })
+        .await
+        .expect("end");
+    stop.cancel();
+    actor.await.expect("actor stops");
+
+    let sessions = sqlx::query(
+        "SELECT outcome, agent, created_at FROM report_sessions WHERE tenant_id = 'tenant-1'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("report");
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].get::<String, _>("outcome"), "handled");
+    assert_eq!(
+        sessions[0].get::<Option<String>, _>("agent").as_deref(),
+        Some("u2")
+    );
+    assert_eq!(sessions[0].get::<i64, _>("created_at"), t0);
+    let offers: Vec<String> = sqlx::query(
+        "SELECT outcome FROM report_offers WHERE tenant_id = 'tenant-1' ORDER BY offer_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("report")
+    .into_iter()
+    .map(|r| r.get("outcome"))
+    .collect();
+    assert_eq!(offers, vec!["rona", "accepted"]);
+}
+
+#[tokio::test]
+async fn after_a_crash_the_replayed_log_behaves_exactly_like_the_engine_that_crashed() {
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let clock = Arc::new(ManualClock::default());
+    let now = || switchboard::clock::Clock::now_ms(clock.as_ref());
+    let (engine, actor) = Engine::start(pool.clone(), "t", clock.clone(), CancellationToken::new())
+        .await
+        .expect("start");
+    let mut shadow = Core::default();
+    let mut commands = setup();
+    commands.extend([
+        start("a"),
+        start("b"),
+        Command::CustomerMessage {
+            session: "a".into(),
+            text: "Billing".into(),
+        },
+    ]);
+    for command in commands {
+        let effects = engine.send(command.clone()).await.expect("send");
+        assert_eq!(effects, shadow.handle(command, now()));
+        clock.advance(chrono::Duration::milliseconds(250));
+    }
+    // A crash: no shutdown snapshot, only the log.
+    actor.abort();
+    let _ = actor.await;
+    let (engine, _actor) =
+        Engine::start(pool.clone(), "t", clock.clone(), CancellationToken::new())
+            .await
+            .expect("restart");
+    clock.advance(chrono::Duration::seconds(40));
+    for command in [
+        Command::Tick,
+        Command::CustomerMessage {
+            session: "b".into(),
+            text: "Technical".into(),
+        },
+        Command::Decline {
+            offer: 2,
+            user: "u2".into(),
+        },
+        Command::CustomerLeft {
+            session: "a".into(),
+        },
+    ] {
+        let effects = engine.send(command.clone()).await.expect("send");
+        assert_eq!(effects, shadow.handle(command, now()));
+    }
+}
