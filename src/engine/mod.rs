@@ -8,3 +8,4 @@
 
 pub mod actor;
 pub mod core;
+pub mod http_request;

@@ -338,3 +338,112 @@ async fn after_a_crash_the_replayed_log_behaves_exactly_like_the_engine_that_cra
         assert_eq!(effects, shadow.handle(command, now()));
     }
 }
+
+mod send_http_request {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use serde_json::json;
+    use switchboard::engine::http_request::{Network, execute};
+
+    async fn server() -> String {
+        let app = Router::new()
+            .route(
+                "/crm",
+                get(|| async { axum::Json(json!({"customer": {"tier": "gold"}})) }),
+            )
+            .route(
+                "/moved",
+                get(|| async {
+                    axum::response::Redirect::temporary("http://127.0.0.1:1/elsewhere")
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    "late"
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_loopback_target_is_refused_unless_the_tenant_allows_it() {
+        let base = server().await;
+        let refused = execute(
+            "GET",
+            &format!("{base}/crm"),
+            &BTreeMap::new(),
+            None,
+            5,
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, None, "loopback is refused by default");
+        let allowed = [Network::parse("127.0.0.0/8").expect("net")];
+        let done = execute(
+            "GET",
+            &format!("{base}/crm"),
+            &BTreeMap::new(),
+            None,
+            5,
+            &allowed,
+        )
+        .await;
+        assert_eq!(done.status, Some(200));
+        assert_eq!(done.body, Some(json!({"customer": {"tier": "gold"}})));
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_and_slow_targets_time_out() {
+        let base = server().await;
+        let allowed = [Network::parse("127.0.0.0/8").expect("net")];
+        let moved = execute(
+            "GET",
+            &format!("{base}/moved"),
+            &BTreeMap::new(),
+            None,
+            5,
+            &allowed,
+        )
+        .await;
+        assert_eq!(moved.status, Some(307));
+        let slow = execute(
+            "GET",
+            &format!("{base}/slow"),
+            &BTreeMap::new(),
+            None,
+            1,
+            &allowed,
+        )
+        .await;
+        assert_eq!(slow.status, None);
+    }
+
+    #[tokio::test]
+    async fn private_and_metadata_addresses_are_refused_before_any_connection() {
+        use switchboard::engine::http_request::{Refused, vet};
+        for url in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.0.0.1/",
+            "http://[::1]:9/",
+            "http://localhost:9/",
+        ] {
+            let refused = vet(&url::Url::parse(url).expect("url"), &[]).await;
+            assert!(
+                matches!(refused, Err(Refused::Internal(_))),
+                "{url}: {refused:?}"
+            );
+        }
+        let ftp = vet(&url::Url::parse("ftp://example.com/").expect("url"), &[]).await;
+        assert_eq!(ftp, Err(Refused::BadUrl));
+    }
+}

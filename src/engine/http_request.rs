@@ -1,0 +1,222 @@
+//! Executes the workflow's `SendHttpRequest` effect. The target must be http(s) and must not
+//! resolve to a loopback, private, link-local, unique-local, multicast or unspecified address
+//! (nor the cloud metadata address) unless the tenant allow-lists the network; redirects are not
+//! followed (they could lead anywhere), the body is capped, and the result comes back to the
+//! workflow as a `HttpResult` command.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use url::Url;
+
+/// Largest response body read.
+const MAX_BODY: usize = 256 * 1024;
+
+/// A network written as `10.0.0.0/8` or `fd00::/8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    pub fn parse(text: &str) -> Option<Network> {
+        let (addr, prefix) = text.split_once('/')?;
+        let addr: IpAddr = addr.trim().parse().ok()?;
+        let prefix: u8 = prefix.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Network { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Addresses a workflow may not reach unless allow-listed.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 0
+                // 100.64.0.0/10, carrier-grade NAT
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    #[error("the URL is not an absolute http(s) URL")]
+    BadUrl,
+    #[error("the host could not be resolved")]
+    Unresolvable,
+    #[error("the host resolves to an internal address ({0}) that the tenant has not allowed")]
+    Internal(IpAddr),
+}
+
+/// Resolves the URL's host and checks every address; returns the addresses to connect to.
+pub async fn vet(url: &Url, allowed: &[Network]) -> Result<Vec<SocketAddr>, Refused> {
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(Refused::BadUrl);
+    }
+    let host = url.host_str().ok_or(Refused::BadUrl)?;
+    let port = url.port_or_known_default().ok_or(Refused::BadUrl)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| Refused::Unresolvable)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Refused::Unresolvable);
+    }
+    for addr in &addrs {
+        let ip = addr.ip();
+        if is_internal(ip) && !allowed.iter().any(|n| n.contains(ip)) {
+            return Err(Refused::Internal(ip));
+        }
+    }
+    Ok(addrs)
+}
+
+/// The outcome handed back to the workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Option<u16>,
+    pub body: Option<Value>,
+}
+
+/// Performs the request after vetting its target. Failures (refused, unreachable, timeout)
+/// are an outcome without a status, which the workflow takes as its `failure` exit.
+pub async fn execute(
+    method: &str,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    body: Option<&str>,
+    timeout_seconds: u32,
+    allowed: &[Network],
+) -> Outcome {
+    let failed = Outcome {
+        status: None,
+        body: None,
+    };
+    let Ok(url) = Url::parse(url) else {
+        return failed;
+    };
+    let addrs = match vet(&url, allowed).await {
+        Ok(addrs) => addrs,
+        Err(refused) => {
+            tracing::warn!(reason = %refused, "workflow HTTP request refused");
+            return failed;
+        }
+    };
+    let Some(host) = url.host_str().map(str::to_owned) else {
+        return failed;
+    };
+    // Pin the vetted addresses so a second DNS answer cannot point elsewhere.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(u64::from(timeout_seconds.clamp(1, 60))))
+        .resolve_to_addrs(&host, &addrs)
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+        .build();
+    let Ok(client) = client else { return failed };
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return failed;
+    };
+    let mut request = client.request(method, url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    if let Some(body) = body {
+        request = request.body(body.to_owned());
+    }
+    let Ok(mut response) = request.send().await else {
+        return failed;
+    };
+    let status = response.status().as_u16();
+    let mut bytes = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        if bytes.len() + chunk.len() > MAX_BODY {
+            return Outcome {
+                status: Some(status),
+                body: None,
+            };
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Outcome {
+        status: Some(status),
+        body: serde_json::from_slice(&bytes).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(internal.parse().expect("ip")), "{internal}");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_internal(public.parse().expect("ip")), "{public}");
+        }
+    }
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let net = Network::parse("10.20.0.0/16").expect("net");
+        assert!(net.contains("10.20.3.4".parse().expect("ip")));
+        assert!(!net.contains("10.21.0.1".parse().expect("ip")));
+        assert!(
+            Network::parse("fd00::/8")
+                .expect("net")
+                .contains("fd12::1".parse().expect("ip"))
+        );
+        assert!(Network::parse("10.0.0.0/33").is_none());
+    }
+}
