@@ -239,6 +239,9 @@ pub struct Core {
     /// Parsed workflows, rebuilt from `workflows` after a load.
     #[serde(skip)]
     parsed: BTreeMap<String, Workflow>,
+    /// `(deadline, session)` of every waiting run, rebuilt after a load.
+    #[serde(skip)]
+    run_deadlines: std::collections::BTreeSet<(i64, String)>,
 }
 
 impl Core {
@@ -249,16 +252,32 @@ impl Core {
             .iter()
             .filter_map(|(id, doc)| workflow::parse(doc).ok().map(|w| (id.clone(), w)))
             .collect();
+        self.run_deadlines = self
+            .sessions
+            .values()
+            .filter_map(|s| Some((s.run.as_ref()?.deadline()?, s.id.clone())))
+            .collect();
         self
+    }
+
+    /// Replaces a session's run, keeping the deadline index in step.
+    fn set_run(&mut self, session: &str, run: Option<Run>) -> Option<Run> {
+        let s = self.sessions.get_mut(session)?;
+        if let Some(t) = s.run.as_ref().and_then(Run::deadline) {
+            self.run_deadlines.remove(&(t, session.to_owned()));
+        }
+        if let Some(t) = run.as_ref().and_then(Run::deadline) {
+            self.run_deadlines.insert((t, session.to_owned()));
+        }
+        std::mem::replace(&mut s.run, run)
     }
 
     /// The earliest time a `Tick` has work to do.
     pub fn next_deadline(&self) -> Option<i64> {
-        let runs = self
-            .sessions
-            .values()
-            .filter_map(|s| s.run.as_ref()?.deadline());
-        runs.chain(self.distribution.next_deadline()).min()
+        let run = self.run_deadlines.first().map(|(t, _)| *t);
+        run.into_iter()
+            .chain(self.distribution.next_deadline())
+            .min()
     }
 
     /// Applies a command at `now`.
@@ -373,15 +392,10 @@ impl Core {
             Command::Tick => {
                 self.distribute(dist::Event::Tick, now, &mut out);
                 let due: Vec<String> = self
-                    .sessions
-                    .values()
-                    .filter(|s| {
-                        s.run
-                            .as_ref()
-                            .and_then(Run::deadline)
-                            .is_some_and(|t| t <= now)
-                    })
-                    .map(|s| s.id.clone())
+                    .run_deadlines
+                    .iter()
+                    .take_while(|(t, _)| *t <= now)
+                    .map(|(_, s)| s.clone())
                     .collect();
                 for session in due {
                     self.run_event(&session, RunEvent::Timer, now, &mut out);
@@ -469,9 +483,7 @@ impl Core {
         };
         let (run, effects) =
             Run::start(&workflow, session, service, parameters, &Lookup(self), now);
-        if let Some(s) = self.sessions.get_mut(session) {
-            s.run = Some(run);
-        }
+        self.set_run(session, Some(run));
         self.apply_run_effects(session, effects, now, out);
     }
 
@@ -490,9 +502,7 @@ impl Core {
             return self.end_session(session, Outcome::Failed, now, out);
         };
         let effects = run.handle(&workflow, event, &Lookup(self), now);
-        if let Some(s) = self.sessions.get_mut(session) {
-            s.run = Some(run);
-        }
+        self.set_run(session, Some(run));
         self.apply_run_effects(session, effects, now, out);
     }
 
@@ -598,19 +608,16 @@ impl Core {
                         now,
                         out,
                     );
-                    let parameters = self.sessions.get_mut(session).map(|s| {
+                    if let Some(s) = self.sessions.get_mut(session) {
                         let from = std::mem::replace(&mut s.service, target.clone());
                         s.transferred_from.push(from);
                         s.state = SessionState::Workflow;
-                        s.run.take().map(|r| r.parameters).unwrap_or_default()
-                    });
-                    return self.start_run(
-                        session,
-                        &target,
-                        parameters.unwrap_or_default(),
-                        now,
-                        out,
-                    );
+                    }
+                    let parameters = self
+                        .set_run(session, None)
+                        .map(|r| r.parameters)
+                        .unwrap_or_default();
+                    return self.start_run(session, &target, parameters, now, out);
                 }
             }
         }
