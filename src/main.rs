@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             workflow: Some(file),
             channel,
         } => check_workflow(&file, channel.as_deref()),
-        Command::Check { workflow: None, .. } => check(&settings),
+        Command::Check { workflow: None, .. } => check(&settings).await,
         Command::Card {
             command:
                 CardCommand::Render {
@@ -74,8 +74,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `switchboard check`: the configuration (already loaded) and every card template.
-fn check(settings: &Settings) -> ExitCode {
+/// `switchboard check`: the configuration (already loaded), every card template, and every
+/// workflow, service and calendar stored in the directory (when the store exists).
+async fn check(settings: &Settings) -> ExitCode {
     println!(
         "configuration is valid ({} mode, bind {}, store {})",
         if settings.is_anonymous() {
@@ -86,18 +87,47 @@ fn check(settings: &Settings) -> ExitCode {
         settings.server.bind,
         settings.store.url
     );
+    let mut ok = true;
     match CardCatalog::load(settings.cards.dir.as_deref()) {
-        Ok(catalog) => {
-            println!(
-                "{} card templates are valid (parsed; version <= 1.5; Action.Execute verbs; size; nothing left over with sample data)",
-                catalog.cards().count()
-            );
-            ExitCode::SUCCESS
-        }
+        Ok(catalog) => println!(
+            "{} card templates are valid (parsed; version <= 1.5; Action.Execute verbs; size; nothing left over with sample data)",
+            catalog.cards().count()
+        ),
         Err(e) => {
             eprintln!("switchboard: invalid card template: {e}");
-            ExitCode::FAILURE
+            ok = false;
         }
+    }
+    match switchboard::store::open_existing(&settings.store.url).await {
+        Ok(None) => println!(
+            "no store yet at {}: nothing stored to check",
+            settings.store.url
+        ),
+        Ok(Some(pool)) => match switchboard::directory::check::check_all(&pool).await {
+            Ok((checked, problems)) if problems.is_empty() => {
+                println!("{checked} directory documents are valid")
+            }
+            Ok((_, problems)) => {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                eprintln!("{} problem(s) in the directory", problems.len());
+                ok = false;
+            }
+            Err(e) => {
+                eprintln!("switchboard: reading the directory failed: {e:#}");
+                ok = false;
+            }
+        },
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ok = false;
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

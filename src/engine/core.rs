@@ -45,6 +45,13 @@ pub enum Command {
         registered: bool,
         presence: Presence,
     },
+    /// A chat to a user with the Interact license and IM enabled: no task, no queue, no
+    /// workflow; the user gets the chat at once.
+    StartDirectSession {
+        session: String,
+        user: String,
+        customer: Customer,
+    },
     StartSession {
         session: String,
         service: String,
@@ -234,6 +241,8 @@ pub struct Core {
     pub calendars: BTreeMap<String, Calendar>,
     pub distribution: dist::State,
     pub sessions: BTreeMap<String, Session>,
+    /// Directory users by id (for direct chats).
+    pub users: BTreeMap<String, User>,
     /// The agent who last handled each customer email (last-user routing).
     pub last_agent: BTreeMap<String, String>,
     /// Parsed workflows, rebuilt from `workflows` after a load.
@@ -313,7 +322,15 @@ impl Core {
                     .get(&user.id)
                     .map_or(now, |a| a.idle_since);
                 let agent = user.to_agent(&services, registered, presence, idle_since);
+                self.users.insert(user.id.clone(), *user);
                 self.distribute(dist::Event::UpsertAgent(Box::new(agent)), now, &mut out);
+            }
+            Command::StartDirectSession {
+                session,
+                user,
+                customer,
+            } => {
+                self.start_direct(session, user, customer, now, &mut out);
             }
             Command::StartSession {
                 session,
@@ -460,6 +477,58 @@ impl Core {
             },
         );
         self.start_run(&session, &service, parameters, now, out);
+    }
+
+    fn start_direct(
+        &mut self,
+        session: String,
+        user: String,
+        customer: Customer,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.sessions.contains_key(&session) {
+            return;
+        }
+        let allowed = self
+            .users
+            .get(&user)
+            .is_some_and(User::receives_direct_chats)
+            && self
+                .distribution
+                .agents
+                .get(&user)
+                .is_some_and(|a| a.registered);
+        self.sessions.insert(
+            session.clone(),
+            Session {
+                id: session.clone(),
+                service: String::new(),
+                channel: "interact".into(),
+                customer,
+                run: None,
+                state: SessionState::Connected,
+                priority: Priority::Normal,
+                agent: allowed.then(|| user.clone()),
+                created_at: now,
+                queued_at: None,
+                accepted_at: allowed.then_some(now),
+                transferred_from: Vec::new(),
+            },
+        );
+        if !allowed {
+            return self.end_session(&session, Outcome::Failed, now, out);
+        }
+        out.push(Effect::OpenChatroom {
+            session: session.clone(),
+            user,
+        });
+        out.push(Effect::ToCustomer {
+            session,
+            text: None,
+            choices: Vec::new(),
+            state: Some(SessionState::Connected),
+        });
     }
 
     /// Starts (or, after a transfer, restarts) the service's workflow for a session.

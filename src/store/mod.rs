@@ -39,6 +39,19 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
+/// Opens the database only if it already exists (for read-only commands such as `check`).
+pub async fn open_existing(url: &str) -> anyhow::Result<Option<Pool>> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match path {
+        Some(":memory:") | None => Ok(None),
+        Some(p) if !std::path::Path::new(p).exists() => Ok(None),
+        Some(_) => connect(url).await.map(Some),
+    }
+}
+
 /// Whether the database answers (for `/readyz`).
 pub async fn ping(pool: &Pool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()

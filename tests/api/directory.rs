@@ -162,3 +162,56 @@ async fn documents_are_versioned_and_a_stale_write_is_refused() {
         1
     );
 }
+
+#[tokio::test]
+async fn check_validates_every_stored_workflow_and_assignment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("sb.db").display());
+    let pool = switchboard::store::connect(&url).await.expect("store");
+    let voice = json!({"id": "voice", "name": "Voice", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "m"},
+        "m": {"type": "PlayMusic", "next": "end"},
+        "end": {"type": "Disconnect"}
+    }});
+    store::put(&pool, "t1", Kind::Workflow, "voice", &voice, None, 0)
+        .await
+        .expect("workflow");
+    let mut svc = licensed_service();
+    svc.workflow = Some("voice".into());
+    store::put(&pool, "t1", Kind::Service, "support", &svc, None, 0)
+        .await
+        .expect("service");
+    pool.close().await;
+
+    let run = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .current_dir(dir.path())
+            .env_clear()
+            .env("SWITCHBOARD_STORE__URL", url)
+            .arg("check")
+            .output()
+            .expect("run")
+    };
+    let out = run(&url);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("t1: workflow voice: /activities/m/type")
+            && stderr.contains("m (PlayMusic)"),
+        "{stderr}"
+    );
+
+    let fresh = run(&format!(
+        "sqlite://{}",
+        dir.path().join("none.db").display()
+    ));
+    assert!(
+        fresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
+    assert!(
+        !dir.path().join("none.db").exists(),
+        "check creates nothing"
+    );
+}

@@ -447,3 +447,76 @@ mod send_http_request {
         assert_eq!(ftp, Err(Refused::BadUrl));
     }
 }
+
+#[test]
+fn a_direct_chat_goes_straight_to_a_user_with_the_interact_license_and_is_refused_otherwise() {
+    let mut core = Core::default();
+    for command in setup() {
+        core.handle(command, 0);
+    }
+    let direct: User = serde_json::from_value(
+        json!({"id": "d1", "upn": "d1@example.com", "displayName": "Dana",
+        "licenses": {"interact": true}, "interact": {"enabled": true, "instantMessage": true}}),
+    )
+    .expect("user");
+    core.handle(
+        Command::UpsertUser {
+            user: Box::new(direct),
+            registered: true,
+            presence: Presence::Available,
+        },
+        0,
+    );
+    let customer = Customer {
+        display_name: "Ada".into(),
+        email: "ada@example.com".into(),
+    };
+    let effects = core.handle(
+        Command::StartDirectSession {
+            session: "d".into(),
+            user: "d1".into(),
+            customer: customer.clone(),
+        },
+        10,
+    );
+    assert!(effects.contains(&Effect::OpenChatroom {
+        session: "d".into(),
+        user: "d1".into()
+    }));
+    assert!(core.distribution.tasks.is_empty(), "no task, no queue");
+    let effects = core.handle(
+        Command::EndSession {
+            session: "d".into(),
+        },
+        20,
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Report(Fact::SessionEnded {
+            outcome: Outcome::Handled,
+            ..
+        })
+    )));
+
+    // u1 has only the IM license: no direct chats.
+    let effects = core.handle(
+        Command::StartDirectSession {
+            session: "x".into(),
+            user: "u1".into(),
+            customer,
+        },
+        30,
+    );
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Report(Fact::SessionEnded {
+            outcome: Outcome::Failed,
+            ..
+        })
+    )));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::OpenChatroom { .. }))
+    );
+}
