@@ -21,6 +21,7 @@ use crate::botframework::tokens::AccessTokens;
 use crate::cards::CardCatalog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
+use crate::engine::registry::Engines;
 use crate::store::conversations::ConversationReferences;
 use crate::store::{self, Pool};
 
@@ -38,6 +39,7 @@ pub struct App {
     pub outbox: Arc<Outbox>,
     pub references: ConversationReferences,
     pub cards: Arc<CardCatalog>,
+    pub engines: Arc<Engines>,
 }
 
 impl Deref for AppState {
@@ -143,12 +145,18 @@ impl Application {
             settings,
             references: ConversationReferences::new(pool.clone()),
             cards,
+            engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
             pool,
             clock,
             inbound_auth,
             connector,
             outbox,
         }));
+        // Engines with stored state resume now, so their timers keep running.
+        let resumed = state.engines.resume_all().await.context("resuming the engines")?;
+        if resumed > 0 {
+            tracing::info!(engines = resumed, "engines resumed from the store");
+        }
         Ok(Application {
             listener,
             state,
@@ -172,6 +180,15 @@ impl Application {
         let addr = self.local_addr()?;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let resumed = self
+            .state
+            .engines
+            .resume_all()
+            .await
+            .context("resuming the engines")?;
+        if resumed > 0 {
+            tracing::info!(engines = resumed, "engines resumed from the store");
+        }
         let router = crate::http::router(self.state.clone());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
@@ -185,6 +202,7 @@ impl Application {
             })
             .await;
         stop.cancel();
+        self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");
         }

@@ -9,3 +9,4 @@
 pub mod actor;
 pub mod core;
 pub mod http_request;
+pub mod registry;

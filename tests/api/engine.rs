@@ -520,3 +520,42 @@ fn a_direct_chat_goes_straight_to_a_user_with_the_interact_license_and_is_refuse
             .any(|e| matches!(e, Effect::OpenChatroom { .. }))
     );
 }
+
+#[tokio::test]
+async fn the_application_resumes_every_tenants_engine_at_boot() {
+    use crate::helpers::{TestConfig, spawn_app_on};
+    use crate::mock_bf::MockBotFramework;
+
+    let clock = Arc::new(ManualClock::default());
+    let mock = MockBotFramework::start().await;
+    let app = spawn_app_on(mock.clone(), TestConfig::default().clock(clock.clone())).await;
+    let engine = app.state.engines.get("tenant-9").await.expect("engine");
+    for command in setup() {
+        engine.send(command).await.expect("setup");
+    }
+    engine.send(start("s1")).await.expect("start");
+    let effects = engine
+        .send(Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        })
+        .await
+        .expect("answer");
+    assert_eq!(invitations(&effects), vec![(1, "u1".to_owned())]);
+    let config = app.stop().await;
+
+    let app = spawn_app_on(mock, config).await;
+    assert_eq!(
+        app.state.engines.running().await,
+        vec!["tenant-9".to_owned()],
+        "started at boot, not on demand"
+    );
+    clock.advance(chrono::Duration::seconds(31));
+    let engine = app.state.engines.get("tenant-9").await.expect("engine");
+    let effects = engine.send(Command::Tick).await.expect("tick");
+    assert_eq!(
+        invitations(&effects),
+        vec![(2, "u2".to_owned())],
+        "the ring timer survived the restart"
+    );
+}
