@@ -153,7 +153,11 @@ impl Application {
             outbox,
         }));
         // Engines with stored state resume now, so their timers keep running.
-        let resumed = state.engines.resume_all().await.context("resuming the engines")?;
+        let resumed = state
+            .engines
+            .resume_all()
+            .await
+            .context("resuming the engines")?;
         if resumed > 0 {
             tracing::info!(engines = resumed, "engines resumed from the store");
         }

@@ -559,3 +559,133 @@ async fn the_application_resumes_every_tenants_engine_at_boot() {
         "the ring timer survived the restart"
     );
 }
+
+/// Random command sequences through the whole engine: a session is never in two states (the
+/// engine's and distribution's views agree), never gets two outcomes or two agents, offers end
+/// once, capacity holds, and the indexes stay in step.
+#[test]
+fn random_command_sequences_keep_the_engine_consistent() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use switchboard::distribution::model::Phase;
+
+    let mut totals = (0, 0);
+    for seed in 0..60u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut core = Core::default();
+        for command in setup() {
+            core.handle(command, 0);
+        }
+        let mut now = 0;
+        let mut ended = std::collections::BTreeMap::<String, usize>::new();
+        let mut offers_ended = std::collections::BTreeMap::<u64, usize>::new();
+        let mut opened = std::collections::BTreeMap::<String, usize>::new();
+        let mut next = 0;
+        for step in 0..250 {
+            now += rng.random_range(0..15_000);
+            let pick = |rng: &mut StdRng| format!("s{}", rng.random_range(0..next.max(1)));
+            let offer = core.distribution.offers.keys().next().copied();
+            let command = match rng.random_range(0..10) {
+                0 | 1 => {
+                    next += 1;
+                    start(&format!("s{}", next - 1))
+                }
+                2 => Command::CustomerMessage {
+                    session: pick(&mut rng),
+                    text: ["Technical", "Billing", "?"][rng.random_range(0..3)].into(),
+                },
+                3 => match offer {
+                    Some(o) => Command::Accept {
+                        offer: o,
+                        user: core.distribution.offers[&o].user.clone(),
+                    },
+                    None => Command::Tick,
+                },
+                4 => match offer {
+                    Some(o) => Command::Decline {
+                        offer: o,
+                        user: core.distribution.offers[&o].user.clone(),
+                    },
+                    None => Command::Tick,
+                },
+                5 => Command::CustomerLeft {
+                    session: pick(&mut rng),
+                },
+                6 => Command::EndSession {
+                    session: pick(&mut rng),
+                },
+                7 => Command::AcwDone {
+                    user: ["u1", "u2"][rng.random_range(0..2)].into(),
+                },
+                8 => Command::Accept {
+                    offer: rng.random_range(1..20),
+                    user: "u1".into(),
+                },
+                _ => Command::Tick,
+            };
+            for effect in core.handle(command, now) {
+                match effect {
+                    Effect::Report(Fact::SessionEnded { session, .. }) => {
+                        *ended.entry(session).or_default() += 1
+                    }
+                    Effect::Report(Fact::OfferEnded { offer, .. }) => {
+                        *offers_ended.entry(offer).or_default() += 1
+                    }
+                    Effect::OpenChatroom { session, .. } => {
+                        *opened.entry(session).or_default() += 1
+                    }
+                    _ => {}
+                }
+            }
+            let context = format!("seed {seed} step {step}");
+            assert!(
+                ended.values().all(|n| *n == 1),
+                "{context}: a session ended twice"
+            );
+            assert!(
+                offers_ended.values().all(|n| *n == 1),
+                "{context}: an offer ended twice"
+            );
+            assert!(
+                opened.values().all(|n| *n == 1),
+                "{context}: two agents on one chat"
+            );
+            core.distribution
+                .check_indexes()
+                .unwrap_or_else(|e| panic!("{context}: {e}"));
+            for a in core.distribution.agents.values() {
+                assert!(
+                    a.connected.len() as u32 <= a.capacity,
+                    "{context}: capacity"
+                );
+            }
+            for session in ended.keys() {
+                assert!(
+                    !core.sessions.contains_key(session)
+                        && !core.distribution.tasks.contains_key(session),
+                    "{context}: {session} ended but alive"
+                );
+            }
+            for (id, s) in &core.sessions {
+                let task = core.distribution.tasks.get(id).map(|t| &t.phase);
+                let agrees = match s.state {
+                    SessionState::Workflow => task.is_none(),
+                    SessionState::Queued => matches!(task, Some(Phase::Queued | Phase::Ringing(_))),
+                    SessionState::Connected => matches!(task, Some(Phase::Connected(_))),
+                    SessionState::Ended => false,
+                };
+                assert!(
+                    agrees,
+                    "{context}: session {id} is {:?} but its task is {task:?}",
+                    s.state
+                );
+            }
+        }
+        totals.0 += ended.len();
+        totals.1 += opened.len();
+    }
+    assert!(
+        totals.0 > 500 && totals.1 > 100,
+        "the sequences exercise the engine: {totals:?}"
+    );
+}
