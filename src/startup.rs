@@ -184,6 +184,11 @@ impl Application {
         let addr = self.local_addr()?;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let http_requests = tokio::spawn(crate::engine::effects::run_http_requests(
+            self.state.pool.clone(),
+            Arc::clone(&self.state.engines),
+            stop.clone(),
+        ));
         let resumed = self
             .state
             .engines
@@ -206,6 +211,7 @@ impl Application {
             })
             .await;
         stop.cancel();
+        let _ = http_requests.await;
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

@@ -17,6 +17,9 @@ pub struct Tenant {
     pub name: String,
     #[serde(default = "yes")]
     pub im_enabled: bool,
+    /// Internal networks (`10.20.0.0/16`) workflows' SendHttpRequest may reach; none by default.
+    #[serde(default)]
+    pub http_allowed_networks: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -8,5 +8,6 @@
 
 pub mod actor;
 pub mod core;
+pub mod effects;
 pub mod http_request;
 pub mod registry;

@@ -689,3 +689,85 @@ fn random_command_sequences_keep_the_engine_consistent() {
         "the sequences exercise the engine: {totals:?}"
     );
 }
+
+#[tokio::test]
+async fn a_workflow_http_request_is_performed_and_its_result_continues_the_workflow() {
+    use axum::routing::get;
+    use switchboard::directory::Tenant;
+    use switchboard::directory::store::{self as docs, Kind};
+
+    let crm = axum::Router::new().route(
+        "/customer",
+        get(|| async { axum::Json(json!({"tier": "gold"})) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let crm_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, crm).await.expect("serve") });
+
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let tenant = Tenant {
+        id: "t-http".into(),
+        name: "T".into(),
+        im_enabled: true,
+        http_allowed_networks: vec!["127.0.0.0/8".into()],
+    };
+    docs::put(&pool, "t-http", Kind::Tenant, "t-http", &tenant, None, 0)
+        .await
+        .expect("tenant");
+
+    let engine = app.state.engines.get("t-http").await.expect("engine");
+    let mut commands = setup();
+    commands[0] = Command::UpsertWorkflow {
+        document: json!({"id": "support-im", "name": "Lookup", "start": "a", "activities": {
+            "a": {"type": "Accept", "next": "h"},
+            "h": {"type": "SendHttpRequest", "url": format!("http://{crm_addr}/customer"), "saveTo": {"tier": "/tier"},
+                  "exits": {"success": "ok", "failure": "ko"}},
+            "ok": {"type": "Disconnect", "text": "tier ${tier}"},
+            "ko": {"type": "Disconnect", "text": "lookup failed"}
+        }}),
+    };
+    for command in commands {
+        engine.send(command).await.expect("setup");
+    }
+    let effects = engine.send(start("s1")).await.expect("start");
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::HttpRequest { .. }))
+    );
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = sqlx::query(
+            "SELECT outcome FROM report_sessions WHERE tenant_id = 't-http' AND session_id = 's1'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .expect("query");
+        if let Some(row) = row {
+            assert_eq!(
+                row.get::<String, _>("outcome"),
+                "cancelled",
+                "disconnected by the workflow"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the HTTP result never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let said: Vec<String> =
+        sqlx::query("SELECT effect FROM engine_effects WHERE tenant_id = 't-http' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("effects")
+            .into_iter()
+            .map(|r| r.get("effect"))
+            .collect();
+    assert!(said.iter().any(|e| e.contains("tier gold")), "{said:?}");
+}
