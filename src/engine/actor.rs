@@ -183,14 +183,15 @@ async fn report(tx: &mut sqlx::SqliteConnection, tenant: &str, fact: &Fact) -> a
             agent,
             created_at,
             queued_at,
+            offered_at,
             accepted_at,
             ended_at,
             transferred_from,
         } => {
             sqlx::query(
                 "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent, created_at,
-                    queued_at, accepted_at, ended_at, transferred_from)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    queued_at, offered_at, accepted_at, ended_at, transferred_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(tenant)
             .bind(session)
@@ -200,6 +201,7 @@ async fn report(tx: &mut sqlx::SqliteConnection, tenant: &str, fact: &Fact) -> a
             .bind(agent)
             .bind(created_at)
             .bind(queued_at)
+            .bind(offered_at)
             .bind(accepted_at)
             .bind(ended_at)
             .bind(serde_json::to_string(transferred_from)?)

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::directory::calendar::{self, Calendar};
-use crate::directory::model::{Service, User};
+use crate::directory::model::{Service, Tenant, User};
 use crate::distribution::model::{Distribution, Phase, Priority};
 use crate::distribution::{
     self as dist, CancelReason, EnqueueRequest, OfferOutcome, Presence, TaskOutcome,
@@ -31,6 +31,9 @@ pub struct Customer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "camelCase")]
 pub enum Command {
+    UpsertTenant {
+        tenant: Box<Tenant>,
+    },
     UpsertService {
         service: Box<Service>,
     },
@@ -133,6 +136,8 @@ pub struct Session {
     pub agent: Option<String>,
     pub created_at: i64,
     pub queued_at: Option<i64>,
+    /// When the first invitation for the session was sent.
+    pub offered_at: Option<i64>,
     pub accepted_at: Option<i64>,
     /// Services the session was transferred from, in order.
     pub transferred_from: Vec<String>,
@@ -218,6 +223,7 @@ pub enum Fact {
         agent: Option<String>,
         created_at: i64,
         queued_at: Option<i64>,
+        offered_at: Option<i64>,
         accepted_at: Option<i64>,
         ended_at: i64,
         /// Services the session was transferred from before it ended in `service`.
@@ -241,6 +247,8 @@ pub struct Core {
     pub calendars: BTreeMap<String, Calendar>,
     pub distribution: dist::State,
     pub sessions: BTreeMap<String, Session>,
+    /// The tenant's settings (IM enabled).
+    pub tenant: Option<Tenant>,
     /// Directory users by id (for direct chats).
     pub users: BTreeMap<String, User>,
     /// The agent who last handled each customer email (last-user routing).
@@ -293,6 +301,7 @@ impl Core {
     pub fn handle(&mut self, command: Command, now: i64) -> Vec<Effect> {
         let mut out = Vec::new();
         match command {
+            Command::UpsertTenant { tenant } => self.tenant = Some(*tenant),
             Command::UpsertService { service } => {
                 let settings = service.distribution.to_engine();
                 let id = service.id.clone();
@@ -472,6 +481,7 @@ impl Core {
                 agent: None,
                 created_at: now,
                 queued_at: None,
+                offered_at: None,
                 accepted_at: None,
                 transferred_from: Vec::new(),
             },
@@ -512,6 +522,7 @@ impl Core {
                 agent: allowed.then(|| user.clone()),
                 created_at: now,
                 queued_at: None,
+                offered_at: None,
                 accepted_at: allowed.then_some(now),
                 transferred_from: Vec::new(),
             },
@@ -540,10 +551,11 @@ impl Core {
         now: i64,
         out: &mut Vec<Effect>,
     ) {
+        let im_enabled = self.tenant.as_ref().is_none_or(|t| t.im_enabled);
         let workflow = self
             .services
             .get(service)
-            .filter(|s| s.can_receive_im().is_ok())
+            .filter(|s| im_enabled && s.can_receive_im().is_ok())
             .and_then(|s| s.workflow.as_ref())
             .and_then(|w| self.parsed.get(w))
             .cloned();
@@ -797,6 +809,7 @@ impl Core {
             agent: s.agent,
             created_at: s.created_at,
             queued_at: s.queued_at,
+            offered_at: s.offered_at,
             accepted_at: s.accepted_at,
             ended_at: now,
             transferred_from: s.transferred_from,
@@ -812,11 +825,16 @@ impl Core {
                     session,
                     user,
                     ..
-                } => out.push(Effect::SendInvitation {
-                    offer,
-                    session,
-                    user,
-                }),
+                } => {
+                    if let Some(s) = self.sessions.get_mut(&session) {
+                        s.offered_at.get_or_insert(now);
+                    }
+                    out.push(Effect::SendInvitation {
+                        offer,
+                        session,
+                        user,
+                    })
+                }
                 dist::Effect::OfferEnded {
                     offer,
                     session,

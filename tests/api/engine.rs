@@ -264,7 +264,7 @@ async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_
     actor.await.expect("actor stops");
 
     let sessions = sqlx::query(
-        "SELECT outcome, agent, created_at FROM report_sessions WHERE tenant_id = 'tenant-1'",
+        "SELECT outcome, agent, created_at, offered_at FROM report_sessions WHERE tenant_id = 'tenant-1'",
     )
     .fetch_all(&pool)
     .await
@@ -276,6 +276,11 @@ async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_
         Some("u2")
     );
     assert_eq!(sessions[0].get::<i64, _>("created_at"), t0);
+    assert_eq!(
+        sessions[0].get::<Option<i64>, _>("offered_at"),
+        Some(t0),
+        "the first invitation, before the restart"
+    );
     let offers: Vec<String> = sqlx::query(
         "SELECT outcome FROM report_offers WHERE tenant_id = 'tenant-1' ORDER BY offer_id",
     )
@@ -446,6 +451,40 @@ mod send_http_request {
         let ftp = vet(&url::Url::parse("ftp://example.com/").expect("url"), &[]).await;
         assert_eq!(ftp, Err(Refused::BadUrl));
     }
+}
+
+#[test]
+fn a_tenant_with_im_disabled_gets_no_workflow_and_the_session_fails() {
+    use switchboard::directory::Tenant;
+    let mut core = Core::default();
+    for command in setup() {
+        core.handle(command, 0);
+    }
+    let tenant = Tenant {
+        id: "t".into(),
+        name: "T".into(),
+        im_enabled: false,
+        http_allowed_networks: Vec::new(),
+    };
+    core.handle(
+        Command::UpsertTenant {
+            tenant: Box::new(tenant),
+        },
+        0,
+    );
+    let effects = core.handle(start("s1"), 1);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Report(Fact::SessionEnded {
+            outcome: Outcome::Failed,
+            ..
+        })
+    )));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ToCustomer { text: Some(_), .. }))
+    );
 }
 
 #[test]
