@@ -632,14 +632,9 @@ impl Core {
                     now,
                     out,
                 ),
-                RunEffect::CancelTask => self.distribute(
-                    dist::Event::Cancel {
-                        session: session.to_owned(),
-                        reason: CancelReason::TaskCancelled,
-                    },
-                    now,
-                    out,
-                ),
+                RunEffect::CancelTask => {
+                    self.cancel_task(session, CancelReason::TaskCancelled, now, out)
+                }
                 RunEffect::SetPriority { priority } => {
                     if let Some(s) = self.sessions.get_mut(session) {
                         s.priority = priority;
@@ -681,14 +676,7 @@ impl Core {
                     let Some(target) = self.resolve_service(&service).map(|s| s.id.clone()) else {
                         return self.close_before_agent(session, Outcome::Failed, now, out);
                     };
-                    self.distribute(
-                        dist::Event::Cancel {
-                            session: session.to_owned(),
-                            reason: CancelReason::TaskCancelled,
-                        },
-                        now,
-                        out,
-                    );
+                    self.cancel_task(session, CancelReason::TaskCancelled, now, out);
                     if let Some(s) = self.sessions.get_mut(session) {
                         let from = std::mem::replace(&mut s.service, target.clone());
                         s.transferred_from.push(from);
@@ -738,6 +726,21 @@ impl Core {
         self.distribute(dist::Event::Enqueue(request), now, out);
     }
 
+    /// Cancels the session's task, if it has one (its ringing offers end too).
+    fn cancel_task(
+        &mut self,
+        session: &str,
+        reason: CancelReason,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        let event = dist::Event::Cancel {
+            session: session.to_owned(),
+            reason,
+        };
+        self.distribute(event, now, out);
+    }
+
     /// Ends a session that no agent took: its task (if any) is cancelled.
     fn close_before_agent(
         &mut self,
@@ -746,14 +749,7 @@ impl Core {
         now: i64,
         out: &mut Vec<Effect>,
     ) {
-        self.distribute(
-            dist::Event::Cancel {
-                session: session.to_owned(),
-                reason: CancelReason::TaskCancelled,
-            },
-            now,
-            out,
-        );
+        self.cancel_task(session, CancelReason::TaskCancelled, now, out);
         self.end_session(session, outcome, now, out);
     }
 
@@ -771,14 +767,7 @@ impl Core {
             );
             return self.end_session(session, Outcome::Handled, now, out);
         }
-        self.distribute(
-            dist::Event::Cancel {
-                session: session.to_owned(),
-                reason: CancelReason::CustomerLeft,
-            },
-            now,
-            out,
-        );
+        self.cancel_task(session, CancelReason::CustomerLeft, now, out);
         self.end_session(session, Outcome::Abandoned, now, out);
     }
 
