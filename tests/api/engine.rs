@@ -810,3 +810,49 @@ async fn a_workflow_http_request_is_performed_and_its_result_continues_the_workf
             .collect();
     assert!(said.iter().any(|e| e.contains("tier gold")), "{said:?}");
 }
+
+#[tokio::test]
+async fn restart_while_queued_keeps_the_queue_position_and_the_workflow_timer() {
+    use crate::helpers::{TestConfig, spawn_app_on};
+    use crate::mock_bf::MockBotFramework;
+
+    let clock = Arc::new(ManualClock::default());
+    let mock = MockBotFramework::start().await;
+    let app = spawn_app_on(mock.clone(), TestConfig::default().clock(clock.clone())).await;
+    let engine = app.state.engines.get("t-q").await.expect("engine");
+    for command in setup() {
+        engine.send(command).await.expect("setup");
+    }
+    for session in ["s1", "s2", "s3"] {
+        engine.send(start(session)).await.expect("start");
+        engine
+            .send(Command::CustomerMessage {
+                session: session.into(),
+                text: "Technical".into(),
+            })
+            .await
+            .expect("answer");
+    }
+    let config = app.stop().await;
+
+    let app = spawn_app_on(mock, config).await;
+    clock.advance(chrono::Duration::seconds(61));
+    let engine = app.state.engines.get("t-q").await.expect("engine");
+    let effects = engine.send(Command::Tick).await.expect("tick");
+    let told = |session: &str| -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::ToCustomer {
+                    session: s,
+                    text: Some(t),
+                    ..
+                } if s == session => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // s1 and s2 rang out (RONA) and went back ahead of s3, which kept its place behind them.
+    assert_eq!(told("s1"), vec!["You are number 1 in the queue."]);
+    assert_eq!(told("s3"), vec!["You are number 3 in the queue."]);
+}
