@@ -33,6 +33,7 @@ pub mod directory;
 pub mod distribution;
 pub mod engine;
 pub mod http;
+pub mod interact;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
