@@ -22,6 +22,7 @@ use crate::cards::CardCatalog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
 use crate::engine::registry::Engines;
+use crate::interact::events::EventHub;
 use crate::store::conversations::ConversationReferences;
 use crate::store::{self, Pool};
 
@@ -40,6 +41,7 @@ pub struct App {
     pub references: ConversationReferences,
     pub cards: Arc<CardCatalog>,
     pub engines: Arc<Engines>,
+    pub events: Arc<EventHub>,
 }
 
 impl Deref for AppState {
@@ -146,6 +148,7 @@ impl Application {
             references: ConversationReferences::new(pool.clone()),
             cards,
             engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
+            events: Arc::new(EventHub::default()),
             pool,
             clock,
             inbound_auth,
@@ -184,6 +187,12 @@ impl Application {
         let addr = self.local_addr()?;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
+        let customer_events = tokio::spawn(crate::interact::events::run(
+            self.state.pool.clone(),
+            Arc::clone(&self.state.events),
+            Arc::clone(&self.state.clock),
+            stop.clone(),
+        ));
         let http_requests = tokio::spawn(crate::engine::effects::run_http_requests(
             self.state.pool.clone(),
             Arc::clone(&self.state.engines),
@@ -212,6 +221,7 @@ impl Application {
             .await;
         stop.cancel();
         let _ = http_requests.await;
+        let _ = customer_events.await;
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

@@ -10,6 +10,7 @@ mod engine;
 mod helpers;
 mod inbound_auth;
 mod inbound_http;
+mod interact;
 mod mock_bf;
 mod outbound;
 mod workflow_runs;

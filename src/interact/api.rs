@@ -1,0 +1,565 @@
+//! `/api/interact/v1`: the customer API the widget uses (and the public Interact SDK surface).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::contacts::{self, Contact, Target};
+use super::origin;
+use super::store::{self, CustomerEvent, SessionRow};
+use super::validate::{CustomerEmail, DisplayName, MessageText};
+use crate::directory::calendar::Calendar;
+use crate::directory::store::{self as docs, Kind};
+use crate::engine::core::{Command, Customer};
+use crate::http::problem::Problem;
+use crate::startup::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/contacts/{contact}/sessions",
+            post(create_session).options(preflight_contact),
+        )
+        .route(
+            "/sessions/{session}",
+            get(session_state).options(preflight_session),
+        )
+        .route(
+            "/sessions/{session}/messages",
+            post(send_message).options(preflight_session),
+        )
+        .route(
+            "/sessions/{session}/end",
+            post(end_session).options(preflight_session),
+        )
+        .route(
+            "/sessions/{session}/events",
+            get(events).options(preflight_session),
+        )
+}
+
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    Problem::new(status, code, detail.to_owned()).into_response()
+}
+
+fn internal(error: impl std::fmt::Display) -> Response {
+    internal_problem(error).into_response()
+}
+
+/// A refusal as a value (helpers return it; handlers turn it into a response).
+fn refusal(status: StatusCode, code: &str, detail: &str) -> Problem {
+    Problem::new(status, code, detail.to_owned())
+}
+
+fn internal_problem(error: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %error, "interact request failed");
+    Problem::internal()
+}
+
+/// JSON bodies with problem+json errors.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                &rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// CORS headers for an allowed `Origin`, or a 403 without any.
+fn cors(contact: &Contact, headers: &HeaderMap) -> Result<HeaderMap, Problem> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let interact = contact.interact();
+    if !origin::allowed(interact.restrict_access, &interact.domain_templates, origin) {
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this site may not use this contact",
+        ));
+    }
+    let mut out = HeaderMap::new();
+    if let Some(value) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        out.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(out)
+}
+
+fn preflight_headers(mut allowed: HeaderMap) -> Response {
+    allowed.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    allowed.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, last-event-id"),
+    );
+    allowed.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    (StatusCode::NO_CONTENT, allowed).into_response()
+}
+
+async fn preflight_contact(
+    State(app): State<AppState>,
+    Path(contact): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match contacts::find(&app.pool, &contact).await {
+        Ok(Some(c)) => {
+            cors(&c, &headers).map_or_else(IntoResponse::into_response, preflight_headers)
+        }
+        Ok(None) => problem(StatusCode::NOT_FOUND, "unknown_contact", "no such contact"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn preflight_session(
+    State(app): State<AppState>,
+    Path(params): Path<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(session) = params.get("session") else {
+        return problem(StatusCode::NOT_FOUND, "not_found", "no such session");
+    };
+    match session_contact(&app, session).await {
+        Ok((_, contact)) => {
+            cors(&contact, &headers).map_or_else(IntoResponse::into_response, preflight_headers)
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateSession {
+    widget_key: String,
+    display_name: String,
+    email: String,
+    privacy_consent: bool,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+async fn create_session(
+    State(app): State<AppState>,
+    Path(contact_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateSession>,
+) -> Response {
+    let name = match DisplayName::parse(&body.display_name) {
+        Ok(n) => n,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_display_name", e),
+    };
+    let email = match CustomerEmail::parse(&body.email) {
+        Ok(e) => e,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_email", e),
+    };
+    if !body.privacy_consent {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "consent_required",
+            "privacyConsent must be true",
+        );
+    }
+    let first = match body
+        .message
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+        .map(MessageText::parse)
+        .transpose()
+    {
+        Ok(m) => m,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_message", e),
+    };
+    let contact = match contacts::find(&app.pool, &contact_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return problem(StatusCode::NOT_FOUND, "unknown_contact", "no such contact"),
+        Err(e) => return internal(e),
+    };
+    let key_ok = contact.interact().widget_key.as_deref().is_some_and(|k| {
+        store::same_hash(&store::hash_token(k), &store::hash_token(&body.widget_key))
+    });
+    if !key_ok {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "invalid_widget_key",
+            "the widget key does not match this contact",
+        );
+    }
+    let cors_headers = match cors(&contact, &headers) {
+        Ok(h) => h,
+        Err(r) => return r.into_response(),
+    };
+    let available = match &contact.target {
+        Target::Service(s) => s.can_receive_im().map_err(|r| r.0),
+        Target::User(u) => u
+            .receives_direct_chats()
+            .then_some(())
+            .ok_or_else(|| "this person does not take chats".to_owned()),
+    };
+    if let Err(reason) = available {
+        return problem(StatusCode::FORBIDDEN, "interact_unavailable", &reason);
+    }
+
+    let session = uuid::Uuid::new_v4().to_string();
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let token = URL_SAFE_NO_PAD.encode(secret);
+    let now = app.clock.now_ms();
+    let row = SessionRow {
+        session_id: session.clone(),
+        tenant_id: contact.tenant.clone(),
+        contact_id,
+        token_hash: store::hash_token(&token),
+        state: "connecting".into(),
+    };
+    if let Err(e) = store::create(&app.pool, &row, now).await {
+        return internal(e);
+    }
+    let customer = Customer {
+        display_name: name.as_str().to_owned(),
+        email: email.as_str().to_owned(),
+    };
+    if let Err(e) = start(&app, &contact, &session, customer, first.as_ref()).await {
+        return internal(format!("{e:#}"));
+    }
+    tracing::info!(tenant.id = %contact.tenant, session.id = %session, "customer session started");
+    let body = json!({"sessionId": session, "token": token, "state": "connecting"});
+    (StatusCode::CREATED, cors_headers, axum::Json(body)).into_response()
+}
+
+/// Brings the contact's directory data into the tenant's engine and starts the session.
+async fn start(
+    app: &AppState,
+    contact: &Contact,
+    session: &str,
+    customer: Customer,
+    first: Option<&MessageText>,
+) -> anyhow::Result<()> {
+    let engine = app.engines.get(&contact.tenant).await?;
+    let command = match &contact.target {
+        Target::Service(service) => {
+            if let Some(workflow) = &service.workflow
+                && let Some(doc) =
+                    docs::get::<Value>(&app.pool, &contact.tenant, Kind::Workflow, workflow).await?
+            {
+                engine
+                    .send(Command::UpsertWorkflow {
+                        document: doc.value,
+                    })
+                    .await?;
+            }
+            for calendar in [&service.calendars.primary, &service.calendars.secondary]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(doc) =
+                    docs::get::<Calendar>(&app.pool, &contact.tenant, Kind::Calendar, calendar)
+                        .await?
+                {
+                    engine
+                        .send(Command::UpsertCalendar {
+                            calendar: Box::new(doc.value),
+                        })
+                        .await?;
+                }
+            }
+            engine
+                .send(Command::UpsertService {
+                    service: service.clone(),
+                })
+                .await?;
+            Command::StartSession {
+                session: session.to_owned(),
+                service: service.id.clone(),
+                channel: "interact".into(),
+                customer,
+                parameters: BTreeMap::new(),
+            }
+        }
+        Target::User(user) => Command::StartDirectSession {
+            session: session.to_owned(),
+            user: user.id.clone(),
+            customer,
+        },
+    };
+    engine.send(command).await?;
+    if let Some(text) = first {
+        customer_message(app, &contact.tenant, session, text, "first").await?;
+    }
+    app.events.effects.notify_one();
+    Ok(())
+}
+
+async fn customer_message(
+    app: &AppState,
+    tenant: &str,
+    session: &str,
+    text: &MessageText,
+    client_id: &str,
+) -> anyhow::Result<()> {
+    let event = CustomerEvent::CustomerMessage {
+        text: text.as_str().to_owned(),
+        client_message_id: client_id.to_owned(),
+    };
+    store::append(&app.pool, session, &event, app.clock.now_ms()).await?;
+    let _ = app.events.sessions.send(session.to_owned());
+    let engine = app.engines.get(tenant).await?;
+    engine
+        .send(Command::CustomerMessage {
+            session: session.to_owned(),
+            text: text.as_str().to_owned(),
+        })
+        .await?;
+    app.events.effects.notify_one();
+    Ok(())
+}
+
+async fn session_contact(app: &AppState, session: &str) -> Result<(SessionRow, Contact), Problem> {
+    let not_found = || refusal(StatusCode::NOT_FOUND, "unknown_session", "no such session");
+    let row = store::find(&app.pool, session)
+        .await
+        .map_err(internal_problem)?
+        .ok_or_else(not_found)?;
+    let contact = contacts::find(&app.pool, &row.contact_id)
+        .await
+        .map_err(internal_problem)?
+        .ok_or_else(not_found)?;
+    Ok((row, contact))
+}
+
+#[derive(Deserialize, Default)]
+struct TokenQuery {
+    token: Option<String>,
+    after: Option<i64>,
+}
+
+/// The session a request's token opens, with the CORS headers for its contact. A token for
+/// another session, or none that matches, is a 404: it reveals nothing.
+async fn authorise(
+    app: &AppState,
+    session: &str,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+) -> Result<(SessionRow, Contact, HeaderMap), Problem> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = bearer.or(query_token) else {
+        return Err(refusal(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "send the session token as a Bearer token",
+        ));
+    };
+    let (row, contact) = session_contact(app, session).await?;
+    if !store::same_hash(&row.token_hash, &store::hash_token(token)) {
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            "unknown_session",
+            "no such session",
+        ));
+    }
+    let cors_headers = cors(&contact, headers)?;
+    Ok((row, contact, cors_headers))
+}
+
+async fn session_state(
+    State(app): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match authorise(&app, &session, &headers, None).await {
+        Ok((row, _, cors_headers)) => (
+            cors_headers,
+            axum::Json(json!({"sessionId": row.session_id, "state": row.state})),
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendMessage {
+    text: String,
+    client_message_id: String,
+}
+
+async fn send_message(
+    State(app): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SendMessage>,
+) -> Response {
+    let (row, contact, cors_headers) = match authorise(&app, &session, &headers, None).await {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    let text = match MessageText::parse(&body.text) {
+        Ok(t) => t,
+        Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_message", e),
+    };
+    let client_id = body.client_message_id.trim();
+    if client_id.is_empty() || client_id.chars().count() > 100 {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_message_id",
+            "clientMessageId must be 1 to 100 characters",
+        );
+    }
+    if row.state == "ended" {
+        return problem(
+            StatusCode::CONFLICT,
+            "session_ended",
+            "the session has ended",
+        );
+    }
+    match store::first_send(&app.pool, &session, client_id).await {
+        Ok(false) => {
+            return (
+                StatusCode::OK,
+                cors_headers,
+                axum::Json(json!({"accepted": true, "duplicate": true})),
+            )
+                .into_response();
+        }
+        Ok(true) => {}
+        Err(e) => return internal(e),
+    }
+    if let Err(e) = customer_message(&app, &contact.tenant, &session, &text, client_id).await {
+        return internal(format!("{e:#}"));
+    }
+    (
+        StatusCode::ACCEPTED,
+        cors_headers,
+        axum::Json(json!({"accepted": true})),
+    )
+        .into_response()
+}
+
+async fn end_session(
+    State(app): State<AppState>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, contact, cors_headers) = match authorise(&app, &session, &headers, None).await {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    let result = async {
+        let engine = app.engines.get(&contact.tenant).await?;
+        engine
+            .send(Command::CustomerLeft {
+                session: session.clone(),
+            })
+            .await?;
+        app.events.effects.notify_one();
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => (
+            StatusCode::OK,
+            cors_headers,
+            axum::Json(json!({"ended": true})),
+        )
+            .into_response(),
+        Err(e) => internal(format!("{e:#}")),
+    }
+}
+
+/// Server-sent events: every event after `Last-Event-ID` (or `?after=`), then new ones as they
+/// come, each with its sequence number as the event id; heartbeats keep proxies from closing.
+async fn events(
+    State(app): State<AppState>,
+    Path(session): Path<String>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, _, cors_headers) =
+        match authorise(&app, &session, &headers, query.token.as_deref()).await {
+            Ok(x) => x,
+            Err(r) => return r.into_response(),
+        };
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .or(query.after)
+        .unwrap_or(0);
+    // Subscribe before reading, so nothing written in between is missed.
+    let notifications = app.events.sessions.subscribe();
+    let state = (
+        app.pool.clone(),
+        session,
+        after,
+        notifications,
+        Vec::<(i64, CustomerEvent)>::new().into_iter(),
+    );
+    let stream = futures_util::stream::unfold(
+        state,
+        |(pool, session, mut last, mut rx, mut pending)| async move {
+            loop {
+                if let Some((seq, event)) = pending.next() {
+                    last = seq;
+                    let sse = Event::default()
+                        .id(seq.to_string())
+                        .event("event")
+                        .json_data(&event)
+                        .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
+                    return Some((Ok::<_, Infallible>(sse), (pool, session, last, rx, pending)));
+                }
+                match store::events_after(&pool, &session, last).await {
+                    Ok(found) if !found.is_empty() => {
+                        pending = found.into_iter();
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading customer events failed");
+                        return None;
+                    }
+                }
+                loop {
+                    match rx.recv().await {
+                        Ok(s) if s == session => break,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        },
+    );
+    let sse = Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("heartbeat"),
+    );
+    (cors_headers, sse).into_response()
+}

@@ -1,0 +1,60 @@
+//! Finding the service or user behind a contact id (its Interact settings).
+
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::directory::model::{InteractSettings, Service, User};
+use crate::store::Pool;
+
+/// Who a contact id reaches.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Service(Box<Service>),
+    User(Box<User>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub tenant: String,
+    pub target: Target,
+}
+
+impl Contact {
+    pub fn interact(&self) -> &InteractSettings {
+        match &self.target {
+            Target::Service(s) => &s.interact,
+            Target::User(u) => &u.interact,
+        }
+    }
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The service or user whose Interact settings carry `contact_id`.
+pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contact>> {
+    let needle = format!("%{}%", like_escape(&serde_json::to_string(contact_id)?));
+    let rows = sqlx::query(
+        "SELECT tenant_id, kind, body FROM directory_documents
+         WHERE kind IN ('service', 'user') AND body LIKE $1 ESCAPE '\\' ORDER BY tenant_id, kind, id",
+    )
+    .bind(needle)
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
+        if body.pointer("/interact/contactId").and_then(Value::as_str) != Some(contact_id) {
+            continue;
+        }
+        let tenant: String = row.try_get("tenant_id")?;
+        let target = match row.try_get::<String, _>("kind")?.as_str() {
+            "service" => Target::Service(Box::new(serde_json::from_value(body)?)),
+            _ => Target::User(Box::new(serde_json::from_value(body)?)),
+        };
+        return Ok(Some(Contact { tenant, target }));
+    }
+    Ok(None)
+}

@@ -1,0 +1,127 @@
+//! From engine effects to the customer's event stream: a worker turns pending `toCustomer`
+//! effects into numbered customer events (in one transaction with marking them done, so none is
+//! lost or doubled) and tells open streams that something new is there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::store::{CustomerEvent, append_in};
+use crate::clock::Clock;
+use crate::engine::core::{Effect, SessionState};
+use crate::store::Pool;
+
+/// Wakes the worker and the open event streams.
+pub struct EventHub {
+    /// Session ids with new events.
+    pub sessions: broadcast::Sender<String>,
+    /// New engine effects to convert.
+    pub effects: Notify,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        EventHub {
+            sessions: broadcast::channel(4096).0,
+            effects: Notify::new(),
+        }
+    }
+}
+
+/// The customer-visible name of a session state.
+pub fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Workflow => "connecting",
+        SessionState::Queued => "queued",
+        SessionState::Connected => "connected",
+        SessionState::Ended => "ended",
+    }
+}
+
+/// Customer events of one engine effect.
+pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> {
+    let Effect::ToCustomer {
+        session,
+        text,
+        choices,
+        state,
+    } = effect
+    else {
+        return None;
+    };
+    let mut events = Vec::new();
+    if let Some(text) = text {
+        events.push(if choices.is_empty() {
+            CustomerEvent::Message {
+                from: "service".into(),
+                text: text.clone(),
+            }
+        } else {
+            CustomerEvent::Prompt {
+                text: text.clone(),
+                choices: choices.clone(),
+            }
+        });
+    }
+    if let Some(state) = state {
+        events.push(CustomerEvent::State {
+            state: state_name(*state).into(),
+        });
+    }
+    Some((session.clone(), events))
+}
+
+/// Runs until `shutdown`.
+pub async fn run(
+    pool: Pool,
+    hub: Arc<EventHub>,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match convert_next(&pool, &hub, clock.now_ms()).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "turning engine effects into customer events failed")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = hub.effects.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query(
+        "SELECT id, effect FROM engine_effects
+         WHERE state = 'pending' AND effect LIKE '{\"effect\":\"toCustomer\"%' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(false) };
+    let id: i64 = row.try_get("id")?;
+    let effect: Option<Effect> = serde_json::from_str(&row.try_get::<String, _>("effect")?).ok();
+    let mut notify = None;
+    if let Some((session, events)) = effect.as_ref().and_then(customer_events) {
+        for event in &events {
+            append_in(&mut tx, &session, event, now).await?;
+        }
+        notify = Some(session);
+    }
+    sqlx::query("UPDATE engine_effects SET state = 'done' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if let Some(session) = notify {
+        let _ = hub.sessions.send(session);
+    }
+    Ok(true)
+}

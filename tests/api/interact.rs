@@ -1,0 +1,389 @@
+//! The customer API: session creation with every input rule, tokens, domain restriction,
+//! idempotent messages, and the replayable event stream fed by the engine.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use switchboard::directory::model::Service;
+use switchboard::directory::store::{self, Kind};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const CONTACT: &str = "support-web";
+const KEY: &str = "k-123";
+
+async fn seed(app: &TestApp, restrict: bool) {
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "support-im",
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "restrictAccess": restrict,
+                     "domainTemplates": ["https://*.example.com"], "contactId": CONTACT, "widgetKey": KEY}
+    }))
+    .expect("service");
+    let workflow: Value =
+        serde_json::from_str(include_str!("../workflows/support.json")).expect("workflow");
+    store::put(
+        &app.state.pool,
+        "t1",
+        Kind::Workflow,
+        "support-im",
+        &workflow,
+        None,
+        0,
+    )
+    .await
+    .expect("workflow");
+    store::put(
+        &app.state.pool,
+        "t1",
+        Kind::Service,
+        "support",
+        &service,
+        None,
+        0,
+    )
+    .await
+    .expect("service");
+}
+
+fn body() -> Value {
+    json!({"widgetKey": KEY, "displayName": "  Ada  ", "email": "ada@example.com", "privacyConsent": true})
+}
+
+async fn create(app: &TestApp, origin: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/contacts/{CONTACT}/sessions",
+            app.address
+        ))
+        .json(body);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.expect("request")
+}
+
+async fn sessions_stored(app: &TestApp) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM interact_sessions")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count")
+        .get("n")
+}
+
+/// Reads an SSE stream until `done` holds for the text so far (bounded).
+async fn read_events(
+    app: &TestApp,
+    session: &str,
+    token: &str,
+    last_event_id: Option<&str>,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let mut request = reqwest::Client::new()
+        .get(format!(
+            "{}/api/interact/v1/sessions/{session}/events?token={token}",
+            app.address
+        ))
+        .header("origin", "https://shop.example.com");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let mut response = request.send().await.expect("events");
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(&text) {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(remaining, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_session_gets_a_strong_token_only_its_hash_is_stored_and_the_greeting_streams() {
+    let app = spawn_app().await;
+    seed(&app, true).await;
+    let response = create(&app, Some("https://shop.example.com"), &body()).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://shop.example.com")
+    );
+    let created: Value = response.json().await.expect("json");
+    let (session, token) = (
+        created["sessionId"].as_str().expect("id"),
+        created["token"].as_str().expect("token"),
+    );
+    assert!(token.len() >= 43, "256 random bits, base64url");
+    let stored: String =
+        sqlx::query("SELECT token_hash FROM interact_sessions WHERE session_id = $1")
+            .bind(session)
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("row")
+            .get("token_hash");
+    assert_ne!(stored, token);
+
+    let stream = read_events(&app, session, token, None, |t| {
+        t.contains("What is your question about?")
+    })
+    .await;
+    assert!(
+        stream.contains("Hello Ada, thanks for contacting Support."),
+        "{stream}"
+    );
+    assert!(
+        stream.contains("\"choices\":[\"Billing\",\"Technical\"]"),
+        "{stream}"
+    );
+    assert!(stream.contains("id: 1"), "{stream}");
+
+    // A reconnect after event 1 replays the rest, not event 1 again.
+    let resumed = read_events(&app, session, token, Some("1"), |t| {
+        t.contains("What is your question about?")
+    })
+    .await;
+    assert!(!resumed.contains("id: 1\n"), "{resumed}");
+    assert!(resumed.contains("id: 2"), "{resumed}");
+}
+
+#[tokio::test]
+async fn every_bad_input_is_refused_with_its_code_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    seed(&app, true).await;
+    let origin = Some("https://shop.example.com");
+    let cases: Vec<(Value, Option<&str>, u16, &str)> = vec![
+        (
+            json!({"widgetKey": KEY, "displayName": " ", "email": "ada@example.com", "privacyConsent": true}),
+            origin,
+            400,
+            "invalid_display_name",
+        ),
+        (
+            json!({"widgetKey": KEY, "displayName": "x".repeat(101), "email": "ada@example.com", "privacyConsent": true}),
+            origin,
+            400,
+            "invalid_display_name",
+        ),
+        (
+            json!({"widgetKey": KEY, "displayName": "Ada", "email": "ada@", "privacyConsent": true}),
+            origin,
+            400,
+            "invalid_email",
+        ),
+        (
+            json!({"widgetKey": KEY, "displayName": "Ada", "email": "ada@example.com", "privacyConsent": false}),
+            origin,
+            400,
+            "consent_required",
+        ),
+        (
+            json!({"widgetKey": KEY, "displayName": "Ada", "email": "ada@example.com", "privacyConsent": true, "message": "x".repeat(4001)}),
+            origin,
+            400,
+            "invalid_message",
+        ),
+        (
+            json!({"widgetKey": "wrong", "displayName": "Ada", "email": "ada@example.com", "privacyConsent": true}),
+            origin,
+            403,
+            "invalid_widget_key",
+        ),
+        (
+            body(),
+            Some("https://example.com.evil.test"),
+            403,
+            "origin_not_allowed",
+        ),
+        (body(), None, 403, "origin_not_allowed"),
+        (json!({"displayName": "Ada"}), origin, 400, "invalid_body"),
+    ];
+    for (payload, origin, status, code) in cases {
+        let response = create(&app, origin, &payload).await;
+        assert_eq!(response.status().as_u16(), status, "{code}");
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "{code}: no CORS headers on a refusal"
+        );
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["code"], code);
+    }
+    let unknown = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/contacts/nobody/sessions",
+            app.address
+        ))
+        .json(&body())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(sessions_stored(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_service_without_interact_im_cannot_take_sessions() {
+    let app = spawn_app().await;
+    seed(&app, false).await;
+    let mut service: Service = store::get(&app.state.pool, "t1", Kind::Service, "support")
+        .await
+        .expect("get")
+        .expect("some")
+        .value;
+    service.interact.instant_message = false;
+    store::put(
+        &app.state.pool,
+        "t1",
+        Kind::Service,
+        "support",
+        &service,
+        Some(1),
+        1,
+    )
+    .await
+    .expect("update");
+    let response = create(&app, None, &body()).await;
+    assert_eq!(response.status(), 403);
+    let problem: Value = response.json().await.expect("problem");
+    assert_eq!(problem["code"], "interact_unavailable");
+    assert_eq!(sessions_stored(&app).await, 0);
+}
+
+#[tokio::test]
+async fn preflights_answer_allowed_origins_and_refuse_look_alikes() {
+    let app = spawn_app().await;
+    seed(&app, true).await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!(
+                    "{}/api/interact/v1/contacts/{CONTACT}/sessions",
+                    app.address
+                ),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let ok = preflight("https://www.example.com")
+        .await
+        .expect("preflight");
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://www.example.com"
+    );
+    let bad = preflight("https://www.example.com.evil.test")
+        .await
+        .expect("preflight");
+    assert_eq!(bad.status(), 403);
+    assert!(bad.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn tokens_open_only_their_own_session_and_retried_sends_are_not_duplicated() {
+    let app = spawn_app().await;
+    seed(&app, false).await;
+    let a: Value = create(&app, None, &body()).await.json().await.expect("a");
+    let b: Value = create(&app, None, &body()).await.json().await.expect("b");
+    let client = reqwest::Client::new();
+    let url = |s: &Value, path: &str| {
+        format!(
+            "{}/api/interact/v1/sessions/{}{path}",
+            app.address,
+            s["sessionId"].as_str().expect("id")
+        )
+    };
+    let token = |s: &Value| s["token"].as_str().expect("token").to_owned();
+
+    let foreign = client
+        .get(url(&a, ""))
+        .bearer_auth(token(&b))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(foreign.status(), 404);
+    let anonymous = client.get(url(&a, "")).send().await.expect("get");
+    assert_eq!(anonymous.status(), 401);
+    let own: Value = client
+        .get(url(&a, ""))
+        .bearer_auth(token(&a))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(own["sessionId"], a["sessionId"]);
+
+    let send = || {
+        client
+            .post(url(&a, "/messages"))
+            .bearer_auth(token(&a))
+            .json(&json!({"text": "Technical", "clientMessageId": "m-1"}))
+            .send()
+    };
+    assert_eq!(send().await.expect("send").status(), 202);
+    let again = send().await.expect("send");
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["duplicate"],
+        true
+    );
+    // No agent exists, so the answer leads the workflow to "nobody available" and the end.
+    let stream = read_events(
+        &app,
+        a["sessionId"].as_str().expect("id"),
+        &token(&a),
+        None,
+        |t| t.contains("\"state\":\"ended\""),
+    )
+    .await;
+    assert_eq!(
+        stream.matches("\"clientMessageId\":\"m-1\"").count(),
+        1,
+        "{stream}"
+    );
+    assert!(
+        stream.contains("Nobody is available right now."),
+        "the answer moved the workflow on: {stream}"
+    );
+
+    // Ending the other session from the customer's side.
+    let ended = client
+        .post(url(&b, "/end"))
+        .bearer_auth(token(&b))
+        .send()
+        .await
+        .expect("end");
+    assert_eq!(ended.status(), 200);
+    let stream = read_events(
+        &app,
+        b["sessionId"].as_str().expect("id"),
+        &token(&b),
+        None,
+        |t| t.contains("\"state\":\"ended\""),
+    )
+    .await;
+    assert!(stream.contains("\"state\":\"ended\""), "{stream}");
+    let late = client
+        .post(url(&a, "/messages"))
+        .bearer_auth(token(&a))
+        .json(&json!({"text": "hi", "clientMessageId": "m-2"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(late.status(), 409);
+}
