@@ -105,6 +105,28 @@ impl Application {
         );
         tracing::info!(store.url = %settings.store.url, "opening the store");
         let pool = store::connect(&settings.store.url).await?;
+        if settings.is_anonymous() {
+            crate::interact::demo::seed_if_empty(&pool, clock.now_ms()).await?;
+        }
+        let demo = crate::interact::demo::DEMO_TENANT;
+        let has_demo = crate::directory::store::get::<serde_json::Value>(
+            &pool,
+            demo,
+            crate::directory::store::Kind::Service,
+            "support",
+        )
+        .await
+        .ok()
+        .flatten()
+        .is_some();
+        if settings.is_anonymous() && has_demo {
+            tracing::info!(
+                contact.id = crate::interact::demo::DEMO_CONTACT,
+                widget.key = crate::interact::demo::DEMO_WIDGET_KEY,
+                preview = %format!("http://{}/interact/preview/{}", settings.server.bind, crate::interact::demo::DEMO_CONTACT),
+                "demo: service Support takes chats; open the preview page to try it"
+            );
+        }
 
         let http = http_client()?;
         let keys = Arc::new(JwksCache::new(

@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
             post(crate::bot::messages).fallback(method_not_allowed),
         )
         .nest("/api/interact/v1", crate::interact::api::router())
+        .merge(crate::interact::pages::router())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

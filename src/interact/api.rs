@@ -432,6 +432,20 @@ async fn send_message(
             "clientMessageId must be 1 to 100 characters",
         );
     }
+    // A retried send is answered like the first one, even after the session ended.
+    let duplicate = || {
+        (
+            StatusCode::OK,
+            cors_headers.clone(),
+            axum::Json(json!({"accepted": true, "duplicate": true})),
+        )
+            .into_response()
+    };
+    match store::seen(&app.pool, &session, client_id).await {
+        Ok(true) => return duplicate(),
+        Ok(false) => {}
+        Err(e) => return internal(e),
+    }
     if row.state == "ended" {
         return problem(
             StatusCode::CONFLICT,
@@ -440,14 +454,7 @@ async fn send_message(
         );
     }
     match store::first_send(&app.pool, &session, client_id).await {
-        Ok(false) => {
-            return (
-                StatusCode::OK,
-                cors_headers,
-                axum::Json(json!({"accepted": true, "duplicate": true})),
-            )
-                .into_response();
-        }
+        Ok(false) => return duplicate(),
         Ok(true) => {}
         Err(e) => return internal(e),
     }

@@ -172,3 +172,15 @@ pub async fn first_send(pool: &Pool, session: &str, client_message_id: &str) -> 
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// Whether a client message id was already accepted for the session.
+pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
+    )
+    .bind(session)
+    .bind(client_message_id)
+    .fetch_optional(pool)
+    .await?
+    .is_some())
+}

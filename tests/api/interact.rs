@@ -387,3 +387,71 @@ async fn tokens_open_only_their_own_session_and_retried_sends_are_not_duplicated
         .expect("send");
     assert_eq!(late.status(), 409);
 }
+
+#[tokio::test]
+async fn demo_mode_seeds_a_contact_a_newcomer_can_chat_with_at_once() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestConfig::anonymous()).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/interact/v1/contacts/demo/sessions", app.address))
+        .json(&json!({"widgetKey": "demo", "displayName": "Ada", "email": "ada@example.com", "privacyConsent": true}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.expect("json");
+    let stream = read_events(
+        &app,
+        created["sessionId"].as_str().expect("id"),
+        created["token"].as_str().expect("token"),
+        None,
+        |t| t.contains("welcome to Support"),
+    )
+    .await;
+    assert!(
+        stream.contains("Hello Ada, welcome to Support."),
+        "{stream}"
+    );
+}
+
+#[tokio::test]
+async fn there_is_no_demo_contact_outside_demo_mode() {
+    let app = spawn_app().await;
+    let response = create_for(&app, "demo").await;
+    assert_eq!(response.status(), 404);
+}
+
+async fn create_for(app: &TestApp, contact: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/api/interact/v1/contacts/{contact}/sessions", app.address))
+        .json(&json!({"widgetKey": "demo", "displayName": "Ada", "email": "ada@example.com", "privacyConsent": true}))
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn the_widget_and_the_preview_page_are_served() {
+    let app = spawn_app().await;
+    seed(&app, true).await;
+    let widget = app.get("/interact/widget.js").await;
+    assert_eq!(
+        widget.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let js = widget.text().await.expect("js");
+    assert!(js.contains("EventSource") && js.contains("textContent") && !js.contains("innerHTML"));
+
+    let preview = app.get(&format!("/interact/preview/{CONTACT}")).await;
+    assert_eq!(preview.status(), 200);
+    assert_eq!(
+        preview.headers()["content-security-policy"],
+        "frame-ancestors https://*.example.com"
+    );
+    let html = preview.text().await.expect("html");
+    assert!(
+        html.contains(&format!("data-contact=\"{CONTACT}\""))
+            && html.contains(&format!("data-key=\"{KEY}\"")),
+        "{html}"
+    );
+    assert_eq!(app.get("/interact/preview/nobody").await.status(), 404);
+}

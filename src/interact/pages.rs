@@ -1,0 +1,135 @@
+//! The widget script, the preview page an admin uses to try a contact, and the snippet they
+//! paste into their site.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use super::contacts;
+use crate::http::problem::Problem;
+use crate::startup::AppState;
+
+const WIDGET_JS: &str = include_str!("assets/widget.js");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/interact/widget.js", get(widget))
+        .route("/interact/preview/{contact}", get(preview))
+}
+
+async fn widget() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        WIDGET_JS,
+    )
+        .into_response()
+}
+
+/// Escapes text for an HTML attribute or element.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The HTML an admin pastes into their site for a contact.
+pub fn snippet(public_base: &str, contact_id: &str, widget_key: &str) -> String {
+    format!(
+        "<div id=\"switchboard-chat\"></div>\n<script src=\"{}/interact/widget.js\" data-contact=\"{}\" data-key=\"{}\" async></script>",
+        escape_html(public_base.trim_end_matches('/')),
+        escape_html(contact_id),
+        escape_html(widget_key)
+    )
+}
+
+/// `frame-ancestors` for a contact: its domain templates with Restrict Access, else any.
+fn frame_ancestors(restrict: bool, templates: &[String]) -> String {
+    if !restrict {
+        return "frame-ancestors *".into();
+    }
+    let sources: Vec<&str> = templates
+        .iter()
+        .map(String::as_str)
+        .filter(|t| super::origin::DomainTemplate::parse(t).is_some())
+        .collect();
+    if sources.is_empty() {
+        "frame-ancestors 'none'".into()
+    } else {
+        format!("frame-ancestors {}", sources.join(" "))
+    }
+}
+
+async fn preview(State(app): State<AppState>, Path(contact_id): Path<String>) -> Response {
+    let contact = match contacts::find(&app.pool, &contact_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown_contact",
+                "no such contact".to_owned(),
+            )
+            .into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "preview failed");
+            return Problem::internal().into_response();
+        }
+    };
+    let interact = contact.interact();
+    let key = interact.widget_key.clone().unwrap_or_default();
+    let page = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Chat preview</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body><h1>Chat preview</h1><p>This page shows the chat widget as customers will see it.</p>\n{}\n</body></html>\n",
+        snippet("", &contact_id, &key)
+    );
+    let csp = frame_ancestors(interact.restrict_access, &interact.domain_templates);
+    let mut response = Html(page).into_response();
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snippet_escapes_what_it_embeds() {
+        let s = snippet("https://sb.example.com/", "sup\"port", "k<1>");
+        assert!(
+            s.contains("src=\"https://sb.example.com/interact/widget.js\""),
+            "{s}"
+        );
+        assert!(
+            s.contains("data-contact=\"sup&quot;port\"") && s.contains("data-key=\"k&lt;1&gt;\""),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn frame_ancestors_follow_restrict_access() {
+        assert_eq!(frame_ancestors(false, &[]), "frame-ancestors *");
+        assert_eq!(
+            frame_ancestors(true, &["https://*.example.com".into(), "bogus".into()]),
+            "frame-ancestors https://*.example.com"
+        );
+        assert_eq!(frame_ancestors(true, &[]), "frame-ancestors 'none'");
+    }
+}
