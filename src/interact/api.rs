@@ -321,6 +321,7 @@ async fn customer_message(
     text: &MessageText,
     client_id: &str,
 ) -> anyhow::Result<()> {
+    super::events::drain(&app.pool, &app.events, app.clock.now_ms()).await?;
     let event = CustomerEvent::CustomerMessage {
         text: text.as_str().to_owned(),
         client_message_id: client_id.to_owned(),

@@ -97,16 +97,33 @@ pub async fn run(
     }
 }
 
+/// Converts pending customer effects until none is left (also called by the API, so a
+/// customer's own message is recorded after everything the engine said before it).
+pub async fn drain(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<()> {
+    while convert_next(pool, hub, now).await? {}
+    Ok(())
+}
+
 async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
     let row = sqlx::query(
         "SELECT id, effect FROM engine_effects
          WHERE state = 'pending' AND effect LIKE '{\"effect\":\"toCustomer\"%' ORDER BY id LIMIT 1",
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(false) };
     let id: i64 = row.try_get("id")?;
+    let mut tx = pool.begin().await?;
+    // Claim the effect inside the transaction: whoever converts it, it is converted once.
+    let claimed =
+        sqlx::query("UPDATE engine_effects SET state = 'done' WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if claimed == 0 {
+        return Ok(true);
+    }
     let effect: Option<Effect> = serde_json::from_str(&row.try_get::<String, _>("effect")?).ok();
     let mut notify = None;
     if let Some((session, events)) = effect.as_ref().and_then(customer_events) {
@@ -115,10 +132,6 @@ async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<boo
         }
         notify = Some(session);
     }
-    sqlx::query("UPDATE engine_effects SET state = 'done' WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     if let Some(session) = notify {
         let _ = hub.sessions.send(session);

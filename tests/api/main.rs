@@ -2,6 +2,7 @@
 //! Framework on loopback.
 
 mod binary;
+mod browser;
 mod cards_catalog;
 mod cards_conformance;
 mod directory;
