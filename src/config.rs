@@ -54,6 +54,14 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub log: LogSettings,
     pub cards: CardSettings,
+    pub interact: InteractSettings,
+}
+
+/// The customer side.
+#[derive(Debug, Clone)]
+pub struct InteractSettings {
+    /// A session without customer activity for this long is ended.
+    pub inactivity: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +173,12 @@ struct RawSettings {
     log: RawLog,
     #[serde(default)]
     cards: RawCards,
+    interact: RawInteract,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawInteract {
+    inactivity_secs: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +259,7 @@ impl Settings {
             .set_default("outbox.max_age_secs", 24 * 3600)?
             .set_default("outbox.attempts_per_claim", 4)?
             .set_default("outbox.retention_secs", 7 * 24 * 3600)?
+            .set_default("interact.inactivity_secs", 30 * 60)?
             .set_default("log.filter", "info")?
             .set_default("log.format", "text")?;
 
@@ -441,6 +456,9 @@ impl TryFrom<RawSettings> for Settings {
             },
             cards: CardSettings {
                 dir: non_empty(raw.cards.dir).map(std::path::PathBuf::from),
+            },
+            interact: InteractSettings {
+                inactivity: Duration::from_secs(raw.interact.inactivity_secs.max(60)),
             },
         })
     }

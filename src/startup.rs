@@ -42,6 +42,7 @@ pub struct App {
     pub cards: Arc<CardCatalog>,
     pub engines: Arc<Engines>,
     pub events: Arc<EventHub>,
+    pub limits: crate::interact::limits::Limits,
 }
 
 impl Deref for AppState {
@@ -171,6 +172,7 @@ impl Application {
             cards,
             engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
             events: Arc::new(EventHub::default()),
+            limits: crate::interact::limits::Limits::default(),
             pool,
             clock,
             inbound_auth,
@@ -215,6 +217,10 @@ impl Application {
             Arc::clone(&self.state.clock),
             stop.clone(),
         ));
+        let inactivity = tokio::spawn(crate::interact::inactivity::run(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let http_requests = tokio::spawn(crate::engine::effects::run_http_requests(
             self.state.pool.clone(),
             Arc::clone(&self.state.engines),
@@ -232,18 +238,22 @@ impl Application {
         let router = crate::http::router(self.state.clone());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    () = stop_serving.cancelled() => {}
-                }
-                tracing::info!("shutting down");
-            })
-            .await;
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                () = shutdown => {}
+                () = stop_serving.cancelled() => {}
+            }
+            tracing::info!("shutting down");
+        })
+        .await;
         stop.cancel();
         let _ = http_requests.await;
         let _ = customer_events.await;
+        let _ = inactivity.await;
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

@@ -1,6 +1,7 @@
-//! Per-conversation rate limits of the Bot Connector (reference §4.3): at most 7 sends in any
-//! 1 s, 8 in 2 s, 60 in 30 s and 1800 in an hour. A sliding-window log per conversation is
-//! exact for all four windows at once; idle conversations are evicted after an hour.
+//! Sliding-window rate limits keyed by a string. The Bot Connector's per-conversation limits
+//! (reference §4.3): at most 7 sends in any 1 s, 8 in 2 s, 60 in 30 s and 1800 in an hour; the
+//! customer API uses the same limiter per IP and per session. A log per key is exact for every
+//! window at once; idle keys are evicted after the longest window.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -60,6 +61,31 @@ impl ConversationLimiter {
                 .time_to_idle(longest)
                 .build(),
         }
+    }
+
+    /// Records one more call for `key` if it is within every limit; otherwise says how long to
+    /// wait (nothing is recorded then).
+    pub fn try_acquire(&self, key: &str) -> Result<(), Duration> {
+        let log = self
+            .logs
+            .get_with_by_ref(key, || Arc::new(Mutex::new(VecDeque::new())));
+        let mut history = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let wait = wait_needed(&history, self.windows, now);
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        history.push_back(now);
+        let longest = self.windows.iter().map(|w| w.0).max().unwrap_or_default();
+        while history
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= longest)
+        {
+            history.pop_front();
+        }
+        Ok(())
     }
 
     /// Waits until one more call to `conversation` is within every limit, then records it.
@@ -173,5 +199,22 @@ mod tests {
         let other = Instant::now();
         limiter.acquire("a:2").await;
         assert!(other.elapsed() < Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod try_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn try_acquire_refuses_beyond_the_limit_and_says_how_long_to_wait() {
+        const WINDOWS: &[(Duration, usize)] = &[(Duration::from_secs(10), 2)];
+        let limiter = ConversationLimiter::new(WINDOWS);
+        assert!(limiter.try_acquire("ip").is_ok());
+        assert!(limiter.try_acquire("ip").is_ok());
+        assert_eq!(limiter.try_acquire("ip"), Err(Duration::from_secs(10)));
+        assert!(limiter.try_acquire("other").is_ok());
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(limiter.try_acquire("ip").is_ok());
     }
 }

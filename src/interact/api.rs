@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -165,10 +165,14 @@ struct CreateSession {
 
 async fn create_session(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(contact_id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> Response {
+    if let Err(limited) = app.limits.new_session(&peer.ip().to_string()) {
+        return limited.into_response();
+    }
     let name = match DisplayName::parse(&body.display_name) {
         Ok(n) => n,
         Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_display_name", e),
@@ -322,6 +326,7 @@ async fn customer_message(
     client_id: &str,
 ) -> anyhow::Result<()> {
     super::events::drain(&app.pool, &app.events, app.clock.now_ms()).await?;
+    store::touch(&app.pool, session, app.clock.now_ms()).await?;
     let event = CustomerEvent::CustomerMessage {
         text: text.as_str().to_owned(),
         client_message_id: client_id.to_owned(),
@@ -413,10 +418,14 @@ struct SendMessage {
 
 async fn send_message(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(session): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SendMessage>,
 ) -> Response {
+    if let Err(limited) = app.limits.message(&peer.ip().to_string(), &session) {
+        return limited.into_response();
+    }
     let (row, contact, cors_headers) = match authorise(&app, &session, &headers, None).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),

@@ -184,3 +184,13 @@ pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::
     .await?
     .is_some())
 }
+
+/// Records customer activity (for the inactivity timeout).
+pub async fn touch(pool: &Pool, session: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
+        .bind(session)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -455,3 +455,75 @@ async fn the_widget_and_the_preview_page_are_served() {
     );
     assert_eq!(app.get("/interact/preview/nobody").await.status(), 404);
 }
+
+#[tokio::test]
+async fn too_many_sessions_from_one_address_get_429_with_retry_after() {
+    let app = spawn_app().await;
+    seed(&app, false).await;
+    for _ in 0..10 {
+        assert_eq!(create(&app, None, &body()).await.status(), 201);
+    }
+    let limited = create(&app, None, &body()).await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let problem: Value = limited.json().await.expect("problem");
+    assert_eq!(problem["code"], "rate_limited");
+    assert_eq!(
+        sessions_stored(&app).await,
+        10,
+        "the refused request stored nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_customer_is_ended_after_the_inactivity_time() {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::default());
+    let app = crate::helpers::spawn_app_with(
+        crate::helpers::TestConfig::default()
+            .clock(clock.clone())
+            .env("SWITCHBOARD_INTERACT__INACTIVITY_SECS", "600"),
+    )
+    .await;
+    seed(&app, false).await;
+    let created: Value = create(&app, None, &body())
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (session, token) = (
+        created["sessionId"].as_str().expect("id"),
+        created["token"].as_str().expect("token"),
+    );
+    let now = || switchboard::clock::Clock::now_ms(clock.as_ref());
+    clock.advance(chrono::Duration::seconds(599));
+    assert_eq!(
+        switchboard::interact::inactivity::sweep_once(&app.state, now())
+            .await
+            .expect("sweep"),
+        0
+    );
+    clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(
+        switchboard::interact::inactivity::sweep_once(&app.state, now())
+            .await
+            .expect("sweep"),
+        1
+    );
+    let stream = read_events(&app, session, token, None, |t| {
+        t.contains("\"state\":\"ended\"")
+    })
+    .await;
+    assert!(stream.contains("\"state\":\"ended\""), "{stream}");
+    assert_eq!(
+        switchboard::interact::inactivity::sweep_once(&app.state, now())
+            .await
+            .expect("sweep"),
+        0,
+        "once"
+    );
+}

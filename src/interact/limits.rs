@@ -1,0 +1,71 @@
+//! Rate limits of the customer API: session creation per client IP, messages per session and
+//! per client IP. Over a limit the answer is 429 with `Retry-After`.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::botframework::ratelimit::ConversationLimiter;
+use crate::http::problem::Problem;
+
+const SESSIONS_PER_IP: &[(Duration, usize)] = &[
+    (Duration::from_secs(60), 10),
+    (Duration::from_secs(3600), 100),
+];
+const MESSAGES_PER_SESSION: &[(Duration, usize)] =
+    &[(Duration::from_secs(10), 10), (Duration::from_secs(60), 40)];
+const MESSAGES_PER_IP: &[(Duration, usize)] = &[(Duration::from_secs(60), 300)];
+
+pub struct Limits {
+    sessions_per_ip: ConversationLimiter,
+    messages_per_session: ConversationLimiter,
+    messages_per_ip: ConversationLimiter,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sessions_per_ip: ConversationLimiter::new(SESSIONS_PER_IP),
+            messages_per_session: ConversationLimiter::new(MESSAGES_PER_SESSION),
+            messages_per_ip: ConversationLimiter::new(MESSAGES_PER_IP),
+        }
+    }
+}
+
+/// A refused request and how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited(pub Duration);
+
+impl IntoResponse for Limited {
+    fn into_response(self) -> Response {
+        too_many(self.0)
+    }
+}
+
+fn too_many(wait: Duration) -> Response {
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests; try again later".to_owned(),
+    )
+    .into_response();
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+impl Limits {
+    pub fn new_session(&self, ip: &str) -> Result<(), Limited> {
+        self.sessions_per_ip.try_acquire(ip).map_err(Limited)
+    }
+
+    pub fn message(&self, ip: &str, session: &str) -> Result<(), Limited> {
+        self.messages_per_ip.try_acquire(ip).map_err(Limited)?;
+        self.messages_per_session
+            .try_acquire(session)
+            .map_err(Limited)
+    }
+}
