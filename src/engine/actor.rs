@@ -12,16 +12,22 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Command, Core, Effect, Fact};
+use super::core::{Command, Core, Effect, Fact, SessionView};
 use crate::clock::Clock;
 use crate::store::Pool;
 
 /// A snapshot is taken after this many commands.
 const SNAPSHOT_EVERY: i64 = 1000;
 
-struct Request {
-    command: Command,
-    reply: oneshot::Sender<anyhow::Result<Vec<Effect>>>,
+enum Request {
+    Command {
+        command: Command,
+        reply: oneshot::Sender<anyhow::Result<Vec<Effect>>>,
+    },
+    View {
+        session: String,
+        reply: oneshot::Sender<Option<SessionView>>,
+    },
 }
 
 /// Handle to one tenant's engine.
@@ -56,12 +62,27 @@ impl Engine {
     pub async fn send(&self, command: Command) -> anyhow::Result<Vec<Effect>> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request { command, reply })
+            .send(Request::Command { command, reply })
             .await
             .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
         answer
             .await
             .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))?
+    }
+
+    /// What a customer may see of a session now (state, queue position, agent).
+    pub async fn view(&self, session: &str) -> anyhow::Result<Option<SessionView>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::View {
+                session: session.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))
     }
 }
 
@@ -83,9 +104,16 @@ impl Actor {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 request = rx.recv() => {
-                    let Some(request) = request else { break };
-                    let result = self.apply(request.command).await;
-                    let _ = request.reply.send(result);
+                    match request {
+                        None => break,
+                        Some(Request::Command { command, reply }) => {
+                            let result = self.apply(command).await;
+                            let _ = reply.send(result);
+                        }
+                        Some(Request::View { session, reply }) => {
+                            let _ = reply.send(self.core.view(&session));
+                        }
+                    }
                 }
                 () = sleep_or_forever(wait) => {
                     if let Err(e) = self.apply(Command::Tick).await {

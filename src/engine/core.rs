@@ -143,6 +143,17 @@ pub struct Session {
     pub transferred_from: Vec<String>,
 }
 
+/// What a customer may see of a live session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub state: SessionState,
+    /// 1-based position while queued.
+    pub position: Option<usize>,
+    /// The agent's display name once connected.
+    pub agent: Option<String>,
+}
+
 /// What the engine asks the adapters to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "camelCase")]
@@ -287,6 +298,22 @@ impl Core {
             self.run_deadlines.insert((t, session.to_owned()));
         }
         std::mem::replace(&mut s.run, run)
+    }
+
+    /// What a customer may see of a session (`None` once it ended).
+    pub fn view(&self, session: &str) -> Option<SessionView> {
+        let s = self.sessions.get(session)?;
+        Some(SessionView {
+            state: s.state,
+            position: (s.state == SessionState::Queued)
+                .then(|| Lookup(self).queue_position(session))
+                .flatten(),
+            agent: s.agent.as_ref().map(|id| {
+                self.users
+                    .get(id)
+                    .map_or_else(|| id.clone(), |u| u.display_name.clone())
+            }),
+        })
     }
 
     /// The earliest time a `Tick` has work to do.

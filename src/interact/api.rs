@@ -399,14 +399,31 @@ async fn session_state(
     Path(session): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match authorise(&app, &session, &headers, None).await {
-        Ok((row, _, cors_headers)) => (
-            cors_headers,
-            axum::Json(json!({"sessionId": row.session_id, "state": row.state})),
-        )
-            .into_response(),
-        Err(r) => r.into_response(),
+    let (row, contact, cors_headers) = match authorise(&app, &session, &headers, None).await {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    let mut body = json!({"sessionId": row.session_id, "state": row.state});
+    if row.state != "ended" {
+        let view = match app.engines.get(&contact.tenant).await {
+            Ok(engine) => engine.view(&session).await,
+            Err(e) => Err(e),
+        };
+        match view {
+            Ok(Some(view)) => {
+                body["state"] = json!(super::events::state_name(view.state));
+                if let Some(position) = view.position {
+                    body["position"] = json!(position);
+                }
+                if let Some(agent) = view.agent {
+                    body["agent"] = json!({"displayName": agent});
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return internal(format!("{e:#}")),
+        }
     }
+    (cors_headers, axum::Json(body)).into_response()
 }
 
 #[derive(Deserialize)]

@@ -527,3 +527,116 @@ async fn a_silent_customer_is_ended_after_the_inactivity_time() {
         "once"
     );
 }
+
+#[tokio::test]
+async fn the_session_state_shows_the_queue_position_and_then_the_agent() {
+    use switchboard::directory::model::User;
+    use switchboard::distribution::Presence;
+    use switchboard::engine::core::{Command, Effect};
+
+    let app = spawn_app().await;
+    let workflow = json!({"id": "q", "name": "Q", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "queue"},
+        "queue": {"type": "QueueTask", "exits": {"queued": "wait", "failed": "end"}},
+        "wait": {"type": "Delay", "seconds": 3600, "next": "wait2"},
+        "wait2": {"type": "Delay", "seconds": 3600, "next": "wait"},
+        "end": {"type": "Disconnect"}
+    }});
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "q", "members": ["u1"],
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": CONTACT, "widgetKey": KEY}
+    }))
+    .expect("service");
+    store::put(
+        &app.state.pool,
+        "t1",
+        Kind::Workflow,
+        "q",
+        &workflow,
+        None,
+        0,
+    )
+    .await
+    .expect("workflow");
+    store::put(
+        &app.state.pool,
+        "t1",
+        Kind::Service,
+        "support",
+        &service,
+        None,
+        0,
+    )
+    .await
+    .expect("service");
+    let first: Value = create(&app, None, &body())
+        .await
+        .json()
+        .await
+        .expect("json");
+    let second: Value = create(&app, None, &body())
+        .await
+        .json()
+        .await
+        .expect("json");
+    let state = |s: &Value| {
+        let url = format!(
+            "{}/api/interact/v1/sessions/{}",
+            app.address,
+            s["sessionId"].as_str().expect("id")
+        );
+        let token = s["token"].as_str().expect("token").to_owned();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let view = state(&second).await;
+    assert_eq!(
+        (view["state"].as_str(), view["position"].as_u64()),
+        (Some("queued"), Some(2)),
+        "{view}"
+    );
+
+    // An agent appears and accepts the first chat.
+    let engine = app.state.engines.get("t1").await.expect("engine");
+    let agent: User = serde_json::from_value(
+        json!({"id": "u1", "upn": "u1@example.com", "displayName": "Agent One",
+        "licenses": {"im": true}, "activeIn": ["support"]}),
+    )
+    .expect("user");
+    let effects = engine
+        .send(Command::UpsertUser {
+            user: Box::new(agent),
+            registered: true,
+            presence: Presence::Available,
+        })
+        .await
+        .expect("agent");
+    let offer = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::SendInvitation { offer, .. } => Some(*offer),
+            _ => None,
+        })
+        .expect("invitation");
+    engine
+        .send(Command::Accept {
+            offer,
+            user: "u1".into(),
+        })
+        .await
+        .expect("accept");
+    let view = state(&first).await;
+    assert_eq!(view["state"], "connected", "{view}");
+    assert_eq!(view["agent"]["displayName"], "Agent One");
+    assert_eq!(state(&second).await["position"], 1);
+}
