@@ -332,7 +332,7 @@ async fn customer_message(
         client_message_id: client_id.to_owned(),
     };
     store::append(&app.pool, session, &event, app.clock.now_ms()).await?;
-    let _ = app.events.sessions.send(session.to_owned());
+    app.events.notify(session);
     let engine = app.engines.get(tenant).await?;
     engine
         .send(Command::CustomerMessage {
@@ -546,18 +546,17 @@ async fn events(
         .and_then(|v| v.parse::<i64>().ok())
         .or(query.after)
         .unwrap_or(0);
-    // Subscribe before reading, so nothing written in between is missed.
-    let notifications = app.events.sessions.subscribe();
+    let signal = app.events.listen(&session);
     let state = (
         app.pool.clone(),
         session,
         after,
-        notifications,
+        signal,
         Vec::<(i64, CustomerEvent)>::new().into_iter(),
     );
     let stream = futures_util::stream::unfold(
         state,
-        |(pool, session, mut last, mut rx, mut pending)| async move {
+        |(pool, session, mut last, signal, mut pending)| async move {
             loop {
                 if let Some((seq, event)) = pending.next() {
                     last = seq;
@@ -566,8 +565,15 @@ async fn events(
                         .event("event")
                         .json_data(&event)
                         .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
-                    return Some((Ok::<_, Infallible>(sse), (pool, session, last, rx, pending)));
+                    return Some((
+                        Ok::<_, Infallible>(sse),
+                        (pool, session, last, signal, pending),
+                    ));
                 }
+                // Register for the signal before reading, so an event written in between is not missed.
+                let notified = signal.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
                 match store::events_after(&pool, &session, last).await {
                     Ok(found) if !found.is_empty() => {
                         pending = found.into_iter();
@@ -579,14 +585,7 @@ async fn events(
                         return None;
                     }
                 }
-                loop {
-                    match rx.recv().await {
-                        Ok(s) if s == session => break,
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
+                notified.await;
             }
         },
     );

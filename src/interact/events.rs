@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{CustomerEvent, append_in};
@@ -14,10 +14,10 @@ use crate::clock::Clock;
 use crate::engine::core::{Effect, SessionState};
 use crate::store::Pool;
 
-/// Wakes the worker and the open event streams.
+/// Wakes the worker and the open event streams (each stream waits on its own session's
+/// signal, so an event wakes only the streams of its session).
 pub struct EventHub {
-    /// Session ids with new events.
-    pub sessions: broadcast::Sender<String>,
+    streams: moka::sync::Cache<String, Arc<Notify>>,
     /// New engine effects to convert.
     pub effects: Notify,
 }
@@ -25,8 +25,25 @@ pub struct EventHub {
 impl Default for EventHub {
     fn default() -> Self {
         EventHub {
-            sessions: broadcast::channel(4096).0,
+            streams: moka::sync::Cache::builder()
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
             effects: Notify::new(),
+        }
+    }
+}
+
+impl EventHub {
+    /// The signal a stream of `session` waits on.
+    pub fn listen(&self, session: &str) -> Arc<Notify> {
+        self.streams
+            .get_with_by_ref(session, || Arc::new(Notify::new()))
+    }
+
+    /// Wakes the open streams of `session`.
+    pub fn notify(&self, session: &str) {
+        if let Some(signal) = self.streams.get(session) {
+            signal.notify_waiters();
         }
     }
 }
@@ -134,7 +151,7 @@ async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<boo
     }
     tx.commit().await?;
     if let Some(session) = notify {
-        let _ = hub.sessions.send(session);
+        hub.notify(&session);
     }
     Ok(true)
 }

@@ -37,7 +37,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
             now,
         )
         .await?;
-        let _ = app.events.sessions.send(session.clone());
+        app.events.notify(&session);
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
     app.events.effects.notify_one();
