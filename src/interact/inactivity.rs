@@ -27,17 +27,24 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
                 session: session.clone(),
             })
             .await?;
-        // Even if the engine no longer knows the session, it is over for the customer.
-        super::store::append(
-            &app.pool,
-            &session,
-            &super::store::CustomerEvent::State {
-                state: "ended".into(),
-            },
-            now,
-        )
-        .await?;
-        app.events.notify(&session);
+        // The engine's own "ended" comes through its effects, in order with everything before it.
+        super::events::drain(&app.pool, &app.events, now).await?;
+        let still_open = super::store::find(&app.pool, &session)
+            .await?
+            .is_some_and(|s| s.state != "ended");
+        if still_open {
+            // The engine no longer knew the session: it is over for the customer all the same.
+            super::store::append(
+                &app.pool,
+                &session,
+                &super::store::CustomerEvent::State {
+                    state: "ended".into(),
+                },
+                now,
+            )
+            .await?;
+            app.events.notify(&session);
+        }
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
     app.events.effects.notify_one();

@@ -107,22 +107,20 @@ pub async fn append_in(
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<i64> {
+    // One statement that writes: the transaction takes the write lock at once instead of
+    // upgrading a read, which SQLite refuses ("database is locked") when another writer got in
+    // between.
     let seq: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM interact_events WHERE session_id = $1",
+        "INSERT INTO interact_events (session_id, seq, event, created_at)
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM interact_events WHERE session_id = $1
+         RETURNING seq",
     )
     .bind(session)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("next")?;
-    sqlx::query(
-        "INSERT INTO interact_events (session_id, seq, event, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(session)
-    .bind(seq)
     .bind(serde_json::to_string(event).unwrap_or_default())
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("seq")?;
     if let CustomerEvent::State { state } = event {
         sqlx::query(
             "UPDATE interact_sessions SET state = $2, last_activity_at = $3 WHERE session_id = $1",
