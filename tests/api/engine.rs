@@ -63,6 +63,22 @@ fn start(session: &str) -> Command {
     }
 }
 
+/// Sets up the directory in `engine`, starts chat s1 and answers its question: u1 is invited.
+async fn queue_first_chat(engine: &Engine) {
+    for command in setup() {
+        engine.send(command).await.expect("setup");
+    }
+    engine.send(start("s1")).await.expect("start");
+    let effects = engine
+        .send(Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        })
+        .await
+        .expect("answer");
+    assert_eq!(invitations(&effects), vec![(1, "u1".to_owned())]);
+}
+
 fn invitations(effects: &[Effect]) -> Vec<(u64, String)> {
     effects
         .iter()
@@ -201,18 +217,7 @@ async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_
     let (engine, actor) = Engine::start(pool.clone(), "tenant-1", clock.clone(), stop.clone())
         .await
         .expect("start");
-    for command in setup() {
-        engine.send(command).await.expect("setup");
-    }
-    engine.send(start("s1")).await.expect("start session");
-    let effects = engine
-        .send(Command::CustomerMessage {
-            session: "s1".into(),
-            text: "Technical".into(),
-        })
-        .await
-        .expect("answer");
-    assert_eq!(invitations(&effects), vec![(1, "u1".to_owned())]);
+    queue_first_chat(&engine).await;
     // The effects were stored with the command.
     let stored: i64 =
         sqlx::query("SELECT COUNT(*) AS n FROM engine_effects WHERE tenant_id = 'tenant-1'")
@@ -569,18 +574,7 @@ async fn the_application_resumes_every_tenants_engine_at_boot() {
     let mock = MockBotFramework::start().await;
     let app = spawn_app_on(mock.clone(), TestConfig::default().clock(clock.clone())).await;
     let engine = app.state.engines.get("tenant-9").await.expect("engine");
-    for command in setup() {
-        engine.send(command).await.expect("setup");
-    }
-    engine.send(start("s1")).await.expect("start");
-    let effects = engine
-        .send(Command::CustomerMessage {
-            session: "s1".into(),
-            text: "Technical".into(),
-        })
-        .await
-        .expect("answer");
-    assert_eq!(invitations(&effects), vec![(1, "u1".to_owned())]);
+    queue_first_chat(&engine).await;
     let config = app.stop().await;
 
     let app = spawn_app_on(mock, config).await;
