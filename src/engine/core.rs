@@ -266,7 +266,7 @@ pub struct Core {
     pub last_agent: BTreeMap<String, String>,
     /// Parsed workflows, rebuilt from `workflows` after a load.
     #[serde(skip)]
-    parsed: BTreeMap<String, Workflow>,
+    parsed: BTreeMap<String, std::sync::Arc<Workflow>>,
     /// `(deadline, session)` of every waiting run, rebuilt after a load.
     #[serde(skip)]
     run_deadlines: std::collections::BTreeSet<(i64, String)>,
@@ -278,7 +278,11 @@ impl Core {
         self.parsed = self
             .workflows
             .iter()
-            .filter_map(|(id, doc)| workflow::parse(doc).ok().map(|w| (id.clone(), w)))
+            .filter_map(|(id, doc)| {
+                workflow::parse(doc)
+                    .ok()
+                    .map(|w| (id.clone(), std::sync::Arc::new(w)))
+            })
             .collect();
         self.run_deadlines = self
             .sessions
@@ -338,7 +342,8 @@ impl Core {
             Command::UpsertWorkflow { document } => {
                 if let Ok(parsed) = workflow::parse(&document) {
                     self.workflows.insert(parsed.id.clone(), document);
-                    self.parsed.insert(parsed.id.clone(), parsed);
+                    self.parsed
+                        .insert(parsed.id.clone(), std::sync::Arc::new(parsed));
                 }
             }
             Command::UpsertCalendar { calendar } => {
@@ -569,6 +574,12 @@ impl Core {
         });
     }
 
+    /// The parsed workflow assigned to a service (shared, not copied per event).
+    fn workflow_of(&self, service: &str) -> Option<std::sync::Arc<Workflow>> {
+        let id = self.services.get(service)?.workflow.as_ref()?;
+        self.parsed.get(id).cloned()
+    }
+
     /// Starts (or, after a transfer, restarts) the service's workflow for a session.
     fn start_run(
         &mut self,
@@ -579,13 +590,11 @@ impl Core {
         out: &mut Vec<Effect>,
     ) {
         let im_enabled = self.tenant.as_ref().is_none_or(|t| t.im_enabled);
-        let workflow = self
+        let may_run = self
             .services
             .get(service)
-            .filter(|s| im_enabled && s.can_receive_im().is_ok())
-            .and_then(|s| s.workflow.as_ref())
-            .and_then(|w| self.parsed.get(w))
-            .cloned();
+            .is_some_and(|s| im_enabled && s.can_receive_im().is_ok());
+        let workflow = self.workflow_of(service).filter(|_| may_run);
         let Some(workflow) = workflow else {
             return self.end_session(session, Outcome::Failed, now, out);
         };
@@ -600,13 +609,7 @@ impl Core {
             return;
         };
         let Some(mut run) = s.run.clone() else { return };
-        let Some(workflow) = self
-            .services
-            .get(&s.service)
-            .and_then(|svc| svc.workflow.as_ref())
-            .and_then(|w| self.parsed.get(w))
-            .cloned()
-        else {
+        let Some(workflow) = self.workflow_of(&s.service) else {
             return self.end_session(session, Outcome::Failed, now, out);
         };
         let effects = run.handle(&workflow, event, &Lookup(self), now);
