@@ -21,6 +21,5 @@ CREATE TABLE interact_events (
 CREATE TABLE interact_messages (
     session_id         TEXT   NOT NULL,
     client_message_id  TEXT   NOT NULL,
-    seq                BIGINT NOT NULL,
     PRIMARY KEY (session_id, client_message_id)
 );

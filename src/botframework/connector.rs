@@ -18,7 +18,7 @@ use super::activity::{
     Activity, ChannelAccount, ConversationParameters, ConversationResourceResponse,
     ResourceResponse,
 };
-use super::ratelimit::ConversationLimiter;
+use super::ratelimit::SlidingLimiter;
 use super::retry::{Backoff, parse_retry_after};
 use super::service_url::{ServiceUrl, ServiceUrlAllowList};
 use super::tokens::{AccessTokens, BOT_FRAMEWORK_SCOPE};
@@ -170,7 +170,7 @@ pub struct ConnectorClient {
     http: reqwest::Client,
     tokens: Arc<AccessTokens>,
     allowed: ServiceUrlAllowList,
-    limiter: ConversationLimiter,
+    limiter: SlidingLimiter,
     backoff: Backoff,
     attempts: u32,
 }
@@ -187,7 +187,7 @@ impl ConnectorClient {
             http,
             tokens,
             allowed,
-            limiter: ConversationLimiter::new(super::ratelimit::SEND_WINDOWS),
+            limiter: SlidingLimiter::new(super::ratelimit::SEND_WINDOWS),
             backoff,
             attempts: attempts.max(1),
         }

@@ -45,16 +45,16 @@ pub fn wait_needed(
         .unwrap_or(Duration::ZERO)
 }
 
-/// Rate limiter keyed by conversation.
-pub struct ConversationLimiter {
+/// Sliding-window rate limiter keyed by a string (a conversation, an address, a session).
+pub struct SlidingLimiter {
     windows: &'static [(Duration, usize)],
     logs: Cache<String, Arc<Mutex<VecDeque<Instant>>>>,
 }
 
-impl ConversationLimiter {
+impl SlidingLimiter {
     pub fn new(windows: &'static [(Duration, usize)]) -> Self {
         let longest = windows.iter().map(|w| w.0).max().unwrap_or(Duration::ZERO);
-        ConversationLimiter {
+        SlidingLimiter {
             windows,
             logs: Cache::builder()
                 .max_capacity(100_000)
@@ -181,7 +181,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn acquire_spaces_a_burst_to_the_limits() {
-        let limiter = ConversationLimiter::new(SEND_WINDOWS);
+        let limiter = SlidingLimiter::new(SEND_WINDOWS);
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..10 {
@@ -209,7 +209,7 @@ mod try_tests {
     #[tokio::test(start_paused = true)]
     async fn try_acquire_refuses_beyond_the_limit_and_says_how_long_to_wait() {
         const WINDOWS: &[(Duration, usize)] = &[(Duration::from_secs(10), 2)];
-        let limiter = ConversationLimiter::new(WINDOWS);
+        let limiter = SlidingLimiter::new(WINDOWS);
         assert!(limiter.try_acquire("ip").is_ok());
         assert!(limiter.try_acquire("ip").is_ok());
         assert_eq!(limiter.try_acquire("ip"), Err(Duration::from_secs(10)));

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::botframework::ratelimit::ConversationLimiter;
+use crate::botframework::ratelimit::SlidingLimiter;
 use crate::http::problem::Problem;
 
 const SESSIONS_PER_IP: &[(Duration, usize)] = &[
@@ -18,17 +18,17 @@ const MESSAGES_PER_SESSION: &[(Duration, usize)] =
 const MESSAGES_PER_IP: &[(Duration, usize)] = &[(Duration::from_secs(60), 300)];
 
 pub struct Limits {
-    sessions_per_ip: ConversationLimiter,
-    messages_per_session: ConversationLimiter,
-    messages_per_ip: ConversationLimiter,
+    sessions_per_ip: SlidingLimiter,
+    messages_per_session: SlidingLimiter,
+    messages_per_ip: SlidingLimiter,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            sessions_per_ip: ConversationLimiter::new(SESSIONS_PER_IP),
-            messages_per_session: ConversationLimiter::new(MESSAGES_PER_SESSION),
-            messages_per_ip: ConversationLimiter::new(MESSAGES_PER_IP),
+            sessions_per_ip: SlidingLimiter::new(SESSIONS_PER_IP),
+            messages_per_session: SlidingLimiter::new(MESSAGES_PER_SESSION),
+            messages_per_ip: SlidingLimiter::new(MESSAGES_PER_IP),
         }
     }
 }

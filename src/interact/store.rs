@@ -160,7 +160,7 @@ pub async fn events_after(
 /// Records a client message id; `false` when it was seen before (a retried send).
 pub async fn first_send(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::Result<bool> {
     let inserted = sqlx::query(
-        "INSERT INTO interact_messages (session_id, client_message_id, seq) VALUES ($1, $2, 0)
+        "INSERT INTO interact_messages (session_id, client_message_id) VALUES ($1, $2)
          ON CONFLICT (session_id, client_message_id) DO NOTHING",
     )
     .bind(session)
