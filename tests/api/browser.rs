@@ -8,7 +8,6 @@ use std::process::Command;
 
 use serde_json::json;
 use switchboard::directory::model::Service;
-use switchboard::directory::store::{self, Kind};
 
 use crate::helpers::spawn_app;
 
@@ -58,28 +57,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         "interact": {"enabled": true, "instantMessage": true, "contactId": "web", "widgetKey": "k"}
     }))
     .expect("service");
-    store::put(
-        &app.state.pool,
-        "t",
-        Kind::Workflow,
-        "quick",
-        &workflow,
-        None,
-        0,
-    )
-    .await
-    .expect("workflow");
-    store::put(
-        &app.state.pool,
-        "t",
-        Kind::Service,
-        "web",
-        &service,
-        None,
-        0,
-    )
-    .await
-    .expect("service");
+    crate::helpers::put_service(&app, "t", &workflow, &service).await;
 
     let artifacts = root.join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");

@@ -278,3 +278,36 @@ pub async fn problem(response: reqwest::Response) -> (u16, Value) {
     assert_eq!(body["status"].as_u64(), Some(u64::from(status)));
     (status, body)
 }
+
+/// Stores a workflow document and a service in a tenant's directory.
+pub async fn put_service(
+    app: &TestApp,
+    tenant: &str,
+    workflow: &Value,
+    service: &switchboard::directory::model::Service,
+) {
+    use switchboard::directory::store::{self, Kind};
+    let workflow_id = workflow["id"].as_str().expect("workflow id");
+    store::put(
+        &app.state.pool,
+        tenant,
+        Kind::Workflow,
+        workflow_id,
+        workflow,
+        None,
+        0,
+    )
+    .await
+    .expect("workflow");
+    store::put(
+        &app.state.pool,
+        tenant,
+        Kind::Service,
+        &service.id,
+        service,
+        None,
+        0,
+    )
+    .await
+    .expect("service");
+}

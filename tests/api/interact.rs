@@ -23,28 +23,7 @@ async fn seed(app: &TestApp, restrict: bool) {
     .expect("service");
     let workflow: Value =
         serde_json::from_str(include_str!("../workflows/support.json")).expect("workflow");
-    store::put(
-        &app.state.pool,
-        "t1",
-        Kind::Workflow,
-        "support-im",
-        &workflow,
-        None,
-        0,
-    )
-    .await
-    .expect("workflow");
-    store::put(
-        &app.state.pool,
-        "t1",
-        Kind::Service,
-        "support",
-        &service,
-        None,
-        0,
-    )
-    .await
-    .expect("service");
+    crate::helpers::put_service(app, "t1", &workflow, &service).await;
 }
 
 fn body() -> Value {
@@ -548,28 +527,7 @@ async fn the_session_state_shows_the_queue_position_and_then_the_agent() {
         "interact": {"enabled": true, "instantMessage": true, "contactId": CONTACT, "widgetKey": KEY}
     }))
     .expect("service");
-    store::put(
-        &app.state.pool,
-        "t1",
-        Kind::Workflow,
-        "q",
-        &workflow,
-        None,
-        0,
-    )
-    .await
-    .expect("workflow");
-    store::put(
-        &app.state.pool,
-        "t1",
-        Kind::Service,
-        "support",
-        &service,
-        None,
-        0,
-    )
-    .await
-    .expect("service");
+    crate::helpers::put_service(&app, "t1", &workflow, &service).await;
     let first: Value = create(&app, None, &body())
         .await
         .json()
