@@ -598,3 +598,49 @@ async fn the_session_state_shows_the_queue_position_and_then_the_agent() {
     assert_eq!(view["agent"]["displayName"], "Agent One");
     assert_eq!(state(&second).await["position"], 1);
 }
+
+#[tokio::test]
+async fn too_many_messages_in_one_session_get_429() {
+    let app = spawn_app().await;
+    let workflow = json!({"id": "q", "name": "Q", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "queue"},
+        "queue": {"type": "QueueTask", "exits": {"queued": "wait", "failed": "end"}},
+        "wait": {"type": "Delay", "seconds": 3600, "next": "wait2"},
+        "wait2": {"type": "Delay", "seconds": 3600, "next": "wait"},
+        "end": {"type": "Disconnect"}
+    }});
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "q",
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": CONTACT, "widgetKey": KEY}
+    }))
+    .expect("service");
+    crate::helpers::put_service(&app, "t1", &workflow, &service).await;
+    let created: Value = create(&app, None, &body())
+        .await
+        .json()
+        .await
+        .expect("json");
+    let url = format!(
+        "{}/api/interact/v1/sessions/{}/messages",
+        app.address,
+        created["sessionId"].as_str().expect("id")
+    );
+    let token = created["token"].as_str().expect("token");
+    let client = reqwest::Client::new();
+    for i in 0..11 {
+        let response = client
+            .post(&url)
+            .bearer_auth(token)
+            .json(&json!({"text": format!("m{i}"), "clientMessageId": format!("m{i}")}))
+            .send()
+            .await
+            .expect("send");
+        if i < 10 {
+            assert_eq!(response.status(), 202, "message {i}");
+        } else {
+            assert_eq!(response.status(), 429);
+            assert!(response.headers().get("retry-after").is_some());
+        }
+    }
+}
