@@ -131,6 +131,7 @@ pub struct BotSettings {
     pub jwks_refresh_interval: Duration,
     /// Least time between two refreshes caused by an unknown `kid`.
     pub jwks_unknown_kid_interval: Duration,
+    pub chatroom: ChatroomMode,
 }
 
 impl BotSettings {
@@ -145,7 +146,21 @@ impl BotSettings {
 #[derive(Debug, Clone)]
 pub struct GraphSettings {
     pub base_url: Url,
-    pub token_url: Option<Url>,
+    /// Token endpoint for app-only Graph tokens; `{tenant}` stands for the customer tenant.
+    pub token_url: String,
+    /// The Teams app's id in the tenant's app catalog (installed into chatrooms).
+    pub teams_app_id: Option<String>,
+}
+
+/// Where a connected chat takes place in Teams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatroomMode {
+    /// A Teams group chat created with Graph (falls back to `personal` when Graph is not
+    /// configured or the tenant has not consented).
+    Group,
+    /// The agent's personal chat with the bot.
+    Personal,
 }
 
 /// Delivery of the outbox of outbound calls.
@@ -216,12 +231,14 @@ struct RawBot {
     allowed_tenants: Vec<String>,
     jwks_refresh_interval_secs: u64,
     jwks_unknown_kid_interval_secs: u64,
+    chatroom: ChatroomMode,
 }
 
 #[derive(Debug, Deserialize)]
 struct RawGraph {
     base_url: String,
     token_url: Option<String>,
+    teams_app_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,6 +271,7 @@ impl Settings {
             .set_default("bot.jwks_refresh_interval_secs", 24 * 3600)?
             .set_default("bot.jwks_unknown_kid_interval_secs", 300)?
             .set_default("graph.base_url", DEFAULT_GRAPH_BASE_URL)?
+            .set_default("bot.chatroom", "group")?
             .set_default("outbox.retry_base_ms", 1000)?
             .set_default("outbox.retry_max_ms", 60_000)?
             .set_default("outbox.max_age_secs", 24 * 3600)?
@@ -413,8 +431,11 @@ impl TryFrom<RawSettings> for Settings {
             .context("bot.allowed_service_urls has an invalid entry")?;
 
         let graph_token_url = match non_empty(raw.graph.token_url) {
-            Some(u) => Some(parse_url("graph.token_url", &u)?),
-            None => tenant_id.as_deref().map(login_token_url).transpose()?,
+            Some(u) => {
+                parse_url("graph.token_url", &u.replace("{tenant}", "common"))?;
+                u
+            }
+            None => "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".to_owned(),
         };
 
         Ok(Settings {
@@ -438,10 +459,12 @@ impl TryFrom<RawSettings> for Settings {
                 jwks_unknown_kid_interval: Duration::from_secs(
                     raw.bot.jwks_unknown_kid_interval_secs,
                 ),
+                chatroom: raw.bot.chatroom,
             },
             graph: GraphSettings {
                 base_url: parse_url("graph.base_url", &raw.graph.base_url)?,
                 token_url: graph_token_url,
+                teams_app_id: non_empty(raw.graph.teams_app_id),
             },
             outbox: OutboxSettings {
                 retry_base: Duration::from_millis(raw.outbox.retry_base_ms.max(1)),

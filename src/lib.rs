@@ -32,6 +32,7 @@ pub mod config;
 pub mod directory;
 pub mod distribution;
 pub mod engine;
+pub mod graph;
 pub mod http;
 pub mod interact;
 pub mod startup;

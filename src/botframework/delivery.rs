@@ -76,6 +76,38 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Queues, inside the caller's transaction, an update of the activity that the queued call
+    /// `sent` creates: its id is only known once that call is delivered, which the lane order
+    /// guarantees happens first. If `sent` was given up, so is the update.
+    pub async fn enqueue_update_of(
+        &self,
+        tx: &mut store::Transaction<'_>,
+        service_url: &ServiceUrl,
+        sent: OutboxId,
+        conversation_id: &str,
+        activity: crate::botframework::activity::Activity,
+    ) -> anyhow::Result<OutboxId> {
+        let call = ConnectorCall::Update {
+            conversation_id: conversation_id.to_owned(),
+            activity_id: String::new(),
+            activity,
+        };
+        let payload = serde_json::to_string(&UpdateOf { sent, call: &call })?;
+        let lane = lane(service_url, &call);
+        let id = outbox::enqueue(
+            tx,
+            &outbox::NewCall {
+                lane: &lane,
+                service_url: service_url.as_str(),
+                operation: UPDATE_OF,
+                call: &payload,
+            },
+            self.clock.now_ms(),
+        )
+        .await?;
+        Ok(id)
+    }
+
     /// Queues one call in its own transaction and wakes the worker.
     pub async fn send(
         &self,
@@ -98,6 +130,15 @@ impl Outbox {
     pub async fn entry(&self, id: OutboxId) -> anyhow::Result<Option<outbox::Entry>> {
         Ok(outbox::get(&self.pool, id).await?)
     }
+}
+
+/// Operation name of an update whose activity id comes from an earlier call.
+const UPDATE_OF: &str = "update_of";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UpdateOf<C> {
+    sent: OutboxId,
+    call: C,
 }
 
 fn lane(service_url: &ServiceUrl, call: &ConnectorCall) -> String {
@@ -217,11 +258,41 @@ impl Dispatcher {
         next
     }
 
+    /// The call of an outbox row, with an `update_of` resolved to the activity id it needs.
+    async fn decode(&self, head: &outbox::PendingCall) -> Result<ConnectorCall, &'static str> {
+        if head.operation != UPDATE_OF {
+            return serde_json::from_str(&head.call).map_err(|_| "undecodable_call");
+        }
+        let update: UpdateOf<ConnectorCall> =
+            serde_json::from_str(&head.call).map_err(|_| "undecodable_call")?;
+        let sent = outbox::get(&self.outbox.pool, update.sent)
+            .await
+            .map_err(|_| "store_unavailable")?;
+        match (sent, update.call) {
+            (
+                Some(outbox::Entry {
+                    result_id: Some(activity_id),
+                    ..
+                }),
+                ConnectorCall::Update {
+                    conversation_id,
+                    activity,
+                    ..
+                },
+            ) => Ok(ConnectorCall::Update {
+                conversation_id,
+                activity_id,
+                activity,
+            }),
+            _ => Err("original_not_delivered"),
+        }
+    }
+
     async fn deliver(&self, head: outbox::PendingCall) {
         let pool = &self.outbox.pool;
-        let call: ConnectorCall = match serde_json::from_str(&head.call) {
+        let call = match self.decode(&head).await {
             Ok(call) => call,
-            Err(_) => return self.give_up(&head, head.attempts, "undecodable_call").await,
+            Err(reason) => return self.give_up(&head, head.attempts, reason).await,
         };
         let Ok(service_url) = ServiceUrl::parse(&head.service_url) else {
             return self

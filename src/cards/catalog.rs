@@ -32,6 +32,8 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "im-session-ended",
     "im-acw",
     "registration-welcome",
+    "agent-status",
+    "bot-help",
 );
 
 /// Names of every card in the catalog.

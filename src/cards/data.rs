@@ -208,3 +208,28 @@ card_data!(
         pub preferences_url: String,
     }
 );
+
+card_data!(
+    /// The answer to the `status`, `available`, `away` and `back` commands.
+    AgentStatus = "agent-status" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub notice: Option<String>,
+        /// `available` or `away`.
+        pub presence: String,
+        /// `free`, `ringing`, `inChat`, `rona` or `acw`.
+        pub state: String,
+        pub sessions: u64,
+        pub capacity: u64,
+        pub on_duty: bool,
+        pub services: Vec<String>,
+    }
+);
+
+card_data!(
+    /// The answer to `help` and to anything the bot does not understand.
+    BotHelp = "bot-help" {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub notice: Option<String>,
+        pub preferences_url: String,
+    }
+);

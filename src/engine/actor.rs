@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::core::{Command, Core, Effect, Fact, SessionView};
+use crate::distribution::model::Agent;
 use crate::clock::Clock;
 use crate::store::Pool;
 
@@ -27,6 +28,10 @@ enum Request {
     View {
         session: String,
         reply: oneshot::Sender<Option<SessionView>>,
+    },
+    Agent {
+        user: String,
+        reply: oneshot::Sender<Option<Agent>>,
     },
 }
 
@@ -86,6 +91,23 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The distribution state of one agent (flags, sessions), if the engine knows them.
+    pub async fn agent(&self, user: &str) -> anyhow::Result<Option<Agent>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Agent {
+                user: user.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))
+    }
+}
+
 struct Actor {
     pool: Pool,
     tenant: String,
@@ -112,6 +134,9 @@ impl Actor {
                         }
                         Some(Request::View { session, reply }) => {
                             let _ = reply.send(self.core.view(&session));
+                        }
+                        Some(Request::Agent { user, reply }) => {
+                            let _ = reply.send(self.core.distribution.agents.get(&user).cloned());
                         }
                     }
                 }

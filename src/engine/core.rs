@@ -20,7 +20,7 @@ use crate::workflow::interpret::{OpeningState, Run, RunEffect, RunEnd, RunEvent,
 use crate::workflow::{self, Workflow};
 
 /// The customer of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub display_name: String,
@@ -68,6 +68,9 @@ pub enum Command {
     },
     CustomerLeft {
         session: String,
+        /// Ended for inactivity rather than by the customer.
+        #[serde(default)]
+        inactive: bool,
     },
     SetParameters {
         session: String,
@@ -87,6 +90,7 @@ pub enum Command {
         offer: u64,
         user: String,
     },
+    /// The agent ends a connected chat.
     EndSession {
         session: String,
     },
@@ -141,6 +145,37 @@ pub struct Session {
     pub accepted_at: Option<i64>,
     /// Services the session was transferred from, in order.
     pub transferred_from: Vec<String>,
+    /// What the customer wrote first (shown on the invitation).
+    #[serde(default)]
+    pub first_message: Option<String>,
+    /// The queue position the customer was last told.
+    #[serde(default)]
+    pub position: Option<usize>,
+}
+
+/// What an agent is shown of a session on cards: who, where from, what so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Brief {
+    /// The service's display name (empty for a direct chat).
+    pub service: String,
+    pub channel: String,
+    pub customer: Customer,
+    pub first_message: Option<String>,
+    /// Workflow parameters (built-in ones left out).
+    pub parameters: BTreeMap<String, String>,
+    /// When the session started.
+    pub since: i64,
+}
+
+/// Who ended a chat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EndedBy {
+    Customer,
+    #[default]
+    Agent,
+    System,
 }
 
 /// What a customer may see of a live session.
@@ -164,17 +199,33 @@ pub enum Effect {
         text: Option<String>,
         choices: Vec<String>,
         state: Option<SessionState>,
+        /// The agent's display name, with the `connected` state.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// The customer's place in the queue changed (1-based).
+    QueuePosition {
+        session: String,
+        position: usize,
     },
     SendInvitation {
         offer: u64,
         session: String,
         user: String,
+        #[serde(default)]
+        brief: Brief,
+        /// How long the invitation rings.
+        #[serde(default)]
+        ring_seconds: u64,
     },
     UpdateInvitation {
         offer: u64,
         session: String,
         user: String,
         outcome: OfferOutcome,
+        /// Display name of the agent who took the task (when another agent did).
+        #[serde(default)]
+        accepted_by: Option<String>,
     },
     InvitationUnavailable {
         offer: u64,
@@ -183,6 +234,8 @@ pub enum Effect {
     OpenChatroom {
         session: String,
         user: String,
+        #[serde(default)]
+        brief: Brief,
     },
     RelayToAgent {
         session: String,
@@ -192,6 +245,8 @@ pub enum Effect {
     CloseChatroom {
         session: String,
         user: String,
+        #[serde(default)]
+        ended_by: EndedBy,
     },
     AgentState {
         user: String,
@@ -385,9 +440,12 @@ impl Core {
                 );
             }
             Command::CustomerMessage { session, text } => {
-                let Some(s) = self.sessions.get(&session) else {
+                let Some(s) = self.sessions.get_mut(&session) else {
                     return out;
                 };
+                if s.state != SessionState::Connected && s.first_message.is_none() {
+                    s.first_message = Some(text.clone());
+                }
                 match (s.state, s.agent.clone()) {
                     (SessionState::Connected, Some(user)) => out.push(Effect::RelayToAgent {
                         session,
@@ -397,7 +455,14 @@ impl Core {
                     _ => self.run_event(&session, RunEvent::CustomerInput { text }, now, &mut out),
                 }
             }
-            Command::CustomerLeft { session } => self.customer_left(&session, now, &mut out),
+            Command::CustomerLeft { session, inactive } => {
+                let by = if inactive {
+                    EndedBy::System
+                } else {
+                    EndedBy::Customer
+                };
+                self.customer_left(&session, by, now, &mut out)
+            }
             Command::SetParameters { session, values } => {
                 self.run_event(&session, RunEvent::ParametersSet { values }, now, &mut out)
             }
@@ -435,7 +500,7 @@ impl Core {
                         now,
                         &mut out,
                     );
-                    self.end_session(&session, Outcome::Handled, now, &mut out);
+                    self.end_session(&session, Outcome::Handled, EndedBy::Agent, now, &mut out);
                 }
             }
             Command::AcwDone { user } => {
@@ -459,6 +524,10 @@ impl Core {
                     self.run_event(&session, RunEvent::Timer, now, &mut out);
                 }
             }
+        }
+        // Queues only move when something happened.
+        if !out.is_empty() {
+            self.publish_positions(&mut out);
         }
         out
     }
@@ -516,6 +585,8 @@ impl Core {
                 offered_at: None,
                 accepted_at: None,
                 transferred_from: Vec::new(),
+                first_message: None,
+                position: None,
             },
         );
         self.start_run(&session, &service, parameters, now, out);
@@ -557,20 +628,25 @@ impl Core {
                 offered_at: None,
                 accepted_at: allowed.then_some(now),
                 transferred_from: Vec::new(),
+                first_message: None,
+                position: None,
             },
         );
         if !allowed {
-            return self.end_session(&session, Outcome::Failed, now, out);
+            return self.end_session(&session, Outcome::Failed, EndedBy::System, now, out);
         }
+        let agent = self.agent_name(&user);
         out.push(Effect::OpenChatroom {
             session: session.clone(),
             user,
+            brief: self.brief(&session),
         });
         out.push(Effect::ToCustomer {
             session,
             text: None,
             choices: Vec::new(),
             state: Some(SessionState::Connected),
+            agent,
         });
     }
 
@@ -596,7 +672,7 @@ impl Core {
             .is_some_and(|s| im_enabled && s.can_receive_im().is_ok());
         let workflow = self.workflow_of(service).filter(|_| may_run);
         let Some(workflow) = workflow else {
-            return self.end_session(session, Outcome::Failed, now, out);
+            return self.end_session(session, Outcome::Failed, EndedBy::System, now, out);
         };
         let (run, effects) =
             Run::start(&workflow, session, service, parameters, &Lookup(self), now);
@@ -610,7 +686,7 @@ impl Core {
         };
         let Some(mut run) = s.run.clone() else { return };
         let Some(workflow) = self.workflow_of(&s.service) else {
-            return self.end_session(session, Outcome::Failed, now, out);
+            return self.end_session(session, Outcome::Failed, EndedBy::System, now, out);
         };
         let effects = run.handle(&workflow, event, &Lookup(self), now);
         self.set_run(session, Some(run));
@@ -632,6 +708,7 @@ impl Core {
                         text,
                         choices,
                         state,
+                        agent: None,
                     }
                 };
             match effect {
@@ -752,6 +829,7 @@ impl Core {
             text: None,
             choices: Vec::new(),
             state: Some(SessionState::Queued),
+            agent: None,
         });
         self.distribute(dist::Event::Enqueue(request), now, out);
     }
@@ -771,7 +849,8 @@ impl Core {
         self.distribute(event, now, out);
     }
 
-    /// Ends a session that no agent took: its task (if any) is cancelled.
+    /// Ends a session from the workflow: before an agent took it, its task (if any) is
+    /// cancelled; once connected, the chat ends as handled (the agent is told).
     fn close_before_agent(
         &mut self,
         session: &str,
@@ -779,11 +858,85 @@ impl Core {
         now: i64,
         out: &mut Vec<Effect>,
     ) {
+        if self
+            .sessions
+            .get(session)
+            .is_some_and(|s| s.state == SessionState::Connected)
+        {
+            self.distribute(
+                dist::Event::SessionEnded {
+                    session: session.to_owned(),
+                },
+                now,
+                out,
+            );
+            return self.end_session(session, Outcome::Handled, EndedBy::System, now, out);
+        }
         self.cancel_task(session, CancelReason::TaskCancelled, now, out);
-        self.end_session(session, outcome, now, out);
+        self.end_session(session, outcome, EndedBy::System, now, out);
     }
 
-    fn customer_left(&mut self, session: &str, now: i64, out: &mut Vec<Effect>) {
+    /// A user's display name (their id when the directory has no name).
+    fn agent_name(&self, user: &str) -> Option<String> {
+        Some(
+            self.users
+                .get(user)
+                .map_or_else(|| user.to_owned(), |u| u.display_name.clone()),
+        )
+    }
+
+    /// Tells every queued customer whose place changed where they are now.
+    fn publish_positions(&mut self, out: &mut Vec<Effect>) {
+        for queue in self.distribution.queues.values() {
+            for (i, (_, _, session)) in queue.iter().enumerate() {
+                let position = i + 1;
+                if let Some(s) = self.sessions.get_mut(session)
+                    && s.state == SessionState::Queued
+                    && s.position != Some(position)
+                {
+                    s.position = Some(position);
+                    out.push(Effect::QueuePosition {
+                        session: session.clone(),
+                        position,
+                    });
+                }
+            }
+        }
+    }
+
+    /// What agents are shown of a session.
+    fn brief(&self, session: &str) -> Brief {
+        let Some(s) = self.sessions.get(session) else {
+            return Brief::default();
+        };
+        let builtin = |k: &str| {
+            k.starts_with("customer.") || k.starts_with("service.") || k.starts_with("session.")
+        };
+        Brief {
+            service: self
+                .services
+                .get(&s.service)
+                .map(|svc| svc.name.clone())
+                .unwrap_or_default(),
+            channel: s.channel.clone(),
+            customer: s.customer.clone(),
+            first_message: s.first_message.clone(),
+            parameters: s
+                .run
+                .as_ref()
+                .map(|r| {
+                    r.parameters
+                        .iter()
+                        .filter(|(k, _)| !builtin(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            since: s.created_at,
+        }
+    }
+
+    fn customer_left(&mut self, session: &str, by: EndedBy, now: i64, out: &mut Vec<Effect>) {
         let Some(s) = self.sessions.get(session) else {
             return;
         };
@@ -795,14 +948,21 @@ impl Core {
                 now,
                 out,
             );
-            return self.end_session(session, Outcome::Handled, now, out);
+            return self.end_session(session, Outcome::Handled, by, now, out);
         }
         self.cancel_task(session, CancelReason::CustomerLeft, now, out);
-        self.end_session(session, Outcome::Abandoned, now, out);
+        self.end_session(session, Outcome::Abandoned, by, now, out);
     }
 
     /// Records the session's single outcome and forgets it.
-    fn end_session(&mut self, session: &str, outcome: Outcome, now: i64, out: &mut Vec<Effect>) {
+    fn end_session(
+        &mut self,
+        session: &str,
+        outcome: Outcome,
+        ended_by: EndedBy,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(s) = self.sessions.remove(session) else {
             return;
         };
@@ -812,6 +972,7 @@ impl Core {
             out.push(Effect::CloseChatroom {
                 session: s.id.clone(),
                 user: agent.clone(),
+                ended_by,
             });
         }
         out.push(Effect::ToCustomer {
@@ -819,6 +980,7 @@ impl Core {
             text: None,
             choices: Vec::new(),
             state: Some(SessionState::Ended),
+            agent: None,
         });
         out.push(Effect::Report(Fact::SessionEnded {
             session: s.id,
@@ -843,15 +1005,17 @@ impl Core {
                     offer,
                     session,
                     user,
-                    ..
+                    deadline,
                 } => {
                     if let Some(s) = self.sessions.get_mut(&session) {
                         s.offered_at.get_or_insert(now);
                     }
                     out.push(Effect::SendInvitation {
                         offer,
+                        brief: self.brief(&session),
                         session,
                         user,
+                        ring_seconds: u64::try_from((deadline - now) / 1000).unwrap_or(0),
                     })
                 }
                 dist::Effect::OfferEnded {
@@ -865,11 +1029,26 @@ impl Core {
                         .get(&session)
                         .map(|s| s.service.clone())
                         .unwrap_or_default();
+                    let accepted_by = match (outcome, self.distribution.tasks.get(&session)) {
+                        (
+                            OfferOutcome::Cancelled(CancelReason::Taken),
+                            Some(dist::model::Task {
+                                phase: Phase::Connected(by),
+                                ..
+                            }),
+                        ) => Some(
+                            self.users
+                                .get(by)
+                                .map_or_else(|| by.clone(), |u| u.display_name.clone()),
+                        ),
+                        _ => None,
+                    };
                     out.push(Effect::UpdateInvitation {
                         offer,
                         session: session.clone(),
                         user: user.clone(),
                         outcome,
+                        accepted_by,
                     });
                     out.push(Effect::Report(Fact::OfferEnded {
                         offer,
@@ -886,15 +1065,18 @@ impl Core {
                         s.agent = Some(user.clone());
                         s.accepted_at = Some(now);
                     }
+                    let agent = self.agent_name(&user);
                     out.push(Effect::OpenChatroom {
                         session: session.clone(),
                         user,
+                        brief: self.brief(&session),
                     });
                     out.push(Effect::ToCustomer {
                         session: session.clone(),
                         text: None,
                         choices: Vec::new(),
                         state: Some(SessionState::Connected),
+                        agent,
                     });
                     self.run_event(&session, RunEvent::Connected, now, out);
                 }

@@ -510,6 +510,7 @@ async fn end_session(
         engine
             .send(Command::CustomerLeft {
                 session: session.clone(),
+                inactive: false,
             })
             .await?;
         app.events.effects.notify_one();

@@ -60,14 +60,23 @@ pub fn state_name(state: SessionState) -> &'static str {
 
 /// Customer events of one engine effect.
 pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> {
-    let Effect::ToCustomer {
-        session,
-        text,
-        choices,
-        state,
-    } = effect
-    else {
-        return None;
+    let (session, text, choices, state, agent) = match effect {
+        Effect::ToCustomer {
+            session,
+            text,
+            choices,
+            state,
+            agent,
+        } => (session, text, choices, state, agent),
+        Effect::QueuePosition { session, position } => {
+            return Some((
+                session.clone(),
+                vec![CustomerEvent::Queue {
+                    position: *position,
+                }],
+            ));
+        }
+        _ => return None,
     };
     let mut events = Vec::new();
     if let Some(text) = text {
@@ -75,6 +84,7 @@ pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> 
             CustomerEvent::Message {
                 from: "service".into(),
                 text: text.clone(),
+                name: None,
             }
         } else {
             CustomerEvent::Prompt {
@@ -86,6 +96,7 @@ pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> 
     if let Some(state) = state {
         events.push(CustomerEvent::State {
             state: state_name(*state).into(),
+            agent: agent.clone(),
         });
     }
     Some((session.clone(), events))
@@ -124,7 +135,9 @@ pub async fn drain(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<()> {
 async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
     let row = sqlx::query(
         "SELECT id, effect FROM engine_effects
-         WHERE state = 'pending' AND effect LIKE '{\"effect\":\"toCustomer\"%' ORDER BY id LIMIT 1",
+         WHERE state = 'pending'
+           AND (effect LIKE '{\"effect\":\"toCustomer\"%' OR effect LIKE '{\"effect\":\"queuePosition\"%')
+         ORDER BY id LIMIT 1",
     )
     .fetch_optional(pool)
     .await?;

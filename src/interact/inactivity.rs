@@ -25,6 +25,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
         engine
             .send(Command::CustomerLeft {
                 session: session.clone(),
+                inactive: true,
             })
             .await?;
         // The engine's own "ended" comes through its effects, in order with everything before it.
@@ -39,6 +40,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
                 &session,
                 &super::store::CustomerEvent::State {
                     state: "ended".into(),
+                    agent: None,
                 },
                 now,
             )

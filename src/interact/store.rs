@@ -14,10 +14,24 @@ use crate::store::Pool;
     rename_all_fields = "camelCase"
 )]
 pub enum CustomerEvent {
-    /// `connecting`, `queued`, `connected` or `ended`.
-    State { state: String },
-    /// A message to the customer from the service (workflow) or an agent.
-    Message { from: String, text: String },
+    /// `connecting`, `queued`, `connected` (with the agent's display name) or `ended`.
+    State {
+        state: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// The customer's place in the queue (1-based) changed.
+    Queue { position: usize },
+    /// A message to the customer from the service (workflow) or an agent (`from` is
+    /// `service` or `agent`; an agent's message carries their display name).
+    Message {
+        from: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// The agent is typing.
+    Typing {},
     /// The customer's own message, as accepted.
     CustomerMessage {
         text: String,
@@ -121,7 +135,7 @@ pub async fn append_in(
     .fetch_one(&mut *tx)
     .await?
     .try_get("seq")?;
-    if let CustomerEvent::State { state } = event {
+    if let CustomerEvent::State { state, .. } = event {
         sqlx::query(
             "UPDATE interact_sessions SET state = $2, last_activity_at = $3 WHERE session_id = $1",
         )

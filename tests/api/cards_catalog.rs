@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use switchboard::cards::check::teams_findings;
 use switchboard::cards::data::{
+    AgentStatus, BotHelp,
     AfterContactWork, CardData, Customer, Id, Invitation, InvitationAccepted, InvitationDeclined,
     InvitationMissed, InvitationTaken, InvitationWithdrawn, Parameter, RegistrationWelcome,
     Service, SessionEnded, SessionStarted, UserText,
@@ -38,7 +39,7 @@ fn every_card_renders_its_reviewed_snapshot() {
         assert!(teams_findings(&rendered).is_empty(), "{}", card.name);
         names.push(card.name);
     }
-    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(names.len(), 12, "{names:?}");
 }
 
 fn round_trip<T: CardData + DeserializeOwned>(catalog: &CardCatalog) {
@@ -68,6 +69,8 @@ fn the_typed_card_data_matches_every_sample() {
     round_trip::<SessionEnded>(&catalog);
     round_trip::<AfterContactWork>(&catalog);
     round_trip::<RegistrationWelcome>(&catalog);
+    round_trip::<AgentStatus>(&catalog);
+    round_trip::<BotHelp>(&catalog);
 }
 
 fn invitation(name: &str, message: Option<&str>) -> Invitation {
@@ -171,6 +174,8 @@ fn only_the_live_cards_carry_buttons_each_with_a_submit_fallback() {
         ("im-session-ended", &[]),
         ("im-acw", &["im.acw.done", "im.acw.extend"]),
         ("registration-welcome", &[]),
+        ("agent-status", &["im.agent.back"]),
+        ("bot-help", &[]),
     ];
     for (name, want) in expected {
         let card = catalog.get(name).expect("card");

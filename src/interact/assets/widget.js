@@ -72,13 +72,14 @@
     var state = el("p", { class: "sb-state", role: "status", "aria-live": "polite" }, "Connecting…");
     var log = el("div", { class: "sb-log", role: "log", "aria-live": "polite", tabindex: "0" });
     var choices = el("div", { class: "sb-choices" });
+    var typing = el("p", { class: "sb-state", "aria-live": "polite" });
     var form = el("form", { "aria-label": "Send a message" });
     form.appendChild(el("label", { for: "sb-text" }, "Message"));
     var input = el("textarea", { id: "sb-text", maxlength: "4000", rows: "2" });
     form.appendChild(input);
     form.appendChild(el("button", { type: "submit" }, "Send"));
     var end = el("button", { type: "button" }, "End chat");
-    root.appendChild(state); root.appendChild(log); root.appendChild(choices); root.appendChild(form); root.appendChild(end);
+    root.appendChild(state); root.appendChild(log); root.appendChild(typing); root.appendChild(choices); root.appendChild(form); root.appendChild(end);
 
     var auth = { authorization: "Bearer " + session.token, "content-type": "application/json" };
     function add(cls, who, text) {
@@ -109,11 +110,18 @@
     var events = new EventSource(api + "/sessions/" + session.sessionId + "/events?token=" + encodeURIComponent(session.token));
     events.addEventListener("event", function (e) {
       var event = JSON.parse(e.data);
+      if (event.type !== "typing") typing.textContent = "";
       if (event.type === "state") {
-        state.textContent = labels[event.state] || event.state;
+        state.textContent = event.state === "connected" && event.agent
+          ? "You are chatting with " + event.agent + "."
+          : labels[event.state] || event.state;
         if (event.state === "ended") { events.close(); sessionStorage.removeItem(storageKey); input.disabled = true; }
+      } else if (event.type === "queue") {
+        state.textContent = "Waiting for an agent… You are number " + event.position + " in the queue.";
+      } else if (event.type === "typing") {
+        typing.textContent = "The agent is typing…";
       } else if (event.type === "message") {
-        add("sb-" + event.from, event.from === "agent" ? "Agent" : "Service", event.text);
+        add("sb-" + event.from, event.from === "agent" ? (event.name || "Agent") : "Service", event.text);
       } else if (event.type === "customerMessage") {
         add("sb-customer", "You", event.text);
       } else if (event.type === "prompt") {

@@ -1,0 +1,279 @@
+//! The bot's tables: registrations, the invitation cards sent, and chatrooms.
+
+use sqlx::{Row, SqliteConnection};
+
+use crate::engine::core::Brief;
+use crate::store::Pool;
+
+/// A user's registration with the bot: the personal chat it reaches them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub channel_user_id: String,
+    pub conversation_id: String,
+    pub service_url: String,
+    pub bot_id: String,
+    pub registered: bool,
+    /// `available` or `away`.
+    pub presence: String,
+}
+
+fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
+    Ok(Registration {
+        tenant_id: r.try_get("tenant_id")?,
+        user_id: r.try_get("user_id")?,
+        channel_user_id: r.try_get("channel_user_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        service_url: r.try_get("service_url")?,
+        bot_id: r.try_get("bot_id")?,
+        registered: r.try_get("registered")?,
+        presence: r.try_get("presence")?,
+    })
+}
+
+const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, conversation_id, \
+     service_url, bot_id, registered, presence";
+
+/// Records a registration (or its end); the presence is kept.
+pub async fn put_registration(
+    conn: &mut SqliteConnection,
+    r: &Registration,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
+            service_url, bot_id, registered, presence, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET channel_user_id = excluded.channel_user_id,
+            conversation_id = excluded.conversation_id, service_url = excluded.service_url,
+            bot_id = excluded.bot_id, registered = excluded.registered,
+            updated_at = excluded.updated_at",
+    )
+    .bind(&r.tenant_id)
+    .bind(&r.user_id)
+    .bind(&r.channel_user_id)
+    .bind(&r.conversation_id)
+    .bind(&r.service_url)
+    .bind(&r.bot_id)
+    .bind(r.registered)
+    .bind(&r.presence)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_presence(
+    pool: &Pool,
+    tenant: &str,
+    user: &str,
+    presence: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE registrations SET presence = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(presence)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn registration_of(
+    pool: &Pool,
+    tenant: &str,
+    user: &str,
+) -> sqlx::Result<Option<Registration>> {
+    sqlx::query(&format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE tenant_id = $1 AND user_id = $2"
+    ))
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(registration)
+    .transpose()
+}
+
+/// Every registration of a tenant (registered or not).
+pub async fn registrations(pool: &Pool, tenant: &str) -> sqlx::Result<Vec<Registration>> {
+    sqlx::query(&format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE tenant_id = $1 ORDER BY user_id"
+    ))
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(registration)
+    .collect()
+}
+
+/// An invitation card sent to a user.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub tenant_id: String,
+    pub offer_id: i64,
+    pub user_id: String,
+    pub session_id: String,
+    pub conversation_id: String,
+    pub service_url: String,
+    pub outbox_id: i64,
+    pub brief: Brief,
+    pub ring_seconds: i64,
+    pub outcome: Option<String>,
+}
+
+pub async fn put_invitation(conn: &mut SqliteConnection, i: &Invitation, now: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO teams_invitations (tenant_id, offer_id, user_id, session_id, conversation_id,
+            service_url, outbox_id, brief, ring_seconds, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tenant_id, offer_id) DO NOTHING",
+    )
+    .bind(&i.tenant_id)
+    .bind(i.offer_id)
+    .bind(&i.user_id)
+    .bind(&i.session_id)
+    .bind(&i.conversation_id)
+    .bind(&i.service_url)
+    .bind(i.outbox_id)
+    .bind(serde_json::to_string(&i.brief)?)
+    .bind(i.ring_seconds)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn invitation(pool: &Pool, tenant: &str, offer: i64) -> anyhow::Result<Option<Invitation>> {
+    let Some(r) = sqlx::query(
+        "SELECT tenant_id, offer_id, user_id, session_id, conversation_id, service_url, outbox_id,
+                brief, ring_seconds, outcome
+         FROM teams_invitations WHERE tenant_id = $1 AND offer_id = $2",
+    )
+    .bind(tenant)
+    .bind(offer)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Invitation {
+        tenant_id: r.try_get("tenant_id")?,
+        offer_id: r.try_get("offer_id")?,
+        user_id: r.try_get("user_id")?,
+        session_id: r.try_get("session_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        service_url: r.try_get("service_url")?,
+        outbox_id: r.try_get("outbox_id")?,
+        brief: serde_json::from_str(&r.try_get::<String, _>("brief")?)?,
+        ring_seconds: r.try_get("ring_seconds")?,
+        outcome: r.try_get("outcome")?,
+    }))
+}
+
+pub async fn set_invitation_outcome(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    offer: i64,
+    outcome: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE teams_invitations SET outcome = $3 WHERE tenant_id = $1 AND offer_id = $2")
+        .bind(tenant)
+        .bind(offer)
+        .bind(outcome)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Where a connected chat takes place.
+#[derive(Debug, Clone)]
+pub struct Chatroom {
+    pub session_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub conversation_id: String,
+    pub service_url: String,
+    pub mode: String,
+    pub brief: Brief,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+fn chatroom(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Chatroom> {
+    Ok(Chatroom {
+        session_id: r.try_get("session_id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        user_id: r.try_get("user_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        service_url: r.try_get("service_url")?,
+        mode: r.try_get("mode")?,
+        brief: serde_json::from_str(&r.try_get::<String, _>("brief")?)?,
+        opened_at: r.try_get("opened_at")?,
+        closed_at: r.try_get("closed_at")?,
+    })
+}
+
+const CHATROOM_COLUMNS: &str =
+    "session_id, tenant_id, user_id, conversation_id, service_url, mode, brief, opened_at, closed_at";
+
+pub async fn put_chatroom(conn: &mut SqliteConnection, c: &Chatroom) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO chatrooms (session_id, tenant_id, user_id, conversation_id, service_url, mode,
+            brief, opened_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (session_id) DO NOTHING",
+    )
+    .bind(&c.session_id)
+    .bind(&c.tenant_id)
+    .bind(&c.user_id)
+    .bind(&c.conversation_id)
+    .bind(&c.service_url)
+    .bind(&c.mode)
+    .bind(serde_json::to_string(&c.brief)?)
+    .bind(c.opened_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn chatroom_of(pool: &Pool, session: &str) -> anyhow::Result<Option<Chatroom>> {
+    sqlx::query(&format!(
+        "SELECT {CHATROOM_COLUMNS} FROM chatrooms WHERE session_id = $1"
+    ))
+    .bind(session)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(chatroom)
+    .transpose()
+}
+
+/// The open chatrooms in a Teams conversation, newest first (a personal chat may hold several).
+pub async fn open_chatrooms_in(pool: &Pool, conversation: &str) -> anyhow::Result<Vec<Chatroom>> {
+    sqlx::query(&format!(
+        "SELECT {CHATROOM_COLUMNS} FROM chatrooms
+         WHERE conversation_id = $1 AND closed_at IS NULL ORDER BY opened_at DESC, session_id"
+    ))
+    .bind(conversation)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(chatroom)
+    .collect()
+}
+
+pub async fn close_chatroom(conn: &mut SqliteConnection, session: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE chatrooms SET closed_at = $2 WHERE session_id = $1 AND closed_at IS NULL")
+        .bind(session)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
