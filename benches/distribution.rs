@@ -229,6 +229,7 @@ mod engine {
                     email: format!("c{}@example.com", self.next),
                 },
                 parameters: BTreeMap::new(),
+                first_message: None,
             };
             self.core.handle(command, self.now)
         }
@@ -239,6 +240,7 @@ mod engine {
                     offer,
                     session,
                     user,
+                    ..
                 } = effect
                 {
                     let index: usize = user["agent".len()..].parse().expect("index");

@@ -43,6 +43,9 @@ pub struct App {
     pub engines: Arc<Engines>,
     pub events: Arc<EventHub>,
     pub limits: crate::interact::limits::Limits,
+    pub graph: Arc<crate::graph::GraphClient>,
+    /// When each session last showed the customer that the agent is typing.
+    pub typing: moka::sync::Cache<String, i64>,
 }
 
 impl Deref for AppState {
@@ -146,6 +149,19 @@ impl Application {
                 &c.app_password,
             ),
         });
+        let graph = Arc::new(crate::graph::GraphClient::new(
+            http.clone(),
+            settings.graph.base_url.clone(),
+            match &settings.bot.auth {
+                BotAuth::Anonymous => None,
+                BotAuth::Credentials(c) => Some((
+                    c.app_id.clone(),
+                    c.app_password.clone(),
+                    settings.graph.token_url.clone(),
+                )),
+            },
+            settings.graph.teams_app_id.clone(),
+        ));
         let connector = Arc::new(ConnectorClient::new(
             http,
             tokens,
@@ -173,6 +189,10 @@ impl Application {
             engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
             events: Arc::new(EventHub::default()),
             limits: crate::interact::limits::Limits::default(),
+            graph,
+            typing: moka::sync::Cache::builder()
+                .time_to_idle(Duration::from_secs(60))
+                .build(),
             pool,
             clock,
             inbound_auth,
@@ -226,6 +246,7 @@ impl Application {
             Arc::clone(&self.state.engines),
             stop.clone(),
         ));
+        let bot_effects = tokio::spawn(crate::bot::effects::run(self.state.clone(), stop.clone()));
         let resumed = self
             .state
             .engines
@@ -254,6 +275,7 @@ impl Application {
         let _ = http_requests.await;
         let _ = customer_events.await;
         let _ = inactivity.await;
+        let _ = bot_effects.await;
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

@@ -1,15 +1,53 @@
-//! Teams activity handling. This version stores the conversation reference of every verified
-//! activity (so proactive messages work after a restart) and acknowledges every activity type;
-//! registration, invitations and the chatroom relay come with the Teams flows.
+//! Teams activity handling: registration (install / uninstall), the personal-chat commands,
+//! card buttons (`adaptiveCard/action` invokes and `Action.Submit` messages), and the chatroom
+//! relay from agents to customers. The conversation reference of every verified activity is
+//! stored first, so proactive messages work after a restart.
 
+pub mod actions;
+pub mod agents;
+pub mod effects;
+pub mod relay;
+pub mod store;
+
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
+use crate::botframework::activity::{Activity, Attachment};
 use crate::botframework::auth::VerifiedActivity;
+use crate::botframework::connector::ConnectorCall;
 use crate::http::problem::Problem;
-use crate::startup::AppState;
+use crate::startup::{App, AppState};
 use crate::store::conversations::ConversationReference;
+
+use actions::Answer;
+use agents::Actor;
+
+pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
+
+/// A message carrying one Adaptive Card.
+pub fn card_activity(card: Value) -> Activity {
+    Activity {
+        kind: "message".into(),
+        attachments: Some(vec![Attachment {
+            content_type: ADAPTIVE_CARD.into(),
+            content: Some(card),
+            content_url: None,
+            name: None,
+        }]),
+        ..Activity::default()
+    }
+}
+
+/// Where users register and unregister.
+pub fn preferences_url(app: &App) -> String {
+    match &app.settings.server.public_url {
+        Some(url) => format!("{}/preferences", url.as_str().trim_end_matches('/')),
+        None => format!("http://{}/preferences", app.settings.server.bind),
+    }
+}
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].
 pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity) -> Response {
@@ -31,9 +69,138 @@ pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity)
         tenant.id = activity.tenant_id().as_deref().unwrap_or(""),
         "activity received"
     );
+    let is_invoke = activity.kind == "invoke";
+    match dispatch(&state, &verified).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(activity.kind = %activity.kind, error = format!("{e:#}"), "handling an activity failed");
+            if is_invoke {
+                // The card shows the error; the client does not retry an invoke.
+                invoke_response(
+                    500,
+                    "application/vnd.microsoft.error",
+                    json!({"code": "InternalError", "message": "Switchboard could not do that; try again."}),
+                )
+            } else {
+                Problem::internal().into_response()
+            }
+        }
+    }
+}
+
+fn invoke_response(status: u16, kind: &str, value: Value) -> Response {
+    (
+        StatusCode::OK,
+        Json(json!({"statusCode": status, "type": kind, "value": value})),
+    )
+        .into_response()
+}
+
+fn answer_response(answer: Answer) -> Response {
+    match answer {
+        Answer::Card(card) => invoke_response(200, ADAPTIVE_CARD, card),
+        Answer::Message(text) => invoke_response(
+            200,
+            "application/vnd.microsoft.activity.message",
+            json!(text),
+        ),
+    }
+}
+
+/// The human an activity comes from (bots and activities without a tenant have none).
+fn actor_of(activity: &Activity) -> Option<Actor> {
+    let from = activity.from.as_ref()?;
+    if from.role.as_deref() == Some("bot") || from.id.starts_with("28:") {
+        return None;
+    }
+    if activity.recipient.as_ref().is_some_and(|r| r.id == from.id) {
+        return None;
+    }
+    Some(Actor {
+        tenant: activity.tenant_id()?,
+        user_id: from
+            .aad_object_id
+            .clone()
+            .unwrap_or_else(|| from.id.clone())
+            .to_ascii_lowercase(),
+        channel_user_id: from.id.clone(),
+        name: from.name.clone(),
+    })
+}
+
+fn is_personal(activity: &Activity) -> bool {
+    activity.conversation.as_ref().is_some_and(|c| {
+        c.conversation_type.as_deref().unwrap_or("personal") == "personal"
+            && c.is_group != Some(true)
+    })
+}
+
+async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result<Response> {
+    let inbound = verified.inbound();
+    let activity = &inbound.activity;
+    let conversation = inbound.conversation_id.as_str();
+    let Some(actor) = actor_of(activity) else {
+        // Our own echoes, other bots, activities without a tenant: acknowledged, not acted on.
+        return Ok(StatusCode::OK.into_response());
+    };
+    let reply = |activity: Activity| ConnectorCall::Send {
+        conversation_id: conversation.to_owned(),
+        activity,
+    };
     match activity.kind.as_str() {
-        // Invokes expect an answer in the body; none is handled yet (BB-JS answers 501 too).
-        "invoke" => Problem::new(
+        "installationUpdate" if is_personal(activity) => {
+            match activity.action.as_deref() {
+                Some("add" | "add-upgrade") => {
+                    register_once(app, &actor, verified).await?;
+                }
+                Some("remove") => agents::unregister(app, &actor.tenant, &actor.user_id).await?,
+                _ => {}
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        "conversationUpdate" if is_personal(activity) => {
+            let bot = activity.recipient.as_ref().map(|r| r.id.as_str());
+            let has_bot = |members: &Option<Vec<_>>| {
+                members
+                    .iter()
+                    .flatten()
+                    .any(|m: &crate::botframework::activity::ChannelAccount| {
+                        Some(m.id.as_str()) == bot
+                    })
+            };
+            if has_bot(&activity.members_added) {
+                register_once(app, &actor, verified).await?;
+            } else if has_bot(&activity.members_removed) {
+                agents::unregister(app, &actor.tenant, &actor.user_id).await?;
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        "invoke" if activity.name.as_deref() == Some("adaptiveCard/action") => {
+            let action = activity.value.as_ref().and_then(|v| v.get("action"));
+            let Some(action) = action else {
+                return Ok(invoke_response(
+                    400,
+                    "application/vnd.microsoft.error",
+                    json!({"code": "BadRequest", "message": "Missing value property"}),
+                ));
+            };
+            if action.get("type").and_then(Value::as_str) != Some("Action.Execute") {
+                return Ok(invoke_response(
+                    400,
+                    "application/vnd.microsoft.error",
+                    json!({"code": "NotSupported", "message": "only Action.Execute is supported"}),
+                ));
+            }
+            let verb = action
+                .get("verb")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let data = action.get("data").cloned().unwrap_or(Value::Null);
+            Ok(answer_response(
+                actions::act(app, &actor, verb, &data).await?,
+            ))
+        }
+        "invoke" => Ok(Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "invoke_not_handled",
             format!(
@@ -41,10 +208,77 @@ pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity)
                 activity.name.as_deref().unwrap_or_default()
             ),
         )
-        .into_response(),
+        .into_response()),
+        "message" => {
+            // Action.Submit from a client without Universal Actions: `value` carries the verb.
+            if let Some(verb) = activity
+                .value
+                .as_ref()
+                .and_then(|v| v.get("verb"))
+                .and_then(Value::as_str)
+            {
+                let data = activity.value.clone().unwrap_or(Value::Null);
+                let answer = actions::act(app, &actor, verb, &data).await?;
+                let call = match (answer, &activity.reply_to_id) {
+                    (Answer::Card(card), Some(card_id)) => ConnectorCall::Update {
+                        conversation_id: conversation.to_owned(),
+                        activity_id: card_id.clone(),
+                        activity: card_activity(card),
+                    },
+                    (Answer::Card(card), None) => reply(card_activity(card)),
+                    (Answer::Message(text), _) => reply(Activity::message(text)),
+                };
+                app.outbox.send(&inbound.service_url, &call).await?;
+                return Ok(StatusCode::OK.into_response());
+            }
+            match relay::message(app, &actor, activity, conversation).await? {
+                relay::Relayed::Done(note) => {
+                    if let Some(note) = note {
+                        app.outbox
+                            .send(&inbound.service_url, &reply(Activity::message(note)))
+                            .await?;
+                    }
+                }
+                relay::Relayed::NoChatroom if is_personal(activity) => {
+                    let text = activity.text.as_deref().unwrap_or_default();
+                    let answer = agents::command(app, &actor, text).await?;
+                    app.outbox
+                        .send(&inbound.service_url, &reply(answer))
+                        .await?;
+                }
+                relay::Relayed::NoChatroom => {}
+            }
+            Ok(StatusCode::OK.into_response())
+        }
+        "typing" => {
+            relay::typing(app, &actor, conversation).await?;
+            Ok(StatusCode::OK.into_response())
+        }
         // Every other type, known or not, is acknowledged (Teams adds new ones over time).
-        _ => StatusCode::OK.into_response(),
+        _ => Ok(StatusCode::OK.into_response()),
     }
+}
+
+/// Install events come in pairs (installationUpdate and conversationUpdate): a user already
+/// registered in this conversation is not welcomed twice.
+async fn register_once(
+    app: &App,
+    actor: &Actor,
+    verified: &VerifiedActivity,
+) -> anyhow::Result<()> {
+    let inbound = verified.inbound();
+    let existing = store::registration_of(&app.pool, &actor.tenant, &actor.user_id).await?;
+    if existing.is_some_and(|r| r.registered && r.conversation_id == inbound.conversation_id) {
+        return Ok(());
+    }
+    agents::register(
+        app,
+        actor,
+        &inbound.activity,
+        &inbound.service_url,
+        &inbound.conversation_id,
+    )
+    .await
 }
 
 fn reference_of(verified: &VerifiedActivity) -> ConversationReference {

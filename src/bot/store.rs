@@ -128,7 +128,11 @@ pub struct Invitation {
     pub outcome: Option<String>,
 }
 
-pub async fn put_invitation(conn: &mut SqliteConnection, i: &Invitation, now: i64) -> anyhow::Result<()> {
+pub async fn put_invitation(
+    conn: &mut SqliteConnection,
+    i: &Invitation,
+    now: i64,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO teams_invitations (tenant_id, offer_id, user_id, session_id, conversation_id,
             service_url, outbox_id, brief, ring_seconds, created_at)
@@ -150,7 +154,11 @@ pub async fn put_invitation(conn: &mut SqliteConnection, i: &Invitation, now: i6
     Ok(())
 }
 
-pub async fn invitation(pool: &Pool, tenant: &str, offer: i64) -> anyhow::Result<Option<Invitation>> {
+pub async fn invitation(
+    pool: &Pool,
+    tenant: &str,
+    offer: i64,
+) -> anyhow::Result<Option<Invitation>> {
     let Some(r) = sqlx::query(
         "SELECT tenant_id, offer_id, user_id, session_id, conversation_id, service_url, outbox_id,
                 brief, ring_seconds, outcome
@@ -220,8 +228,7 @@ fn chatroom(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Chatroom> {
     })
 }
 
-const CHATROOM_COLUMNS: &str =
-    "session_id, tenant_id, user_id, conversation_id, service_url, mode, brief, opened_at, closed_at";
+const CHATROOM_COLUMNS: &str = "session_id, tenant_id, user_id, conversation_id, service_url, mode, brief, opened_at, closed_at";
 
 pub async fn put_chatroom(conn: &mut SqliteConnection, c: &Chatroom) -> anyhow::Result<()> {
     sqlx::query(
@@ -269,7 +276,11 @@ pub async fn open_chatrooms_in(pool: &Pool, conversation: &str) -> anyhow::Resul
     .collect()
 }
 
-pub async fn close_chatroom(conn: &mut SqliteConnection, session: &str, now: i64) -> sqlx::Result<()> {
+pub async fn close_chatroom(
+    conn: &mut SqliteConnection,
+    session: &str,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE chatrooms SET closed_at = $2 WHERE session_id = $1 AND closed_at IS NULL")
         .bind(session)
         .bind(now)

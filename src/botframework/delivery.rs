@@ -42,15 +42,27 @@ pub struct Outbox {
     pool: Pool,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    /// Conversations whose user blocked or uninstalled the bot (403 MessageWritesBlocked).
+    blocked: tokio::sync::mpsc::UnboundedSender<String>,
+    blocked_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 impl Outbox {
     pub fn new(pool: Pool, clock: Arc<dyn Clock>) -> Self {
+        let (blocked, blocked_rx) = tokio::sync::mpsc::unbounded_channel();
         Outbox {
             pool,
             clock,
             wake: Arc::new(Notify::new()),
+            blocked,
+            blocked_rx: std::sync::Mutex::new(Some(blocked_rx)),
         }
+    }
+
+    /// The conversations whose user blocked or uninstalled the bot, as the Connector reports
+    /// them (one receiver: the first caller takes it).
+    pub fn take_blocked(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        self.blocked_rx.lock().ok()?.take()
     }
 
     /// Queues a call inside the caller's transaction. Call [`Outbox::wake`] after commit.
@@ -357,6 +369,9 @@ impl Dispatcher {
                         outbox.id = head.id,
                         "the recipient blocked or uninstalled the bot"
                     );
+                    if let Some(conversation) = call.conversation() {
+                        let _ = self.outbox.blocked.send(conversation.to_owned());
+                    }
                 }
                 self.give_up(&head, attempts, &failed.error.code()).await;
             }

@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::core::{Command, Core, Effect, Fact, SessionView};
-use crate::distribution::model::Agent;
 use crate::clock::Clock;
+use crate::distribution::model::Agent;
 use crate::store::Pool;
 
 /// A snapshot is taken after this many commands.

@@ -61,6 +61,10 @@ pub enum Command {
         channel: String,
         customer: Customer,
         parameters: BTreeMap<String, String>,
+        /// What the customer wrote with the request (it also follows as a `CustomerMessage`);
+        /// shown on the invitation.
+        #[serde(default)]
+        first_message: Option<String>,
     },
     CustomerMessage {
         session: String,
@@ -434,9 +438,17 @@ impl Core {
                 channel,
                 customer,
                 parameters,
+                first_message,
             } => {
                 self.start_session(
-                    session, service, channel, customer, parameters, now, &mut out,
+                    session,
+                    service,
+                    channel,
+                    customer,
+                    parameters,
+                    first_message,
+                    now,
+                    &mut out,
                 );
             }
             Command::CustomerMessage { session, text } => {
@@ -551,6 +563,7 @@ impl Core {
         channel: String,
         customer: Customer,
         mut parameters: BTreeMap<String, String>,
+        first_message: Option<String>,
         now: i64,
         out: &mut Vec<Effect>,
     ) {
@@ -585,7 +598,7 @@ impl Core {
                 offered_at: None,
                 accepted_at: None,
                 transferred_from: Vec::new(),
-                first_message: None,
+                first_message,
                 position: None,
             },
         );

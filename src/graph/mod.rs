@@ -36,7 +36,11 @@ impl GraphError {
     pub fn needs_consent(&self) -> bool {
         matches!(
             self,
-            GraphError::NotConfigured | GraphError::Status { status: 401 | 403, .. }
+            GraphError::NotConfigured
+                | GraphError::Status {
+                    status: 401 | 403,
+                    ..
+                }
         )
     }
 
@@ -160,7 +164,10 @@ impl GraphClient {
     }
 
     fn app_binding(&self) -> Result<String, GraphError> {
-        let app = self.teams_app_id.as_ref().ok_or(GraphError::NotConfigured)?;
+        let app = self
+            .teams_app_id
+            .as_ref()
+            .ok_or(GraphError::NotConfigured)?;
         Ok(format!(
             "{}/appCatalogs/teamsApps/{app}",
             self.base_url.as_str().trim_end_matches('/')
@@ -218,6 +225,26 @@ impl GraphClient {
     }
 }
 
+/// Characters escaped in a path segment: everything but RFC 3986 `pchar` (so chat ids such as
+/// `19:…@thread.v2` stay as Graph documents them).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 fn encode(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }

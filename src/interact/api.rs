@@ -302,6 +302,7 @@ async fn start(
                 channel: "interact".into(),
                 customer,
                 parameters: BTreeMap::new(),
+                first_message: first.map(|t| t.as_str().to_owned()),
             }
         }
         Target::User(user) => Command::StartDirectSession {
@@ -314,7 +315,7 @@ async fn start(
     if let Some(text) = first {
         customer_message(app, &contact.tenant, session, text, "first").await?;
     }
-    app.events.effects.notify_one();
+    app.events.wake();
     Ok(())
 }
 
@@ -340,7 +341,7 @@ async fn customer_message(
             text: text.as_str().to_owned(),
         })
         .await?;
-    app.events.effects.notify_one();
+    app.events.wake();
     Ok(())
 }
 
@@ -513,7 +514,7 @@ async fn end_session(
                 inactive: false,
             })
             .await?;
-        app.events.effects.notify_one();
+        app.events.wake();
         anyhow::Ok(())
     }
     .await;

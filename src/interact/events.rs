@@ -18,8 +18,10 @@ use crate::store::Pool;
 /// signal, so an event wakes only the streams of its session).
 pub struct EventHub {
     streams: moka::sync::Cache<String, Arc<Notify>>,
-    /// New engine effects to convert.
+    /// New engine effects to convert (the customer-events worker).
     pub effects: Notify,
+    /// New engine effects for the bot (the Teams worker).
+    pub bot: Notify,
 }
 
 impl Default for EventHub {
@@ -29,6 +31,7 @@ impl Default for EventHub {
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
             effects: Notify::new(),
+            bot: Notify::new(),
         }
     }
 }
@@ -38,6 +41,12 @@ impl EventHub {
     pub fn listen(&self, session: &str) -> Arc<Notify> {
         self.streams
             .get_with_by_ref(session, || Arc::new(Notify::new()))
+    }
+
+    /// Wakes the workers that turn new engine effects into customer events and Teams calls.
+    pub fn wake(&self) {
+        self.effects.notify_one();
+        self.bot.notify_one();
     }
 
     /// Wakes the open streams of `session`.

@@ -49,7 +49,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
         }
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
-    app.events.effects.notify_one();
+    app.events.wake();
     Ok(rows.len())
 }
 

@@ -9,10 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use switchboard::cards::check::teams_findings;
 use switchboard::cards::data::{
-    AgentStatus, BotHelp,
-    AfterContactWork, CardData, Customer, Id, Invitation, InvitationAccepted, InvitationDeclined,
-    InvitationMissed, InvitationTaken, InvitationWithdrawn, Parameter, RegistrationWelcome,
-    Service, SessionEnded, SessionStarted, UserText,
+    AfterContactWork, AgentStatus, BotHelp, CardData, Customer, Id, Invitation, InvitationAccepted,
+    InvitationDeclined, InvitationMissed, InvitationTaken, InvitationWithdrawn, Parameter,
+    RegistrationWelcome, Service, SessionEnded, SessionStarted, UserText,
 };
 use switchboard::cards::{CardCatalog, CatalogError};
 

@@ -60,6 +60,7 @@ fn start(session: &str) -> Command {
             email: "ada@example.com".into(),
         },
         parameters: BTreeMap::new(),
+        first_message: None,
     }
 }
 
@@ -118,7 +119,9 @@ fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_sessi
     assert!(effects.iter().any(|e| matches!(
         e,
         Effect::OpenChatroom { session, user, brief }
-            if session == "s1" && user == "u1" && brief.first_message.is_none()
+            if session == "s1" && user == "u1" && brief.service == "Support"
+                && brief.customer.display_name == "Ada"
+                && brief.first_message.as_deref() == Some("Technical")
     )));
     let effects = core.handle(
         Command::CustomerMessage {

@@ -14,5 +14,6 @@ mod inbound_http;
 mod interact;
 mod mock_bf;
 mod outbound;
+mod teams;
 mod workflow_runs;
 mod workflows;

@@ -190,7 +190,19 @@ pub struct MockState {
     script: Mutex<VecDeque<Scripted>>,
     delay_ms: AtomicU64,
     activity_counter: AtomicUsize,
-    pub graph_calls: Mutex<Vec<(String, String)>>,
+    pub graph_calls: Mutex<Vec<GraphCall>>,
+    /// Whether the tenant has granted the Graph permissions (else Graph answers 403).
+    pub graph_refused: std::sync::atomic::AtomicBool,
+    graph_chats: AtomicUsize,
+}
+
+/// One request the mock Graph received.
+#[derive(Debug, Clone)]
+pub struct GraphCall {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Option<Value>,
 }
 
 /// The running mock.
@@ -407,17 +419,79 @@ async fn token(
     .into_response()
 }
 
-async fn graph(State((state, _)): State<LoginState>, method: Method, uri: Uri) -> Response {
-    state
-        .graph_calls
-        .lock()
-        .expect("lock")
-        .push((method.to_string(), uri.path().to_owned()));
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        axum::Json(json!({"error": {"code": "NotImplemented", "message": "Graph stub"}})),
-    )
-        .into_response()
+/// A faithful slice of Graph (reference §5): `POST /chats` (201 with a `19:…@thread.v2` id)
+/// and `POST /chats/{id}/installedApps` (201), bearer token required; 403 when the tenant has
+/// not consented.
+async fn graph(
+    State((state, _)): State<LoginState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Option<Value> = serde_json::from_slice(&body).ok();
+    let path = uri.path().trim_start_matches("/graph/v1.0").to_owned();
+    state.graph_calls.lock().expect("lock").push(GraphCall {
+        method: method.to_string(),
+        path: path.clone(),
+        authorization: authorization.clone(),
+        body: body.clone(),
+    });
+    let error = |status: StatusCode, code: &str| {
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": code}})),
+        )
+            .into_response()
+    };
+    let issued = state.issued_tokens.lock().expect("lock").clone();
+    let token_ok = authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .is_some_and(|t| issued.iter().any(|i| i == t));
+    if !token_ok {
+        return error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken");
+    }
+    if state.graph_refused.load(Ordering::SeqCst) {
+        return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["chats"]) => {
+            let Some(body) = body else {
+                return error(StatusCode::BAD_REQUEST, "BadRequest");
+            };
+            if body["chatType"] != "group" || !body["members"].is_array() {
+                return error(StatusCode::BAD_REQUEST, "BadRequest");
+            }
+            let n = state.graph_chats.fetch_add(1, Ordering::SeqCst) + 1;
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({
+                    "id": format!("19:chat{n}@thread.v2"),
+                    "topic": body["topic"],
+                    "chatType": "group",
+                })),
+            )
+                .into_response()
+        }
+        ("POST", ["chats", _, "installedApps"]) => {
+            let bound = body
+                .as_ref()
+                .and_then(|b| b["teamsApp@odata.bind"].as_str())
+                .is_some_and(|b| b.contains("/appCatalogs/teamsApps/"));
+            if bound {
+                StatusCode::CREATED.into_response()
+            } else {
+                error(StatusCode::BAD_REQUEST, "BadRequest")
+            }
+        }
+        _ => error(StatusCode::NOT_FOUND, "NotFound"),
+    }
 }
 
 async fn connector(

@@ -1,0 +1,326 @@
+//! Agents and the bot: registration (install / uninstall), keeping the engine's view of an
+//! agent in step with the directory and the registration, and the personal-chat commands.
+
+use std::collections::BTreeSet;
+
+use crate::botframework::activity::Activity;
+use crate::botframework::service_url::ServiceUrl;
+use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
+use crate::directory::model::{Service, User, UserLicenses};
+use crate::directory::store::{self as docs, Kind, StoreError};
+use crate::distribution::Presence;
+use crate::engine::core::Command;
+use crate::interact::demo::DEMO_TENANT;
+use crate::startup::App;
+
+use super::store::{self, Registration};
+use super::{card_activity, preferences_url};
+
+/// The user an activity comes from: the directory id (Entra object id) and the channel id.
+pub struct Actor {
+    pub tenant: String,
+    pub user_id: String,
+    pub channel_user_id: String,
+    pub name: Option<String>,
+}
+
+/// Registers the sender of a personal-chat install event and welcomes them.
+pub async fn register(
+    app: &App,
+    actor: &Actor,
+    activity: &Activity,
+    service_url: &ServiceUrl,
+    conversation: &str,
+) -> anyhow::Result<()> {
+    let now = app.clock.now_ms();
+    let reg = Registration {
+        tenant_id: actor.tenant.clone(),
+        user_id: actor.user_id.clone(),
+        channel_user_id: actor.channel_user_id.clone(),
+        conversation_id: conversation.to_owned(),
+        service_url: service_url.as_str().to_owned(),
+        bot_id: activity
+            .recipient
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_default(),
+        registered: true,
+        presence: "available".into(),
+    };
+    if app.settings.is_anonymous() && actor.tenant == DEMO_TENANT {
+        join_demo(app, actor, now).await?;
+    }
+    let welcome = card_activity(app.cards.render_data(&RegistrationWelcome {
+        preferences_url: preferences_url(app),
+    })?);
+    let mut tx = app.pool.begin().await?;
+    store::put_registration(&mut tx, &reg, now).await?;
+    let call = |activity| crate::botframework::connector::ConnectorCall::Send {
+        conversation_id: conversation.to_owned(),
+        activity,
+    };
+    app.outbox
+        .enqueue(&mut tx, service_url, &call(welcome))
+        .await?;
+    if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
+        app.outbox
+            .enqueue(&mut tx, service_url, &call(Activity::message(problem)))
+            .await?;
+    }
+    tx.commit().await?;
+    app.outbox.wake();
+    sync_agent(app, &actor.tenant, &actor.user_id).await?;
+    tracing::info!(tenant.id = %actor.tenant, user.id = %actor.user_id, "user registered with the bot");
+    Ok(())
+}
+
+/// Ends a user's registration (uninstall, or the Connector refusing writes to them).
+pub async fn unregister(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
+    let Some(mut reg) = store::registration_of(&app.pool, tenant, user).await? else {
+        return Ok(());
+    };
+    reg.registered = false;
+    let mut conn = app.pool.acquire().await?;
+    store::put_registration(&mut conn, &reg, app.clock.now_ms()).await?;
+    drop(conn);
+    sync_agent(app, tenant, user).await?;
+    tracing::info!(tenant.id = %tenant, user.id = %user, "user unregistered from the bot");
+    Ok(())
+}
+
+/// Unregisters whoever is registered in a personal conversation (the Connector said the user
+/// blocked or uninstalled the bot).
+pub async fn unregister_conversation(app: &App, conversation: &str) -> anyhow::Result<()> {
+    let users: Vec<(String, String)> = sqlx::query_as(
+        "SELECT tenant_id, user_id FROM registrations WHERE conversation_id = $1 AND registered",
+    )
+    .bind(conversation)
+    .fetch_all(&app.pool)
+    .await?;
+    for (tenant, user) in users {
+        unregister(app, &tenant, &user).await?;
+    }
+    Ok(())
+}
+
+/// Why a registered user will not get chats, in words for them (`None`: they will).
+async fn agent_problem(app: &App, tenant: &str, user: &str) -> anyhow::Result<Option<String>> {
+    let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
+        return Ok(Some(
+            "You are registered, but Switchboard does not know you as an agent yet: ask your \
+             Switchboard admin to add you to a service."
+                .into(),
+        ));
+    };
+    if !u.value.licenses.im {
+        return Ok(Some(
+            "You are registered, but you do not have the IM license, so no chats are offered to \
+             you: ask your Switchboard admin."
+                .into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// Demo mode: every registering user becomes an agent of the demo service "Support".
+async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
+    if docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)
+        .await?
+        .is_none()
+    {
+        let user = User {
+            id: actor.user_id.clone(),
+            upn: actor.channel_user_id.clone(),
+            display_name: actor.name.clone().unwrap_or_else(|| "Agent".into()),
+            licenses: UserLicenses {
+                im: true,
+                interact: false,
+            },
+            capacity: 1,
+            active_in: BTreeSet::from(["support".to_owned()]),
+            on_duty: true,
+            interact: Default::default(),
+        };
+        match docs::put(
+            &app.pool,
+            &actor.tenant,
+            Kind::User,
+            &user.id,
+            &user,
+            None,
+            now,
+        )
+        .await
+        {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for _ in 0..3 {
+        let Some(mut service) =
+            docs::get::<Service>(&app.pool, &actor.tenant, Kind::Service, "support").await?
+        else {
+            return Ok(());
+        };
+        if !service.value.members.insert(actor.user_id.clone()) {
+            return Ok(());
+        }
+        match docs::put(
+            &app.pool,
+            &actor.tenant,
+            Kind::Service,
+            "support",
+            &service.value,
+            Some(service.version),
+            now,
+        )
+        .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("the demo service kept changing while joining it")
+}
+
+/// Brings the engine's view of a user in step with the directory and their registration:
+/// the services they belong to first, then the user (registered, presence).
+pub async fn sync_agent(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
+    let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
+        return Ok(());
+    };
+    let reg = store::registration_of(&app.pool, tenant, user).await?;
+    let registered = reg.as_ref().is_some_and(|r| r.registered);
+    let presence = match reg.as_ref().map(|r| r.presence.as_str()) {
+        Some("away") => Presence::Away,
+        _ => Presence::Available,
+    };
+    let engine = app.engines.get(tenant).await?;
+    for service in docs::list::<Service>(&app.pool, tenant, Kind::Service).await? {
+        if service.value.members.contains(user) {
+            engine
+                .send(Command::UpsertService {
+                    service: Box::new(service.value),
+                })
+                .await?;
+        }
+    }
+    engine
+        .send(Command::UpsertUser {
+            user: Box::new(u.value),
+            registered,
+            presence,
+        })
+        .await?;
+    app.events.wake();
+    Ok(())
+}
+
+/// A personal-chat command and its answer (an activity to send back).
+pub async fn command(app: &App, actor: &Actor, text: &str) -> anyhow::Result<Activity> {
+    let word = text.trim().trim_start_matches('/').to_ascii_lowercase();
+    let reg = store::registration_of(&app.pool, &actor.tenant, &actor.user_id).await?;
+    if !reg.as_ref().is_some_and(|r| r.registered) {
+        return help(
+            app,
+            Some(
+                "You are not registered with Switchboard, so you get no chats. Register on your \
+                 preferences page, or remove and add the app again.",
+            ),
+        );
+    }
+    let now = app.clock.now_ms();
+    let notice = match word.as_str() {
+        "status" => None,
+        "available" => {
+            store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "available", now).await?;
+            sync_agent(app, &actor.tenant, &actor.user_id).await?;
+            Some("You receive chats again")
+        }
+        "away" => {
+            store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "away", now).await?;
+            sync_agent(app, &actor.tenant, &actor.user_id).await?;
+            Some("Chats are paused until you say available")
+        }
+        "back" => {
+            back(app, &actor.tenant, &actor.user_id).await?;
+            Some("Welcome back: you receive chats again")
+        }
+        "help" => return help(app, None),
+        _ => return help(app, Some("Sorry, I did not understand that.")),
+    };
+    if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
+        return Ok(Activity::message(problem));
+    }
+    status(app, &actor.tenant, &actor.user_id, notice).await
+}
+
+/// Clears the user's RONA flag.
+pub async fn back(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
+    let engine = app.engines.get(tenant).await?;
+    engine
+        .send(Command::RonaReset {
+            user: user.to_owned(),
+        })
+        .await?;
+    app.events.wake();
+    Ok(())
+}
+
+fn help(app: &App, notice: Option<&str>) -> anyhow::Result<Activity> {
+    Ok(card_activity(app.cards.render_data(&BotHelp {
+        notice: notice.map(str::to_owned),
+        preferences_url: preferences_url(app),
+    })?))
+}
+
+/// The status card of a user.
+pub async fn status(
+    app: &App,
+    tenant: &str,
+    user: &str,
+    notice: Option<&str>,
+) -> anyhow::Result<Activity> {
+    let engine = app.engines.get(tenant).await?;
+    let agent = engine.agent(user).await?;
+    let services: Vec<String> = docs::list::<Service>(&app.pool, tenant, Kind::Service)
+        .await?
+        .into_iter()
+        .filter(|s| s.value.members.contains(user))
+        .map(|s| s.value.name)
+        .collect();
+    let reg = store::registration_of(&app.pool, tenant, user).await?;
+    let now = app.clock.now_ms();
+    let (state, sessions, capacity, on_duty) = match &agent {
+        Some(a) => {
+            let state = if a.rona_until.is_some_and(|t| t > now) {
+                "rona"
+            } else if a.acw_until.is_some_and(|t| t > now) {
+                "acw"
+            } else if a.ringing.is_some() {
+                "ringing"
+            } else if !a.connected.is_empty() {
+                "inChat"
+            } else {
+                "free"
+            };
+            (
+                state,
+                a.connected.len() as u64,
+                u64::from(a.capacity),
+                a.on_duty,
+            )
+        }
+        None => ("free", 0, 1, true),
+    };
+    Ok(card_activity(app.cards.render_data(&AgentStatus {
+        notice: notice.map(str::to_owned),
+        presence: reg.map_or_else(|| "available".into(), |r| r.presence),
+        state: state.into(),
+        sessions,
+        capacity,
+        on_duty,
+        services,
+    })?))
+}

@@ -1,0 +1,998 @@
+//! The Teams flows end to end, through real HTTP on loopback: agents register by installing
+//! the bot, a customer starts a chat on the Interact API, the invitation card reaches the mock
+//! Connector, the agent accepts with an `adaptiveCard/action` invoke, the mock Graph creates
+//! the group chat and installs the bot, and messages go both ways in order until the end.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use switchboard::directory::model::{Service, User};
+use switchboard::directory::store::{self, Kind};
+
+use crate::helpers::{TestApp, TestConfig};
+use crate::mock_bf::{APP_ID, Scripted, TENANT_ID};
+
+const CONTACT: &str = "support-web";
+const KEY: &str = "k-123";
+pub const TEAMS_APP: &str = "a1b2c3d4-0000-4000-8000-00000000c0de";
+
+/// An agent as Teams shows them to the bot.
+#[derive(Clone, Copy)]
+pub struct Agent {
+    pub aad: &'static str,
+    pub mri: &'static str,
+    pub name: &'static str,
+    pub personal: &'static str,
+}
+
+pub const ANNE: Agent = Agent {
+    aad: "00000000-0000-0000-0000-0000000000a1",
+    mri: "29:anne",
+    name: "Anne Agent",
+    personal: "a:personal-anne",
+};
+pub const BOB: Agent = Agent {
+    aad: "00000000-0000-0000-0000-0000000000b2",
+    mri: "29:bob",
+    name: "Bob Agent",
+    personal: "a:personal-bob",
+};
+
+pub fn config() -> TestConfig {
+    TestConfig::default()
+        .env("SWITCHBOARD_GRAPH__TEAMS_APP_ID", TEAMS_APP)
+        .env(
+            "SWITCHBOARD_GRAPH__TOKEN_URL",
+            "{mock}/{tenant}/oauth2/v2.0/token",
+        )
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(config()).await
+}
+
+pub async fn spawn_with(config: TestConfig) -> TestApp {
+    let mock = crate::mock_bf::MockBotFramework::start().await;
+    let mut config = config;
+    for (_, value) in &mut config.env {
+        *value = value.replace("{mock}", &mock.base_url);
+    }
+    crate::helpers::spawn_app_on(mock, config).await
+}
+
+/// Seeds a service whose workflow queues with `distribution`, and the agents as members.
+pub async fn seed(app: &TestApp, distribution: &str, ring_seconds: u32, agents: &[Agent]) {
+    let workflow = json!({"id": "im", "name": "IM", "start": "accept", "activities": {
+        "accept": {"type": "Accept", "next": "queue"},
+        "queue": {"type": "QueueTask", "distribution": distribution, "ringTimeoutSeconds": ring_seconds,
+                  "exits": {"queued": "wait", "failed": "end"}},
+        "wait": {"type": "Delay", "seconds": 3600, "next": "wait2"},
+        "wait2": {"type": "Delay", "seconds": 3600, "next": "wait"},
+        "end": {"type": "Disconnect", "text": "Sorry, nobody is there."}
+    }});
+    let members: Vec<&str> = agents.iter().map(|a| a.aad).collect();
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "im", "members": members,
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "distribution": {"acwSeconds": 20, "ronaResetSeconds": 600},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": CONTACT, "widgetKey": KEY}
+    }))
+    .expect("service");
+    crate::helpers::put_service(app, TENANT_ID, &workflow, &service).await;
+    for agent in agents {
+        let user: User = serde_json::from_value(json!({
+            "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
+            "licenses": {"im": true}, "activeIn": ["support"]
+        }))
+        .expect("user");
+        store::put(
+            &app.state.pool,
+            TENANT_ID,
+            Kind::User,
+            agent.aad,
+            &user,
+            None,
+            0,
+        )
+        .await
+        .expect("user");
+    }
+}
+
+/// Drives the bot as Teams would: signed activities from an agent.
+pub struct Teams<'a> {
+    pub app: &'a TestApp,
+}
+
+impl Teams<'_> {
+    pub fn activity(&self, agent: Agent, conversation: &str, kind: &str) -> Value {
+        let personal = conversation.starts_with("a:");
+        json!({
+            "type": kind,
+            "id": format!("in-{}", uuid::Uuid::new_v4()),
+            "serviceUrl": self.app.mock.service_url(),
+            "channelId": "msteams",
+            "from": {"id": agent.mri, "name": agent.name, "aadObjectId": agent.aad},
+            "conversation": {"conversationType": if personal {"personal"} else {"groupChat"},
+                             "isGroup": !personal, "tenantId": TENANT_ID, "id": conversation},
+            "recipient": {"id": format!("28:{APP_ID}"), "name": "Switchboard"},
+            "channelData": {"tenant": {"id": TENANT_ID}},
+            "locale": "en-US"
+        })
+    }
+
+    pub async fn post(&self, activity: &Value) -> reqwest::Response {
+        self.app
+            .post_with_token(&self.app.valid_token(), activity)
+            .await
+    }
+
+    pub async fn install(&self, agent: Agent) {
+        let mut a = self.activity(agent, agent.personal, "installationUpdate");
+        a["action"] = json!("add");
+        assert_eq!(self.post(&a).await.status(), 200);
+        let mut c = self.activity(agent, agent.personal, "conversationUpdate");
+        c["membersAdded"] =
+            json!([{"id": agent.mri, "aadObjectId": agent.aad}, {"id": format!("28:{APP_ID}")}]);
+        assert_eq!(self.post(&c).await.status(), 200);
+    }
+
+    pub async fn say(&self, agent: Agent, conversation: &str, text: &str) -> reqwest::Response {
+        let mut a = self.activity(agent, conversation, "message");
+        a["text"] = json!(text);
+        a["textFormat"] = json!("plain");
+        self.post(&a).await
+    }
+
+    /// Presses a card button; returns the invoke response body.
+    pub async fn press(&self, agent: Agent, conversation: &str, verb: &str, data: Value) -> Value {
+        let mut a = self.activity(agent, conversation, "invoke");
+        a["name"] = json!("adaptiveCard/action");
+        a["value"] = json!({"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"});
+        let response = self.post(&a).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("invoke body")
+    }
+}
+
+/// The first TextBlock of a posted card, or the text of a message.
+pub fn headline(body: &Value) -> String {
+    body.pointer("/attachments/0/content/body/0/text")
+        .or_else(|| body.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `(method, conversation, headline, body)` of every call the mock Connector accepted.
+pub fn posts(app: &TestApp) -> Vec<(String, String, String, Value)> {
+    app.mock
+        .calls()
+        .into_iter()
+        .filter(|c| c.status < 300)
+        .filter_map(|c| {
+            let segments: Vec<&str> = c.path.split('/').collect();
+            let conversation = segments.get(4).map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })?;
+            let body = c.body.unwrap_or(Value::Null);
+            Some((c.method, conversation, headline(&body), body))
+        })
+        .collect()
+}
+
+/// Waits until some accepted Connector call matches.
+pub async fn wait_post(
+    app: &TestApp,
+    what: &str,
+    found: impl Fn(&(String, String, String, Value)) -> bool,
+) -> (String, String, String, Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(p) = posts(app).into_iter().find(|p| found(p)) {
+            return p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {what}; posts: {:#?}",
+            posts(app)
+                .iter()
+                .map(|(m, c, h, _)| format!("{m} {c} {h}"))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub struct Customer {
+    pub session: String,
+    pub token: String,
+}
+
+pub async fn start_chat(app: &TestApp, name: &str, first: Option<&str>) -> Customer {
+    let mut body = json!({"widgetKey": KEY, "displayName": name, "email": "ada@example.com", "privacyConsent": true});
+    if let Some(first) = first {
+        body["message"] = json!(first);
+    }
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/contacts/{CONTACT}/sessions",
+            app.address
+        ))
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 201);
+    let v: Value = response.json().await.expect("json");
+    Customer {
+        session: v["sessionId"].as_str().expect("id").to_owned(),
+        token: v["token"].as_str().expect("token").to_owned(),
+    }
+}
+
+impl Customer {
+    pub async fn say(&self, app: &TestApp, text: &str) {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/interact/v1/sessions/{}/messages",
+                app.address, self.session
+            ))
+            .bearer_auth(&self.token)
+            .json(&json!({"text": text, "clientMessageId": uuid::Uuid::new_v4().to_string()}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+    }
+
+    pub async fn leave(&self, app: &TestApp) {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/interact/v1/sessions/{}/end",
+                app.address, self.session
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("end");
+        assert!(response.status().is_success());
+    }
+
+    /// The events stored for the customer so far.
+    pub async fn events(&self, app: &TestApp) -> Vec<Value> {
+        sqlx::query("SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq")
+            .bind(&self.session)
+            .fetch_all(&app.state.pool)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.get::<String, _>("event")).expect("event"))
+            .collect()
+    }
+
+    pub async fn wait_event(
+        &self,
+        app: &TestApp,
+        what: &str,
+        found: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(e) = self.events(app).await.into_iter().find(|e| found(e)) {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what}: {:?}",
+                self.events(app).await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub async fn outcome(app: &TestApp, session: &str) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = sqlx::query("SELECT outcome FROM report_sessions WHERE session_id = $1")
+            .bind(session)
+            .fetch_optional(&app.state.pool)
+            .await
+            .expect("report");
+        if let Some(row) = row {
+            return Some(row.get("outcome"));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn offer_outcomes(app: &TestApp, session: &str) -> Vec<(String, String)> {
+    sqlx::query(
+        "SELECT user_id, outcome FROM report_offers WHERE session_id = $1 ORDER BY offer_id",
+    )
+    .bind(session)
+    .fetch_all(&app.state.pool)
+    .await
+    .expect("offers")
+    .into_iter()
+    .map(|r| (r.get("user_id"), r.get("outcome")))
+    .collect()
+}
+
+fn invitation_id(body: &Value) -> String {
+    body.pointer("/attachments/0/content/body")
+        .and_then(Value::as_array)
+        .and_then(|blocks| {
+            blocks.iter().find_map(|b| {
+                b.pointer("/actions/0/data/invitationId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+        })
+        .expect("invitation id on the card")
+}
+
+#[tokio::test]
+async fn a_customer_chats_with_a_teams_agent_end_to_end() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+
+    // Registration by install: one welcome card, though Teams sends two install events.
+    teams.install(ANNE).await;
+    wait_post(&app, "welcome card", |(_, c, h, _)| {
+        c == ANNE.personal && h == "Welcome to Switchboard"
+    })
+    .await;
+
+    // The customer starts a chat; the invitation reaches Anne's personal chat.
+    let ada = start_chat(&app, "Ada *Lovelace*", Some("My printer is on fire")).await;
+    let (_, _, _, invitation) = wait_post(&app, "invitation", |(m, c, h, _)| {
+        m == "POST" && c == ANNE.personal && h == "New chat request"
+    })
+    .await;
+    let card = invitation.to_string();
+    assert!(
+        card.contains(r"Ada \\*Lovelace\\*"),
+        "customer text is escaped: {card}"
+    );
+    assert!(card.contains("My printer is on fire"), "{card}");
+    let id = invitation_id(&invitation);
+
+    // Accept: the invoke answers with the accepted card at once.
+    let answer = teams
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.accept",
+            json!({"invitationId": id}),
+        )
+        .await;
+    assert_eq!(answer["statusCode"], 200);
+    assert_eq!(answer["type"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(answer["value"]["body"][0]["text"], "You accepted this chat");
+
+    // Graph: a group chat named after the customer and the service, then the bot installed.
+    let (_, chat, _, _) =
+        wait_post(&app, "chat start card", |(_, _, h, _)| h == "Chat started").await;
+    assert!(
+        chat.starts_with("19:") && chat.ends_with("@thread.v2"),
+        "{chat}"
+    );
+    let graph = app.mock.state.graph_calls.lock().expect("lock").clone();
+    assert_eq!(graph.len(), 2, "{graph:?}");
+    assert_eq!(
+        (graph[0].method.as_str(), graph[0].path.as_str()),
+        ("POST", "/chats")
+    );
+    let create = graph[0].body.clone().expect("body");
+    assert_eq!(create["chatType"], "group");
+    assert_eq!(create["topic"], "Ada *Lovelace* – Support");
+    assert!(
+        create["members"][0]["user@odata.bind"]
+            .as_str()
+            .expect("bind")
+            .contains(ANNE.aad)
+    );
+    assert_eq!(graph[1].path, format!("/chats/{}/installedApps", chat));
+    assert!(
+        graph[1].body.as_ref().expect("body")["teamsApp@odata.bind"]
+            .as_str()
+            .expect("bind")
+            .ends_with(&format!("/appCatalogs/teamsApps/{TEAMS_APP}"))
+    );
+    assert!(
+        graph[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer mock-access-token"))
+    );
+
+    // The invitation card is updated in place to its final state.
+    wait_post(&app, "accepted card update", |(m, c, h, _)| {
+        m == "PUT" && c == ANNE.personal && h == "You accepted this chat"
+    })
+    .await;
+    // The customer learns who they are talking to.
+    ada.wait_event(&app, "connected", |e| {
+        e["type"] == "state" && e["state"] == "connected" && e["agent"] == "Anne Agent"
+    })
+    .await;
+
+    // Customer → agent, in order, attributed, after the first message.
+    for text in ["one", "two", "three"] {
+        ada.say(&app, text).await;
+    }
+    wait_post(&app, "third message", |(_, c, _, b)| {
+        c == &chat && b["text"].as_str().is_some_and(|t| t.ends_with("three"))
+    })
+    .await;
+    let in_chat: Vec<String> = posts(&app)
+        .into_iter()
+        .filter(|(m, c, _, _)| m == "POST" && c == &chat)
+        .map(|(_, _, h, _)| h)
+        .collect();
+    assert_eq!(
+        in_chat,
+        [
+            "Chat started",
+            r"**Ada \*Lovelace\***: My printer is on fire",
+            r"**Ada \*Lovelace\***: one",
+            r"**Ada \*Lovelace\***: two",
+            r"**Ada \*Lovelace\***: three"
+        ]
+    );
+
+    // Agent → customer: the agent's message reaches the customer; the bot's own echo and
+    // other bots are ignored; a file gets a note back to the agent.
+    assert_eq!(
+        teams
+            .say(ANNE, &chat, "Have you tried turning it off?")
+            .await
+            .status(),
+        200
+    );
+    ada.wait_event(&app, "agent message", |e| {
+        e["type"] == "message"
+            && e["from"] == "agent"
+            && e["name"] == "Anne Agent"
+            && e["text"] == "Have you tried turning it off?"
+    })
+    .await;
+    let mut echo = teams.activity(ANNE, &chat, "message");
+    echo["from"] = json!({"id": format!("28:{APP_ID}"), "name": "Switchboard"});
+    echo["text"] = json!("bot echo");
+    let mut other_bot = teams.activity(ANNE, &chat, "message");
+    other_bot["from"] = json!({"id": "28:another-bot", "role": "bot"});
+    other_bot["text"] = json!("other bot");
+    assert_eq!(teams.post(&echo).await.status(), 200);
+    assert_eq!(teams.post(&other_bot).await.status(), 200);
+    let mut file = teams.activity(ANNE, &chat, "message");
+    file["attachments"] = json!([{"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "photo.png"}]);
+    assert_eq!(teams.post(&file).await.status(), 200);
+    wait_post(&app, "attachment note", |(_, c, h, _)| {
+        c == &chat && h.starts_with("The customer cannot receive files")
+    })
+    .await;
+    let agent_texts: Vec<Value> = ada
+        .events(&app)
+        .await
+        .into_iter()
+        .filter(|e| e["from"] == "agent")
+        .collect();
+    assert_eq!(agent_texts.len(), 1, "{agent_texts:?}");
+
+    // The agent ends the chat by typing `end`: both sides are told, ACW starts, outcome handled.
+    assert_eq!(teams.say(ANNE, &chat, "end").await.status(), 200);
+    wait_post(&app, "session ended card", |(_, c, h, _)| {
+        c == &chat && h == "Chat ended"
+    })
+    .await;
+    ada.wait_event(&app, "ended", |e| {
+        e["type"] == "state" && e["state"] == "ended"
+    })
+    .await;
+    wait_post(&app, "acw card", |(_, c, h, _)| {
+        c == ANNE.personal && h == "Wrap-up time"
+    })
+    .await;
+    assert_eq!(
+        outcome(&app, &ada.session).await.as_deref(),
+        Some("handled")
+    );
+    assert_eq!(
+        offer_outcomes(&app, &ada.session).await,
+        [(ANNE.aad.to_owned(), "accepted".to_owned())]
+    );
+    // After the end, what the agent writes in the chat goes nowhere and is not answered.
+    let before = ada.events(&app).await.len();
+    teams.say(ANNE, &chat, "still there?").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ada.events(&app).await.len(), before);
+}
+
+/// Waits for the invitation card of `agent` for the `n`th time (1-based) and returns its id.
+async fn invitation_for(app: &TestApp, agent: Agent, n: usize) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let cards: Vec<Value> = posts(app)
+            .into_iter()
+            .filter(|(m, c, h, _)| m == "POST" && c == agent.personal && h == "New chat request")
+            .map(|(_, _, _, b)| b)
+            .collect();
+        if cards.len() >= n {
+            return invitation_id(&cards[n - 1]);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no invitation #{n} for {}",
+            agent.name
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn card_updates(app: &TestApp, agent: Agent) -> Vec<String> {
+    posts(app)
+        .into_iter()
+        .filter(|(m, c, _, _)| m == "PUT" && c == agent.personal)
+        .map(|(_, _, h, _)| h)
+        .collect()
+}
+
+async fn wait_update(app: &TestApp, agent: Agent, headline: &str) {
+    wait_post(app, headline, |(m, c, h, _)| {
+        m == "PUT" && c == agent.personal && h == headline
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decline_goes_to_the_next_agent_and_only_the_invited_agent_can_answer() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let teams = Teams { app: &app };
+    teams.install(ANNE).await;
+    teams.install(BOB).await;
+    let ada = start_chat(&app, "Ada", None).await;
+    // Anne has been idle longest (registered first).
+    let first = invitation_for(&app, ANNE, 1).await;
+    // Bob cannot answer Anne's card.
+    let answer = teams
+        .press(
+            BOB,
+            BOB.personal,
+            "im.invitation.accept",
+            json!({"invitationId": first}),
+        )
+        .await;
+    assert_eq!(answer["value"], "This invitation is for someone else.");
+    let answer = teams
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.decline",
+            json!({"invitationId": first}),
+        )
+        .await;
+    assert_eq!(answer["value"]["body"][0]["text"], "You declined this chat");
+    wait_update(&app, ANNE, "You declined this chat").await;
+    let second = invitation_for(&app, BOB, 1).await;
+    // A late accept of the declined invitation: no longer available.
+    let late = teams
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.accept",
+            json!({"invitationId": first}),
+        )
+        .await;
+    assert_eq!(late["type"], "application/vnd.microsoft.activity.message");
+    assert!(
+        late["value"]
+            .as_str()
+            .expect("text")
+            .contains("no longer available"),
+        "{late}"
+    );
+    let answer = teams
+        .press(
+            BOB,
+            BOB.personal,
+            "im.invitation.accept",
+            json!({"invitationId": second}),
+        )
+        .await;
+    assert_eq!(answer["value"]["body"][0]["text"], "You accepted this chat");
+    ada.wait_event(&app, "connected to Bob", |e| {
+        e["state"] == "connected" && e["agent"] == "Bob Agent"
+    })
+    .await;
+    ada.leave(&app).await;
+    assert_eq!(
+        outcome(&app, &ada.session).await.as_deref(),
+        Some("handled")
+    );
+    wait_post(&app, "ended card", |(_, _, h, b)| {
+        h == "Chat ended" && b.to_string().contains("customer")
+    })
+    .await;
+    assert_eq!(
+        offer_outcomes(&app, &ada.session).await,
+        [
+            (ANNE.aad.to_owned(), "declined".to_owned()),
+            (BOB.aad.to_owned(), "accepted".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn no_answer_is_rona_the_card_says_missed_and_back_makes_the_agent_selectable_again() {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::default());
+    let app = spawn_with(config().clock(clock.clone())).await;
+    seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let teams = Teams { app: &app };
+    teams.install(ANNE).await;
+    teams.install(BOB).await;
+    let ada = start_chat(&app, "Ada", None).await;
+    invitation_for(&app, ANNE, 1).await;
+    clock.advance(chrono::Duration::seconds(31));
+    let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
+    engine
+        .send(switchboard::engine::core::Command::Tick)
+        .await
+        .expect("tick");
+    app.state.events.wake();
+    wait_update(&app, ANNE, "You missed this chat").await;
+    let second = invitation_for(&app, BOB, 1).await;
+    // Anne is flagged RONA: her status says so, and `back` clears it.
+    assert_eq!(teams.say(ANNE, ANNE.personal, "status").await.status(), 200);
+    wait_post(&app, "status card", |(_, c, _, b)| {
+        c == ANNE.personal && b.to_string().contains("Missed a chat")
+    })
+    .await;
+    let back = teams
+        .press(ANNE, ANNE.personal, "im.agent.back", json!({}))
+        .await;
+    assert_eq!(
+        back["value"]["body"][0]["text"],
+        "Welcome back: you receive chats again"
+    );
+    assert_eq!(
+        engine
+            .agent(ANNE.aad)
+            .await
+            .expect("agent")
+            .expect("known")
+            .rona_until,
+        None
+    );
+    teams
+        .press(
+            BOB,
+            BOB.personal,
+            "im.invitation.accept",
+            json!({"invitationId": second}),
+        )
+        .await;
+    ada.wait_event(&app, "connected", |e| e["state"] == "connected")
+        .await;
+    ada.leave(&app).await;
+    assert_eq!(
+        offer_outcomes(&app, &ada.session).await,
+        [
+            (ANNE.aad.to_owned(), "rona".to_owned()),
+            (BOB.aad.to_owned(), "accepted".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn broadcast_two_simultaneous_accepts_one_wins_the_other_sees_taken() {
+    let app = spawn().await;
+    seed(&app, "broadcast", 30, &[ANNE, BOB]).await;
+    let teams = Teams { app: &app };
+    teams.install(ANNE).await;
+    teams.install(BOB).await;
+    let ada = start_chat(&app, "Ada", None).await;
+    let (a, b) = tokio::join!(invitation_for(&app, ANNE, 1), invitation_for(&app, BOB, 1));
+    let (ra, rb) = tokio::join!(
+        teams.press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.accept",
+            json!({"invitationId": a})
+        ),
+        teams.press(
+            BOB,
+            BOB.personal,
+            "im.invitation.accept",
+            json!({"invitationId": b})
+        )
+    );
+    let accepted = |r: &Value| r["value"]["body"][0]["text"] == "You accepted this chat";
+    assert!(
+        accepted(&ra) ^ accepted(&rb),
+        "exactly one wins: {ra} / {rb}"
+    );
+    let (winner, loser) = if accepted(&ra) {
+        (ANNE, BOB)
+    } else {
+        (BOB, ANNE)
+    };
+    wait_update(&app, loser, "A colleague took this chat").await;
+    let taken = posts(&app)
+        .into_iter()
+        .find(|(m, c, h, _)| m == "PUT" && c == loser.personal && h == "A colleague took this chat")
+        .expect("taken card");
+    assert!(
+        taken.3.to_string().contains(winner.name),
+        "names the winner"
+    );
+    wait_update(&app, winner, "You accepted this chat").await;
+    ada.wait_event(&app, "connected", |e| {
+        e["state"] == "connected" && e["agent"] == winner.name
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_who_leaves_while_ringing_withdraws_the_invitation() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    teams.install(ANNE).await;
+    let ada = start_chat(&app, "Ada", None).await;
+    let id = invitation_for(&app, ANNE, 1).await;
+    ada.leave(&app).await;
+    wait_update(&app, ANNE, "This chat was withdrawn").await;
+    assert_eq!(
+        outcome(&app, &ada.session).await.as_deref(),
+        Some("abandoned")
+    );
+    let late = teams
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.accept",
+            json!({"invitationId": id}),
+        )
+        .await;
+    assert!(
+        late["value"]
+            .as_str()
+            .expect("text")
+            .contains("no longer available")
+    );
+    assert_eq!(card_updates(&app, ANNE).await, ["This chat was withdrawn"]);
+}
+
+/// Registers Anne, starts a chat and has her accept it; returns the chatroom conversation.
+async fn connected_chat(
+    app: &TestApp,
+    teams: &Teams<'_>,
+    first: Option<&str>,
+) -> (Customer, String) {
+    teams.install(ANNE).await;
+    let ada = start_chat(app, "Ada", first).await;
+    let id = invitation_for(app, ANNE, 1).await;
+    teams
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.invitation.accept",
+            json!({"invitationId": id}),
+        )
+        .await;
+    let (_, chat, _, _) = wait_post(app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+    ada.wait_event(app, "connected", |e| e["state"] == "connected")
+        .await;
+    (ada, chat)
+}
+
+fn chat_texts(app: &TestApp, chat: &str) -> Vec<String> {
+    posts(app)
+        .into_iter()
+        .filter(|(m, c, _, b)| m == "POST" && c == chat && b.get("text").is_some())
+        .map(|(_, _, h, _)| h)
+        .collect()
+}
+
+#[tokio::test]
+async fn connector_throttling_during_a_chat_loses_nothing_and_keeps_the_order() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    let (ada, chat) = connected_chat(&app, &teams, None).await;
+    app.mock.script([
+        Scripted::status(429).retry_after("1"),
+        Scripted::status(503),
+        Scripted::status(503),
+    ]);
+    let sent: Vec<String> = (1..=8).map(|i| format!("message {i}")).collect();
+    for text in &sent {
+        ada.say(&app, text).await;
+    }
+    wait_post(&app, "last message", |(_, c, h, _)| {
+        c == &chat && h.ends_with("message 8")
+    })
+    .await;
+    let expected: Vec<String> = sent.iter().map(|t| format!("**Ada**: {t}")).collect();
+    assert_eq!(chat_texts(&app, &chat), expected);
+    let refused = app.mock.calls().iter().filter(|c| c.status >= 400).count();
+    assert_eq!(refused, 3, "the throttled calls were retried, not dropped");
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_chat_loses_nothing() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    let (ada, chat) = connected_chat(&app, &teams, Some("hello")).await;
+    // The Connector is down while the customer writes, then the service restarts.
+    app.mock.stop_connector().await;
+    ada.say(&app, "while you were away").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mock = app.mock.clone();
+    let config = app.stop().await;
+    mock.start_connector().await;
+    let app = crate::helpers::spawn_app_on(mock, config).await;
+    let teams = Teams { app: &app };
+    wait_post(&app, "message after restart", |(_, c, h, _)| {
+        c == &chat && h.ends_with("while you were away")
+    })
+    .await;
+    ada.say(&app, "after the restart").await;
+    wait_post(&app, "next message", |(_, c, h, _)| {
+        c == &chat && h.ends_with("after the restart")
+    })
+    .await;
+    assert_eq!(
+        chat_texts(&app, &chat),
+        [
+            "**Ada**: hello",
+            "**Ada**: while you were away",
+            "**Ada**: after the restart"
+        ]
+    );
+    // The agent's side still works after the restart, and the chat ends as handled.
+    teams.say(ANNE, &chat, "Back again").await;
+    ada.wait_event(&app, "agent message", |e| e["text"] == "Back again")
+        .await;
+    let answer = teams
+        .press(
+            ANNE,
+            &chat,
+            "im.session.end",
+            json!({"sessionId": ada.session}),
+        )
+        .await;
+    assert_eq!(answer["value"], "The chat has ended.");
+    assert_eq!(
+        outcome(&app, &ada.session).await.as_deref(),
+        Some("handled")
+    );
+}
+
+#[tokio::test]
+async fn without_graph_consent_the_chat_happens_in_the_agents_personal_chat() {
+    let app = spawn().await;
+    app.mock
+        .state
+        .graph_refused
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    let (ada, chat) = connected_chat(&app, &teams, Some("hi")).await;
+    assert_eq!(chat, ANNE.personal);
+    ada.say(&app, "are you there?").await;
+    wait_post(&app, "relay", |(_, c, h, _)| {
+        c == ANNE.personal && h.ends_with("are you there?")
+    })
+    .await;
+    // In the personal chat, the agent's text goes to the customer (not to the commands).
+    teams.say(ANNE, ANNE.personal, "status").await;
+    ada.wait_event(&app, "agent text", |e| {
+        e["from"] == "agent" && e["text"] == "status"
+    })
+    .await;
+    teams.say(ANNE, ANNE.personal, "end").await;
+    assert_eq!(
+        outcome(&app, &ada.session).await.as_deref(),
+        Some("handled")
+    );
+}
+
+#[tokio::test]
+async fn commands_answer_registered_users_and_explain_to_everyone_else() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    // Not registered: a clear explanation, not silence.
+    teams.say(ANNE, ANNE.personal, "status").await;
+    wait_post(&app, "not registered", |(_, c, h, _)| {
+        c == ANNE.personal && h.starts_with("You are not registered")
+    })
+    .await;
+    teams.install(ANNE).await;
+    teams.say(ANNE, ANNE.personal, "away").await;
+    wait_post(&app, "away", |(_, _, h, _)| {
+        h == "Chats are paused until you say available"
+    })
+    .await;
+    let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
+    let anne = engine.agent(ANNE.aad).await.expect("agent").expect("known");
+    assert_eq!(anne.presence, switchboard::distribution::Presence::Away);
+    // Away: a new chat is queued, not offered; available: it is offered.
+    let _ada = start_chat(&app, "Ada", None).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !posts(&app)
+            .iter()
+            .any(|(_, _, h, _)| h == "New chat request")
+    );
+    teams.say(ANNE, ANNE.personal, "available").await;
+    invitation_for(&app, ANNE, 1).await;
+    teams.say(ANNE, ANNE.personal, "help").await;
+    wait_post(&app, "help", |(_, _, h, _)| h == "Switchboard commands").await;
+    teams.say(ANNE, ANNE.personal, "what?").await;
+    wait_post(&app, "help for the unknown", |(_, _, h, _)| {
+        h == "Sorry, I did not understand that."
+    })
+    .await;
+    // A registered user unknown to the directory is told why no chat comes.
+    teams.install(BOB).await;
+    wait_post(&app, "unknown agent note", |(_, c, h, _)| {
+        c == BOB.personal && h.contains("does not know you as an agent")
+    })
+    .await;
+    // Uninstall unregisters: the engine no longer offers chats to Anne.
+    let mut remove = teams.activity(ANNE, ANNE.personal, "installationUpdate");
+    remove["action"] = json!("remove");
+    assert_eq!(teams.post(&remove).await.status(), 200);
+    let anne = engine.agent(ANNE.aad).await.expect("agent").expect("known");
+    assert!(!anne.registered);
+}
+
+#[tokio::test]
+async fn message_writes_blocked_unregisters_the_user() {
+    let app = spawn().await;
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    teams.install(ANNE).await;
+    wait_post(&app, "welcome", |(_, c, h, _)| {
+        c == ANNE.personal && h == "Welcome to Switchboard"
+    })
+    .await;
+    // Anne blocks the bot: the next message to her is refused with MessageWritesBlocked.
+    app.mock.script([Scripted::status(403).body(json!({
+        "errorCode": 209,
+        "message": "{\"subCode\":\"MessageWritesBlocked\",\"details\":\"Thread is blocked from message writes.\"}"
+    }))]);
+    teams.say(ANNE, ANNE.personal, "status").await;
+    let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let anne = engine.agent(ANNE.aad).await.expect("agent");
+        if anne.is_some_and(|a| !a.registered) {
+            break;
+        }
+        let outbox: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT state, last_error FROM outbox ORDER BY id")
+                .fetch_all(&app.state.pool)
+                .await
+                .expect("outbox");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still registered: {outbox:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
