@@ -9,7 +9,8 @@ use std::process::Command;
 use serde_json::json;
 use switchboard::directory::model::Service;
 
-use crate::helpers::spawn_app;
+use crate::mock_bf::TENANT_ID;
+use crate::teams::{ANNE, Teams, posts, wait_post};
 
 fn missing_prerequisite(root: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -39,7 +40,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         eprintln!("browser test did not run: {reason}");
         return;
     }
-    let app = spawn_app().await;
+    let app = crate::teams::spawn().await;
     let workflow = json!({"id": "quick", "name": "Quick", "start": "a", "activities": {
         "a": {"type": "Accept", "next": "hello"},
         "hello": {"type": "Message", "text": "Hello ${customer.displayName}.", "next": "queue"},
@@ -52,23 +53,65 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         "end": {"type": "Disconnect"}
     }});
     let service: Service = serde_json::from_value(json!({
-        "id": "web", "name": "Web", "workflow": "quick",
+        "id": "web", "name": "Web", "workflow": "quick", "members": [ANNE.aad],
         "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
         "interact": {"enabled": true, "instantMessage": true, "contactId": "web", "widgetKey": "k"}
     }))
     .expect("service");
-    crate::helpers::put_service(&app, "t", &workflow, &service).await;
+    crate::helpers::put_service(&app, TENANT_ID, &workflow, &service).await;
+    crate::teams::seed_agent(&app, ANNE).await;
 
     let artifacts = root.join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let screenshot = artifacts.join("widget-chat.png");
-    let output = tokio::process::Command::new("node")
+    let browser = tokio::process::Command::new("node")
         .arg(root.join("tests/browser/flow.js"))
         .arg(format!("{}/interact/preview/web", app.address))
         .arg(&screenshot)
-        .output()
-        .await
-        .expect("node");
+        .kill_on_drop(true)
+        .output();
+    // Meanwhile an agent in Teams: once the customer has written, Anne installs the bot, is
+    // offered the chat, accepts it and answers.
+    let agent = async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let written: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM interact_events WHERE event LIKE '%Still there?%'",
+            )
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("events");
+            if written > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the customer never wrote"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let teams = Teams { app: &app };
+        teams.install(ANNE).await;
+        let id = crate::teams::invitation_for(&app, ANNE, 1).await;
+        teams
+            .press(
+                ANNE,
+                ANNE.personal,
+                "im.invitation.accept",
+                json!({"invitationId": id}),
+            )
+            .await;
+        let (_, chat, _, _) =
+            wait_post(&app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+        wait_post(&app, "the customer's message", |(_, c, h, _)| {
+            c == &chat && h.ends_with("Still there?")
+        })
+        .await;
+        teams.say(ANNE, &chat, "Yes, I am here to help.").await;
+        posts(&app).len()
+    };
+    let (output, _) = tokio::join!(browser, agent);
+    let output = output.expect("node");
     assert!(
         output.status.success(),
         "{}\n{}",

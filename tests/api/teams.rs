@@ -81,23 +81,28 @@ pub async fn seed(app: &TestApp, distribution: &str, ring_seconds: u32, agents: 
     .expect("service");
     crate::helpers::put_service(app, TENANT_ID, &workflow, &service).await;
     for agent in agents {
-        let user: User = serde_json::from_value(json!({
-            "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
-            "licenses": {"im": true}, "activeIn": ["support"]
-        }))
-        .expect("user");
-        store::put(
-            &app.state.pool,
-            TENANT_ID,
-            Kind::User,
-            agent.aad,
-            &user,
-            None,
-            0,
-        )
-        .await
-        .expect("user");
+        seed_agent(app, *agent).await;
     }
+}
+
+/// Stores an agent (IM license, active in `support` and `web`) in the directory.
+pub async fn seed_agent(app: &TestApp, agent: Agent) {
+    let user: User = serde_json::from_value(json!({
+        "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
+        "licenses": {"im": true}, "activeIn": ["support", "web"]
+    }))
+    .expect("user");
+    store::put(
+        &app.state.pool,
+        TENANT_ID,
+        Kind::User,
+        agent.aad,
+        &user,
+        None,
+        0,
+    )
+    .await
+    .expect("user");
 }
 
 /// Drives the bot as Teams would: signed activities from an agent.
@@ -519,7 +524,7 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
 }
 
 /// Waits for the invitation card of `agent` for the `n`th time (1-based) and returns its id.
-async fn invitation_for(app: &TestApp, agent: Agent, n: usize) -> String {
+pub async fn invitation_for(app: &TestApp, agent: Agent, n: usize) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let cards: Vec<Value> = posts(app)

@@ -1,6 +1,7 @@
 // Usage: node flow.js PREVIEW_URL SCREENSHOT_PATH
 // A customer opens the preview page, fills the widget's form, sees the workflow's greeting and
-// queue position, sends a message and sees it in the conversation. Exits non-zero on failure.
+// queue position, sends a message and sees it in the conversation, then sees the agent who
+// accepted in Teams and their reply. Exits non-zero on failure.
 const { chromium } = require("playwright-core");
 
 (async () => {
@@ -25,6 +26,9 @@ const { chromium } = require("playwright-core");
     await page.getByRole("textbox", { name: "Message" }).fill("Still there?");
     await page.keyboard.press("Enter");
     await page.getByText("Still there?").waitFor({ timeout: 15000 });
+    // An agent in Teams accepts the chat and answers.
+    await page.getByText("You are chatting with Anne Agent").waitFor({ timeout: 30000 });
+    await page.getByText("Yes, I am here to help.").waitFor({ timeout: 30000 });
     await page.screenshot({ path: process.argv[3] });
     if (errors.length) throw new Error("page errors: " + errors.join("; "));
     console.log("browser flow passed");
