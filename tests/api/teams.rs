@@ -1001,3 +1001,76 @@ async fn message_writes_blocked_unregisters_the_user() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn in_demo_mode_whoever_installs_the_bot_becomes_an_agent_of_support() {
+    use switchboard::interact::demo::{DEMO_CONTACT, DEMO_TENANT, DEMO_WIDGET_KEY};
+    let app = crate::helpers::spawn_app_with(TestConfig::anonymous()).await;
+    // The Agents Playground's shapes: no Teams id prefixes, no token.
+    let activity = |kind: &str| {
+        json!({
+            "type": kind, "id": uuid::Uuid::new_v4().to_string(),
+            "serviceUrl": app.mock.service_url(), "channelId": "msteams",
+            "from": {"id": "user-id-0", "name": "Alex Wilber", "aadObjectId": "00000000-0000-0000-0000-0000000000a0"},
+            "conversation": {"id": "personal-conv-1", "conversationType": "personal", "tenantId": DEMO_TENANT},
+            "recipient": {"id": "00000000-0000-0000-0000-00000000000011", "name": "Test Bot"},
+            "channelData": {"tenant": {"id": DEMO_TENANT}}
+        })
+    };
+    let mut install = activity("installationUpdate");
+    install["action"] = json!("add");
+    assert_eq!(app.post_activity(None, &install).await.status(), 200);
+    wait_post(&app, "welcome", |(_, c, h, _)| {
+        c == "personal-conv-1" && h == "Welcome to Switchboard"
+    })
+    .await;
+    let support = store::get::<Service>(&app.state.pool, DEMO_TENANT, Kind::Service, "support")
+        .await
+        .expect("get")
+        .expect("support");
+    assert!(
+        support
+            .value
+            .members
+            .contains("00000000-0000-0000-0000-0000000000a0")
+    );
+
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/contacts/{DEMO_CONTACT}/sessions",
+            app.address
+        ))
+        .json(
+            &json!({"widgetKey": DEMO_WIDGET_KEY, "displayName": "Ada", "email": "ada@example.com",
+                      "privacyConsent": true, "message": "Hello?"}),
+        )
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 201);
+    let (_, _, _, card) = wait_post(&app, "invitation", |(_, c, h, _)| {
+        c == "personal-conv-1" && h == "New chat request"
+    })
+    .await;
+    let mut accept = activity("invoke");
+    accept["name"] = json!("adaptiveCard/action");
+    accept["value"] = json!({"action": {"type": "Action.Execute", "verb": "im.invitation.accept",
+                              "data": {"invitationId": invitation_id(&card)}}});
+    let answer: Value = app
+        .post_activity(None, &accept)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["value"]["body"][0]["text"], "You accepted this chat");
+    // No Graph in demo mode: the chat takes place in the personal chat.
+    wait_post(&app, "chat started", |(_, c, h, _)| {
+        c == "personal-conv-1" && h == "Chat started"
+    })
+    .await;
+    wait_post(&app, "first message", |(_, c, h, _)| {
+        c == "personal-conv-1" && h == "**Ada**: Hello?"
+    })
+    .await;
+    assert!(app.mock.state.graph_calls.lock().expect("lock").is_empty());
+}
