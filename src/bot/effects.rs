@@ -48,13 +48,13 @@ const MAX_ATTEMPTS: u32 = 5;
 
 /// Runs until `shutdown`.
 pub async fn run(app: AppState, shutdown: CancellationToken) {
-    let filter = KINDS
+    let kinds = KINDS
         .iter()
-        .map(|k| format!("effect LIKE '{{\"effect\":\"{k}\"%'"))
+        .map(|k| format!("'{k}'"))
         .collect::<Vec<_>>()
-        .join(" OR ");
+        .join(", ");
     let select = format!(
-        "SELECT id, tenant_id, effect FROM engine_effects WHERE state = 'pending' AND ({filter})
+        "SELECT id, tenant_id, effect FROM engine_effects WHERE state = 'pending' AND kind IN ({kinds})
          ORDER BY id LIMIT 64"
     );
     let mut attempts: HashMap<i64, u32> = HashMap::new();

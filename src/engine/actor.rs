@@ -183,11 +183,12 @@ impl Actor {
             match effect {
                 Effect::Report(fact) => report(&mut tx, &self.tenant, fact).await?,
                 other => {
-                    sqlx::query("INSERT INTO engine_effects (tenant_id, seq, effect, created_at) VALUES ($1, $2, $3, $4)")
+                    sqlx::query("INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind) VALUES ($1, $2, $3, $4, $5)")
                         .bind(&self.tenant)
                         .bind(seq)
                         .bind(serde_json::to_string(other)?)
                         .bind(now)
+                        .bind(other.kind())
                         .execute(&mut *tx)
                         .await?;
                 }

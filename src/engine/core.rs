@@ -272,6 +272,27 @@ pub enum Effect {
     Report(Fact),
 }
 
+impl Effect {
+    /// The effect's name as serialised (`sendInvitation`, `toCustomer`…), stored beside it so
+    /// each worker finds its own effects through an index.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Effect::ToCustomer { .. } => "toCustomer",
+            Effect::QueuePosition { .. } => "queuePosition",
+            Effect::SendInvitation { .. } => "sendInvitation",
+            Effect::UpdateInvitation { .. } => "updateInvitation",
+            Effect::InvitationUnavailable { .. } => "invitationUnavailable",
+            Effect::OpenChatroom { .. } => "openChatroom",
+            Effect::RelayToAgent { .. } => "relayToAgent",
+            Effect::CloseChatroom { .. } => "closeChatroom",
+            Effect::AgentState { .. } => "agentState",
+            Effect::CollectInformation { .. } => "collectInformation",
+            Effect::HttpRequest { .. } => "httpRequest",
+            Effect::Report(_) => "report",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "camelCase")]
 pub enum AgentStateChange {

@@ -47,7 +47,7 @@ pub async fn run_http_requests(pool: Pool, engines: Arc<Engines>, shutdown: Canc
 async fn next_request(pool: &Pool) -> sqlx::Result<Option<(i64, String, Effect)>> {
     let row = sqlx::query(
         "SELECT id, tenant_id, effect FROM engine_effects
-         WHERE state = 'pending' AND effect LIKE '{\"effect\":\"httpRequest\"%' ORDER BY id LIMIT 1",
+         WHERE state = 'pending' AND kind = 'httpRequest' ORDER BY id LIMIT 1",
     )
     .fetch_optional(pool)
     .await?;

@@ -141,38 +141,46 @@ pub async fn drain(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Converts up to a batch of pending customer effects in one transaction; `false` when there
+/// was none.
 async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
-    let row = sqlx::query(
+    let rows = sqlx::query(
         "SELECT id, effect FROM engine_effects
          WHERE state = 'pending'
-           AND (effect LIKE '{\"effect\":\"toCustomer\"%' OR effect LIKE '{\"effect\":\"queuePosition\"%')
-         ORDER BY id LIMIT 1",
+           AND kind IN ('toCustomer', 'queuePosition')
+         ORDER BY id LIMIT 64",
     )
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    let Some(row) = row else { return Ok(false) };
-    let id: i64 = row.try_get("id")?;
-    let mut tx = pool.begin().await?;
-    // Claim the effect inside the transaction: whoever converts it, it is converted once.
-    let claimed =
-        sqlx::query("UPDATE engine_effects SET state = 'done' WHERE id = $1 AND state = 'pending'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    if claimed == 0 {
-        return Ok(true);
+    if rows.is_empty() {
+        return Ok(false);
     }
-    let effect: Option<Effect> = serde_json::from_str(&row.try_get::<String, _>("effect")?).ok();
-    let mut notify = None;
-    if let Some((session, events)) = effect.as_ref().and_then(customer_events) {
-        for event in &events {
-            append_in(&mut tx, &session, event, now).await?;
+    let mut tx = pool.begin().await?;
+    let mut notify = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        // Claim each effect inside the transaction: whoever converts it, it is converted once.
+        let claimed = sqlx::query(
+            "UPDATE engine_effects SET state = 'done' WHERE id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            continue;
         }
-        notify = Some(session);
+        let effect: Option<Effect> =
+            serde_json::from_str(&row.try_get::<String, _>("effect")?).ok();
+        if let Some((session, events)) = effect.as_ref().and_then(customer_events) {
+            for event in &events {
+                append_in(&mut tx, &session, event, now).await?;
+            }
+            notify.push(session);
+        }
     }
     tx.commit().await?;
-    if let Some(session) = notify {
+    for session in notify {
         hub.notify(&session);
     }
     Ok(true)

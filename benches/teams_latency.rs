@@ -1,0 +1,318 @@
+//! Latency of the Teams path under load: from "customer creates a session" to "invitation card
+//! POSTed to the Connector", and from "customer message" to "posted in the chatroom", with new
+//! sessions arriving at a steady rate (default 100/s for 10 s).
+//!
+//! Everything runs in this process on loopback: the real service (anonymous mode, so chatrooms
+//! are the agents' personal chats and no Graph call is made), a Connector that records when
+//! each call arrives and makes the invited agent accept at once (an `adaptiveCard/action`
+//! invoke), and the customers (each from its own 127.x source address, since session creation
+//! is rate-limited per address). The workflow queues at once (no delays).
+//!
+//! `cargo bench --bench teams_latency [-- RATE SECONDS AGENTS]`
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
+use serde_json::{Value, json};
+use switchboard::config::Settings;
+use switchboard::directory::model::{Service, User};
+use switchboard::directory::store::{self as docs, Kind};
+use switchboard::startup::Application;
+
+const TENANT: &str = "bench-tenant";
+
+#[derive(Default)]
+struct Seen {
+    invited: HashMap<String, Instant>,
+    started: HashMap<String, Instant>,
+    relayed: HashMap<String, Instant>,
+}
+
+struct Mock {
+    seen: Mutex<Seen>,
+    app: String,
+    service_url: Mutex<String>,
+    http: reqwest::Client,
+}
+
+fn agent_activity(mock: &Mock, agent: usize, kind: &str) -> Value {
+    json!({
+        "type": kind, "id": uuid::Uuid::new_v4().to_string(),
+        "serviceUrl": *mock.service_url.lock().expect("lock"), "channelId": "msteams",
+        "from": {"id": format!("29:agent{agent}"), "name": format!("Agent {agent}"), "aadObjectId": format!("agent{agent}")},
+        "conversation": {"id": format!("personal-{agent}"), "conversationType": "personal", "tenantId": TENANT},
+        "recipient": {"id": "28:bench-bot", "name": "Bench"},
+        "channelData": {"tenant": {"id": TENANT}}
+    })
+}
+
+async fn connector(
+    State(mock): State<Arc<Mock>>,
+    uri: Uri,
+    body: Bytes,
+) -> axum::response::Response {
+    let now = Instant::now();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let conversation = uri.path().split('/').nth(4).unwrap_or_default().to_owned();
+    let card = body.pointer("/attachments/0/content/body");
+    let headline = card
+        .and_then(|b| b[0]["text"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    if headline == "New chat request" {
+        let name = card
+            .and_then(|b| b[2]["text"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let id = body.to_string();
+        let id = id
+            .split("\"invitationId\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        mock.seen.lock().expect("lock").invited.insert(name, now);
+        let agent: usize = conversation
+            .trim_start_matches("personal-")
+            .parse()
+            .unwrap_or(0);
+        let mock = Arc::clone(&mock);
+        tokio::spawn(async move {
+            let mut invoke = agent_activity(&mock, agent, "invoke");
+            invoke["name"] = json!("adaptiveCard/action");
+            invoke["value"] = json!({"action": {"type": "Action.Execute",
+                "verb": "im.invitation.accept", "data": {"invitationId": id}}});
+            let _ = mock
+                .http
+                .post(format!("{}/api/messages", mock.app))
+                .json(&invoke)
+                .send()
+                .await;
+        });
+    } else if headline == "Chat started" {
+        let name = card
+            .and_then(|b| b[2]["text"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        mock.seen.lock().expect("lock").started.insert(name, now);
+    } else if let Some(text) = body["text"].as_str()
+        && let Some(rest) = text.strip_prefix("**")
+        && let Some((name, message)) = rest.split_once("**: ")
+        && message.starts_with("ping")
+    {
+        mock.seen
+            .lock()
+            .expect("lock")
+            .relayed
+            .insert(name.to_owned(), now);
+    }
+    (
+        axum::http::StatusCode::CREATED,
+        axum::Json(json!({"id": uuid::Uuid::new_v4().to_string()})),
+    )
+        .into_response()
+}
+
+use axum::response::IntoResponse;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut values: Vec<Duration>, expected: usize) {
+    values.sort();
+    println!(
+        "{name}: n={} of {expected}  p50={:.1} ms  p99={:.1} ms  max={:.1} ms",
+        values.len(),
+        percentile(&values, 0.5).as_secs_f64() * 1000.0,
+        percentile(&values, 0.99).as_secs_f64() * 1000.0,
+        values.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let arg =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (rate, seconds, agents) = (arg(0, 100), arg(1, 10), arg(2, 300));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(rate, seconds, agents));
+}
+
+async fn run(rate: usize, seconds: usize, agents: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env: HashMap<String, String> = HashMap::from([
+        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
+        (
+            "SWITCHBOARD_STORE__URL".into(),
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ),
+        ("SWITCHBOARD_LOG__FILTER".into(), "error".into()),
+    ]);
+    let settings = Settings::load(None, &env).expect("settings");
+    let app = Application::build(settings).await.expect("build");
+    let address = format!("http://{}", app.local_addr().expect("addr"));
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let mock = Arc::new(Mock {
+        seen: Mutex::new(Seen::default()),
+        app: address.clone(),
+        service_url: Mutex::new(String::new()),
+        http: reqwest::Client::new(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    *mock.service_url.lock().expect("lock") =
+        format!("http://{}/bench/", listener.local_addr().expect("addr"));
+    let router = axum::Router::new()
+        .fallback(connector)
+        .with_state(Arc::clone(&mock));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // The directory: one service, `agents` agents with no after-contact work.
+    let workflow = json!({"id": "w", "name": "W", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "q"},
+        "q": {"type": "QueueTask", "ringTimeoutSeconds": 30, "exits": {"queued": "wait", "failed": "end"}},
+        "wait": {"type": "Delay", "seconds": 3600, "next": "wait"},
+        "end": {"type": "Disconnect"}
+    }});
+    let members: Vec<String> = (0..agents).map(|i| format!("agent{i}")).collect();
+    let service: Service = serde_json::from_value(json!({
+        "id": "s", "name": "Support", "workflow": "w", "members": members,
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "distribution": {"acwSeconds": 0},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": "bench", "widgetKey": "k"}
+    }))
+    .expect("service");
+    docs::put(&state.pool, TENANT, Kind::Workflow, "w", &workflow, None, 0)
+        .await
+        .expect("workflow");
+    docs::put(&state.pool, TENANT, Kind::Service, "s", &service, None, 0)
+        .await
+        .expect("service");
+    for i in 0..agents {
+        let user: User = serde_json::from_value(
+            json!({"id": format!("agent{i}"), "upn": format!("agent{i}@example.com"),
+            "displayName": format!("Agent {i}"), "licenses": {"im": true}, "activeIn": ["s"]}),
+        )
+        .expect("user");
+        docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
+            .await
+            .expect("user");
+        let mut install = agent_activity(&mock, i, "installationUpdate");
+        install["action"] = json!("add");
+        let r = mock
+            .http
+            .post(format!("{address}/api/messages"))
+            .json(&install)
+            .send()
+            .await
+            .expect("install");
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let total = rate * seconds;
+    let started = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));
+    let sent = Arc::new(Mutex::new(HashMap::<String, Instant>::new()));
+    let mut tasks = Vec::new();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let begin = Instant::now();
+    for i in 0..total {
+        let due = begin + interval * u32::try_from(i).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(due.into()).await;
+        let (address, mock, started, sent) = (
+            address.clone(),
+            Arc::clone(&mock),
+            Arc::clone(&started),
+            Arc::clone(&sent),
+        );
+        tasks.push(tokio::spawn(async move {
+            let source = IpAddr::V4(Ipv4Addr::new(127, 1, (i / 250) as u8, (i % 250 + 1) as u8));
+            let client = reqwest::Client::builder()
+                .local_address(source)
+                .build()
+                .expect("client");
+            let name = format!("Customer {i}");
+            started.lock().expect("lock").insert(name.clone(), Instant::now());
+            let created: Value = client
+                .post(format!("{address}/api/interact/v1/contacts/bench/sessions"))
+                .json(&json!({"widgetKey": "k", "displayName": name, "email": format!("c{i}@example.com"), "privacyConsent": true}))
+                .send()
+                .await
+                .expect("create")
+                .json()
+                .await
+                .expect("json");
+            let (Some(session), Some(token)) = (created["sessionId"].as_str(), created["token"].as_str()) else {
+                eprintln!("session not created: {created}");
+                return;
+            };
+            // Wait for the chatroom, then write.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !mock.seen.lock().expect("lock").started.contains_key(&name) {
+                if Instant::now() > deadline {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            sent.lock().expect("lock").insert(name.clone(), Instant::now());
+            let _ = client
+                .post(format!("{address}/api/interact/v1/sessions/{session}/messages"))
+                .bearer_auth(token)
+                .json(&json!({"text": "ping", "clientMessageId": "1"}))
+                .send()
+                .await;
+            while !mock.seen.lock().expect("lock").relayed.contains_key(&name) {
+                if Instant::now() > deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _ = client
+                .post(format!("{address}/api/interact/v1/sessions/{session}/end"))
+                .bearer_auth(token)
+                .send()
+                .await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = begin.elapsed();
+    let seen = mock.seen.lock().expect("lock");
+    let started = started.lock().expect("lock");
+    let sent = sent.lock().expect("lock");
+    let invite: Vec<Duration> = started
+        .iter()
+        .filter_map(|(n, t0)| Some(seen.invited.get(n)?.duration_since(*t0)))
+        .collect();
+    let relay: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(n, t0)| Some(seen.relayed.get(n)?.duration_since(*t0)))
+        .collect();
+    println!(
+        "{total} sessions at {rate}/s over {:.1} s, {agents} agents (in-process, 2 worker threads)",
+        elapsed.as_secs_f64()
+    );
+    report("create session -> invitation POSTed", invite, total);
+    report("customer message -> posted in chatroom", relay, total);
+}
