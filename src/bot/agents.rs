@@ -54,7 +54,10 @@ pub async fn register(
         preferences_url: preferences_url(app),
     })?);
     let mut tx = app.pool.begin().await?;
-    store::put_registration(&mut tx, &reg, now).await?;
+    if !store::put_registration(&mut tx, &reg, now).await? {
+        // The other install event of the pair got here first.
+        return Ok(());
+    }
     let call = |activity| crate::botframework::connector::ConnectorCall::Send {
         conversation_id: conversation.to_owned(),
         activity,

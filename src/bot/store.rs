@@ -35,20 +35,24 @@ fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
 const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, conversation_id, \
      service_url, bot_id, registered, presence";
 
-/// Records a registration (or its end); the presence is kept.
+/// Records a registration (or its end); the presence is kept. Returns `false` when the user
+/// was already registered in the same conversation (nothing changed): install events come in
+/// pairs, and only the first one registers.
 pub async fn put_registration(
     conn: &mut SqliteConnection,
     r: &Registration,
     now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
         "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
             service_url, bot_id, registered, presence, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET channel_user_id = excluded.channel_user_id,
             conversation_id = excluded.conversation_id, service_url = excluded.service_url,
             bot_id = excluded.bot_id, registered = excluded.registered,
-            updated_at = excluded.updated_at",
+            updated_at = excluded.updated_at
+         WHERE NOT (registrations.registered AND excluded.registered
+                    AND registrations.conversation_id = excluded.conversation_id)",
     )
     .bind(&r.tenant_id)
     .bind(&r.user_id)
@@ -61,7 +65,7 @@ pub async fn put_registration(
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() > 0)
 }
 
 pub async fn set_presence(
