@@ -457,6 +457,10 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
 
     // Agent → customer: the agent's message reaches the customer; the bot's own echo and
     // other bots are ignored; a file gets a note back to the agent.
+    let typing = teams.activity(ANNE, &chat, "typing");
+    assert_eq!(teams.post(&typing).await.status(), 200);
+    ada.wait_event(&app, "typing", |e| e["type"] == "typing")
+        .await;
     assert_eq!(
         teams
             .say(ANNE, &chat, "Have you tried turning it off?")
@@ -936,7 +940,11 @@ async fn commands_answer_registered_users_and_explain_to_everyone_else() {
     let anne = engine.agent(ANNE.aad).await.expect("agent").expect("known");
     assert_eq!(anne.presence, switchboard::distribution::Presence::Away);
     // Away: a new chat is queued, not offered; available: it is offered.
-    let _ada = start_chat(&app, "Ada", None).await;
+    let ada = start_chat(&app, "Ada", None).await;
+    ada.wait_event(&app, "queue position", |e| {
+        e["type"] == "queue" && e["position"] == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !posts(&app)
