@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Uri;
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use switchboard::config::Settings;
 use switchboard::directory::model::{Service, User};
@@ -117,8 +118,6 @@ async fn connector(
     )
         .into_response()
 }
-
-use axum::response::IntoResponse;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

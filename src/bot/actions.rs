@@ -120,17 +120,15 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
         "im.session.end" => end_session(app, actor, data).await?,
         "im.agent.back" => {
             agents::back(app, &actor.tenant, &actor.user_id).await?;
-            let status = agents::status(
-                app,
-                &actor.tenant,
-                &actor.user_id,
-                Some("Welcome back: you receive chats again"),
+            Answer::Card(
+                agents::status_card(
+                    app,
+                    &actor.tenant,
+                    &actor.user_id,
+                    Some("Welcome back: you receive chats again"),
+                )
+                .await?,
             )
-            .await?;
-            match status.attachments.and_then(|mut a| a.pop()?.content) {
-                Some(card) => Answer::Card(card),
-                None => Answer::Message("Welcome back: you receive chats again.".into()),
-            }
         }
         "im.acw.done" | "im.acw.extend" => {
             let engine = app.engines.get(&actor.tenant).await?;

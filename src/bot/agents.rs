@@ -3,8 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::botframework::activity::Activity;
-use crate::botframework::service_url::ServiceUrl;
+use crate::botframework::activity::{Activity, InboundActivity};
 use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
@@ -24,14 +23,15 @@ pub struct Actor {
     pub name: Option<String>,
 }
 
-/// Registers the sender of a personal-chat install event and welcomes them.
-pub async fn register(
-    app: &App,
-    actor: &Actor,
-    activity: &Activity,
-    service_url: &ServiceUrl,
-    conversation: &str,
-) -> anyhow::Result<()> {
+/// Registers the sender of a personal-chat install event and welcomes them. Install events
+/// come in pairs (installationUpdate and conversationUpdate): a user already registered in this
+/// conversation is not registered or welcomed again.
+pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> anyhow::Result<()> {
+    let (activity, service_url, conversation) = (
+        &inbound.activity,
+        &inbound.service_url,
+        inbound.conversation_id.as_str(),
+    );
     let now = app.clock.now_ms();
     let reg = Registration {
         tenant_id: actor.tenant.clone(),
@@ -256,7 +256,9 @@ pub async fn command(app: &App, actor: &Actor, text: &str) -> anyhow::Result<Act
     if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
         return Ok(Activity::message(problem));
     }
-    status(app, &actor.tenant, &actor.user_id, notice).await
+    Ok(card_activity(
+        status_card(app, &actor.tenant, &actor.user_id, notice).await?,
+    ))
 }
 
 /// Clears the user's RONA flag.
@@ -279,12 +281,12 @@ fn help(app: &App, notice: Option<&str>) -> anyhow::Result<Activity> {
 }
 
 /// The status card of a user.
-pub async fn status(
+pub async fn status_card(
     app: &App,
     tenant: &str,
     user: &str,
     notice: Option<&str>,
-) -> anyhow::Result<Activity> {
+) -> anyhow::Result<serde_json::Value> {
     let engine = app.engines.get(tenant).await?;
     let agent = engine.agent(user).await?;
     let services: Vec<String> = docs::list::<Service>(&app.pool, tenant, Kind::Service)
@@ -317,7 +319,7 @@ pub async fn status(
         }
         None => ("free", 0, 1, true),
     };
-    Ok(card_activity(app.cards.render_data(&AgentStatus {
+    Ok(app.cards.render_data(&AgentStatus {
         notice: notice.map(str::to_owned),
         presence: reg.map_or_else(|| "available".into(), |r| r.presence),
         state: state.into(),
@@ -325,5 +327,5 @@ pub async fn status(
         capacity,
         on_duty,
         services,
-    })?))
+    })?)
 }

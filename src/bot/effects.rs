@@ -150,6 +150,37 @@ fn send(conversation: &str, activity: Activity) -> ConnectorCall {
     }
 }
 
+/// Queues one activity and marks the effect done, in one transaction.
+async fn post_one(
+    app: &App,
+    id: i64,
+    service_url: &str,
+    conversation: &str,
+    activity: Activity,
+) -> anyhow::Result<()> {
+    let url = ServiceUrl::parse(service_url)?;
+    let mut tx = app.pool.begin().await?;
+    app.outbox
+        .enqueue(&mut tx, &url, &send(conversation, activity))
+        .await?;
+    done(&mut tx, id).await?;
+    tx.commit().await?;
+    app.outbox.wake();
+    Ok(())
+}
+
+/// The workflow parameters of a brief, as card facts.
+fn parameters(brief: &Brief) -> Vec<Parameter> {
+    brief
+        .parameters
+        .iter()
+        .map(|(k, v)| Parameter {
+            name: k.clone(),
+            value: UserText::new(v.clone()),
+        })
+        .collect()
+}
+
 /// A markdown message attributed to `who`.
 pub fn attributed(who: &str, text: &str) -> Activity {
     let mut activity = Activity::message(format!(
@@ -175,10 +206,7 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
             brief,
             ring_seconds,
         } => {
-            let Some(reg) = store::registration_of(&app.pool, tenant, &user)
-                .await?
-                .filter(|r| r.registered)
-            else {
+            let Some(reg) = store::registered(&app.pool, tenant, &user).await? else {
                 tracing::warn!(effect.id = id, user.id = %user, "invitation for a user who is not registered");
                 return skip(app, id).await;
             };
@@ -189,14 +217,7 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
                 service: service(&brief),
                 customer: customer(&brief),
                 wait_seconds: u64::try_from((now - brief.since) / 1000).unwrap_or(0),
-                parameters: brief
-                    .parameters
-                    .iter()
-                    .map(|(k, v)| Parameter {
-                        name: k.clone(),
-                        value: UserText::new(v.clone()),
-                    })
-                    .collect(),
+                parameters: parameters(&brief),
                 first_message: brief.first_message.clone().map(UserText::new),
             })?;
             let url = ServiceUrl::parse(&reg.service_url)?;
@@ -268,15 +289,8 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
                 tracing::warn!(effect.id = id, session.id = %session, "customer message for a session without a chatroom");
                 return skip(app, id).await;
             };
-            let url = ServiceUrl::parse(&room.service_url)?;
             let activity = attributed(&room.brief.customer.display_name, &text);
-            let mut tx = app.pool.begin().await?;
-            app.outbox
-                .enqueue(&mut tx, &url, &send(&room.conversation_id, activity))
-                .await?;
-            done(&mut tx, id).await?;
-            tx.commit().await?;
-            app.outbox.wake();
+            post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
         }
         Effect::CloseChatroom {
             session, ended_by, ..
@@ -331,17 +345,13 @@ async fn open_chatroom(
     brief: Brief,
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
-    let Some(reg) = store::registration_of(&app.pool, tenant, user)
-        .await?
-        .filter(|r| r.registered)
-    else {
+    let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
         tracing::warn!(effect.id = id, user.id = %user, "chatroom for a user who is not registered");
         return skip(app, id).await;
     };
     let (conversation, mode) = match chatroom_conversation(app, tenant, user, &brief).await {
-        Ok(Some(chat)) => (chat, "group"),
-        Ok(None) => (reg.conversation_id.clone(), "personal"),
-        Err(e) => return Err(e.into()),
+        Some(chat) => (chat, "group"),
+        None => (reg.conversation_id.clone(), "personal"),
     };
     let card = app.cards.render_data(&SessionStarted {
         session: Id {
@@ -349,14 +359,7 @@ async fn open_chatroom(
         },
         service: service(&brief),
         customer: customer(&brief),
-        parameters: brief
-            .parameters
-            .iter()
-            .map(|(k, v)| Parameter {
-                name: k.clone(),
-                value: UserText::new(v.clone()),
-            })
-            .collect(),
+        parameters: parameters(&brief),
     })?;
     let earlier = earlier_messages(app, session, &brief).await?;
     let url = ServiceUrl::parse(&reg.service_url)?;
@@ -399,34 +402,59 @@ async fn open_chatroom(
 }
 
 /// The group chat for a chatroom, made with Graph; `None` means the personal-chat fallback
-/// (configured, anonymous mode, or Graph not set up or not consented in the tenant).
+/// (configured, anonymous mode, Graph not set up or not consented in the tenant, or Graph
+/// still failing after retries).
 async fn chatroom_conversation(
     app: &App,
     tenant: &str,
     user: &str,
     brief: &Brief,
-) -> Result<Option<String>, GraphError> {
+) -> Option<String> {
     if app.settings.bot.chatroom == ChatroomMode::Personal || app.settings.is_anonymous() {
-        return Ok(None);
+        return None;
     }
     let topic: String = format!("{} – {}", brief.customer.display_name, service(brief).name)
         .chars()
         .take(250)
         .collect();
-    let created = async {
-        let chat = app.graph.create_group_chat(tenant, &topic, &[user]).await?;
-        app.graph.install_in_chat(tenant, &chat).await?;
-        Ok::<_, GraphError>(chat)
-    }
-    .await;
+    let members = [user];
+    let created = match retrying(|| app.graph.create_group_chat(tenant, &topic, &members)).await {
+        Ok(chat) => retrying(|| app.graph.install_in_chat(tenant, &chat))
+            .await
+            .map(|()| chat),
+        Err(e) => Err(e),
+    };
     match created {
-        Ok(chat) => Ok(Some(chat)),
+        Ok(chat) => Some(chat),
         Err(e) if e.needs_consent() => {
             tracing::warn!(tenant.id = %tenant, error = %e, "no group chat (Graph not set up or not consented): using the agent's personal chat");
-            Ok(None)
+            None
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // Nothing is lost: the chat goes on in the personal chat rather than waiting.
+            tracing::error!(tenant.id = %tenant, error = %e, "no group chat (Graph kept failing): using the agent's personal chat");
+            None
+        }
     }
+}
+
+/// Calls Graph, trying again twice (after 200 and 400 ms) when the error may pass.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, GraphError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GraphError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..2 {
+        match call().await {
+            Err(e) if e.is_retryable() => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    call().await
 }
 
 /// What the customer wrote before the agent joined (the first message and answers to the
@@ -449,10 +477,7 @@ async fn earlier_messages(app: &App, session: &str, brief: &Brief) -> anyhow::Re
 /// Sends the after-contact-work card to the agent's personal chat.
 async fn acw_card(app: &App, id: i64, tenant: &str, user: &str, until: i64) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
-    let Some(reg) = store::registration_of(&app.pool, tenant, user)
-        .await?
-        .filter(|r| r.registered)
-    else {
+    let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
         return skip(app, id).await;
     };
     let last: Option<(String, String)> = sqlx::query(
@@ -487,17 +512,12 @@ async fn acw_card(app: &App, id: i64, tenant: &str, user: &str, until: i64) -> a
             extend_seconds: u64::from(extend.unwrap_or(0)),
         },
     })?;
-    let url = ServiceUrl::parse(&reg.service_url)?;
-    let mut tx = app.pool.begin().await?;
-    app.outbox
-        .enqueue(
-            &mut tx,
-            &url,
-            &send(&reg.conversation_id, card_activity(card)),
-        )
-        .await?;
-    done(&mut tx, id).await?;
-    tx.commit().await?;
-    app.outbox.wake();
-    Ok(())
+    post_one(
+        app,
+        id,
+        &reg.service_url,
+        &reg.conversation_id,
+        card_activity(card),
+    )
+    .await
 }

@@ -151,7 +151,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
         "installationUpdate" if is_personal(activity) => {
             match activity.action.as_deref() {
                 Some("add" | "add-upgrade") => {
-                    register_once(app, &actor, verified).await?;
+                    agents::register(app, &actor, inbound).await?;
                 }
                 Some("remove") => agents::unregister(app, &actor.tenant, &actor.user_id).await?,
                 _ => {}
@@ -169,7 +169,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                     })
             };
             if has_bot(&activity.members_added) {
-                register_once(app, &actor, verified).await?;
+                agents::register(app, &actor, inbound).await?;
             } else if has_bot(&activity.members_removed) {
                 agents::unregister(app, &actor.tenant, &actor.user_id).await?;
             }
@@ -257,28 +257,6 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
         // Every other type, known or not, is acknowledged (Teams adds new ones over time).
         _ => Ok(StatusCode::OK.into_response()),
     }
-}
-
-/// Install events come in pairs (installationUpdate and conversationUpdate): a user already
-/// registered in this conversation is not welcomed twice.
-async fn register_once(
-    app: &App,
-    actor: &Actor,
-    verified: &VerifiedActivity,
-) -> anyhow::Result<()> {
-    let inbound = verified.inbound();
-    let existing = store::registration_of(&app.pool, &actor.tenant, &actor.user_id).await?;
-    if existing.is_some_and(|r| r.registered && r.conversation_id == inbound.conversation_id) {
-        return Ok(());
-    }
-    agents::register(
-        app,
-        actor,
-        &inbound.activity,
-        &inbound.service_url,
-        &inbound.conversation_id,
-    )
-    .await
 }
 
 fn reference_of(verified: &VerifiedActivity) -> ConversationReference {

@@ -104,17 +104,15 @@ pub async fn registration_of(
     .transpose()
 }
 
-/// Every registration of a tenant (registered or not).
-pub async fn registrations(pool: &Pool, tenant: &str) -> sqlx::Result<Vec<Registration>> {
-    sqlx::query(&format!(
-        "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE tenant_id = $1 ORDER BY user_id"
-    ))
-    .bind(tenant)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(registration)
-    .collect()
+/// The user's registration if they are registered now.
+pub async fn registered(
+    pool: &Pool,
+    tenant: &str,
+    user: &str,
+) -> sqlx::Result<Option<Registration>> {
+    Ok(registration_of(pool, tenant, user)
+        .await?
+        .filter(|r| r.registered))
 }
 
 /// An invitation card sent to a user.

@@ -19,6 +19,8 @@ use crate::store::Pool;
 
 /// A snapshot is taken after this many commands.
 const SNAPSHOT_EVERY: i64 = 1000;
+/// How often queued customers are told their place when it changed.
+const POSITIONS_EVERY: Duration = Duration::from_secs(2);
 
 enum Request {
     Command {
@@ -58,6 +60,7 @@ impl Engine {
             core,
             seq,
             snapshot_seq,
+            told: std::collections::HashMap::new(),
         };
         let handle = tokio::spawn(actor.run(rx, shutdown));
         Ok((Engine { tx }, handle))
@@ -65,41 +68,29 @@ impl Engine {
 
     /// Applies a command; the effects are returned once they are durably stored.
     pub async fn send(&self, command: Command) -> anyhow::Result<Vec<Effect>> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request::Command { command, reply })
-            .await
-            .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))?
+        self.ask(|reply| Request::Command { command, reply })
+            .await?
     }
 
     /// What a customer may see of a session now (state, queue position, agent).
     pub async fn view(&self, session: &str) -> anyhow::Result<Option<SessionView>> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request::View {
-                session: session.to_owned(),
-                reply,
-            })
-            .await
-            .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))
+        let session = session.to_owned();
+        self.ask(|reply| Request::View { session, reply }).await
     }
-}
 
-impl Engine {
     /// The distribution state of one agent (flags, sessions), if the engine knows them.
     pub async fn agent(&self, user: &str) -> anyhow::Result<Option<Agent>> {
+        let user = user.to_owned();
+        self.ask(|reply| Request::Agent { user, reply }).await
+    }
+
+    async fn ask<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> anyhow::Result<T> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Request::Agent {
-                user: user.to_owned(),
-                reply,
-            })
+            .send(request(reply))
             .await
             .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
         answer
@@ -115,10 +106,15 @@ struct Actor {
     core: Core,
     seq: i64,
     snapshot_seq: i64,
+    /// The queue place each queued customer was last told (not persisted: after a restart
+    /// everyone is told again).
+    told: std::collections::HashMap<String, usize>,
 }
 
 impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>, shutdown: CancellationToken) {
+        let mut positions = tokio::time::interval(POSITIONS_EVERY);
+        positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let wait = self.core.next_deadline().map(|t| {
                 Duration::from_millis(u64::try_from(t - self.clock.now_ms()).unwrap_or(0))
@@ -138,6 +134,11 @@ impl Actor {
                         Some(Request::Agent { user, reply }) => {
                             let _ = reply.send(self.core.distribution.agents.get(&user).cloned());
                         }
+                    }
+                }
+                _ = positions.tick() => {
+                    if let Err(e) = self.publish_positions().await {
+                        tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "queue places not published");
                     }
                 }
                 () = sleep_or_forever(wait) => {
@@ -182,19 +183,38 @@ impl Actor {
         for effect in effects {
             match effect {
                 Effect::Report(fact) => report(&mut tx, &self.tenant, fact).await?,
-                other => {
-                    sqlx::query("INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(&self.tenant)
-                        .bind(seq)
-                        .bind(serde_json::to_string(other)?)
-                        .bind(now)
-                        .bind(other.kind())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                other => insert_effect(&mut tx, &self.tenant, seq, other, now).await?,
             }
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a `queuePosition` effect for every queued customer whose place changed since
+    /// they were last told.
+    async fn publish_positions(&mut self) -> anyhow::Result<()> {
+        let now: std::collections::HashMap<String, usize> = self
+            .core
+            .queue_positions()
+            .map(|(s, p)| (s.to_owned(), p))
+            .collect();
+        let changed: Vec<Effect> = now
+            .iter()
+            .filter(|(s, p)| self.told.get(*s) != Some(*p))
+            .map(|(s, p)| Effect::QueuePosition {
+                session: s.clone(),
+                position: *p,
+            })
+            .collect();
+        if !changed.is_empty() {
+            let at = self.clock.now_ms();
+            let mut tx = self.pool.begin().await?;
+            for effect in &changed {
+                insert_effect(&mut tx, &self.tenant, self.seq, effect, at).await?;
+            }
+            tx.commit().await?;
+        }
+        self.told = now;
         Ok(())
     }
 
@@ -218,6 +238,26 @@ impl Actor {
         self.snapshot_seq = self.seq;
         Ok(())
     }
+}
+
+async fn insert_effect(
+    tx: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    seq: i64,
+    effect: &Effect,
+    at: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant)
+    .bind(seq)
+    .bind(serde_json::to_string(effect)?)
+    .bind(at)
+    .bind(effect.kind())
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 async fn sleep_or_forever(wait: Option<Duration>) {

@@ -152,9 +152,6 @@ pub struct Session {
     /// What the customer wrote first (shown on the invitation).
     #[serde(default)]
     pub first_message: Option<String>,
-    /// The queue position the customer was last told.
-    #[serde(default)]
-    pub position: Option<usize>,
 }
 
 /// What an agent is shown of a session on cards: who, where from, what so far.
@@ -207,7 +204,9 @@ pub enum Effect {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
-    /// The customer's place in the queue changed (1-based).
+    /// The customer's place in the queue changed (1-based). Not produced by commands: the
+    /// actor publishes places periodically, so a busy queue does not turn every change into
+    /// one event per waiting customer.
     QueuePosition {
         session: String,
         position: usize,
@@ -526,14 +525,7 @@ impl Core {
                     .get(&session)
                     .is_some_and(|s| s.state == SessionState::Connected)
                 {
-                    self.distribute(
-                        dist::Event::SessionEnded {
-                            session: session.clone(),
-                        },
-                        now,
-                        &mut out,
-                    );
-                    self.end_session(&session, Outcome::Handled, EndedBy::Agent, now, &mut out);
+                    self.end_connected(&session, EndedBy::Agent, now, &mut out);
                 }
             }
             Command::AcwDone { user } => {
@@ -557,10 +549,6 @@ impl Core {
                     self.run_event(&session, RunEvent::Timer, now, &mut out);
                 }
             }
-        }
-        // Queues only move when something happened.
-        if !out.is_empty() {
-            self.publish_positions(&mut out);
         }
         out
     }
@@ -620,7 +608,6 @@ impl Core {
                 accepted_at: None,
                 transferred_from: Vec::new(),
                 first_message,
-                position: None,
             },
         );
         self.start_run(&session, &service, parameters, now, out);
@@ -663,7 +650,6 @@ impl Core {
                 accepted_at: allowed.then_some(now),
                 transferred_from: Vec::new(),
                 first_message: None,
-                position: None,
             },
         );
         if !allowed {
@@ -897,14 +883,7 @@ impl Core {
             .get(session)
             .is_some_and(|s| s.state == SessionState::Connected)
         {
-            self.distribute(
-                dist::Event::SessionEnded {
-                    session: session.to_owned(),
-                },
-                now,
-                out,
-            );
-            return self.end_session(session, Outcome::Handled, EndedBy::System, now, out);
+            return self.end_connected(session, EndedBy::System, now, out);
         }
         self.cancel_task(session, CancelReason::TaskCancelled, now, out);
         self.end_session(session, outcome, EndedBy::System, now, out);
@@ -919,23 +898,14 @@ impl Core {
         )
     }
 
-    /// Tells every queued customer whose place changed where they are now.
-    fn publish_positions(&mut self, out: &mut Vec<Effect>) {
-        for queue in self.distribution.queues.values() {
-            for (i, (_, _, session)) in queue.iter().enumerate() {
-                let position = i + 1;
-                if let Some(s) = self.sessions.get_mut(session)
-                    && s.state == SessionState::Queued
-                    && s.position != Some(position)
-                {
-                    s.position = Some(position);
-                    out.push(Effect::QueuePosition {
-                        session: session.clone(),
-                        position,
-                    });
-                }
-            }
-        }
+    /// Every queued session with its 1-based place in its service's queue.
+    pub fn queue_positions(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.distribution.queues.values().flat_map(|queue| {
+            queue
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, session))| (session.as_str(), i + 1))
+        })
     }
 
     /// What agents are shown of a session.
@@ -975,17 +945,19 @@ impl Core {
             return;
         };
         if s.state == SessionState::Connected {
-            self.distribute(
-                dist::Event::SessionEnded {
-                    session: session.to_owned(),
-                },
-                now,
-                out,
-            );
-            return self.end_session(session, Outcome::Handled, by, now, out);
+            return self.end_connected(session, by, now, out);
         }
         self.cancel_task(session, CancelReason::CustomerLeft, now, out);
         self.end_session(session, Outcome::Abandoned, by, now, out);
+    }
+
+    /// Ends a connected chat: the agent's task ends (ACW follows) and the session is handled.
+    fn end_connected(&mut self, session: &str, by: EndedBy, now: i64, out: &mut Vec<Effect>) {
+        let event = dist::Event::SessionEnded {
+            session: session.to_owned(),
+        };
+        self.distribute(event, now, out);
+        self.end_session(session, Outcome::Handled, by, now, out);
     }
 
     /// Records the session's single outcome and forgets it.

@@ -212,17 +212,6 @@ impl GraphClient {
             Err(e) => Err(e),
         }
     }
-
-    /// Installs our Teams app for a user (proactive registration); an existing installation
-    /// is fine.
-    pub async fn install_for_user(&self, tenant: &str, user: &str) -> Result<(), GraphError> {
-        let body = json!({"teamsApp@odata.bind": self.app_binding()?});
-        let path = format!("/users/{}/teamwork/installedApps", encode(user));
-        match self.call(tenant, Method::POST, &path, &body).await {
-            Ok(_) | Err(GraphError::Status { status: 409, .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// Characters escaped in a path segment: everything but RFC 3986 `pchar` (so chat ids such as

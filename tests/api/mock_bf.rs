@@ -193,6 +193,8 @@ pub struct MockState {
     pub graph_calls: Mutex<Vec<GraphCall>>,
     /// Whether the tenant has granted the Graph permissions (else Graph answers 403).
     pub graph_refused: std::sync::atomic::AtomicBool,
+    /// Whether Graph is down (503 on every call).
+    pub graph_down: std::sync::atomic::AtomicBool,
     graph_chats: AtomicUsize,
 }
 
@@ -458,6 +460,9 @@ async fn graph(
     }
     if state.graph_refused.load(Ordering::SeqCst) {
         return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    if state.graph_down.load(Ordering::SeqCst) {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "ServiceNotAvailable");
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {

@@ -522,9 +522,15 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
     );
     // After the end, what the agent writes in the chat goes nowhere and is not answered.
     let before = ada.events(&app).await.len();
+    let posted = posts(&app).len();
     teams.say(ANNE, &chat, "still there?").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(ada.events(&app).await.len(), before);
+    assert_eq!(
+        posts(&app).len(),
+        posted,
+        "nothing is answered in the ended chat"
+    );
 }
 
 /// Waits for the invitation card of `agent` for the `n`th time (1-based) and returns its id.
@@ -917,6 +923,34 @@ async fn without_graph_consent_the_chat_happens_in_the_agents_personal_chat() {
         outcome(&app, &ada.session).await.as_deref(),
         Some("handled")
     );
+}
+
+#[tokio::test]
+async fn when_graph_keeps_failing_the_chat_goes_on_in_the_personal_chat() {
+    let app = spawn().await;
+    app.mock
+        .state
+        .graph_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    seed(&app, "direct", 30, &[ANNE]).await;
+    let teams = Teams { app: &app };
+    let (ada, chat) = connected_chat(&app, &teams, Some("hi")).await;
+    assert_eq!(chat, ANNE.personal);
+    let creates = app
+        .mock
+        .state
+        .graph_calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|c| c.path == "/chats")
+        .count();
+    assert_eq!(creates, 3, "tried three times before falling back");
+    ada.say(&app, "still waiting").await;
+    wait_post(&app, "relay", |(_, c, h, _)| {
+        c == ANNE.personal && h.ends_with("still waiting")
+    })
+    .await;
 }
 
 #[tokio::test]
