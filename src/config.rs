@@ -24,6 +24,10 @@ pub const DEFAULT_OPENID_METADATA_URL: &str =
     "https://login.botframework.com/v1/.well-known/openidconfiguration";
 /// Default Microsoft Graph base URL.
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
+/// Default Entra ID authority (sign-in, admin consent).
+pub const DEFAULT_AUTHORITY_URL: &str = "https://login.microsoftonline.com";
+/// Connector service URL for users not heard from yet (reference §5).
+pub const DEFAULT_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
 /// Host patterns of the Bot Connector service for Teams (reference §2, "Implications" 4).
 pub const DEFAULT_ALLOWED_SERVICE_URLS: &[&str] = &[
     "https://smba.trafficmanager.net",
@@ -55,6 +59,17 @@ pub struct Settings {
     pub log: LogSettings,
     pub cards: CardSettings,
     pub interact: InteractSettings,
+    pub preferences: PreferencesSettings,
+}
+
+/// The Preferences page: users sign in with Entra ID (OAuth2 authorization code + PKCE).
+#[derive(Debug, Clone)]
+pub struct PreferencesSettings {
+    /// The Entra ID authority, e.g. `https://login.microsoftonline.com`; the sign-in, token,
+    /// metadata and admin-consent endpoints hang off `{authority}/{tenant}/…`.
+    pub authority_url: Url,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
 }
 
 /// The customer side.
@@ -132,6 +147,9 @@ pub struct BotSettings {
     /// Least time between two refreshes caused by an unknown `kid`.
     pub jwks_unknown_kid_interval: Duration,
     pub chatroom: ChatroomMode,
+    /// The Connector service URL used to reach a user before Teams has sent us anything from
+    /// them (reference §5: `https://smba.trafficmanager.net/teams/`).
+    pub service_url: Url,
 }
 
 impl BotSettings {
@@ -189,6 +207,13 @@ struct RawSettings {
     #[serde(default)]
     cards: RawCards,
     interact: RawInteract,
+    preferences: RawPreferences,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawPreferences {
+    authority_url: String,
+    session_hours: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +257,7 @@ struct RawBot {
     jwks_refresh_interval_secs: u64,
     jwks_unknown_kid_interval_secs: u64,
     chatroom: ChatroomMode,
+    service_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +304,9 @@ impl Settings {
             .set_default("outbox.attempts_per_claim", 4)?
             .set_default("outbox.retention_secs", 7 * 24 * 3600)?
             .set_default("interact.inactivity_secs", 30 * 60)?
+            .set_default("bot.service_url", DEFAULT_SERVICE_URL)?
+            .set_default("preferences.authority_url", DEFAULT_AUTHORITY_URL)?
+            .set_default("preferences.session_hours", 8)?
             .set_default("log.filter", "info")?
             .set_default("log.format", "text")?;
 
@@ -460,6 +489,7 @@ impl TryFrom<RawSettings> for Settings {
                     raw.bot.jwks_unknown_kid_interval_secs,
                 ),
                 chatroom: raw.bot.chatroom,
+                service_url: parse_url("bot.service_url", &raw.bot.service_url)?,
             },
             graph: GraphSettings {
                 base_url: parse_url("graph.base_url", &raw.graph.base_url)?,
@@ -482,6 +512,15 @@ impl TryFrom<RawSettings> for Settings {
             },
             interact: InteractSettings {
                 inactivity: Duration::from_secs(raw.interact.inactivity_secs.max(60)),
+            },
+            preferences: PreferencesSettings {
+                authority_url: parse_url(
+                    "preferences.authority_url",
+                    &raw.preferences.authority_url,
+                )?,
+                session_ttl: Duration::from_secs(
+                    raw.preferences.session_hours.clamp(1, 24 * 30) * 3600,
+                ),
             },
         })
     }

@@ -35,6 +35,7 @@ pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod interact;
+pub mod preferences;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -46,6 +46,10 @@ pub struct App {
     pub graph: Arc<crate::graph::GraphClient>,
     /// When each session last showed the customer that the agent is typing.
     pub typing: moka::sync::Cache<String, i64>,
+    /// The service's public origin (`server.public_url`, else the bound address).
+    pub public_base: String,
+    /// Entra ID sign-in for the Preferences page (`None` in anonymous dev mode).
+    pub signin: Option<Arc<crate::preferences::signin::Signin>>,
 }
 
 impl Deref for AppState {
@@ -139,7 +143,12 @@ impl Application {
             settings.bot.jwks_refresh_interval,
             settings.bot.jwks_unknown_kid_interval,
         ));
-        let inbound_auth = Arc::new(InboundAuth::new(&settings.bot, keys, Arc::clone(&clock)));
+        let inbound_auth = Arc::new(InboundAuth::new(
+            &settings.bot,
+            Arc::clone(&keys),
+            Arc::clone(&clock),
+        ));
+        let http_for_signin = http.clone();
         let tokens = Arc::new(match &settings.bot.auth {
             BotAuth::Anonymous => AccessTokens::anonymous(),
             BotAuth::Credentials(c) => AccessTokens::client_credentials(
@@ -182,6 +191,21 @@ impl Application {
         let listener = TcpListener::bind(settings.server.bind)
             .await
             .with_context(|| format!("binding {}", settings.server.bind))?;
+        let public_base = match &settings.server.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let signin = match &settings.bot.auth {
+            BotAuth::Anonymous => None,
+            BotAuth::Credentials(c) => Some(Arc::new(crate::preferences::signin::Signin::new(
+                http_for_signin,
+                Arc::clone(&keys),
+                &settings.preferences.authority_url,
+                c,
+                settings.bot.allowed_tenants.clone(),
+                &public_base,
+            )?)),
+        };
         let state = AppState(Arc::new(App {
             settings,
             references: ConversationReferences::new(pool.clone()),
@@ -193,6 +217,8 @@ impl Application {
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))
                 .build(),
+            public_base,
+            signin,
             pool,
             clock,
             inbound_auth,

@@ -32,7 +32,6 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
         &inbound.service_url,
         inbound.conversation_id.as_str(),
     );
-    let now = app.clock.now_ms();
     let reg = Registration {
         tenant_id: actor.tenant.clone(),
         user_id: actor.user_id.clone(),
@@ -48,33 +47,41 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
         presence: "available".into(),
     };
     if app.settings.is_anonymous() && actor.tenant == DEMO_TENANT {
-        join_demo(app, actor, now).await?;
+        join_demo(app, actor, app.clock.now_ms()).await?;
     }
+    enroll(app, &reg).await?;
+    Ok(())
+}
+
+/// Records a registration and welcomes the user in its conversation. Returns `false` when the
+/// user was already registered there (nothing is sent again).
+pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
+    let service_url = crate::botframework::service_url::ServiceUrl::parse(&reg.service_url)?;
     let welcome = card_activity(app.cards.render_data(&RegistrationWelcome {
         preferences_url: preferences_url(app),
     })?);
     let mut tx = app.pool.begin().await?;
-    if !store::put_registration(&mut tx, &reg, now).await? {
-        // The other install event of the pair got here first.
-        return Ok(());
+    if !store::put_registration(&mut tx, reg, app.clock.now_ms()).await? {
+        // The other install event of the pair (or the Preferences page) got here first.
+        return Ok(false);
     }
     let call = |activity| crate::botframework::connector::ConnectorCall::Send {
-        conversation_id: conversation.to_owned(),
+        conversation_id: reg.conversation_id.clone(),
         activity,
     };
     app.outbox
-        .enqueue(&mut tx, service_url, &call(welcome))
+        .enqueue(&mut tx, &service_url, &call(welcome))
         .await?;
-    if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
+    if let Some(problem) = agent_problem(app, &reg.tenant_id, &reg.user_id).await? {
         app.outbox
-            .enqueue(&mut tx, service_url, &call(Activity::message(problem)))
+            .enqueue(&mut tx, &service_url, &call(Activity::message(problem)))
             .await?;
     }
     tx.commit().await?;
     app.outbox.wake();
-    sync_agent(app, &actor.tenant, &actor.user_id).await?;
-    tracing::info!(tenant.id = %actor.tenant, user.id = %actor.user_id, "user registered with the bot");
-    Ok(())
+    sync_agent(app, &reg.tenant_id, &reg.user_id).await?;
+    tracing::info!(tenant.id = %reg.tenant_id, user.id = %reg.user_id, "user registered with the bot");
+    Ok(true)
 }
 
 /// Ends a user's registration (uninstall, or the Connector refusing writes to them).
@@ -107,7 +114,11 @@ pub async fn unregister_conversation(app: &App, conversation: &str) -> anyhow::R
 }
 
 /// Why a registered user will not get chats, in words for them (`None`: they will).
-async fn agent_problem(app: &App, tenant: &str, user: &str) -> anyhow::Result<Option<String>> {
+pub(crate) async fn agent_problem(
+    app: &App,
+    tenant: &str,
+    user: &str,
+) -> anyhow::Result<Option<String>> {
     let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
         return Ok(Some(
             "You are registered, but Switchboard does not know you as an agent yet: ask your \

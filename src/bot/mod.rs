@@ -43,10 +43,7 @@ pub fn card_activity(card: Value) -> Activity {
 
 /// Where users register and unregister.
 pub fn preferences_url(app: &App) -> String {
-    match &app.settings.server.public_url {
-        Some(url) => format!("{}/preferences", url.as_str().trim_end_matches('/')),
-        None => format!("http://{}/preferences", app.settings.server.bind),
-    }
+    format!("{}/preferences", app.public_base)
 }
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].

@@ -131,7 +131,7 @@ impl ClientCredentials {
 }
 
 /// Describes a token error without the request or response body (no secrets).
-fn describe<RE: std::error::Error + 'static>(
+pub(crate) fn describe<RE: std::error::Error + 'static>(
     error: &oauth2::RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
 ) -> String {
     match error {

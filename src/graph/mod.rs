@@ -214,6 +214,26 @@ impl GraphClient {
     }
 }
 
+impl GraphClient {
+    /// Installs our Teams app for a user (their personal chat with the bot, reference §5
+    /// "Proactive install for a user"). `Ok(true)`: installed now; `Ok(false)`: it already was.
+    pub async fn install_for_user(&self, tenant: &str, user: &str) -> Result<bool, GraphError> {
+        let body = json!({"teamsApp@odata.bind": self.app_binding()?});
+        let path = format!("/users/{}/teamwork/installedApps", encode(user));
+        match self.call(tenant, Method::POST, &path, &body).await {
+            Ok(_) => Ok(true),
+            Err(GraphError::Status { status: 409, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops the tenant's cached token: after an admin grants consent, the next token carries
+    /// the new permissions.
+    pub async fn forget_token(&self, tenant: &str) {
+        self.tokens.lock().await.remove(tenant);
+    }
+}
+
 /// Characters escaped in a path segment: everything but RFC 3986 `pchar` (so chat ids such as
 /// `19:…@thread.v2` stay as Graph documents them).
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS

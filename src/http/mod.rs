@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/interact/v1", crate::interact::api::router())
         .merge(crate::interact::pages::router())
+        .merge(crate::preferences::router())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -14,6 +14,7 @@ mod inbound_http;
 mod interact;
 mod mock_bf;
 mod outbound;
+mod preferences;
 mod teams;
 mod workflow_runs;
 mod workflows;

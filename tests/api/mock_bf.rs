@@ -196,6 +196,25 @@ pub struct MockState {
     /// Whether Graph is down (503 on every call).
     pub graph_down: std::sync::atomic::AtomicBool,
     graph_chats: AtomicUsize,
+    /// Users the bot was installed for with `POST /users/{id}/teamwork/installedApps`.
+    pub graph_user_installs: Mutex<Vec<String>>,
+    /// The mock Entra ID sign-in (Preferences page).
+    pub entra: Mutex<Entra>,
+}
+
+/// How the mock Entra ID signs the next user in.
+#[derive(Default)]
+pub struct Entra {
+    /// Claims of the user who signs in next (`oid`, `tid`, `name`, `wids`, …).
+    pub user: Value,
+    /// Spoils the id token: `nonce`, `aud`, `issuer`, `key` (unpublished key), `expired`.
+    pub tamper: Option<String>,
+    /// Authorization codes issued: code → (PKCE challenge, nonce, redirect URI, claims).
+    codes: HashMap<String, (String, String, String, Value)>,
+    /// Every authorize request's query, in order.
+    pub authorize_requests: Vec<HashMap<String, String>>,
+    /// Every admin-consent request's query, in order.
+    pub consent_requests: Vec<HashMap<String, String>>,
 }
 
 /// One request the mock Graph received.
@@ -230,6 +249,16 @@ impl MockBotFramework {
             .route("/v1/.well-known/keys", get(jwks))
             .route("/{tenant}/oauth2/v2.0/token", post(token))
             .route("/graph/{*rest}", axum::routing::any(graph))
+            .route(
+                "/entra/{tenant}/v2.0/.well-known/openid-configuration",
+                get(entra_metadata),
+            )
+            .route(
+                "/entra/{tenant}/oauth2/v2.0/authorize",
+                get(entra_authorize),
+            )
+            .route("/entra/{tenant}/oauth2/v2.0/token", post(entra_token))
+            .route("/entra/{tenant}/adminconsent", get(entra_consent))
             .with_state((Arc::clone(&state), base_url.clone()));
         tokio::spawn(async move {
             axum::serve(listener, login).await.expect("mock serve");
@@ -272,6 +301,27 @@ impl MockBotFramework {
 
     pub fn metadata_url(&self) -> String {
         format!("{}/v1/.well-known/openidconfiguration", self.base_url)
+    }
+
+    /// The Entra ID authority (`preferences.authority_url`).
+    pub fn authority_url(&self) -> String {
+        format!("{}/entra", self.base_url)
+    }
+
+    /// The user who signs in next with Entra ID.
+    pub fn sign_in_as(&self, oid: &str, tid: &str, name: &str, admin: bool) {
+        let wids: Vec<&str> = if admin {
+            vec!["62e90394-69f5-4237-9190-012177145e10"]
+        } else {
+            vec!["b79fbf4d-3ef9-4689-8143-76b194e85509"]
+        };
+        let mut entra = self.state.entra.lock().expect("lock");
+        entra.user = json!({"oid": oid, "tid": tid, "name": name, "wids": wids});
+        entra.tamper = None;
+    }
+
+    pub fn tamper_id_token(&self, how: Option<&str>) {
+        self.state.entra.lock().expect("lock").tamper = how.map(str::to_owned);
     }
 
     pub fn token_url(&self) -> String {
@@ -484,6 +534,21 @@ async fn graph(
             )
                 .into_response()
         }
+        ("POST", ["users", user, "teamwork", "installedApps"]) => {
+            let bound = body
+                .as_ref()
+                .and_then(|b| b["teamsApp@odata.bind"].as_str())
+                .is_some_and(|b| b.contains("/appCatalogs/teamsApps/"));
+            if !bound {
+                return error(StatusCode::BAD_REQUEST, "BadRequest");
+            }
+            let mut installs = state.graph_user_installs.lock().expect("lock");
+            if installs.iter().any(|u| u == user) {
+                return error(StatusCode::CONFLICT, "Conflict");
+            }
+            installs.push((*user).to_owned());
+            StatusCode::CREATED.into_response()
+        }
         ("POST", ["chats", _, "installedApps"]) => {
             let bound = body
                 .as_ref()
@@ -497,6 +562,155 @@ async fn graph(
         }
         _ => error(StatusCode::NOT_FOUND, "NotFound"),
     }
+}
+
+async fn entra_metadata(
+    State((_, base)): State<LoginState>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+) -> Response {
+    axum::Json(json!({
+        "issuer": format!("{base}/entra/{{tenantid}}/v2.0"),
+        "authorization_endpoint": format!("{base}/entra/{tenant}/oauth2/v2.0/authorize"),
+        "token_endpoint": format!("{base}/entra/{tenant}/oauth2/v2.0/token"),
+        "jwks_uri": format!("{base}/v1/.well-known/keys"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+    .into_response()
+}
+
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [("location", location.to_owned())]).into_response()
+}
+
+/// The user "signs in" at once: a code bound to the PKCE challenge and nonce, back to the
+/// redirect URI with the state.
+async fn entra_authorize(
+    State((state, _)): State<LoginState>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let mut entra = state.entra.lock().expect("lock");
+    entra.authorize_requests.push(q.clone());
+    let ok = q.get("client_id").map(String::as_str) == Some(APP_ID)
+        && q.get("response_type").map(String::as_str) == Some("code")
+        && q.get("code_challenge_method").map(String::as_str) == Some("S256")
+        && q.get("scope")
+            .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+    let (Some(redirect), Some(st), Some(challenge), Some(nonce)) = (
+        q.get("redirect_uri"),
+        q.get("state"),
+        q.get("code_challenge"),
+        q.get("nonce"),
+    ) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if !ok {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let code = format!("code-{}", entra.codes.len() + 1);
+    let user = entra.user.clone();
+    entra.codes.insert(
+        code.clone(),
+        (challenge.clone(), nonce.clone(), redirect.clone(), user),
+    );
+    let mut to = url::Url::parse(redirect).expect("redirect URI");
+    to.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", st);
+    found(to.as_str())
+}
+
+/// Redeems a code once: client secret, redirect URI and PKCE verifier (S256) must match.
+async fn entra_token(
+    State((state, base)): State<LoginState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let refuse = |error: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": error, "error_description": error})),
+        )
+            .into_response()
+    };
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return refuse("unsupported_grant_type");
+    }
+    if form.get("client_id").map(String::as_str) != Some(APP_ID)
+        || form.get("client_secret").map(String::as_str) != Some(APP_PASSWORD)
+    {
+        return refuse("invalid_client");
+    }
+    let mut entra = state.entra.lock().expect("lock");
+    let Some((challenge, nonce, redirect, user)) =
+        form.get("code").and_then(|c| entra.codes.remove(c))
+    else {
+        return refuse("invalid_grant");
+    };
+    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+    let computed =
+        URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+    if computed != challenge || form.get("redirect_uri") != Some(&redirect) {
+        return refuse("invalid_grant");
+    }
+    let now = unix_now();
+    let tid = user["tid"].as_str().unwrap_or_default().to_owned();
+    let mut claims = json!({
+        "iss": format!("{base}/entra/{tid}/v2.0"),
+        "aud": APP_ID,
+        "exp": now + 3600,
+        "nbf": now - 10,
+        "iat": now - 10,
+        "nonce": nonce,
+        "ver": "2.0",
+    });
+    for (k, v) in user.as_object().into_iter().flatten() {
+        claims[k] = v.clone();
+    }
+    let mut key = TestKey::one();
+    match entra.tamper.as_deref() {
+        Some("nonce") => claims["nonce"] = json!("another-nonce"),
+        Some("aud") => claims["aud"] = json!("some-other-app"),
+        Some("issuer") => claims["iss"] = json!(format!("{base}/entra/{OTHER_TENANT_ID}/v2.0")),
+        Some("expired") => {
+            claims["exp"] = json!(now - 3600);
+            claims["nbf"] = json!(now - 7200);
+        }
+        Some("key") => key = TestKey::two().with_kid("unpublished-key"),
+        _ => {}
+    }
+    axum::Json(json!({
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "access_token": "user-access-token",
+        "id_token": key.sign(&claims),
+    }))
+    .into_response()
+}
+
+/// The admin grants consent at once, and Graph stops refusing.
+async fn entra_consent(
+    State((state, _)): State<LoginState>,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    state
+        .entra
+        .lock()
+        .expect("lock")
+        .consent_requests
+        .push(q.clone());
+    let (Some(redirect), Some(st)) = (q.get("redirect_uri"), q.get("state")) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if q.get("client_id").map(String::as_str) != Some(APP_ID) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    state.graph_refused.store(false, Ordering::SeqCst);
+    let mut to = url::Url::parse(redirect).expect("redirect URI");
+    to.query_pairs_mut()
+        .append_pair("admin_consent", "True")
+        .append_pair("tenant", &tenant)
+        .append_pair("state", st);
+    found(to.as_str())
 }
 
 async fn connector(

@@ -1,0 +1,171 @@
+//! The Preferences page's tables: sign-ins in progress (`web_logins`), signed-in browser
+//! sessions (`web_sessions`) and admin consents (`tenant_consents`). The browser holds the
+//! secrets; only their SHA-256 hashes are stored.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::store::Pool;
+
+/// A sign-in or consent is good for this long after it started.
+pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// A new random secret for the browser (256 bits, URL-safe).
+pub fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// What a started sign-in or consent keeps until the browser comes back.
+pub struct Pending {
+    pub kind: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+    pub session_hash: Option<String>,
+}
+
+pub async fn put_login(pool: &Pool, state: &str, pending: &Pending, now: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM web_logins WHERE created_at < $1")
+        .bind(now - LOGIN_TTL_MS)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO web_logins (state_hash, kind, pkce_verifier, nonce, session_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(hash(state))
+    .bind(&pending.kind)
+    .bind(&pending.pkce_verifier)
+    .bind(&pending.nonce)
+    .bind(&pending.session_hash)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Takes (once) a pending sign-in or consent of `kind` that has not expired.
+pub async fn take_login(
+    pool: &Pool,
+    state: &str,
+    kind: &str,
+    now: i64,
+) -> sqlx::Result<Option<Pending>> {
+    let row = sqlx::query(
+        "DELETE FROM web_logins WHERE state_hash = $1 AND kind = $2 AND created_at >= $3
+         RETURNING kind, pkce_verifier, nonce, session_hash",
+    )
+    .bind(hash(state))
+    .bind(kind)
+    .bind(now - LOGIN_TTL_MS)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(Pending {
+            kind: r.try_get("kind")?,
+            pkce_verifier: r.try_get("pkce_verifier")?,
+            nonce: r.try_get("nonce")?,
+            session_hash: r.try_get("session_hash")?,
+        })
+    })
+    .transpose()
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub id_hash: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub csrf_token: String,
+}
+
+/// Creates a session; returns its id (the cookie value).
+pub async fn create_session(
+    pool: &Pool,
+    who: &super::signin::SignedIn,
+    now: i64,
+    ttl_ms: i64,
+) -> sqlx::Result<String> {
+    sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    let id = new_secret();
+    sqlx::query(
+        "INSERT INTO web_sessions (id_hash, tenant_id, user_id, display_name, is_admin,
+            csrf_token, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(hash(&id))
+    .bind(&who.tenant_id)
+    .bind(&who.user_id)
+    .bind(&who.display_name)
+    .bind(who.is_admin)
+    .bind(new_secret())
+    .bind(now)
+    .bind(now + ttl_ms)
+    .execute(pool)
+    .await?;
+    Ok(id)
+}
+
+pub async fn session(pool: &Pool, id: &str, now: i64) -> sqlx::Result<Option<WebSession>> {
+    let row = sqlx::query(
+        "SELECT id_hash, tenant_id, user_id, display_name, is_admin, csrf_token
+         FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(hash(id))
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(WebSession {
+            id_hash: r.try_get("id_hash")?,
+            tenant_id: r.try_get("tenant_id")?,
+            user_id: r.try_get("user_id")?,
+            display_name: r.try_get("display_name")?,
+            is_admin: r.try_get("is_admin")?,
+            csrf_token: r.try_get("csrf_token")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn end_session(pool: &Pool, id_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// When (ms) the tenant's admin granted the permissions, if they did.
+pub async fn consent_of(pool: &Pool, tenant: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT granted_at FROM tenant_consents WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn record_consent(pool: &Pool, tenant: &str, by: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tenant_consents (tenant_id, granted_by, granted_at) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET granted_by = excluded.granted_by,
+            granted_at = excluded.granted_at",
+    )
+    .bind(tenant)
+    .bind(by)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
