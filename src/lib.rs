@@ -14,6 +14,7 @@
 //! | [`http`] | router, problem+json envelope, health endpoints |
 //! | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
 //! | [`bot`] | Teams activity handling behind `POST /api/messages` |
+//! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
 //!
