@@ -155,6 +155,9 @@ impl Actor {
     }
 
     async fn apply(&mut self, command: Command) -> anyhow::Result<Vec<Effect>> {
+        if self.core.is_noop(&command) {
+            return Ok(Vec::new());
+        }
         let now = self.clock.now_ms();
         let effects = self.core.handle(command.clone(), now);
         if let Err(e) = self.persist(&command, now, &effects).await {

@@ -408,6 +408,25 @@ impl Core {
     }
 
     /// Applies a command at `now`.
+    /// Whether `command` would change nothing: an upsert of what the core already holds.
+    /// Such commands are answered without being logged (every session start re-sends its
+    /// service, workflow and calendars).
+    pub fn is_noop(&self, command: &Command) -> bool {
+        match command {
+            Command::UpsertService { service } => {
+                self.services.get(&service.id) == Some(service.as_ref())
+            }
+            Command::UpsertWorkflow { document } => document["id"]
+                .as_str()
+                .and_then(|id| self.workflows.get(id))
+                .is_some_and(|held| held == document),
+            Command::UpsertCalendar { calendar } => {
+                self.calendars.get(&calendar.id) == Some(calendar.as_ref())
+            }
+            _ => false,
+        }
+    }
+
     pub fn handle(&mut self, command: Command, now: i64) -> Vec<Effect> {
         let mut out = Vec::new();
         match command {

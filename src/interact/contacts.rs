@@ -28,20 +28,15 @@ impl Contact {
     }
 }
 
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// The service or user whose Interact settings carry `contact_id`.
 pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contact>> {
-    let needle = format!("%{}%", like_escape(&serde_json::to_string(contact_id)?));
+    // Uses the expression index `directory_contact_id`.
     let rows = sqlx::query(
         "SELECT tenant_id, kind, body FROM directory_documents
-         WHERE kind IN ('service', 'user') AND body LIKE $1 ESCAPE '\\' ORDER BY tenant_id, kind, id",
+         WHERE json_extract(body, '$.interact.contactId') = $1 AND kind IN ('service', 'user')
+         ORDER BY tenant_id, kind, id",
     )
-    .bind(needle)
+    .bind(contact_id)
     .fetch_all(pool)
     .await?;
     for row in rows {

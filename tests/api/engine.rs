@@ -857,3 +857,39 @@ async fn restart_while_queued_keeps_the_queue_position_and_the_workflow_timer() 
     assert_eq!(told("s1"), vec!["You are number 1 in the queue."]);
     assert_eq!(told("s3"), vec!["You are number 3 in the queue."]);
 }
+
+#[tokio::test]
+async fn upserts_of_what_the_engine_already_holds_are_not_logged_again() {
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let engine = app.state.engines.get("t-noop").await.expect("engine");
+    let logged = || async {
+        sqlx::query("SELECT COUNT(*) AS n FROM engine_log WHERE tenant_id = 't-noop'")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+            .get::<i64, _>("n")
+    };
+    let commands = setup();
+    for command in &commands {
+        engine.send(command.clone()).await.expect("setup");
+    }
+    let first = logged().await;
+    assert_eq!(first, commands.len() as i64);
+    // The same workflow and service again (as every session start sends them): nothing logged.
+    for command in &commands[..2] {
+        engine.send(command.clone()).await.expect("again");
+    }
+    assert_eq!(logged().await, first);
+    // A changed service is logged and takes effect.
+    let Command::UpsertService { service } = &commands[1] else {
+        panic!("setup order")
+    };
+    let mut changed = service.clone();
+    changed.name = "Support (renamed)".into();
+    engine
+        .send(Command::UpsertService { service: changed })
+        .await
+        .expect("changed");
+    assert_eq!(logged().await, first + 1);
+}
