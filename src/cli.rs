@@ -33,6 +33,11 @@ pub enum Command {
         #[arg(long, requires = "workflow")]
         channel: Option<String>,
     },
+    /// Admin API keys.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Adaptive Card templates.
     Card {
         #[command(subcommand)]
@@ -53,4 +58,21 @@ pub enum CardCommand {
         #[arg(long)]
         host: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin API key for a tenant; the key is printed once.
+    CreateKey {
+        /// The tenant (Entra tenant id) the key may act for.
+        #[arg(long)]
+        tenant: String,
+        /// What the key is for (shown in lists).
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+    /// Revoke an admin API key by its id.
+    RevokeKey { id: String },
+    /// List the admin API keys (never their secrets).
+    ListKeys,
 }

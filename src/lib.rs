@@ -14,6 +14,7 @@
 //! | [`http`] | router, problem+json envelope, health endpoints |
 //! | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
 //! | [`bot`] | Teams activity handling behind `POST /api/messages` |
+//! | [`admin`] | the admin API (`/api/admin/v1`): API keys, directory documents, live view |
 //! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
@@ -24,6 +25,7 @@
 //! its transaction → [`botframework::delivery::Dispatcher`] delivers it through
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
 
+pub mod admin;
 pub mod bot;
 pub mod botframework;
 pub mod cards;

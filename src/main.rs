@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use switchboard::cards::CardCatalog;
-use switchboard::cli::{CardCommand, Cli, Command};
+use switchboard::cli::{AdminCommand, CardCommand, Cli, Command};
 use switchboard::config::Settings;
 use switchboard::startup::{Application, shutdown_signal};
 
@@ -23,6 +23,7 @@ async fn main() -> ExitCode {
             channel,
         } => check_workflow(&file, channel.as_deref()),
         Command::Check { workflow: None, .. } => check(&settings).await,
+        Command::Admin { command } => admin(&settings, command).await,
         Command::Card {
             command:
                 CardCommand::Render {
@@ -70,6 +71,60 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `switchboard admin …`: API keys, in the configured store.
+async fn admin(settings: &Settings, command: AdminCommand) -> ExitCode {
+    use switchboard::admin::keys;
+    let pool = match switchboard::store::connect(&settings.store.url).await {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let result = match command {
+        AdminCommand::CreateKey { tenant, name } => keys::create(&pool, &tenant, &name, now)
+            .await
+            .map(|(id, key)| {
+                eprintln!("created key {id} for tenant {tenant}; it is shown only now:");
+                println!("{key}");
+                true
+            }),
+        AdminCommand::RevokeKey { id } => keys::revoke(&pool, &id, now).await.inspect(|done| {
+            if *done {
+                println!("revoked key {id}");
+            } else {
+                eprintln!("switchboard: there is no active key {id}");
+            }
+        }),
+        AdminCommand::ListKeys => keys::list(&pool).await.map(|list| {
+            for k in list {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k.id,
+                    k.tenant_id,
+                    k.name,
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+            true
+        }),
+    };
+    pool.close().await;
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -176,3 +176,32 @@ fn decode<T: DeserializeOwned>(
     })?;
     Ok(Versioned { value, version })
 }
+
+/// Deletes the document at `expected` version.
+pub async fn delete(
+    pool: &Pool,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+    expected: i64,
+) -> Result<(), StoreError> {
+    let affected = sqlx::query(
+        "DELETE FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $4",
+    )
+    .bind(tenant)
+    .bind(kind.name())
+    .bind(id)
+    .bind(expected)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if affected == 1 {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        kind: kind.name(),
+        id: id.to_owned(),
+        expected: Some(expected),
+        actual: version(pool, tenant, kind, id).await?,
+    })
+}

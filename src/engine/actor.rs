@@ -35,6 +35,9 @@ enum Request {
         user: String,
         reply: oneshot::Sender<Option<Agent>>,
     },
+    Live {
+        reply: oneshot::Sender<super::core::Live>,
+    },
 }
 
 /// Handle to one tenant's engine.
@@ -82,6 +85,11 @@ impl Engine {
     pub async fn agent(&self, user: &str) -> anyhow::Result<Option<Agent>> {
         let user = user.to_owned();
         self.ask(|reply| Request::Agent { user, reply }).await
+    }
+
+    /// What is happening in the tenant now: sessions, agents, queues.
+    pub async fn live(&self) -> anyhow::Result<super::core::Live> {
+        self.ask(|reply| Request::Live { reply }).await
     }
 
     async fn ask<T>(
@@ -133,6 +141,9 @@ impl Actor {
                         }
                         Some(Request::Agent { user, reply }) => {
                             let _ = reply.send(self.core.distribution.agents.get(&user).cloned());
+                        }
+                        Some(Request::Live { reply }) => {
+                            let _ = reply.send(self.core.live(self.clock.now_ms()));
                         }
                     }
                 }

@@ -190,6 +190,53 @@ pub struct SessionView {
     pub agent: Option<String>,
 }
 
+/// The live view of a tenant (admin API): sessions in progress, agents, queues.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Live {
+    pub sessions: Vec<LiveSession>,
+    pub agents: Vec<LiveAgent>,
+    pub queues: Vec<LiveQueue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSession {
+    pub id: String,
+    pub service: String,
+    pub channel: String,
+    pub state: SessionState,
+    /// Seconds since the session was created.
+    pub age_seconds: i64,
+    /// Seconds waited in the queue so far (until accepted, if it was).
+    pub waiting_seconds: Option<i64>,
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveAgent {
+    pub id: String,
+    pub registered: bool,
+    pub presence: crate::distribution::Presence,
+    pub on_duty: bool,
+    /// Missed an invitation and is not offered chats until they are back.
+    pub rona: bool,
+    pub acw: bool,
+    pub ringing: bool,
+    pub sessions: usize,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveQueue {
+    pub service: String,
+    pub length: usize,
+    /// Seconds the longest-waiting task has waited.
+    pub oldest_wait_seconds: Option<i64>,
+}
+
 /// What the engine asks the adapters to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "camelCase")]
@@ -397,6 +444,79 @@ impl Core {
                     .map_or_else(|| id.clone(), |u| u.display_name.clone())
             }),
         })
+    }
+
+    /// Sessions in progress, agents and queue lengths at `now`.
+    pub fn live(&self, now: i64) -> Live {
+        let secs = |ms: i64| (ms / 1000).max(0);
+        let sessions = self
+            .sessions
+            .values()
+            .filter(|s| s.state != SessionState::Ended)
+            .map(|s| LiveSession {
+                id: s.id.clone(),
+                service: s.service.clone(),
+                channel: s.channel.clone(),
+                state: s.state,
+                age_seconds: secs(now - s.created_at),
+                waiting_seconds: s.queued_at.map(|q| secs(s.accepted_at.unwrap_or(now) - q)),
+                agent: s.agent.clone(),
+            })
+            .collect();
+        let agents = self
+            .distribution
+            .agents
+            .values()
+            .map(|a| LiveAgent {
+                id: a.id.clone(),
+                registered: a.registered,
+                presence: a.presence,
+                on_duty: a.on_duty,
+                rona: a.rona_until.is_some_and(|t| t > now),
+                acw: a.acw_until.is_some_and(|t| t > now),
+                ringing: a.ringing.is_some(),
+                sessions: a.connected.len(),
+                capacity: a.capacity,
+            })
+            .collect();
+        let mut queues: BTreeMap<String, LiveQueue> = self
+            .services
+            .keys()
+            .map(|id| {
+                (
+                    id.clone(),
+                    LiveQueue {
+                        service: id.clone(),
+                        length: 0,
+                        oldest_wait_seconds: None,
+                    },
+                )
+            })
+            .collect();
+        for task in self.distribution.tasks.values() {
+            let connected = self
+                .sessions
+                .get(&task.session)
+                .is_some_and(|s| s.state == SessionState::Connected);
+            if connected {
+                continue;
+            }
+            let q = queues
+                .entry(task.service.clone())
+                .or_insert_with(|| LiveQueue {
+                    service: task.service.clone(),
+                    length: 0,
+                    oldest_wait_seconds: None,
+                });
+            q.length += 1;
+            let waited = secs(now - task.queued_at);
+            q.oldest_wait_seconds = Some(q.oldest_wait_seconds.map_or(waited, |o| o.max(waited)));
+        }
+        Live {
+            sessions,
+            agents,
+            queues: queues.into_values().collect(),
+        }
     }
 
     /// The earliest time a `Tick` has work to do.

@@ -1,6 +1,7 @@
 //! The one integration-test binary: black-box tests of the service against a mock Bot
 //! Framework on loopback.
 
+mod admin;
 mod binary;
 mod browser;
 mod cards_catalog;

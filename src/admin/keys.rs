@@ -1,0 +1,104 @@
+//! Admin API keys: `sbk_<id>_<secret>`. The id finds the key; the secret (256 bits) is stored
+//! only as its SHA-256 hash and compared in constant time. A key belongs to one tenant and can
+//! be revoked.
+
+use sqlx::Row;
+
+use crate::preferences::sessions::{hash, new_secret};
+use crate::preferences::signin::constant_time_eq;
+use crate::store::Pool;
+
+const PREFIX: &str = "sbk_";
+
+/// A key as listed (never with its secret).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Creates a key for `tenant`; returns its id and the whole key (shown once).
+pub async fn create(
+    pool: &Pool,
+    tenant: &str,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<(String, String)> {
+    let tenant = tenant.trim();
+    anyhow::ensure!(!tenant.is_empty(), "the tenant id is empty");
+    let id: String = new_secret()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    let secret = new_secret();
+    sqlx::query(
+        "INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(tenant.to_ascii_lowercase())
+    .bind(name)
+    .bind(hash(&secret))
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok((id.clone(), format!("{PREFIX}{id}_{secret}")))
+}
+
+/// Revokes a key; `false` when there is no such key (or it was already revoked).
+pub async fn revoke(pool: &Pool, id: &str, now: i64) -> anyhow::Result<bool> {
+    let done =
+        sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn list(pool: &Pool) -> anyhow::Result<Vec<KeyInfo>> {
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, name, created_at, revoked_at FROM api_keys ORDER BY tenant_id, created_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KeyInfo {
+                id: r.try_get("id")?,
+                tenant_id: r.try_get("tenant_id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The tenant and key id of a presented key, if it is valid and not revoked.
+pub async fn verify(pool: &Pool, presented: &str) -> sqlx::Result<Option<(String, String)>> {
+    let Some((id, secret)) = presented
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT tenant_id, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let stored: String = row.try_get("secret_hash")?;
+    if !constant_time_eq(stored.as_bytes(), hash(secret).as_bytes()) {
+        return Ok(None);
+    }
+    Ok(Some((row.try_get("tenant_id")?, id.to_owned())))
+}

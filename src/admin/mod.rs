@@ -1,0 +1,810 @@
+//! The admin API (`/api/admin/v1`): API keys scoped to a tenant; services, users, workflows
+//! and calendars as versioned documents with ETag / If-Match; workflow validation; the
+//! Interact snippet; tenant settings; the live view. Errors are problem+json with a stable
+//! `code`; a document that cannot be stored is refused with every problem named.
+
+pub mod keys;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::directory::calendar::Calendar;
+use crate::directory::model::{Service, Tenant, User};
+use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
+use crate::engine::core::Command;
+use crate::http::problem::Problem;
+use crate::startup::{App, AppState};
+use crate::workflow::{self, Channel};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/tenants/{tenant}/settings",
+            get(get_settings).put(put_settings),
+        )
+        .route("/tenants/{tenant}/live", get(live))
+        .route(
+            "/tenants/{tenant}/workflows/validate",
+            post(validate_workflow),
+        )
+        .route(
+            "/tenants/{tenant}/{kind}",
+            get(list_documents).post(create_document),
+        )
+        .route(
+            "/tenants/{tenant}/{kind}/{id}",
+            get(get_document)
+                .put(replace_document)
+                .delete(delete_document),
+        )
+        .route("/tenants/{tenant}/{kind}/{id}/snippet", get(snippet))
+}
+
+/// The tenant an API key may act for.
+pub struct Admin {
+    pub tenant: String,
+    pub key_id: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let unauthorized = |code: &str, detail: &str| {
+            let mut r =
+                Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned()).into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard-admin\""),
+            );
+            r
+        };
+        let Some(presented) = presented else {
+            return Err(unauthorized(
+                "api_key_missing",
+                "send an admin API key as `Authorization: Bearer sbk_…`",
+            ));
+        };
+        let verified = keys::verify(&app.pool, presented).await.map_err(|e| {
+            tracing::error!(error = %e, "API key lookup failed");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None).into_response()
+        })?;
+        let Some((tenant, key_id)) = verified else {
+            tracing::info!("admin API request with an unknown or revoked key");
+            return Err(unauthorized(
+                "api_key_invalid",
+                "the API key is unknown or revoked",
+            ));
+        };
+        let wanted = parts
+            .uri
+            .path()
+            .split('/')
+            .skip_while(|s| *s != "tenants")
+            .nth(1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if wanted != tenant {
+            tracing::info!(key.id = %key_id, "admin API key used for another tenant");
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "tenant_forbidden",
+                "this API key belongs to another tenant".to_owned(),
+            )
+            .into_response());
+        }
+        Ok(Admin { tenant, key_id })
+    }
+}
+
+/// A refusal from a helper (boxed: a `Response` is large).
+pub struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Self {
+        Refused(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A problem+json answer with extra members (e.g. `problems`).
+fn problem_with(problem: Problem, extra: Value) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut body = serde_json::to_value(&problem).unwrap_or_else(|_| json!({}));
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "admin API request failed");
+    Problem::internal().into_response()
+}
+
+fn not_found(what: &str, id: &str) -> Response {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is no {what} {id:?}"),
+    )
+    .into_response()
+}
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// The version an `If-Match` names (a strong ETag we issued).
+fn if_match(headers: &HeaderMap) -> Result<i64, Refused> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Err(Problem::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "if_match_required",
+            "send If-Match with the ETag you read, so that no one else's change is overwritten"
+                .to_owned(),
+        )
+        .into_response()
+        .into());
+    };
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_conflict",
+                "If-Match does not name a version of this document".to_owned(),
+            )
+            .into_response()
+            .into()
+        })
+}
+
+fn conflict(e: StoreError) -> Response {
+    match e {
+        StoreError::Conflict {
+            kind, id, actual, ..
+        } => match actual {
+            Some(current) => {
+                let mut r = Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version_conflict",
+                    format!(
+                        "{kind} {id} was changed by someone else (now version {current}): read it again and reapply your change"
+                    ),
+                )
+                .into_response();
+                r.headers_mut().insert(header::ETAG, etag(current));
+                r
+            }
+            None => not_found(kind, &id),
+        },
+        other => internal(other),
+    }
+}
+
+/// The document kinds of the API, by their path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocKind {
+    Service,
+    User,
+    Workflow,
+    Calendar,
+}
+
+impl DocKind {
+    fn parse(segment: &str) -> Result<Self, Refused> {
+        Ok(match segment {
+            "services" => DocKind::Service,
+            "users" => DocKind::User,
+            "workflows" => DocKind::Workflow,
+            "calendars" => DocKind::Calendar,
+            _ => {
+                return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", None)
+                    .into_response()
+                    .into());
+            }
+        })
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            DocKind::Service => Kind::Service,
+            DocKind::User => Kind::User,
+            DocKind::Workflow => Kind::Workflow,
+            DocKind::Calendar => Kind::Calendar,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DocKind::Service => "service",
+            DocKind::User => "user",
+            DocKind::Workflow => "workflow",
+            DocKind::Calendar => "calendar",
+        }
+    }
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, Refused> {
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )
+        .into_response()
+        .into()
+    })
+}
+
+fn invalid(problems: Vec<Value>) -> Response {
+    problem_with(
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_document",
+            format!("{} problem(s); see `problems`", problems.len()),
+        ),
+        json!({ "problems": problems }),
+    )
+}
+
+fn shape_problem(e: &serde_json::Error) -> Value {
+    json!({"path": "", "code": "invalid_shape", "message": e.to_string()})
+}
+
+/// Checks a document of `kind` for tenant storage; returns its id and the value to store.
+async fn check_document(
+    app: &App,
+    tenant: &str,
+    kind: DocKind,
+    doc: Value,
+) -> Result<(String, Value), Response> {
+    let id = doc
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty() && id.len() <= 200)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            invalid(vec![json!({"path": "/id", "code": "required", "message": "a non-empty id (at most 200 characters) is required"})])
+        })?;
+    match kind {
+        DocKind::Service => {
+            let service: Service = serde_json::from_value(doc.clone())
+                .map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            if let Some(workflow_id) = &service.workflow {
+                let stored = docs::get::<Value>(&app.pool, tenant, Kind::Workflow, workflow_id)
+                    .await
+                    .map_err(internal)?;
+                let Some(stored) = stored else {
+                    return Err(invalid(vec![
+                        json!({"path": "/workflow", "code": "unknown_workflow",
+                        "message": format!("there is no workflow {workflow_id:?}")}),
+                    ]));
+                };
+                let parsed = workflow::parse(&stored.value).map_err(|_| {
+                    invalid(vec![
+                        json!({"path": "/workflow", "code": "invalid_workflow",
+                        "message": format!("workflow {workflow_id:?} is not valid")}),
+                    ])
+                })?;
+                if let Err(refusal) = service.check_workflow(&parsed) {
+                    let names: Vec<String> =
+                        workflow::unsupported_activities(&parsed, Channel::Interact)
+                            .into_iter()
+                            .map(|(id, t)| format!("{id} ({t})"))
+                            .collect();
+                    return Err(problem_with(
+                        Problem::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "unsupported_activities",
+                            refusal.0,
+                        ),
+                        json!({ "activities": names }),
+                    ));
+                }
+            }
+            Ok((id, serde_json::to_value(service).map_err(internal)?))
+        }
+        DocKind::User => {
+            let user: User =
+                serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            if user.capacity == 0 {
+                return Err(invalid(vec![
+                    json!({"path": "/capacity", "code": "out_of_range",
+                    "message": "capacity must be at least 1"}),
+                ]));
+            }
+            Ok((id, serde_json::to_value(user).map_err(internal)?))
+        }
+        // Stored workflows are checked without a channel (voice activities are kept, as the
+        // seeds' product shares workflows); assigning one to a service checks Interact.
+        DocKind::Workflow => match workflow::check(&doc, None) {
+            Ok(_) => Ok((id, doc)),
+            Err(problems) => Err(invalid(workflow_problems(&problems))),
+        },
+        DocKind::Calendar => {
+            let calendar: Calendar =
+                serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            if let Err(e) = calendar.validate() {
+                return Err(invalid(vec![
+                    json!({"path": "", "code": "invalid_calendar", "message": e.to_string()}),
+                ]));
+            }
+            Ok((id, serde_json::to_value(calendar).map_err(internal)?))
+        }
+    }
+}
+
+fn workflow_problems(problems: &[workflow::Problem]) -> Vec<Value> {
+    problems
+        .iter()
+        .map(|p| json!({"path": p.path, "code": p.code, "message": p.message}))
+        .collect()
+}
+
+/// Brings the running engine in step with a stored change.
+async fn apply_change(
+    app: &App,
+    tenant: &str,
+    kind: DocKind,
+    before: Option<&Value>,
+    after: &Value,
+) -> anyhow::Result<()> {
+    let engine = app.engines.get(tenant).await?;
+    match kind {
+        DocKind::Service => {
+            let service: Service = serde_json::from_value(after.clone())?;
+            engine
+                .send(Command::UpsertService {
+                    service: Box::new(service.clone()),
+                })
+                .await?;
+            let mut members = service.members.clone();
+            if let Some(before) =
+                before.and_then(|b| serde_json::from_value::<Service>(b.clone()).ok())
+            {
+                members.extend(before.members);
+            }
+            for user in members {
+                crate::bot::agents::sync_agent(app, tenant, &user).await?;
+            }
+        }
+        DocKind::User => {
+            let id = after["id"].as_str().unwrap_or_default();
+            crate::bot::agents::sync_agent(app, tenant, id).await?;
+        }
+        DocKind::Workflow => {
+            engine
+                .send(Command::UpsertWorkflow {
+                    document: after.clone(),
+                })
+                .await?;
+        }
+        DocKind::Calendar => {
+            let calendar: Calendar = serde_json::from_value(after.clone())?;
+            engine
+                .send(Command::UpsertCalendar {
+                    calendar: Box::new(calendar),
+                })
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::ETAG, etag(version));
+    r
+}
+
+async fn list_documents(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind)): Path<(String, String)>,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
+    match docs::list::<Value>(&app.pool, &admin.tenant, kind.kind()).await {
+        Ok(items) => {
+            let items: Vec<Value> = items
+                .into_iter()
+                .map(|Versioned { value, version }| json!({"version": version, "document": value}))
+                .collect();
+            axum::Json(json!({ "items": items })).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn create_document(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
+    let doc = match parse_body(&body) {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
+    let (id, doc) = match check_document(&app, &admin.tenant, kind, doc).await {
+        Ok(checked) => checked,
+        Err(r) => return r.into_response(),
+    };
+    let now = app.clock.now_ms();
+    match docs::put(&app.pool, &admin.tenant, kind.kind(), &id, &doc, None, now).await {
+        Ok(version) => {
+            if let Err(e) = apply_change(&app, &admin.tenant, kind, None, &doc).await {
+                return internal(format!("{e:#}"));
+            }
+            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin created a document");
+            let mut r = with_etag(StatusCode::CREATED, version, doc);
+            if let Ok(location) = HeaderValue::from_str(&format!(
+                "/api/admin/v1/tenants/{}/{}s/{}",
+                admin.tenant,
+                kind.name(),
+                id
+            )) {
+                r.headers_mut().insert(header::LOCATION, location);
+            }
+            r
+        }
+        Err(StoreError::Conflict { .. }) => Problem::new(
+            StatusCode::CONFLICT,
+            "already_exists",
+            format!("{} {id:?} already exists: change it with PUT", kind.name()),
+        )
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn get_document(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind, id)): Path<(String, String, String)>,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
+    match docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id).await {
+        Ok(Some(doc)) => with_etag(StatusCode::OK, doc.version, doc.value),
+        Ok(None) => not_found(kind.name(), &id),
+        Err(e) => internal(e),
+    }
+}
+
+async fn replace_document(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
+    let version = match if_match(&headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let mut doc = match parse_body(&body) {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
+    match doc.get("id").and_then(Value::as_str) {
+        None => {
+            if let Some(o) = doc.as_object_mut() {
+                o.insert("id".into(), json!(id));
+            }
+        }
+        Some(body_id) if body_id != id => {
+            return invalid(vec![json!({"path": "/id", "code": "id_mismatch",
+                "message": format!("the body's id {body_id:?} is not the path's {id:?}; ids cannot be changed")})]);
+        }
+        Some(_) => {}
+    }
+    let (_, doc) = match check_document(&app, &admin.tenant, kind, doc).await {
+        Ok(checked) => checked,
+        Err(r) => return r.into_response(),
+    };
+    let before = match docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id).await {
+        Ok(Some(b)) => b.value,
+        Ok(None) => return not_found(kind.name(), &id),
+        Err(e) => return internal(e),
+    };
+    let now = app.clock.now_ms();
+    match docs::put(
+        &app.pool,
+        &admin.tenant,
+        kind.kind(),
+        &id,
+        &doc,
+        Some(version),
+        now,
+    )
+    .await
+    {
+        Ok(version) => {
+            if let Err(e) = apply_change(&app, &admin.tenant, kind, Some(&before), &doc).await {
+                return internal(format!("{e:#}"));
+            }
+            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, version, "admin changed a document");
+            with_etag(StatusCode::OK, version, doc)
+        }
+        Err(e) => conflict(e),
+    }
+}
+
+async fn delete_document(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k) => k,
+        Err(r) => return r.into_response(),
+    };
+    let version = match if_match(&headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    if matches!(kind, DocKind::Workflow | DocKind::Calendar) {
+        let services = match docs::list::<Service>(&app.pool, &admin.tenant, Kind::Service).await {
+            Ok(s) => s,
+            Err(e) => return internal(e),
+        };
+        let users: Vec<String> = services
+            .into_iter()
+            .map(|s| s.value)
+            .filter(|s| match kind {
+                DocKind::Workflow => s.workflow.as_deref() == Some(id.as_str()),
+                _ => {
+                    s.calendars.primary.as_deref() == Some(id.as_str())
+                        || s.calendars.secondary.as_deref() == Some(id.as_str())
+                }
+            })
+            .map(|s| s.id)
+            .collect();
+        if !users.is_empty() {
+            return problem_with(
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "in_use",
+                    format!(
+                        "{} {id:?} is used by services: {}",
+                        kind.name(),
+                        users.join(", ")
+                    ),
+                ),
+                json!({ "services": users }),
+            );
+        }
+    }
+    match docs::delete(&app.pool, &admin.tenant, kind.kind(), &id, version).await {
+        Ok(()) => {
+            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin deleted a document");
+            if kind == DocKind::User
+                && let Err(e) = crate::bot::agents::sync_agent(&app, &admin.tenant, &id).await
+            {
+                return internal(format!("{e:#}"));
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => conflict(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ValidateQuery {
+    channel: Option<String>,
+}
+
+async fn validate_workflow(
+    _admin: Admin,
+    axum::extract::Query(q): axum::extract::Query<ValidateQuery>,
+    body: Bytes,
+) -> Response {
+    let doc = match parse_body(&body) {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
+    let channel = match q.channel.as_deref() {
+        None | Some("interact") => Channel::Interact,
+        Some("whatsapp") => Channel::WhatsApp,
+        Some(other) => {
+            return Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_channel",
+                format!("channel must be interact or whatsapp, not {other:?}"),
+            )
+            .into_response();
+        }
+    };
+    let problems = match workflow::check(&doc, Some(channel)) {
+        Ok(_) => Vec::new(),
+        Err(problems) => workflow_problems(&problems),
+    };
+    axum::Json(json!({"valid": problems.is_empty(), "problems": problems})).into_response()
+}
+
+async fn snippet(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, kind, id)): Path<(String, String, String)>,
+) -> Response {
+    let kind = match DocKind::parse(&kind) {
+        Ok(k @ (DocKind::Service | DocKind::User)) => k,
+        Ok(_) | Err(_) => {
+            return Problem::new(StatusCode::NOT_FOUND, "not_found", None).into_response();
+        }
+    };
+    let interact = match kind {
+        DocKind::Service => docs::get::<Service>(&app.pool, &admin.tenant, Kind::Service, &id)
+            .await
+            .map(|d| d.map(|d| d.value.interact)),
+        _ => docs::get::<User>(&app.pool, &admin.tenant, Kind::User, &id)
+            .await
+            .map(|d| d.map(|d| d.value.interact)),
+    };
+    let interact = match interact {
+        Ok(Some(i)) => i,
+        Ok(None) => return not_found(kind.name(), &id),
+        Err(e) => return internal(e),
+    };
+    let (Some(contact), Some(key)) = (&interact.contact_id, &interact.widget_key) else {
+        return Problem::new(
+            StatusCode::CONFLICT,
+            "interact_not_set_up",
+            format!(
+                "{} {id:?} has no Interact contactId and widgetKey yet: set them first",
+                kind.name()
+            ),
+        )
+        .into_response();
+    };
+    axum::Json(json!({
+        "contactId": contact,
+        "enabled": interact.enabled && interact.instant_message,
+        "snippet": crate::interact::pages::snippet(&app.public_base, contact, key),
+        "previewUrl": format!("{}/interact/preview/{contact}", app.public_base),
+    }))
+    .into_response()
+}
+
+async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Response> {
+    let stored = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant)
+        .await
+        .map_err(internal)?;
+    let (settings, version) = match stored {
+        Some(t) => (t.value, t.version),
+        None => (
+            Tenant {
+                id: tenant.to_owned(),
+                name: String::new(),
+                im_enabled: true,
+                http_allowed_networks: Vec::new(),
+            },
+            0,
+        ),
+    };
+    let granted = crate::preferences::sessions::consent_of(&app.pool, tenant)
+        .await
+        .map_err(internal)?;
+    let mut body = serde_json::to_value(settings).map_err(internal)?;
+    body["permissions"] = json!({
+        "grantedAt": granted.and_then(chrono::DateTime::from_timestamp_millis),
+        // An admin of the tenant signs in here and presses "Grant permissions".
+        "grantPermissionsUrl": format!("{}/preferences", app.public_base),
+    });
+    Ok((body, version))
+}
+
+async fn get_settings(State(app): State<AppState>, admin: Admin) -> Response {
+    match tenant_settings(&app, &admin.tenant).await {
+        Ok((body, version)) => with_etag(StatusCode::OK, version, body),
+        Err(r) => r,
+    }
+}
+
+async fn put_settings(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let version = match if_match(&headers) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let mut doc = match parse_body(&body) {
+        Ok(d) => d,
+        Err(r) => return r.into_response(),
+    };
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("permissions");
+        o.insert("id".into(), json!(admin.tenant));
+    }
+    let tenant: Tenant = match serde_json::from_value(doc) {
+        Ok(t) => t,
+        Err(e) => return invalid(vec![shape_problem(&e)]),
+    };
+    let expected = (version > 0).then_some(version);
+    let now = app.clock.now_ms();
+    match docs::put(
+        &app.pool,
+        &admin.tenant,
+        Kind::Tenant,
+        &admin.tenant,
+        &tenant,
+        expected,
+        now,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(e) => return conflict(e),
+    }
+    let engine = match app.engines.get(&admin.tenant).await {
+        Ok(e) => e,
+        Err(e) => return internal(format!("{e:#}")),
+    };
+    if let Err(e) = engine
+        .send(Command::UpsertTenant {
+            tenant: Box::new(tenant),
+        })
+        .await
+    {
+        return internal(format!("{e:#}"));
+    }
+    match tenant_settings(&app, &admin.tenant).await {
+        Ok((body, version)) => with_etag(StatusCode::OK, version, body),
+        Err(r) => r,
+    }
+}
+
+async fn live(State(app): State<AppState>, admin: Admin) -> Response {
+    let engine = match app.engines.get(&admin.tenant).await {
+        Ok(e) => e,
+        Err(e) => return internal(format!("{e:#}")),
+    };
+    match engine.live().await {
+        Ok(live) => axum::Json(live).into_response(),
+        Err(e) => internal(format!("{e:#}")),
+    }
+}
