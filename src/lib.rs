@@ -15,6 +15,7 @@
 //! | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
 //! | [`bot`] | Teams activity handling behind `POST /api/messages` |
 //! | [`admin`] | the admin API (`/api/admin/v1`): API keys, directory documents, live view |
+//! | [`reporting`] | `/metrics` (Prometheus text) |
 //! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
@@ -39,6 +40,7 @@ pub mod graph;
 pub mod http;
 pub mod interact;
 pub mod preferences;
+pub mod reporting;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

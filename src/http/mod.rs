@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::reporting::metrics))
         .route(
             "/api/messages",
             post(crate::bot::messages).fallback(method_not_allowed),

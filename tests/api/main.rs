@@ -13,6 +13,7 @@ mod helpers;
 mod inbound_auth;
 mod inbound_http;
 mod interact;
+mod metrics;
 mod mock_bf;
 mod outbound;
 mod preferences;

@@ -1,0 +1,89 @@
+//! `/metrics` parsed by a Prometheus text parser, checked against a scenario counted by hand:
+//! one agent, one chat queued and ringing, then the customer leaves.
+
+use std::collections::HashMap;
+
+use prometheus_parse::{Scrape, Value as Sample};
+
+use crate::helpers::TestApp;
+use crate::mock_bf::TENANT_ID;
+use crate::teams::{self, ANNE, Teams};
+
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let response = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.expect("text");
+    let scrape =
+        Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format");
+    assert!(
+        scrape.docs.contains_key("switchboard_sessions"),
+        "HELP lines are parsed"
+    );
+    scrape
+        .samples
+        .into_iter()
+        .map(|s| {
+            let mut labels: Vec<String> = s
+                .labels
+                .iter()
+                .filter(|(k, _)| *k != "tenant" || s.labels.get("tenant") != Some(TENANT_ID))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            labels.sort();
+            let value = match s.value {
+                Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => v,
+                other => panic!("unexpected sample {other:?}"),
+            };
+            (format!("{}{{{}}}", s.metric, labels.join(",")), value)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    Teams { app: &app }.install(ANNE).await;
+    let ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
+    teams::invitation_for(&app, ANNE, 1).await;
+
+    let m = scrape(&app).await;
+    assert_eq!(m["switchboard_sessions{state=queued}"], 1.0);
+    assert_eq!(m["switchboard_sessions{state=connected}"], 0.0);
+    assert_eq!(m["switchboard_queue_length{service=support}"], 1.0);
+    assert_eq!(m["switchboard_agents{state=registered}"], 1.0);
+    assert_eq!(m["switchboard_agents{state=ringing}"], 1.0);
+    assert!(
+        m["switchboard_outbox_calls{state=delivered}"] >= 2.0,
+        "welcome + invitation"
+    );
+
+    // The customer leaves while it rings: abandoned, the offer cancelled, nothing queued.
+    ada.leave(&app).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let m = loop {
+        let m = scrape(&app).await;
+        if m.get("switchboard_sessions_ended_total{channel=interact,outcome=abandoned}")
+            == Some(&1.0)
+        {
+            break m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ended session: {m:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(m["switchboard_offers_total{outcome=cancelled}"], 1.0);
+    assert_eq!(m["switchboard_sessions{state=queued}"], 0.0);
+    assert_eq!(m["switchboard_queue_length{service=support}"], 0.0);
+    assert_eq!(m["switchboard_agents{state=ringing}"], 0.0);
+}
