@@ -4,8 +4,8 @@
 
 use sqlx::Row;
 
+use crate::interact::store::same_hash;
 use crate::preferences::sessions::{hash, new_secret};
-use crate::preferences::signin::constant_time_eq;
 use crate::store::Pool;
 
 const PREFIX: &str = "sbk_";
@@ -97,7 +97,7 @@ pub async fn verify(pool: &Pool, presented: &str) -> sqlx::Result<Option<(String
         return Ok(None);
     };
     let stored: String = row.try_get("secret_hash")?;
-    if !constant_time_eq(stored.as_bytes(), hash(secret).as_bytes()) {
+    if !same_hash(&stored, &hash(secret)) {
         return Ok(None);
     }
     Ok(Some((row.try_get("tenant_id")?, id.to_owned())))

@@ -20,9 +20,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::interact::pages::escape_html;
+use crate::interact::store::same_hash;
 use crate::startup::{App, AppState};
 use sessions::{Pending, WebSession};
-use signin::{SigninError, constant_time_eq};
+use signin::SigninError;
 
 const SESSION_COOKIE: &str = "__Host-switchboard_session";
 const SIGNIN_COOKIE: &str = "__Host-switchboard_signin";
@@ -166,7 +167,7 @@ async fn form_session(
         )
     })?;
     let token = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !constant_time_eq(token.as_bytes(), session.csrf_token.as_bytes()) {
+    if !same_hash(token, &session.csrf_token) {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
             "csrf_failed",
@@ -247,8 +248,8 @@ async fn callback(
 ) -> Result<Response, Failure> {
     let signin = app.signin.as_ref().ok_or_else(signin_unavailable)?;
     let state = query.get("state").map(String::as_str).unwrap_or_default();
-    let bound = cookie(&headers, SIGNIN_COOKIE)
-        .is_some_and(|c| !state.is_empty() && constant_time_eq(c.as_bytes(), state.as_bytes()));
+    let bound =
+        cookie(&headers, SIGNIN_COOKIE).is_some_and(|c| !state.is_empty() && same_hash(&c, state));
     if !bound {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,

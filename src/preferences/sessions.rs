@@ -3,7 +3,6 @@
 //! secrets; only their SHA-256 hashes are stored.
 
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::store::Pool;
@@ -17,10 +16,7 @@ pub fn new_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-}
+pub use crate::interact::store::hash_token as hash;
 
 /// What a started sign-in or consent keeps until the browser comes back.
 pub struct Pending {

@@ -26,6 +26,7 @@ use url::Url;
 
 use crate::botframework::auth::jwks::{JwksCache, KeyError};
 use crate::config::{AppType, BotCredentials};
+use crate::interact::store::same_hash;
 
 /// Directory roles (template ids, the `wids` claim) allowed to grant tenant-wide consent to
 /// application permissions on Graph: Global Administrator, Privileged Role Administrator.
@@ -226,10 +227,7 @@ impl Signin {
         if claims.iss != format!("{}/{}/v2.0", self.authority, claims.tid) {
             return Err(invalid("issuer does not match the tenant"));
         }
-        let nonce_ok = claims
-            .nonce
-            .as_deref()
-            .is_some_and(|n| constant_time_eq(n.as_bytes(), nonce.as_bytes()));
+        let nonce_ok = claims.nonce.as_deref().is_some_and(|n| same_hash(n, nonce));
         if !nonce_ok {
             return Err(invalid("nonce does not match"));
         }
@@ -263,9 +261,4 @@ impl Signin {
             .append_pair("redirect_uri", &self.redirect_consent);
         Ok(url)
     }
-}
-
-/// Compares secrets without an early exit.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
