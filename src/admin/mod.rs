@@ -284,6 +284,17 @@ async fn check_document(
     tenant: &str,
     kind: DocKind,
     doc: Value,
+) -> Result<(String, Value), Refused> {
+    check_document_inner(app, tenant, kind, doc)
+        .await
+        .map_err(Refused::from)
+}
+
+async fn check_document_inner(
+    app: &App,
+    tenant: &str,
+    kind: DocKind,
+    doc: Value,
 ) -> Result<(String, Value), Response> {
     let id = doc
         .get("id")
@@ -424,25 +435,22 @@ fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
     r
 }
 
+/// What a handler answers: a response, or a refusal carried by `?`.
+type Answer = Result<Response, Refused>;
+
 async fn list_documents(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind)): Path<(String, String)>,
-) -> Response {
-    let kind = match DocKind::parse(&kind) {
-        Ok(k) => k,
-        Err(r) => return r.into_response(),
-    };
-    match docs::list::<Value>(&app.pool, &admin.tenant, kind.kind()).await {
-        Ok(items) => {
-            let items: Vec<Value> = items
-                .into_iter()
-                .map(|Versioned { value, version }| json!({"version": version, "document": value}))
-                .collect();
-            axum::Json(json!({ "items": items })).into_response()
-        }
-        Err(e) => internal(e),
-    }
+) -> Answer {
+    let kind = DocKind::parse(&kind)?;
+    let items: Vec<Value> = docs::list::<Value>(&app.pool, &admin.tenant, kind.kind())
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|Versioned { value, version }| json!({"version": version, "document": value}))
+        .collect();
+    Ok(axum::Json(json!({ "items": items })).into_response())
 }
 
 async fn create_document(
@@ -450,61 +458,52 @@ async fn create_document(
     admin: Admin,
     Path((_, kind)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let kind = match DocKind::parse(&kind) {
-        Ok(k) => k,
-        Err(r) => return r.into_response(),
-    };
-    let doc = match parse_body(&body) {
-        Ok(d) => d,
-        Err(r) => return r.into_response(),
-    };
-    let (id, doc) = match check_document(&app, &admin.tenant, kind, doc).await {
-        Ok(checked) => checked,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let kind = DocKind::parse(&kind)?;
+    let doc = parse_body(&body)?;
+    let (id, doc) = check_document(&app, &admin.tenant, kind, doc).await?;
     let now = app.clock.now_ms();
-    match docs::put(&app.pool, &admin.tenant, kind.kind(), &id, &doc, None, now).await {
-        Ok(version) => {
-            if let Err(e) = apply_change(&app, &admin.tenant, kind, None, &doc).await {
-                return internal(format!("{e:#}"));
-            }
-            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin created a document");
-            let mut r = with_etag(StatusCode::CREATED, version, doc);
-            if let Ok(location) = HeaderValue::from_str(&format!(
-                "/api/admin/v1/tenants/{}/{}s/{}",
-                admin.tenant,
-                kind.name(),
-                id
-            )) {
-                r.headers_mut().insert(header::LOCATION, location);
-            }
-            r
+    let version = match docs::put(&app.pool, &admin.tenant, kind.kind(), &id, &doc, None, now).await
+    {
+        Ok(version) => version,
+        Err(StoreError::Conflict { .. }) => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                format!("{} {id:?} already exists: change it with PUT", kind.name()),
+            )
+            .into_response()
+            .into());
         }
-        Err(StoreError::Conflict { .. }) => Problem::new(
-            StatusCode::CONFLICT,
-            "already_exists",
-            format!("{} {id:?} already exists: change it with PUT", kind.name()),
-        )
-        .into_response(),
-        Err(e) => internal(e),
+        Err(e) => return Err(internal(e).into()),
+    };
+    apply_change(&app, &admin.tenant, kind, None, &doc)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin created a document");
+    let mut r = with_etag(StatusCode::CREATED, version, doc);
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "/api/admin/v1/tenants/{}/{}s/{}",
+        admin.tenant,
+        kind.name(),
+        id
+    )) {
+        r.headers_mut().insert(header::LOCATION, location);
     }
+    Ok(r)
 }
 
 async fn get_document(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
-) -> Response {
-    let kind = match DocKind::parse(&kind) {
-        Ok(k) => k,
-        Err(r) => return r.into_response(),
-    };
-    match docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id).await {
-        Ok(Some(doc)) => with_etag(StatusCode::OK, doc.version, doc.value),
-        Ok(None) => not_found(kind.name(), &id),
-        Err(e) => internal(e),
-    }
+) -> Answer {
+    let kind = DocKind::parse(&kind)?;
+    let doc = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(kind.name(), &id))?;
+    Ok(with_etag(StatusCode::OK, doc.version, doc.value))
 }
 
 async fn replace_document(
@@ -513,19 +512,10 @@ async fn replace_document(
     Path((_, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let kind = match DocKind::parse(&kind) {
-        Ok(k) => k,
-        Err(r) => return r.into_response(),
-    };
-    let version = match if_match(&headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let mut doc = match parse_body(&body) {
-        Ok(d) => d,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let kind = DocKind::parse(&kind)?;
+    let version = if_match(&headers)?;
+    let mut doc = parse_body(&body)?;
     match doc.get("id").and_then(Value::as_str) {
         None => {
             if let Some(o) = doc.as_object_mut() {
@@ -533,22 +523,19 @@ async fn replace_document(
             }
         }
         Some(body_id) if body_id != id => {
-            return invalid(vec![json!({"path": "/id", "code": "id_mismatch",
-                "message": format!("the body's id {body_id:?} is not the path's {id:?}; ids cannot be changed")})]);
+            return Err(invalid(vec![json!({"path": "/id", "code": "id_mismatch",
+                "message": format!("the body's id {body_id:?} is not the path's {id:?}; ids cannot be changed")})]).into());
         }
         Some(_) => {}
     }
-    let (_, doc) = match check_document(&app, &admin.tenant, kind, doc).await {
-        Ok(checked) => checked,
-        Err(r) => return r.into_response(),
-    };
-    let before = match docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id).await {
-        Ok(Some(b)) => b.value,
-        Ok(None) => return not_found(kind.name(), &id),
-        Err(e) => return internal(e),
-    };
+    let (_, doc) = check_document(&app, &admin.tenant, kind, doc).await?;
+    let before = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(kind.name(), &id))?
+        .value;
     let now = app.clock.now_ms();
-    match docs::put(
+    let version = docs::put(
         &app.pool,
         &admin.tenant,
         kind.kind(),
@@ -558,16 +545,12 @@ async fn replace_document(
         now,
     )
     .await
-    {
-        Ok(version) => {
-            if let Err(e) = apply_change(&app, &admin.tenant, kind, Some(&before), &doc).await {
-                return internal(format!("{e:#}"));
-            }
-            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, version, "admin changed a document");
-            with_etag(StatusCode::OK, version, doc)
-        }
-        Err(e) => conflict(e),
-    }
+    .map_err(conflict)?;
+    apply_change(&app, &admin.tenant, kind, Some(&before), &doc)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, version, "admin changed a document");
+    Ok(with_etag(StatusCode::OK, version, doc))
 }
 
 async fn delete_document(
@@ -575,21 +558,13 @@ async fn delete_document(
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
-    let kind = match DocKind::parse(&kind) {
-        Ok(k) => k,
-        Err(r) => return r.into_response(),
-    };
-    let version = match if_match(&headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let kind = DocKind::parse(&kind)?;
+    let version = if_match(&headers)?;
     if matches!(kind, DocKind::Workflow | DocKind::Calendar) {
-        let services = match docs::list::<Service>(&app.pool, &admin.tenant, Kind::Service).await {
-            Ok(s) => s,
-            Err(e) => return internal(e),
-        };
-        let users: Vec<String> = services
+        let users: Vec<String> = docs::list::<Service>(&app.pool, &admin.tenant, Kind::Service)
+            .await
+            .map_err(internal)?
             .into_iter()
             .map(|s| s.value)
             .filter(|s| match kind {
@@ -602,7 +577,7 @@ async fn delete_document(
             .map(|s| s.id)
             .collect();
         if !users.is_empty() {
-            return problem_with(
+            return Err(problem_with(
                 Problem::new(
                     StatusCode::CONFLICT,
                     "in_use",
@@ -613,21 +588,20 @@ async fn delete_document(
                     ),
                 ),
                 json!({ "services": users }),
-            );
+            )
+            .into());
         }
     }
-    match docs::delete(&app.pool, &admin.tenant, kind.kind(), &id, version).await {
-        Ok(()) => {
-            tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin deleted a document");
-            if kind == DocKind::User
-                && let Err(e) = crate::bot::agents::sync_agent(&app, &admin.tenant, &id).await
-            {
-                return internal(format!("{e:#}"));
-            }
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => conflict(e),
+    docs::delete(&app.pool, &admin.tenant, kind.kind(), &id, version)
+        .await
+        .map_err(conflict)?;
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin deleted a document");
+    if kind == DocKind::User {
+        crate::bot::agents::sync_agent(&app, &admin.tenant, &id)
+            .await
+            .map_err(|e| internal(format!("{e:#}")))?;
     }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -639,39 +613,39 @@ async fn validate_workflow(
     _admin: Admin,
     axum::extract::Query(q): axum::extract::Query<ValidateQuery>,
     body: Bytes,
-) -> Response {
-    let doc = match parse_body(&body) {
-        Ok(d) => d,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let doc = parse_body(&body)?;
     let channel = match q.channel.as_deref() {
         None | Some("interact") => Channel::Interact,
         Some("whatsapp") => Channel::WhatsApp,
         Some(other) => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_channel",
                 format!("channel must be interact or whatsapp, not {other:?}"),
             )
-            .into_response();
+            .into_response()
+            .into());
         }
     };
     let problems = match workflow::check(&doc, Some(channel)) {
         Ok(_) => Vec::new(),
         Err(problems) => workflow_problems(&problems),
     };
-    axum::Json(json!({"valid": problems.is_empty(), "problems": problems})).into_response()
+    Ok(axum::Json(json!({"valid": problems.is_empty(), "problems": problems})).into_response())
 }
 
 async fn snippet(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
-) -> Response {
+) -> Answer {
     let kind = match DocKind::parse(&kind) {
         Ok(k @ (DocKind::Service | DocKind::User)) => k,
         Ok(_) | Err(_) => {
-            return Problem::new(StatusCode::NOT_FOUND, "not_found", None).into_response();
+            return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", None)
+                .into_response()
+                .into());
         }
     };
     let interact = match kind {
@@ -681,14 +655,11 @@ async fn snippet(
         _ => docs::get::<User>(&app.pool, &admin.tenant, Kind::User, &id)
             .await
             .map(|d| d.map(|d| d.value.interact)),
-    };
-    let interact = match interact {
-        Ok(Some(i)) => i,
-        Ok(None) => return not_found(kind.name(), &id),
-        Err(e) => return internal(e),
-    };
+    }
+    .map_err(internal)?
+    .ok_or_else(|| not_found(kind.name(), &id))?;
     let (Some(contact), Some(key)) = (&interact.contact_id, &interact.widget_key) else {
-        return Problem::new(
+        return Err(Problem::new(
             StatusCode::CONFLICT,
             "interact_not_set_up",
             format!(
@@ -696,18 +667,19 @@ async fn snippet(
                 kind.name()
             ),
         )
-        .into_response();
+        .into_response()
+        .into());
     };
-    axum::Json(json!({
+    Ok(axum::Json(json!({
         "contactId": contact,
         "enabled": interact.enabled && interact.instant_message,
         "snippet": crate::interact::pages::snippet(&app.public_base, contact, key),
         "previewUrl": format!("{}/interact/preview/{contact}", app.public_base),
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Response> {
+async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refused> {
     let stored = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant)
         .await
         .map_err(internal)?;
@@ -735,11 +707,9 @@ async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Respon
     Ok((body, version))
 }
 
-async fn get_settings(State(app): State<AppState>, admin: Admin) -> Response {
-    match tenant_settings(&app, &admin.tenant).await {
-        Ok((body, version)) => with_etag(StatusCode::OK, version, body),
-        Err(r) => r,
-    }
+async fn get_settings(State(app): State<AppState>, admin: Admin) -> Answer {
+    let (body, version) = tenant_settings(&app, &admin.tenant).await?;
+    Ok(with_etag(StatusCode::OK, version, body))
 }
 
 async fn put_settings(
@@ -747,26 +717,18 @@ async fn put_settings(
     admin: Admin,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let version = match if_match(&headers) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let mut doc = match parse_body(&body) {
-        Ok(d) => d,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let version = if_match(&headers)?;
+    let mut doc = parse_body(&body)?;
     if let Some(o) = doc.as_object_mut() {
         o.remove("permissions");
         o.insert("id".into(), json!(admin.tenant));
     }
-    let tenant: Tenant = match serde_json::from_value(doc) {
-        Ok(t) => t,
-        Err(e) => return invalid(vec![shape_problem(&e)]),
-    };
+    let tenant: Tenant =
+        serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
     let expected = (version > 0).then_some(version);
     let now = app.clock.now_ms();
-    match docs::put(
+    docs::put(
         &app.pool,
         &admin.tenant,
         Kind::Tenant,
@@ -776,35 +738,31 @@ async fn put_settings(
         now,
     )
     .await
-    {
-        Ok(_) => {}
-        Err(e) => return conflict(e),
-    }
-    let engine = match app.engines.get(&admin.tenant).await {
-        Ok(e) => e,
-        Err(e) => return internal(format!("{e:#}")),
-    };
-    if let Err(e) = engine
+    .map_err(conflict)?;
+    let engine = app
+        .engines
+        .get(&admin.tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    engine
         .send(Command::UpsertTenant {
             tenant: Box::new(tenant),
         })
         .await
-    {
-        return internal(format!("{e:#}"));
-    }
-    match tenant_settings(&app, &admin.tenant).await {
-        Ok((body, version)) => with_etag(StatusCode::OK, version, body),
-        Err(r) => r,
-    }
+        .map_err(|e| internal(format!("{e:#}")))?;
+    let (body, version) = tenant_settings(&app, &admin.tenant).await?;
+    Ok(with_etag(StatusCode::OK, version, body))
 }
 
-async fn live(State(app): State<AppState>, admin: Admin) -> Response {
-    let engine = match app.engines.get(&admin.tenant).await {
-        Ok(e) => e,
-        Err(e) => return internal(format!("{e:#}")),
-    };
-    match engine.live().await {
-        Ok(live) => axum::Json(live).into_response(),
-        Err(e) => internal(format!("{e:#}")),
-    }
+async fn live(State(app): State<AppState>, admin: Admin) -> Answer {
+    let engine = app
+        .engines
+        .get(&admin.tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    let live = engine
+        .live()
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    Ok(axum::Json(live).into_response())
 }
