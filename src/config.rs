@@ -60,6 +60,17 @@ pub struct Settings {
     pub cards: CardSettings,
     pub interact: InteractSettings,
     pub preferences: PreferencesSettings,
+    pub reporting: ReportingSettings,
+}
+
+/// Reporting and transcripts.
+#[derive(Debug, Clone)]
+pub struct ReportingSettings {
+    /// KPIs count a queued task as accepted within SLA when accepted within this long.
+    pub acceptance_sla: Duration,
+    /// Transcripts (and everything else holding what customers wrote) are deleted this long
+    /// after their session ended.
+    pub transcript_retention: Duration,
 }
 
 /// The Preferences page: users sign in with Entra ID (OAuth2 authorization code + PKCE).
@@ -208,6 +219,13 @@ struct RawSettings {
     cards: RawCards,
     interact: RawInteract,
     preferences: RawPreferences,
+    reporting: RawReporting,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawReporting {
+    acceptance_sla_secs: u64,
+    transcript_retention_days: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +325,8 @@ impl Settings {
             .set_default("bot.service_url", DEFAULT_SERVICE_URL)?
             .set_default("preferences.authority_url", DEFAULT_AUTHORITY_URL)?
             .set_default("preferences.session_hours", 8)?
+            .set_default("reporting.acceptance_sla_secs", 30)?
+            .set_default("reporting.transcript_retention_days", 90)?
             .set_default("log.filter", "info")?
             .set_default("log.format", "text")?;
 
@@ -521,6 +541,15 @@ impl TryFrom<RawSettings> for Settings {
                 session_ttl: Duration::from_secs(
                     raw.preferences.session_hours.clamp(1, 24 * 30) * 3600,
                 ),
+            },
+            reporting: ReportingSettings {
+                acceptance_sla: Duration::from_secs(raw.reporting.acceptance_sla_secs.max(1)),
+                transcript_retention: match raw.reporting.transcript_retention_days {
+                    0 => anyhow::bail!(
+                        "reporting.transcript_retention_days must be at least 1 (days)"
+                    ),
+                    days => Duration::from_secs(days.saturating_mul(86_400)),
+                },
             },
         })
     }

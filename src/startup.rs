@@ -273,6 +273,10 @@ impl Application {
             stop.clone(),
         ));
         let bot_effects = tokio::spawn(crate::bot::effects::run(self.state.clone(), stop.clone()));
+        let retention = tokio::spawn(crate::reporting::transcripts::run_retention(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let resumed = self
             .state
             .engines
@@ -302,6 +306,7 @@ impl Application {
         let _ = customer_events.await;
         let _ = inactivity.await;
         let _ = bot_effects.await;
+        let _ = retention.await;
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

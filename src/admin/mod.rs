@@ -30,6 +30,22 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tenants/{tenant}/live", get(live))
         .route(
+            "/tenants/{tenant}/reports/sessions",
+            get(crate::reporting::history::sessions),
+        )
+        .route(
+            "/tenants/{tenant}/reports/offers",
+            get(crate::reporting::history::offers),
+        )
+        .route(
+            "/tenants/{tenant}/reports/kpis",
+            get(crate::reporting::history::kpis),
+        )
+        .route(
+            "/tenants/{tenant}/sessions/{session}/transcript",
+            get(crate::reporting::transcripts::transcript),
+        )
+        .route(
             "/tenants/{tenant}/workflows/validate",
             post(validate_workflow),
         )
@@ -125,7 +141,7 @@ impl IntoResponse for Refused {
 }
 
 /// A problem+json answer with extra members (e.g. `problems`).
-fn problem_with(problem: Problem, extra: Value) -> Response {
+pub(crate) fn problem_with(problem: Problem, extra: Value) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut body = serde_json::to_value(&problem).unwrap_or_else(|_| json!({}));
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -139,7 +155,7 @@ fn problem_with(problem: Problem, extra: Value) -> Response {
     r
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "admin API request failed");
     Problem::internal().into_response()
 }
@@ -436,7 +452,7 @@ fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
 }
 
 /// What a handler answers: a response, or a refusal carried by `?`.
-type Answer = Result<Response, Refused>;
+pub(crate) type Answer = Result<Response, Refused>;
 
 async fn list_documents(
     State(app): State<AppState>,

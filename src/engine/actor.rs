@@ -319,14 +319,15 @@ async fn report(tx: &mut sqlx::SqliteConnection, tenant: &str, fact: &Fact) -> a
         Fact::OfferEnded {
             offer,
             session,
+            channel,
             service,
             user,
             outcome,
             ended_at,
         } => {
             sqlx::query(
-                "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at, channel)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(tenant)
             .bind(i64::try_from(*offer).unwrap_or(i64::MAX))
@@ -335,6 +336,7 @@ async fn report(tx: &mut sqlx::SqliteConnection, tenant: &str, fact: &Fact) -> a
             .bind(user)
             .bind(serde_name(outcome))
             .bind(ended_at)
+            .bind(channel)
             .execute(&mut *tx)
             .await?;
         }

@@ -369,6 +369,9 @@ pub enum Fact {
     OfferEnded {
         offer: u64,
         session: String,
+        /// `interact` or `whatsapp`, as the session's.
+        #[serde(default)]
+        channel: String,
         service: String,
         user: String,
         outcome: OfferOutcome,
@@ -1169,10 +1172,10 @@ impl Core {
                     user,
                     outcome,
                 } => {
-                    let service = self
+                    let (service, channel) = self
                         .sessions
                         .get(&session)
-                        .map(|s| s.service.clone())
+                        .map(|s| (s.service.clone(), s.channel.clone()))
                         .unwrap_or_default();
                     let accepted_by = match (outcome, self.distribution.tasks.get(&session)) {
                         (
@@ -1198,6 +1201,7 @@ impl Core {
                     out.push(Effect::Report(Fact::OfferEnded {
                         offer,
                         session,
+                        channel,
                         service,
                         user,
                         outcome,

@@ -9,32 +9,34 @@ use crate::helpers::TestApp;
 use crate::mock_bf::{OTHER_TENANT_ID, TENANT_ID};
 use crate::teams::{self, ANNE, Teams};
 
-struct Api<'a> {
+pub(crate) struct Api<'a> {
     app: &'a TestApp,
-    key: String,
-    http: reqwest::Client,
+    tenant: String,
+    pub(crate) key: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl<'a> Api<'a> {
-    async fn new(app: &'a TestApp, tenant: &str) -> Api<'a> {
+    pub(crate) async fn new(app: &'a TestApp, tenant: &str) -> Api<'a> {
         let (_, key) = switchboard::admin::keys::create(&app.state.pool, tenant, "test", 0)
             .await
             .expect("key");
         Api {
             app,
+            tenant: tenant.to_owned(),
             key,
             http: reqwest::Client::new(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!(
-            "{}/api/admin/v1/tenants/{TENANT_ID}{path}",
-            self.app.address
+            "{}/api/admin/v1/tenants/{}{path}",
+            self.app.address, self.tenant
         )
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -73,14 +75,18 @@ impl<'a> Api<'a> {
         (status, etag, body)
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Option<String>, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Option<String>, Value) {
         self.call(reqwest::Method::GET, path, None, None).await
     }
-    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Option<String>, Value) {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Option<String>, Value) {
         self.call(reqwest::Method::POST, path, Some(body), None)
             .await
     }
-    async fn put(
+    pub(crate) async fn put(
         &self,
         path: &str,
         body: &Value,
@@ -88,7 +94,11 @@ impl<'a> Api<'a> {
     ) -> (StatusCode, Option<String>, Value) {
         self.call(reqwest::Method::PUT, path, Some(body), tag).await
     }
-    async fn delete(&self, path: &str, tag: Option<&str>) -> (StatusCode, Option<String>, Value) {
+    pub(crate) async fn delete(
+        &self,
+        path: &str,
+        tag: Option<&str>,
+    ) -> (StatusCode, Option<String>, Value) {
         self.call(reqwest::Method::DELETE, path, None, tag).await
     }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::spawn_app;
 
-fn setup() -> Vec<Command> {
+pub(crate) fn setup() -> Vec<Command> {
     let service: Service = serde_json::from_value(json!({
         "id": "support", "name": "Support", "workflow": "support-im",
         "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},

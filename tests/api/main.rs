@@ -17,6 +17,7 @@ mod metrics;
 mod mock_bf;
 mod outbound;
 mod preferences;
+mod reports;
 mod teams;
 mod workflow_runs;
 mod workflows;

@@ -790,7 +790,7 @@ async fn a_customer_who_leaves_while_ringing_withdraws_the_invitation() {
 }
 
 /// Registers Anne, starts a chat and has her accept it; returns the chatroom conversation.
-async fn connected_chat(
+pub(crate) async fn connected_chat(
     app: &TestApp,
     teams: &Teams<'_>,
     first: Option<&str>,

@@ -1,0 +1,544 @@
+//! Session and offer history (`/reports/sessions`, `/reports/offers`) and KPIs per service and
+//! channel (`/reports/kpis`), read from the facts the engine records when a session or an
+//! offer ends.
+//!
+//! Everything is selected by **end time**: `from`/`to` is the half-open range `[from, to)` of
+//! `endedAt`, and pages run in end-time order, so a page once read never changes and rows that
+//! end later only ever appear after the last page. Sessions in progress are in the live view,
+//! not here.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::query::{self, CHANNELS, Cursor, Format, Params};
+use crate::admin::{Admin, Answer, internal};
+use crate::startup::AppState;
+
+const SESSION_OUTCOMES: &[&str] = &["handled", "abandoned", "cancelled", "failed"];
+const OFFER_OUTCOMES: &[&str] = &["accepted", "declined", "rona", "cancelled"];
+const HISTORY_PARAMS: &[&str] = &[
+    "from", "to", "service", "channel", "outcome", "user", "limit", "cursor", "format",
+];
+
+/// One ended session.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub session_id: String,
+    pub service: String,
+    pub channel: String,
+    pub outcome: String,
+    /// The agent (Entra object id) who took the chat.
+    pub agent: Option<String>,
+    pub created_at: String,
+    pub queued_at: Option<String>,
+    pub offered_at: Option<String>,
+    pub accepted_at: Option<String>,
+    pub ended_at: String,
+    /// From entering the queue until accepted, or until the end if never accepted.
+    pub queue_seconds: Option<f64>,
+    /// From accepted until the end.
+    pub connected_seconds: Option<f64>,
+    /// Services the session was transferred from, in order.
+    pub transferred_from: Vec<String>,
+}
+
+/// One ended offer (invitation of one agent).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferRow {
+    pub offer_id: i64,
+    pub session_id: String,
+    pub service: String,
+    pub channel: String,
+    pub user: String,
+    pub outcome: String,
+    pub ended_at: String,
+}
+
+/// The filters every history and KPI request shares.
+struct Filters {
+    from: Option<i64>,
+    to: Option<i64>,
+    service: Option<String>,
+    channel: Option<String>,
+    outcome: Option<String>,
+    user: Option<String>,
+}
+
+impl Filters {
+    fn of(params: &Params, outcomes: &[&str]) -> Result<Filters, crate::admin::Refused> {
+        let (from, to) = query::range(params)?;
+        Ok(Filters {
+            from,
+            to,
+            service: params.text("service").map(str::to_owned),
+            channel: params.choice("channel", CHANNELS)?,
+            outcome: params.choice("outcome", outcomes)?,
+            user: params.text("user").map(str::to_owned),
+        })
+    }
+
+    /// Appends ` AND …` conditions; `user_column` is the agent's column of the table.
+    fn push(&self, q: &mut QueryBuilder<'_, Sqlite>, user_column: &str) {
+        if let Some(from) = self.from {
+            q.push(" AND ended_at >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            q.push(" AND ended_at < ").push_bind(to);
+        }
+        if let Some(service) = &self.service {
+            q.push(" AND service = ").push_bind(service.clone());
+        }
+        if let Some(channel) = &self.channel {
+            q.push(" AND channel = ").push_bind(channel.clone());
+        }
+        if let Some(outcome) = &self.outcome {
+            q.push(" AND outcome = ").push_bind(outcome.clone());
+        }
+        if let Some(user) = &self.user {
+            q.push(format!(" AND {user_column} = "))
+                .push_bind(user.clone());
+        }
+    }
+}
+
+fn seconds(from: Option<i64>, to: Option<i64>) -> Option<f64> {
+    from.zip(to).map(|(f, t)| (t - f) as f64 / 1000.0)
+}
+
+/// `GET /tenants/{tenant}/reports/sessions`
+pub async fn sessions(
+    State(app): State<AppState>,
+    admin: Admin,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
+    let filters = Filters::of(&params, SESSION_OUTCOMES)?;
+    let format = Format::of(&params, &headers)?;
+    let limit = limit(&params)?;
+    let cursor = Cursor::of(&params)?;
+
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT session_id, service, channel, outcome, agent, created_at, queued_at, offered_at,
+                accepted_at, ended_at, transferred_from
+         FROM report_sessions WHERE tenant_id = ",
+    );
+    q.push_bind(admin.tenant.clone());
+    filters.push(&mut q, "agent");
+    if let Some(c) = &cursor {
+        q.push(" AND (ended_at, session_id) > (")
+            .push_bind(c.ended_at)
+            .push(", ")
+            .push_bind(c.key.clone())
+            .push(")");
+    }
+    q.push(" ORDER BY ended_at, session_id LIMIT ")
+        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in rows {
+        let decode = || -> Result<(SessionRow, Cursor), sqlx::Error> {
+            let created_at: i64 = r.try_get("created_at")?;
+            let queued_at: Option<i64> = r.try_get("queued_at")?;
+            let offered_at: Option<i64> = r.try_get("offered_at")?;
+            let accepted_at: Option<i64> = r.try_get("accepted_at")?;
+            let ended_at: i64 = r.try_get("ended_at")?;
+            let session_id: String = r.try_get("session_id")?;
+            let transferred: String = r.try_get("transferred_from")?;
+            Ok((
+                SessionRow {
+                    session_id: session_id.clone(),
+                    service: r.try_get("service")?,
+                    channel: r.try_get("channel")?,
+                    outcome: r.try_get("outcome")?,
+                    agent: r.try_get("agent")?,
+                    created_at: query::rfc3339(created_at),
+                    queued_at: queued_at.map(query::rfc3339),
+                    offered_at: offered_at.map(query::rfc3339),
+                    accepted_at: accepted_at.map(query::rfc3339),
+                    ended_at: query::rfc3339(ended_at),
+                    queue_seconds: queued_at
+                        .and_then(|q| seconds(Some(q), Some(accepted_at.unwrap_or(ended_at)))),
+                    connected_seconds: seconds(accepted_at, Some(ended_at)),
+                    transferred_from: serde_json::from_str(&transferred).unwrap_or_default(),
+                },
+                Cursor {
+                    ended_at,
+                    key: session_id,
+                },
+            ))
+        };
+        let (item, key) = decode().map_err(internal)?;
+        items.push(item);
+        keys.push(key);
+    }
+    page(
+        "sessions",
+        &admin,
+        &params,
+        format,
+        limit,
+        items,
+        keys,
+        session_csv,
+    )
+}
+
+/// `GET /tenants/{tenant}/reports/offers`
+pub async fn offers(
+    State(app): State<AppState>,
+    admin: Admin,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Answer {
+    let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
+    let filters = Filters::of(&params, OFFER_OUTCOMES)?;
+    let format = Format::of(&params, &headers)?;
+    let limit = limit(&params)?;
+    let cursor = match Cursor::of(&params)? {
+        Some(c) => Some((
+            c.ended_at,
+            c.key
+                .parse::<i64>()
+                .map_err(|_| query::bad("cursor", "not a cursor of the offer history".into()))?,
+        )),
+        None => None,
+    };
+
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT offer_id, session_id, service, channel, user_id, outcome, ended_at
+         FROM report_offers WHERE tenant_id = ",
+    );
+    q.push_bind(admin.tenant.clone());
+    filters.push(&mut q, "user_id");
+    if let Some((at, id)) = cursor {
+        q.push(" AND (ended_at, offer_id) > (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY ended_at, offer_id LIMIT ")
+        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
+    for r in rows {
+        let decode = || -> Result<(OfferRow, Cursor), sqlx::Error> {
+            let offer_id: i64 = r.try_get("offer_id")?;
+            let ended_at: i64 = r.try_get("ended_at")?;
+            Ok((
+                OfferRow {
+                    offer_id,
+                    session_id: r.try_get("session_id")?,
+                    service: r.try_get("service")?,
+                    channel: r.try_get("channel")?,
+                    user: r.try_get("user_id")?,
+                    outcome: r.try_get("outcome")?,
+                    ended_at: query::rfc3339(ended_at),
+                },
+                Cursor {
+                    ended_at,
+                    key: offer_id.to_string(),
+                },
+            ))
+        };
+        let (item, key) = decode().map_err(internal)?;
+        items.push(item);
+        keys.push(key);
+    }
+    page(
+        "offers", &admin, &params, format, limit, items, keys, offer_csv,
+    )
+}
+
+fn limit(params: &Params) -> Result<usize, crate::admin::Refused> {
+    Ok(params
+        .number("limit", 1, query::MAX_LIMIT as u64)?
+        .map_or(query::DEFAULT_LIMIT, |n| n as usize))
+}
+
+const SESSION_COLUMNS: &[&str] = &[
+    "sessionId",
+    "service",
+    "channel",
+    "outcome",
+    "agent",
+    "createdAt",
+    "queuedAt",
+    "offeredAt",
+    "acceptedAt",
+    "endedAt",
+    "queueSeconds",
+    "connectedSeconds",
+    "transferredFrom",
+];
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn session_csv(r: &SessionRow) -> Vec<String> {
+    vec![
+        r.session_id.clone(),
+        r.service.clone(),
+        r.channel.clone(),
+        r.outcome.clone(),
+        opt(&r.agent),
+        r.created_at.clone(),
+        opt(&r.queued_at),
+        opt(&r.offered_at),
+        opt(&r.accepted_at),
+        r.ended_at.clone(),
+        opt(&r.queue_seconds),
+        opt(&r.connected_seconds),
+        r.transferred_from.join(";"),
+    ]
+}
+
+const OFFER_COLUMNS: &[&str] = &[
+    "offerId",
+    "sessionId",
+    "service",
+    "channel",
+    "user",
+    "outcome",
+    "endedAt",
+];
+
+fn offer_csv(r: &OfferRow) -> Vec<String> {
+    vec![
+        r.offer_id.to_string(),
+        r.session_id.clone(),
+        r.service.clone(),
+        r.channel.clone(),
+        r.user.clone(),
+        r.outcome.clone(),
+        r.ended_at.clone(),
+    ]
+}
+
+/// One page as JSON (`items`, `next`) or CSV (header row, the next page in `Link`).
+#[allow(clippy::too_many_arguments)]
+fn page<T: Serialize>(
+    what: &str,
+    admin: &Admin,
+    params: &Params,
+    format: Format,
+    limit: usize,
+    mut items: Vec<T>,
+    keys: Vec<Cursor>,
+    csv_row: fn(&T) -> Vec<String>,
+) -> Answer {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = (more && limit > 0)
+        .then(|| keys.get(limit - 1))
+        .flatten()
+        .map(|last| {
+            format!(
+                "/api/admin/v1/tenants/{}/reports/{what}?{}",
+                admin.tenant,
+                params.with("cursor", &last.encode())
+            )
+        });
+    let mut response = match format {
+        Format::Json => axum::Json(json!({ "items": items, "next": next })).into_response(),
+        Format::Csv => {
+            let columns = if what == "sessions" {
+                SESSION_COLUMNS
+            } else {
+                OFFER_COLUMNS
+            };
+            let mut out = csv::Writer::from_writer(Vec::new());
+            out.write_record(columns).map_err(internal)?;
+            for item in &items {
+                out.write_record(csv_row(item)).map_err(internal)?;
+            }
+            let body = out.into_inner().map_err(internal)?;
+            let mut r = body.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{what}.csv\"")) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+    };
+    if let Some(v) = next.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
+    {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    Ok(response)
+}
+
+/// The KPIs of one service on one channel.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kpis {
+    pub service: String,
+    pub channel: String,
+    /// Sessions that ended in the period.
+    pub tasks: i64,
+    /// … of which entered the queue.
+    pub queued: i64,
+    /// … of which an agent took (outcome `handled`).
+    pub handled: i64,
+    pub abandoned: i64,
+    pub cancelled: i64,
+    pub failed: i64,
+    /// handled / queued.
+    pub reachability: Option<f64>,
+    /// Queued sessions accepted within `slaSeconds` of entering the queue.
+    pub accepted_within_sla: i64,
+    /// accepted within SLA / queued.
+    pub acceptance_sla: Option<f64>,
+    /// Mean of queue time (entering the queue until accepted, or until the end).
+    pub mean_queue_seconds: Option<f64>,
+    /// Mean of connected time (accepted until the end).
+    pub mean_connected_seconds: Option<f64>,
+    /// abandoned / tasks.
+    pub abandoned_rate: Option<f64>,
+    /// Offers of the service's sessions on this channel, by outcome.
+    pub offers: std::collections::BTreeMap<String, i64>,
+}
+
+fn no_offers() -> std::collections::BTreeMap<String, i64> {
+    OFFER_OUTCOMES
+        .iter()
+        .map(|o| ((*o).to_owned(), 0))
+        .collect()
+}
+
+impl Kpis {
+    fn empty(service: String, channel: String) -> Kpis {
+        Kpis {
+            service,
+            channel,
+            tasks: 0,
+            queued: 0,
+            handled: 0,
+            abandoned: 0,
+            cancelled: 0,
+            failed: 0,
+            reachability: None,
+            accepted_within_sla: 0,
+            acceptance_sla: None,
+            mean_queue_seconds: None,
+            mean_connected_seconds: None,
+            abandoned_rate: None,
+            offers: no_offers(),
+        }
+    }
+}
+
+/// `GET /tenants/{tenant}/reports/kpis`
+pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQuery) -> Answer {
+    let params = Params::parse(
+        raw.as_deref(),
+        &["from", "to", "service", "channel", "slaSeconds"],
+    )?;
+    let filters = Filters::of(&params, &[])?;
+    let sla_seconds = params
+        .number("slaSeconds", 1, 86_400)?
+        .unwrap_or(app.settings.reporting.acceptance_sla.as_secs());
+    let sla_ms = i64::try_from(sla_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "SELECT service, channel, COUNT(*) AS tasks,
+            SUM(queued_at IS NOT NULL) AS queued,
+            SUM(outcome = 'handled') AS handled,
+            SUM(outcome = 'abandoned') AS abandoned,
+            SUM(outcome = 'cancelled') AS cancelled,
+            SUM(outcome = 'failed') AS failed,
+            SUM(queued_at IS NOT NULL AND accepted_at IS NOT NULL AND accepted_at - queued_at <= ",
+    );
+    q.push_bind(sla_ms);
+    q.push(
+        ") AS within_sla,
+            AVG(CASE WHEN queued_at IS NOT NULL THEN COALESCE(accepted_at, ended_at) - queued_at END) AS queue_ms,
+            AVG(CASE WHEN accepted_at IS NOT NULL THEN ended_at - accepted_at END) AS connected_ms
+         FROM report_sessions WHERE tenant_id = ",
+    );
+    q.push_bind(admin.tenant.clone());
+    filters.push(&mut q, "agent");
+    q.push(" GROUP BY service, channel ORDER BY service, channel");
+    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+
+    let mut o = QueryBuilder::<Sqlite>::new(
+        "SELECT service, channel, outcome, COUNT(*) AS n FROM report_offers WHERE tenant_id = ",
+    );
+    o.push_bind(admin.tenant.clone());
+    filters.push(&mut o, "user_id");
+    o.push(" GROUP BY service, channel, outcome");
+    let offer_rows = o.build().fetch_all(&app.pool).await.map_err(internal)?;
+
+    let ratio = |n: i64, d: i64| (d > 0).then(|| n as f64 / d as f64);
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        let decode = || -> Result<Kpis, sqlx::Error> {
+            let tasks: i64 = r.try_get("tasks")?;
+            let queued: i64 = r.try_get("queued")?;
+            let handled: i64 = r.try_get("handled")?;
+            let abandoned: i64 = r.try_get("abandoned")?;
+            let within_sla: i64 = r.try_get("within_sla")?;
+            Ok(Kpis {
+                service: r.try_get("service")?,
+                channel: r.try_get("channel")?,
+                tasks,
+                queued,
+                handled,
+                abandoned,
+                cancelled: r.try_get("cancelled")?,
+                failed: r.try_get("failed")?,
+                reachability: ratio(handled, queued),
+                accepted_within_sla: within_sla,
+                acceptance_sla: ratio(within_sla, queued),
+                mean_queue_seconds: r
+                    .try_get::<Option<f64>, _>("queue_ms")?
+                    .map(|ms| ms / 1000.0),
+                mean_connected_seconds: r
+                    .try_get::<Option<f64>, _>("connected_ms")?
+                    .map(|ms| ms / 1000.0),
+                abandoned_rate: ratio(abandoned, tasks),
+                offers: no_offers(),
+            })
+        };
+        items.push(decode().map_err(internal)?);
+    }
+    for r in offer_rows {
+        let service: String = r.try_get("service").map_err(internal)?;
+        let channel: String = r.try_get("channel").map_err(internal)?;
+        let outcome: String = r.try_get("outcome").map_err(internal)?;
+        let n: i64 = r.try_get("n").map_err(internal)?;
+        let at = match items
+            .iter()
+            .position(|k| k.service == service && k.channel == channel)
+        {
+            Some(at) => at,
+            // Offers ended in the period for sessions still in progress.
+            None => {
+                items.push(Kpis::empty(service, channel));
+                items.len() - 1
+            }
+        };
+        *items[at].offers.entry(outcome).or_default() += n;
+    }
+    items.sort_by(|a, b| (&a.service, &a.channel).cmp(&(&b.service, &b.channel)));
+    Ok(axum::Json(json!({
+        "from": filters.from.map(query::rfc3339),
+        "to": filters.to.map(query::rfc3339),
+        "slaSeconds": sla_seconds,
+        "items": items,
+    }))
+    .into_response())
+}

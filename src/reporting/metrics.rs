@@ -1,0 +1,246 @@
+//! `/metrics` in the Prometheus text format (version 0.0.4): what the running engines hold
+//! (sessions by state, queues, agents) and what the store holds (ended sessions and offers by
+//! outcome, the outbox by state, pending engine effects).
+//!
+//! Labels carry tenant and service ids, never names or customer data. The endpoint has no
+//! authentication: restrict it to the scraper at the reverse proxy.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sqlx::Row;
+
+use crate::engine::core::SessionState;
+use crate::http::problem::Problem;
+use crate::startup::{App, AppState};
+
+/// One metric family: its samples as `(labels, value)`.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Self {
+        Family {
+            name,
+            help,
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        for (labels, value) in &self.samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {value}", self.name);
+            } else {
+                let _ = writeln!(out, "{}{{{}}} {value}", self.name, labels.join(","));
+            }
+        }
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Workflow => "workflow",
+        SessionState::Queued => "queued",
+        SessionState::Connected => "connected",
+        SessionState::Ended => "ended",
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    match render(&app).await {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "metrics failed");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "metrics_unavailable", None)
+                .into_response()
+        }
+    }
+}
+
+async fn render(app: &App) -> anyhow::Result<String> {
+    let mut sessions = Family::new(
+        "switchboard_sessions",
+        "gauge",
+        "Sessions in progress by state.",
+    );
+    let mut queue = Family::new(
+        "switchboard_queue_length",
+        "gauge",
+        "Tasks waiting for an agent (ringing included) per service.",
+    );
+    let mut oldest = Family::new(
+        "switchboard_queue_oldest_wait_seconds",
+        "gauge",
+        "How long the longest-waiting task of a service has waited.",
+    );
+    let mut agents = Family::new(
+        "switchboard_agents",
+        "gauge",
+        "Agents known to the engine, by state (an agent can be in several).",
+    );
+    for tenant in app.engines.running().await {
+        let live = app.engines.get(&tenant).await?.live().await?;
+        let mut by_state: BTreeMap<&'static str, usize> = ["workflow", "queued", "connected"]
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
+        for s in &live.sessions {
+            *by_state.entry(state_name(s.state)).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            sessions.add(
+                vec![("tenant", tenant.clone()), ("state", state.into())],
+                n as f64,
+            );
+        }
+        for q in &live.queues {
+            let labels = vec![("tenant", tenant.clone()), ("service", q.service.clone())];
+            queue.add(labels.clone(), q.length as f64);
+            oldest.add(labels, q.oldest_wait_seconds.unwrap_or(0) as f64);
+        }
+        let count = |f: &dyn Fn(&crate::engine::core::LiveAgent) -> bool| {
+            live.agents.iter().filter(|a| f(a)).count() as f64
+        };
+        for (state, n) in [
+            ("registered", count(&|a| a.registered)),
+            ("ringing", count(&|a| a.ringing)),
+            ("in_session", count(&|a| a.sessions > 0)),
+            ("rona", count(&|a| a.rona)),
+            ("acw", count(&|a| a.acw)),
+        ] {
+            agents.add(vec![("tenant", tenant.clone()), ("state", state.into())], n);
+        }
+    }
+
+    let mut ended = Family::new(
+        "switchboard_sessions_ended_total",
+        "counter",
+        "Sessions ended, by channel and outcome.",
+    );
+    for r in sqlx::query(
+        "SELECT tenant_id, channel, outcome, COUNT(*) AS n FROM report_sessions
+         GROUP BY tenant_id, channel, outcome ORDER BY tenant_id, channel, outcome",
+    )
+    .fetch_all(&app.pool)
+    .await?
+    {
+        ended.add(
+            vec![
+                ("tenant", r.try_get("tenant_id")?),
+                ("channel", r.try_get("channel")?),
+                ("outcome", r.try_get("outcome")?),
+            ],
+            r.try_get::<i64, _>("n")? as f64,
+        );
+    }
+    let mut offers = Family::new(
+        "switchboard_offers_total",
+        "counter",
+        "Invitations ended, by outcome.",
+    );
+    for r in sqlx::query(
+        "SELECT tenant_id, outcome, COUNT(*) AS n FROM report_offers
+         GROUP BY tenant_id, outcome ORDER BY tenant_id, outcome",
+    )
+    .fetch_all(&app.pool)
+    .await?
+    {
+        offers.add(
+            vec![
+                ("tenant", r.try_get("tenant_id")?),
+                ("outcome", r.try_get("outcome")?),
+            ],
+            r.try_get::<i64, _>("n")? as f64,
+        );
+    }
+    let mut outbox = Family::new(
+        "switchboard_outbox_calls",
+        "gauge",
+        "Connector calls in the outbox (delivered and failed ones until retention removes them).",
+    );
+    let mut retries = Family::new(
+        "switchboard_outbox_retries",
+        "gauge",
+        "Extra attempts the calls in the outbox needed.",
+    );
+    let mut by_state: BTreeMap<String, (i64, i64)> = ["pending", "delivered", "failed"]
+        .into_iter()
+        .map(|s| (s.to_owned(), (0, 0)))
+        .collect();
+    for r in sqlx::query(
+        "SELECT state, COUNT(*) AS n, COALESCE(SUM(MAX(attempts - 1, 0)), 0) AS retries
+         FROM outbox GROUP BY state",
+    )
+    .fetch_all(&app.pool)
+    .await?
+    {
+        by_state.insert(
+            r.try_get("state")?,
+            (r.try_get("n")?, r.try_get("retries")?),
+        );
+    }
+    for (state, (n, r)) in by_state {
+        outbox.add(vec![("state", state.clone())], n as f64);
+        retries.add(vec![("state", state)], r as f64);
+    }
+    let mut effects = Family::new(
+        "switchboard_engine_effects_pending",
+        "gauge",
+        "Engine effects not yet carried out, by kind.",
+    );
+    for r in sqlx::query(
+        "SELECT kind, COUNT(*) AS n FROM engine_effects WHERE state = 'pending'
+         GROUP BY kind ORDER BY kind",
+    )
+    .fetch_all(&app.pool)
+    .await?
+    {
+        effects.add(
+            vec![("kind", r.try_get("kind")?)],
+            r.try_get::<i64, _>("n")? as f64,
+        );
+    }
+
+    let mut out = String::new();
+    for family in [
+        &sessions, &queue, &oldest, &agents, &ended, &offers, &outbox, &retries, &effects,
+    ] {
+        family.write(&mut out);
+    }
+    Ok(out)
+}

@@ -1,0 +1,222 @@
+//! Transcripts of sessions for the tenant's admins, and their retention: what customers wrote
+//! is deleted `reporting.transcript_retention_days` after their session ended — the
+//! transcript, the cards and chatroom records that quote the customer, and settled engine
+//! effects. The reporting facts (ids, times, outcomes) stay.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use super::query::rfc3339;
+use crate::admin::{Admin, Answer, internal};
+use crate::http::problem::Problem;
+use crate::interact::store::CustomerEvent;
+use crate::startup::{App, AppState};
+use crate::store::Pool;
+
+/// One line of a transcript.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Line {
+    pub seq: i64,
+    pub at: String,
+    /// `customer`, `agent` or `service` (the workflow).
+    pub from: String,
+    /// The agent's display name, on agent lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub text: String,
+}
+
+/// `GET /tenants/{tenant}/sessions/{session}/transcript`
+pub async fn transcript(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path((_, session)): Path<(String, String)>,
+) -> Answer {
+    let found = sqlx::query(
+        "SELECT created_at, state FROM interact_sessions WHERE session_id = $1 AND tenant_id = $2",
+    )
+    .bind(&session)
+    .bind(&admin.tenant)
+    .fetch_optional(&app.pool)
+    .await
+    .map_err(internal)?;
+    let Some(found) = found else {
+        let reported = sqlx::query(
+            "SELECT 1 AS x FROM report_sessions WHERE tenant_id = $1 AND session_id = $2",
+        )
+        .bind(&admin.tenant)
+        .bind(&session)
+        .fetch_optional(&app.pool)
+        .await
+        .map_err(internal)?;
+        return Err(match reported {
+            Some(_) => Problem::new(
+                StatusCode::GONE,
+                "transcript_deleted",
+                format!(
+                    "the transcript of session {session:?} was deleted after {} days (reporting.transcript_retention_days)",
+                    app.settings.reporting.transcript_retention.as_secs() / 86_400
+                ),
+            ),
+            None => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("there is no session {session:?}"),
+            ),
+        }
+        .into_response()
+        .into());
+    };
+    let rows = sqlx::query(
+        "SELECT seq, event, created_at FROM interact_events WHERE session_id = $1 ORDER BY seq",
+    )
+    .bind(&session)
+    .fetch_all(&app.pool)
+    .await
+    .map_err(internal)?;
+    let mut lines = Vec::new();
+    for r in rows {
+        let seq: i64 = r.try_get("seq").map_err(internal)?;
+        let at: i64 = r.try_get("created_at").map_err(internal)?;
+        let event: String = r.try_get("event").map_err(internal)?;
+        let line = |from: &str, name: Option<String>, text: String| Line {
+            seq,
+            at: rfc3339(at),
+            from: from.to_owned(),
+            name,
+            text,
+        };
+        match serde_json::from_str::<CustomerEvent>(&event) {
+            Ok(CustomerEvent::CustomerMessage { text, .. }) => {
+                lines.push(line("customer", None, text));
+            }
+            Ok(CustomerEvent::Message { from, text, name }) => {
+                let from = if from == "agent" { "agent" } else { "service" };
+                lines.push(line(from, name, text));
+            }
+            Ok(CustomerEvent::Prompt { text, .. }) => lines.push(line("service", None, text)),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(session.id = %session, seq, error = %e, "unreadable customer event left out of a transcript");
+            }
+        }
+    }
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, session.id = %session, "admin read a transcript");
+    let created_at: i64 = found.try_get("created_at").map_err(internal)?;
+    let state: String = found.try_get("state").map_err(internal)?;
+    Ok(axum::Json(json!({
+        "sessionId": session,
+        "startedAt": rfc3339(created_at),
+        "state": state,
+        "lines": lines,
+    }))
+    .into_response())
+}
+
+/// Sessions handled per purge transaction, so that the store is never locked for long.
+const BATCH: i64 = 500;
+
+/// What one purge deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub invitations: u64,
+    pub chatrooms: u64,
+    pub effects: u64,
+}
+
+/// Deletes what customers wrote in sessions that ended before `before` (Unix ms).
+pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
+    let mut purged = Purged::default();
+    // Every statement writes, so each transaction takes the write lock at once (a read first
+    // could not be upgraded while another writer is in).
+    let ended = "SELECT session_id FROM interact_sessions
+                 WHERE state = 'ended' AND last_activity_at < $1 LIMIT $2";
+    loop {
+        let mut tx = pool.begin().await?;
+        for table in ["interact_events", "interact_messages"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE session_id IN ({ended})"
+            ))
+            .bind(before)
+            .bind(BATCH)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let n = sqlx::query(&format!(
+            "DELETE FROM interact_sessions WHERE session_id IN ({ended})"
+        ))
+        .bind(before)
+        .bind(BATCH)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        purged.sessions += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    purged.invitations =
+        sqlx::query("DELETE FROM teams_invitations WHERE outcome IS NOT NULL AND created_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    purged.chatrooms =
+        sqlx::query("DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    purged.effects =
+        sqlx::query("DELETE FROM engine_effects WHERE state <> 'pending' AND created_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(purged)
+}
+
+/// How often the retention purge runs.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs [`purge`] at start and then every hour until `stop`.
+pub async fn run_retention(app: AppState, stop: CancellationToken) {
+    loop {
+        purge_now(&app).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+    }
+}
+
+/// [`purge`] of what is older than `reporting.transcript_retention_days`.
+pub async fn purge_expired(app: &App) -> sqlx::Result<Purged> {
+    let keep =
+        i64::try_from(app.settings.reporting.transcript_retention.as_millis()).unwrap_or(i64::MAX);
+    purge(&app.pool, app.clock.now_ms().saturating_sub(keep)).await
+}
+
+async fn purge_now(app: &App) {
+    match purge_expired(app).await {
+        Ok(p) if p == Purged::default() => {}
+        Ok(p) => tracing::info!(
+            purged.sessions = p.sessions,
+            purged.invitations = p.invitations,
+            purged.chatrooms = p.chatrooms,
+            purged.effects = p.effects,
+            "transcripts past their retention deleted"
+        ),
+        Err(e) => tracing::error!(error = %e, "transcript retention purge failed"),
+    }
+}
