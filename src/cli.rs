@@ -38,6 +38,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Write a whole tenant (settings, calendars, workflows, users, services) as one JSON file.
+    Export {
+        /// The tenant (Entra tenant id).
+        #[arg(long)]
+        tenant: String,
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Apply a tenant file written by `export` (or by hand): every document is checked first and
+    /// nothing is written unless all are valid; applying it again changes nothing. A running
+    /// service takes the change at its next start (or use the admin API's import).
+    Import {
+        file: PathBuf,
+        /// Also delete the tenant's documents that are not in the file.
+        #[arg(long)]
+        prune: bool,
+    },
     /// Adaptive Card templates.
     Card {
         #[command(subcommand)]

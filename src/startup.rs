@@ -234,6 +234,12 @@ impl Application {
         if resumed > 0 {
             tracing::info!(engines = resumed, "engines resumed from the store");
         }
+        // What was imported while the service was stopped reaches the resumed engines.
+        for tenant in state.engines.running().await {
+            crate::admin::bundle::sync_engine(&state, &tenant)
+                .await
+                .with_context(|| format!("bringing tenant {tenant}'s engine up to date"))?;
+        }
         Ok(Application {
             listener,
             state,

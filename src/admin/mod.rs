@@ -3,6 +3,7 @@
 //! Interact snippet; tenant settings; the live view. Errors are problem+json with a stable
 //! `code`; a document that cannot be stored is refused with every problem named.
 
+pub mod bundle;
 pub mod keys;
 
 use axum::Router;
@@ -29,6 +30,8 @@ pub fn router() -> Router<AppState> {
             get(get_settings).put(put_settings),
         )
         .route("/tenants/{tenant}/live", get(live))
+        .route("/tenants/{tenant}/export", get(export))
+        .route("/tenants/{tenant}/import", post(import))
         .route(
             "/tenants/{tenant}/reports/sessions",
             get(crate::reporting::history::sessions),
@@ -226,7 +229,7 @@ fn conflict(e: StoreError) -> Response {
 
 /// The document kinds of the API, by their path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DocKind {
+pub(crate) enum DocKind {
     Service,
     User,
     Workflow,
@@ -295,50 +298,85 @@ fn shape_problem(e: &serde_json::Error) -> Value {
 }
 
 /// Checks a document of `kind` for tenant storage; returns its id and the value to store.
+/// A service's workflow is looked up in the store.
 async fn check_document(
     app: &App,
     tenant: &str,
     kind: DocKind,
     doc: Value,
 ) -> Result<(String, Value), Refused> {
-    check_document_inner(app, tenant, kind, doc)
-        .await
-        .map_err(Refused::from)
+    let workflow = match (kind, doc.get("workflow").and_then(Value::as_str)) {
+        (DocKind::Service, Some(id)) => docs::get::<Value>(&app.pool, tenant, Kind::Workflow, id)
+            .await
+            .map_err(internal)?
+            .map(|d| d.value),
+        _ => None,
+    };
+    check(kind, doc, workflow.as_ref()).map_err(|problems| refusal(problems).into())
 }
 
-async fn check_document_inner(
-    app: &App,
-    tenant: &str,
+/// The API's answer to a document's problems: 422 `unsupported_activities` naming them when
+/// that is the problem, else 422 `invalid_document` with every problem.
+fn refusal(problems: Vec<Value>) -> Response {
+    if let [only] = problems.as_slice()
+        && only["code"] == "unsupported_activities"
+    {
+        return problem_with(
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_activities",
+                only["message"].as_str().unwrap_or_default().to_owned(),
+            ),
+            json!({ "activities": only["activities"] }),
+        );
+    }
+    invalid(problems)
+}
+
+fn problem(path: &str, code: &str, message: impl Into<String>) -> Value {
+    json!({"path": path, "code": code, "message": message.into()})
+}
+
+/// Checks a document of `kind` (`workflow`: the document of the workflow a service names, if
+/// there is one); returns its id and the value to store, or every problem with its JSON path.
+pub(crate) fn check(
     kind: DocKind,
     doc: Value,
-) -> Result<(String, Value), Response> {
+    workflow: Option<&Value>,
+) -> Result<(String, Value), Vec<Value>> {
     let id = doc
         .get("id")
         .and_then(Value::as_str)
         .filter(|id| !id.trim().is_empty() && id.len() <= 200)
         .map(str::to_owned)
         .ok_or_else(|| {
-            invalid(vec![json!({"path": "/id", "code": "required", "message": "a non-empty id (at most 200 characters) is required"})])
+            vec![problem(
+                "/id",
+                "required",
+                "a non-empty id (at most 200 characters) is required",
+            )]
         })?;
+    let shape = |e: serde_json::Error| vec![shape_problem(&e)];
+    let stored = |v: Result<Value, serde_json::Error>| {
+        v.map_err(|e| vec![problem("", "internal", e.to_string())])
+    };
     match kind {
         DocKind::Service => {
-            let service: Service = serde_json::from_value(doc.clone())
-                .map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            let service: Service = serde_json::from_value(doc).map_err(shape)?;
             if let Some(workflow_id) = &service.workflow {
-                let stored = docs::get::<Value>(&app.pool, tenant, Kind::Workflow, workflow_id)
-                    .await
-                    .map_err(internal)?;
-                let Some(stored) = stored else {
-                    return Err(invalid(vec![
-                        json!({"path": "/workflow", "code": "unknown_workflow",
-                        "message": format!("there is no workflow {workflow_id:?}")}),
-                    ]));
+                let Some(stored) = workflow else {
+                    return Err(vec![problem(
+                        "/workflow",
+                        "unknown_workflow",
+                        format!("there is no workflow {workflow_id:?}"),
+                    )]);
                 };
-                let parsed = workflow::parse(&stored.value).map_err(|_| {
-                    invalid(vec![
-                        json!({"path": "/workflow", "code": "invalid_workflow",
-                        "message": format!("workflow {workflow_id:?} is not valid")}),
-                    ])
+                let parsed = workflow::parse(stored).map_err(|_| {
+                    vec![problem(
+                        "/workflow",
+                        "invalid_workflow",
+                        format!("workflow {workflow_id:?} is not valid"),
+                    )]
                 })?;
                 if let Err(refusal) = service.check_workflow(&parsed) {
                     let names: Vec<String> =
@@ -346,44 +384,37 @@ async fn check_document_inner(
                             .into_iter()
                             .map(|(id, t)| format!("{id} ({t})"))
                             .collect();
-                    return Err(problem_with(
-                        Problem::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "unsupported_activities",
-                            refusal.0,
-                        ),
-                        json!({ "activities": names }),
-                    ));
+                    return Err(vec![json!({
+                        "path": "/workflow", "code": "unsupported_activities",
+                        "message": refusal.0, "activities": names,
+                    })]);
                 }
             }
-            Ok((id, serde_json::to_value(service).map_err(internal)?))
+            Ok((id, stored(serde_json::to_value(service))?))
         }
         DocKind::User => {
-            let user: User =
-                serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            let user: User = serde_json::from_value(doc).map_err(shape)?;
             if user.capacity == 0 {
-                return Err(invalid(vec![
-                    json!({"path": "/capacity", "code": "out_of_range",
-                    "message": "capacity must be at least 1"}),
-                ]));
+                return Err(vec![problem(
+                    "/capacity",
+                    "out_of_range",
+                    "capacity must be at least 1",
+                )]);
             }
-            Ok((id, serde_json::to_value(user).map_err(internal)?))
+            Ok((id, stored(serde_json::to_value(user))?))
         }
         // Stored workflows are checked without a channel (voice activities are kept, as the
         // seeds' product shares workflows); assigning one to a service checks Interact.
         DocKind::Workflow => match workflow::check(&doc, None) {
             Ok(_) => Ok((id, doc)),
-            Err(problems) => Err(invalid(workflow_problems(&problems))),
+            Err(problems) => Err(workflow_problems(&problems)),
         },
         DocKind::Calendar => {
-            let calendar: Calendar =
-                serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+            let calendar: Calendar = serde_json::from_value(doc).map_err(shape)?;
             if let Err(e) = calendar.validate() {
-                return Err(invalid(vec![
-                    json!({"path": "", "code": "invalid_calendar", "message": e.to_string()}),
-                ]));
+                return Err(vec![problem("", "invalid_calendar", e.to_string())]);
             }
-            Ok((id, serde_json::to_value(calendar).map_err(internal)?))
+            Ok((id, stored(serde_json::to_value(calendar))?))
         }
     }
 }
@@ -781,4 +812,64 @@ async fn live(State(app): State<AppState>, admin: Admin) -> Answer {
         .await
         .map_err(|e| internal(format!("{e:#}")))?;
     Ok(axum::Json(live).into_response())
+}
+
+async fn export(State(app): State<AppState>, admin: Admin) -> Answer {
+    let bundle = bundle::export(&app.pool, &admin.tenant)
+        .await
+        .map_err(internal)?;
+    let mut r = axum::Json(bundle).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"tenant.json\""),
+    );
+    Ok(r)
+}
+
+#[derive(serde::Deserialize)]
+struct ImportQuery {
+    #[serde(default)]
+    prune: bool,
+}
+
+/// Answers an import that wrote nothing.
+pub(crate) fn import_refusal(e: bundle::ImportError) -> Response {
+    match e {
+        bundle::ImportError::Invalid(problems) => invalid(problems),
+        bundle::ImportError::Conflict(message) => {
+            Problem::new(StatusCode::CONFLICT, "version_conflict", message).into_response()
+        }
+        other => internal(other),
+    }
+}
+
+async fn import(
+    State(app): State<AppState>,
+    admin: Admin,
+    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
+    body: Bytes,
+) -> Answer {
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body is not UTF-8 JSON".to_owned(),
+        )
+        .into_response()
+    })?;
+    let parsed = bundle::Bundle::parse(text).map_err(import_refusal)?;
+    if !parsed.tenant.id.eq_ignore_ascii_case(&admin.tenant) {
+        return Err(invalid(vec![json!({"path": "/tenant/id", "code": "tenant_mismatch",
+            "message": format!("the file is for tenant {:?}, not {:?}", parsed.tenant.id, admin.tenant)})])
+        .into());
+    }
+    let done = bundle::import(&app.pool, &parsed, q.prune, app.clock.now_ms())
+        .await
+        .map_err(import_refusal)?;
+    bundle::sync_engine(&app, &admin.tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, created = done.created,
+        updated = done.updated, deleted = done.deleted, "admin imported a tenant file");
+    Ok(axum::Json(done).into_response())
 }

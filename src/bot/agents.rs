@@ -204,12 +204,6 @@ pub async fn sync_agent(app: &App, tenant: &str, user: &str) -> anyhow::Result<(
     let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
         return Ok(());
     };
-    let reg = store::registration_of(&app.pool, tenant, user).await?;
-    let registered = reg.as_ref().is_some_and(|r| r.registered);
-    let presence = match reg.as_ref().map(|r| r.presence.as_str()) {
-        Some("away") => Presence::Away,
-        _ => Presence::Available,
-    };
     let engine = app.engines.get(tenant).await?;
     for service in docs::list::<Service>(&app.pool, tenant, Kind::Service).await? {
         if service.value.members.contains(user) {
@@ -221,14 +215,27 @@ pub async fn sync_agent(app: &App, tenant: &str, user: &str) -> anyhow::Result<(
         }
     }
     engine
-        .send(Command::UpsertUser {
-            user: Box::new(u.value),
-            registered,
-            presence,
-        })
+        .send(upsert_user(&app.pool, tenant, u.value).await?)
         .await?;
     app.events.wake();
     Ok(())
+}
+
+/// The engine command that tells it about a directory user and their registration.
+pub async fn upsert_user(
+    pool: &crate::store::Pool,
+    tenant: &str,
+    user: User,
+) -> anyhow::Result<Command> {
+    let reg = store::registration_of(pool, tenant, &user.id).await?;
+    Ok(Command::UpsertUser {
+        registered: reg.as_ref().is_some_and(|r| r.registered),
+        presence: match reg.as_ref().map(|r| r.presence.as_str()) {
+            Some("away") => Presence::Away,
+            _ => Presence::Available,
+        },
+        user: Box::new(user),
+    })
 }
 
 /// A personal-chat command and its answer (an activity to send back).

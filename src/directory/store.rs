@@ -66,6 +66,20 @@ pub async fn put<T: Serialize>(
     expected: Option<i64>,
     now_ms: i64,
 ) -> Result<i64, StoreError> {
+    let mut conn = pool.acquire().await?;
+    put_in(&mut conn, tenant, kind, id, value, expected, now_ms).await
+}
+
+/// [`put`] inside the caller's transaction.
+pub async fn put_in<T: Serialize>(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+    value: &T,
+    expected: Option<i64>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
     let body = serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
         kind: kind.name(),
         id: id.to_owned(),
@@ -81,7 +95,7 @@ pub async fn put<T: Serialize>(
         .bind(id)
         .bind(&body)
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?
         .rows_affected(),
         Some(version) => sqlx::query(
@@ -94,14 +108,14 @@ pub async fn put<T: Serialize>(
         .bind(&body)
         .bind(version)
         .bind(now_ms)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?
         .rows_affected(),
     };
     if affected == 1 {
         return Ok(expected.map_or(1, |v| v + 1));
     }
-    let actual = version(pool, tenant, kind, id).await?;
+    let actual = version(conn, tenant, kind, id).await?;
     Err(StoreError::Conflict {
         kind: kind.name(),
         id: id.to_owned(),
@@ -111,7 +125,7 @@ pub async fn put<T: Serialize>(
 }
 
 async fn version(
-    pool: &Pool,
+    conn: &mut sqlx::SqliteConnection,
     tenant: &str,
     kind: Kind,
     id: &str,
@@ -122,7 +136,7 @@ async fn version(
     .bind(tenant)
     .bind(kind.name())
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .map(|r| r.try_get("version"))
     .transpose()?)
@@ -185,6 +199,18 @@ pub async fn delete(
     id: &str,
     expected: i64,
 ) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    delete_in(&mut conn, tenant, kind, id, expected).await
+}
+
+/// [`delete`] inside the caller's transaction.
+pub async fn delete_in(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+    expected: i64,
+) -> Result<(), StoreError> {
     let affected = sqlx::query(
         "DELETE FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $4",
     )
@@ -192,7 +218,7 @@ pub async fn delete(
     .bind(kind.name())
     .bind(id)
     .bind(expected)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
     if affected == 1 {
@@ -202,6 +228,6 @@ pub async fn delete(
         kind: kind.name(),
         id: id.to_owned(),
         expected: Some(expected),
-        actual: version(pool, tenant, kind, id).await?,
+        actual: version(conn, tenant, kind, id).await?,
     })
 }

@@ -546,6 +546,7 @@ impl Core {
             Command::UpsertCalendar { calendar } => {
                 self.calendars.get(&calendar.id) == Some(calendar.as_ref())
             }
+            Command::UpsertTenant { tenant } => self.tenant.as_ref() == Some(tenant.as_ref()),
             _ => false,
         }
     }

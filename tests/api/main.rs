@@ -4,6 +4,7 @@
 mod admin;
 mod binary;
 mod browser;
+mod bundle;
 mod cards_catalog;
 mod cards_conformance;
 mod directory;

@@ -13,8 +13,8 @@ use switchboard::directory::store::{self, Kind};
 use crate::helpers::{TestApp, TestConfig};
 use crate::mock_bf::{APP_ID, Scripted, TENANT_ID};
 
-const CONTACT: &str = "support-web";
-const KEY: &str = "k-123";
+pub const CONTACT: &str = "support-web";
+pub const KEY: &str = "k-123";
 pub const TEAMS_APP: &str = "a1b2c3d4-0000-4000-8000-00000000c0de";
 
 /// An agent as Teams shows them to the bot.

@@ -1,0 +1,361 @@
+//! A whole tenant as one JSON document (config as code): `switchboard export` writes it,
+//! `switchboard import` (or `PUT …/import`) applies it. Every document is checked as the admin
+//! API checks it, all problems are reported with their path in the file, and nothing is
+//! written unless everything is valid. Applying the same file twice changes nothing the second
+//! time (unchanged documents keep their version).
+//!
+//! ```json
+//! { "switchboardTenant": 1, "tenant": {"id": "…", "name": "…", "imEnabled": true},
+//!   "calendars": [], "workflows": [], "users": [], "services": [] }
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{DocKind, check};
+use crate::directory::model::Tenant;
+use crate::directory::store::{self as docs, Kind, StoreError};
+use crate::store::Pool;
+
+/// The format version this build reads and writes.
+pub const FORMAT: u32 = 1;
+
+/// The order documents are written in: what others refer to first.
+const ORDER: [(DocKind, &str); 4] = [
+    (DocKind::Calendar, "calendars"),
+    (DocKind::Workflow, "workflows"),
+    (DocKind::User, "users"),
+    (DocKind::Service, "services"),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Bundle {
+    pub switchboard_tenant: u32,
+    pub tenant: Tenant,
+    #[serde(default)]
+    pub calendars: Vec<Value>,
+    #[serde(default)]
+    pub workflows: Vec<Value>,
+    #[serde(default)]
+    pub users: Vec<Value>,
+    #[serde(default)]
+    pub services: Vec<Value>,
+}
+
+impl Bundle {
+    fn docs(&self, kind: DocKind) -> &[Value] {
+        match kind {
+            DocKind::Calendar => &self.calendars,
+            DocKind::Workflow => &self.workflows,
+            DocKind::User => &self.users,
+            DocKind::Service => &self.services,
+        }
+    }
+
+    /// Parses a file's text, naming the JSON path of a shape error.
+    pub fn parse(text: &str) -> Result<Bundle, ImportError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            ImportError::Invalid(vec![
+                json!({"path": "", "code": "invalid_json", "message": e.to_string()}),
+            ])
+        })?;
+        if value.get("switchboardTenant").and_then(Value::as_u64) != Some(u64::from(FORMAT)) {
+            return Err(ImportError::Invalid(vec![json!({
+                "path": "/switchboardTenant", "code": "unsupported_format",
+                "message": format!("this build reads tenant files of format {FORMAT} (\"switchboardTenant\": {FORMAT})"),
+            })]));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            ImportError::Invalid(vec![
+                json!({"path": "", "code": "invalid_shape", "message": e.to_string()}),
+            ])
+        })
+    }
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file has {} problem(s)", .0.len())]
+    Invalid(Vec<Value>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Imported {
+    pub tenant: String,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+    /// Documents written or deleted, as `kind/id`, in the order they were.
+    pub changes: Vec<String>,
+}
+
+/// The tenant as a bundle (documents ordered by id).
+pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
+    let settings = docs::get::<Tenant>(pool, tenant, Kind::Tenant, tenant)
+        .await?
+        .map_or_else(
+            || Tenant {
+                id: tenant.to_owned(),
+                name: String::new(),
+                im_enabled: true,
+                http_allowed_networks: Vec::new(),
+            },
+            |t| t.value,
+        );
+    let mut bundle = Bundle {
+        switchboard_tenant: FORMAT,
+        tenant: settings,
+        calendars: Vec::new(),
+        workflows: Vec::new(),
+        users: Vec::new(),
+        services: Vec::new(),
+    };
+    for (kind, _) in ORDER {
+        let values = docs::list::<Value>(pool, tenant, kind.kind())
+            .await?
+            .into_iter()
+            .map(|d| d.value)
+            .collect();
+        match kind {
+            DocKind::Calendar => bundle.calendars = values,
+            DocKind::Workflow => bundle.workflows = values,
+            DocKind::User => bundle.users = values,
+            DocKind::Service => bundle.services = values,
+        }
+    }
+    Ok(bundle)
+}
+
+/// Checks every document; returns them by kind and id, ready to store.
+fn checked(
+    bundle: &Bundle,
+    stored_workflows: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<&'static str, BTreeMap<String, Value>>, Vec<Value>> {
+    let mut problems = Vec::new();
+    let bundled_workflows: BTreeMap<&str, &Value> = bundle
+        .workflows
+        .iter()
+        .filter_map(|w| Some((w.get("id")?.as_str()?, w)))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (kind, section) in ORDER {
+        let mut docs = BTreeMap::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, doc) in bundle.docs(kind).iter().enumerate() {
+            if let Some(id) = doc.get("id").and_then(Value::as_str)
+                && !seen.insert(id)
+            {
+                problems.push(
+                    json!({"path": format!("/{section}/{i}/id"), "code": "duplicate_id",
+                    "message": format!("{} {id:?} is in the file more than once", kind.name())}),
+                );
+                continue;
+            }
+            let workflow = doc
+                .get("workflow")
+                .and_then(Value::as_str)
+                .filter(|_| kind == DocKind::Service)
+                .and_then(|id| {
+                    bundled_workflows
+                        .get(id)
+                        .copied()
+                        .or_else(|| stored_workflows.get(id))
+                });
+            match check(kind, doc.clone(), workflow) {
+                Ok((id, value)) => {
+                    docs.insert(id, value);
+                }
+                Err(found) => problems.extend(found.into_iter().map(|mut p| {
+                    let path = format!("/{section}/{i}{}", p["path"].as_str().unwrap_or_default());
+                    p["path"] = json!(path);
+                    p
+                })),
+            }
+        }
+        out.insert(section, docs);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Applies `bundle` in one transaction; with `prune`, documents of the tenant that are not in
+/// the file are deleted.
+pub async fn import(
+    pool: &Pool,
+    bundle: &Bundle,
+    prune: bool,
+    now: i64,
+) -> Result<Imported, ImportError> {
+    let tenant = bundle.tenant.id.trim().to_ascii_lowercase();
+    if tenant.is_empty() {
+        return Err(ImportError::Invalid(vec![
+            json!({"path": "/tenant/id", "code": "required", "message": "the tenant id is required"}),
+        ]));
+    }
+    let mut current: BTreeMap<&'static str, BTreeMap<String, (Value, i64)>> = BTreeMap::new();
+    for (kind, section) in ORDER {
+        let docs = docs::list::<Value>(pool, &tenant, kind.kind())
+            .await?
+            .into_iter()
+            .filter_map(|d| {
+                Some((
+                    d.value.get("id")?.as_str()?.to_owned(),
+                    (d.value, d.version),
+                ))
+            })
+            .collect();
+        current.insert(section, docs);
+    }
+    let stored_workflows: BTreeMap<String, Value> = if prune {
+        BTreeMap::new()
+    } else {
+        current["workflows"]
+            .iter()
+            .map(|(id, (v, _))| (id.clone(), v.clone()))
+            .collect()
+    };
+    let wanted = checked(bundle, &stored_workflows).map_err(ImportError::Invalid)?;
+
+    let mut done = Imported {
+        tenant: tenant.clone(),
+        ..Imported::default()
+    };
+    let mut tx = pool.begin().await?;
+    let conflict = |e: StoreError| match e {
+        StoreError::Conflict { kind, id, .. } => ImportError::Conflict(format!(
+            "{kind} {id} was changed while the file was applied; nothing was written, apply it again"
+        )),
+        other => ImportError::Store(other),
+    };
+    let mut settings = bundle.tenant.clone();
+    settings.id.clone_from(&tenant);
+    let stored_settings = docs::get::<Tenant>(pool, &tenant, Kind::Tenant, &tenant).await?;
+    match &stored_settings {
+        Some(s) if serde_json::to_value(&s.value).ok() == serde_json::to_value(&settings).ok() => {
+            done.unchanged += 1;
+        }
+        _ => {
+            docs::put_in(
+                &mut tx,
+                &tenant,
+                Kind::Tenant,
+                &tenant,
+                &settings,
+                stored_settings.as_ref().map(|s| s.version),
+                now,
+            )
+            .await
+            .map_err(conflict)?;
+            if stored_settings.is_some() {
+                done.updated += 1;
+            } else {
+                done.created += 1;
+            }
+            done.changes.push(format!("tenant/{tenant}"));
+        }
+    }
+    if prune {
+        // Services first: they refer to the others.
+        for (kind, section) in ORDER.iter().rev() {
+            for (id, (_, version)) in &current[section] {
+                if !wanted[section].contains_key(id) {
+                    docs::delete_in(&mut tx, &tenant, kind.kind(), id, *version)
+                        .await
+                        .map_err(conflict)?;
+                    done.deleted += 1;
+                    done.changes.push(format!("{}/{id}", kind.name()));
+                }
+            }
+        }
+    }
+    for (kind, section) in ORDER {
+        for (id, value) in &wanted[section] {
+            let before = current[section].get(id);
+            if before.is_some_and(|(v, _)| v == value) {
+                done.unchanged += 1;
+                continue;
+            }
+            docs::put_in(
+                &mut tx,
+                &tenant,
+                kind.kind(),
+                id,
+                value,
+                before.map(|(_, version)| *version),
+                now,
+            )
+            .await
+            .map_err(conflict)?;
+            if before.is_some() {
+                done.updated += 1;
+            } else {
+                done.created += 1;
+            }
+            done.changes.push(format!("{}/{id}", kind.name()));
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Brings a tenant's running engine in step with its stored directory (after an import, and
+/// at boot for engines resumed from the store, so that a file imported while the service was
+/// stopped takes effect). Documents the engine already holds unchanged cost no log write.
+pub async fn sync_engine(app: &crate::startup::App, tenant: &str) -> anyhow::Result<()> {
+    use crate::directory::calendar::Calendar;
+    use crate::directory::model::{Service, User};
+    use crate::engine::core::Command;
+
+    let engine = app.engines.get(tenant).await?;
+    if let Some(t) = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant).await? {
+        engine
+            .send(Command::UpsertTenant {
+                tenant: Box::new(t.value),
+            })
+            .await?;
+    }
+    for c in docs::list::<Calendar>(&app.pool, tenant, Kind::Calendar).await? {
+        engine
+            .send(Command::UpsertCalendar {
+                calendar: Box::new(c.value),
+            })
+            .await?;
+    }
+    for w in docs::list::<Value>(&app.pool, tenant, Kind::Workflow).await? {
+        engine
+            .send(Command::UpsertWorkflow { document: w.value })
+            .await?;
+    }
+    for s in docs::list::<Service>(&app.pool, tenant, Kind::Service).await? {
+        engine
+            .send(Command::UpsertService {
+                service: Box::new(s.value),
+            })
+            .await?;
+    }
+    for u in docs::list::<User>(&app.pool, tenant, Kind::User).await? {
+        engine
+            .send(crate::bot::agents::upsert_user(&app.pool, tenant, u.value).await?)
+            .await?;
+    }
+    app.events.wake();
+    Ok(())
+}
