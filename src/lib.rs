@@ -39,6 +39,7 @@ pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod interact;
+pub mod manifest;
 pub mod preferences;
 pub mod reporting;
 pub mod startup;

@@ -14,6 +14,7 @@ mod helpers;
 mod inbound_auth;
 mod inbound_http;
 mod interact;
+mod manifest;
 mod metrics;
 mod mock_bf;
 mod outbound;
