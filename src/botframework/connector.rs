@@ -166,7 +166,39 @@ struct ErrorDetail {
 }
 
 /// The Bot Connector client.
+/// What the Connector answered, for `/metrics`: calls by method and status, their latency,
+/// and how long outbox calls took from queued to delivered.
+#[derive(Debug, Default)]
+pub struct ConnectorStats {
+    /// `(method, status)` → calls; status is the HTTP code or `transport`.
+    pub calls: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
+    /// Per method: each HTTP attempt's duration.
+    pub call_seconds:
+        std::sync::Mutex<std::collections::BTreeMap<String, crate::telemetry::Histogram>>,
+    /// From a call entering the outbox until the Connector accepted it (retries included).
+    pub delivery_seconds: std::sync::Mutex<crate::telemetry::Histogram>,
+}
+
+impl ConnectorStats {
+    fn record(&self, method: &Method, status: String, seconds: f64) {
+        let method = method.as_str().to_owned();
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry((method.clone(), status)).or_default() += 1;
+        }
+        if let Ok(mut h) = self.call_seconds.lock() {
+            h.entry(method).or_default().observe(seconds);
+        }
+    }
+
+    pub fn delivered_after(&self, seconds: f64) {
+        if let Ok(mut h) = self.delivery_seconds.lock() {
+            h.observe(seconds);
+        }
+    }
+}
+
 pub struct ConnectorClient {
+    stats: ConnectorStats,
     http: reqwest::Client,
     tokens: Arc<AccessTokens>,
     allowed: ServiceUrlAllowList,
@@ -184,6 +216,7 @@ impl ConnectorClient {
         attempts: u32,
     ) -> Self {
         ConnectorClient {
+            stats: ConnectorStats::default(),
             http,
             tokens,
             allowed,
@@ -199,6 +232,10 @@ impl ConnectorClient {
 
     pub fn backoff(&self) -> Backoff {
         self.backoff
+    }
+
+    pub fn stats(&self) -> &ConnectorStats {
+        &self.stats
     }
 
     /// `POST /v3/conversations`.
@@ -411,18 +448,26 @@ impl ConnectorClient {
         url: url::Url,
         body: Option<&serde_json::Value>,
     ) -> Result<bytes::Bytes, ConnectorError> {
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method.clone(), url);
         if let Some(token) = self.tokens.token(BOT_FRAMEWORK_SCOPE).await? {
             request = request.bearer_auth(token.secret());
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Transport(transport_reason(&e)))?;
+        let started = std::time::Instant::now();
+        let response = request.send().await;
+        let seconds = started.elapsed().as_secs_f64();
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                self.stats.record(&method, "transport".into(), seconds);
+                return Err(ConnectorError::Transport(transport_reason(&e)));
+            }
+        };
         let status = response.status();
+        self.stats
+            .record(&method, status.as_u16().to_string(), seconds);
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -320,6 +320,9 @@ impl Dispatcher {
         let now = self.outbox.clock.now_ms();
         match result {
             Ok(delivered) => {
+                self.connector
+                    .stats()
+                    .delivered_after((now - head.created_at).max(0) as f64 / 1000.0);
                 let attempts = head.attempts + i64::from(delivered.attempts);
                 if let Err(e) =
                     outbox::mark_delivered(pool, head.id, attempts, delivered.id.as_deref(), now)

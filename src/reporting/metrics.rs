@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): what the running engines hold
-//! (sessions by state, queues, agents) and what the store holds (ended sessions and offers by
-//! outcome, the outbox by state, pending engine effects).
+//! (sessions by state, queues, agents), what the store holds (ended sessions and offers by
+//! outcome, the outbox by state, pending engine effects), and what this process saw of the
+//! Connector (calls by method and status, their latency, outbox delivery latency).
 //!
 //! Labels carry tenant and service ids, never names or customer data. The endpoint has no
 //! authentication: restrict it to the scraper at the reverse proxy.
@@ -16,14 +17,18 @@ use sqlx::Row;
 use crate::engine::core::SessionState;
 use crate::http::problem::Problem;
 use crate::startup::{App, AppState};
+use crate::telemetry::Histogram;
 
 /// One metric family: its samples as `(labels, value)`.
 struct Family {
     name: &'static str,
     help: &'static str,
     kind: &'static str,
-    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+    /// `(name suffix, labels, value)`; the suffix is empty except for histograms.
+    samples: Vec<(&'static str, Labels, f64)>,
 }
+
+type Labels = Vec<(&'static str, String)>;
 
 impl Family {
     fn new(name: &'static str, kind: &'static str, help: &'static str) -> Self {
@@ -36,21 +41,37 @@ impl Family {
     }
 
     fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
-        self.samples.push((labels, value));
+        self.samples.push(("", labels, value));
+    }
+
+    /// A histogram's `_bucket` (cumulative, `le`), `_sum` and `_count` samples.
+    fn add_histogram(&mut self, labels: Vec<(&'static str, String)>, h: &Histogram) {
+        for (le, n) in h.cumulative() {
+            let mut with_le = labels.clone();
+            let le = if le.is_infinite() {
+                "+Inf".to_owned()
+            } else {
+                le.to_string()
+            };
+            with_le.push(("le", le));
+            self.samples.push(("_bucket", with_le, n as f64));
+        }
+        self.samples.push(("_sum", labels.clone(), h.sum));
+        self.samples.push(("_count", labels, h.count as f64));
     }
 
     fn write(&self, out: &mut String) {
         let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
         let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
-        for (labels, value) in &self.samples {
+        for (suffix, labels, value) in &self.samples {
             let labels: Vec<String> = labels
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
                 .collect();
             if labels.is_empty() {
-                let _ = writeln!(out, "{} {value}", self.name);
+                let _ = writeln!(out, "{}{suffix} {value}", self.name);
             } else {
-                let _ = writeln!(out, "{}{{{}}} {value}", self.name, labels.join(","));
+                let _ = writeln!(out, "{}{suffix}{{{}}} {value}", self.name, labels.join(","));
             }
         }
     }
@@ -236,9 +257,53 @@ async fn render(app: &App) -> anyhow::Result<String> {
         );
     }
 
+    let stats = app.connector.stats();
+    let mut calls = Family::new(
+        "switchboard_connector_calls_total",
+        "counter",
+        "HTTP requests to the Bot Framework Connector, by method and status (or transport).",
+    );
+    if let Ok(counts) = stats.calls.lock() {
+        for ((method, status), n) in counts.iter() {
+            calls.add(
+                vec![("method", method.clone()), ("status", status.clone())],
+                *n as f64,
+            );
+        }
+    }
+    let mut call_seconds = Family::new(
+        "switchboard_connector_call_duration_seconds",
+        "histogram",
+        "How long each Connector request took, by method.",
+    );
+    if let Ok(histograms) = stats.call_seconds.lock() {
+        for (method, h) in histograms.iter() {
+            call_seconds.add_histogram(vec![("method", method.clone())], h);
+        }
+    }
+    let mut delivery = Family::new(
+        "switchboard_outbox_delivery_seconds",
+        "histogram",
+        "From a Teams call entering the outbox until the Connector accepted it (retries included).",
+    );
+    if let Ok(h) = stats.delivery_seconds.lock() {
+        delivery.add_histogram(Vec::new(), &h);
+    }
+
     let mut out = String::new();
     for family in [
-        &sessions, &queue, &oldest, &agents, &ended, &offers, &outbox, &retries, &effects,
+        &sessions,
+        &queue,
+        &oldest,
+        &agents,
+        &ended,
+        &offers,
+        &outbox,
+        &retries,
+        &effects,
+        &calls,
+        &call_seconds,
+        &delivery,
     ] {
         family.write(&mut out);
     }

@@ -38,11 +38,26 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             labels.sort();
-            let value = match s.value {
-                Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => v,
+            let (suffix, value) = match s.value {
+                Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => ("", v),
+                // A histogram: its buckets rise to the +Inf one, which is what is kept.
+                Sample::Histogram(buckets) => {
+                    assert!(
+                        buckets
+                            .windows(2)
+                            .all(|w| w[0].count <= w[1].count && w[0].less_than < w[1].less_than),
+                        "cumulative buckets: {buckets:?}"
+                    );
+                    let last = buckets.last().expect("buckets");
+                    assert!(last.less_than.is_infinite(), "a +Inf bucket");
+                    ("_inf", last.count)
+                }
                 other => panic!("unexpected sample {other:?}"),
             };
-            (format!("{}{{{}}}", s.metric, labels.join(",")), value)
+            (
+                format!("{}{suffix}{{{}}}", s.metric, labels.join(",")),
+                value,
+            )
         })
         .collect()
 }
@@ -86,4 +101,41 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
     assert_eq!(m["switchboard_sessions{state=queued}"], 0.0);
     assert_eq!(m["switchboard_queue_length{service=support}"], 0.0);
     assert_eq!(m["switchboard_agents{state=ringing}"], 0.0);
+
+    // Once the outbox is empty, the Connector calls counted are the ones the mock answered,
+    // and every call and delivery is in the latency histograms.
+    let m = loop {
+        let m = scrape(&app).await;
+        if m.get("switchboard_outbox_calls{state=pending}") == Some(&0.0) {
+            break m;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "outbox not drained");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let answered = |method: &str, status: u16| {
+        app.mock
+            .calls()
+            .iter()
+            .filter(|c| c.method == method && c.status == status)
+            .count() as f64
+    };
+    let posts = m["switchboard_connector_calls_total{method=POST,status=201}"];
+    assert_eq!(posts, answered("POST", 201));
+    assert_eq!(
+        m["switchboard_connector_calls_total{method=PUT,status=200}"],
+        answered("PUT", 200),
+        "the withdrawn invitation card"
+    );
+    assert_eq!(
+        m["switchboard_connector_call_duration_seconds_inf{method=POST}"],
+        posts
+    );
+    assert_eq!(
+        m["switchboard_connector_call_duration_seconds_count{method=POST}"],
+        posts
+    );
+    assert!(m["switchboard_connector_call_duration_seconds_sum{method=POST}"] > 0.0);
+    let delivered = m["switchboard_outbox_calls{state=delivered}"];
+    assert_eq!(m["switchboard_outbox_delivery_seconds_inf{}"], delivered);
+    assert_eq!(m["switchboard_outbox_delivery_seconds_count{}"], delivered);
 }

@@ -579,10 +579,12 @@ async fn transcripts_show_both_sides_in_order_and_are_deleted_after_the_retentio
     );
 
     // A second chat ends two days later; at 91 days only the first one's transcript goes.
+    settled(&app, &ada.session).await;
     clock.advance(chrono::Duration::days(2));
     let bea = teams::start_chat(&app, "Bea", Some("Hi again")).await;
     bea.leave(&app).await;
     teams::outcome(&app, &bea.session).await;
+    settled(&app, &bea.session).await;
     clock.advance(chrono::Duration::days(89) + chrono::Duration::minutes(1));
     let purged = switchboard::reporting::transcripts::purge_expired(&app.state)
         .await
@@ -618,4 +620,33 @@ async fn transcripts_show_both_sides_in_order_and_are_deleted_after_the_retentio
     // The reporting facts stay.
     let (_, _, body) = api.get("/reports/sessions").await;
     assert_eq!(body["items"].as_array().expect("items").len(), 2);
+}
+
+/// Waits until the workers have recorded a session's end (customer side ended, chatroom
+/// closed if it had one), so that the clock can move on.
+async fn settled(app: &TestApp, session: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ended: Option<String> =
+            sqlx::query_scalar("SELECT state FROM interact_sessions WHERE session_id = $1")
+                .bind(session)
+                .fetch_optional(&app.state.pool)
+                .await
+                .expect("state");
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chatrooms WHERE session_id = $1 AND closed_at IS NULL",
+        )
+        .bind(session)
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("rooms");
+        if ended.as_deref() == Some("ended") && open == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{session} not settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
