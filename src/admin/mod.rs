@@ -826,12 +826,6 @@ async fn export(State(app): State<AppState>, admin: Admin) -> Answer {
     Ok(r)
 }
 
-#[derive(serde::Deserialize)]
-struct ImportQuery {
-    #[serde(default)]
-    prune: bool,
-}
-
 /// Answers an import that wrote nothing.
 pub(crate) fn import_refusal(e: bundle::ImportError) -> Response {
     match e {
@@ -846,9 +840,11 @@ pub(crate) fn import_refusal(e: bundle::ImportError) -> Response {
 async fn import(
     State(app): State<AppState>,
     admin: Admin,
-    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     body: Bytes,
 ) -> Answer {
+    let params = crate::reporting::query::Params::parse(raw.as_deref(), &["prune"])?;
+    let prune = params.choice("prune", &["true", "false"])?.as_deref() == Some("true");
     let text = std::str::from_utf8(&body).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -863,7 +859,7 @@ async fn import(
             "message": format!("the file is for tenant {:?}, not {:?}", parsed.tenant.id, admin.tenant)})])
         .into());
     }
-    let done = bundle::import(&app.pool, &parsed, q.prune, app.clock.now_ms())
+    let done = bundle::import(&app.pool, &parsed, prune, app.clock.now_ms())
         .await
         .map_err(import_refusal)?;
     bundle::sync_engine(&app, &admin.tenant)

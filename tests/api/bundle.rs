@@ -198,6 +198,19 @@ async fn the_api_import_reaches_the_running_engine() {
     assert_eq!(exported["tenant"]["name"], "Contoso");
     assert_eq!(exported["users"][0]["id"], ANNE.aad);
 
+    let (status, _, body) = api.post("/import?prune=maybe", &file).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_parameter");
+    // Pruning with a file that lacks the user deletes her.
+    let mut fewer = file.clone();
+    fewer["users"] = json!([]);
+    fewer["services"][0]["members"] = json!([]);
+    let (status, _, body) = api.post("/import?prune=true", &fewer).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deleted"], 1, "{body}");
+    let (_, _, exported) = api.get("/export").await;
+    assert_eq!(exported["users"], json!([]));
+
     let mut other = file.clone();
     other["tenant"]["id"] = json!("someone-else");
     let (status, _, body) = api.post("/import", &other).await;
