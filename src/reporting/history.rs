@@ -124,23 +124,18 @@ pub async fn sessions(
     let limit = limit(&params)?;
     let cursor = Cursor::of(&params)?;
 
-    let mut q = QueryBuilder::<Sqlite>::new(
+    let rows = fetch(
+        &app,
+        &admin.tenant,
         "SELECT session_id, service, channel, outcome, agent, created_at, queued_at, offered_at,
                 accepted_at, ended_at, transferred_from
          FROM report_sessions WHERE tenant_id = ",
-    );
-    q.push_bind(admin.tenant.clone());
-    filters.push(&mut q, "agent");
-    if let Some(c) = &cursor {
-        q.push(" AND (ended_at, session_id) > (")
-            .push_bind(c.ended_at)
-            .push(", ")
-            .push_bind(c.key.clone())
-            .push(")");
-    }
-    q.push(" ORDER BY ended_at, session_id LIMIT ")
-        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+        ("agent", "session_id"),
+        &filters,
+        cursor.map(|c| (c.ended_at, Key::Text(c.key))),
+        limit,
+    )
+    .await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
@@ -212,22 +207,17 @@ pub async fn offers(
         None => None,
     };
 
-    let mut q = QueryBuilder::<Sqlite>::new(
+    let rows = fetch(
+        &app,
+        &admin.tenant,
         "SELECT offer_id, session_id, service, channel, user_id, outcome, ended_at
          FROM report_offers WHERE tenant_id = ",
-    );
-    q.push_bind(admin.tenant.clone());
-    filters.push(&mut q, "user_id");
-    if let Some((at, id)) = cursor {
-        q.push(" AND (ended_at, offer_id) > (")
-            .push_bind(at)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
-    }
-    q.push(" ORDER BY ended_at, offer_id LIMIT ")
-        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+        ("user_id", "offer_id"),
+        &filters,
+        cursor.map(|(at, id)| (at, Key::Int(id))),
+        limit,
+    )
+    .await?;
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
@@ -257,6 +247,42 @@ pub async fn offers(
     page(
         "offers", &admin, &params, format, limit, items, keys, offer_csv,
     )
+}
+
+/// The key that orders rows with the same end time.
+enum Key {
+    Text(String),
+    Int(i64),
+}
+
+/// One page (plus one row, to know whether there is a next) of a report table, in end-time
+/// order; `columns` are the table's agent column and its key column.
+#[allow(clippy::too_many_arguments)]
+async fn fetch(
+    app: &crate::startup::App,
+    tenant: &str,
+    select: &str,
+    (user_column, key_column): (&str, &str),
+    filters: &Filters,
+    after: Option<(i64, Key)>,
+    limit: usize,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, crate::admin::Refused> {
+    let mut q = QueryBuilder::<Sqlite>::new(select);
+    q.push_bind(tenant.to_owned());
+    filters.push(&mut q, user_column);
+    if let Some((at, key)) = after {
+        q.push(format!(" AND (ended_at, {key_column}) > ("))
+            .push_bind(at)
+            .push(", ");
+        match key {
+            Key::Text(k) => q.push_bind(k),
+            Key::Int(k) => q.push_bind(k),
+        };
+        q.push(")");
+    }
+    q.push(format!(" ORDER BY ended_at, {key_column} LIMIT "))
+        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+    Ok(q.build().fetch_all(&app.pool).await.map_err(internal)?)
 }
 
 fn limit(params: &Params) -> Result<usize, crate::admin::Refused> {

@@ -165,24 +165,20 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             break;
         }
     }
-    purged.invitations =
-        sqlx::query("DELETE FROM teams_invitations WHERE outcome IS NOT NULL AND created_at < $1")
+    // Card data and chatroom records quote the customer; settled effects carry their text.
+    let mut counts = [0u64; 3];
+    for (count, sql) in counts.iter_mut().zip([
+        "DELETE FROM teams_invitations WHERE outcome IS NOT NULL AND created_at < $1",
+        "DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1",
+        "DELETE FROM engine_effects WHERE state <> 'pending' AND created_at < $1",
+    ]) {
+        *count = sqlx::query(sql)
             .bind(before)
             .execute(pool)
             .await?
             .rows_affected();
-    purged.chatrooms =
-        sqlx::query("DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1")
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected();
-    purged.effects =
-        sqlx::query("DELETE FROM engine_effects WHERE state <> 'pending' AND created_at < $1")
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected();
+    }
+    [purged.invitations, purged.chatrooms, purged.effects] = counts;
     Ok(purged)
 }
 
