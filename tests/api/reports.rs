@@ -499,6 +499,7 @@ async fn reports_refuse_bad_parameters_and_other_tenants() {
         "reports/offers",
         "reports/kpis",
         "sessions/s1/transcript",
+        "export",
     ] {
         let url = format!("{}/api/admin/v1/tenants/{TENANT_ID}/{path}", app.address);
         let none = http.get(&url).send().await.expect("request");
