@@ -547,6 +547,40 @@ impl Core {
                 self.calendars.get(&calendar.id) == Some(calendar.as_ref())
             }
             Command::UpsertTenant { tenant } => self.tenant.as_ref() == Some(tenant.as_ref()),
+            // The same user with the same registration and presence (every engine sync at boot
+            // sends them all): distribution would keep the agent as it is.
+            Command::UpsertUser {
+                user,
+                registered,
+                presence,
+            } => {
+                let Some(held) = self.distribution.agents.get(&user.id) else {
+                    return false;
+                };
+                let services: Vec<&Service> = self.services.values().collect();
+                let wanted = user.to_agent(&services, *registered, *presence, held.idle_since);
+                let clears_rona = (held.presence == Presence::Offline || !held.on_duty)
+                    && held.rona_until.is_some();
+                self.users.get(&user.id) == Some(user.as_ref())
+                    && !clears_rona
+                    && (
+                        held.registered,
+                        held.im_license,
+                        held.presence,
+                        held.on_duty,
+                        held.capacity,
+                        &held.member_of,
+                        &held.active_in,
+                    ) == (
+                        wanted.registered,
+                        wanted.im_license,
+                        wanted.presence,
+                        wanted.on_duty,
+                        wanted.capacity,
+                        &wanted.member_of,
+                        &wanted.active_in,
+                    )
+            }
             _ => false,
         }
     }

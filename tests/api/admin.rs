@@ -440,14 +440,7 @@ async fn users_snippet_settings_and_the_live_view() {
         json!([{"service": "support", "length": 1, "oldestWaitSeconds": 0}])
     );
     assert_eq!(live["agents"][0]["ringing"], true);
-    teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": id}),
-        )
-        .await;
+    teams.answer(ANNE, "im.invitation.accept", &id).await;
     let (_, _, live) = api.get("/live").await;
     let session = &live["sessions"][0];
     assert_eq!(

@@ -93,14 +93,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         let teams = Teams { app: &app };
         teams.install(ANNE).await;
         let id = crate::teams::invitation_for(&app, ANNE, 1).await;
-        teams
-            .press(
-                ANNE,
-                ANNE.personal,
-                "im.invitation.accept",
-                json!({"invitationId": id}),
-            )
-            .await;
+        teams.answer(ANNE, "im.invitation.accept", &id).await;
         let (_, chat, _, _) =
             wait_post(&app, "chat started", |(_, _, h, _)| h == "Chat started").await;
         wait_post(&app, "the customer's message", |(_, c, h, _)| {

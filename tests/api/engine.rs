@@ -876,11 +876,26 @@ async fn upserts_of_what_the_engine_already_holds_are_not_logged_again() {
     }
     let first = logged().await;
     assert_eq!(first, commands.len() as i64);
-    // The same workflow and service again (as every session start sends them): nothing logged.
-    for command in &commands[..2] {
+    // The same workflow, service and users again (as every session start and every sync at
+    // boot sends them): nothing logged.
+    for command in &commands {
         engine.send(command.clone()).await.expect("again");
     }
     assert_eq!(logged().await, first);
+    // A user whose registration changed is logged.
+    let Command::UpsertUser { user, presence, .. } = &commands[2] else {
+        panic!("setup order")
+    };
+    engine
+        .send(Command::UpsertUser {
+            user: user.clone(),
+            registered: false,
+            presence: *presence,
+        })
+        .await
+        .expect("unregistered");
+    assert_eq!(logged().await, first + 1);
+    let first = first + 1;
     // A changed service is logged and takes effect.
     let Command::UpsertService { service } = &commands[1] else {
         panic!("setup order")

@@ -159,6 +159,17 @@ impl Teams<'_> {
         assert_eq!(response.status(), 200);
         response.json().await.expect("invoke body")
     }
+
+    /// Presses Accept or Decline (`verb`) on an invitation card in the agent's personal chat.
+    pub async fn answer(&self, agent: Agent, verb: &str, invitation: &str) -> Value {
+        self.press(
+            agent,
+            agent.personal,
+            verb,
+            json!({"invitationId": invitation}),
+        )
+        .await
+    }
 }
 
 /// The first TextBlock of a posted card, or the text of a message.
@@ -372,14 +383,7 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
     let id = invitation_id(&invitation);
 
     // Accept: the invoke answers with the accepted card at once.
-    let answer = teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": id}),
-        )
-        .await;
+    let answer = teams.answer(ANNE, "im.invitation.accept", &id).await;
     assert_eq!(answer["statusCode"], 200);
     assert_eq!(answer["type"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(answer["value"]["body"][0]["text"], "You accepted this chat");
@@ -580,35 +584,14 @@ async fn a_decline_goes_to_the_next_agent_and_only_the_invited_agent_can_answer(
     // Anne has been idle longest (registered first).
     let first = invitation_for(&app, ANNE, 1).await;
     // Bob cannot answer Anne's card.
-    let answer = teams
-        .press(
-            BOB,
-            BOB.personal,
-            "im.invitation.accept",
-            json!({"invitationId": first}),
-        )
-        .await;
+    let answer = teams.answer(BOB, "im.invitation.accept", &first).await;
     assert_eq!(answer["value"], "This invitation is for someone else.");
-    let answer = teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.decline",
-            json!({"invitationId": first}),
-        )
-        .await;
+    let answer = teams.answer(ANNE, "im.invitation.decline", &first).await;
     assert_eq!(answer["value"]["body"][0]["text"], "You declined this chat");
     wait_update(&app, ANNE, "You declined this chat").await;
     let second = invitation_for(&app, BOB, 1).await;
     // A late accept of the declined invitation: no longer available.
-    let late = teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": first}),
-        )
-        .await;
+    let late = teams.answer(ANNE, "im.invitation.accept", &first).await;
     assert_eq!(late["type"], "application/vnd.microsoft.activity.message");
     assert!(
         late["value"]
@@ -617,14 +600,7 @@ async fn a_decline_goes_to_the_next_agent_and_only_the_invited_agent_can_answer(
             .contains("no longer available"),
         "{late}"
     );
-    let answer = teams
-        .press(
-            BOB,
-            BOB.personal,
-            "im.invitation.accept",
-            json!({"invitationId": second}),
-        )
-        .await;
+    let answer = teams.answer(BOB, "im.invitation.accept", &second).await;
     assert_eq!(answer["value"]["body"][0]["text"], "You accepted this chat");
     ada.wait_event(&app, "connected to Bob", |e| {
         e["state"] == "connected" && e["agent"] == "Bob Agent"
@@ -689,14 +665,7 @@ async fn no_answer_is_rona_the_card_says_missed_and_back_makes_the_agent_selecta
             .rona_until,
         None
     );
-    teams
-        .press(
-            BOB,
-            BOB.personal,
-            "im.invitation.accept",
-            json!({"invitationId": second}),
-        )
-        .await;
+    teams.answer(BOB, "im.invitation.accept", &second).await;
     ada.wait_event(&app, "connected", |e| e["state"] == "connected")
         .await;
     ada.leave(&app).await;
@@ -719,18 +688,8 @@ async fn broadcast_two_simultaneous_accepts_one_wins_the_other_sees_taken() {
     let ada = start_chat(&app, "Ada", None).await;
     let (a, b) = tokio::join!(invitation_for(&app, ANNE, 1), invitation_for(&app, BOB, 1));
     let (ra, rb) = tokio::join!(
-        teams.press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": a})
-        ),
-        teams.press(
-            BOB,
-            BOB.personal,
-            "im.invitation.accept",
-            json!({"invitationId": b})
-        )
+        teams.answer(ANNE, "im.invitation.accept", &a),
+        teams.answer(BOB, "im.invitation.accept", &b)
     );
     let accepted = |r: &Value| r["value"]["body"][0]["text"] == "You accepted this chat";
     assert!(
@@ -772,14 +731,7 @@ async fn a_customer_who_leaves_while_ringing_withdraws_the_invitation() {
         outcome(&app, &ada.session).await.as_deref(),
         Some("abandoned")
     );
-    let late = teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": id}),
-        )
-        .await;
+    let late = teams.answer(ANNE, "im.invitation.accept", &id).await;
     assert!(
         late["value"]
             .as_str()
@@ -798,14 +750,7 @@ pub(crate) async fn connected_chat(
     teams.install(ANNE).await;
     let ada = start_chat(app, "Ada", first).await;
     let id = invitation_for(app, ANNE, 1).await;
-    teams
-        .press(
-            ANNE,
-            ANNE.personal,
-            "im.invitation.accept",
-            json!({"invitationId": id}),
-        )
-        .await;
+    teams.answer(ANNE, "im.invitation.accept", &id).await;
     let (_, chat, _, _) = wait_post(app, "chat started", |(_, _, h, _)| h == "Chat started").await;
     ada.wait_event(app, "connected", |e| e["state"] == "connected")
         .await;
