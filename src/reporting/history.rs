@@ -174,16 +174,7 @@ pub async fn sessions(
         items.push(item);
         keys.push(key);
     }
-    page(
-        "sessions",
-        &admin,
-        &params,
-        format,
-        limit,
-        items,
-        keys,
-        session_csv,
-    )
+    page("sessions", &admin, &params, format, limit, items, keys)
 }
 
 /// `GET /tenants/{tenant}/reports/offers`
@@ -244,9 +235,7 @@ pub async fn offers(
         items.push(item);
         keys.push(key);
     }
-    page(
-        "offers", &admin, &params, format, limit, items, keys, offer_csv,
-    )
+    page("offers", &admin, &params, format, limit, items, keys)
 }
 
 /// The key that orders rows with the same end time.
@@ -257,7 +246,6 @@ enum Key {
 
 /// One page (plus one row, to know whether there is a next) of a report table, in end-time
 /// order; `columns` are the table's agent column and its key column.
-#[allow(clippy::too_many_arguments)]
 async fn fetch(
     app: &crate::startup::App,
     tenant: &str,
@@ -291,6 +279,13 @@ fn limit(params: &Params) -> Result<usize, crate::admin::Refused> {
         .map_or(query::DEFAULT_LIMIT, |n| n as usize))
 }
 
+/// A history row as a CSV record.
+trait CsvRow {
+    /// The header row: the JSON member names.
+    const COLUMNS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
 const SESSION_COLUMNS: &[&str] = &[
     "sessionId",
     "service",
@@ -311,22 +306,26 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
-fn session_csv(r: &SessionRow) -> Vec<String> {
-    vec![
-        r.session_id.clone(),
-        r.service.clone(),
-        r.channel.clone(),
-        r.outcome.clone(),
-        opt(&r.agent),
-        r.created_at.clone(),
-        opt(&r.queued_at),
-        opt(&r.offered_at),
-        opt(&r.accepted_at),
-        r.ended_at.clone(),
-        opt(&r.queue_seconds),
-        opt(&r.connected_seconds),
-        r.transferred_from.join(";"),
-    ]
+impl CsvRow for SessionRow {
+    const COLUMNS: &'static [&'static str] = SESSION_COLUMNS;
+    fn cells(&self) -> Vec<String> {
+        let r = self;
+        vec![
+            r.session_id.clone(),
+            r.service.clone(),
+            r.channel.clone(),
+            r.outcome.clone(),
+            opt(&r.agent),
+            r.created_at.clone(),
+            opt(&r.queued_at),
+            opt(&r.offered_at),
+            opt(&r.accepted_at),
+            r.ended_at.clone(),
+            opt(&r.queue_seconds),
+            opt(&r.connected_seconds),
+            r.transferred_from.join(";"),
+        ]
+    }
 }
 
 const OFFER_COLUMNS: &[&str] = &[
@@ -339,21 +338,24 @@ const OFFER_COLUMNS: &[&str] = &[
     "endedAt",
 ];
 
-fn offer_csv(r: &OfferRow) -> Vec<String> {
-    vec![
-        r.offer_id.to_string(),
-        r.session_id.clone(),
-        r.service.clone(),
-        r.channel.clone(),
-        r.user.clone(),
-        r.outcome.clone(),
-        r.ended_at.clone(),
-    ]
+impl CsvRow for OfferRow {
+    const COLUMNS: &'static [&'static str] = OFFER_COLUMNS;
+    fn cells(&self) -> Vec<String> {
+        let r = self;
+        vec![
+            r.offer_id.to_string(),
+            r.session_id.clone(),
+            r.service.clone(),
+            r.channel.clone(),
+            r.user.clone(),
+            r.outcome.clone(),
+            r.ended_at.clone(),
+        ]
+    }
 }
 
 /// One page as JSON (`items`, `next`) or CSV (header row, the next page in `Link`).
-#[allow(clippy::too_many_arguments)]
-fn page<T: Serialize>(
+fn page<T: Serialize + CsvRow>(
     what: &str,
     admin: &Admin,
     params: &Params,
@@ -361,7 +363,6 @@ fn page<T: Serialize>(
     limit: usize,
     mut items: Vec<T>,
     keys: Vec<Cursor>,
-    csv_row: fn(&T) -> Vec<String>,
 ) -> Answer {
     let more = items.len() > limit;
     items.truncate(limit);
@@ -378,15 +379,10 @@ fn page<T: Serialize>(
     let mut response = match format {
         Format::Json => axum::Json(json!({ "items": items, "next": next })).into_response(),
         Format::Csv => {
-            let columns = if what == "sessions" {
-                SESSION_COLUMNS
-            } else {
-                OFFER_COLUMNS
-            };
             let mut out = csv::Writer::from_writer(Vec::new());
-            out.write_record(columns).map_err(internal)?;
+            out.write_record(T::COLUMNS).map_err(internal)?;
             for item in &items {
-                out.write_record(csv_row(item)).map_err(internal)?;
+                out.write_record(item.cells()).map_err(internal)?;
             }
             let body = out.into_inner().map_err(internal)?;
             let mut r = body.into_response();
