@@ -283,15 +283,6 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
-        let resumed = self
-            .state
-            .engines
-            .resume_all()
-            .await
-            .context("resuming the engines")?;
-        if resumed > 0 {
-            tracing::info!(engines = resumed, "engines resumed from the store");
-        }
         let router = crate::http::router(self.state.clone());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
