@@ -32,6 +32,10 @@ pub enum Command {
         /// The channel the workflow must run on: interact or whatsapp.
         #[arg(long, requires = "workflow")]
         channel: Option<String>,
+        /// A tenant file (`switchboard export`) whose services the workflow's Transfer
+        /// activities must name.
+        #[arg(long, requires = "workflow")]
+        tenant_file: Option<PathBuf>,
     },
     /// Admin API keys.
     Admin {

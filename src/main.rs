@@ -21,7 +21,8 @@ async fn main() -> ExitCode {
         Command::Check {
             workflow: Some(file),
             channel,
-        } => check_workflow(&file, channel.as_deref()),
+            tenant_file,
+        } => check_workflow(&file, channel.as_deref(), tenant_file.as_deref()),
         Command::Check { workflow: None, .. } => check(&settings).await,
         Command::Admin { command } => admin(&settings, command).await,
         Command::Export { tenant, out } => export(&settings, &tenant, out.as_deref()).await,
@@ -242,9 +243,37 @@ async fn check(settings: &Settings) -> ExitCode {
     }
 }
 
-/// `switchboard check --workflow FILE [--channel C]`: every problem with its JSON path.
-fn check_workflow(file: &std::path::Path, channel: Option<&str>) -> ExitCode {
+/// The services of a tenant file, as a Transfer may name them.
+fn tenant_file_services(
+    file: &std::path::Path,
+) -> Result<switchboard::workflow::ServiceNames, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let bundle: switchboard::admin::bundle::Bundle = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a tenant file: {e}", file.display()))?;
+    Ok(switchboard::workflow::ServiceNames::new(
+        bundle.services.iter().filter_map(|s| {
+            let id = s.get("id")?.as_str()?;
+            Some((id, s.get("name").and_then(|n| n.as_str()).unwrap_or(id)))
+        }),
+    ))
+}
+
+/// `switchboard check --workflow FILE [--channel C] [--tenant-file T]`: every problem with its
+/// JSON path; with a tenant file, Transfer targets must be among its services.
+fn check_workflow(
+    file: &std::path::Path,
+    channel: Option<&str>,
+    tenant_file: Option<&std::path::Path>,
+) -> ExitCode {
     use switchboard::workflow::{self, Channel};
+    let services = match tenant_file.map(tenant_file_services).transpose() {
+        Ok(services) => services,
+        Err(message) => {
+            eprintln!("switchboard: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let channel = match channel.map(|c| Channel::parse(c).ok_or(c)).transpose() {
         Ok(channel) => channel,
         Err(other) => {
@@ -265,8 +294,29 @@ fn check_workflow(file: &std::path::Path, channel: Option<&str>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match workflow::check(&document, channel) {
+    let checked = workflow::check(&document, channel).and_then(|parsed| {
+        let unknown = services
+            .as_ref()
+            .map(|s| workflow::unknown_transfer_targets(&parsed, s))
+            .unwrap_or_default();
+        if unknown.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(unknown)
+        }
+    });
+    match checked {
         Ok(parsed) => {
+            let transfers = parsed
+                .activities
+                .iter()
+                .filter(|a| matches!(a.1.kind, workflow::model::Kind::Transfer { .. }))
+                .count();
+            if transfers > 0 && services.is_none() {
+                println!(
+                    "note: {transfers} Transfer activities name services that were not checked (give --tenant-file)"
+                );
+            }
             println!(
                 "workflow {:?} is valid{}",
                 parsed.name,

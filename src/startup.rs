@@ -116,17 +116,10 @@ impl Application {
         if settings.is_anonymous() {
             crate::interact::demo::seed_if_empty(&pool, clock.now_ms()).await?;
         }
-        let demo = crate::interact::demo::DEMO_TENANT;
-        let has_demo = crate::directory::store::get::<serde_json::Value>(
-            &pool,
-            demo,
-            crate::directory::store::Kind::Service,
-            "support",
-        )
-        .await
-        .ok()
-        .flatten()
-        .is_some();
+        let has_demo = settings.is_anonymous()
+            && crate::interact::demo::is_seeded_demo(&pool, crate::interact::demo::DEMO_TENANT)
+                .await
+                .unwrap_or(false);
         if settings.is_anonymous() && has_demo {
             tracing::info!(
                 contact.id = crate::interact::demo::DEMO_CONTACT,

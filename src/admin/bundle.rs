@@ -145,8 +145,20 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
 fn checked(
     bundle: &Bundle,
     stored_workflows: &BTreeMap<String, Value>,
+    stored_services: &[Value],
 ) -> Result<BTreeMap<&'static str, BTreeMap<String, Value>>, Vec<Value>> {
     let mut problems = Vec::new();
+    // A Transfer may name a service of the file or one the tenant keeps.
+    let services = crate::workflow::ServiceNames::new(
+        bundle
+            .services
+            .iter()
+            .chain(stored_services)
+            .filter_map(|s| {
+                let id = s.get("id")?.as_str()?;
+                Some((id, s.get("name").and_then(Value::as_str).unwrap_or(id)))
+            }),
+    );
     let bundled_workflows: BTreeMap<&str, &Value> = bundle
         .workflows
         .iter()
@@ -176,7 +188,7 @@ fn checked(
                         .copied()
                         .or_else(|| stored_workflows.get(id))
                 });
-            match check(kind, doc.clone(), workflow) {
+            match check(kind, doc.clone(), workflow, &services) {
                 Ok((id, value)) => {
                     docs.insert(id, value);
                 }
@@ -232,7 +244,16 @@ pub async fn import(
             .map(|(id, (v, _))| (id.clone(), v.clone()))
             .collect()
     };
-    let wanted = checked(bundle, &stored_workflows).map_err(ImportError::Invalid)?;
+    let stored_services: Vec<Value> = if prune {
+        Vec::new()
+    } else {
+        current["services"]
+            .values()
+            .map(|(v, _)| v.clone())
+            .collect()
+    };
+    let wanted =
+        checked(bundle, &stored_workflows, &stored_services).map_err(ImportError::Invalid)?;
 
     let mut done = Imported {
         tenant: tenant.clone(),

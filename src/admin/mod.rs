@@ -312,7 +312,20 @@ async fn check_document(
             .map(|d| d.value),
         _ => None,
     };
-    check(kind, doc, workflow.as_ref()).map_err(|problems| refusal(problems).into())
+    let services = service_names(app, tenant).await?;
+    check(kind, doc, workflow.as_ref(), &services).map_err(|problems| refusal(problems).into())
+}
+
+/// The tenant's services as a workflow's `Transfer` may name them.
+async fn service_names(app: &App, tenant: &str) -> Result<workflow::ServiceNames, Refused> {
+    let services = docs::list::<Service>(&app.pool, tenant, Kind::Service)
+        .await
+        .map_err(internal)?;
+    Ok(workflow::ServiceNames::new(
+        services
+            .iter()
+            .map(|d| (d.value.id.as_str(), d.value.name.as_str())),
+    ))
 }
 
 /// The API's answer to a document's problems: 422 `unsupported_activities` naming them when
@@ -343,6 +356,7 @@ pub(crate) fn check(
     kind: DocKind,
     doc: Value,
     workflow: Option<&Value>,
+    services: &workflow::ServiceNames,
 ) -> Result<(String, Value), Vec<Value>> {
     let id = doc
         .get("id")
@@ -389,6 +403,22 @@ pub(crate) fn check(
                         "message": refusal.0, "activities": names,
                     })]);
                 }
+                // The service itself counts: a workflow may transfer to the service it serves.
+                let mut services = services.clone();
+                services.add(&service.id, &service.name);
+                let unknown = workflow::unknown_transfer_targets(&parsed, &services);
+                if !unknown.is_empty() {
+                    return Err(unknown
+                        .iter()
+                        .map(|p| {
+                            problem(
+                                "/workflow",
+                                "unknown_service",
+                                format!("workflow {workflow_id:?}: {}: {}", p.path, p.message),
+                            )
+                        })
+                        .collect());
+                }
             }
             Ok((id, stored(serde_json::to_value(service))?))
         }
@@ -406,7 +436,14 @@ pub(crate) fn check(
         // Stored workflows are checked without a channel (voice activities are kept, as the
         // seeds' product shares workflows); assigning one to a service checks Interact.
         DocKind::Workflow => match workflow::check(&doc, None) {
-            Ok(_) => Ok((id, doc)),
+            Ok(parsed) => {
+                let unknown = workflow::unknown_transfer_targets(&parsed, services);
+                if unknown.is_empty() {
+                    Ok((id, doc))
+                } else {
+                    Err(workflow_problems(&unknown))
+                }
+            }
             Err(problems) => Err(workflow_problems(&problems)),
         },
         DocKind::Calendar => {
@@ -657,7 +694,8 @@ struct ValidateQuery {
 }
 
 async fn validate_workflow(
-    _admin: Admin,
+    State(app): State<AppState>,
+    admin: Admin,
     axum::extract::Query(q): axum::extract::Query<ValidateQuery>,
     body: Bytes,
 ) -> Answer {
@@ -675,8 +713,9 @@ async fn validate_workflow(
             .into());
         }
     };
+    let services = service_names(&app, &admin.tenant).await?;
     let problems = match workflow::check(&doc, Some(channel)) {
-        Ok(_) => Vec::new(),
+        Ok(parsed) => workflow_problems(&workflow::unknown_transfer_targets(&parsed, &services)),
         Err(problems) => workflow_problems(&problems),
     };
     Ok(axum::Json(json!({"valid": problems.is_empty(), "problems": problems})).into_response())

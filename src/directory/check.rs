@@ -56,6 +56,18 @@ pub async fn check_all(pool: &Pool) -> anyhow::Result<(usize, Vec<String>)> {
         }
         match store::list::<Service>(pool, tenant, Kind::Service).await {
             Ok(services) => {
+                let names = workflow::ServiceNames::new(
+                    services
+                        .iter()
+                        .map(|s| (s.value.id.as_str(), s.value.name.as_str())),
+                );
+                for (id, w) in &workflows {
+                    problems.extend(
+                        workflow::unknown_transfer_targets(w, &names)
+                            .into_iter()
+                            .map(|p| format!("{tenant}: workflow {id}: {p}")),
+                    );
+                }
                 for service in services {
                     checked += 1;
                     let s = service.value;

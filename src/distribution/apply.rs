@@ -4,13 +4,12 @@
 //! queued tasks and idle agents that it does not touch.
 
 use std::cmp::Reverse;
-use std::ops::Bound::{Excluded, Unbounded};
 
 use super::model::{
     AcwSettings, Agent, Deadline, Distribution, Offer, OfferId, Phase, Presence, QueueKey, State,
     Task,
 };
-use super::{CancelReason, Effect, Event, OfferOutcome, TaskOutcome};
+use super::{CancelReason, DirectRefusal, Effect, Event, OfferOutcome, TaskOutcome};
 
 /// Agents offered a broadcast task at once.
 pub const BROADCAST_BATCH: usize = 10;
@@ -28,6 +27,18 @@ fn queue_key(task: &Task) -> QueueKey {
 impl State {
     /// Applies one event at `now` and returns what must happen outside.
     pub fn apply(&mut self, event: Event, now: i64) -> Vec<Effect> {
+        let mut effects = self.apply_rules(event, now);
+        if self.dirty {
+            self.distribute(now, &mut effects);
+        }
+        effects
+    }
+
+    /// The event's own rules (and the deadlines due at `now`) without the distribution pass
+    /// that [`State::apply`] runs after them — for checking that pass against a reference
+    /// model in tests.
+    #[doc(hidden)]
+    pub fn apply_rules(&mut self, event: Event, now: i64) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.expire(now, &mut effects);
         match event {
@@ -52,6 +63,7 @@ impl State {
                         ring_ms: request.ring_ms.max(1000),
                         last_user: request.last_user,
                         passed_by: Default::default(),
+                        declined_by: Default::default(),
                         phase: Phase::Queued,
                     };
                     self.queues
@@ -115,9 +127,9 @@ impl State {
                     effects.push(Effect::RonaCleared { user });
                 }
             }
-        }
-        if self.dirty {
-            self.distribute(now, &mut effects);
+            Event::ConnectDirect { session, user } => {
+                self.connect_direct(session, user, now, &mut effects)
+            }
         }
         effects
     }
@@ -261,8 +273,14 @@ impl State {
             if let Phase::Ringing(ids) = &mut task.phase {
                 ids.remove(&offer.id);
             }
-            if matches!(outcome, OfferOutcome::Declined | OfferOutcome::Rona) {
-                task.passed_by.insert(offer.user.clone());
+            match outcome {
+                OfferOutcome::Rona => {
+                    task.passed_by.insert(offer.user.clone());
+                }
+                OfferOutcome::Declined => {
+                    task.declined_by.insert(offer.user.clone());
+                }
+                _ => {}
             }
         }
         self.update_agent(&offer.user, |a| {
@@ -377,6 +395,57 @@ impl State {
         });
     }
 
+    /// Connects a direct-to-user chat at once, or refuses it with the reason.
+    fn connect_direct(
+        &mut self,
+        session: String,
+        user: String,
+        now: i64,
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.tasks.contains_key(&session) {
+            return;
+        }
+        let refusal = match self.agents.get(&user) {
+            Some(a) if !a.registered => Some(DirectRefusal::NotRegistered),
+            None => Some(DirectRefusal::NotRegistered),
+            Some(a) if a.presence != Presence::Available => Some(DirectRefusal::Unavailable),
+            Some(a) if a.ringing.is_some() || a.connected.len() as u64 >= u64::from(a.capacity) => {
+                Some(DirectRefusal::Busy)
+            }
+            Some(_) => None,
+        };
+        if let Some(reason) = refusal {
+            effects.push(Effect::DirectRefused {
+                session,
+                user,
+                reason,
+            });
+            return;
+        }
+        self.next_seq += 1;
+        self.tasks.insert(
+            session.clone(),
+            Task {
+                session: session.clone(),
+                service: String::new(),
+                priority: super::model::Priority::Normal,
+                queued_at: now,
+                seq: self.next_seq,
+                distribution: Distribution::Direct,
+                ring_ms: 0,
+                last_user: None,
+                passed_by: Default::default(),
+                declined_by: Default::default(),
+                phase: Phase::Connected(user.clone()),
+            },
+        );
+        self.update_agent(&user, |a| {
+            a.connected.insert(session.clone());
+        });
+        effects.push(Effect::Connected { session, user });
+    }
+
     fn session_ended(&mut self, session: &str, now: i64, effects: &mut Vec<Effect>) {
         let Some(task) = self.tasks.get(session) else {
             return;
@@ -408,76 +477,60 @@ impl State {
         });
     }
 
-    /// Offers queued tasks to free agents who fit their service, in queue order.
+    /// Offers queued tasks to free agents who fit their service, in the one queue order that
+    /// spans every service (strict first, then priority, then waiting time): the task first in
+    /// that order among those that have a free agent is offered, until no queued task has one.
     fn distribute(&mut self, now: i64, effects: &mut Vec<Effect>) {
         self.dirty = false;
-        let services: Vec<String> = self
-            .queues
-            .iter()
-            .filter(|(_, q)| !q.is_empty())
-            .map(|(s, _)| s.clone())
-            .collect();
-        for service in services {
-            let Some(settings) = self.services.get(&service) else {
+        // Free agents who fit each service with a queue, longest idle first.
+        let mut pools: Vec<(String, Vec<String>)> = Vec::new();
+        for (service, queue) in &self.queues {
+            let Some(settings) = self.services.get(service).filter(|_| !queue.is_empty()) else {
                 continue;
             };
-            // Free agents who fit this service, longest idle first.
-            let mut candidates: Vec<String> = self
+            let pool: Vec<String> = self
                 .free
                 .iter()
                 .filter(|(_, id)| {
                     self.agents
                         .get(id)
-                        .is_some_and(|a| a.fits(&service, settings))
+                        .is_some_and(|a| a.fits(service, settings))
                 })
                 .map(|(_, id)| id.clone())
                 .collect();
-            if candidates.is_empty() {
-                continue;
+            if !pool.is_empty() {
+                pools.push((service.clone(), pool));
             }
-            // Walk the queue lazily: usually only its head is offered.
-            let mut cursor: Option<QueueKey> = None;
-            while !candidates.is_empty() {
-                let Some(queue) = self.queues.get(&service) else {
-                    break;
-                };
-                let next = match &cursor {
-                    None => queue.first(),
-                    Some(key) => queue.range((Excluded(key.clone()), Unbounded)).next(),
-                };
-                let Some(key) = next.cloned() else { break };
-                let session = key.2.clone();
-                cursor = Some(key);
-                let Some(task) = self.tasks.get(&session) else {
+        }
+        loop {
+            // Per service with a free agent, its first task that one of them may take (usually
+            // the head: only declines skip a task); of those, the first in the order across
+            // services.
+            let mut best: Option<(QueueKey, Vec<String>)> = None;
+            for (service, pool) in &pools {
+                let Some(queue) = self.queues.get(service) else {
                     continue;
                 };
-                let eligible = |id: &String| !task.passed_by.contains(id);
-                let mut chosen: Vec<String> = Vec::new();
-                if let Some(last) = task
-                    .last_user
-                    .as_ref()
-                    .filter(|l| candidates.contains(l) && eligible(l))
-                {
-                    chosen.push(last.clone());
-                }
-                let batch = match task.distribution {
-                    Distribution::Direct => 1,
-                    Distribution::Broadcast => BROADCAST_BATCH,
-                };
-                for id in &candidates {
-                    if chosen.len() >= batch {
-                        break;
+                let first = queue.iter().find_map(|key| {
+                    if best.as_ref().is_some_and(|(b, _)| b < key) {
+                        return Some(None);
                     }
-                    if eligible(id) && !chosen.contains(id) {
-                        chosen.push(id.clone());
-                    }
+                    let chosen = choose(self.tasks.get(&key.2)?, pool);
+                    (!chosen.is_empty()).then(|| Some((key.clone(), chosen)))
+                });
+                if let Some(Some(found)) = first {
+                    best = Some(found);
                 }
-                if chosen.is_empty() {
-                    continue;
-                }
-                candidates.retain(|c| !chosen.contains(c));
-                self.offer(&session, chosen, now, effects);
             }
+            let Some((key, chosen)) = best else {
+                break;
+            };
+            let session = key.2;
+            for (_, pool) in &mut pools {
+                pool.retain(|c| !chosen.contains(c));
+            }
+            pools.retain(|(_, pool)| !pool.is_empty());
+            self.offer(&session, chosen, now, effects);
         }
     }
 
@@ -517,4 +570,27 @@ impl State {
             task.phase = Phase::Ringing(ids);
         }
     }
+}
+
+/// The agents a task is offered to, from the free agents who fit its service (longest idle
+/// first), never one who declined it: the agent who last handled the customer, then those who
+/// have not missed the task, then those who have — a task every agent missed is offered again
+/// rather than left waiting. One for `direct`, up to [`BROADCAST_BATCH`] for `broadcast`.
+pub(crate) fn choose(task: &Task, pool: &[String]) -> Vec<String> {
+    let batch = match task.distribution {
+        Distribution::Direct => 1,
+        Distribution::Broadcast => BROADCAST_BATCH,
+    };
+    let passed = |id: &String| task.passed_by.contains(id);
+    let last = task
+        .last_user
+        .as_ref()
+        .filter(|l| pool.contains(l) && !passed(l) && !task.declined_by.contains(*l));
+    let pool = pool.iter().filter(|id| !task.declined_by.contains(*id));
+    last.into_iter()
+        .chain(pool.clone().filter(|id| !passed(id) && Some(*id) != last))
+        .chain(pool.filter(|id| passed(id)))
+        .take(batch)
+        .cloned()
+        .collect()
 }

@@ -14,7 +14,9 @@
 //! or for an offer that is gone is refused: never two agents on one chat. After a session, ACW
 //! (early end and extension per service).
 //!
-//! Not yet: the engine actor that persists this state and drives it from the workflow.
+//! A chat addressed to one user (direct to user) has no queue: it connects at once when the
+//! user is registered, Available, not ringing and below capacity — and then counts against
+//! that capacity like any other chat — or is refused with the reason.
 
 mod apply;
 pub mod model;
@@ -87,6 +89,24 @@ pub enum Event {
     RonaReset {
         user: UserId,
     },
+    /// A chat addressed to one user (direct to user): no queue and no offer; it connects at
+    /// once when the user can take it, else it is refused.
+    ConnectDirect {
+        session: SessionId,
+        user: UserId,
+    },
+}
+
+/// Why a direct-to-user chat was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DirectRefusal {
+    /// The user has not registered with the bot: there is nowhere to reach them.
+    NotRegistered,
+    /// The user's presence is not Available.
+    Unavailable,
+    /// The user is at capacity or an invitation is ringing for them.
+    Busy,
 }
 
 /// How an offer ended.
@@ -152,5 +172,11 @@ pub enum Effect {
     },
     AcwEnded {
         user: UserId,
+    },
+    /// A direct-to-user chat could not connect.
+    DirectRefused {
+        session: SessionId,
+        user: UserId,
+        reason: DirectRefusal,
     },
 }

@@ -168,8 +168,13 @@ pub struct Task {
     pub ring_ms: i64,
     /// Offered first when selectable (the agent who last handled this customer).
     pub last_user: Option<UserId>,
-    /// Agents who declined or missed this task; not offered it again.
+    /// Agents who missed this task (no answer in time): offered it again only when no one
+    /// else can take it.
     pub passed_by: BTreeSet<UserId>,
+    /// Agents who declined this task: never offered it again (the workflow decides what
+    /// happens when everyone declines).
+    #[serde(default)]
+    pub declined_by: BTreeSet<UserId>,
     pub phase: Phase,
 }
 

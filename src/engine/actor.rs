@@ -56,7 +56,7 @@ impl Engine {
     ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
         let (core, seq, snapshot_seq) = load(&pool, tenant).await?;
         let (tx, rx) = mpsc::channel(1024);
-        let actor = Actor {
+        let mut actor = Actor {
             pool,
             tenant: tenant.to_owned(),
             clock,
@@ -65,6 +65,14 @@ impl Engine {
             snapshot_seq,
             told: std::collections::HashMap::new(),
         };
+        // A restored state may hold a queued task an agent can take now (the snapshot of
+        // another version's rules): offer it before anyone asks.
+        if actor.core.wants_distribution() {
+            actor
+                .apply(Command::Tick)
+                .await
+                .context("the engine's start-up distribution")?;
+        }
         let handle = tokio::spawn(actor.run(rx, shutdown));
         Ok((Engine { tx }, handle))
     }

@@ -14,7 +14,7 @@ use crate::directory::calendar::{self, Calendar};
 use crate::directory::model::{Service, Tenant, User};
 use crate::distribution::model::{Distribution, Phase, Priority};
 use crate::distribution::{
-    self as dist, CancelReason, EnqueueRequest, OfferOutcome, Presence, TaskOutcome,
+    self as dist, CancelReason, DirectRefusal, EnqueueRequest, OfferOutcome, Presence, TaskOutcome,
 };
 use crate::workflow::interpret::{OpeningState, Run, RunEffect, RunEnd, RunEvent, TaskState, View};
 use crate::workflow::{self, Workflow};
@@ -54,6 +54,9 @@ pub enum Command {
         session: String,
         user: String,
         customer: Customer,
+        /// What the customer wrote with the request (shown first in the chat).
+        #[serde(default)]
+        first_message: Option<String>,
     },
     StartSession {
         session: String,
@@ -61,8 +64,8 @@ pub enum Command {
         channel: String,
         customer: Customer,
         parameters: BTreeMap<String, String>,
-        /// What the customer wrote with the request (it also follows as a `CustomerMessage`);
-        /// shown on the invitation.
+        /// What the customer wrote with the request: shown on the invitation and first in the
+        /// chatroom, never taken as the answer to a prompt.
         #[serde(default)]
         first_message: Option<String>,
     },
@@ -418,7 +421,15 @@ impl Core {
             .values()
             .filter_map(|s| Some((s.run.as_ref()?.deadline()?, s.id.clone())))
             .collect();
+        // A snapshot may come from a version with other distribution rules: look again at
+        // whether a queued task can be offered (the actor applies a `Tick` for it at start).
+        self.distribution.dirty = true;
         self
+    }
+
+    /// Whether a `Tick` now could offer a queued task (set after a restore).
+    pub fn wants_distribution(&self) -> bool {
+        self.distribution.dirty
     }
 
     /// Replaces a session's run, keeping the deadline index in step.
@@ -626,8 +637,9 @@ impl Core {
                 session,
                 user,
                 customer,
+                first_message,
             } => {
-                self.start_direct(session, user, customer, now, &mut out);
+                self.start_direct(session, user, customer, first_message, now, &mut out);
             }
             Command::StartSession {
                 session,
@@ -795,21 +807,13 @@ impl Core {
         session: String,
         user: String,
         customer: Customer,
+        first_message: Option<String>,
         now: i64,
         out: &mut Vec<Effect>,
     ) {
         if self.sessions.contains_key(&session) {
             return;
         }
-        let allowed = self
-            .users
-            .get(&user)
-            .is_some_and(User::receives_direct_chats)
-            && self
-                .distribution
-                .agents
-                .get(&user)
-                .is_some_and(|a| a.registered);
         self.sessions.insert(
             session.clone(),
             Session {
@@ -818,33 +822,64 @@ impl Core {
                 channel: "interact".into(),
                 customer,
                 run: None,
-                state: SessionState::Connected,
+                state: SessionState::Workflow,
                 priority: Priority::Normal,
-                agent: allowed.then(|| user.clone()),
+                agent: None,
                 created_at: now,
                 queued_at: None,
                 offered_at: None,
-                accepted_at: allowed.then_some(now),
+                accepted_at: None,
                 transferred_from: Vec::new(),
-                first_message: None,
+                first_message,
             },
         );
-        if !allowed {
-            return self.end_session(&session, Outcome::Failed, EndedBy::System, now, out);
+        // The engine learns users when they register with the bot (and at boot).
+        let licensed = self
+            .users
+            .get(&user)
+            .is_some_and(User::receives_direct_chats);
+        if !licensed {
+            return self.refuse_direct(&session, &user, DirectRefusal::NotRegistered, now, out);
         }
-        let agent = self.agent_name(&user);
-        out.push(Effect::OpenChatroom {
-            session: session.clone(),
-            user,
-            brief: self.brief(&session),
-        });
+        self.distribute(dist::Event::ConnectDirect { session, user }, now, out);
+    }
+
+    /// Tells the customer why a direct chat cannot start, and ends it.
+    fn refuse_direct(
+        &mut self,
+        session: &str,
+        user: &str,
+        reason: DirectRefusal,
+        now: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        // Never the user's id: a name the customer knows, or none.
+        let name = self.users.get(user).map_or_else(
+            || "The person you are writing to".to_owned(),
+            |u| u.display_name.clone(),
+        );
+        let (text, outcome) = match reason {
+            DirectRefusal::NotRegistered => (
+                format!("{name} can't receive chats yet. Please try again later."),
+                Outcome::Failed,
+            ),
+            DirectRefusal::Unavailable => (
+                format!("{name} isn't available right now. Please try again later."),
+                Outcome::Cancelled,
+            ),
+            DirectRefusal::Busy => (
+                format!("{name} is busy with other chats. Please try again in a few minutes."),
+                Outcome::Cancelled,
+            ),
+        };
         out.push(Effect::ToCustomer {
-            session,
-            text: None,
+            session: session.to_owned(),
+            text: Some(text),
             choices: Vec::new(),
-            state: Some(SessionState::Connected),
-            agent,
+            state: None,
+            agent: None,
         });
+        self.end_session(session, outcome, EndedBy::System, now, out);
     }
 
     /// The parsed workflow assigned to a service (shared, not copied per event).
@@ -1146,6 +1181,8 @@ impl Core {
         now: i64,
         out: &mut Vec<Effect>,
     ) {
+        // A waiting run's timer goes with its session (else `next_deadline` stays in the past).
+        self.set_run(session, None);
         let Some(s) = self.sessions.remove(session) else {
             return;
         };
@@ -1291,6 +1328,11 @@ impl Core {
                     user,
                     state: AgentStateChange::AcwEnded,
                 }),
+                dist::Effect::DirectRefused {
+                    session,
+                    user,
+                    reason,
+                } => self.refuse_direct(&session, &user, reason, now, out),
             }
         }
     }

@@ -309,12 +309,22 @@ async fn start(
             session: session.to_owned(),
             user: user.id.clone(),
             customer,
+            first_message: first.map(|t| t.as_str().to_owned()),
         },
     };
-    engine.send(command).await?;
+    // The customer wrote the opening message first: it is stored (and echoed) before anything
+    // the workflow answers. It reaches the engine with the start only — it is what the
+    // customer came with, shown to the agent, not an answer to a prompt the workflow has not
+    // asked yet.
     if let Some(text) = first {
-        customer_message(app, &contact.tenant, session, text, "first").await?;
+        let event = CustomerEvent::CustomerMessage {
+            text: text.as_str().to_owned(),
+            client_message_id: "first".to_owned(),
+        };
+        store::append(&app.pool, session, &event, app.clock.now_ms()).await?;
+        app.events.notify(session);
     }
+    engine.send(command).await?;
     app.events.wake();
     Ok(())
 }

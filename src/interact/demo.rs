@@ -31,3 +31,17 @@ pub async fn seed_if_empty(pool: &Pool, now: i64) -> anyhow::Result<bool> {
     bundle::import(pool, &bundle, false, now).await?;
     Ok(true)
 }
+
+/// Whether `tenant` is the seeded demo: the demo tenant, whose demo contact leads to its
+/// service "support". Only then do users who install the bot join that service, and only then
+/// is the demo announced — a tenant imported into dev mode is left as its file says.
+pub async fn is_seeded_demo(pool: &Pool, tenant: &str) -> anyhow::Result<bool> {
+    if tenant != DEMO_TENANT {
+        return Ok(false);
+    }
+    let contact = super::contacts::find(pool, DEMO_CONTACT).await?;
+    Ok(contact.is_some_and(|c| {
+        c.tenant == DEMO_TENANT
+            && matches!(&c.target, super::contacts::Target::Service(s) if s.id == "support")
+    }))
+}

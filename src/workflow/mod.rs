@@ -13,7 +13,7 @@ use serde_json::Value;
 
 pub use model::Workflow;
 pub use parse::parse;
-pub use validate::{unsupported_activities, validate};
+pub use validate::{ServiceNames, unknown_transfer_targets, unsupported_activities, validate};
 
 use model::Kind;
 

@@ -43,6 +43,54 @@ pub fn unsupported_activities(workflow: &Workflow, channel: Channel) -> Vec<(Str
         .collect()
 }
 
+/// The services a tenant has, as a `Transfer` names them: by id, or by name in any case.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceNames(BTreeSet<String>);
+
+impl ServiceNames {
+    /// From `(id, name)` pairs.
+    pub fn new<'a>(services: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut names = BTreeSet::new();
+        for (id, name) in services {
+            names.insert(id.to_owned());
+            names.insert(name.to_ascii_lowercase());
+        }
+        ServiceNames(names)
+    }
+
+    /// Adds one service.
+    pub fn add(&mut self, id: &str, name: &str) {
+        self.0.insert(id.to_owned());
+        self.0.insert(name.to_ascii_lowercase());
+    }
+
+    /// Whether a `Transfer` to `target` reaches a service (the engine resolves it the same way).
+    pub fn knows(&self, target: &str) -> bool {
+        self.0.contains(target) || self.0.contains(&target.to_ascii_lowercase())
+    }
+}
+
+/// A problem for every `Transfer` whose service is not one of `services`: such a transfer
+/// could only fail at run time.
+pub fn unknown_transfer_targets(workflow: &Workflow, services: &ServiceNames) -> Vec<Problem> {
+    workflow
+        .activities
+        .iter()
+        .filter_map(|(id, a)| match &a.kind {
+            Kind::Transfer { service }
+                if !service.trim().is_empty() && !services.knows(service) =>
+            {
+                Some(Problem::new(
+                    format!("{}/service", activity_path(id)),
+                    "unknown_service",
+                    format!("there is no service {service:?} to transfer to"),
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The activities an activity continues to.
 fn targets(workflow: &Workflow, id: &str) -> Vec<String> {
     workflow

@@ -526,6 +526,7 @@ fn a_direct_chat_goes_straight_to_a_user_with_the_interact_license_and_is_refuse
             session: "d".into(),
             user: "d1".into(),
             customer: customer.clone(),
+            first_message: None,
         },
         10,
     );
@@ -533,7 +534,14 @@ fn a_direct_chat_goes_straight_to_a_user_with_the_interact_license_and_is_refuse
         e,
         Effect::OpenChatroom { session, user, .. } if session == "d" && user == "d1"
     )));
-    assert!(core.distribution.tasks.is_empty(), "no task, no queue");
+    assert!(
+        core.distribution.queues.values().all(|q| q.is_empty()),
+        "no queue"
+    );
+    assert!(
+        core.distribution.agents["d1"].connected.contains("d"),
+        "the chat counts against the user's capacity"
+    );
     let effects = core.handle(
         Command::EndSession {
             session: "d".into(),
@@ -554,6 +562,7 @@ fn a_direct_chat_goes_straight_to_a_user_with_the_interact_license_and_is_refuse
             session: "x".into(),
             user: "u1".into(),
             customer,
+            first_message: None,
         },
         30,
     );

@@ -342,7 +342,7 @@ pub async fn offer_outcomes(app: &TestApp, session: &str) -> Vec<(String, String
     .collect()
 }
 
-fn invitation_id(body: &Value) -> String {
+pub(crate) fn invitation_id(body: &Value) -> String {
     body.pointer("/attachments/0/content/body")
         .and_then(Value::as_array)
         .and_then(|blocks| {
@@ -558,7 +558,7 @@ pub async fn invitation_for(app: &TestApp, agent: Agent, n: usize) -> String {
     }
 }
 
-async fn card_updates(app: &TestApp, agent: Agent) -> Vec<String> {
+pub(crate) async fn card_updates(app: &TestApp, agent: Agent) -> Vec<String> {
     posts(app)
         .into_iter()
         .filter(|(m, c, _, _)| m == "PUT" && c == agent.personal)
@@ -566,7 +566,7 @@ async fn card_updates(app: &TestApp, agent: Agent) -> Vec<String> {
         .collect()
 }
 
-async fn wait_update(app: &TestApp, agent: Agent, headline: &str) {
+pub(crate) async fn wait_update(app: &TestApp, agent: Agent, headline: &str) {
     wait_post(app, headline, |(m, c, h, _)| {
         m == "PUT" && c == agent.personal && h == headline
     })
