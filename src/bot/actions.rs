@@ -210,21 +210,44 @@ async fn end_session(app: &App, actor: &Actor, data: &Value) -> anyhow::Result<A
     let Some(session) = string_field(data, "sessionId") else {
         return Ok(Answer::Message("This chat is not valid.".into()));
     };
+    if let Some(room) = store::chatroom_of(&app.pool, &session).await?
+        && room.mode == "personal"
+        && room.closed_at.is_none()
+        && room.user_id == actor.user_id
+        && room.tenant_id == actor.tenant
+    {
+        // The personal chat may hold other chats: say which one the agent writes to now.
+        return Ok(Answer::Message(
+            super::relay::end_from_card(app, actor, &room).await?,
+        ));
+    }
     end_chat(app, actor, &session).await
 }
 
 /// Ends a connected chat on the agent's side.
 pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result<Answer> {
+    Ok(Answer::Message(
+        match try_end_chat(app, actor, session).await? {
+            Ok(()) => "The chat has ended.".into(),
+            Err(why) => why.into(),
+        },
+    ))
+}
+
+/// Ends a connected chat on the agent's side; `Err` says why it was not ended.
+pub async fn try_end_chat(
+    app: &App,
+    actor: &Actor,
+    session: &str,
+) -> anyhow::Result<Result<(), &'static str>> {
     let Some(room) = store::chatroom_of(&app.pool, session).await? else {
-        return Ok(Answer::Message("This chat is not known.".into()));
+        return Ok(Err("This chat is not known."));
     };
     if room.user_id != actor.user_id || room.tenant_id != actor.tenant {
-        return Ok(Answer::Message(
-            "Only the agent of this chat can end it.".into(),
-        ));
+        return Ok(Err("Only the agent of this chat can end it."));
     }
     if room.closed_at.is_some() {
-        return Ok(Answer::Message("This chat has already ended.".into()));
+        return Ok(Err("This chat has already ended."));
     }
     let engine = app.engines.get(&actor.tenant).await?;
     engine
@@ -233,5 +256,5 @@ pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result
         })
         .await?;
     app.events.wake();
-    Ok(Answer::Message("The chat has ended.".into()))
+    Ok(Ok(()))
 }

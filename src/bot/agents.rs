@@ -1,5 +1,6 @@
 //! Agents and the bot: registration (install / uninstall), keeping the engine's view of an
-//! agent in step with the directory and the registration, and the personal-chat commands.
+//! agent in step with the directory and the registration, and the personal-chat commands
+//! (typed with a leading `/` while a chat is open in the personal chat: see [`super::relay`]).
 
 use std::collections::BTreeSet;
 
@@ -136,8 +137,13 @@ pub(crate) async fn agent_problem(
     Ok(None)
 }
 
-/// Demo mode: every registering user becomes an agent of the demo service "Support".
+/// Demo mode: every registering user becomes an agent of the demo service "Support" (of the
+/// seeded demo tenant only).
 async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
+    // Only the seeded demo: a tenant imported in dev mode keeps the members its file names.
+    if !crate::interact::demo::is_seeded_demo(&app.pool, &actor.tenant).await? {
+        return Ok(());
+    }
     if docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)
         .await?
         .is_none()
@@ -238,8 +244,14 @@ pub async fn upsert_user(
     })
 }
 
-/// A personal-chat command and its answer (an activity to send back).
-pub async fn command(app: &App, actor: &Actor, text: &str) -> anyhow::Result<Activity> {
+/// A personal-chat command and its answer (an activity to send back). `in_chat`: a chatroom is
+/// open in the personal chat, so commands are typed with a leading `/` (and said so).
+pub async fn command(
+    app: &App,
+    actor: &Actor,
+    text: &str,
+    in_chat: bool,
+) -> anyhow::Result<Activity> {
     let word = text.trim().trim_start_matches('/').to_ascii_lowercase();
     let reg = store::registration_of(&app.pool, &actor.tenant, &actor.user_id).await?;
     if !reg.as_ref().is_some_and(|r| r.registered) {
@@ -251,31 +263,43 @@ pub async fn command(app: &App, actor: &Actor, text: &str) -> anyhow::Result<Act
             ),
         );
     }
+    let slash = if in_chat { "/" } else { "" };
     let now = app.clock.now_ms();
     let notice = match word.as_str() {
         "status" => None,
         "available" => {
             store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "available", now).await?;
             sync_agent(app, &actor.tenant, &actor.user_id).await?;
-            Some("You receive chats again")
+            Some("You receive chats again".to_owned())
         }
         "away" => {
             store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "away", now).await?;
             sync_agent(app, &actor.tenant, &actor.user_id).await?;
-            Some("Chats are paused until you say available")
+            Some(format!("Chats are paused until you say {slash}available"))
         }
         "back" => {
             back(app, &actor.tenant, &actor.user_id).await?;
-            Some("Welcome back: you receive chats again")
+            Some("Welcome back: you receive chats again".to_owned())
         }
         "help" => return help(app, None),
+        // During a chat these are answered by the relay; here no chat is open.
+        "chats" | "end" => return Ok(Activity::message("You have no open chat here.")),
+        w if w == "switch" || w.starts_with("switch ") => {
+            return Ok(Activity::message("You have no open chat here."));
+        }
+        _ if in_chat => {
+            return help(
+                app,
+                Some("Sorry, I did not understand that. Nothing was sent to the customer."),
+            );
+        }
         _ => return help(app, Some("Sorry, I did not understand that.")),
     };
     if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
         return Ok(Activity::message(problem));
     }
     Ok(card_activity(
-        status_card(app, &actor.tenant, &actor.user_id, notice).await?,
+        status_card(app, &actor.tenant, &actor.user_id, notice.as_deref()).await?,
     ))
 }
 

@@ -2,6 +2,11 @@
 //! card buttons (`adaptiveCard/action` invokes and `Action.Submit` messages), and the chatroom
 //! relay from agents to customers. The conversation reference of every verified activity is
 //! stored first, so proactive messages work after a restart.
+//!
+//! A message in a conversation holding an open chatroom goes to [`relay`] first: in a group
+//! chat it is for the customer; in the agent's personal chat (the fallback when Graph cannot
+//! make a group chat) text starting with `/` is a command and the rest goes to the chat the
+//! agent chose. Without an open chatroom, a personal-chat message is a command.
 
 pub mod actions;
 pub mod agents;
@@ -228,22 +233,21 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                 app.outbox.send(&inbound.service_url, &call).await?;
                 return Ok(StatusCode::OK.into_response());
             }
-            match relay::message(app, &actor, activity, conversation).await? {
-                relay::Relayed::Done(note) => {
-                    if let Some(note) = note {
-                        app.outbox
-                            .send(&inbound.service_url, &reply(Activity::message(note)))
-                            .await?;
-                    }
+            let answer = match relay::message(app, &actor, activity, conversation).await? {
+                relay::Relayed::Done(note) => note.map(Activity::message),
+                relay::Relayed::Command(text) => {
+                    Some(agents::command(app, &actor, &text, true).await?)
                 }
                 relay::Relayed::NoChatroom if is_personal(activity) => {
                     let text = activity.text.as_deref().unwrap_or_default();
-                    let answer = agents::command(app, &actor, text).await?;
-                    app.outbox
-                        .send(&inbound.service_url, &reply(answer))
-                        .await?;
+                    Some(agents::command(app, &actor, text, false).await?)
                 }
-                relay::Relayed::NoChatroom => {}
+                relay::Relayed::NoChatroom => None,
+            };
+            if let Some(answer) = answer {
+                app.outbox
+                    .send(&inbound.service_url, &reply(answer))
+                    .await?;
             }
             Ok(StatusCode::OK.into_response())
         }

@@ -1,6 +1,16 @@
 //! Agent → customer: what an agent writes in a chatroom reaches the customer's event stream.
 //! The bot's own messages and other bots are ignored; attachments the customer cannot receive
 //! are answered with a note to the agent, never dropped silently.
+//!
+//! A group chat holds one chatroom: everything in it but `end` is for the customer. The agent's
+//! personal chat with the bot (the fallback when Graph cannot make a group chat) may hold
+//! several, and it is where the bot's commands are typed. While a chatroom is open there, text
+//! starting with `/` is a command (`//` sends a text that starts with `/`), anything else goes
+//! to the agent's *current* chat only: the one open chat, or the one they chose with
+//! `/switch N` (listed by `/chats`). When that is unclear (a chat opened since they chose, or
+//! the chosen one ended while another was open) nothing is sent: the agent is asked to choose.
+//! `/end` ends the current chat and moves on to another open one, saying so. The choice is
+//! stored, so it survives a restart.
 
 use std::time::Duration;
 
@@ -10,12 +20,15 @@ use crate::directory::store::{self as docs, Kind};
 use crate::interact::store::{self as customer_store, CustomerEvent};
 use crate::startup::App;
 
-use super::actions::{self, Answer};
+use super::actions;
 use super::agents::Actor;
-use super::store::{self, Chatroom};
+use super::store::{self, Chatroom, Focus};
 
 /// Typing indicators are passed on at most this often per session.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
+
+/// The mode of a chatroom in the agent's personal chat with the bot.
+const PERSONAL: &str = "personal";
 
 /// What became of an agent's activity in a conversation.
 pub enum Relayed {
@@ -23,13 +36,17 @@ pub enum Relayed {
     NoChatroom,
     /// Handled; the note (if any) is sent back to the agent.
     Done(Option<String>),
+    /// A bot command (`/away`, `/status`…) typed in a personal chat holding chatrooms.
+    Command(String),
 }
 
-/// The open chatroom an activity in `conversation` belongs to (the newest one, when a personal
-/// chat holds several).
-async fn room(app: &App, conversation: &str, actor: &Actor) -> anyhow::Result<Option<Chatroom>> {
-    let rooms = store::open_chatrooms_in(&app.pool, conversation).await?;
-    Ok(rooms.into_iter().find(|r| r.tenant_id == actor.tenant))
+/// The open chatrooms of `actor`'s tenant in `conversation`, oldest first (the order `/chats`
+/// numbers them in).
+async fn open_rooms(app: &App, conversation: &str, actor: &Actor) -> anyhow::Result<Vec<Chatroom>> {
+    let mut rooms = store::open_chatrooms_in(&app.pool, conversation).await?;
+    rooms.retain(|r| r.tenant_id == actor.tenant);
+    rooms.reverse();
+    Ok(rooms)
 }
 
 /// Strips Teams markup from a message: `<at>` mentions and HTML tags.
@@ -77,24 +94,250 @@ fn foreign_attachments(activity: &Activity) -> usize {
         .count()
 }
 
-/// Relays an agent's message.
+/// Relays an agent's message, or carries out what it asks for in a personal chat.
 pub async fn message(
     app: &App,
     actor: &Actor,
     activity: &Activity,
     conversation: &str,
 ) -> anyhow::Result<Relayed> {
-    let Some(room) = room(app, conversation, actor).await? else {
+    let rooms = open_rooms(app, conversation, actor).await?;
+    let Some(newest) = rooms.last() else {
         return Ok(Relayed::NoChatroom);
     };
     let text = plain_text(activity);
-    if text.eq_ignore_ascii_case("end") {
-        let answer = actions::end_chat(app, actor, &room.session_id).await?;
-        return Ok(Relayed::Done(match answer {
-            Answer::Message(m) => Some(m),
-            Answer::Card(_) => None,
-        }));
+    if newest.mode != PERSONAL {
+        if text.eq_ignore_ascii_case("end") {
+            return Ok(note(
+                match actions::try_end_chat(app, actor, &newest.session_id).await? {
+                    Ok(()) => "The chat has ended.",
+                    Err(why) => why,
+                },
+            ));
+        }
+        return to_customer(app, actor, newest, activity, &text).await;
     }
+    let focus = store::focus_in(&app.pool, conversation).await?;
+    let current = current(&rooms, focus.as_ref());
+    let now = app.clock.now_ms();
+    match said(&text) {
+        Said::Command(command) => Ok(Relayed::Command(command.to_owned())),
+        Said::Chats => Ok(note(format!(
+            "Open chats here:\n{}\nWrite /switch and a number to choose the chat you write to.",
+            list(&rooms, current)
+        ))),
+        Said::Switch(which) => {
+            let Some(room) = pick(&rooms, which) else {
+                let what = if which.is_empty() {
+                    "Which chat?".to_owned()
+                } else {
+                    format!("There is no chat {which:?} here.")
+                };
+                return Ok(note(format!(
+                    "{what} Write /switch and one of these numbers:\n{}",
+                    list(&rooms, current)
+                )));
+            };
+            let focus = Focus {
+                session_id: room.session_id.clone(),
+                seen: rooms.iter().map(|r| r.session_id.clone()).collect(),
+            };
+            store::set_focus(&app.pool, conversation, Some(&focus), now).await?;
+            tracing::info!(session.id = %room.session_id, "agent chose the chat they write to");
+            Ok(note(format!("Now writing to {}", label(room))))
+        }
+        Said::End => match current {
+            Some(room) => Ok(note(end(app, actor, &rooms, room, current).await?)),
+            None => Ok(note(format!(
+                "Nothing was ended: which chat? Choose it with /switch and a number, then write \
+                 /end (or press End chat on its card):\n{}",
+                list(&rooms, None)
+            ))),
+        },
+        Said::Text(text) => match current {
+            Some(room) => to_customer(app, actor, room, activity, text).await,
+            None => Ok(note(format!(
+                "Nothing was sent: which chat is it for? Choose with /switch and a number, then \
+                 write again:\n{}",
+                list(&rooms, None)
+            ))),
+        },
+    }
+}
+
+/// A note back to the agent.
+fn note(text: impl Into<String>) -> Relayed {
+    Relayed::Done(Some(text.into()))
+}
+
+/// What an agent's text in a personal chat holding chatrooms asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Said<'a> {
+    /// Text for the customer.
+    Text(&'a str),
+    /// `/end` (or `end` alone, as in a group chat): end the current chat.
+    End,
+    /// `/chats`: list the open chats.
+    Chats,
+    /// `/switch N`: write to chat N (or the one chat whose customer's name starts so).
+    Switch(&'a str),
+    /// Any other command, for the bot's commands.
+    Command(&'a str),
+}
+
+fn said(text: &str) -> Said<'_> {
+    let Some(command) = text.strip_prefix('/') else {
+        return if text.eq_ignore_ascii_case("end") {
+            Said::End
+        } else {
+            Said::Text(text)
+        };
+    };
+    if command.starts_with('/') {
+        return Said::Text(command);
+    }
+    let (word, rest) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
+    let rest = rest.trim();
+    match word.to_ascii_lowercase().as_str() {
+        "end" if rest.is_empty() => Said::End,
+        "chats" if rest.is_empty() => Said::Chats,
+        "switch" => Said::Switch(rest),
+        _ => Said::Command(text),
+    }
+}
+
+/// The chat an agent's text in a personal chat goes to. `None` while that is unclear: several
+/// chats are open and a chat opened since the agent chose, or the chat they chose has ended
+/// while another one was open.
+fn current<'a>(rooms: &'a [Chatroom], focus: Option<&Focus>) -> Option<&'a Chatroom> {
+    let seen = |r: &Chatroom| focus.is_some_and(|f| f.seen.contains(&r.session_id));
+    if let Some(f) = focus
+        && let Some(chosen) = rooms.iter().find(|r| r.session_id == f.session_id)
+    {
+        return rooms.iter().all(seen).then_some(chosen);
+    }
+    match rooms {
+        // One chat, opened after the agent's last choice (or with no choice ever made).
+        [only] if !seen(only) => Some(only),
+        _ => None,
+    }
+}
+
+/// The chat `/switch which` means: its number in the list, or the one chat whose customer's
+/// name starts with `which`.
+fn pick<'a>(rooms: &'a [Chatroom], which: &str) -> Option<&'a Chatroom> {
+    if let Ok(n) = which.parse::<usize>() {
+        return n.checked_sub(1).and_then(|i| rooms.get(i));
+    }
+    let which = which.to_lowercase();
+    if which.is_empty() {
+        return None;
+    }
+    let mut named = rooms.iter().filter(|r| {
+        r.brief
+            .customer
+            .display_name
+            .to_lowercase()
+            .starts_with(&which)
+    });
+    match (named.next(), named.next()) {
+        (Some(room), None) => Some(room),
+        _ => None,
+    }
+}
+
+/// How a chat is named to the agent: the customer's name and the service.
+fn label(room: &Chatroom) -> String {
+    let name: String = room
+        .brief
+        .customer
+        .display_name
+        .trim()
+        .chars()
+        .take(60)
+        .collect();
+    let name = if name.is_empty() {
+        "Customer".into()
+    } else {
+        name
+    };
+    format!("{name} ({})", actions::service(&room.brief).name)
+}
+
+/// The numbered list of open chats, the current one marked.
+fn list(rooms: &[Chatroom], current: Option<&Chatroom>) -> String {
+    rooms
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mark = if current.is_some_and(|c| c.session_id == r.session_id) {
+                " – you write to this chat"
+            } else {
+                ""
+            };
+            format!("{}. {}{mark}", i + 1, label(r))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Ends a chat of a personal chat. When it was the current one (or none was), the agent then
+/// writes to the oldest other open chat, and is told so.
+async fn end(
+    app: &App,
+    actor: &Actor,
+    rooms: &[Chatroom],
+    room: &Chatroom,
+    current: Option<&Chatroom>,
+) -> anyhow::Result<String> {
+    if let Err(why) = actions::try_end_chat(app, actor, &room.session_id).await? {
+        return Ok(why.into());
+    }
+    let ended = format!("The chat with {} has ended.", label(room));
+    if let Some(current) = current.filter(|c| c.session_id != room.session_id) {
+        return Ok(format!("{ended} You still write to {}.", label(current)));
+    }
+    let others: Vec<&Chatroom> = rooms
+        .iter()
+        .filter(|r| r.session_id != room.session_id)
+        .collect();
+    let now = app.clock.now_ms();
+    let conversation = &room.conversation_id;
+    let Some(next) = others.first() else {
+        store::set_focus(&app.pool, conversation, None, now).await?;
+        return Ok(ended);
+    };
+    // The ended chat closes a moment later: it counts as seen, so it makes nothing unclear.
+    let focus = Focus {
+        session_id: next.session_id.clone(),
+        seen: rooms.iter().map(|r| r.session_id.clone()).collect(),
+    };
+    store::set_focus(&app.pool, conversation, Some(&focus), now).await?;
+    let mut text = format!("{ended} Now writing to {}.", label(next));
+    if others.len() > 1 {
+        text.push_str(" Other chats are open here: /chats lists them, /switch chooses one.");
+    }
+    Ok(text)
+}
+
+/// Ends a chat of a personal chat from its card's End chat button; the answer says, as for
+/// `/end`, which chat the agent writes to now.
+pub async fn end_from_card(app: &App, actor: &Actor, room: &Chatroom) -> anyhow::Result<String> {
+    let rooms = open_rooms(app, &room.conversation_id, actor).await?;
+    let focus = store::focus_in(&app.pool, &room.conversation_id).await?;
+    end(app, actor, &rooms, room, current(&rooms, focus.as_ref())).await
+}
+
+/// Sends an agent's text to the customer of `room`.
+async fn to_customer(
+    app: &App,
+    actor: &Actor,
+    room: &Chatroom,
+    activity: &Activity,
+    text: &str,
+) -> anyhow::Result<Relayed> {
     let dropped = foreign_attachments(activity);
     if !text.is_empty() {
         let name =
@@ -110,24 +353,30 @@ pub async fn message(
         customer_store::append(&app.pool, &room.session_id, &event, app.clock.now_ms()).await?;
         app.events.notify(&room.session_id);
     }
-    Ok(Relayed::Done(match (dropped, text.is_empty()) {
-        (0, true) => Some("Nothing was sent to the customer: the message was empty.".into()),
-        (0, false) => None,
-        (_, true) => Some(
+    Ok(match (dropped, text.is_empty()) {
+        (0, true) => note("Nothing was sent to the customer: the message was empty."),
+        (0, false) => Relayed::Done(None),
+        (_, true) => note(
             "The customer cannot receive files or images: nothing was sent. Describe it in words \
-             or share a link."
-                .into(),
+             or share a link.",
         ),
-        (_, false) => {
-            Some("The customer cannot receive files or images: only your text was sent.".into())
-        }
-    }))
+        (_, false) => note("The customer cannot receive files or images: only your text was sent."),
+    })
 }
 
-/// Passes an agent's typing indicator on to the customer (throttled).
+/// Passes an agent's typing indicator on to the customer of the current chat (throttled).
 pub async fn typing(app: &App, actor: &Actor, conversation: &str) -> anyhow::Result<()> {
-    let Some(room) = room(app, conversation, actor).await? else {
-        return Ok(());
+    let rooms = open_rooms(app, conversation, actor).await?;
+    let room = match rooms.last() {
+        None => return Ok(()),
+        Some(newest) if newest.mode != PERSONAL => newest,
+        Some(_) => {
+            let focus = store::focus_in(&app.pool, conversation).await?;
+            match current(&rooms, focus.as_ref()) {
+                Some(room) => room,
+                None => return Ok(()),
+            }
+        }
     };
     let now = app.clock.now_ms();
     let last = app.typing.get(&room.session_id);
@@ -138,4 +387,118 @@ pub async fn typing(app: &App, actor: &Actor, conversation: &str) -> anyhow::Res
     customer_store::append(&app.pool, &room.session_id, &CustomerEvent::Typing {}, now).await?;
     app.events.notify(&room.session_id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::core::Brief;
+
+    fn room(session: &str, customer: &str) -> Chatroom {
+        let mut brief = Brief {
+            service: "Support".into(),
+            ..Brief::default()
+        };
+        brief.customer.display_name = customer.into();
+        Chatroom {
+            session_id: session.into(),
+            tenant_id: "t".into(),
+            user_id: "u".into(),
+            conversation_id: "a:personal".into(),
+            service_url: "https://smba.example/".into(),
+            mode: PERSONAL.into(),
+            brief,
+            opened_at: 0,
+            closed_at: None,
+        }
+    }
+
+    fn focus(session: &str, seen: &[&str]) -> Focus {
+        Focus {
+            session_id: session.into(),
+            seen: seen.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn current_of(rooms: &[Chatroom], focus: Option<&Focus>) -> Option<String> {
+        current(rooms, focus).map(|r| r.session_id.clone())
+    }
+
+    #[test]
+    fn commands_start_with_a_slash_and_everything_else_is_for_the_customer() {
+        assert_eq!(said("away"), Said::Text("away"));
+        assert_eq!(said("/away"), Said::Command("/away"));
+        assert_eq!(said("/Status"), Said::Command("/Status"));
+        assert_eq!(said("/end"), Said::End);
+        assert_eq!(said("End"), Said::End);
+        assert_eq!(said("/end it"), Said::Command("/end it"));
+        assert_eq!(said("the end"), Said::Text("the end"));
+        assert_eq!(said("/chats"), Said::Chats);
+        assert_eq!(said("/switch  2 "), Said::Switch("2"));
+        assert_eq!(said("/switch"), Said::Switch(""));
+        assert_eq!(said("//etc/hosts"), Said::Text("/etc/hosts"));
+        assert_eq!(said(""), Said::Text(""));
+    }
+
+    #[test]
+    fn one_chat_is_current_until_another_opens_and_the_agent_must_choose() {
+        let ada = room("s1", "Ada");
+        let grace = room("s2", "Grace");
+        assert_eq!(current_of(&[], None), None);
+        assert_eq!(
+            current_of(std::slice::from_ref(&ada), None).as_deref(),
+            Some("s1")
+        );
+        let both = [ada.clone(), grace.clone()];
+        assert_eq!(current_of(&both, None), None);
+        // Chosen while both were open.
+        let chosen = focus("s2", &["s1", "s2"]);
+        assert_eq!(current_of(&both, Some(&chosen)).as_deref(), Some("s2"));
+        // Chosen before Grace's chat opened: unclear again.
+        let early = focus("s1", &["s1"]);
+        assert_eq!(current_of(&both, Some(&early)), None);
+        assert_eq!(
+            current_of(std::slice::from_ref(&ada), Some(&early)).as_deref(),
+            Some("s1")
+        );
+    }
+
+    #[test]
+    fn when_the_chosen_chat_ends_only_a_chat_opened_later_becomes_current_by_itself() {
+        let ada = room("s1", "Ada");
+        let carl = room("s3", "Carl");
+        // Grace (s2) was chosen while Ada was open too; Grace's chat ended.
+        let chose_grace = focus("s2", &["s1", "s2"]);
+        assert_eq!(
+            current_of(std::slice::from_ref(&ada), Some(&chose_grace)),
+            None
+        );
+        // Carl's chat opened after that choice, and is the only one: no doubt.
+        assert_eq!(
+            current_of(std::slice::from_ref(&carl), Some(&chose_grace)).as_deref(),
+            Some("s3")
+        );
+    }
+
+    #[test]
+    fn switch_takes_a_number_of_the_list_or_the_start_of_one_customer_name() {
+        let rooms = [room("s1", "Ada"), room("s2", "Grace"), room("s3", "Adam")];
+        let picked = |which| pick(&rooms, which).map(|r| r.session_id.as_str());
+        assert_eq!(picked("2"), Some("s2"));
+        assert_eq!(picked("0"), None);
+        assert_eq!(picked("4"), None);
+        assert_eq!(picked("gr"), Some("s2"));
+        assert_eq!(picked("ada"), None, "Ada and Adam");
+        assert_eq!(picked("adam"), Some("s3"));
+        assert_eq!(picked(""), None);
+    }
+
+    #[test]
+    fn the_list_numbers_the_chats_and_marks_the_current_one() {
+        let rooms = [room("s1", "Ada"), room("s2", "")];
+        assert_eq!(
+            list(&rooms, Some(&rooms[1])),
+            "1. Ada (Support)\n2. Customer (Support) – you write to this chat"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! The bot's tables: registrations, the invitation cards sent, and chatrooms.
+//! The bot's tables: registrations, the invitation cards sent, chatrooms, and the chat an agent
+//! writes to when their personal chat holds several.
 
 use sqlx::{Row, SqliteConnection};
 
@@ -288,5 +289,57 @@ pub async fn close_chatroom(
         .bind(now)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The chat an agent writes to in a personal chat holding several chatrooms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Focus {
+    pub session_id: String,
+    /// The open sessions the agent knew of when choosing.
+    pub seen: Vec<String>,
+}
+
+pub async fn focus_in(pool: &Pool, conversation: &str) -> anyhow::Result<Option<Focus>> {
+    let Some(r) =
+        sqlx::query("SELECT session_id, seen FROM personal_chat_focus WHERE conversation_id = $1")
+            .bind(conversation)
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Focus {
+        session_id: r.try_get("session_id")?,
+        seen: serde_json::from_str(&r.try_get::<String, _>("seen")?)?,
+    }))
+}
+
+/// Records the chat the agent writes to (`None`: no choice, as when no chat is left).
+pub async fn set_focus(
+    pool: &Pool,
+    conversation: &str,
+    focus: Option<&Focus>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let Some(focus) = focus else {
+        sqlx::query("DELETE FROM personal_chat_focus WHERE conversation_id = $1")
+            .bind(conversation)
+            .execute(pool)
+            .await?;
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO personal_chat_focus (conversation_id, session_id, seen, updated_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (conversation_id) DO UPDATE SET session_id = excluded.session_id,
+            seen = excluded.seen, updated_at = excluded.updated_at",
+    )
+    .bind(conversation)
+    .bind(&focus.session_id)
+    .bind(serde_json::to_string(&focus.seen)?)
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(())
 }

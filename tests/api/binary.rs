@@ -53,6 +53,10 @@ async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_o
         dir.path().join("switchboard.db").exists(),
         "SQLite file in the working directory"
     );
+    assert!(
+        lines.concat().contains("open the preview page"),
+        "the seeded demo is announced: {lines:?}"
+    );
 
     let health = reqwest::get(format!("http://{address}/healthz"))
         .await
@@ -175,5 +179,88 @@ fn check_refuses_a_broken_card_override() {
     assert!(
         stderr.contains("version_above_teams_limit") && stderr.contains("im-invitation.json"),
         "{stderr}"
+    );
+}
+
+/// Lines the binary logs until it says where it listens; then it is stopped.
+async fn startup_lines(dir: &std::path::Path) -> Vec<String> {
+    let mut child = switchboard(dir)
+        .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let done = line.contains("server.addr=");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lines
+}
+
+/// An operator's own tenant imported in dev mode (into the Playground's tenant id, without the
+/// demo contact) is not announced as the demo, whose contact would answer 404; `check` with
+/// the tenant file names a Transfer to a service the file does not have.
+#[tokio::test]
+async fn an_imported_tenant_is_not_announced_as_the_demo_and_check_names_unknown_transfers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tenant = serde_json::json!({"switchboardTenant": 1,
+        "tenant": {"id": switchboard::interact::demo::DEMO_TENANT, "name": "Contoso", "imEnabled": true},
+        "calendars": [], "users": [],
+        "workflows": [{"id": "im", "name": "IM", "start": "accept", "activities": {
+            "accept": {"type": "Accept", "next": "bye"}, "bye": {"type": "Disconnect"}}}],
+        "services": [{"id": "support", "name": "Support", "workflow": "im", "members": [],
+            "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+            "interact": {"enabled": true, "instantMessage": true, "contactId": "contoso-web", "widgetKey": "contoso"}}]});
+    std::fs::write(dir.path().join("tenant.json"), tenant.to_string()).expect("write");
+    let transfer = |to: &str| {
+        serde_json::json!({"id": "t", "name": "T", "start": "accept", "activities": {
+            "accept": {"type": "Accept", "next": "move"},
+            "move": {"type": "Transfer", "service": to, "exits": {"failed": "bye"}},
+            "bye": {"type": "Disconnect"}}})
+        .to_string()
+    };
+    std::fs::write(dir.path().join("lost.json"), transfer("Nowhere")).expect("write");
+    std::fs::write(dir.path().join("ok.json"), transfer("support")).expect("write");
+
+    let check = |file: &str| {
+        switchboard(dir.path())
+            .args(["check", "--workflow", file, "--tenant-file", "tenant.json"])
+            .output()
+            .expect("run")
+    };
+    let lost = check("lost.json");
+    assert_eq!(lost.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        stderr.contains("/activities/move/service") && stderr.contains("Nowhere"),
+        "{stderr}"
+    );
+    assert!(check("ok.json").status.success());
+
+    let import = switchboard(dir.path())
+        .args(["import", "tenant.json"])
+        .output()
+        .expect("import");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let lines = startup_lines(dir.path()).await;
+    assert!(
+        !lines.concat().contains("preview"),
+        "no demo announced: {lines:?}"
     );
 }

@@ -702,6 +702,15 @@ fn random_command_sequences_keep_the_engine_consistent() {
             core.distribution
                 .check_indexes()
                 .unwrap_or_else(|e| panic!("{context}: {e}"));
+            // Idle is idle: a tick at `now` leaves nothing due at `now` (an ended session's
+            // run timer once stayed due for ever, and the actor ticked without end).
+            let mut ticked = core.clone();
+            ticked.handle(Command::Tick, now);
+            assert!(
+                ticked.next_deadline().is_none_or(|t| t > now),
+                "{context}: a tick at {now} leaves a deadline due ({:?})",
+                ticked.next_deadline()
+            );
             for a in core.distribution.agents.values() {
                 assert!(
                     a.connected.len() as u32 <= a.capacity,

@@ -19,6 +19,7 @@ mod manifest;
 mod metrics;
 mod mock_bf;
 mod outbound;
+mod personal_chat;
 mod preferences;
 mod reports;
 mod routing;

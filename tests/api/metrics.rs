@@ -70,7 +70,21 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
     let ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
     teams::invitation_for(&app, ANNE, 1).await;
 
-    let m = scrape(&app).await;
+    // The mock records the invitation before the dispatcher marks it delivered: wait for both.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let m = loop {
+        let m = scrape(&app).await;
+        if m.get("switchboard_outbox_calls{state=delivered}")
+            .is_some_and(|n| *n >= 2.0)
+        {
+            break m;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not delivered: {m:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(m["switchboard_sessions{state=queued}"], 1.0);
     assert_eq!(m["switchboard_sessions{state=connected}"], 0.0);
     assert_eq!(m["switchboard_queue_length{service=support}"], 1.0);
@@ -106,7 +120,10 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
     // and every call and delivery is in the latency histograms.
     let m = loop {
         let m = scrape(&app).await;
-        if m.get("switchboard_outbox_calls{state=pending}") == Some(&0.0) {
+        // The withdrawn card's update is enqueued by the effect worker after the end.
+        if m.get("switchboard_outbox_calls{state=pending}") == Some(&0.0)
+            && m.contains_key("switchboard_connector_calls_total{method=PUT,status=200}")
+        {
             break m;
         }
         assert!(tokio::time::Instant::now() < deadline, "outbox not drained");
