@@ -44,26 +44,6 @@ async fn put_service(app: &TestApp, id: &str, priority: &str, workflow: &Value, 
     crate::helpers::put_service(app, TENANT_ID, workflow, &service).await;
 }
 
-/// An agent active in `services`.
-async fn put_agent(app: &TestApp, agent: Agent, services: &[&str]) {
-    let user: User = serde_json::from_value(json!({
-        "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
-        "licenses": {"im": true}, "activeIn": services
-    }))
-    .expect("user");
-    store::put(
-        &app.state.pool,
-        TENANT_ID,
-        Kind::User,
-        agent.aad,
-        &user,
-        None,
-        0,
-    )
-    .await
-    .expect("user");
-}
-
 /// Starts a chat on a contact; `first` is the opening message.
 async fn chat_on(
     app: &TestApp,
@@ -144,7 +124,7 @@ async fn a_strict_customer_goes_first_across_services_whatever_their_ids() {
             &[ANNE],
         )
         .await;
-        put_agent(&app, ANNE, &[low, high]).await;
+        teams::seed_agent_in(&app, ANNE, &[low, high]).await;
         let teams = Teams { app: &app };
         teams.install(ANNE).await;
         assert_eq!(teams.say(ANNE, ANNE.personal, "away").await.status(), 200);
@@ -182,25 +162,27 @@ async fn a_strict_customer_goes_first_across_services_whatever_their_ids() {
     }
 }
 
+/// Anne and Bob, registered, serve a service that rings them for 8 s with `distribution`;
+/// Ada has just asked for a chat there.
+async fn anne_and_bob_on(distribution: &str) -> (TestApp, Arc<ManualClock>, Customer) {
+    let clock = Arc::new(ManualClock::default());
+    let app = teams::spawn_with(teams::config().clock(clock.clone())).await;
+    let workflow = queue_workflow("im", distribution, 8);
+    put_service(&app, "support", "normal", &workflow, &[ANNE, BOB]).await;
+    let teams = Teams { app: &app };
+    for agent in [ANNE, BOB] {
+        teams::seed_agent_in(&app, agent, &["support"]).await;
+        teams.install(agent).await;
+    }
+    let ada = chat_on(&app, "support-web", "support-key", "Ada", None).await;
+    (app, clock, ada)
+}
+
 /// Finding 2: a direct chat that every agent missed is offered again when one is back.
 #[tokio::test]
 async fn a_chat_every_agent_missed_is_offered_again_when_an_agent_is_back() {
-    let clock = Arc::new(ManualClock::default());
-    let app = teams::spawn_with(teams::config().clock(clock.clone())).await;
-    put_service(
-        &app,
-        "support",
-        "normal",
-        &queue_workflow("im", "direct", 8),
-        &[ANNE, BOB],
-    )
-    .await;
-    put_agent(&app, ANNE, &["support"]).await;
-    put_agent(&app, BOB, &["support"]).await;
+    let (app, clock, ada) = anne_and_bob_on("direct").await;
     let teams = Teams { app: &app };
-    teams.install(ANNE).await;
-    teams.install(BOB).await;
-    let ada = chat_on(&app, "support-web", "support-key", "Ada", None).await;
     invitation_for(&app, ANNE, 1).await;
     advance(&app, &clock, 9).await;
     wait_update(&app, ANNE, "You missed this chat").await;
@@ -208,7 +190,7 @@ async fn a_chat_every_agent_missed_is_offered_again_when_an_agent_is_back() {
     advance(&app, &clock, 9).await;
     wait_update(&app, BOB, "You missed this chat").await;
 
-    // Both are back: the customer is offered again (Anne has been idle longest).
+    // Bob is back first: the customer is offered to him again at once.
     teams
         .press(BOB, BOB.personal, "im.agent.back", json!({}))
         .await;
@@ -232,22 +214,8 @@ async fn a_chat_every_agent_missed_is_offered_again_when_an_agent_is_back() {
 /// Finding 3: an unanswered broadcast rings again instead of leaving the customer queued.
 #[tokio::test]
 async fn an_unanswered_broadcast_rings_again() {
-    let clock = Arc::new(ManualClock::default());
-    let app = teams::spawn_with(teams::config().clock(clock.clone())).await;
-    put_service(
-        &app,
-        "bcast",
-        "normal",
-        &queue_workflow("im", "broadcast", 8),
-        &[ANNE, BOB],
-    )
-    .await;
-    put_agent(&app, ANNE, &["bcast"]).await;
-    put_agent(&app, BOB, &["bcast"]).await;
+    let (app, clock, ada) = anne_and_bob_on("broadcast").await;
     let teams = Teams { app: &app };
-    teams.install(ANNE).await;
-    teams.install(BOB).await;
-    let ada = chat_on(&app, "bcast-web", "bcast-key", "Ada", None).await;
     invitation_for(&app, ANNE, 1).await;
     invitation_for(&app, BOB, 1).await;
     advance(&app, &clock, 9).await;

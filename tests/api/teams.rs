@@ -87,9 +87,14 @@ pub async fn seed(app: &TestApp, distribution: &str, ring_seconds: u32, agents: 
 
 /// Stores an agent (IM license, active in `support` and `web`) in the directory.
 pub async fn seed_agent(app: &TestApp, agent: Agent) {
+    seed_agent_in(app, agent, &["support", "web"]).await;
+}
+
+/// Stores an agent with the IM license, active in `services`, in the directory.
+pub async fn seed_agent_in(app: &TestApp, agent: Agent, services: &[&str]) {
     let user: User = serde_json::from_value(json!({
         "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
-        "licenses": {"im": true}, "activeIn": ["support", "web"]
+        "licenses": {"im": true}, "activeIn": services
     }))
     .expect("user");
     store::put(
