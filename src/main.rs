@@ -251,11 +251,8 @@ fn tenant_file_services(
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let bundle: switchboard::admin::bundle::Bundle = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a tenant file: {e}", file.display()))?;
-    Ok(switchboard::workflow::ServiceNames::new(
-        bundle.services.iter().filter_map(|s| {
-            let id = s.get("id")?.as_str()?;
-            Some((id, s.get("name").and_then(|n| n.as_str()).unwrap_or(id)))
-        }),
+    Ok(switchboard::workflow::ServiceNames::from_documents(
+        &bundle.services,
     ))
 }
 

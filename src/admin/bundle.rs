@@ -149,15 +149,8 @@ fn checked(
 ) -> Result<BTreeMap<&'static str, BTreeMap<String, Value>>, Vec<Value>> {
     let mut problems = Vec::new();
     // A Transfer may name a service of the file or one the tenant keeps.
-    let services = crate::workflow::ServiceNames::new(
-        bundle
-            .services
-            .iter()
-            .chain(stored_services)
-            .filter_map(|s| {
-                let id = s.get("id")?.as_str()?;
-                Some((id, s.get("name").and_then(Value::as_str).unwrap_or(id)))
-            }),
+    let services = crate::workflow::ServiceNames::from_documents(
+        bundle.services.iter().chain(stored_services),
     );
     let bundled_workflows: BTreeMap<&str, &Value> = bundle
         .workflows

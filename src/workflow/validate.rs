@@ -43,30 +43,42 @@ pub fn unsupported_activities(workflow: &Workflow, channel: Channel) -> Vec<(Str
         .collect()
 }
 
-/// The services a tenant has, as a `Transfer` names them: by id, or by name in any case.
+/// The services a tenant has, as a `Transfer` names them: by id, or by name in any (ASCII)
+/// case — the way the engine resolves the target.
 #[derive(Debug, Clone, Default)]
-pub struct ServiceNames(BTreeSet<String>);
+pub struct ServiceNames {
+    ids: BTreeSet<String>,
+    /// Lower-cased.
+    names: BTreeSet<String>,
+}
 
 impl ServiceNames {
     /// From `(id, name)` pairs.
     pub fn new<'a>(services: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut names = BTreeSet::new();
+        let mut names = ServiceNames::default();
         for (id, name) in services {
-            names.insert(id.to_owned());
-            names.insert(name.to_ascii_lowercase());
+            names.add(id, name);
         }
-        ServiceNames(names)
+        names
+    }
+
+    /// From service documents as JSON (a tenant file's, or stored ones).
+    pub fn from_documents<'a>(docs: impl IntoIterator<Item = &'a serde_json::Value>) -> Self {
+        ServiceNames::new(docs.into_iter().filter_map(|s| {
+            let id = s.get("id")?.as_str()?;
+            Some((id, s.get("name").and_then(|n| n.as_str()).unwrap_or(id)))
+        }))
     }
 
     /// Adds one service.
     pub fn add(&mut self, id: &str, name: &str) {
-        self.0.insert(id.to_owned());
-        self.0.insert(name.to_ascii_lowercase());
+        self.ids.insert(id.to_owned());
+        self.names.insert(name.to_ascii_lowercase());
     }
 
-    /// Whether a `Transfer` to `target` reaches a service (the engine resolves it the same way).
+    /// Whether a `Transfer` to `target` reaches a service.
     pub fn knows(&self, target: &str) -> bool {
-        self.0.contains(target) || self.0.contains(&target.to_ascii_lowercase())
+        self.ids.contains(target) || self.names.contains(&target.to_ascii_lowercase())
     }
 }
 
@@ -479,5 +491,20 @@ fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceNames;
+
+    #[test]
+    fn a_transfer_names_a_service_by_exact_id_or_by_name_in_any_case() {
+        let services = ServiceNames::new([("support", "Help Desk")]);
+        assert!(services.knows("support"));
+        assert!(services.knows("help desk") && services.knows("HELP DESK"));
+        // Ids are exact, as the engine looks them up.
+        assert!(!services.knows("SUPPORT"));
+        assert!(!services.knows("billing"));
     }
 }
