@@ -120,7 +120,7 @@ impl Application {
             && crate::interact::demo::is_seeded_demo(&pool, crate::interact::demo::DEMO_TENANT)
                 .await
                 .unwrap_or(false);
-        if settings.is_anonymous() && has_demo {
+        if has_demo {
             tracing::info!(
                 contact.id = crate::interact::demo::DEMO_CONTACT,
                 widget.key = crate::interact::demo::DEMO_WIDGET_KEY,

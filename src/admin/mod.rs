@@ -312,7 +312,11 @@ async fn check_document(
             .map(|d| d.value),
         _ => None,
     };
-    let services = service_names(app, tenant).await?;
+    // Only workflows (and the workflow a service is given) name services.
+    let services = match kind {
+        DocKind::Service | DocKind::Workflow => service_names(app, tenant).await?,
+        DocKind::User | DocKind::Calendar => workflow::ServiceNames::default(),
+    };
     check(kind, doc, workflow.as_ref(), &services).map_err(|problems| refusal(problems).into())
 }
 

@@ -211,7 +211,7 @@ async fn end_session(app: &App, actor: &Actor, data: &Value) -> anyhow::Result<A
         return Ok(Answer::Message("This chat is not valid.".into()));
     };
     if let Some(room) = store::chatroom_of(&app.pool, &session).await?
-        && room.mode == "personal"
+        && room.mode == store::PERSONAL
         && room.closed_at.is_none()
         && room.user_id == actor.user_id
         && room.tenant_id == actor.tenant
@@ -221,17 +221,15 @@ async fn end_session(app: &App, actor: &Actor, data: &Value) -> anyhow::Result<A
             super::relay::end_from_card(app, actor, &room).await?,
         ));
     }
-    end_chat(app, actor, &session).await
+    Ok(Answer::Message(end_chat(app, actor, &session).await?))
 }
 
 /// Ends a connected chat on the agent's side.
-pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result<Answer> {
-    Ok(Answer::Message(
-        match try_end_chat(app, actor, session).await? {
-            Ok(()) => "The chat has ended.".into(),
-            Err(why) => why.into(),
-        },
-    ))
+pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result<String> {
+    Ok(match try_end_chat(app, actor, session).await? {
+        Ok(()) => "The chat has ended.".into(),
+        Err(why) => why.into(),
+    })
 }
 
 /// Ends a connected chat on the agent's side; `Err` says why it was not ended.

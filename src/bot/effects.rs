@@ -350,8 +350,8 @@ async fn open_chatroom(
         return skip(app, id).await;
     };
     let (conversation, mode) = match chatroom_conversation(app, tenant, user, &brief).await {
-        Some(chat) => (chat, "group"),
-        None => (reg.conversation_id.clone(), "personal"),
+        Some(chat) => (chat, store::GROUP),
+        None => (reg.conversation_id.clone(), store::PERSONAL),
     };
     let card = app.cards.render_data(&SessionStarted {
         session: Id {

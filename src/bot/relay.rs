@@ -22,13 +22,10 @@ use crate::startup::App;
 
 use super::actions;
 use super::agents::Actor;
-use super::store::{self, Chatroom, Focus};
+use super::store::{self, Chatroom, Focus, PERSONAL};
 
 /// Typing indicators are passed on at most this often per session.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
-
-/// The mode of a chatroom in the agent's personal chat with the bot.
-const PERSONAL: &str = "personal";
 
 /// What became of an agent's activity in a conversation.
 pub enum Relayed {
@@ -109,10 +106,7 @@ pub async fn message(
     if newest.mode != PERSONAL {
         if text.eq_ignore_ascii_case("end") {
             return Ok(note(
-                match actions::try_end_chat(app, actor, &newest.session_id).await? {
-                    Ok(()) => "The chat has ended.",
-                    Err(why) => why,
-                },
+                actions::end_chat(app, actor, &newest.session_id).await?,
             ));
         }
         return to_customer(app, actor, newest, activity, &text).await;

@@ -203,6 +203,12 @@ pub async fn set_invitation_outcome(
     Ok(())
 }
 
+/// A chatroom in a Graph group chat made for it.
+pub const GROUP: &str = "group";
+/// A chatroom in the agent's personal chat with the bot (when no group chat could be made);
+/// that chat may hold several.
+pub const PERSONAL: &str = "personal";
+
 /// Where a connected chat takes place.
 #[derive(Debug, Clone)]
 pub struct Chatroom {
@@ -211,6 +217,7 @@ pub struct Chatroom {
     pub user_id: String,
     pub conversation_id: String,
     pub service_url: String,
+    /// [`GROUP`] or [`PERSONAL`].
     pub mode: String,
     pub brief: Brief,
     pub opened_at: i64,

@@ -576,7 +576,7 @@ impl State {
 /// first), never one who declined it: the agent who last handled the customer, then those who
 /// have not missed the task, then those who have — a task every agent missed is offered again
 /// rather than left waiting. One for `direct`, up to [`BROADCAST_BATCH`] for `broadcast`.
-pub(crate) fn choose(task: &Task, pool: &[String]) -> Vec<String> {
+fn choose(task: &Task, pool: &[String]) -> Vec<String> {
     let batch = match task.distribution {
         Distribution::Direct => 1,
         Distribution::Broadcast => BROADCAST_BATCH,

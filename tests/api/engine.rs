@@ -211,6 +211,71 @@ fn a_customer_who_leaves_while_ringing_is_abandoned_and_the_offer_cancelled() {
     assert!(core.distribution.tasks.is_empty() && core.distribution.offers.is_empty());
 }
 
+/// A snapshot written under other distribution rules may hold a queued chat that a free agent
+/// could take (as when a chat every agent missed was left waiting): the engine offers it when
+/// it starts, before any command arrives.
+#[tokio::test]
+async fn at_start_the_engine_offers_what_a_restored_snapshot_left_waiting() {
+    let app = spawn_app().await;
+    let pool = app.state.pool.clone();
+    let clock = Arc::new(ManualClock::default());
+    let now = switchboard::clock::Clock::now_ms(clock.as_ref());
+    let mut core = Core::default();
+    for command in setup() {
+        core.handle(command, now);
+    }
+    let mut away = setup();
+    for command in &mut away {
+        if let Command::UpsertUser { presence, .. } = command {
+            *presence = Presence::Away;
+        }
+    }
+    for command in away {
+        core.handle(command, now);
+    }
+    core.handle(start("s1"), now);
+    core.handle(
+        Command::CustomerMessage {
+            session: "s1".into(),
+            text: "Technical".into(),
+        },
+        now,
+    );
+    assert!(
+        core.distribution.offers.is_empty() && core.distribution.queues["support"].len() == 1,
+        "queued while everyone is away"
+    );
+    // The stored state of another version: u1 free, and no pass made for it.
+    let u1 = core.distribution.agents.get_mut("u1").expect("u1");
+    u1.presence = Presence::Available;
+    let key = (u1.idle_since, u1.id.clone());
+    core.distribution.free.insert(key);
+    core.distribution.dirty = false;
+    core.distribution.check_indexes().expect("indexes");
+    sqlx::query(
+        "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ('tenant-s', 7, $1, 0)",
+    )
+    .bind(serde_json::to_string(&core).expect("state"))
+    .execute(&pool)
+    .await
+    .expect("snapshot");
+
+    let stop = CancellationToken::new();
+    let (_engine, actor) = Engine::start(pool.clone(), "tenant-s", clock, stop.clone())
+        .await
+        .expect("start");
+    let invited: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM engine_effects WHERE tenant_id = 'tenant-s' AND kind = 'sendInvitation'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count")
+    .get("n");
+    assert_eq!(invited, 1, "the waiting chat is offered at start");
+    stop.cancel();
+    actor.await.expect("actor stops");
+}
+
 #[tokio::test]
 async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_facts() {
     let app = spawn_app().await;

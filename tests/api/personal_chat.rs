@@ -77,6 +77,12 @@ async fn anne_says(app: &TestApp, text: &str) {
 }
 
 /// What the agent's side sent to a customer so far.
+/// Anne chooses the second chat (Grace's) and is told so.
+async fn switch_to_grace(app: &TestApp) {
+    anne_says(app, "/switch 2").await;
+    wait_answer(app, "the switch", |h| h == "Now writing to Grace (Support)").await;
+}
+
 async fn agent_texts(app: &TestApp, customer: &Customer) -> Vec<String> {
     customer
         .events(app)
@@ -177,11 +183,7 @@ async fn with_two_open_chats_text_goes_only_to_the_chat_the_agent_chose() {
         "{list}"
     );
 
-    anne_says(&app, "/switch 2").await;
-    wait_answer(&app, "the switch", |h| {
-        h == "Now writing to Grace (Support)"
-    })
-    .await;
+    switch_to_grace(&app).await;
     anne_says(&app, "Hi Grace").await;
     assert_eq!(agent_texts(&app, &grace).await, ["Hi Grace"]);
     assert!(agent_texts(&app, &ada).await.is_empty());
@@ -237,11 +239,7 @@ async fn slash_end_ends_the_current_chat_and_the_other_stays_open_and_reachable(
 async fn end_chat_on_the_current_chats_card_moves_on_like_slash_end() {
     let app = spawn_without_graph(2).await;
     let (ada, grace) = two_chats(&app).await;
-    anne_says(&app, "/switch 2").await;
-    wait_answer(&app, "the switch", |h| {
-        h == "Now writing to Grace (Support)"
-    })
-    .await;
+    switch_to_grace(&app).await;
 
     let answer = Teams { app: &app }
         .press(
@@ -268,11 +266,7 @@ async fn end_chat_on_the_current_chats_card_moves_on_like_slash_end() {
 async fn the_chosen_chat_survives_a_restart() {
     let app = spawn_without_graph(2).await;
     let (ada, grace) = two_chats(&app).await;
-    anne_says(&app, "/switch 2").await;
-    wait_answer(&app, "the switch", |h| {
-        h == "Now writing to Grace (Support)"
-    })
-    .await;
+    switch_to_grace(&app).await;
 
     let mock = app.mock.clone();
     let config = app.stop().await;

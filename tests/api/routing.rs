@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard::clock::ManualClock;
-use switchboard::directory::model::{Service, User};
+use switchboard::directory::model::Service;
 use switchboard::directory::store::{self, Kind};
 use switchboard::engine::core::Command;
 
@@ -232,23 +232,14 @@ async fn an_unanswered_broadcast_rings_again() {
 
 /// A user with the Interact license whose contact takes chats straight to them.
 async fn put_direct_user(app: &TestApp, agent: Agent, capacity: u32) {
-    let user: User = serde_json::from_value(json!({
-        "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
-        "licenses": {"im": true, "interact": true}, "capacity": capacity,
-        "interact": {"enabled": true, "instantMessage": true, "contactId": "anne-web", "widgetKey": "anne-key"}
-    }))
-    .expect("user");
-    store::put(
-        &app.state.pool,
-        TENANT_ID,
-        Kind::User,
-        agent.aad,
-        &user,
-        None,
-        0,
+    let interact = json!({"enabled": true, "instantMessage": true,
+                          "contactId": "anne-web", "widgetKey": "anne-key"});
+    teams::store_user(
+        app,
+        agent,
+        json!({"licenses": {"im": true, "interact": true}, "capacity": capacity, "interact": interact}),
     )
-    .await
-    .expect("user");
+    .await;
 }
 
 /// Finding 4: direct to user — the first message once, presence and capacity respected, and

@@ -92,11 +92,20 @@ pub async fn seed_agent(app: &TestApp, agent: Agent) {
 
 /// Stores an agent with the IM license, active in `services`, in the directory.
 pub async fn seed_agent_in(app: &TestApp, agent: Agent, services: &[&str]) {
-    let user: User = serde_json::from_value(json!({
-        "id": agent.aad, "upn": format!("{}@example.com", agent.mri), "displayName": agent.name,
-        "licenses": {"im": true}, "activeIn": services
-    }))
-    .expect("user");
+    store_user(
+        app,
+        agent,
+        json!({"licenses": {"im": true}, "activeIn": services}),
+    )
+    .await;
+}
+
+/// Stores an agent in the directory with the fields of `more` besides their id and names.
+pub async fn store_user(app: &TestApp, agent: Agent, mut more: Value) {
+    more["id"] = json!(agent.aad);
+    more["upn"] = json!(format!("{}@example.com", agent.mri));
+    more["displayName"] = json!(agent.name);
+    let user: User = serde_json::from_value(more).expect("user");
     store::put(
         &app.state.pool,
         TENANT_ID,
