@@ -52,26 +52,8 @@ async fn chat_on(
     name: &str,
     first: Option<&str>,
 ) -> Customer {
-    let mut body = json!({"widgetKey": key, "displayName": name,
-                          "email": format!("{}@example.com", name.to_lowercase()), "privacyConsent": true});
-    if let Some(first) = first {
-        body["message"] = json!(first);
-    }
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/api/interact/v1/contacts/{contact}/sessions",
-            app.address
-        ))
-        .json(&body)
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    let v: Value = response.json().await.expect("json");
-    Customer {
-        session: v["sessionId"].as_str().expect("id").to_owned(),
-        token: v["token"].as_str().expect("token").to_owned(),
-    }
+    let email = format!("{}@example.com", name.to_lowercase());
+    teams::start_chat_on(app, contact, key, name, &email, first).await
 }
 
 /// The customer names on the invitation cards an agent received, in order.

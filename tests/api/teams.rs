@@ -243,13 +243,26 @@ pub struct Customer {
 }
 
 pub async fn start_chat(app: &TestApp, name: &str, first: Option<&str>) -> Customer {
-    let mut body = json!({"widgetKey": KEY, "displayName": name, "email": "ada@example.com", "privacyConsent": true});
+    start_chat_on(app, CONTACT, KEY, name, "ada@example.com", first).await
+}
+
+/// Starts a chat on a contact as a customer would; `first` is the opening message.
+pub async fn start_chat_on(
+    app: &TestApp,
+    contact: &str,
+    key: &str,
+    name: &str,
+    email: &str,
+    first: Option<&str>,
+) -> Customer {
+    let mut body =
+        json!({"widgetKey": key, "displayName": name, "email": email, "privacyConsent": true});
     if let Some(first) = first {
         body["message"] = json!(first);
     }
     let response = reqwest::Client::new()
         .post(format!(
-            "{}/api/interact/v1/contacts/{CONTACT}/sessions",
+            "{}/api/interact/v1/contacts/{contact}/sessions",
             app.address
         ))
         .json(&body)
