@@ -15,20 +15,8 @@ use crate::helpers::{TestApp, TestConfig};
 use crate::mock_bf::TENANT_ID;
 use crate::teams::{
     self, ANNE, Agent, BOB, Customer, Teams, invitation_for, offer_outcomes, outcome, posts,
-    wait_post, wait_update,
+    queue_workflow, wait_post, wait_update,
 };
-
-/// A workflow that accepts and queues with `distribution`, then waits.
-fn queue_workflow(id: &str, distribution: &str, ring_seconds: u32) -> Value {
-    json!({"id": id, "name": id, "start": "accept", "activities": {
-        "accept": {"type": "Accept", "next": "queue"},
-        "queue": {"type": "QueueTask", "distribution": distribution, "ringTimeoutSeconds": ring_seconds,
-                  "exits": {"queued": "wait", "failed": "end"}},
-        "wait": {"type": "Delay", "seconds": 3600, "next": "wait2"},
-        "wait2": {"type": "Delay", "seconds": 3600, "next": "wait"},
-        "end": {"type": "Disconnect", "text": "Sorry, nobody is there."}
-    }})
-}
 
 /// A service with its own contact id and widget key (`{id}-web`, `{id}-key`).
 async fn put_service(app: &TestApp, id: &str, priority: &str, workflow: &Value, members: &[Agent]) {

@@ -61,16 +61,21 @@ pub async fn spawn_with(config: TestConfig) -> TestApp {
     crate::helpers::spawn_app_on(mock, config).await
 }
 
-/// Seeds a service whose workflow queues with `distribution`, and the agents as members.
-pub async fn seed(app: &TestApp, distribution: &str, ring_seconds: u32, agents: &[Agent]) {
-    let workflow = json!({"id": "im", "name": "IM", "start": "accept", "activities": {
+/// A workflow that accepts and queues with `distribution`, then waits.
+pub fn queue_workflow(id: &str, distribution: &str, ring_seconds: u32) -> Value {
+    json!({"id": id, "name": id, "start": "accept", "activities": {
         "accept": {"type": "Accept", "next": "queue"},
         "queue": {"type": "QueueTask", "distribution": distribution, "ringTimeoutSeconds": ring_seconds,
                   "exits": {"queued": "wait", "failed": "end"}},
         "wait": {"type": "Delay", "seconds": 3600, "next": "wait2"},
         "wait2": {"type": "Delay", "seconds": 3600, "next": "wait"},
         "end": {"type": "Disconnect", "text": "Sorry, nobody is there."}
-    }});
+    }})
+}
+
+/// Seeds a service whose workflow queues with `distribution`, and the agents as members.
+pub async fn seed(app: &TestApp, distribution: &str, ring_seconds: u32, agents: &[Agent]) {
+    let workflow = queue_workflow("im", distribution, ring_seconds);
     let members: Vec<&str> = agents.iter().map(|a| a.aad).collect();
     let service: Service = serde_json::from_value(json!({
         "id": "support", "name": "Support", "workflow": "im", "members": members,
