@@ -2,13 +2,20 @@
 //! lost, and calls to one conversation arrive in the order they were queued.
 //!
 //! Each lane (service URL + conversation) has at most one call in flight; the next call of a
-//! lane starts only when the previous one is delivered or given up. A call that keeps failing
-//! with a retryable error is parked with a persisted deadline (`Retry-After` or backoff) and
-//! given up after `outbox.max_age`. A crash after the Connector accepted a call but before the
-//! row was marked delivered re-sends that one call after restart: the Connector API has no
-//! idempotency key, so this window (one call per lane) is the least the protocol allows.
+//! lane starts only when the previous one is delivered or given up and that outcome is stored.
+//! A call that keeps failing with a retryable error is parked with a persisted deadline
+//! (`Retry-After` or backoff) and given up after `outbox.max_age`. A crash after the Connector
+//! accepted a call but before its outcome was stored re-sends that one call after restart: the
+//! Connector API has no idempotency key, so this window (one call per lane) is the least the
+//! protocol allows.
+//!
+//! Work is pushed, not found: the dispatcher holds every pending call in memory, per lane. It
+//! reads the table once at start and then, each time a commit wakes it, only the rows added
+//! since (by id). Outcomes finished together are stored in one transaction. The table is
+//! written to record and read to recover, never scanned to find the next call.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +31,9 @@ use crate::config::OutboxSettings;
 use crate::store::{self, Pool, outbox};
 
 /// Calls delivered at the same time, across lanes.
-const MAX_IN_FLIGHT: usize = 32;
-/// Heads looked at per scan.
-const SCAN_LIMIT: i64 = 256;
-/// Longest sleep between scans when nothing is due (a safety net; enqueues wake the worker).
+const MAX_IN_FLIGHT: usize = 64;
+/// Longest sleep when nothing is due; commits wake the worker, this is a safety net for rows
+/// committed by another process.
 const IDLE_SCAN: Duration = Duration::from_secs(5);
 /// How often delivered and given-up calls past their retention are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -45,17 +51,90 @@ pub struct Outbox {
     /// Conversations whose user blocked or uninstalled the bot (403 MessageWritesBlocked).
     blocked: tokio::sync::mpsc::UnboundedSender<String>,
     blocked_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    /// Calls queued by [`Outbox::send`], committed together by one task.
+    sends: tokio::sync::mpsc::UnboundedSender<Send>,
+}
+
+/// A call for [`Outbox::send`], and where to answer once it is committed.
+struct Send {
+    lane: String,
+    service_url: String,
+    operation: &'static str,
+    payload: String,
+    reply: tokio::sync::oneshot::Sender<Result<OutboxId, String>>,
+}
+
+/// Calls committed in one transaction at most.
+const SEND_BATCH: usize = 256;
+
+/// Commits the calls of [`Outbox::send`]: those that arrive while a commit runs share the
+/// next one (group commit), so commits per second do not bound calls per second.
+async fn commit_sends(
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    mut sends: tokio::sync::mpsc::UnboundedReceiver<Send>,
+) {
+    while let Some(first) = sends.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < SEND_BATCH {
+            match sends.try_recv() {
+                Ok(send) => batch.push(send),
+                Err(_) => break,
+            }
+        }
+        let now = clock.now_ms();
+        let committed = async {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(batch.len());
+            for send in &batch {
+                let call = outbox::NewCall {
+                    lane: &send.lane,
+                    service_url: &send.service_url,
+                    operation: send.operation,
+                    call: &send.payload,
+                };
+                ids.push(outbox::enqueue(&mut tx, &call, now).await?);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids)
+        }
+        .await;
+        match committed {
+            Ok(ids) => {
+                wake.notify_one();
+                for (send, id) in batch.into_iter().zip(ids) {
+                    let _ = send.reply.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                let error = e.to_string();
+                for send in batch {
+                    let _ = send.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
 }
 
 impl Outbox {
     pub fn new(pool: Pool, clock: Arc<dyn Clock>) -> Self {
         let (blocked, blocked_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (sends, sends_rx) = tokio::sync::mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(commit_sends(
+            pool.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&wake),
+            sends_rx,
+        ));
         Outbox {
             pool,
             clock,
-            wake: Arc::new(Notify::new()),
+            wake,
             blocked,
             blocked_rx: std::sync::Mutex::new(Some(blocked_rx)),
+            sends,
         }
     }
 
@@ -120,17 +199,27 @@ impl Outbox {
         Ok(id)
     }
 
-    /// Queues one call in its own transaction and wakes the worker.
+    /// Queues one call, committed with the other calls sent at the same time, and wakes the
+    /// worker; answers once the call is durably stored.
     pub async fn send(
         &self,
         service_url: &ServiceUrl,
         call: &ConnectorCall,
     ) -> anyhow::Result<OutboxId> {
-        let mut tx = self.pool.begin().await?;
-        let id = self.enqueue(&mut tx, service_url, call).await?;
-        tx.commit().await?;
-        self.wake();
-        Ok(id)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sends
+            .send(Send {
+                lane: lane(service_url, call),
+                service_url: service_url.as_str().to_owned(),
+                operation: call.name(),
+                payload: serde_json::to_string(call)?,
+                reply,
+            })
+            .map_err(|_| anyhow::anyhow!("the outbox has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the outbox stopped before storing the call"))?
+            .map_err(|e| anyhow::anyhow!("storing an outbox call failed: {e}"))
     }
 
     /// Tells the worker that new calls were committed.
@@ -168,6 +257,105 @@ pub struct Dispatcher {
     settings: OutboxSettings,
 }
 
+/// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
+/// with calls is in exactly one place: `ready` (its head may start now), `parked` (its head
+/// waits for a retry deadline) or `busy` (its head is in flight, or settled and not yet
+/// recorded). Starting the next call of a lane is O(1) whatever the backlog.
+#[derive(Default)]
+struct Lanes {
+    calls: HashMap<String, VecDeque<outbox::PendingCall>>,
+    ready: VecDeque<String>,
+    parked: BinaryHeap<Reverse<(i64, String)>>,
+    busy: HashSet<String>,
+    /// The highest id read from the store.
+    high_water: i64,
+}
+
+impl Lanes {
+    /// Adds calls read from the store (in id order).
+    fn add(&mut self, calls: Vec<outbox::PendingCall>, now: i64) {
+        for call in calls {
+            self.high_water = self.high_water.max(call.id);
+            let lane = call.lane.clone();
+            let queue = self.calls.entry(lane.clone()).or_default();
+            queue.push_back(call);
+            if queue.len() == 1 {
+                self.place(lane, now);
+            }
+        }
+    }
+
+    /// Puts a lane whose head is not in flight where its head's deadline says.
+    fn place(&mut self, lane: String, now: i64) {
+        match self.calls.get(&lane).and_then(VecDeque::front) {
+            Some(head) if head.next_attempt_at > now => {
+                self.parked.push(Reverse((head.next_attempt_at, lane)));
+            }
+            Some(_) => self.ready.push_back(lane),
+            None => {
+                self.calls.remove(&lane);
+            }
+        }
+    }
+
+    /// The next head to start, marking its lane busy.
+    fn next_ready(&mut self) -> Option<outbox::PendingCall> {
+        while let Some(lane) = self.ready.pop_front() {
+            if let Some(head) = self.calls.get(&lane).and_then(VecDeque::front) {
+                let head = head.clone();
+                self.busy.insert(lane);
+                return Some(head);
+            }
+        }
+        None
+    }
+
+    /// Moves parked lanes whose deadline has come to `ready`; returns the next deadline.
+    fn unpark(&mut self, now: i64) -> Option<i64> {
+        while let Some(Reverse((at, _))) = self.parked.peek() {
+            if *at > now {
+                return Some(*at);
+            }
+            if let Some(Reverse((_, lane))) = self.parked.pop() {
+                self.ready.push_back(lane);
+            }
+        }
+        None
+    }
+
+    /// Applies a recorded settlement of a lane's head.
+    fn settled(&mut self, lane: String, settlement: &outbox::Settlement, now: i64) {
+        self.busy.remove(&lane);
+        let Some(queue) = self.calls.get_mut(&lane) else {
+            return;
+        };
+        match settlement {
+            outbox::Settlement::Retry {
+                attempts,
+                next_attempt_at,
+                error: _,
+                id: _,
+            } => {
+                if let Some(head) = queue.front_mut() {
+                    head.attempts = *attempts;
+                    head.next_attempt_at = *next_attempt_at;
+                }
+            }
+            outbox::Settlement::Delivered { .. } | outbox::Settlement::Failed { .. } => {
+                queue.pop_front();
+            }
+        }
+        self.place(lane, now);
+    }
+
+    fn pending(&self) -> usize {
+        self.calls.values().map(VecDeque::len).sum()
+    }
+}
+
+/// Rows read from the store per query when catching up.
+const READ_BATCH: i64 = 4096;
+
 impl Dispatcher {
     pub fn new(
         outbox: Arc<Outbox>,
@@ -184,35 +372,128 @@ impl Dispatcher {
     /// Runs until `shutdown` is cancelled, then waits briefly for calls in flight.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        let mut in_flight: HashSet<String> = HashSet::new();
-        let mut tasks: JoinSet<String> = JoinSet::new();
+        let mut lanes = Lanes::default();
+        let mut tasks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
         let mut next_purge = tokio::time::Instant::now();
+        let mut catch_up = true;
         loop {
             if tokio::time::Instant::now() >= next_purge {
                 this.purge().await;
                 next_purge += PURGE_EVERY;
             }
-            let idle = this.start_due(&mut in_flight, &mut tasks).await;
+            if catch_up {
+                catch_up = false;
+                this.read_new(&mut lanes, &shutdown).await;
+            }
+            let now = this.outbox.clock.now_ms();
+            let next_deadline = lanes.unpark(now);
+            while tasks.len() < MAX_IN_FLIGHT {
+                let Some(head) = lanes.next_ready() else {
+                    break;
+                };
+                let this = Arc::clone(&this);
+                let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
+                tasks.spawn(
+                    async move {
+                        let lane = head.lane.clone();
+                        (lane, this.deliver(head).await)
+                    }
+                    .instrument(span),
+                );
+            }
+            let sleep = next_deadline.map_or(IDLE_SCAN, |at| {
+                Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE_SCAN)
+            });
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = this.outbox.wake.notified() => {}
+                () = this.outbox.wake.notified() => catch_up = true,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(lane) = done {
-                        in_flight.remove(&lane);
-                    } else {
-                        // A panicked delivery: rebuild the in-flight set from the tasks left.
-                        tracing::error!("an outbox delivery task failed");
-                        in_flight.clear();
+                    // Record every attempt finished by now in one transaction.
+                    let mut settled = Vec::new();
+                    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
+                        Ok(done) => settled.push(done),
+                        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
+                    };
+                    push(done);
+                    while let Some(done) = tasks.try_join_next() {
+                        push(done);
+                    }
+                    this.record(&settled, &shutdown).await;
+                    let now = this.outbox.clock.now_ms();
+                    for (lane, settlement) in settled {
+                        lanes.settled(lane, &settlement, now);
                     }
                 }
-                () = tokio::time::sleep(idle) => {}
+                () = tokio::time::sleep(sleep) => {
+                    // Nothing was due for a while: look for rows another process committed
+                    // without waking this one (an indexed read of ids above the highest held).
+                    catch_up = next_deadline.is_none() && tasks.is_empty();
+                }
             }
         }
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-            tracing::warn!(
+        let drain = async {
+            let mut settled = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(done) = done {
+                    settled.push(done);
+                }
+            }
+            settled
+        };
+        match tokio::time::timeout(DRAIN_TIMEOUT, drain).await {
+            Ok(settled) => {
+                let settlements: Vec<_> = settled.into_iter().map(|(_, s)| s).collect();
+                if let Err(e) = outbox::settle(&this.outbox.pool, &settlements).await {
+                    tracing::warn!(error = %e, "outbox results at shutdown not recorded; those calls will be sent again after restart");
+                }
+            }
+            Err(_) => tracing::warn!(
                 "outbox calls still in flight at shutdown will be retried after restart"
-            );
+            ),
+        }
+        tracing::debug!(
+            outbox.pending = lanes.pending(),
+            "outbox dispatcher stopped"
+        );
+    }
+
+    /// Reads the calls committed since the highest id held (all pending calls at start).
+    async fn read_new(&self, lanes: &mut Lanes, shutdown: &CancellationToken) {
+        loop {
+            match outbox::pending_after(&self.outbox.pool, lanes.high_water, READ_BATCH).await {
+                Ok(calls) => {
+                    let full = calls.len() as i64 == READ_BATCH;
+                    lanes.add(calls, self.outbox.clock.now_ms());
+                    if !full {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the outbox failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records settlements; a lane moves on only once its head's outcome is stored, so a crash
+    /// re-sends at most the one call per lane that was in flight.
+    async fn record(&self, settled: &[(String, outbox::Settlement)], shutdown: &CancellationToken) {
+        let settlements: Vec<_> = settled.iter().map(|(_, s)| s.clone()).collect();
+        loop {
+            match outbox::settle(&self.outbox.pool, &settlements).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "recording outbox results failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
         }
     }
 
@@ -225,49 +506,6 @@ impl Dispatcher {
             Ok(n) => tracing::info!(outbox.purged = n, "old outbox rows deleted"),
             Err(e) => tracing::error!(error = %e, "purging the outbox failed"),
         }
-    }
-
-    /// Starts every due head whose lane is free; returns how long to sleep until the next one.
-    async fn start_due(
-        self: &Arc<Self>,
-        in_flight: &mut HashSet<String>,
-        tasks: &mut JoinSet<String>,
-    ) -> Duration {
-        let heads = match outbox::lane_heads(&self.outbox.pool, SCAN_LIMIT).await {
-            Ok(heads) => heads,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the outbox failed");
-                return Duration::from_secs(1);
-            }
-        };
-        let now = self.outbox.clock.now_ms();
-        let mut next = IDLE_SCAN;
-        for head in heads {
-            if in_flight.contains(&head.lane) {
-                continue;
-            }
-            if head.next_attempt_at > now {
-                let wait =
-                    Duration::from_millis(u64::try_from(head.next_attempt_at - now).unwrap_or(0));
-                next = next.min(wait);
-                continue;
-            }
-            if tasks.len() >= MAX_IN_FLIGHT {
-                break;
-            }
-            in_flight.insert(head.lane.clone());
-            let this = Arc::clone(self);
-            let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
-            tasks.spawn(
-                async move {
-                    let lane = head.lane.clone();
-                    this.deliver(head).await;
-                    lane
-                }
-                .instrument(span),
-            );
-        }
-        next
     }
 
     /// The call of an outbox row, with an `update_of` resolved to the activity id it needs.
@@ -300,21 +538,19 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, head: outbox::PendingCall) {
-        let pool = &self.outbox.pool;
+    /// Attempts one call; the outcome is recorded by the caller, with others.
+    async fn deliver(&self, head: outbox::PendingCall) -> outbox::Settlement {
         let call = match self.decode(&head).await {
             Ok(call) => call,
-            Err(reason) => return self.give_up(&head, head.attempts, reason).await,
+            Err(reason) => return give_up(&head, head.attempts, reason),
         };
         let Ok(service_url) = ServiceUrl::parse(&head.service_url) else {
-            return self
-                .give_up(&head, head.attempts, "invalid_service_url")
-                .await;
+            return give_up(&head, head.attempts, "invalid_service_url");
         };
         let now = self.outbox.clock.now_ms();
         let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
         if now - head.created_at > max_age {
-            return self.give_up(&head, head.attempts, "expired").await;
+            return give_up(&head, head.attempts, "expired");
         }
         let result = self.connector.execute(&service_url, &call).await;
         let now = self.outbox.clock.now_ms();
@@ -324,17 +560,17 @@ impl Dispatcher {
                     .stats()
                     .delivered_after((now - head.created_at).max(0) as f64 / 1000.0);
                 let attempts = head.attempts + i64::from(delivered.attempts);
-                if let Err(e) =
-                    outbox::mark_delivered(pool, head.id, attempts, delivered.id.as_deref(), now)
-                        .await
-                {
-                    tracing::error!(outbox.id = head.id, error = %e, "could not mark an outbox call delivered");
-                }
                 tracing::debug!(
                     outbox.id = head.id,
                     outbox.attempts = attempts,
                     "outbox call delivered"
                 );
+                outbox::Settlement::Delivered {
+                    id: head.id,
+                    attempts,
+                    result_id: delivered.id,
+                    at: now,
+                }
             }
             Err(failed) if failed.error.is_retryable() => {
                 let attempts = head.attempts + i64::from(failed.attempts);
@@ -353,16 +589,11 @@ impl Dispatcher {
                     retry.delay_ms = delay_ms,
                     "outbox call parked for a later retry"
                 );
-                if let Err(e) = outbox::reschedule(
-                    pool,
-                    head.id,
+                outbox::Settlement::Retry {
+                    id: head.id,
                     attempts,
-                    now.saturating_add(delay_ms),
-                    &failed.error.code(),
-                )
-                .await
-                {
-                    tracing::error!(outbox.id = head.id, error = %e, "could not reschedule an outbox call");
+                    next_attempt_at: now.saturating_add(delay_ms),
+                    error: failed.error.code(),
                 }
             }
             Err(failed) => {
@@ -376,19 +607,21 @@ impl Dispatcher {
                         let _ = self.outbox.blocked.send(conversation.to_owned());
                     }
                 }
-                self.give_up(&head, attempts, &failed.error.code()).await;
+                give_up(&head, attempts, &failed.error.code())
             }
         }
     }
+}
 
-    async fn give_up(&self, head: &outbox::PendingCall, attempts: i64, reason: &str) {
-        tracing::warn!(
-            outbox.id = head.id,
-            outbox.error = reason,
-            "outbox call given up"
-        );
-        if let Err(e) = outbox::mark_failed(&self.outbox.pool, head.id, attempts, reason).await {
-            tracing::error!(outbox.id = head.id, error = %e, "could not mark an outbox call failed");
-        }
+fn give_up(head: &outbox::PendingCall, attempts: i64, reason: &str) -> outbox::Settlement {
+    tracing::warn!(
+        outbox.id = head.id,
+        outbox.error = reason,
+        "outbox call given up"
+    );
+    outbox::Settlement::Failed {
+        id: head.id,
+        attempts,
+        error: reason.to_owned(),
     }
 }

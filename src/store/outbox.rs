@@ -6,7 +6,7 @@ use sqlx::{Row, SqliteConnection};
 
 use super::Pool;
 
-/// A pending call at the head of its lane.
+/// A call not yet delivered or given up.
 #[derive(Debug, Clone)]
 pub struct PendingCall {
     pub id: i64,
@@ -59,17 +59,19 @@ pub async fn enqueue(
     row.try_get("id")
 }
 
-/// The oldest pending call of each lane (due or not), oldest lanes first.
-pub async fn lane_heads(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingCall>> {
+/// Pending calls with an id above `after`, in id order (at most `limit`). The dispatcher reads
+/// this once at start (from 0) and then after each commit it is told of, from the highest id it
+/// holds. SQLite serialises writers, so ids become visible in commit order and nothing is
+/// skipped; a store whose ids may commit out of order must read by a commit-ordered key.
+pub async fn pending_after(pool: &Pool, after: i64, limit: i64) -> sqlx::Result<Vec<PendingCall>> {
     let rows = sqlx::query(
-        "SELECT o.id, o.lane, o.service_url, o.operation, o.call, o.attempts, o.next_attempt_at,
-                o.created_at
-         FROM outbox o
-         WHERE o.state = 'pending'
-           AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.state = 'pending' AND p.lane = o.lane)
-         ORDER BY o.id
-         LIMIT $1",
+        "SELECT id, lane, service_url, operation, call, attempts, next_attempt_at, created_at
+         FROM outbox
+         WHERE id > $1 AND state = 'pending'
+         ORDER BY id
+         LIMIT $2",
     )
+    .bind(after)
     .bind(limit)
     .fetch_all(pool)
     .await?;
@@ -89,54 +91,87 @@ pub async fn lane_heads(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingCall
         .collect()
 }
 
-pub async fn mark_delivered(
-    pool: &Pool,
-    id: i64,
-    attempts: i64,
-    result_id: Option<&str>,
-    now_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET state = 'delivered', attempts = $2, result_id = $3, delivered_at = $4,
-                last_error = NULL
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(attempts)
-    .bind(result_id)
-    .bind(now_ms)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    Delivered {
+        id: i64,
+        attempts: i64,
+        result_id: Option<String>,
+        at: i64,
+    },
+    /// Parked until `next_attempt_at`.
+    Retry {
+        id: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+        error: String,
+    },
+    Failed {
+        id: i64,
+        attempts: i64,
+        error: String,
+    },
 }
 
-pub async fn reschedule(
-    pool: &Pool,
-    id: i64,
-    attempts: i64,
-    next_attempt_at: i64,
-    error: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(attempts)
-    .bind(next_attempt_at)
-    .bind(error)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-pub async fn mark_failed(pool: &Pool, id: i64, attempts: i64, error: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbox SET state = 'failed', attempts = $2, last_error = $3 WHERE id = $1")
-        .bind(id)
-        .bind(attempts)
-        .bind(error)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// Records the outcomes of many attempts in one transaction (group commit).
+pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    for settlement in settlements {
+        match settlement {
+            Settlement::Delivered {
+                id,
+                attempts,
+                result_id,
+                at,
+            } => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'delivered', attempts = $2, result_id = $3,
+                        delivered_at = $4, last_error = NULL
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(result_id.as_deref())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Settlement::Retry {
+                id,
+                attempts,
+                next_attempt_at,
+                error,
+            } => {
+                sqlx::query(
+                    "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(next_attempt_at)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Settlement::Failed {
+                id,
+                attempts,
+                error,
+            } => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'failed', attempts = $2, last_error = $3
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await
 }
 
 pub async fn get(pool: &Pool, id: i64) -> sqlx::Result<Option<Entry>> {
