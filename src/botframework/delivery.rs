@@ -85,17 +85,17 @@ async fn commit_sends(
         }
         let now = clock.now_ms();
         let committed = async {
-            let mut tx = pool.begin().await?;
-            let mut ids = Vec::with_capacity(batch.len());
-            for send in &batch {
-                let call = outbox::NewCall {
+            let calls: Vec<outbox::NewCall<'_>> = batch
+                .iter()
+                .map(|send| outbox::NewCall {
                     lane: &send.lane,
                     service_url: &send.service_url,
                     operation: send.operation,
                     call: &send.payload,
-                };
-                ids.push(outbox::enqueue(&mut tx, &call, now).await?);
-            }
+                })
+                .collect();
+            let mut tx = pool.begin().await?;
+            let ids = outbox::enqueue_many(&mut tx, &calls, now).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
         }

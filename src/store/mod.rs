@@ -29,6 +29,9 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // A SQLite connection is a local file: pinging it before each use only costs a round
+        // trip to its worker thread.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| format!("opening the database {url:?}"))?;

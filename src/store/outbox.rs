@@ -59,6 +59,44 @@ pub async fn enqueue(
     row.try_get("id")
 }
 
+/// Rows per multi-row statement (6 parameters each, well below SQLite's parameter limit).
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// Adds many calls inside the caller's transaction, a statement per [`ROWS_PER_STATEMENT`]
+/// calls; returns their ids in the order of `calls`.
+pub async fn enqueue_many(
+    conn: &mut SqliteConnection,
+    calls: &[NewCall<'_>],
+    now_ms: i64,
+) -> sqlx::Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(calls.len());
+    for chunk in calls.chunks(ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at) ",
+        );
+        insert.push_values(chunk, |mut row, call| {
+            row.push_bind(call.lane)
+                .push_bind(call.service_url)
+                .push_bind(call.operation)
+                .push_bind(call.call)
+                .push_bind(now_ms)
+                .push_bind(now_ms);
+        });
+        insert.push(" RETURNING id");
+        let mut chunk_ids: Vec<i64> = insert
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<sqlx::Result<_>>()?;
+        // Ids grow in the order the rows are inserted; RETURNING's own order is unspecified.
+        chunk_ids.sort_unstable();
+        ids.extend(chunk_ids);
+    }
+    Ok(ids)
+}
+
 /// Pending calls with an id above `after`, in id order (at most `limit`). The dispatcher reads
 /// this once at start (from 0) and then after each commit it is told of, from the highest id it
 /// holds. SQLite serialises writers, so ids become visible in commit order and nothing is
@@ -114,62 +152,85 @@ pub enum Settlement {
     },
 }
 
-/// Records the outcomes of many attempts in one transaction (group commit).
+/// Records the outcomes of many attempts in one transaction (group commit), a statement per
+/// kind of outcome and [`ROWS_PER_STATEMENT`] rows.
 pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut delivered = Vec::new();
+    let mut retried = Vec::new();
+    let mut failed = Vec::new();
     for settlement in settlements {
         match settlement {
-            Settlement::Delivered {
+            Settlement::Delivered { .. } => delivered.push(settlement),
+            Settlement::Retry { .. } => retried.push(settlement),
+            Settlement::Failed { .. } => failed.push(settlement),
+        }
+    }
+    let mut tx = pool.begin().await?;
+    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
+        let mut update = sqlx::QueryBuilder::new(
+            "UPDATE outbox SET state = 'delivered', attempts = v.column2, result_id = v.column3,
+                delivered_at = v.column4, last_error = NULL
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, settlement| {
+            if let Settlement::Delivered {
                 id,
                 attempts,
                 result_id,
                 at,
-            } => {
-                sqlx::query(
-                    "UPDATE outbox SET state = 'delivered', attempts = $2, result_id = $3,
-                        delivered_at = $4, last_error = NULL
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(attempts)
-                .bind(result_id.as_deref())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            } = settlement
+            {
+                row.push_bind(*id)
+                    .push_bind(*attempts)
+                    .push_bind(result_id.clone())
+                    .push_bind(*at);
             }
-            Settlement::Retry {
+        });
+        update.push(") AS v WHERE outbox.id = v.column1");
+        update.build().execute(&mut *tx).await?;
+    }
+    for chunk in retried.chunks(ROWS_PER_STATEMENT) {
+        let mut update = sqlx::QueryBuilder::new(
+            "UPDATE outbox SET attempts = v.column2, next_attempt_at = v.column3,
+                last_error = v.column4
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, settlement| {
+            if let Settlement::Retry {
                 id,
                 attempts,
                 next_attempt_at,
                 error,
-            } => {
-                sqlx::query(
-                    "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(attempts)
-                .bind(next_attempt_at)
-                .bind(error)
-                .execute(&mut *tx)
-                .await?;
+            } = settlement
+            {
+                row.push_bind(*id)
+                    .push_bind(*attempts)
+                    .push_bind(*next_attempt_at)
+                    .push_bind(error.clone());
             }
-            Settlement::Failed {
+        });
+        update.push(") AS v WHERE outbox.id = v.column1");
+        update.build().execute(&mut *tx).await?;
+    }
+    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
+        let mut update = sqlx::QueryBuilder::new(
+            "UPDATE outbox SET state = 'failed', attempts = v.column2, last_error = v.column3
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, settlement| {
+            if let Settlement::Failed {
                 id,
                 attempts,
                 error,
-            } => {
-                sqlx::query(
-                    "UPDATE outbox SET state = 'failed', attempts = $2, last_error = $3
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(attempts)
-                .bind(error)
-                .execute(&mut *tx)
-                .await?;
+            } = settlement
+            {
+                row.push_bind(*id)
+                    .push_bind(*attempts)
+                    .push_bind(error.clone());
             }
-        }
+        });
+        update.push(") AS v WHERE outbox.id = v.column1");
+        update.build().execute(&mut *tx).await?;
     }
     tx.commit().await
 }
