@@ -26,6 +26,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
+        // Once a checkpoint has reset the WAL, its file is cut back to this size.
+        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)

@@ -7,6 +7,7 @@ mod browser;
 mod bundle;
 mod cards_catalog;
 mod cards_conformance;
+mod crash;
 mod directory;
 mod distribution;
 mod distribution_model;
