@@ -153,7 +153,9 @@ pub enum Settlement {
 }
 
 /// Records the outcomes of many attempts in one transaction (group commit), a statement per
-/// kind of outcome and [`ROWS_PER_STATEMENT`] rows.
+/// kind of outcome and [`ROWS_PER_STATEMENT`] rows. A delivered call keeps its metadata until
+/// retention removes it, not its payload (the store would otherwise grow by every card sent);
+/// a given-up call keeps its payload for inspection.
 pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
     let mut delivered = Vec::new();
     let mut retried = Vec::new();
@@ -169,7 +171,7 @@ pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()>
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
         let mut update = sqlx::QueryBuilder::new(
             "UPDATE outbox SET state = 'delivered', attempts = v.column2, result_id = v.column3,
-                delivered_at = v.column4, last_error = NULL
+                delivered_at = v.column4, last_error = NULL, call = ''
              FROM (",
         );
         update.push_values(chunk, |mut row, settlement| {
