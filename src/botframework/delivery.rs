@@ -166,6 +166,7 @@ pub struct Dispatcher {
     outbox: Arc<Outbox>,
     connector: Arc<ConnectorClient>,
     settings: OutboxSettings,
+    webhooks: crate::webhooks::Sender,
 }
 
 impl Dispatcher {
@@ -175,6 +176,7 @@ impl Dispatcher {
         settings: OutboxSettings,
     ) -> Self {
         Dispatcher {
+            webhooks: crate::webhooks::Sender::new(outbox.pool.clone(), Arc::clone(&outbox.clock)),
             outbox,
             connector,
             settings,
@@ -301,6 +303,9 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, head: outbox::PendingCall) {
+        if head.operation == crate::webhooks::OPERATION {
+            return self.deliver_webhook(head).await;
+        }
         let pool = &self.outbox.pool;
         let call = match self.decode(&head).await {
             Ok(call) => call,
@@ -378,6 +383,35 @@ impl Dispatcher {
                 }
                 self.give_up(&head, attempts, &failed.error.code()).await;
             }
+        }
+    }
+
+    /// A tenant webhook ([`crate::webhooks`]): one attempt, then delivered, parked with the
+    /// Connector's backoff (or the receiver's `Retry-After`), or given up.
+    async fn deliver_webhook(&self, head: outbox::PendingCall) {
+        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
+        if self.outbox.clock.now_ms() - head.created_at > max_age {
+            return self.give_up(&head, head.attempts, "expired").await;
+        }
+        let result = self.webhooks.deliver(&head.call).await;
+        let (attempts, now) = (head.attempts + 1, self.outbox.clock.now_ms());
+        let saved = match result {
+            Ok(()) => outbox::mark_delivered(&self.outbox.pool, head.id, attempts, None, now).await,
+            Err(failed) if failed.retryable => {
+                let backoff = self.connector.backoff();
+                let delay = backoff
+                    .delay_for(
+                        u32::try_from(attempts).unwrap_or(u32::MAX),
+                        failed.retry_after,
+                    )
+                    .max(backoff.delay(1));
+                let at = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+                outbox::reschedule(&self.outbox.pool, head.id, attempts, at, &failed.code).await
+            }
+            Err(failed) => return self.give_up(&head, attempts, &failed.code).await,
+        };
+        if let Err(e) = saved {
+            tracing::error!(outbox.id = head.id, error = %e, "could not record a webhook attempt");
         }
     }
 
