@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admin, Answer, internal, problem_with};
+use super::{Admin, Answer, Refused, internal, problem_with};
 use crate::engine::core::{Command, SessionState};
 use crate::http::problem::Problem;
 use crate::reporting::query::Params;
@@ -55,12 +55,14 @@ pub(crate) async fn deliveries(
     Ok(axum::Json(json!({ "items": items })).into_response())
 }
 
-fn bad_parameters(code: &str, detail: String) -> Response {
-    Problem::new(StatusCode::BAD_REQUEST, code, detail).into_response()
+fn bad_parameters(code: &str, detail: String) -> Refused {
+    Problem::new(StatusCode::BAD_REQUEST, code, detail)
+        .into_response()
+        .into()
 }
 
 /// The body of `PUT …/parameters`: a JSON object of string values, none of them built in.
-fn parameters(body: &Bytes) -> Result<BTreeMap<String, String>, Response> {
+fn parameters(body: &Bytes) -> Result<BTreeMap<String, String>, Refused> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| bad_parameters("invalid_json", format!("the body is not JSON: {e}")))?;
     let Some(object) = value.as_object() else {

@@ -24,5 +24,6 @@ mod preferences;
 mod reports;
 mod routing;
 mod teams;
+mod webhooks;
 mod workflow_runs;
 mod workflows;
