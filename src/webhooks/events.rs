@@ -2,7 +2,7 @@
 //! at the same time give the same events, so it is unit-tested without a store or a network.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::engine::core::{Customer, Effect, Fact, Outcome, SessionState};
 use crate::reporting::query::rfc3339;
@@ -180,14 +180,15 @@ pub fn events_of(tenant: &str, effects: &[Effect], now: i64) -> Vec<WebhookEvent
         .collect()
 }
 
-/// The `data` of an event as JSON (for tests and the deliveries list).
-pub fn data_json(data: &EventData) -> Value {
-    serde_json::to_value(data).unwrap_or(Value::Null)
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    fn data_json(data: &EventData) -> Value {
+        serde_json::to_value(data).unwrap_or(Value::Null)
+    }
     use crate::engine::core::{Brief, EndedBy};
 
     fn to_customer(session: &str, state: SessionState, agent: Option<&str>) -> Effect {

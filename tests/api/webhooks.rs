@@ -439,3 +439,35 @@ async fn private_network_urls_are_refused_and_secrets_are_write_only() {
         .expect("request");
     assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn queueing_connecting_and_ending_reach_the_tenant_with_the_agent_and_the_outcome() {
+    let receiver = Receiver::start(&[]).await;
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    teams::seed(&app, "direct", 30, &[teams::ANNE]).await;
+    configure(&api, &receiver.url).await;
+
+    let teams_side = teams::Teams { app: &app };
+    let (ada, _) = teams::connected_chat(&app, &teams_side, None).await;
+    ada.leave(&app).await;
+
+    let got = receiver.wait_for(3).await;
+    let order: Vec<&str> = got.iter().map(|r| r.event.as_str()).collect();
+    assert_eq!(
+        order,
+        ["session.queued", "session.connected", "session.ended"]
+    );
+    assert!(
+        got.iter()
+            .all(|r| r.signed && r.body["session"] == ada.session.as_str())
+    );
+    assert_eq!(got[0].body["data"], json!({}));
+    assert_eq!(
+        got[1].body["data"],
+        json!({"service": "Support", "agent": {"id": teams::ANNE.aad, "displayName": teams::ANNE.name}})
+    );
+    assert_eq!(got[2].body["data"]["outcome"], "handled");
+    assert_eq!(got[2].body["data"]["agent"], teams::ANNE.aad);
+    assert_eq!(got[2].body["data"]["service"], "support");
+}
