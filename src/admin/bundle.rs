@@ -390,7 +390,7 @@ async fn checked_webhooks(
     let mut conn = pool.acquire().await?;
     let known = crate::webhooks::endpoints::list(&mut conn, tenant).await?;
     drop(conn);
-    Ok(crate::webhooks::endpoints::check(
+    Ok(crate::webhooks::validate::endpoints(
         &raw,
         "/webhooks",
         &bundle.tenant.http_allowed_networks,

@@ -843,7 +843,7 @@ async fn put_settings(
                 .await
                 .map_err(internal)?;
             drop(conn);
-            let checked = crate::webhooks::endpoints::check(
+            let checked = crate::webhooks::validate::endpoints(
                 &raw,
                 "/webhooks",
                 &tenant.http_allowed_networks,

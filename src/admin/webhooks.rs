@@ -113,7 +113,8 @@ fn parameters(body: &Bytes) -> Result<BTreeMap<String, String>, Refused> {
 
 /// `PUT …/sessions/{id}/parameters`: sets a live session's workflow parameters; a run waiting
 /// in CollectInformation leaves by `collected` once all it asked for are set. 204 when the
-/// engine took them; 404 `session_not_found`; 409 `session_ended`.
+/// engine took them; 404 `session_not_found`; 409 `session_ended`. A session that ends between
+/// the check and the command ignores the values (the engine drops commands for ended sessions).
 pub(crate) async fn put_parameters(
     State(app): State<AppState>,
     admin: Admin,

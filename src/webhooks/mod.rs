@@ -16,6 +16,7 @@ pub mod endpoints;
 pub mod events;
 pub mod record;
 pub mod sender;
+pub mod validate;
 
 pub use events::{EventKind, WebhookEvent, events_of};
 pub use record::{Delivery, OPERATION, lane, recent, record};
