@@ -19,6 +19,7 @@
 //! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
+//! | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.
@@ -45,4 +46,5 @@ pub mod reporting;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workflow;

@@ -6,8 +6,12 @@
 //!
 //! ```json
 //! { "switchboardTenant": 1, "tenant": {"id": "…", "name": "…", "imEnabled": true},
-//!   "calendars": [], "workflows": [], "users": [], "services": [] }
+//!   "calendars": [], "workflows": [], "users": [], "services": [],
+//!   "webhooks": [{"id": "crm", "url": "https://…", "secret": "…"}] }
 //! ```
+//!
+//! Webhook secrets are write-only: an export lists endpoints by id and URL, and importing it
+//! keeps the stored secret of every endpoint it names; a new endpoint needs its `secret`.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +47,9 @@ pub struct Bundle {
     pub users: Vec<Value>,
     #[serde(default)]
     pub services: Vec<Value>,
+    /// Webhook endpoints (`{id, url, secret}`); absent: left as they are (deleted with prune).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Vec<Value>>,
 }
 
 impl Bundle {
@@ -124,7 +131,19 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
         workflows: Vec::new(),
         users: Vec::new(),
         services: Vec::new(),
+        webhooks: None,
     };
+    let mut conn = pool.acquire().await?;
+    let hooks = crate::webhooks::endpoints::list(&mut conn, tenant).await?;
+    drop(conn);
+    if !hooks.is_empty() {
+        bundle.webhooks = Some(
+            hooks
+                .into_iter()
+                .map(|h| json!({"id": h.id, "url": h.url}))
+                .collect(),
+        );
+    }
     for (kind, _) in ORDER {
         let values = docs::list::<Value>(pool, tenant, kind.kind())
             .await?
@@ -245,8 +264,16 @@ pub async fn import(
             .map(|(v, _)| v.clone())
             .collect()
     };
-    let wanted =
-        checked(bundle, &stored_workflows, &stored_services).map_err(ImportError::Invalid)?;
+    let wanted = checked(bundle, &stored_workflows, &stored_services);
+    let hooks = checked_webhooks(pool, &tenant, bundle, prune).await?;
+    let (wanted, hooks) = match (wanted, hooks) {
+        (Ok(wanted), Ok(hooks)) => (wanted, hooks),
+        (Err(mut problems), Err(more)) => {
+            problems.extend(more);
+            return Err(ImportError::Invalid(problems));
+        }
+        (Err(problems), _) | (_, Err(problems)) => return Err(ImportError::Invalid(problems)),
+    };
 
     let mut done = Imported {
         tenant: tenant.clone(),
@@ -326,8 +353,51 @@ pub async fn import(
             done.changes.push(format!("{}/{id}", kind.name()));
         }
     }
+    if let Some(hooks) = &hooks {
+        let changes =
+            crate::webhooks::endpoints::store(&mut tx, &tenant, hooks, prune, now).await?;
+        done.created += changes.created.len();
+        done.updated += changes.updated.len();
+        done.unchanged += changes.unchanged.len();
+        done.deleted += changes.deleted.len();
+        for id in changes
+            .deleted
+            .iter()
+            .chain(&changes.created)
+            .chain(&changes.updated)
+        {
+            done.changes.push(format!("webhook/{id}"));
+        }
+    }
     tx.commit().await?;
     Ok(done)
+}
+
+/// The file's webhook endpoints, checked: `None` leaves the stored ones alone (absent section,
+/// no prune); with prune an absent section means none.
+async fn checked_webhooks(
+    pool: &Pool,
+    tenant: &str,
+    bundle: &Bundle,
+    prune: bool,
+) -> Result<Result<Option<Vec<crate::webhooks::endpoints::EndpointInput>>, Vec<Value>>, ImportError>
+{
+    let raw = match (&bundle.webhooks, prune) {
+        (Some(list), _) => Value::Array(list.clone()),
+        (None, true) => Value::Array(Vec::new()),
+        (None, false) => return Ok(Ok(None)),
+    };
+    let mut conn = pool.acquire().await?;
+    let known = crate::webhooks::endpoints::list(&mut conn, tenant).await?;
+    drop(conn);
+    Ok(crate::webhooks::validate::endpoints(
+        &raw,
+        "/webhooks",
+        &bundle.tenant.http_allowed_networks,
+        &known,
+    )
+    .await
+    .map(Some))
 }
 
 /// Brings a tenant's running engine in step with its stored directory (after an import, and

@@ -1,10 +1,12 @@
 //! The admin API (`/api/admin/v1`): API keys scoped to a tenant; services, users, workflows
 //! and calendars as versioned documents with ETag / If-Match; workflow validation; the
-//! Interact snippet; tenant settings; the live view. Errors are problem+json with a stable
+//! Interact snippet; tenant settings (with webhook endpoints, secrets write-only); the live
+//! view; webhook deliveries; a live session's parameters. Errors are problem+json with a stable
 //! `code`; a document that cannot be stored is refused with every problem named.
 
 pub mod bundle;
 pub mod keys;
+pub mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -30,6 +32,14 @@ pub fn router() -> Router<AppState> {
             get(get_settings).put(put_settings),
         )
         .route("/tenants/{tenant}/live", get(live))
+        .route(
+            "/tenants/{tenant}/webhooks/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/tenants/{tenant}/sessions/{session}/parameters",
+            axum::routing::put(webhooks::put_parameters),
+        )
         .route("/tenants/{tenant}/export", get(export))
         .route("/tenants/{tenant}/import", post(import))
         .route(
@@ -788,7 +798,13 @@ async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refuse
     let granted = crate::preferences::sessions::consent_of(&app.pool, tenant)
         .await
         .map_err(internal)?;
+    let mut conn = app.pool.acquire().await.map_err(internal)?;
+    let endpoints = crate::webhooks::endpoints::list(&mut conn, tenant)
+        .await
+        .map_err(internal)?;
     let mut body = serde_json::to_value(settings).map_err(internal)?;
+    // Secrets are write-only: endpoints are listed by id and URL.
+    body["webhooks"] = json!(endpoints);
     body["permissions"] = json!({
         "grantedAt": granted.and_then(chrono::DateTime::from_timestamp_millis),
         // An admin of the tenant signs in here and presses "Grant permissions".
@@ -810,16 +826,39 @@ async fn put_settings(
 ) -> Answer {
     let version = if_match(&headers)?;
     let mut doc = parse_body(&body)?;
+    let mut hooks = None;
     if let Some(o) = doc.as_object_mut() {
         o.remove("permissions");
+        // Absent: the endpoints stay as they are; a list replaces them.
+        hooks = o.remove("webhooks");
         o.insert("id".into(), json!(admin.tenant));
     }
     let tenant: Tenant =
         serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+    let hooks = match hooks {
+        None => None,
+        Some(raw) => {
+            let mut conn = app.pool.acquire().await.map_err(internal)?;
+            let known = crate::webhooks::endpoints::list(&mut conn, &admin.tenant)
+                .await
+                .map_err(internal)?;
+            drop(conn);
+            let checked = crate::webhooks::validate::endpoints(
+                &raw,
+                "/webhooks",
+                &tenant.http_allowed_networks,
+                &known,
+            )
+            .await
+            .map_err(webhooks::refusal)?;
+            Some(checked)
+        }
+    };
     let expected = (version > 0).then_some(version);
     let now = app.clock.now_ms();
-    docs::put(
-        &app.pool,
+    let mut tx = app.pool.begin().await.map_err(internal)?;
+    docs::put_in(
+        &mut tx,
         &admin.tenant,
         Kind::Tenant,
         &admin.tenant,
@@ -829,6 +868,15 @@ async fn put_settings(
     )
     .await
     .map_err(conflict)?;
+    if let Some(hooks) = &hooks {
+        let changes = crate::webhooks::endpoints::store(&mut tx, &admin.tenant, hooks, true, now)
+            .await
+            .map_err(internal)?;
+        tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id,
+            webhooks.created = changes.created.len(), webhooks.updated = changes.updated.len(),
+            webhooks.deleted = changes.deleted.len(), "admin changed webhook endpoints");
+    }
+    tx.commit().await.map_err(internal)?;
     let engine = app
         .engines
         .get(&admin.tenant)

@@ -255,6 +255,7 @@ pub struct Dispatcher {
     outbox: Arc<Outbox>,
     connector: Arc<ConnectorClient>,
     settings: OutboxSettings,
+    webhooks: crate::webhooks::Sender,
 }
 
 /// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
@@ -363,6 +364,7 @@ impl Dispatcher {
         settings: OutboxSettings,
     ) -> Self {
         Dispatcher {
+            webhooks: crate::webhooks::Sender::new(outbox.pool.clone(), Arc::clone(&outbox.clock)),
             outbox,
             connector,
             settings,
@@ -540,6 +542,9 @@ impl Dispatcher {
 
     /// Attempts one call; the outcome is recorded by the caller, with others.
     async fn deliver(&self, head: outbox::PendingCall) -> outbox::Settlement {
+        if head.operation == crate::webhooks::OPERATION {
+            return self.deliver_webhook(head).await;
+        }
         let call = match self.decode(&head).await {
             Ok(call) => call,
             Err(reason) => return give_up(&head, head.attempts, reason),
@@ -570,6 +575,7 @@ impl Dispatcher {
                     attempts,
                     result_id: delivered.id,
                     at: now,
+                    keep_payload: false,
                 }
             }
             Err(failed) if failed.error.is_retryable() => {
@@ -609,6 +615,44 @@ impl Dispatcher {
                 }
                 give_up(&head, attempts, &failed.error.code())
             }
+        }
+    }
+
+    /// A tenant webhook ([`crate::webhooks`]): one attempt, then delivered, parked with the
+    /// Connector's backoff (or the receiver's `Retry-After`), or given up. Its payload is kept
+    /// after delivery: the admin API lists deliveries from it.
+    async fn deliver_webhook(&self, head: outbox::PendingCall) -> outbox::Settlement {
+        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
+        if self.outbox.clock.now_ms() - head.created_at > max_age {
+            return give_up(&head, head.attempts, "expired");
+        }
+        let result = self.webhooks.deliver(&head.call).await;
+        let (attempts, now) = (head.attempts + 1, self.outbox.clock.now_ms());
+        match result {
+            Ok(()) => outbox::Settlement::Delivered {
+                id: head.id,
+                attempts,
+                result_id: None,
+                at: now,
+                keep_payload: true,
+            },
+            Err(failed) if failed.retryable => {
+                let backoff = self.connector.backoff();
+                let delay = backoff
+                    .delay_for(
+                        u32::try_from(attempts).unwrap_or(u32::MAX),
+                        failed.retry_after,
+                    )
+                    .max(backoff.delay(1));
+                outbox::Settlement::Retry {
+                    id: head.id,
+                    attempts,
+                    next_attempt_at: now
+                        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                    error: failed.code,
+                }
+            }
+            Err(failed) => give_up(&head, attempts, &failed.code),
         }
     }
 }

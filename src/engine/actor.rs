@@ -208,6 +208,8 @@ impl Actor {
                 other => insert_effect(&mut tx, &self.tenant, seq, other, now).await?,
             }
         }
+        // Webhook deliveries commit with their transition (the outbox's idle scan sends them).
+        crate::webhooks::record(&mut tx, &self.tenant, effects, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -79,6 +79,9 @@ pub enum Command {
         #[serde(default)]
         inactive: bool,
     },
+    /// Sets workflow parameters of a live session (the admin API's `PUT …/parameters`): a run
+    /// waiting in CollectInformation leaves by `collected` once every parameter it asked for
+    /// has a value.
     SetParameters {
         session: String,
         values: BTreeMap<String, String>,
@@ -305,9 +308,13 @@ pub enum Effect {
         user: String,
         state: AgentStateChange,
     },
+    /// Ask the tenant's systems for parameters (the `session.collectInformation` webhook).
     CollectInformation {
         session: String,
         parameters: Vec<String>,
+        /// Who the customer is, as the session knows them.
+        #[serde(default)]
+        customer: Customer,
     },
     HttpRequest {
         session: String,
@@ -957,6 +964,11 @@ impl Core {
                     out.push(Effect::CollectInformation {
                         session: session.to_owned(),
                         parameters,
+                        customer: self
+                            .sessions
+                            .get(session)
+                            .map(|s| s.customer.clone())
+                            .unwrap_or_default(),
                     })
                 }
                 RunEffect::Enqueue {

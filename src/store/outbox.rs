@@ -137,6 +137,8 @@ pub enum Settlement {
         attempts: i64,
         result_id: Option<String>,
         at: i64,
+        /// Whether the payload stays after delivery (else only the metadata is kept).
+        keep_payload: bool,
     },
     /// Parked until `next_attempt_at`.
     Retry {
@@ -154,8 +156,8 @@ pub enum Settlement {
 
 /// Records the outcomes of many attempts in one transaction (group commit), a statement per
 /// kind of outcome and [`ROWS_PER_STATEMENT`] rows. A delivered call keeps its metadata until
-/// retention removes it, not its payload (the store would otherwise grow by every card sent);
-/// a given-up call keeps its payload for inspection.
+/// retention removes it, and its payload only when asked to (the store would otherwise grow by
+/// every card sent); a given-up call keeps its payload for inspection.
 pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
     let mut delivered = Vec::new();
     let mut retried = Vec::new();
@@ -171,7 +173,8 @@ pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()>
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
         let mut update = sqlx::QueryBuilder::new(
             "UPDATE outbox SET state = 'delivered', attempts = v.column2, result_id = v.column3,
-                delivered_at = v.column4, last_error = NULL, call = ''
+                delivered_at = v.column4, last_error = NULL,
+                call = CASE WHEN v.column5 THEN outbox.call ELSE '' END
              FROM (",
         );
         update.push_values(chunk, |mut row, settlement| {
@@ -180,12 +183,14 @@ pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()>
                 attempts,
                 result_id,
                 at,
+                keep_payload,
             } = settlement
             {
                 row.push_bind(*id)
                     .push_bind(*attempts)
                     .push_bind(result_id.clone())
-                    .push_bind(*at);
+                    .push_bind(*at)
+                    .push_bind(*keep_payload);
             }
         });
         update.push(") AS v WHERE outbox.id = v.column1");

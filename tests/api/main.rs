@@ -25,5 +25,6 @@ mod preferences;
 mod reports;
 mod routing;
 mod teams;
+mod webhooks;
 mod workflow_runs;
 mod workflows;

@@ -1,0 +1,23 @@
+//! Tenant webhooks: the tenant's systems hear about sessions (`session.queued`,
+//! `session.connected`, `session.ended`, `session.collectInformation`) through signed HTTPS
+//! POSTs, delivered reliably through the outbox.
+//!
+//! Flow: the engine actor's persist transaction calls [`record`], which turns the transition's
+//! effects into events ([`events_of`], pure) and queues one outbox row per (event, endpoint) in
+//! the same transaction — an event is recorded exactly when its transition is. The outbox
+//! dispatcher hands rows of operation [`OPERATION`] to [`Sender::deliver`], which signs and
+//! sends them and says whether to mark them delivered, retry them with backoff, or give up.
+//!
+//! Owns: endpoint settings ([`endpoints`], table `tenant_webhooks`, secrets write-only), the
+//! payload and signature format (README "Webhooks"). Does not own: the outbox's scheduling
+//! (`botframework::delivery`), or how parameters reach a session (`engine::core::Command`).
+
+pub mod endpoints;
+pub mod events;
+pub mod record;
+pub mod sender;
+pub mod validate;
+
+pub use events::{EventKind, WebhookEvent, events_of};
+pub use record::{Delivery, OPERATION, lane, recent, record};
+pub use sender::{Sender, WebhookFailure, signature};
