@@ -13,6 +13,7 @@ mod distribution_model;
 mod ending;
 mod engine;
 mod helpers;
+mod idle;
 mod inbound_auth;
 mod inbound_http;
 mod interact;
