@@ -43,6 +43,8 @@ pub struct App {
     pub engines: Arc<Engines>,
     pub events: Arc<EventHub>,
     pub limits: crate::interact::limits::Limits,
+    /// Orders each session's messages and ends (see `interact::ending`).
+    pub session_gates: crate::interact::ending::SessionGates,
     pub graph: Arc<crate::graph::GraphClient>,
     /// When each session last showed the customer that the agent is typing.
     pub typing: moka::sync::Cache<String, i64>,
@@ -206,6 +208,7 @@ impl Application {
             engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
             events: Arc::new(EventHub::default()),
             limits: crate::interact::limits::Limits::default(),
+            session_gates: crate::interact::ending::SessionGates::default(),
             graph,
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))

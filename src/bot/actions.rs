@@ -247,12 +247,9 @@ pub async fn try_end_chat(
     if room.closed_at.is_some() {
         return Ok(Err("This chat has already ended."));
     }
-    let engine = app.engines.get(&actor.tenant).await?;
-    engine
-        .send(Command::EndSession {
-            session: session.to_owned(),
-        })
-        .await?;
-    app.events.wake();
+    // Once this returns, the customer's messages are refused (`interact::ending`).
+    if !crate::interact::ending::agent_ended(app, &actor.tenant, session).await? {
+        return Ok(Err("This chat has already ended."));
+    }
     Ok(Ok(()))
 }

@@ -344,7 +344,16 @@ async fn to_customer(
             text: text.chars().take(4000).collect(),
             name: Some(name),
         };
-        customer_store::append(&app.pool, &room.session_id, &event, app.clock.now_ms()).await?;
+        let now = app.clock.now_ms();
+        if customer_store::append_unless_ended(&app.pool, &room.session_id, &event, now)
+            .await?
+            .is_none()
+        {
+            // The chat ended before this arrived (its room closes a moment later).
+            return Ok(note(
+                "This chat has ended: nothing was sent to the customer.",
+            ));
+        }
         app.events.notify(&room.session_id);
     }
     Ok(match (dropped, text.is_empty()) {

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::contacts::{self, Contact, Target};
 use super::origin;
-use super::store::{self, CustomerEvent, SessionRow};
+use super::store::{self, Accepted, CustomerEvent, SessionRow};
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::directory::calendar::Calendar;
 use crate::directory::store::{self as docs, Kind};
@@ -329,20 +329,27 @@ async fn start(
     Ok(())
 }
 
+/// Stores a customer's message and hands it to the engine, unless the session has ended (see
+/// [`super::ending`]: the gate keeps a concurrent end from slipping in between).
 async fn customer_message(
     app: &AppState,
     tenant: &str,
     session: &str,
     text: &MessageText,
     client_id: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Accepted> {
+    let _gate = app.session_gates.enter(session).await;
+    // Everything the engine said before (an end too) is recorded before the customer's message.
     super::events::drain(&app.pool, &app.events, app.clock.now_ms()).await?;
-    store::touch(&app.pool, session, app.clock.now_ms()).await?;
     let event = CustomerEvent::CustomerMessage {
         text: text.as_str().to_owned(),
         client_message_id: client_id.to_owned(),
     };
-    store::append(&app.pool, session, &event, app.clock.now_ms()).await?;
+    let accepted =
+        store::accept_message(&app.pool, session, client_id, &event, app.clock.now_ms()).await?;
+    if !matches!(accepted, Accepted::New(_)) {
+        return Ok(accepted);
+    }
     app.events.notify(session);
     let engine = app.engines.get(tenant).await?;
     engine
@@ -352,7 +359,7 @@ async fn customer_message(
         })
         .await?;
     app.events.wake();
-    Ok(())
+    Ok(accepted)
 }
 
 async fn session_contact(app: &AppState, session: &str) -> Result<(SessionRow, Contact), Problem> {
@@ -479,32 +486,33 @@ async fn send_message(
         )
             .into_response()
     };
+    let ended = || {
+        let refused = refusal(
+            StatusCode::CONFLICT,
+            "session_ended",
+            "the session has ended",
+        );
+        (cors_headers.clone(), refused).into_response()
+    };
     match store::seen(&app.pool, &session, client_id).await {
         Ok(true) => return duplicate(),
         Ok(false) => {}
         Err(e) => return internal(e),
     }
     if row.state == "ended" {
-        return problem(
-            StatusCode::CONFLICT,
-            "session_ended",
-            "the session has ended",
-        );
+        return ended();
     }
-    match store::first_send(&app.pool, &session, client_id).await {
-        Ok(false) => return duplicate(),
-        Ok(true) => {}
-        Err(e) => return internal(e),
+    match customer_message(&app, &contact.tenant, &session, &text, client_id).await {
+        Ok(Accepted::New(_)) => (
+            StatusCode::ACCEPTED,
+            cors_headers,
+            axum::Json(json!({"accepted": true})),
+        )
+            .into_response(),
+        Ok(Accepted::Duplicate) => duplicate(),
+        Ok(Accepted::Ended) => ended(),
+        Err(e) => internal(format!("{e:#}")),
     }
-    if let Err(e) = customer_message(&app, &contact.tenant, &session, &text, client_id).await {
-        return internal(format!("{e:#}"));
-    }
-    (
-        StatusCode::ACCEPTED,
-        cors_headers,
-        axum::Json(json!({"accepted": true})),
-    )
-        .into_response()
 }
 
 async fn end_session(
@@ -516,19 +524,8 @@ async fn end_session(
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    let result = async {
-        let engine = app.engines.get(&contact.tenant).await?;
-        engine
-            .send(Command::CustomerLeft {
-                session: session.clone(),
-                inactive: false,
-            })
-            .await?;
-        app.events.wake();
-        anyhow::Ok(())
-    }
-    .await;
-    match result {
+    // Answered once the session is ended in the store: a message sent after this is refused.
+    match super::ending::customer_left(&app, &contact.tenant, &session, false).await {
         Ok(()) => (
             StatusCode::OK,
             cors_headers,

@@ -6,7 +6,6 @@ use std::time::Duration;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::core::Command;
 use crate::startup::AppState;
 
 /// Ends every inactive session once; returns how many.
@@ -21,32 +20,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
     for row in &rows {
         let session: String = row.try_get("session_id")?;
         let tenant: String = row.try_get("tenant_id")?;
-        let engine = app.engines.get(&tenant).await?;
-        engine
-            .send(Command::CustomerLeft {
-                session: session.clone(),
-                inactive: true,
-            })
-            .await?;
-        // The engine's own "ended" comes through its effects, in order with everything before it.
-        super::events::drain(&app.pool, &app.events, now).await?;
-        let still_open = super::store::find(&app.pool, &session)
-            .await?
-            .is_some_and(|s| s.state != "ended");
-        if still_open {
-            // The engine no longer knew the session: it is over for the customer all the same.
-            super::store::append(
-                &app.pool,
-                &session,
-                &super::store::CustomerEvent::State {
-                    state: "ended".into(),
-                    agent: None,
-                },
-                now,
-            )
-            .await?;
-            app.events.notify(&session);
-        }
+        super::ending::customer_left(app, &tenant, &session, true).await?;
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
     app.events.wake();

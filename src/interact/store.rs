@@ -136,8 +136,10 @@ pub async fn append_in(
     .await?
     .try_get("seq")?;
     if let CustomerEvent::State { state, .. } = event {
+        // Ended is final: a state converted late (said before the end) does not reopen it.
         sqlx::query(
-            "UPDATE interact_sessions SET state = $2, last_activity_at = $3 WHERE session_id = $1",
+            "UPDATE interact_sessions SET state = $2, last_activity_at = $3
+             WHERE session_id = $1 AND state <> 'ended'",
         )
         .bind(session)
         .bind(state)
@@ -146,6 +148,124 @@ pub async fn append_in(
         .await?;
     }
     Ok(seq)
+}
+
+/// What became of a customer's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored, with its sequence number.
+    New(i64),
+    /// Its client message id was accepted before: nothing stored again.
+    Duplicate,
+    /// The session has ended: nothing stored.
+    Ended,
+}
+
+/// Stores a customer's message (its client message id, its event and the activity time) in
+/// one transaction, unless the session has ended or the id was accepted before.
+pub async fn accept_message(
+    pool: &Pool,
+    session: &str,
+    client_message_id: &str,
+    event: &CustomerEvent,
+    now: i64,
+) -> sqlx::Result<Accepted> {
+    let mut tx = pool.begin().await?;
+    // A write first, so the transaction holds the write lock while it reads the state: an end
+    // recorded by another connection is either before (refused) or after (it waits for us).
+    let inserted = sqlx::query(
+        "INSERT INTO interact_messages (session_id, client_message_id)
+         SELECT $1, $2 WHERE NOT EXISTS
+             (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
+         ON CONFLICT (session_id, client_message_id) DO NOTHING",
+    )
+    .bind(session)
+    .bind(client_message_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let duplicate = sqlx::query(
+            "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
+        )
+        .bind(session)
+        .bind(client_message_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        tx.rollback().await?;
+        return Ok(if duplicate {
+            Accepted::Duplicate
+        } else {
+            Accepted::Ended
+        });
+    }
+    let seq = append_in(&mut tx, session, event, now).await?;
+    sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
+        .bind(session)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Accepted::New(seq))
+}
+
+/// Appends an event unless the session has ended (one statement); `None` when it had.
+pub async fn append_unless_ended(
+    pool: &Pool,
+    session: &str,
+    event: &CustomerEvent,
+    now: i64,
+) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "INSERT INTO interact_events (session_id, seq, event, created_at)
+         SELECT $1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM interact_events WHERE session_id = $1), $2, $3
+         WHERE NOT EXISTS (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
+         RETURNING seq",
+    )
+    .bind(session)
+    .bind(serde_json::to_string(event).unwrap_or_default())
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| r.try_get("seq")).transpose()
+}
+
+/// Records that the session has ended for the customer (their stream is told by the event
+/// that follows). From then on [`accept_message`] refuses their messages.
+pub async fn mark_ended(pool: &Pool, session: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2 WHERE session_id = $1",
+    )
+    .bind(session)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Ends the session with an `ended` event unless it has ended already; `true` when it did.
+pub async fn end_once(pool: &Pool, session: &str, now: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let ended = sqlx::query(
+        "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2
+         WHERE session_id = $1 AND state <> 'ended'",
+    )
+    .bind(session)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if ended {
+        let event = CustomerEvent::State {
+            state: "ended".into(),
+            agent: None,
+        };
+        append_in(&mut tx, session, &event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(ended)
 }
 
 /// Events after `after`, in order.
@@ -171,20 +291,6 @@ pub async fn events_after(
         .collect())
 }
 
-/// Records a client message id; `false` when it was seen before (a retried send).
-pub async fn first_send(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO interact_messages (session_id, client_message_id) VALUES ($1, $2)
-         ON CONFLICT (session_id, client_message_id) DO NOTHING",
-    )
-    .bind(session)
-    .bind(client_message_id)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
 /// Whether a client message id was already accepted for the session.
 pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::Result<bool> {
     Ok(sqlx::query(
@@ -195,14 +301,4 @@ pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::
     .fetch_optional(pool)
     .await?
     .is_some())
-}
-
-/// Records customer activity (for the inactivity timeout).
-pub async fn touch(pool: &Pool, session: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
-        .bind(session)
-        .bind(now)
-        .execute(pool)
-        .await?;
-    Ok(())
 }

@@ -93,6 +93,8 @@
       var id = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
       return fetch(api + "/sessions/" + session.sessionId + "/messages", {
         method: "POST", headers: auth, body: JSON.stringify({ text: text, clientMessageId: id })
+      }).then(function (r) {
+        if (r.status === 409) { state.textContent = labels.ended; input.disabled = true; }
       });
     }
     form.addEventListener("submit", function (e) {

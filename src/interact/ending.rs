@@ -1,0 +1,151 @@
+//! Ending is final once answered. A customer's message and an end decided outside the engine
+//! (the customer's `/end`, the agent's `end` / End chat, the inactivity timeout) pass through
+//! one gate per session, so they reach the engine in the order they are accepted in: a message
+//! accepted before the end is relayed before the end; one that comes after is refused
+//! (409 `session_ended`) and stored nowhere. An end is recorded in the customer store
+//! ([`store::mark_ended`]) before it is answered, and a message is stored only if the session
+//! is not ended, in the same transaction ([`store::accept_message`]).
+//!
+//! An end the engine decides on its own (a workflow's Disconnect, a queue that fails) reaches
+//! the customer store when its effects are converted; a message drains those first, so an end
+//! the engine had committed by then refuses it. Not covered: such an end committed in the
+//! instant between that drain and the message reaching the engine. The message is then stored
+//! (before `ended`) and answered 202, but the engine no longer knows the session, so it
+//! reaches no one; only writing the customer's event in the engine's own commit would close
+//! that window. The gate is in memory: one process owns the database (SQLite), so one
+//! process owns the gate.
+//!
+//! This module does not store events (that is [`store`]) nor relay messages (the engine and
+//! the Teams worker do).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::OwnedMutexGuard;
+
+use super::store;
+use crate::engine::core::{Command, Effect, SessionState};
+use crate::startup::App;
+
+/// One lock per session that has a message or an end in flight.
+#[derive(Default)]
+pub struct SessionGates {
+    /// Weak, so a session nobody waits for costs nothing but its key until the next prune.
+    gates: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl SessionGates {
+    /// Waits for `session`'s gate; it is held until the guard is dropped.
+    pub async fn enter(&self, session: &str) -> OwnedMutexGuard<()> {
+        let gate = {
+            let mut gates = self
+                .gates
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match gates.get(session).and_then(Weak::upgrade) {
+                Some(gate) => gate,
+                None => {
+                    // Forget the gates nobody holds before growing.
+                    gates.retain(|_, g| g.strong_count() > 0);
+                    let gate = Arc::new(tokio::sync::Mutex::new(()));
+                    gates.insert(session.to_owned(), Arc::downgrade(&gate));
+                    gate
+                }
+            }
+        };
+        gate.lock_owned().await
+    }
+}
+
+/// Whether `effects` end `session` for the customer.
+fn ends(effects: &[Effect], session: &str) -> bool {
+    effects.iter().any(|e| {
+        matches!(
+            e,
+            Effect::ToCustomer { session: s, state: Some(SessionState::Ended), .. } if s == session
+        )
+    })
+}
+
+/// The customer leaves (`inactive`: they were silent too long). The session is ended in the
+/// customer store when this returns, whatever the engine still knew of it.
+pub async fn customer_left(
+    app: &App,
+    tenant: &str,
+    session: &str,
+    inactive: bool,
+) -> anyhow::Result<()> {
+    let _gate = app.session_gates.enter(session).await;
+    let engine = app.engines.get(tenant).await?;
+    let effects = engine
+        .send(Command::CustomerLeft {
+            session: session.to_owned(),
+            inactive,
+        })
+        .await?;
+    let now = app.clock.now_ms();
+    if ends(&effects, session) {
+        // The engine's own `ended` event follows with its effects, after all it said before.
+        store::mark_ended(&app.pool, session, now).await?;
+    } else {
+        // The engine had ended the session already, or never knew it: what it said is
+        // converted first, then the customer is told it is over unless that said so.
+        super::events::drain(&app.pool, &app.events, now).await?;
+        if store::end_once(&app.pool, session, now).await? {
+            app.events.notify(session);
+        }
+    }
+    app.events.wake();
+    Ok(())
+}
+
+/// The agent ends a connected chat; `false` when the engine did not end it (it was no longer
+/// connected).
+pub async fn agent_ended(app: &App, tenant: &str, session: &str) -> anyhow::Result<bool> {
+    let _gate = app.session_gates.enter(session).await;
+    let engine = app.engines.get(tenant).await?;
+    let effects = engine
+        .send(Command::EndSession {
+            session: session.to_owned(),
+        })
+        .await?;
+    let ended = ends(&effects, session);
+    if ended {
+        store::mark_ended(&app.pool, session, app.clock.now_ms()).await?;
+    }
+    app.events.wake();
+    Ok(ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_session_at_a_time_passes_the_gate_and_other_sessions_do_not_wait() {
+        let gates = SessionGates::default();
+        let held = gates.enter("s1").await;
+        let other = tokio::time::timeout(std::time::Duration::from_millis(50), gates.enter("s2"));
+        assert!(other.await.is_ok(), "another session does not wait");
+        let same = tokio::time::timeout(std::time::Duration::from_millis(50), gates.enter("s1"));
+        assert!(same.await.is_err(), "the same session waits");
+        drop(held);
+        let again = tokio::time::timeout(std::time::Duration::from_millis(50), gates.enter("s1"));
+        assert!(again.await.is_ok(), "free once released");
+    }
+
+    #[test]
+    fn only_the_ended_state_of_the_session_itself_ends_it() {
+        let to = |session: &str, state| Effect::ToCustomer {
+            session: session.into(),
+            text: None,
+            choices: Vec::new(),
+            state,
+            agent: None,
+        };
+        assert!(ends(&[to("s1", Some(SessionState::Ended))], "s1"));
+        assert!(!ends(&[to("s2", Some(SessionState::Ended))], "s1"));
+        assert!(!ends(&[to("s1", Some(SessionState::Queued))], "s1"));
+        assert!(!ends(&[], "s1"));
+    }
+}
