@@ -10,6 +10,7 @@ mod cards_conformance;
 mod directory;
 mod distribution;
 mod distribution_model;
+mod effects;
 mod engine;
 mod helpers;
 mod inbound_auth;
