@@ -644,3 +644,85 @@ async fn acw_card(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::core::AgentStateChange;
+
+    fn handed(id: i64, seq: i64, effect: Effect) -> Handed {
+        Handed {
+            id: EffectId::from_raw(id),
+            tenant: "t".into(),
+            seq,
+            effect,
+        }
+    }
+
+    fn session(lane: &str) -> Lane {
+        ("t".into(), Subject::Session(lane.into()))
+    }
+
+    fn drain(lanes: &mut Lanes<Lane, Handed>) -> Vec<(Lane, i64)> {
+        let mut out = Vec::new();
+        while let Some((lane, h)) = lanes.next() {
+            out.push((lane.clone(), h.id.get()));
+            lanes.finish(&lane);
+        }
+        out
+    }
+
+    #[test]
+    fn the_acw_of_a_closed_chat_follows_its_chatroom_close_in_the_sessions_lane() {
+        let mut lanes = Lanes::default();
+        let mut router = Router::default();
+        let acw = Effect::AgentState {
+            user: "anne".into(),
+            state: AgentStateChange::Acw { until: 1 },
+        };
+        let close = Effect::CloseChatroom {
+            session: "s1".into(),
+            user: "anne".into(),
+            ended_by: crate::engine::core::EndedBy::Customer,
+        };
+        // The engine emits the agent's ACW before the chatroom's close in the same command.
+        router.route(
+            &mut lanes,
+            vec![handed(1, 7, acw.clone()), handed(2, 7, close)],
+        );
+        let first = lanes.next().expect("close");
+        assert_eq!((first.0.clone(), first.1.id.get()), (session("s1"), 2));
+        assert!(lanes.next().is_none(), "the ACW waits for the close");
+        lanes.finish(&first.0);
+        assert_eq!(drain(&mut lanes), [(session("s1"), 1)]);
+        // With no chat under way, an agent's effects go to the agent's own lane.
+        router.route(&mut lanes, vec![handed(3, 8, acw)]);
+        assert_eq!(
+            drain(&mut lanes),
+            [(("t".into(), Subject::Agent("anne".into())), 3)]
+        );
+    }
+
+    #[test]
+    fn two_sessions_go_in_two_lanes() {
+        let mut lanes = Lanes::default();
+        let mut router = Router::default();
+        let relay = |s: &str| Effect::RelayToAgent {
+            session: s.into(),
+            user: "anne".into(),
+            text: "hi".into(),
+        };
+        router.route(
+            &mut lanes,
+            vec![
+                handed(1, 1, relay("s1")),
+                handed(2, 2, relay("s1")),
+                handed(3, 3, relay("s2")),
+            ],
+        );
+        let a = lanes.next().expect("s1");
+        let b = lanes.next().expect("s2 in parallel");
+        assert_eq!((a.1.id.get(), b.1.id.get()), (1, 3));
+        assert!(lanes.next().is_none(), "s1's second waits for its first");
+    }
+}

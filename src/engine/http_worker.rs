@@ -35,6 +35,10 @@ pub async fn run(
             if let Err(e) = effects_store::finish(&pool, handed.id, EffectState::Done).await {
                 tracing::error!(effect.id = %handed.id, error = %e, "claiming an HTTP request failed");
                 inbox.put_back(vec![handed]);
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
                 break;
             }
             let (pool, engines) = (pool.clone(), Arc::clone(&engines));

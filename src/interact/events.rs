@@ -182,8 +182,9 @@ async fn convert(pool: &Pool, batch: &[effects::Handed], now: i64) -> sqlx::Resu
             }
             notify.push(session);
         }
-        effects::finish(&mut *tx, handed.id, EffectState::Done).await?;
     }
+    let ids: Vec<_> = batch.iter().map(|h| h.id).collect();
+    effects::finish_all(&mut *tx, &ids, EffectState::Done).await?;
     tx.commit().await?;
     Ok(notify)
 }

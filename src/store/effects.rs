@@ -98,6 +98,11 @@ impl EffectId {
     pub fn get(self) -> i64 {
         self.0
     }
+
+    #[cfg(test)]
+    pub(crate) fn from_raw(id: i64) -> Self {
+        EffectId(id)
+    }
 }
 
 impl std::fmt::Display for EffectId {
@@ -162,6 +167,26 @@ pub async fn finish<'e>(
         .bind(state.as_str())
         .execute(executor)
         .await?;
+    Ok(())
+}
+
+/// Records what became of several effects in one statement.
+pub async fn finish_all<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    ids: &[EffectId],
+    state: EffectState,
+) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query(
+        "UPDATE engine_effects SET state = $2 WHERE id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+    .bind(state.as_str())
+    .execute(executor)
+    .await?;
     Ok(())
 }
 

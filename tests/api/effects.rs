@@ -285,7 +285,7 @@ async fn effects_pending_at_a_stop_are_carried_out_once_after_the_restart() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(chat_started(&app), [chat.clone()]);
+    assert_eq!(chat_started(&app), vec![chat.clone()]);
     assert_eq!(
         texts_in(&app, &chat),
         ["**Ada**: hello", "**Ada**: while the room opens"]
