@@ -1,7 +1,8 @@
 //! Executes the engine effects that the engine itself owns: `SendHttpRequest` calls, whose
 //! results go back to the workflow as `HttpResult` commands. The actor hands the requests over
-//! after its commit (the worker's [`Inbox`]); up to [`PARALLEL`] run at once. Other effects
-//! (customer events, cards, chatrooms) are carried out by the Interact and Teams adapters.
+//! after its commit (the worker's [`Inbox`](crate::store::effects::Inbox)); up to
+//! [`PARALLEL`] run at once. Other effects (customer events, cards, chatrooms) are carried out
+//! by the Interact and Teams adapters.
 
 use std::sync::Arc;
 

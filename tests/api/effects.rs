@@ -306,3 +306,54 @@ async fn pending(app: &TestApp) -> i64 {
         .expect("count")
         .get("n")
 }
+
+#[tokio::test]
+async fn commands_sent_together_are_stored_together_and_each_caller_gets_its_own_effects() {
+    let app = spawn_app().await;
+    let engine = app.state.engines.get("t-batch").await.expect("engine");
+    for command in crate::engine::setup() {
+        engine.send(command).await.expect("setup");
+    }
+    let sessions: Vec<String> = (0..50).map(|i| format!("s{i}")).collect();
+    let answers = futures::future::join_all(sessions.iter().map(|s| engine.send(start(s)))).await;
+    for (session, answer) in sessions.iter().zip(answers) {
+        let effects = answer.expect("stored");
+        assert!(!effects.is_empty());
+        for effect in effects {
+            let json = serde_json::to_value(&effect).expect("json");
+            assert_eq!(json["session"], json!(session), "{json}");
+        }
+    }
+    // Every command is logged once, in order, and its effects carry its own log position.
+    let log: Vec<(i64, String)> =
+        sqlx::query("SELECT seq, command FROM engine_log WHERE tenant_id = 't-batch' ORDER BY seq")
+            .fetch_all(&app.state.pool)
+            .await
+            .expect("log")
+            .into_iter()
+            .map(|r| (r.get("seq"), r.get("command")))
+            .collect();
+    let setup = crate::engine::setup().len();
+    assert_eq!(log.len(), setup + sessions.len());
+    assert!(
+        log.iter()
+            .enumerate()
+            .all(|(i, (seq, _))| *seq == i as i64 + 1)
+    );
+    let effects = sqlx::query(
+        "SELECT seq, effect FROM engine_effects
+         WHERE tenant_id = 't-batch' AND kind <> 'queuePosition'",
+    )
+    .fetch_all(&app.state.pool)
+    .await
+    .expect("effects");
+    for row in effects {
+        let seq: i64 = row.get("seq");
+        let effect: Value = serde_json::from_str(&row.get::<String, _>("effect")).expect("json");
+        let command: Value = serde_json::from_str(&log[seq as usize - 1].1).expect("json");
+        assert_eq!(
+            command["session"], effect["session"],
+            "{command} / {effect}"
+        );
+    }
+}
