@@ -244,7 +244,8 @@ impl Actor {
     async fn apply(&mut self, commands: Vec<Command>) -> anyhow::Result<Vec<Vec<Effect>>> {
         let now = self.clock.now_ms();
         let mut seq = self.seq;
-        // (seq, command, effects) of each command that changes something.
+        // (seq, command, index of its effects in `results`) of each command that changes
+        // something.
         let mut logged: Vec<(i64, Command, usize)> = Vec::new();
         let mut results: Vec<Vec<Effect>> = Vec::with_capacity(commands.len());
         for command in commands {
