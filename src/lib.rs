@@ -18,7 +18,7 @@
 //! | [`reporting`] | `/metrics` (Prometheus text) |
 //! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
-//! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox |
+//! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox, the engine's effect queue |
 //! | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
@@ -26,6 +26,10 @@
 //! Outbound: a caller queues a [`botframework::connector::ConnectorCall`] in the outbox inside
 //! its transaction → [`botframework::delivery::Dispatcher`] delivers it through
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
+//! Engine effects: the actor records them in its command's transaction, then hands them to
+//! their consumer's in-memory inbox ([`store::effects::EffectQueue`]): customer events
+//! ([`interact::events`]), Teams ([`bot::effects`], sessions in parallel, each in order),
+//! workflow HTTP requests ([`engine::http_worker`]). The table is read only at start.
 
 pub mod admin;
 pub mod bot;

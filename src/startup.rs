@@ -24,6 +24,7 @@ use crate::config::{BotAuth, Settings};
 use crate::engine::registry::Engines;
 use crate::interact::events::EventHub;
 use crate::store::conversations::ConversationReferences;
+use crate::store::effects::EffectQueue;
 use crate::store::{self, Pool};
 
 /// Shared state of the running service.
@@ -41,6 +42,8 @@ pub struct App {
     pub references: ConversationReferences,
     pub cards: Arc<CardCatalog>,
     pub engines: Arc<Engines>,
+    /// Engine effects on their way to their consumers (in memory; recovered at start).
+    pub effects: Arc<EffectQueue>,
     pub events: Arc<EventHub>,
     pub limits: crate::interact::limits::Limits,
     /// Orders each session's messages and ends (see `interact::ending`).
@@ -201,12 +204,27 @@ impl Application {
                 &public_base,
             )?)),
         };
+        // What the engines recorded but nobody carried out before the last stop goes back to
+        // its consumers first, before any engine runs.
+        let effects = Arc::new(EffectQueue::new().waking_outbox(outbox.waker()));
+        let recovered = effects
+            .recover(&pool)
+            .await
+            .context("recovering the pending engine effects")?;
+        if recovered > 0 {
+            tracing::info!(effects = recovered, "pending engine effects recovered");
+        }
         let state = AppState(Arc::new(App {
             settings,
             references: ConversationReferences::new(pool.clone()),
             cards,
-            engines: Arc::new(Engines::new(pool.clone(), Arc::clone(&clock))),
-            events: Arc::new(EventHub::default()),
+            engines: Arc::new(Engines::new(
+                pool.clone(),
+                Arc::clone(&clock),
+                Arc::clone(&effects),
+            )),
+            events: Arc::new(EventHub::new(Arc::clone(&effects))),
+            effects,
             limits: crate::interact::limits::Limits::default(),
             session_gates: crate::interact::ending::SessionGates::default(),
             graph,
@@ -269,8 +287,9 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
-        let http_requests = tokio::spawn(crate::engine::effects::run_http_requests(
+        let http_requests = tokio::spawn(crate::engine::http_worker::run(
             self.state.pool.clone(),
+            Arc::clone(&self.state.effects),
             Arc::clone(&self.state.engines),
             stop.clone(),
         ));

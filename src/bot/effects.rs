@@ -1,14 +1,16 @@
 //! The Teams side of engine effects: invitation cards sent and updated in place, chatrooms
 //! opened (a Graph group chat, or the agent's personal chat with the bot) and closed, customer
 //! messages posted into the chatroom, and the after-contact-work card. Each effect is turned
-//! into outbox calls in one transaction with marking it done, so none is lost or doubled, and
-//! effects are handled in the order the engine produced them (one worker), which keeps a
-//! chatroom's card, the customer's first message and everything after it in order.
+//! into outbox calls in one transaction with marking it done, so none is lost or doubled. The
+//! engine hands the effects over after its commit; different sessions are carried out in
+//! parallel, each session's effects in the order the engine produced them (its lane), which
+//! keeps a chatroom's card, the customer's first message and everything after it in order.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::Row;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::botframework::activity::Activity;
@@ -27,119 +29,221 @@ use crate::graph::GraphError;
 use crate::interact::store::CustomerEvent;
 use crate::startup::{App, AppState};
 use crate::store::Transaction;
+use crate::store::effects::{self, EffectId, EffectState, Handed};
 
 use super::actions::{customer, final_card, outcome_name, service};
 use super::card_activity;
+use super::lanes::Lanes;
 use super::store::{self, Chatroom, Invitation};
 
-/// Effects this worker consumes.
-const KINDS: &[&str] = &[
-    "sendInvitation",
-    "updateInvitation",
-    "invitationUnavailable",
-    "openChatroom",
-    "relayToAgent",
-    "closeChatroom",
-    "agentState",
-];
+/// Effects under way at once (each of a different session or agent).
+pub const PARALLEL: usize = 16;
 
 /// Attempts at one effect before it is set aside as failed.
 const MAX_ATTEMPTS: u32 = 5;
 
-/// Runs until `shutdown`.
-pub async fn run(app: AppState, shutdown: CancellationToken) {
-    let kinds = KINDS
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let select = format!(
-        "SELECT id, tenant_id, effect FROM engine_effects WHERE state = 'pending' AND kind IN ({kinds})
-         ORDER BY id LIMIT 64"
-    );
-    let mut attempts: HashMap<i64, u32> = HashMap::new();
-    let mut blocked = app.outbox.take_blocked();
-    loop {
-        while let Some(conversation) = blocked.as_mut().and_then(|rx| rx.try_recv().ok()) {
-            if let Err(e) = super::agents::unregister_conversation(&app, &conversation).await {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "unregistering a blocked user failed"
-                );
-            }
+/// The pause after a first failed attempt, doubled after each further one.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+
+/// What an effect's order is kept with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Subject {
+    Session(String),
+    Agent(String),
+}
+
+/// A lane: a tenant's session or agent.
+type Lane = (String, Subject);
+
+/// Where a Teams effect belongs: its session (with the agent it concerns), or only an agent.
+enum Target<'a> {
+    Session {
+        session: &'a str,
+        user: &'a str,
+    },
+    Agent {
+        user: &'a str,
+    },
+    /// Not a Teams effect (never handed to this worker).
+    None,
+}
+
+fn target(effect: &Effect) -> Target<'_> {
+    match effect {
+        Effect::SendInvitation { session, user, .. }
+        | Effect::UpdateInvitation { session, user, .. }
+        | Effect::OpenChatroom { session, user, .. }
+        | Effect::RelayToAgent { session, user, .. }
+        | Effect::CloseChatroom { session, user, .. } => Target::Session { session, user },
+        Effect::InvitationUnavailable { user, .. } | Effect::AgentState { user, .. } => {
+            Target::Agent { user }
         }
-        let mut progressed = false;
-        match sqlx::query(&select).fetch_all(&app.pool).await {
-            Ok(rows) => {
-                for row in rows {
-                    let (Ok(id), Ok(tenant), Ok(text)) = (
-                        row.try_get::<i64, _>("id"),
-                        row.try_get::<String, _>("tenant_id"),
-                        row.try_get::<String, _>("effect"),
-                    ) else {
-                        continue;
-                    };
-                    match handle(&app, id, &tenant, &text).await {
-                        Ok(()) => {
-                            attempts.remove(&id);
-                            progressed = true;
-                        }
-                        Err(e) => {
-                            let n = attempts.entry(id).or_insert(0);
-                            *n += 1;
-                            tracing::warn!(
-                                effect.id = id,
-                                attempt = *n,
-                                error = format!("{e:#}"),
-                                "a Teams effect failed"
-                            );
-                            if *n >= MAX_ATTEMPTS {
-                                attempts.remove(&id);
-                                let _ = set_state(&app, id, "failed").await;
-                                tracing::error!(
-                                    effect.id = id,
-                                    "a Teams effect was set aside after repeated failures"
-                                );
-                            }
-                            // Keep the order: nothing after a failed effect runs before it.
-                            break;
-                        }
-                    }
+        Effect::ToCustomer { .. }
+        | Effect::QueuePosition { .. }
+        | Effect::CollectInformation { .. }
+        | Effect::HttpRequest { .. }
+        | Effect::Report(_) => Target::None,
+    }
+}
+
+/// Puts handed-over effects in their lanes: a session's effects in its lane, in order. An
+/// agent's own effects (ACW, RONA) come after what the same command did to the agent's chats,
+/// in the lane of the agent's latest session while it has work (the ACW card names the chat
+/// whose chatroom was just closed), else in the agent's lane.
+#[derive(Default)]
+struct Router {
+    /// The session of each (tenant, agent)'s latest session effect.
+    latest_session: HashMap<(String, String), String>,
+}
+
+impl Router {
+    fn route(&mut self, lanes: &mut Lanes<Lane, Handed>, batch: Vec<Handed>) {
+        let mut held: Vec<Handed> = Vec::new();
+        let mut command: Option<(String, i64)> = None;
+        for handed in batch {
+            if command
+                .as_ref()
+                .is_none_or(|(t, seq)| *t != handed.tenant || *seq != handed.seq)
+            {
+                self.route_agents(lanes, &mut held);
+                command = Some((handed.tenant.clone(), handed.seq));
+            }
+            match target(&handed.effect) {
+                Target::Session { session, user } => {
+                    let session = session.to_owned();
+                    self.latest_session
+                        .insert((handed.tenant.clone(), user.to_owned()), session.clone());
+                    lanes.push((handed.tenant.clone(), Subject::Session(session)), handed);
                 }
+                Target::Agent { .. } | Target::None => held.push(handed),
             }
-            Err(e) => tracing::error!(error = %e, "reading engine effects failed"),
         }
-        if progressed {
-            continue;
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = app.events.bot.notified() => {}
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        self.route_agents(lanes, &mut held);
+    }
+
+    fn route_agents(&self, lanes: &mut Lanes<Lane, Handed>, held: &mut Vec<Handed>) {
+        for handed in held.drain(..) {
+            let user = match target(&handed.effect) {
+                Target::Agent { user } | Target::Session { user, .. } => user.to_owned(),
+                Target::None => String::new(),
+            };
+            let tenant = handed.tenant.clone();
+            let lane = self
+                .latest_session
+                .get(&(tenant.clone(), user.clone()))
+                .map(|session| (tenant.clone(), Subject::Session(session.clone())))
+                .filter(|lane| lanes.is_active(lane))
+                .unwrap_or((tenant, Subject::Agent(user)));
+            lanes.push(lane, handed);
         }
     }
 }
 
-async fn set_state(app: &App, id: i64, state: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE engine_effects SET state = $2 WHERE id = $1")
-        .bind(id)
-        .bind(state)
-        .execute(&app.pool)
-        .await?;
-    Ok(())
+/// What woke the worker.
+enum Wake {
+    Stop,
+    Arrived,
+    Finished(Option<Lane>),
+    Blocked(Option<String>),
 }
 
-async fn done(tx: &mut Transaction<'_>, id: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE engine_effects SET state = 'done' WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Runs until `shutdown`: carries out the Teams effects the engine hands over, up to
+/// [`PARALLEL`] at once, each session's (and each agent's) in order.
+pub async fn run(app: AppState, shutdown: CancellationToken) {
+    let inbox = app.effects.teams();
+    let mut lanes: Lanes<Lane, Handed> = Lanes::default();
+    let mut router = Router::default();
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut under_way: HashMap<tokio::task::Id, Lane> = HashMap::new();
+    let mut blocked = app.outbox.take_blocked();
+    loop {
+        router.route(&mut lanes, inbox.take(usize::MAX));
+        while running.len() < PARALLEL {
+            let Some((lane, handed)) = lanes.next() else {
+                break;
+            };
+            let worker = app.clone();
+            let task = running.spawn(async move { carry_out(&worker, handed).await });
+            under_way.insert(task.id(), lane);
+        }
+        let wake = tokio::select! {
+            () = shutdown.cancelled() => Wake::Stop,
+            () = inbox.arrived() => Wake::Arrived,
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a Teams effect task ended abnormally");
+                        e.id()
+                    }
+                };
+                Wake::Finished(under_way.remove(&id))
+            }
+            conversation = next_blocked(&mut blocked) => Wake::Blocked(conversation),
+        };
+        match wake {
+            Wake::Stop => break,
+            Wake::Arrived | Wake::Finished(None) => {}
+            Wake::Finished(Some(lane)) => lanes.finish(&lane),
+            Wake::Blocked(None) => blocked = None,
+            Wake::Blocked(Some(conversation)) => {
+                if let Err(e) = super::agents::unregister_conversation(&app, &conversation).await {
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "unregistering a blocked user failed"
+                    );
+                }
+            }
+        }
+    }
+    // What is under way is rolled back (each effect commits with its outbox calls) and
+    // carried out after the next start.
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+}
+
+async fn next_blocked(
+    blocked: &mut Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Option<String> {
+    match blocked {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries one effect out, trying again after failures; sets it aside after
+/// [`MAX_ATTEMPTS`]. Only its lane waits meanwhile.
+async fn carry_out(app: &App, handed: Handed) {
+    let mut pause = RETRY_AFTER;
+    for attempt in 1..=MAX_ATTEMPTS {
+        match handle(app, &handed).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(
+                effect.id = %handed.id,
+                attempt,
+                error = format!("{e:#}"),
+                "a Teams effect failed"
+            ),
+        }
+        if attempt < MAX_ATTEMPTS {
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+    }
+    let _ = effects::finish(&app.pool, handed.id, EffectState::Failed).await;
+    tracing::error!(
+        effect.id = %handed.id,
+        "a Teams effect was set aside after repeated failures"
+    );
+}
+
+async fn done(tx: &mut Transaction<'_>, id: EffectId) -> sqlx::Result<()> {
+    effects::finish(&mut **tx, id, EffectState::Done).await
 }
 
 /// Marks an effect done that needs nothing sent.
-async fn skip(app: &App, id: i64) -> anyhow::Result<()> {
-    set_state(app, id, "done").await?;
+async fn skip(app: &App, id: EffectId) -> anyhow::Result<()> {
+    effects::finish(&app.pool, id, EffectState::Done).await?;
     Ok(())
 }
 
@@ -153,7 +257,7 @@ fn send(conversation: &str, activity: Activity) -> ConnectorCall {
 /// Queues one activity and marks the effect done, in one transaction.
 async fn post_one(
     app: &App,
-    id: i64,
+    id: EffectId,
     service_url: &str,
     conversation: &str,
     activity: Activity,
@@ -192,11 +296,8 @@ pub fn attributed(who: &str, text: &str) -> Activity {
     activity
 }
 
-async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<()> {
-    let Ok(effect) = serde_json::from_str::<Effect>(text) else {
-        tracing::error!(effect.id = id, "an engine effect could not be read");
-        return skip(app, id).await;
-    };
+async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
+    let (id, tenant, effect) = (handed.id, handed.tenant.as_str(), handed.effect.clone());
     let now = app.clock.now_ms();
     match effect {
         Effect::SendInvitation {
@@ -207,7 +308,7 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
             ring_seconds,
         } => {
             let Some(reg) = store::registered(&app.pool, tenant, &user).await? else {
-                tracing::warn!(effect.id = id, user.id = %user, "invitation for a user who is not registered");
+                tracing::warn!(effect.id = %id, user.id = %user, "invitation for a user who is not registered");
                 return skip(app, id).await;
             };
             let card = app.cards.render_data(&InvitationCard {
@@ -286,7 +387,7 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
         } => open_chatroom(app, id, tenant, &session, &user, brief).await?,
         Effect::RelayToAgent { session, text, .. } => {
             let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
-                tracing::warn!(effect.id = id, session.id = %session, "customer message for a session without a chatroom");
+                tracing::warn!(effect.id = %id, session.id = %session, "customer message for a session without a chatroom");
                 return skip(app, id).await;
             };
             let activity = attributed(&room.brief.customer.display_name, &text);
@@ -329,7 +430,14 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
             user,
             state: AgentStateChange::Acw { until },
         } => acw_card(app, id, tenant, &user, until).await?,
-        _ => skip(app, id).await?,
+        // Nothing to send: RONA and the end of ACW show in the status card; a refused accept
+        // is answered by the invoke itself.
+        Effect::AgentState { .. } | Effect::InvitationUnavailable { .. } => skip(app, id).await?,
+        Effect::ToCustomer { .. }
+        | Effect::QueuePosition { .. }
+        | Effect::CollectInformation { .. }
+        | Effect::HttpRequest { .. }
+        | Effect::Report(_) => skip(app, id).await?,
     }
     Ok(())
 }
@@ -338,7 +446,7 @@ async fn handle(app: &App, id: i64, tenant: &str, text: &str) -> anyhow::Result<
 /// wrote before the agent joined.
 async fn open_chatroom(
     app: &App,
-    id: i64,
+    id: EffectId,
     tenant: &str,
     session: &str,
     user: &str,
@@ -346,7 +454,7 @@ async fn open_chatroom(
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
     let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
-        tracing::warn!(effect.id = id, user.id = %user, "chatroom for a user who is not registered");
+        tracing::warn!(effect.id = %id, user.id = %user, "chatroom for a user who is not registered");
         return skip(app, id).await;
     };
     let (conversation, mode) = match chatroom_conversation(app, tenant, user, &brief).await {
@@ -458,16 +566,25 @@ where
 }
 
 /// What the customer wrote before the agent joined (the first message and answers to the
-/// workflow), to post into the chatroom after the start card.
+/// workflow), to post into the chatroom after the start card. What they wrote after the
+/// customer was told `connected` reaches the chatroom as the engine's relays (behind this
+/// chatroom in its session's lane), so it is not posted twice.
 async fn earlier_messages(app: &App, session: &str, brief: &Brief) -> anyhow::Result<Vec<String>> {
     let events = crate::interact::store::events_after(&app.pool, session, 0).await?;
-    let texts: Vec<String> = events
-        .into_iter()
-        .filter_map(|(_, e)| match e {
-            CustomerEvent::CustomerMessage { text, .. } => Some(text),
-            _ => None,
-        })
-        .collect();
+    let mut texts: Vec<String> = Vec::new();
+    let mut before_connected: Option<usize> = None;
+    for (_, event) in events {
+        match event {
+            CustomerEvent::CustomerMessage { text, .. } => texts.push(text),
+            CustomerEvent::State { state, .. } if state == "connected" => {
+                before_connected = Some(texts.len());
+            }
+            _ => {}
+        }
+    }
+    if let Some(n) = before_connected {
+        texts.truncate(n);
+    }
     if texts.is_empty() {
         return Ok(brief.first_message.clone().into_iter().collect());
     }
@@ -475,7 +592,13 @@ async fn earlier_messages(app: &App, session: &str, brief: &Brief) -> anyhow::Re
 }
 
 /// Sends the after-contact-work card to the agent's personal chat.
-async fn acw_card(app: &App, id: i64, tenant: &str, user: &str, until: i64) -> anyhow::Result<()> {
+async fn acw_card(
+    app: &App,
+    id: EffectId,
+    tenant: &str,
+    user: &str,
+    until: i64,
+) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
     let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
         return skip(app, id).await;
@@ -520,4 +643,86 @@ async fn acw_card(app: &App, id: i64, tenant: &str, user: &str, until: i64) -> a
         card_activity(card),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::core::AgentStateChange;
+
+    fn handed(id: i64, seq: i64, effect: Effect) -> Handed {
+        Handed {
+            id: EffectId::from_raw(id),
+            tenant: "t".into(),
+            seq,
+            effect,
+        }
+    }
+
+    fn session(lane: &str) -> Lane {
+        ("t".into(), Subject::Session(lane.into()))
+    }
+
+    fn drain(lanes: &mut Lanes<Lane, Handed>) -> Vec<(Lane, i64)> {
+        let mut out = Vec::new();
+        while let Some((lane, h)) = lanes.next() {
+            out.push((lane.clone(), h.id.get()));
+            lanes.finish(&lane);
+        }
+        out
+    }
+
+    #[test]
+    fn the_acw_of_a_closed_chat_follows_its_chatroom_close_in_the_sessions_lane() {
+        let mut lanes = Lanes::default();
+        let mut router = Router::default();
+        let acw = Effect::AgentState {
+            user: "anne".into(),
+            state: AgentStateChange::Acw { until: 1 },
+        };
+        let close = Effect::CloseChatroom {
+            session: "s1".into(),
+            user: "anne".into(),
+            ended_by: crate::engine::core::EndedBy::Customer,
+        };
+        // The engine emits the agent's ACW before the chatroom's close in the same command.
+        router.route(
+            &mut lanes,
+            vec![handed(1, 7, acw.clone()), handed(2, 7, close)],
+        );
+        let first = lanes.next().expect("close");
+        assert_eq!((first.0.clone(), first.1.id.get()), (session("s1"), 2));
+        assert!(lanes.next().is_none(), "the ACW waits for the close");
+        lanes.finish(&first.0);
+        assert_eq!(drain(&mut lanes), [(session("s1"), 1)]);
+        // With no chat under way, an agent's effects go to the agent's own lane.
+        router.route(&mut lanes, vec![handed(3, 8, acw)]);
+        assert_eq!(
+            drain(&mut lanes),
+            [(("t".into(), Subject::Agent("anne".into())), 3)]
+        );
+    }
+
+    #[test]
+    fn two_sessions_go_in_two_lanes() {
+        let mut lanes = Lanes::default();
+        let mut router = Router::default();
+        let relay = |s: &str| Effect::RelayToAgent {
+            session: s.into(),
+            user: "anne".into(),
+            text: "hi".into(),
+        };
+        router.route(
+            &mut lanes,
+            vec![
+                handed(1, 1, relay("s1")),
+                handed(2, 2, relay("s1")),
+                handed(3, 3, relay("s2")),
+            ],
+        );
+        let a = lanes.next().expect("s1");
+        let b = lanes.next().expect("s2 in parallel");
+        assert_eq!((a.1.id.get(), b.1.id.get()), (1, 3));
+        assert!(lanes.next().is_none(), "s1's second waits for its first");
+    }
 }

@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod agents;
 pub mod effects;
+mod lanes;
 pub mod relay;
 pub mod store;
 

@@ -222,6 +222,11 @@ impl Outbox {
             .map_err(|e| anyhow::anyhow!("storing an outbox call failed: {e}"))
     }
 
+    /// What wakes the worker, for code that commits calls without holding the outbox.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Tells the worker that new calls were committed.
     pub fn wake(&self) {
         self.wake.notify_one();

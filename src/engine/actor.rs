@@ -1,7 +1,10 @@
 //! The per-tenant actor: the only writer of its tenant's engine state. Each command is applied
 //! to the core, then the command, its effects and its reporting facts are written in one
-//! transaction; only then is the caller answered. Timers are the core's stored deadlines: the
-//! actor sleeps until the next one and applies a `Tick`.
+//! transaction; only then is the caller answered. Commands that wait together in the channel
+//! share one transaction (group commit). After the commit the effects are handed to their
+//! consumers in memory ([`crate::store::effects::EffectQueue`]): nobody polls for them.
+//! Timers are the core's stored deadlines: the actor sleeps until the next one and applies a
+//! `Tick`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,16 +19,22 @@ use super::core::{Command, Core, Effect, Fact, SessionView};
 use crate::clock::Clock;
 use crate::distribution::model::Agent;
 use crate::store::Pool;
+use crate::store::effects::{self, EffectQueue, Handed};
 
 /// A snapshot is taken after this many commands.
 const SNAPSHOT_EVERY: i64 = 1000;
 /// How often queued customers are told their place when it changed.
 const POSITIONS_EVERY: Duration = Duration::from_secs(2);
 
+/// Most commands applied and stored in one transaction.
+const MAX_BATCH: usize = 64;
+
+type Reply = oneshot::Sender<anyhow::Result<Vec<Effect>>>;
+
 enum Request {
     Command {
         command: Command,
-        reply: oneshot::Sender<anyhow::Result<Vec<Effect>>>,
+        reply: Reply,
     },
     View {
         session: String,
@@ -47,11 +56,26 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the tenant's state (snapshot + log replay) and starts its actor.
+    /// Loads the tenant's state (snapshot + log replay) and starts its actor. Effects are only
+    /// recorded: nobody in this process is handed them (the next application start recovers
+    /// them). The application starts its engines with [`Engine::start_handing_to`].
     pub async fn start(
         pool: Pool,
         tenant: &str,
         clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
+        let detached = Arc::new(EffectQueue::detached());
+        Self::start_handing_to(pool, tenant, clock, detached, shutdown).await
+    }
+
+    /// Loads the tenant's state and starts its actor, which hands every committed effect to
+    /// its consumer through `effects`.
+    pub async fn start_handing_to(
+        pool: Pool,
+        tenant: &str,
+        clock: Arc<dyn Clock>,
+        effects: Arc<EffectQueue>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
         let (core, seq, snapshot_seq) = load(&pool, tenant).await?;
@@ -60,6 +84,7 @@ impl Engine {
             pool,
             tenant: tenant.to_owned(),
             clock,
+            effects,
             core,
             seq,
             snapshot_seq,
@@ -69,7 +94,7 @@ impl Engine {
         // another version's rules): offer it before anyone asks.
         if actor.core.wants_distribution() {
             actor
-                .apply(Command::Tick)
+                .apply(vec![Command::Tick])
                 .await
                 .context("the engine's start-up distribution")?;
         }
@@ -77,7 +102,8 @@ impl Engine {
         Ok((Engine { tx }, handle))
     }
 
-    /// Applies a command; the effects are returned once they are durably stored.
+    /// Applies a command; the effects are returned once they are durably stored (and handed
+    /// to their consumers).
     pub async fn send(&self, command: Command) -> anyhow::Result<Vec<Effect>> {
         self.ask(|reply| Request::Command { command, reply })
             .await?
@@ -119,6 +145,7 @@ struct Actor {
     pool: Pool,
     tenant: String,
     clock: Arc<dyn Clock>,
+    effects: Arc<EffectQueue>,
     core: Core,
     seq: i64,
     snapshot_seq: i64,
@@ -131,40 +158,77 @@ impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>, shutdown: CancellationToken) {
         let mut positions = tokio::time::interval(POSITIONS_EVERY);
         positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // A request taken from the channel while gathering a batch, handled next.
+        let mut next: Option<Request> = None;
         loop {
-            let wait = self.core.next_deadline().map(|t| {
-                Duration::from_millis(u64::try_from(t - self.clock.now_ms()).unwrap_or(0))
-            });
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                request = rx.recv() => {
-                    match request {
-                        None => break,
-                        Some(Request::Command { command, reply }) => {
-                            let result = self.apply(command).await;
-                            let _ = reply.send(result);
+            let request = match next.take() {
+                Some(request) => request,
+                None => {
+                    let wait = self.core.next_deadline().map(|t| {
+                        Duration::from_millis(u64::try_from(t - self.clock.now_ms()).unwrap_or(0))
+                    });
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        request = rx.recv() => match request {
+                            None => break,
+                            Some(request) => request,
+                        },
+                        _ = positions.tick() => {
+                            if let Err(e) = self.publish_positions().await {
+                                tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "queue places not published");
+                            }
+                            continue;
                         }
-                        Some(Request::View { session, reply }) => {
-                            let _ = reply.send(self.core.view(&session));
-                        }
-                        Some(Request::Agent { user, reply }) => {
-                            let _ = reply.send(self.core.distribution.agents.get(&user).cloned());
-                        }
-                        Some(Request::Live { reply }) => {
-                            let _ = reply.send(self.core.live(self.clock.now_ms()));
+                        () = sleep_or_forever(wait) => {
+                            if let Err(e) = self.apply(vec![Command::Tick]).await {
+                                tracing::error!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine timer failed");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                            continue;
                         }
                     }
                 }
-                _ = positions.tick() => {
-                    if let Err(e) = self.publish_positions().await {
-                        tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "queue places not published");
+            };
+            match request {
+                Request::Command { command, reply } => {
+                    // Group commit: the commands already waiting go into the same transaction.
+                    let mut commands = vec![command];
+                    let mut replies = vec![reply];
+                    while commands.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(Request::Command { command, reply }) => {
+                                commands.push(command);
+                                replies.push(reply);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    match self.apply(commands).await {
+                        Ok(results) => {
+                            for (reply, effects) in replies.into_iter().zip(results) {
+                                let _ = reply.send(Ok(effects));
+                            }
+                        }
+                        Err(e) => {
+                            let message = format!("{e:#}");
+                            for reply in replies {
+                                let _ = reply.send(Err(anyhow::anyhow!("{message}")));
+                            }
+                        }
                     }
                 }
-                () = sleep_or_forever(wait) => {
-                    if let Err(e) = self.apply(Command::Tick).await {
-                        tracing::error!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine timer failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                Request::View { session, reply } => {
+                    let _ = reply.send(self.core.view(&session));
+                }
+                Request::Agent { user, reply } => {
+                    let _ = reply.send(self.core.distribution.agents.get(&user).cloned());
+                }
+                Request::Live { reply } => {
+                    let _ = reply.send(self.core.live(self.clock.now_ms()));
                 }
             }
         }
@@ -173,49 +237,98 @@ impl Actor {
         }
     }
 
-    async fn apply(&mut self, command: Command) -> anyhow::Result<Vec<Effect>> {
-        if self.core.is_noop(&command) {
-            return Ok(Vec::new());
-        }
+    /// Applies `commands` one after another, stores them with their effects and facts in one
+    /// transaction, then hands the effects to their consumers. Returns each command's
+    /// effects. If the store refuses, the state goes back to what the store holds and every
+    /// command of the batch fails.
+    async fn apply(&mut self, commands: Vec<Command>) -> anyhow::Result<Vec<Vec<Effect>>> {
         let now = self.clock.now_ms();
-        let effects = self.core.handle(command.clone(), now);
-        if let Err(e) = self.persist(&command, now, &effects).await {
-            // The store refused the transition: go back to what the store holds.
-            let (core, seq, snapshot_seq) = load(&self.pool, &self.tenant).await?;
-            (self.core, self.seq, self.snapshot_seq) = (core, seq, snapshot_seq);
-            return Err(e.context("persisting an engine transition"));
+        let mut seq = self.seq;
+        // (seq, command, index of its effects in `results`) of each command that changes
+        // something.
+        let mut logged: Vec<(i64, Command, usize)> = Vec::new();
+        let mut results: Vec<Vec<Effect>> = Vec::with_capacity(commands.len());
+        for command in commands {
+            if self.core.is_noop(&command) {
+                results.push(Vec::new());
+                continue;
+            }
+            let effects = self.core.handle(command.clone(), now);
+            seq += 1;
+            logged.push((seq, command, results.len()));
+            results.push(effects);
         }
-        self.seq += 1;
-        if self.seq - self.snapshot_seq >= SNAPSHOT_EVERY {
-            self.snapshot().await?;
+        if logged.is_empty() {
+            return Ok(results);
         }
-        Ok(effects)
+        let handed = match self.persist(&logged, &results, now).await {
+            Ok(handed) => handed,
+            Err(e) => {
+                // The store refused the transitions: go back to what the store holds.
+                let (core, seq, snapshot_seq) = load(&self.pool, &self.tenant).await?;
+                (self.core, self.seq, self.snapshot_seq) = (core, seq, snapshot_seq);
+                return Err(e.context("persisting an engine transition"));
+            }
+        };
+        self.seq = seq;
+        self.effects.hand_over(handed);
+        if self.seq - self.snapshot_seq >= SNAPSHOT_EVERY
+            && let Err(e) = self.snapshot().await
+        {
+            // The commands are stored: a missing snapshot only means a longer replay.
+            tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine snapshot failed");
+        }
+        Ok(results)
     }
 
-    async fn persist(&self, command: &Command, now: i64, effects: &[Effect]) -> anyhow::Result<()> {
-        let seq = self.seq + 1;
+    /// Writes the log rows, effects and facts of `logged` in one transaction; returns the
+    /// effects to hand over.
+    async fn persist(
+        &self,
+        logged: &[(i64, Command, usize)],
+        results: &[Vec<Effect>],
+        now: i64,
+    ) -> anyhow::Result<Vec<Handed>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO engine_log (tenant_id, seq, at, command) VALUES ($1, $2, $3, $4)")
+        let mut handed = Vec::new();
+        for (seq, command, index) in logged {
+            sqlx::query(
+                "INSERT INTO engine_log (tenant_id, seq, at, command) VALUES ($1, $2, $3, $4)",
+            )
             .bind(&self.tenant)
             .bind(seq)
             .bind(now)
             .bind(serde_json::to_string(command)?)
             .execute(&mut *tx)
             .await?;
-        for effect in effects {
-            match effect {
-                Effect::Report(fact) => report(&mut tx, &self.tenant, fact).await?,
-                other => insert_effect(&mut tx, &self.tenant, seq, other, now).await?,
+            for effect in &results[*index] {
+                match effect {
+                    Effect::Report(fact) => report(&mut tx, &self.tenant, fact).await?,
+                    other => {
+                        if let Some(h) =
+                            effects::record(&mut tx, &self.tenant, *seq, other, now).await?
+                        {
+                            handed.push(h);
+                        }
+                    }
+                }
             }
         }
-        // Webhook deliveries commit with their transition (the outbox's idle scan sends them).
-        crate::webhooks::record(&mut tx, &self.tenant, effects, now).await?;
+        // Webhook deliveries commit with their transition, as outbox rows.
+        let mut webhooks = 0;
+        for (_, _, index) in logged {
+            webhooks +=
+                crate::webhooks::record(&mut tx, &self.tenant, &results[*index], now).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        if webhooks > 0 {
+            self.effects.outbox_committed();
+        }
+        Ok(handed)
     }
 
-    /// Stores a `queuePosition` effect for every queued customer whose place changed since
-    /// they were last told.
+    /// Hands a `queuePosition` effect over for every queued customer whose place changed
+    /// since they were last told.
     async fn publish_positions(&mut self) -> anyhow::Result<()> {
         let now: std::collections::HashMap<String, usize> = self
             .core
@@ -233,10 +346,16 @@ impl Actor {
         if !changed.is_empty() {
             let at = self.clock.now_ms();
             let mut tx = self.pool.begin().await?;
+            let mut handed = Vec::new();
             for effect in &changed {
-                insert_effect(&mut tx, &self.tenant, self.seq, effect, at).await?;
+                if let Some(h) =
+                    effects::record(&mut tx, &self.tenant, self.seq, effect, at).await?
+                {
+                    handed.push(h);
+                }
             }
             tx.commit().await?;
+            self.effects.hand_over(handed);
         }
         self.told = now;
         Ok(())
@@ -262,26 +381,6 @@ impl Actor {
         self.snapshot_seq = self.seq;
         Ok(())
     }
-}
-
-async fn insert_effect(
-    tx: &mut sqlx::SqliteConnection,
-    tenant: &str,
-    seq: i64,
-    effect: &Effect,
-    at: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(tenant)
-    .bind(seq)
-    .bind(serde_json::to_string(effect)?)
-    .bind(at)
-    .bind(effect.kind())
-    .execute(tx)
-    .await?;
-    Ok(())
 }
 
 async fn sleep_or_forever(wait: Option<Duration>) {

@@ -8,6 +8,6 @@
 
 pub mod actor;
 pub mod core;
-pub mod effects;
 pub mod http_request;
+pub mod http_worker;
 pub mod registry;

@@ -12,19 +12,23 @@ use tokio_util::sync::CancellationToken;
 use super::actor::Engine;
 use crate::clock::Clock;
 use crate::store::Pool;
+use crate::store::effects::EffectQueue;
 
 pub struct Engines {
     pool: Pool,
     clock: Arc<dyn Clock>,
+    /// Where every engine hands its committed effects.
+    effects: Arc<EffectQueue>,
     shutdown: CancellationToken,
     running: Mutex<HashMap<String, (Engine, JoinHandle<()>)>>,
 }
 
 impl Engines {
-    pub fn new(pool: Pool, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: Pool, clock: Arc<dyn Clock>, effects: Arc<EffectQueue>) -> Self {
         Engines {
             pool,
             clock,
+            effects,
             shutdown: CancellationToken::new(),
             running: Mutex::new(HashMap::new()),
         }
@@ -36,10 +40,11 @@ impl Engines {
         if let Some((engine, _)) = running.get(tenant) {
             return Ok(engine.clone());
         }
-        let (engine, handle) = Engine::start(
+        let (engine, handle) = Engine::start_handing_to(
             self.pool.clone(),
             tenant,
             Arc::clone(&self.clock),
+            Arc::clone(&self.effects),
             self.shutdown.child_token(),
         )
         .await?;

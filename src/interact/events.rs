@@ -1,11 +1,12 @@
-//! From engine effects to the customer's event stream: a worker turns pending `toCustomer`
-//! effects into numbered customer events (in one transaction with marking them done, so none is
-//! lost or doubled) and tells open streams that something new is there.
+//! From engine effects to the customer's event stream: the engine hands `toCustomer` and
+//! `queuePosition` effects to the customer inbox after its commit; a worker (and
+//! [`drain`], before a customer's own message is stored) turns them into numbered customer
+//! events, in one transaction with marking them done, so none is lost or doubled, and tells
+//! open streams that something new is there.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -13,41 +14,42 @@ use super::store::{CustomerEvent, append_in};
 use crate::clock::Clock;
 use crate::engine::core::{Effect, SessionState};
 use crate::store::Pool;
+use crate::store::effects::{self, EffectQueue, EffectState};
 
-/// Wakes the worker and the open event streams (each stream waits on its own session's
-/// signal, so an event wakes only the streams of its session).
+/// Effects converted in one transaction.
+const BATCH: usize = 256;
+
+/// The customer inbox's converter and the open event streams' signals (each stream waits on
+/// its own session's signal, so an event wakes only the streams of its session).
 pub struct EventHub {
     streams: moka::sync::Cache<String, Arc<Notify>>,
-    /// New engine effects to convert (the customer-events worker).
-    pub effects: Notify,
-    /// New engine effects for the bot (the Teams worker).
-    pub bot: Notify,
+    /// Where the engine hands customer effects.
+    queue: Arc<EffectQueue>,
+    /// Held while a batch is converted, so events keep the order of the effects whoever
+    /// converts them (the worker or [`drain`]).
+    converting: tokio::sync::Mutex<()>,
 }
 
-impl Default for EventHub {
-    fn default() -> Self {
+impl EventHub {
+    pub fn new(queue: Arc<EffectQueue>) -> Self {
         EventHub {
             streams: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(3600))
                 .build(),
-            effects: Notify::new(),
-            bot: Notify::new(),
+            queue,
+            converting: tokio::sync::Mutex::new(()),
         }
     }
-}
 
-impl EventHub {
     /// The signal a stream of `session` waits on.
     pub fn listen(&self, session: &str) -> Arc<Notify> {
         self.streams
             .get_with_by_ref(session, || Arc::new(Notify::new()))
     }
 
-    /// Wakes the workers that turn new engine effects into customer events and Teams calls.
-    pub fn wake(&self) {
-        self.effects.notify_one();
-        self.bot.notify_one();
-    }
+    /// Nothing to do any more: the engine hands its effects to their consumers after each
+    /// commit. Kept so its callers compile; they can drop the call.
+    pub fn wake(&self) {}
 
     /// Wakes the open streams of `session`.
     pub fn notify(&self, session: &str) {
@@ -123,65 +125,66 @@ pub async fn run(
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => {
-                tracing::error!(error = %e, "turning engine effects into customer events failed")
+                tracing::error!(error = %e, "turning engine effects into customer events failed");
+                // The effects are back in the inbox; try again after a pause.
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
             }
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = hub.effects.notified() => {}
-            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = hub.queue.customer().arrived() => {}
         }
     }
 }
 
-/// Converts pending customer effects until none is left (also called by the API, so a
-/// customer's own message is recorded after everything the engine said before it).
+/// Converts the customer effects handed over so far (also called by the API, so a customer's
+/// own message is recorded after everything the engine said before it).
 pub async fn drain(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<()> {
     while convert_next(pool, hub, now).await? {}
     Ok(())
 }
 
-/// Converts up to a batch of pending customer effects in one transaction; `false` when there
-/// was none.
+/// Converts up to a batch of handed-over customer effects in one transaction; `false` when
+/// there was none.
 async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
-    let rows = sqlx::query(
-        "SELECT id, effect FROM engine_effects
-         WHERE state = 'pending'
-           AND kind IN ('toCustomer', 'queuePosition')
-         ORDER BY id LIMIT 64",
-    )
-    .fetch_all(pool)
-    .await?;
-    if rows.is_empty() {
+    let _converting = hub.converting.lock().await;
+    let inbox = hub.queue.customer();
+    let batch = inbox.take(BATCH);
+    if batch.is_empty() {
         return Ok(false);
     }
+    match convert(pool, &batch, now).await {
+        Ok(notify) => {
+            for session in notify {
+                hub.notify(&session);
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            inbox.put_back(batch);
+            Err(e)
+        }
+    }
+}
+
+/// Appends the events of `batch` and marks its effects done, in one transaction; returns the
+/// sessions to notify.
+async fn convert(pool: &Pool, batch: &[effects::Handed], now: i64) -> sqlx::Result<Vec<String>> {
     let mut tx = pool.begin().await?;
     let mut notify = Vec::new();
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        // Claim each effect inside the transaction: whoever converts it, it is converted once.
-        let claimed = sqlx::query(
-            "UPDATE engine_effects SET state = 'done' WHERE id = $1 AND state = 'pending'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
-            continue;
-        }
-        let effect: Option<Effect> =
-            serde_json::from_str(&row.try_get::<String, _>("effect")?).ok();
-        if let Some((session, events)) = effect.as_ref().and_then(customer_events) {
+    for handed in batch {
+        if let Some((session, events)) = customer_events(&handed.effect) {
             for event in &events {
                 append_in(&mut tx, &session, event, now).await?;
             }
             notify.push(session);
         }
     }
+    let ids: Vec<_> = batch.iter().map(|h| h.id).collect();
+    effects::finish_all(&mut *tx, &ids, EffectState::Done).await?;
     tx.commit().await?;
-    for session in notify {
-        hub.notify(&session);
-    }
-    Ok(true)
+    Ok(notify)
 }

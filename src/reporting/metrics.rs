@@ -244,17 +244,8 @@ async fn render(app: &App) -> anyhow::Result<String> {
         "gauge",
         "Engine effects not yet carried out, by kind.",
     );
-    for r in sqlx::query(
-        "SELECT kind, COUNT(*) AS n FROM engine_effects WHERE state = 'pending'
-         GROUP BY kind ORDER BY kind",
-    )
-    .fetch_all(&app.pool)
-    .await?
-    {
-        effects.add(
-            vec![("kind", r.try_get("kind")?)],
-            r.try_get::<i64, _>("n")? as f64,
-        );
+    for (kind, n) in crate::store::effects::pending_by_kind(&app.pool).await? {
+        effects.add(vec![("kind", kind)], n as f64);
     }
 
     let stats = app.connector.stats();

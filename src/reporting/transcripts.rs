@@ -166,11 +166,10 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
         }
     }
     // Card data and chatroom records quote the customer; settled effects carry their text.
-    let mut counts = [0u64; 3];
+    let mut counts = [0u64; 2];
     for (count, sql) in counts.iter_mut().zip([
         "DELETE FROM teams_invitations WHERE outcome IS NOT NULL AND created_at < $1",
         "DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1",
-        "DELETE FROM engine_effects WHERE state <> 'pending' AND created_at < $1",
     ]) {
         *count = sqlx::query(sql)
             .bind(before)
@@ -178,7 +177,8 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             .await?
             .rows_affected();
     }
-    [purged.invitations, purged.chatrooms, purged.effects] = counts;
+    [purged.invitations, purged.chatrooms] = counts;
+    purged.effects = crate::store::effects::purge_settled(pool, before).await?;
     Ok(purged)
 }
 

@@ -189,7 +189,13 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
         // Replies alternate like the activities did (the one in flight at the crash may have
         // been stored unacknowledged: it continues the sequence); a duplicate repeats the one
         // before it.
-        let kind = |n: usize| if n % 2 == 0 { "help" } else { "unknown" };
+        let kind = |n: usize| {
+            if n.is_multiple_of(2) {
+                "help"
+            } else {
+                "unknown"
+            }
+        };
         let mut answered = 0;
         let mut previous: Option<&str> = None;
         for reply in &got {

@@ -11,6 +11,7 @@ mod crash;
 mod directory;
 mod distribution;
 mod distribution_model;
+mod effects;
 mod ending;
 mod engine;
 mod helpers;

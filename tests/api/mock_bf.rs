@@ -195,6 +195,8 @@ pub struct MockState {
     pub graph_refused: std::sync::atomic::AtomicBool,
     /// Whether Graph is down (503 on every call).
     pub graph_down: std::sync::atomic::AtomicBool,
+    /// While set, Graph calls are recorded but not answered (a slow Graph).
+    pub graph_held: std::sync::atomic::AtomicBool,
     graph_chats: AtomicUsize,
     /// Users the bot was installed for with `POST /users/{id}/teamwork/installedApps`.
     pub graph_user_installs: Mutex<Vec<String>>,
@@ -493,6 +495,9 @@ async fn graph(
         authorization: authorization.clone(),
         body: body.clone(),
     });
+    while state.graph_held.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let error = |status: StatusCode, code: &str| {
         (
             status,

@@ -1,0 +1,554 @@
+//! The engine's effect queue, and the only code that runs SQL against `engine_effects`.
+//!
+//! The engine actor records each effect in the transaction of the command that produced it
+//! ([`record`]) and, after the commit, hands the recorded effects to their consumers in memory
+//! ([`EffectQueue::hand_over`]): each consumer has an [`Inbox`] it waits on. The table is
+//! written to record what became of an effect ([`finish`]) and read once at start
+//! ([`EffectQueue::recover`]) to refill the inboxes with what was still pending — never
+//! scanned to discover work.
+//!
+//! Who consumes an effect is decided by [`Consumer::of`], an exhaustive match over the
+//! engine's [`Effect`]: a new effect without a consumer does not compile.
+//!
+//! This module does not carry effects out; the consumers do (`interact::events`,
+//! `bot::effects`, `engine::http_worker`).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context;
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use crate::engine::core::Effect;
+use crate::store::Pool;
+
+/// Who carries an effect out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Consumer {
+    /// The customer's event stream (`interact::events`).
+    Customer,
+    /// Teams: cards, chatrooms, relays (`bot::effects`).
+    Teams,
+    /// The workflow's outbound HTTP requests (`engine::http_worker`).
+    Http,
+    /// Tenant webhooks. The webhook module delivers these inside the actor's transaction, so
+    /// the effect is recorded as done when it is inserted and is never left pending.
+    Webhooks,
+    /// Reporting facts: written by the actor to the report tables, not to `engine_effects`.
+    Reporting,
+}
+
+impl Consumer {
+    /// The consumer of `effect`. No `_` arm: adding an [`Effect`] variant means deciding here
+    /// who carries it out.
+    pub fn of(effect: &Effect) -> Consumer {
+        match effect {
+            Effect::ToCustomer { .. } | Effect::QueuePosition { .. } => Consumer::Customer,
+            Effect::SendInvitation { .. }
+            | Effect::UpdateInvitation { .. }
+            | Effect::InvitationUnavailable { .. }
+            | Effect::OpenChatroom { .. }
+            | Effect::RelayToAgent { .. }
+            | Effect::CloseChatroom { .. }
+            | Effect::AgentState { .. } => Consumer::Teams,
+            Effect::HttpRequest { .. } => Consumer::Http,
+            Effect::CollectInformation { .. } => Consumer::Webhooks,
+            Effect::Report(_) => Consumer::Reporting,
+        }
+    }
+
+    /// The state an effect of this consumer is stored with; `None`: not stored as an effect.
+    fn initial_state(self) -> Option<EffectState> {
+        match self {
+            Consumer::Customer | Consumer::Teams | Consumer::Http => Some(EffectState::Pending),
+            Consumer::Webhooks => Some(EffectState::Done),
+            Consumer::Reporting => None,
+        }
+    }
+}
+
+/// What became of an effect. Stored as `pending`, `done`, `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EffectState {
+    /// Not yet carried out (in a consumer's inbox).
+    Pending,
+    /// Carried out, or nothing was left to do.
+    Done,
+    /// Set aside after repeated failures.
+    Failed,
+}
+
+impl EffectState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EffectState::Pending => "pending",
+            EffectState::Done => "done",
+            EffectState::Failed => "failed",
+        }
+    }
+}
+
+/// An effect's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EffectId(i64);
+
+impl EffectId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_raw(id: i64) -> Self {
+        EffectId(id)
+    }
+}
+
+impl std::fmt::Display for EffectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A recorded effect, as the actor hands it to its consumer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handed {
+    pub id: EffectId,
+    pub tenant: String,
+    /// The engine log position of the command that produced it (effects of one command share
+    /// it).
+    pub seq: i64,
+    pub effect: Effect,
+}
+
+/// Stores `effect` in the transaction of the command that produced it. Returns what to hand
+/// to the consumer after the commit; `None` for effects recorded as done at once (webhooks)
+/// and for reporting facts, which are not stored here (the caller writes them).
+pub async fn record(
+    tx: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    seq: i64,
+    effect: &Effect,
+    at: i64,
+) -> anyhow::Result<Option<Handed>> {
+    let Some(state) = Consumer::of(effect).initial_state() else {
+        return Ok(None);
+    };
+    let id: i64 = sqlx::query(
+        "INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind, state)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(seq)
+    .bind(serde_json::to_string(effect)?)
+    .bind(at)
+    .bind(effect.kind())
+    .bind(state.as_str())
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    Ok((state == EffectState::Pending).then(|| Handed {
+        id: EffectId(id),
+        tenant: tenant.to_owned(),
+        seq,
+        effect: effect.clone(),
+    }))
+}
+
+/// Records what became of an effect (in the consumer's transaction, or on its own).
+pub async fn finish<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    id: EffectId,
+    state: EffectState,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE engine_effects SET state = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(state.as_str())
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Records what became of several effects in one statement.
+pub async fn finish_all<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    ids: &[EffectId],
+    state: EffectState,
+) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+    sqlx::query(
+        "UPDATE engine_effects SET state = $2 WHERE id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+    .bind(state.as_str())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Pending effects by kind (the metrics gauge).
+pub async fn pending_by_kind(pool: &Pool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query(
+        "SELECT kind, COUNT(*) AS n FROM engine_effects WHERE state = $1
+         GROUP BY kind ORDER BY kind",
+    )
+    .bind(EffectState::Pending.as_str())
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
+    .collect()
+}
+
+/// Deletes settled effects created before `before` (they quote customers); returns how many.
+pub async fn purge_settled(pool: &Pool, before: i64) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM engine_effects WHERE state <> $1 AND created_at < $2")
+            .bind(EffectState::Pending.as_str())
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// Every pending effect, in the order it was recorded. Unreadable ones are set aside as
+/// failed; effects whose consumer records them at insert (webhooks) but were stored pending by
+/// an earlier version are marked done.
+async fn pending(pool: &Pool) -> anyhow::Result<Vec<Handed>> {
+    let rows = sqlx::query(
+        "SELECT id, tenant_id, seq, effect FROM engine_effects WHERE state = $1 ORDER BY id",
+    )
+    .bind(EffectState::Pending.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id = EffectId(row.try_get("id")?);
+        let effect = serde_json::from_str::<Effect>(&row.try_get::<String, _>("effect")?);
+        let settled = match &effect {
+            Err(e) => {
+                tracing::error!(effect.id = %id, error = %e, "a stored engine effect could not be read");
+                Some(EffectState::Failed)
+            }
+            Ok(effect) => match Consumer::of(effect).initial_state() {
+                Some(EffectState::Pending) => None,
+                _ => Some(EffectState::Done),
+            },
+        };
+        match (settled, effect) {
+            (Some(state), _) => finish(pool, id, state).await?,
+            (None, Ok(effect)) => out.push(Handed {
+                id,
+                tenant: row.try_get("tenant_id")?,
+                seq: row.try_get("seq")?,
+                effect,
+            }),
+            (None, Err(_)) => {}
+        }
+    }
+    Ok(out)
+}
+
+/// One consumer's pending effects, in order, with a signal when more arrive.
+#[derive(Default)]
+pub struct Inbox {
+    queue: Mutex<VecDeque<Handed>>,
+    arrived: Notify,
+}
+
+impl Inbox {
+    fn put(&self, effects: impl IntoIterator<Item = Handed>) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(effects);
+        self.arrived.notify_one();
+    }
+
+    /// Takes up to `max` effects from the front.
+    pub fn take(&self, max: usize) -> Vec<Handed> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = max.min(queue.len());
+        queue.drain(..n).collect()
+    }
+
+    /// Puts effects taken with [`Inbox::take`] back in front, in their order (their
+    /// transaction failed).
+    pub fn put_back(&self, effects: Vec<Handed>) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        for effect in effects.into_iter().rev() {
+            queue.push_front(effect);
+        }
+        drop(queue);
+        self.arrived.notify_one();
+    }
+
+    /// Resolves when effects arrived since the last call (at once if some arrived while
+    /// nobody waited). Take them with [`Inbox::take`].
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// How many effects wait.
+    pub fn len(&self) -> usize {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Puts recovered effects in front of what was handed over meanwhile, dropping handed
+    /// effects that the recovery also read (ids are assigned in commit order, so anything
+    /// handed over with an id up to the last recovered one was read by the recovery).
+    fn recovered(&self, effects: Vec<Handed>) {
+        let Some(last) = effects.last().map(|h| h.id) else {
+            return;
+        };
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.retain(|h| h.id > last);
+        for effect in effects.into_iter().rev() {
+            queue.push_front(effect);
+        }
+        drop(queue);
+        self.arrived.notify_one();
+    }
+}
+
+/// The consumers' inboxes: the actor hands effects over after each commit; each consumer
+/// takes from its own inbox.
+pub struct EffectQueue {
+    customer: Inbox,
+    teams: Inbox,
+    http: Inbox,
+    /// Hands nothing over (an engine started on its own, e.g. by a test or a tool): effects
+    /// are only recorded, for the next start's recovery.
+    detached: bool,
+    /// Wakes the outbox dispatcher when a transition also queued outbox rows (webhooks).
+    outbox: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl EffectQueue {
+    pub fn new() -> Self {
+        EffectQueue {
+            customer: Inbox::default(),
+            teams: Inbox::default(),
+            http: Inbox::default(),
+            detached: false,
+            outbox: None,
+        }
+    }
+
+    /// The same queue, waking the outbox dispatcher through `wake` after a commit that queued
+    /// outbox rows.
+    pub fn waking_outbox(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.outbox = Some(wake);
+        self
+    }
+
+    /// Tells the outbox dispatcher that a committed transition queued calls for it.
+    pub fn outbox_committed(&self) {
+        if let Some(wake) = &self.outbox {
+            wake.notify_one();
+        }
+    }
+
+    /// A queue that keeps nothing in memory: effects are only recorded.
+    pub fn detached() -> Self {
+        EffectQueue {
+            detached: true,
+            ..EffectQueue::new()
+        }
+    }
+
+    /// The customer events' inbox.
+    pub fn customer(&self) -> &Inbox {
+        &self.customer
+    }
+
+    /// The Teams worker's inbox.
+    pub fn teams(&self) -> &Inbox {
+        &self.teams
+    }
+
+    /// The HTTP-request worker's inbox.
+    pub fn http(&self) -> &Inbox {
+        &self.http
+    }
+
+    fn inbox(&self, consumer: Consumer) -> Option<&Inbox> {
+        match consumer {
+            Consumer::Customer => Some(&self.customer),
+            Consumer::Teams => Some(&self.teams),
+            Consumer::Http => Some(&self.http),
+            Consumer::Webhooks | Consumer::Reporting => None,
+        }
+    }
+
+    /// Hands committed effects to their consumers, keeping their order per consumer.
+    pub fn hand_over(&self, effects: Vec<Handed>) {
+        if self.detached || effects.is_empty() {
+            return;
+        }
+        let (mut customer, mut teams, mut http) = (Vec::new(), Vec::new(), Vec::new());
+        for handed in effects {
+            match Consumer::of(&handed.effect) {
+                Consumer::Customer => customer.push(handed),
+                Consumer::Teams => teams.push(handed),
+                Consumer::Http => http.push(handed),
+                Consumer::Webhooks | Consumer::Reporting => {}
+            }
+        }
+        for (inbox, batch) in [
+            (&self.customer, customer),
+            (&self.teams, teams),
+            (&self.http, http),
+        ] {
+            if !batch.is_empty() {
+                inbox.put(batch);
+            }
+        }
+    }
+
+    /// Fills the inboxes with every effect still pending in the store (at start, before the
+    /// engines run); returns how many.
+    pub async fn recover(&self, pool: &Pool) -> anyhow::Result<usize> {
+        let pending = pending(pool)
+            .await
+            .context("reading the pending engine effects")?;
+        let n = pending.len();
+        let (mut customer, mut teams, mut http) = (Vec::new(), Vec::new(), Vec::new());
+        for handed in pending {
+            match Consumer::of(&handed.effect) {
+                Consumer::Customer => customer.push(handed),
+                Consumer::Teams => teams.push(handed),
+                Consumer::Http => http.push(handed),
+                Consumer::Webhooks | Consumer::Reporting => {}
+            }
+        }
+        if !self.detached {
+            for (consumer, batch) in [
+                (Consumer::Customer, customer),
+                (Consumer::Teams, teams),
+                (Consumer::Http, http),
+            ] {
+                if let Some(inbox) = self.inbox(consumer) {
+                    inbox.recovered(batch);
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Default for EffectQueue {
+    fn default() -> Self {
+        EffectQueue::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::core::AgentStateChange;
+
+    fn handed(id: i64, effect: Effect) -> Handed {
+        Handed {
+            id: EffectId(id),
+            tenant: "t".into(),
+            seq: id,
+            effect,
+        }
+    }
+
+    fn to_customer(session: &str) -> Effect {
+        Effect::QueuePosition {
+            session: session.into(),
+            position: 1,
+        }
+    }
+
+    #[test]
+    fn collect_information_is_recorded_done_and_reports_are_not_stored() {
+        let collect = Effect::CollectInformation {
+            session: "s".into(),
+            parameters: vec!["crmId".into()],
+            customer: Default::default(),
+        };
+        assert_eq!(Consumer::of(&collect), Consumer::Webhooks);
+        assert_eq!(
+            Consumer::of(&collect).initial_state(),
+            Some(EffectState::Done)
+        );
+        let agent = Effect::AgentState {
+            user: "u".into(),
+            state: AgentStateChange::AcwEnded,
+        };
+        assert_eq!(
+            Consumer::of(&agent).initial_state(),
+            Some(EffectState::Pending)
+        );
+        assert_eq!(Consumer::Reporting.initial_state(), None);
+    }
+
+    #[test]
+    fn effects_are_handed_to_their_consumer_in_order() {
+        let queue = EffectQueue::new();
+        let relay = Effect::RelayToAgent {
+            session: "s".into(),
+            user: "u".into(),
+            text: "hi".into(),
+        };
+        queue.hand_over(vec![
+            handed(1, to_customer("a")),
+            handed(2, relay.clone()),
+            handed(3, to_customer("b")),
+        ]);
+        let ids = |v: Vec<Handed>| v.into_iter().map(|h| h.id.get()).collect::<Vec<_>>();
+        assert_eq!(ids(queue.customer().take(10)), [1, 3]);
+        assert_eq!(ids(queue.teams().take(10)), [2]);
+        assert!(queue.http().is_empty());
+    }
+
+    #[test]
+    fn a_detached_queue_keeps_nothing() {
+        let queue = EffectQueue::detached();
+        queue.hand_over(vec![handed(1, to_customer("a"))]);
+        assert!(queue.customer().is_empty());
+    }
+
+    #[test]
+    fn recovered_effects_go_first_and_what_recovery_read_is_not_kept_twice() {
+        let inbox = Inbox::default();
+        // Handed over while the recovery read: 2 was read by it too, 3 was committed later.
+        inbox.put([handed(2, to_customer("b")), handed(3, to_customer("c"))]);
+        inbox.recovered(vec![
+            handed(1, to_customer("a")),
+            handed(2, to_customer("b")),
+        ]);
+        let ids: Vec<i64> = inbox.take(10).into_iter().map(|h| h.id.get()).collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
+
+    #[test]
+    fn effects_put_back_are_taken_again_first() {
+        let inbox = Inbox::default();
+        inbox.put([
+            handed(1, to_customer("a")),
+            handed(2, to_customer("b")),
+            handed(3, to_customer("c")),
+        ]);
+        let first = inbox.take(2);
+        inbox.put_back(first);
+        let ids: Vec<i64> = inbox.take(10).into_iter().map(|h| h.id.get()).collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
+}
