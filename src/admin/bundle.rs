@@ -440,6 +440,5 @@ pub async fn sync_engine(app: &crate::startup::App, tenant: &str) -> anyhow::Res
             .send(crate::bot::agents::upsert_user(&app.pool, tenant, u.value).await?)
             .await?;
     }
-    app.events.wake();
     Ok(())
 }

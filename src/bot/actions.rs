@@ -149,7 +149,6 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
         }
         _ => Answer::Message("This button is not known to Switchboard.".into()),
     };
-    app.events.wake();
     Ok(answer)
 }
 

@@ -223,7 +223,6 @@ pub async fn sync_agent(app: &App, tenant: &str, user: &str) -> anyhow::Result<(
     engine
         .send(upsert_user(&app.pool, tenant, u.value).await?)
         .await?;
-    app.events.wake();
     Ok(())
 }
 
@@ -311,7 +310,6 @@ pub async fn back(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
             user: user.to_owned(),
         })
         .await?;
-    app.events.wake();
     Ok(())
 }
 

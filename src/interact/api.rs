@@ -325,7 +325,6 @@ async fn start(
         app.events.notify(session);
     }
     engine.send(command).await?;
-    app.events.wake();
     Ok(())
 }
 
@@ -358,7 +357,6 @@ async fn customer_message(
             text: text.as_str().to_owned(),
         })
         .await?;
-    app.events.wake();
     Ok(accepted)
 }
 

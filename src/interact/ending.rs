@@ -95,7 +95,6 @@ pub async fn customer_left(
             app.events.notify(session);
         }
     }
-    app.events.wake();
     Ok(())
 }
 
@@ -113,7 +112,6 @@ pub async fn agent_ended(app: &App, tenant: &str, session: &str) -> anyhow::Resu
     if ended {
         store::mark_ended(&app.pool, session, app.clock.now_ms()).await?;
     }
-    app.events.wake();
     Ok(ended)
 }
 

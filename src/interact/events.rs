@@ -47,10 +47,6 @@ impl EventHub {
             .get_with_by_ref(session, || Arc::new(Notify::new()))
     }
 
-    /// Nothing to do any more: the engine hands its effects to their consumers after each
-    /// commit. Kept so its callers compile; they can drop the call.
-    pub fn wake(&self) {}
-
     /// Wakes the open streams of `session`.
     pub fn notify(&self, session: &str) {
         if let Some(signal) = self.streams.get(session) {

@@ -23,7 +23,6 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
         super::ending::customer_left(app, &tenant, &session, true).await?;
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
-    app.events.wake();
     Ok(rows.len())
 }
 

@@ -69,7 +69,6 @@ async fn advance(app: &TestApp, clock: &ManualClock, seconds: i64) {
     clock.advance(chrono::Duration::seconds(seconds));
     let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
     engine.send(Command::Tick).await.expect("tick");
-    app.state.events.wake();
 }
 
 /// Finding 1: with one agent serving two services, the strict customer is offered first

@@ -672,7 +672,6 @@ async fn no_answer_is_rona_the_card_says_missed_and_back_makes_the_agent_selecta
         .send(switchboard::engine::core::Command::Tick)
         .await
         .expect("tick");
-    app.state.events.wake();
     wait_update(&app, ANNE, "You missed this chat").await;
     let second = invitation_for(&app, BOB, 1).await;
     // Anne is flagged RONA: her status says so, and `back` clears it.
