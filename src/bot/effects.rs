@@ -28,7 +28,6 @@ use crate::engine::core::{AgentStateChange, Brief, Effect, EndedBy};
 use crate::graph::GraphError;
 use crate::interact::store::CustomerEvent;
 use crate::startup::{App, AppState};
-use crate::store::Transaction;
 use crate::store::effects::{self, EffectId, EffectState, Handed};
 
 use super::actions::{customer, final_card, outcome_name, service};
@@ -237,8 +236,8 @@ async fn carry_out(app: &App, handed: Handed) {
     );
 }
 
-async fn done(tx: &mut Transaction<'_>, id: EffectId) -> sqlx::Result<()> {
-    effects::finish(&mut **tx, id, EffectState::Done).await
+async fn done(tx: &mut sqlx::SqliteConnection, id: EffectId) -> sqlx::Result<()> {
+    effects::finish(tx, id, EffectState::Done).await
 }
 
 /// Marks an effect done that needs nothing sent.
@@ -263,7 +262,7 @@ async fn post_one(
     activity: Activity,
 ) -> anyhow::Result<()> {
     let url = ServiceUrl::parse(service_url)?;
-    let mut tx = app.pool.begin().await?;
+    let mut tx = crate::store::begin_write(&app.pool).await?;
     app.outbox
         .enqueue(&mut tx, &url, &send(conversation, activity))
         .await?;
@@ -322,7 +321,7 @@ async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 first_message: brief.first_message.clone().map(UserText::new),
             })?;
             let url = ServiceUrl::parse(&reg.service_url)?;
-            let mut tx = app.pool.begin().await?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
             let outbox_id = app
                 .outbox
                 .enqueue(
@@ -364,7 +363,7 @@ async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             };
             let card = final_card(app, &inv, &outcome, accepted_by.as_deref())?;
             let url = ServiceUrl::parse(&inv.service_url)?;
-            let mut tx = app.pool.begin().await?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
             app.outbox
                 .enqueue_update_of(
                     &mut tx,
@@ -413,7 +412,7 @@ async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 },
             })?;
             let url = ServiceUrl::parse(&room.service_url)?;
-            let mut tx = app.pool.begin().await?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
             app.outbox
                 .enqueue(
                     &mut tx,
@@ -471,7 +470,7 @@ async fn open_chatroom(
     })?;
     let earlier = earlier_messages(app, session, &brief).await?;
     let url = ServiceUrl::parse(&reg.service_url)?;
-    let mut tx = app.pool.begin().await?;
+    let mut tx = crate::store::begin_write(&app.pool).await?;
     store::put_chatroom(
         &mut tx,
         &Chatroom {

@@ -28,7 +28,7 @@ use super::connector::{ConnectorCall, ConnectorClient, ConnectorError};
 use super::service_url::ServiceUrl;
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
-use crate::store::{self, Pool, outbox};
+use crate::store::{Pool, outbox};
 
 /// Calls delivered at the same time, across lanes.
 const MAX_IN_FLIGHT: usize = 64;
@@ -94,7 +94,7 @@ async fn commit_sends(
                     call: &send.payload,
                 })
                 .collect();
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::store::begin_write(&pool).await?;
             let ids = outbox::enqueue_many(&mut tx, &calls, now).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
@@ -147,7 +147,7 @@ impl Outbox {
     /// Queues a call inside the caller's transaction. Call [`Outbox::wake`] after commit.
     pub async fn enqueue(
         &self,
-        tx: &mut store::Transaction<'_>,
+        tx: &mut sqlx::SqliteConnection,
         service_url: &ServiceUrl,
         call: &ConnectorCall,
     ) -> anyhow::Result<OutboxId> {
@@ -172,7 +172,7 @@ impl Outbox {
     /// guarantees happens first. If `sent` was given up, so is the update.
     pub async fn enqueue_update_of(
         &self,
-        tx: &mut store::Transaction<'_>,
+        tx: &mut sqlx::SqliteConnection,
         service_url: &ServiceUrl,
         sent: OutboxId,
         conversation_id: &str,

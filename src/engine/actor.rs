@@ -220,6 +220,9 @@ impl Actor {
                             }
                         }
                     }
+                    // After the answers, and preferably when nobody waits: a snapshot
+                    // serialises the whole state.
+                    self.snapshot_if_due(rx.is_empty() && next.is_none()).await;
                 }
                 Request::View { session, reply } => {
                     let _ = reply.send(self.core.view(&session));
@@ -272,12 +275,6 @@ impl Actor {
         };
         self.seq = seq;
         self.effects.hand_over(handed);
-        if self.seq - self.snapshot_seq >= SNAPSHOT_EVERY
-            && let Err(e) = self.snapshot().await
-        {
-            // The commands are stored: a missing snapshot only means a longer replay.
-            tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine snapshot failed");
-        }
         Ok(results)
     }
 
@@ -289,7 +286,7 @@ impl Actor {
         results: &[Vec<Effect>],
         now: i64,
     ) -> anyhow::Result<Vec<Handed>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin_write(&self.pool).await?;
         let mut handed = Vec::new();
         for (seq, command, index) in logged {
             sqlx::query(
@@ -345,7 +342,7 @@ impl Actor {
             .collect();
         if !changed.is_empty() {
             let at = self.clock.now_ms();
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::store::begin_write(&self.pool).await?;
             let mut handed = Vec::new();
             for effect in &changed {
                 if let Some(h) =
@@ -359,6 +356,27 @@ impl Actor {
         }
         self.told = now;
         Ok(())
+    }
+
+    /// Takes a snapshot when [`SNAPSHOT_EVERY`] commands were logged since the last one and
+    /// the actor is `idle`, or when ten times as many were, idle or not.
+    async fn snapshot_if_due(&mut self, idle: bool) {
+        let since = self.seq - self.snapshot_seq;
+        if (idle && since >= SNAPSHOT_EVERY) || since >= 10 * SNAPSHOT_EVERY {
+            let started = std::time::Instant::now();
+            match self.snapshot().await {
+                Ok(()) => tracing::debug!(
+                    tenant.id = %self.tenant,
+                    engine.seq = self.seq,
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "engine snapshot taken"
+                ),
+                // The commands are stored: a missing snapshot only means a longer replay.
+                Err(e) => {
+                    tracing::warn!(tenant.id = %self.tenant, error = format!("{e:#}"), "engine snapshot failed")
+                }
+            }
+        }
     }
 
     async fn snapshot(&mut self) -> anyhow::Result<()> {

@@ -169,7 +169,7 @@ async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<boo
 /// Appends the events of `batch` and marks its effects done, in one transaction; returns the
 /// sessions to notify.
 async fn convert(pool: &Pool, batch: &[effects::Handed], now: i64) -> sqlx::Result<Vec<String>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let mut notify = Vec::new();
     for handed in batch {
         if let Some((session, events)) = customer_events(&handed.effect) {

@@ -108,7 +108,7 @@ pub async fn append(
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<i64> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let seq = append_in(&mut tx, session, event, now).await?;
     tx.commit().await?;
     Ok(seq)
@@ -170,7 +170,7 @@ pub async fn accept_message(
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<Accepted> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     // A write first, so the transaction holds the write lock while it reads the state: an end
     // recorded by another connection is either before (refused) or after (it waits for us).
     let inserted = sqlx::query(
@@ -246,7 +246,7 @@ pub async fn mark_ended(pool: &Pool, session: &str, now: i64) -> sqlx::Result<()
 
 /// Ends the session with an `ended` event unless it has ended already; `true` when it did.
 pub async fn end_once(pool: &Pool, session: &str, now: i64) -> sqlx::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let ended = sqlx::query(
         "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2
          WHERE session_id = $1 AND state <> 'ended'",

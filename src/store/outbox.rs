@@ -169,7 +169,7 @@ pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()>
             Settlement::Failed { .. } => failed.push(settlement),
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
         let mut update = sqlx::QueryBuilder::new(
             "UPDATE outbox SET state = 'delivered', attempts = v.column2, result_id = v.column3,
