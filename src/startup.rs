@@ -55,6 +55,9 @@ pub struct App {
     pub public_base: String,
     /// Entra ID sign-in for the Preferences page (`None` in anonymous dev mode).
     pub signin: Option<Arc<crate::preferences::signin::Signin>>,
+    /// Cancelled when the service starts shutting down: long-lived responses (customer event
+    /// streams) end, so the graceful shutdown does not wait for their clients to leave.
+    pub stopping: CancellationToken,
 }
 
 impl Deref for AppState {
@@ -233,6 +236,7 @@ impl Application {
                 .build(),
             public_base,
             signin,
+            stopping: CancellationToken::new(),
             pool,
             clock,
             inbound_auth,
@@ -301,6 +305,7 @@ impl Application {
         let router = crate::http::router(self.state.clone());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
+        let stopping = self.state.stopping.clone();
         let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -311,6 +316,7 @@ impl Application {
                 () = stop_serving.cancelled() => {}
             }
             tracing::info!("shutting down");
+            stopping.cancel();
         })
         .await;
         stop.cancel();

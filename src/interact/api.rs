@@ -561,38 +561,46 @@ async fn events(
         signal,
         Vec::<(i64, CustomerEvent)>::new().into_iter(),
     );
+    let stopping = app.stopping.clone();
     let stream = futures_util::stream::unfold(
         state,
-        |(pool, session, mut last, signal, mut pending)| async move {
-            loop {
-                if let Some((seq, event)) = pending.next() {
-                    last = seq;
-                    let sse = Event::default()
-                        .id(seq.to_string())
-                        .event("event")
-                        .json_data(&event)
-                        .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
-                    return Some((
-                        Ok::<_, Infallible>(sse),
-                        (pool, session, last, signal, pending),
-                    ));
-                }
-                // Register for the signal before reading, so an event written in between is not missed.
-                let notified = signal.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                match store::events_after(&pool, &session, last).await {
-                    Ok(found) if !found.is_empty() => {
-                        pending = found.into_iter();
-                        continue;
+        move |(pool, session, mut last, signal, mut pending)| {
+            let stopping = stopping.clone();
+            async move {
+                loop {
+                    if let Some((seq, event)) = pending.next() {
+                        last = seq;
+                        let sse = Event::default()
+                            .id(seq.to_string())
+                            .event("event")
+                            .json_data(&event)
+                            .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
+                        return Some((
+                            Ok::<_, Infallible>(sse),
+                            (pool, session, last, signal, pending),
+                        ));
                     }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading customer events failed");
-                        return None;
+                    // Register for the signal before reading, so an event written in between is not missed.
+                    let notified = signal.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    match store::events_after(&pool, &session, last).await {
+                        Ok(found) if !found.is_empty() => {
+                            pending = found.into_iter();
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "reading customer events failed");
+                            return None;
+                        }
+                    }
+                    // At shutdown the stream ends; the widget reconnects with Last-Event-ID.
+                    tokio::select! {
+                        () = notified => {}
+                        () = stopping.cancelled() => return None,
                     }
                 }
-                notified.await;
             }
         },
     );

@@ -63,6 +63,39 @@ async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_o
         .expect("healthz");
     assert_eq!(health.status(), 200);
 
+    // A customer waiting with the event stream open does not hold the stop up.
+    let client = reqwest::Client::new();
+    let origin = format!("http://{address}");
+    let created: serde_json::Value = client
+        .post(format!(
+            "http://{address}/api/interact/v1/contacts/demo/sessions"
+        ))
+        .header("origin", &origin)
+        .json(
+            &serde_json::json!({"widgetKey": "demo", "displayName": "Ada",
+            "email": "ada@example.com", "privacyConsent": true}),
+        )
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let session = created["sessionId"].as_str().expect("session id");
+    let token = created["token"].as_str().expect("token");
+    let mut stream = client
+        .get(format!(
+            "http://{address}/api/interact/v1/sessions/{session}/events"
+        ))
+        .header("origin", &origin)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.expect("chunk").expect("an event");
+    assert!(!first.is_empty());
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -73,10 +106,15 @@ async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_o
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "did not stop on SIGTERM with an event stream open"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+    // The stream ended with the service (the widget reconnects with Last-Event-ID).
+    while let Ok(Some(_)) = stream.chunk().await {}
 }
 
 #[test]
