@@ -10,7 +10,7 @@ use switchboard::botframework::connector::ConnectorError;
 use switchboard::botframework::service_url::ServiceUrl;
 
 use crate::helpers::{TestConfig, spawn_app, spawn_app_on, spawn_app_with};
-use crate::mock_bf::{APP_ID, MockBotFramework, Scripted, TENANT_ID};
+use crate::mock_bf::{self, APP_ID, MockBotFramework, Scripted, TENANT_ID};
 
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -538,4 +538,39 @@ async fn settled_calls_are_purged_after_the_retention_period_and_stale_ones_give
         "purged"
     );
     assert_eq!(mock.delivered_texts(), vec!["old news"]);
+}
+
+/// Conversations waiting for a retry deadline do not hold up one that can be sent now, however
+/// many there are: the dispatcher holds every conversation's calls, not a window of the oldest
+/// ones (it used to read the 256 oldest heads of the outbox and find only parked calls there).
+#[tokio::test]
+async fn many_conversations_waiting_for_a_retry_do_not_hold_up_one_that_is_due() {
+    let app = spawn_app().await;
+    let service_url = app.mock.service_url();
+    let now = mock_bf::unix_now() * 1000;
+    let mut tx = app.state.pool.begin().await.expect("begin");
+    for i in 0..300 {
+        let conversation = format!("a:parked-{i}");
+        let call = json!({"op": "send", "conversation_id": conversation,
+            "activity": {"type": "message", "text": format!("parked {i}")}});
+        sqlx::query(
+            "INSERT INTO outbox (lane, service_url, operation, call, attempts, next_attempt_at, created_at)
+             VALUES ($1, $2, 'send', $3, 4, $4, $5)",
+        )
+        .bind(format!("{service_url}|{conversation}"))
+        .bind(&service_url)
+        .bind(call.to_string())
+        .bind(now + 3_600_000)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    app.state.outbox.wake();
+
+    let id = app.queue_message("a:due", "due now").await;
+    let entry = app.settled(id, SETTLE).await;
+    assert_eq!(entry.state, "delivered");
+    assert_eq!(app.mock.delivered_texts(), vec!["due now".to_owned()]);
 }
