@@ -585,27 +585,13 @@ impl Dispatcher {
             }
             Err(failed) if failed.error.is_retryable() => {
                 let attempts = head.attempts + i64::from(failed.attempts);
-                let backoff = self.connector.backoff();
-                let delay = backoff
-                    .delay_for(
-                        u32::try_from(attempts).unwrap_or(u32::MAX),
-                        failed.error.retry_after(),
-                    )
-                    .max(backoff.delay(1));
-                let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-                tracing::warn!(
-                    outbox.id = head.id,
-                    outbox.attempts = attempts,
-                    connector.error = %failed.error.code(),
-                    retry.delay_ms = delay_ms,
-                    "outbox call parked for a later retry"
-                );
-                outbox::Settlement::Retry {
-                    id: head.id,
+                self.retry_later(
+                    &head,
                     attempts,
-                    next_attempt_at: now.saturating_add(delay_ms),
-                    error: failed.error.code(),
-                }
+                    failed.error.retry_after(),
+                    failed.error.code(),
+                    now,
+                )
             }
             Err(failed) => {
                 let attempts = head.attempts + i64::from(failed.attempts);
@@ -620,6 +606,37 @@ impl Dispatcher {
                 }
                 give_up(&head, attempts, &failed.error.code())
             }
+        }
+    }
+
+    /// Parks a call until the receiver's `Retry-After` or the next backoff step (at least the
+    /// first one).
+    fn retry_later(
+        &self,
+        head: &outbox::PendingCall,
+        attempts: i64,
+        retry_after: Option<Duration>,
+        error: String,
+        now: i64,
+    ) -> outbox::Settlement {
+        let backoff = self.connector.backoff();
+        let delay = backoff
+            .delay_for(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after)
+            .max(backoff.delay(1));
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        tracing::warn!(
+            outbox.id = head.id,
+            outbox.operation = %head.operation,
+            outbox.attempts = attempts,
+            outbox.error = %error,
+            retry.delay_ms = delay_ms,
+            "outbox call parked for a later retry"
+        );
+        outbox::Settlement::Retry {
+            id: head.id,
+            attempts,
+            next_attempt_at: now.saturating_add(delay_ms),
+            error,
         }
     }
 
@@ -642,20 +659,7 @@ impl Dispatcher {
                 keep_payload: true,
             },
             Err(failed) if failed.retryable => {
-                let backoff = self.connector.backoff();
-                let delay = backoff
-                    .delay_for(
-                        u32::try_from(attempts).unwrap_or(u32::MAX),
-                        failed.retry_after,
-                    )
-                    .max(backoff.delay(1));
-                outbox::Settlement::Retry {
-                    id: head.id,
-                    attempts,
-                    next_attempt_at: now
-                        .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-                    error: failed.code,
-                }
+                self.retry_later(&head, attempts, failed.retry_after, failed.code, now)
             }
             Err(failed) => give_up(&head, attempts, &failed.code),
         }

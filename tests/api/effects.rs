@@ -2,33 +2,19 @@
 //! polling), Teams effects of different sessions in parallel and each session's in order,
 //! nothing left pending that nobody consumes, and nothing lost or doubled over a restart.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::Row;
-use switchboard::engine::core::{Command, Customer};
+use switchboard::engine::core::Command;
 
+use crate::engine::start;
 use crate::helpers::{TestApp, spawn_app};
 use crate::teams::{
-    ANNE, BOB, CONTACT, KEY, Teams, invitation_for, posts, seed, spawn, start_chat, start_chat_on,
-    wait_post,
+    ANNE, BOB, CONTACT, KEY, Teams, chat_texts, invitation_for, posts, seed, spawn, start_chat,
+    start_chat_on, wait_post,
 };
-
-fn start(session: &str) -> Command {
-    Command::StartSession {
-        session: session.into(),
-        service: "support".into(),
-        channel: "interact".into(),
-        customer: Customer {
-            display_name: "Ada".into(),
-            email: "ada@example.com".into(),
-        },
-        parameters: BTreeMap::new(),
-        first_message: None,
-    }
-}
 
 /// Sets up `tenant`'s engine with the usual directory and `workflow` as `support-im`.
 async fn engine_with(
@@ -218,14 +204,6 @@ fn chat_started(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-fn texts_in(app: &TestApp, chat: &str) -> Vec<String> {
-    posts(app)
-        .into_iter()
-        .filter(|(m, c, _, b)| m == "POST" && c == chat && b.get("text").is_some())
-        .map(|(_, _, h, _)| h)
-        .collect()
-}
-
 #[tokio::test]
 async fn a_slow_chatroom_does_not_hold_up_another_sessions_invitation() {
     let app = spawn().await;
@@ -248,7 +226,7 @@ async fn a_slow_chatroom_does_not_hold_up_another_sessions_invitation() {
     })
     .await;
     assert_eq!(
-        texts_in(&app, &chat),
+        chat_texts(&app, &chat),
         ["**Ada**: hello", "**Ada**: are you there?"]
     );
 }
@@ -287,7 +265,7 @@ async fn effects_pending_at_a_stop_are_carried_out_once_after_the_restart() {
     }
     assert_eq!(chat_started(&app), vec![chat.clone()]);
     assert_eq!(
-        texts_in(&app, &chat),
+        chat_texts(&app, &chat),
         ["**Ada**: hello", "**Ada**: while the room opens"]
     );
     let connected = ada

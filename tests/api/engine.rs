@@ -50,7 +50,8 @@ pub(crate) fn setup() -> Vec<Command> {
     ]
 }
 
-fn start(session: &str) -> Command {
+/// The start of a session on `support` for Ada.
+pub fn start(session: &str) -> Command {
     Command::StartSession {
         session: session.into(),
         service: "support".into(),

@@ -788,7 +788,8 @@ pub(crate) async fn connected_chat(
     (ada, chat)
 }
 
-fn chat_texts(app: &TestApp, chat: &str) -> Vec<String> {
+/// The texts posted in the group chat `chat`, in order.
+pub fn chat_texts(app: &TestApp, chat: &str) -> Vec<String> {
     posts(app)
         .into_iter()
         .filter(|(m, c, _, b)| m == "POST" && c == chat && b.get("text").is_some())
