@@ -58,6 +58,8 @@ pub struct App {
     /// Cancelled when the service starts shutting down: long-lived responses (customer event
     /// streams) end, so the graceful shutdown does not wait for their clients to leave.
     pub stopping: CancellationToken,
+    /// Connections for the reads every inbound message makes.
+    pub hot_reads: store::HotReads,
 }
 
 impl Deref for AppState {
@@ -237,6 +239,9 @@ impl Application {
             public_base,
             signin,
             stopping: CancellationToken::new(),
+            hot_reads: store::HotReads::open(&pool, 2)
+                .await
+                .context("opening the store's read connections")?,
             pool,
             clock,
             inbound_auth,

@@ -252,7 +252,12 @@ pub async fn command(
     in_chat: bool,
 ) -> anyhow::Result<Activity> {
     let word = text.trim().trim_start_matches('/').to_ascii_lowercase();
-    let reg = store::registration_of(&app.pool, &actor.tenant, &actor.user_id).await?;
+    let reg = store::registration_of(
+        &mut *app.hot_reads.conn().await,
+        &actor.tenant,
+        &actor.user_id,
+    )
+    .await?;
     if !reg.as_ref().is_some_and(|r| r.registered) {
         return help(
             app,

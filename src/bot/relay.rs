@@ -40,7 +40,8 @@ pub enum Relayed {
 /// The open chatrooms of `actor`'s tenant in `conversation`, oldest first (the order `/chats`
 /// numbers them in).
 async fn open_rooms(app: &App, conversation: &str, actor: &Actor) -> anyhow::Result<Vec<Chatroom>> {
-    let mut rooms = store::open_chatrooms_in(&app.pool, conversation).await?;
+    let mut rooms =
+        store::open_chatrooms_in(&mut *app.hot_reads.conn().await, conversation).await?;
     rooms.retain(|r| r.tenant_id == actor.tenant);
     rooms.reverse();
     Ok(rooms)

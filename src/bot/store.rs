@@ -88,8 +88,8 @@ pub async fn set_presence(
     Ok(())
 }
 
-pub async fn registration_of(
-    pool: &Pool,
+pub async fn registration_of<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
     tenant: &str,
     user: &str,
 ) -> sqlx::Result<Option<Registration>> {
@@ -98,7 +98,7 @@ pub async fn registration_of(
     ))
     .bind(tenant)
     .bind(user)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?
     .as_ref()
     .map(registration)
@@ -273,13 +273,16 @@ pub async fn chatroom_of(pool: &Pool, session: &str) -> anyhow::Result<Option<Ch
 }
 
 /// The open chatrooms in a Teams conversation, newest first (a personal chat may hold several).
-pub async fn open_chatrooms_in(pool: &Pool, conversation: &str) -> anyhow::Result<Vec<Chatroom>> {
+pub async fn open_chatrooms_in<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    conversation: &str,
+) -> anyhow::Result<Vec<Chatroom>> {
     sqlx::query(&format!(
         "SELECT {CHATROOM_COLUMNS} FROM chatrooms
          WHERE conversation_id = $1 AND closed_at IS NULL ORDER BY opened_at DESC, session_id"
     ))
     .bind(conversation)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?
     .iter()
     .map(chatroom)

@@ -91,6 +91,39 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
     Ok(pool)
 }
 
+/// Connections set aside for the reads every inbound message makes (its conversation's open
+/// chatrooms, the sender's registration): a read through the pool also costs acquiring a
+/// connection and the ping sqlx sends when it is returned, each a round trip to SQLite's
+/// worker thread. They are detached from the pool, so closing the pool does not wait for them.
+pub struct HotReads {
+    conns: Vec<tokio::sync::Mutex<sqlx::SqliteConnection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl HotReads {
+    pub async fn open(pool: &Pool, count: usize) -> sqlx::Result<Self> {
+        let mut conns = Vec::with_capacity(count.max(1));
+        for _ in 0..count.max(1) {
+            conns.push(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
+        }
+        Ok(HotReads {
+            conns,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// A free connection if there is one, else the next in turn once it is free.
+    pub async fn conn(&self) -> tokio::sync::MutexGuard<'_, sqlx::SqliteConnection> {
+        for conn in &self.conns {
+            if let Ok(guard) = conn.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
+        self.conns[i].lock().await
+    }
+}
+
 /// Opens the database only if it already exists (for read-only commands such as `check`).
 pub async fn open_existing(url: &str) -> anyhow::Result<Option<Pool>> {
     let path = url
