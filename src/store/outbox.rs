@@ -59,7 +59,7 @@ pub async fn enqueue(
     row.try_get("id")
 }
 
-/// Rows per multi-row statement (6 parameters each, well below SQLite's parameter limit).
+/// Rows per multi-row statement (at most 8 parameters each, well below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 128;
 
 /// Adds many calls inside the caller's transaction, a statement per [`ROWS_PER_STATEMENT`]
@@ -155,86 +155,77 @@ pub enum Settlement {
 }
 
 /// Records the outcomes of many attempts in one transaction (group commit), a statement per
-/// kind of outcome and [`ROWS_PER_STATEMENT`] rows. A delivered call keeps its metadata until
+/// [`ROWS_PER_STATEMENT`] outcomes. A delivered call keeps its metadata until
 /// retention removes it, and its payload only when asked to (the store would otherwise grow by
 /// every card sent); a given-up call keeps its payload for inspection.
 pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
-    let mut delivered = Vec::new();
-    let mut retried = Vec::new();
-    let mut failed = Vec::new();
-    for settlement in settlements {
-        match settlement {
-            Settlement::Delivered { .. } => delivered.push(settlement),
-            Settlement::Retry { .. } => retried.push(settlement),
-            Settlement::Failed { .. } => failed.push(settlement),
-        }
-    }
     let mut tx = super::begin_write(pool).await?;
-    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
+    for chunk in settlements.chunks(ROWS_PER_STATEMENT) {
         let mut update = sqlx::QueryBuilder::new(
-            "UPDATE outbox SET state = 'delivered', attempts = v.column2, result_id = v.column3,
-                delivered_at = v.column4, last_error = NULL,
-                call = CASE WHEN v.column5 THEN outbox.call ELSE '' END
+            "UPDATE outbox SET state = v.column2, attempts = v.column3,
+                next_attempt_at = COALESCE(v.column4, outbox.next_attempt_at),
+                result_id = v.column5, delivered_at = v.column6, last_error = v.column7,
+                call = CASE WHEN v.column8 THEN outbox.call ELSE '' END
              FROM (",
         );
         update.push_values(chunk, |mut row, settlement| {
-            if let Settlement::Delivered {
-                id,
-                attempts,
-                result_id,
-                at,
-                keep_payload,
-            } = settlement
-            {
-                row.push_bind(*id)
-                    .push_bind(*attempts)
-                    .push_bind(result_id.clone())
-                    .push_bind(*at)
-                    .push_bind(*keep_payload);
-            }
-        });
-        update.push(") AS v WHERE outbox.id = v.column1");
-        update.build().execute(&mut *tx).await?;
-    }
-    for chunk in retried.chunks(ROWS_PER_STATEMENT) {
-        let mut update = sqlx::QueryBuilder::new(
-            "UPDATE outbox SET attempts = v.column2, next_attempt_at = v.column3,
-                last_error = v.column4
-             FROM (",
-        );
-        update.push_values(chunk, |mut row, settlement| {
-            if let Settlement::Retry {
-                id,
-                attempts,
-                next_attempt_at,
-                error,
-            } = settlement
-            {
-                row.push_bind(*id)
-                    .push_bind(*attempts)
-                    .push_bind(*next_attempt_at)
-                    .push_bind(error.clone());
-            }
-        });
-        update.push(") AS v WHERE outbox.id = v.column1");
-        update.build().execute(&mut *tx).await?;
-    }
-    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
-        let mut update = sqlx::QueryBuilder::new(
-            "UPDATE outbox SET state = 'failed', attempts = v.column2, last_error = v.column3
-             FROM (",
-        );
-        update.push_values(chunk, |mut row, settlement| {
-            if let Settlement::Failed {
-                id,
-                attempts,
-                error,
-            } = settlement
-            {
-                row.push_bind(*id)
-                    .push_bind(*attempts)
-                    .push_bind(error.clone());
-            }
+            // (id, state, attempts, next attempt, result id, delivered at, error, keep payload)
+            let (id, state, attempts, next_attempt_at, result_id, delivered_at, error, keep) =
+                match settlement {
+                    Settlement::Delivered {
+                        id,
+                        attempts,
+                        result_id,
+                        at,
+                        keep_payload,
+                    } => (
+                        id,
+                        "delivered",
+                        attempts,
+                        None,
+                        result_id.clone(),
+                        Some(*at),
+                        None,
+                        *keep_payload,
+                    ),
+                    Settlement::Retry {
+                        id,
+                        attempts,
+                        next_attempt_at,
+                        error,
+                    } => (
+                        id,
+                        "pending",
+                        attempts,
+                        Some(*next_attempt_at),
+                        None,
+                        None,
+                        Some(error.clone()),
+                        true,
+                    ),
+                    Settlement::Failed {
+                        id,
+                        attempts,
+                        error,
+                    } => (
+                        id,
+                        "failed",
+                        attempts,
+                        None,
+                        None,
+                        None,
+                        Some(error.clone()),
+                        true,
+                    ),
+                };
+            row.push_bind(*id)
+                .push_bind(state)
+                .push_bind(*attempts)
+                .push_bind(next_attempt_at)
+                .push_bind(result_id)
+                .push_bind(delivered_at)
+                .push_bind(error)
+                .push_bind(keep);
         });
         update.push(") AS v WHERE outbox.id = v.column1");
         update.build().execute(&mut *tx).await?;
