@@ -30,12 +30,14 @@ pub async fn run(
     let inbox = queue.http();
     let mut running = JoinSet::new();
     loop {
-        for handed in inbox.take(PARALLEL.saturating_sub(running.len())) {
+        let mut batch = inbox.take(PARALLEL.saturating_sub(running.len())).into_iter();
+        while let Some(handed) = batch.next() {
             // Claim it first: a crash during the call does not repeat a request with side
             // effects.
             if let Err(e) = effects_store::finish(&pool, handed.id, EffectState::Done).await {
                 tracing::error!(effect.id = %handed.id, error = %e, "claiming an HTTP request failed");
-                inbox.put_back(vec![handed]);
+                // This one and the rest of the batch wait for the next try, in order.
+                inbox.put_back(std::iter::once(handed).chain(batch).collect());
                 tokio::select! {
                     () = shutdown.cancelled() => {}
                     () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
