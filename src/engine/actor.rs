@@ -311,12 +311,9 @@ impl Actor {
                 }
             }
         }
-        // Webhook deliveries commit with their transition, as outbox rows.
-        let mut webhooks = 0;
-        for (_, _, index) in logged {
-            webhooks +=
-                crate::webhooks::record(&mut tx, &self.tenant, &results[*index], now).await?;
-        }
+        // Webhook deliveries commit with their transitions, as outbox rows.
+        let batch_effects = logged.iter().flat_map(|(_, _, index)| &results[*index]);
+        let webhooks = crate::webhooks::record(&mut tx, &self.tenant, batch_effects, now).await?;
         tx.commit().await?;
         if webhooks > 0 {
             self.effects.outbox_committed();

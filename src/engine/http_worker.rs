@@ -30,7 +30,9 @@ pub async fn run(
     let inbox = queue.http();
     let mut running = JoinSet::new();
     loop {
-        let mut batch = inbox.take(PARALLEL.saturating_sub(running.len())).into_iter();
+        let mut batch = inbox
+            .take(PARALLEL.saturating_sub(running.len()))
+            .into_iter();
         while let Some(handed) = batch.next() {
             // Claim it first: a crash during the call does not repeat a request with side
             // effects.

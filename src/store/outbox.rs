@@ -251,14 +251,6 @@ pub async fn get(pool: &Pool, id: i64) -> sqlx::Result<Option<Entry>> {
     .transpose()
 }
 
-/// Number of calls not yet delivered or given up.
-pub async fn pending_count(pool: &Pool) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
-        .fetch_one(pool)
-        .await?
-        .try_get("n")
-}
-
 /// Deletes delivered and given-up calls created before `before_ms`; returns how many.
 pub async fn purge_settled(pool: &Pool, before_ms: i64) -> sqlx::Result<u64> {
     let result = sqlx::query("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1")

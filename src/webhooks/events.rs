@@ -97,8 +97,12 @@ impl WebhookEvent {
     }
 }
 
-/// The webhook events of one engine transition, in the order of its effects.
-pub fn events_of(tenant: &str, effects: &[Effect], now: i64) -> Vec<WebhookEvent> {
+/// The webhook events of engine transitions, in the order of their effects.
+pub fn events_of<'a>(
+    tenant: &str,
+    effects: impl IntoIterator<Item = &'a Effect>,
+    now: i64,
+) -> Vec<WebhookEvent> {
     let event = |kind, session: &str, data| WebhookEvent {
         kind,
         tenant: tenant.to_owned(),
@@ -106,6 +110,7 @@ pub fn events_of(tenant: &str, effects: &[Effect], now: i64) -> Vec<WebhookEvent
         occurred_at: now,
         data,
     };
+    let effects: Vec<&Effect> = effects.into_iter().collect();
     effects
         .iter()
         .filter_map(|effect| match effect {
@@ -121,7 +126,7 @@ pub fn events_of(tenant: &str, effects: &[Effect], now: i64) -> Vec<WebhookEvent
                 ..
             } => {
                 // The chatroom opened with the same connection names the agent and service.
-                let room = effects.iter().find_map(|e| match e {
+                let room = effects.iter().find_map(|e| match *e {
                     Effect::OpenChatroom {
                         session: s,
                         user,

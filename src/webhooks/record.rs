@@ -38,13 +38,14 @@ pub fn lane(tenant: &str, endpoint: &str, session: &str) -> String {
     format!("{OPERATION}|{tenant}|{endpoint}|{session}")
 }
 
-/// Queues the webhook deliveries of one engine transition (its `effects` at `now`) in the
-/// caller's transaction; returns how many rows were queued (wake the outbox after commit when
-/// some were). Costs nothing but a scan of the effects when none is an event.
-pub async fn record(
+/// Queues the webhook deliveries of engine transitions (their `effects` at `now`) in the
+/// caller's transaction, with one read of the endpoints and multi-row inserts; returns how many
+/// rows were queued (wake the outbox after commit when some were). Costs nothing but a scan of
+/// the effects when none is an event.
+pub async fn record<'a>(
     tx: &mut SqliteConnection,
     tenant: &str,
-    effects: &[Effect],
+    effects: impl IntoIterator<Item = &'a Effect>,
     now: i64,
 ) -> anyhow::Result<usize> {
     let events = events_of(tenant, effects, now);
@@ -52,7 +53,7 @@ pub async fn record(
         return Ok(0);
     }
     let targets = endpoints::list(&mut *tx, tenant).await?;
-    let mut queued = 0;
+    let mut rows = Vec::with_capacity(events.len() * targets.len());
     for event in &events {
         let body = event.body(&uuid::Uuid::new_v4().to_string());
         for endpoint in &targets {
@@ -64,21 +65,24 @@ pub async fn record(
                 session: event.session.clone(),
                 body: body.clone(),
             };
-            outbox::enqueue(
-                &mut *tx,
-                &NewCall {
-                    lane: &lane(tenant, &endpoint.id, &event.session),
-                    service_url: &endpoint.url,
-                    operation: OPERATION,
-                    call: &serde_json::to_string(&delivery)?,
-                },
-                now,
-            )
-            .await?;
-            queued += 1;
+            rows.push((
+                lane(tenant, &endpoint.id, &event.session),
+                endpoint.url.as_str(),
+                serde_json::to_string(&delivery)?,
+            ));
         }
     }
-    Ok(queued)
+    let calls: Vec<NewCall<'_>> = rows
+        .iter()
+        .map(|(lane, url, call)| NewCall {
+            lane,
+            service_url: url,
+            operation: OPERATION,
+            call,
+        })
+        .collect();
+    outbox::enqueue_many(&mut *tx, &calls, now).await?;
+    Ok(calls.len())
 }
 
 /// The tenant's most recent deliveries, newest first, as the admin API lists them.

@@ -155,12 +155,9 @@ async fn an_http_result_reaches_the_customer_without_waiting_for_a_poll() {
         elapsed < Duration::from_millis(1000),
         "{ROUNDS} request/answer rounds took {elapsed:?}"
     );
-    assert!(
-        effect_states(&app, "t-push", "httpRequest")
-            .await
-            .iter()
-            .all(|s| s == "done")
-    );
+    let states = effect_states(&app, "t-push", "httpRequest").await;
+    assert_eq!(states.len(), ROUNDS, "{states:?}");
+    assert!(states.iter().all(|s| s == "done"), "{states:?}");
 }
 
 fn graph_creates(app: &TestApp) -> usize {

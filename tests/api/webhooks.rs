@@ -89,7 +89,7 @@ impl Receiver {
         self.got.lock().expect("log").clone()
     }
 
-    /// Waits until `n` requests arrived (the outbox's idle scan sends within seconds).
+    /// Waits until `n` requests arrived (the engine's commit wakes the outbox dispatcher).
     async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
