@@ -85,6 +85,38 @@ pub enum Refused {
     Internal(IpAddr),
 }
 
+/// The networks a tenant allows outbound HTTP to reach although they are internal
+/// (`httpAllowedNetworks` of its settings; none when it has no settings).
+pub async fn allowed_networks(
+    pool: &crate::store::Pool,
+    tenant: &str,
+) -> Result<Vec<Network>, crate::directory::store::StoreError> {
+    use crate::directory::store::{self as docs, Kind};
+    Ok(
+        docs::get::<crate::directory::Tenant>(pool, tenant, Kind::Tenant, tenant)
+            .await?
+            .map(|t| t.value.http_allowed_networks)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| Network::parse(n))
+            .collect(),
+    )
+}
+
+/// A client that reaches `host` only at the vetted `addrs` (a second DNS answer cannot point
+/// elsewhere) and follows no redirect.
+pub fn pinned_client(
+    host: &str,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .resolve_to_addrs(host, addrs)
+        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+}
+
 /// Resolves the URL's host and checks every address; returns the addresses to connect to.
 pub async fn vet(url: &Url, allowed: &[Network]) -> Result<Vec<SocketAddr>, Refused> {
     if url.scheme() != "https" && url.scheme() != "http" {
@@ -143,13 +175,8 @@ pub async fn execute(
     let Some(host) = url.host_str().map(str::to_owned) else {
         return failed;
     };
-    // Pin the vetted addresses so a second DNS answer cannot point elsewhere.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(u64::from(timeout_seconds.clamp(1, 60))))
-        .resolve_to_addrs(&host, &addrs)
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build();
+    let timeout = Duration::from_secs(u64::from(timeout_seconds.clamp(1, 60)));
+    let client = pinned_client(&host, &addrs, timeout).build();
     let Ok(client) = client else { return failed };
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
         return failed;

@@ -10,10 +10,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::core::{Command, Effect};
-use super::http_request::{Network, execute};
+use super::http_request::execute;
 use super::registry::Engines;
-use crate::directory::Tenant;
-use crate::directory::store::{self, Kind};
 use crate::store::Pool;
 use crate::store::effects::{self as effects_store, EffectQueue, EffectState, Handed};
 
@@ -77,16 +75,9 @@ async fn handle(pool: &Pool, engines: &Engines, handed: Handed) {
     else {
         return;
     };
-    let allowed: Vec<Network> = match store::get::<Tenant>(pool, tenant, Kind::Tenant, tenant).await
-    {
-        Ok(Some(t)) => t
-            .value
-            .http_allowed_networks
-            .iter()
-            .filter_map(|n| Network::parse(n))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let allowed = super::http_request::allowed_networks(pool, tenant)
+        .await
+        .unwrap_or_default();
     let outcome = execute(
         &method,
         &url,

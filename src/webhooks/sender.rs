@@ -16,9 +16,7 @@ use url::Url;
 use super::endpoints;
 use super::record::Delivery;
 use crate::clock::Clock;
-use crate::directory::Tenant;
-use crate::directory::store::{self as docs, Kind};
-use crate::engine::http_request::{self, Network, Refused};
+use crate::engine::http_request::{self, Refused};
 use crate::store::Pool;
 
 /// How long one attempt may take.
@@ -111,15 +109,9 @@ impl Sender {
             .await
             .map_err(|_| WebhookFailure::retry("store_unavailable"))?
             .ok_or_else(|| WebhookFailure::fail("endpoint_removed"))?;
-        let allowed: Vec<Network> =
-            docs::get::<Tenant>(&self.pool, &delivery.tenant, Kind::Tenant, &delivery.tenant)
-                .await
-                .map_err(|_| WebhookFailure::retry("store_unavailable"))?
-                .map(|t| t.value.http_allowed_networks)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|n| Network::parse(n))
-                .collect();
+        let allowed = http_request::allowed_networks(&self.pool, &delivery.tenant)
+            .await
+            .map_err(|_| WebhookFailure::retry("store_unavailable"))?;
         let url = Url::parse(&target.url).map_err(|_| WebhookFailure::fail("invalid_url"))?;
         let addrs = match http_request::vet(&url, &allowed).await {
             Ok(addrs) => addrs,
@@ -133,13 +125,8 @@ impl Sender {
             return Err(WebhookFailure::fail("not_https"));
         }
         let host = url.host_str().unwrap_or_default().to_owned();
-        // Pinned to the vetted addresses: a second DNS answer cannot point elsewhere.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = http_request::pinned_client(&host, &addrs, TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
-            .timeout(TIMEOUT)
-            .resolve_to_addrs(&host, &addrs)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|_| WebhookFailure::retry("client_unavailable"))?;
         let timestamp = self.clock.now_ms().div_euclid(1000);
