@@ -126,6 +126,11 @@ pub enum AdminCommand {
         /// What the key is for (shown in lists).
         #[arg(long, default_value = "admin")]
         name: String,
+        /// Create the tenant (default settings) when the store does not know it yet; without
+        /// it, a tenant id the store has never seen is refused (a typo would make a key that
+        /// opens an empty tenant).
+        #[arg(long)]
+        new_tenant: bool,
     },
     /// Revoke an admin API key by its id.
     RevokeKey { id: String },

@@ -52,6 +52,7 @@ const SDK_VARIABLES: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub metrics: MetricsSettings,
     pub store: StoreSettings,
     pub bot: BotSettings,
     pub graph: GraphSettings,
@@ -114,6 +115,29 @@ pub enum LogFormat {
 pub struct ServerSettings {
     pub bind: SocketAddr,
     pub public_url: Option<Url>,
+    /// A request head must arrive within this long of the connection opening (or of the
+    /// previous response on a kept-alive connection).
+    pub header_read_timeout: Duration,
+    /// Time to produce a response (a long-lived event stream only needs its first bytes).
+    pub request_timeout: Duration,
+    /// A connection on which no byte moves either way for this long while it waits on the
+    /// peer is closed.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// Customer event streams open at once for one session (a newer one ends the oldest).
+    pub max_streams_per_session: usize,
+    /// Customer event streams open at once from one client address (more get 429).
+    pub max_streams_per_address: usize,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+}
+
+/// `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +234,8 @@ pub struct OutboxSettings {
 #[derive(Debug, Deserialize)]
 struct RawSettings {
     server: RawServer,
+    #[serde(default)]
+    metrics: RawMetrics,
     store: RawStore,
     bot: RawBot,
     graph: RawGraph,
@@ -254,6 +280,20 @@ struct RawLog {
 struct RawServer {
     bind: String,
     public_url: Option<String>,
+    header_read_timeout_secs: u64,
+    request_timeout_secs: u64,
+    idle_timeout_secs: u64,
+    max_connections: usize,
+    max_connections_per_address: usize,
+    max_streams_per_session: usize,
+    max_streams_per_address: usize,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawMetrics {
+    token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,6 +345,14 @@ impl Settings {
     ) -> anyhow::Result<Settings> {
         let mut builder = Config::builder()
             .set_default("server.bind", "127.0.0.1:3978")?
+            .set_default("server.header_read_timeout_secs", 10)?
+            .set_default("server.request_timeout_secs", 30)?
+            .set_default("server.idle_timeout_secs", 60)?
+            .set_default("server.max_connections", 10_000)?
+            .set_default("server.max_connections_per_address", 256)?
+            .set_default("server.max_streams_per_session", 4)?
+            .set_default("server.max_streams_per_address", 64)?
+            .set_default("server.trusted_proxies", Vec::<String>::new())?
             .set_default("store.url", "sqlite://switchboard.db")?
             .set_default("bot.openid_metadata_url", DEFAULT_OPENID_METADATA_URL)?
             .set_default(
@@ -361,6 +409,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("bot.allowed_service_urls")
                 .with_list_parse_key("bot.allowed_tenants")
+                .with_list_parse_key("server.trusted_proxies")
                 .try_parsing(true)
                 .source(Some(own_vars)),
         );
@@ -404,6 +453,71 @@ fn login_token_url(tenant: &str) -> anyhow::Result<Url> {
     )
 }
 
+/// The listener's limits, each checked against what still lets the service work.
+fn server_limits(
+    raw: &RawServer,
+    bind: SocketAddr,
+    public_url: Option<Url>,
+) -> anyhow::Result<ServerSettings> {
+    let secs = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+        if range.contains(&value) {
+            Ok(Duration::from_secs(value))
+        } else {
+            bail!(
+                "server.{key} must be {} to {} seconds, not {value}",
+                range.start(),
+                range.end()
+            )
+        }
+    };
+    let count = |key: &str, value: usize| {
+        if value == 0 {
+            bail!("server.{key} must be at least 1");
+        }
+        Ok(value)
+    };
+    let header_read_timeout = secs(
+        "header_read_timeout_secs",
+        raw.header_read_timeout_secs,
+        1..=300,
+    )?;
+    let request_timeout = secs("request_timeout_secs", raw.request_timeout_secs, 1..=600)?;
+    // Event streams send a heartbeat every 15 s; a quieter connection is not idle sooner.
+    let idle_timeout = secs("idle_timeout_secs", raw.idle_timeout_secs, 20..=3600)?;
+    let mut networks = Vec::new();
+    for text in raw
+        .trusted_proxies
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
+        let network = if text.contains('/') {
+            crate::engine::http_request::Network::parse(text)
+        } else {
+            let prefix = if text.contains(':') { 128 } else { 32 };
+            crate::engine::http_request::Network::parse(&format!("{text}/{prefix}"))
+        };
+        networks.push(network.with_context(|| {
+            format!("server.trusted_proxies: {text:?} is not an address or a CIDR network")
+        })?);
+    }
+    Ok(ServerSettings {
+        bind,
+        public_url,
+        header_read_timeout,
+        request_timeout,
+        idle_timeout,
+        max_connections: count("max_connections", raw.max_connections)?,
+        max_connections_per_address: count(
+            "max_connections_per_address",
+            raw.max_connections_per_address,
+        )?,
+        max_streams_per_session: count("max_streams_per_session", raw.max_streams_per_session)?,
+        max_streams_per_address: count("max_streams_per_address", raw.max_streams_per_address)?,
+        trusted_proxies: crate::http::client_ip::TrustedProxies::new(networks),
+    })
+}
+
 impl TryFrom<RawSettings> for Settings {
     type Error = anyhow::Error;
 
@@ -411,9 +525,10 @@ impl TryFrom<RawSettings> for Settings {
         let bind: SocketAddr = raw.server.bind.parse().with_context(|| {
             format!("server.bind is not an address:port: {:?}", raw.server.bind)
         })?;
-        let public_url = non_empty(raw.server.public_url)
+        let public_url = non_empty(raw.server.public_url.clone())
             .map(|u| parse_url("server.public_url", &u))
             .transpose()?;
+        let server = server_limits(&raw.server, bind, public_url)?;
 
         let tenant_id = non_empty(raw.bot.tenant_id);
         let app_type = match non_empty(raw.bot.app_type).as_deref() {
@@ -488,7 +603,13 @@ impl TryFrom<RawSettings> for Settings {
         };
 
         Ok(Settings {
-            server: ServerSettings { bind, public_url },
+            server,
+            metrics: MetricsSettings {
+                token: raw
+                    .metrics
+                    .token
+                    .filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty()),
+            },
             store: StoreSettings { url: raw.store.url },
             bot: BotSettings {
                 auth,

@@ -132,6 +132,37 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `admin create-key`: refuses a tenant the store does not know unless `--new-tenant` asks to
+/// create it.
+async fn create_key(
+    pool: &switchboard::store::Pool,
+    tenant: &str,
+    name: &str,
+    new_tenant: bool,
+    now: i64,
+) -> anyhow::Result<bool> {
+    use switchboard::admin::keys;
+    let tenant = tenant.trim();
+    anyhow::ensure!(!tenant.is_empty(), "the tenant id is empty");
+    if !keys::tenant_known(pool, tenant).await? {
+        if !new_tenant {
+            eprintln!(
+                "switchboard: this store has no tenant {tenant} (no settings, no directory \
+                 documents, no consent). Check the id; import the tenant's file first \
+                 (`switchboard import FILE`), or pass --new-tenant to create it with default \
+                 settings."
+            );
+            return Ok(false);
+        }
+        keys::create_tenant(pool, tenant, now).await?;
+        eprintln!("created tenant {tenant} with default settings");
+    }
+    let (id, key) = keys::create(pool, tenant, name, now).await?;
+    eprintln!("created key {id} for tenant {tenant}; it is shown only now:");
+    println!("{key}");
+    Ok(true)
+}
+
 /// `switchboard admin …`: API keys, in the configured store.
 async fn admin(settings: &Settings, command: AdminCommand) -> ExitCode {
     use switchboard::admin::keys;
@@ -144,13 +175,11 @@ async fn admin(settings: &Settings, command: AdminCommand) -> ExitCode {
     };
     let now = chrono::Utc::now().timestamp_millis();
     let result = match command {
-        AdminCommand::CreateKey { tenant, name } => keys::create(&pool, &tenant, &name, now)
-            .await
-            .map(|(id, key)| {
-                eprintln!("created key {id} for tenant {tenant}; it is shown only now:");
-                println!("{key}");
-                true
-            }),
+        AdminCommand::CreateKey {
+            tenant,
+            name,
+            new_tenant,
+        } => create_key(&pool, &tenant, &name, new_tenant, now).await,
         AdminCommand::RevokeKey { id } => keys::revoke(&pool, &id, now).await.inspect(|done| {
             if *done {
                 println!("revoked key {id}");

@@ -60,6 +60,10 @@ pub struct App {
     pub stopping: CancellationToken,
     /// Connections for the reads every inbound message makes.
     pub hot_reads: store::HotReads,
+    /// The open HTTP connections, within the `server.*` limits.
+    pub connections: Arc<crate::http::serve::Connections>,
+    /// Customer event streams open now, per session and per client address.
+    pub streams: crate::interact::streams::Streams,
 }
 
 impl Deref for AppState {
@@ -191,6 +195,18 @@ impl Application {
             settings.outbox.clone(),
         );
 
+        let max_connections = connection_budget(settings.server.max_connections);
+        let connections = crate::http::serve::Connections::new(crate::http::serve::ServerLimits {
+            header_read_timeout: settings.server.header_read_timeout,
+            idle_timeout: settings.server.idle_timeout,
+            max_connections,
+            max_connections_per_address: settings.server.max_connections_per_address,
+            trusted_proxies: settings.server.trusted_proxies.clone(),
+        });
+        let streams = crate::interact::streams::Streams::new(
+            settings.server.max_streams_per_session,
+            settings.server.max_streams_per_address,
+        );
         let listener = TcpListener::bind(settings.server.bind)
             .await
             .with_context(|| format!("binding {}", settings.server.bind))?;
@@ -247,6 +263,8 @@ impl Application {
             inbound_auth,
             connector,
             outbox,
+            connections,
+            streams,
         }));
         // Engines with stored state resume now, so their timers keep running.
         let resumed = state
@@ -311,18 +329,19 @@ impl Application {
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
         let stopping = self.state.stopping.clone();
-        let served = axum::serve(
+        let served = crate::http::serve::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            router,
+            Arc::clone(&self.state.connections),
+            async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = stop_serving.cancelled() => {}
+                }
+                tracing::info!("shutting down");
+                stopping.cancel();
+            },
         )
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                () = shutdown => {}
-                () = stop_serving.cancelled() => {}
-            }
-            tracing::info!("shutting down");
-            stopping.cancel();
-        })
         .await;
         stop.cancel();
         let _ = http_requests.await;
@@ -337,6 +356,29 @@ impl Application {
         self.state.pool.close().await;
         served.context("serving HTTP")
     }
+}
+
+/// How many connections the process can hold: `wanted`, unless the open-file limit (raised to
+/// its hard maximum first) leaves less once the store, outbound calls and logs have theirs.
+fn connection_budget(wanted: usize) -> usize {
+    const RESERVED: u64 = 512;
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(error = %error, "could not read the open-file limit");
+            return wanted;
+        }
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED).max(64)).unwrap_or(usize::MAX);
+    if room < wanted {
+        tracing::warn!(
+            server.max_connections = wanted,
+            open_file_limit = limit,
+            used = room,
+            "server.max_connections is more than the open-file limit allows; using less"
+        );
+    }
+    wanted.min(room)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

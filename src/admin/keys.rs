@@ -21,6 +21,34 @@ pub struct KeyInfo {
     pub revoked_at: Option<i64>,
 }
 
+/// Whether the store knows `tenant`: it has settings or directory documents, or one of its
+/// admins granted consent on the Preferences page.
+pub async fn tenant_known(pool: &Pool, tenant: &str) -> anyhow::Result<bool> {
+    let tenant = tenant.trim().to_ascii_lowercase();
+    let known: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM directory_documents WHERE tenant_id = $1
+         UNION ALL SELECT 1 FROM tenant_consents WHERE tenant_id = $1 LIMIT 1",
+    )
+    .bind(&tenant)
+    .fetch_optional(pool)
+    .await?;
+    Ok(known.is_some())
+}
+
+/// Stores default settings for a tenant the store does not know yet (`create-key --new-tenant`).
+pub async fn create_tenant(pool: &Pool, tenant: &str, now: i64) -> anyhow::Result<()> {
+    use crate::directory::store::{self as docs, Kind};
+    let tenant = tenant.trim().to_ascii_lowercase();
+    let settings = crate::directory::Tenant {
+        id: tenant.clone(),
+        name: String::new(),
+        im_enabled: true,
+        http_allowed_networks: Vec::new(),
+    };
+    docs::put(pool, &tenant, Kind::Tenant, &tenant, &settings, None, now).await?;
+    Ok(())
+}
+
 /// Creates a key for `tenant`; returns its id and the whole key (shown once).
 pub async fn create(
     pool: &Pool,

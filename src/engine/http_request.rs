@@ -49,30 +49,67 @@ impl Network {
     }
 }
 
-/// Addresses a workflow may not reach unless allow-listed.
+/// Addresses a workflow may not reach unless allow-listed. An IPv6 address that carries an
+/// IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by the IPv4 address it carries,
+/// since a gateway on the way may deliver it there.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_multicast()
                 || v4.is_broadcast()
-                || v4.octets()[0] == 0
+                || a == 0
                 // 100.64.0.0/10, carrier-grade NAT
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+                || (a == 100 && (b & 0xc0) == 64)
+                // 192.0.0.0/24, IETF protocol assignments; 192.0.2.0/24 and other documentation
+                || (a == 192 && b == 0 && (c == 0 || c == 2))
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
+                // 198.18.0.0/15, benchmarking
+                || (a == 198 && (b & 0xfe) == 18)
+                // 240.0.0.0/4, reserved
+                || a >= 240
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let bits = u128::from(v6);
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
+                // 64:ff9b:1::/48, NAT64 for local use: a translator to networks of its own
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001)
+                || embedded_ipv4(bits).iter().any(|v4| is_internal(IpAddr::V4(*v4)))
         }
     }
+}
+
+/// The IPv4 addresses an IPv6 address carries: `::ffff:a.b.c.d` (mapped), `::a.b.c.d`
+/// (compatible, deprecated), `64:ff9b::a.b.c.d` (NAT64 well-known prefix), `2002:AABB:CCDD::`
+/// (6to4) and Teredo's `2001:0:SERVER:…:~CLIENT` (both the server and the obfuscated client).
+fn embedded_ipv4(bits: u128) -> Vec<std::net::Ipv4Addr> {
+    let low = |b: u128| std::net::Ipv4Addr::from((b & 0xffff_ffff) as u32);
+    let high96 = bits >> 32;
+    let mut found = Vec::new();
+    if high96 == 0xffff || (high96 == 0 && bits > 1) || high96 == 0x0064_ff9b_0000_0000_0000_0000 {
+        found.push(low(bits));
+    }
+    if bits >> 112 == 0x2002 {
+        found.push(low(bits >> 80));
+    }
+    if bits >> 96 == 0x2001_0000 {
+        found.push(low(bits >> 64));
+        found.push(low(!bits));
+    }
+    found
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -226,10 +263,29 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::",
+            "2001:0:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "fec0::1",
+            "240.0.0.1",
+            "198.18.0.1",
         ] {
             assert!(is_internal(internal.parse().expect("ip")), "{internal}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!is_internal(public.parse().expect("ip")), "{public}");
         }
     }

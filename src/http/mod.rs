@@ -1,9 +1,9 @@
 //! Router assembly, the error envelope and middleware (tracing, timeouts), plus the health
 //! endpoints.
 
+pub mod client_ip;
 pub mod problem;
-
-use std::time::Duration;
+pub mod serve;
 
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +18,7 @@ use problem::Problem;
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
+    let request_timeout = state.settings.server.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -33,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            request_timeout,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,8 +24,12 @@ use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::directory::calendar::Calendar;
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{Command, Customer};
+use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;
 use crate::startup::AppState;
+
+/// The largest customer API body: a 4,000-character message, JSON-escaped, fits many times.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,6 +53,7 @@ pub fn router() -> Router<AppState> {
             "/sessions/{session}/events",
             get(events).options(preflight_session),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
@@ -78,6 +83,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )),
             Err(rejection) => Err(refusal(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
@@ -165,12 +175,12 @@ struct CreateSession {
 
 async fn create_session(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(contact_id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> Response {
-    if let Err(limited) = app.limits.new_session(&peer.ip().to_string()) {
+    if let Err(limited) = app.limits.new_session(&client.to_string()) {
         return limited.into_response();
     }
     let name = match DisplayName::parse(&body.display_name) {
@@ -390,7 +400,7 @@ async fn authorise(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     let Some(token) = bearer.or(query_token) else {
         return Err(refusal(
             StatusCode::UNAUTHORIZED,
@@ -408,6 +418,15 @@ async fn authorise(
     }
     let cors_headers = cors(&contact, headers)?;
     Ok((row, contact, cors_headers))
+}
+
+/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be
+/// followed by more than one space (RFC 9110 §11.1, §11.4).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    let token = rest.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
 }
 
 async fn session_state(
@@ -451,17 +470,19 @@ struct SendMessage {
 
 async fn send_message(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(session): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SendMessage>,
 ) -> Response {
-    if let Err(limited) = app.limits.message(&peer.ip().to_string(), &session) {
-        return limited.into_response();
-    }
+    // Every request counts against its address; only one that opens the session counts
+    // against the session, so a stranger who knows a session id cannot silence its customer.
+    let address_limited = app.limits.message_from(&client.to_string()).err();
     let (row, contact, cors_headers) = match authorise(&app, &session, &headers, None).await {
         Ok(x) => x,
-        Err(r) => return r.into_response(),
+        Err(r) => {
+            return address_limited.map_or_else(|| r.into_response(), IntoResponse::into_response);
+        }
     };
     let text = match MessageText::parse(&body.text) {
         Ok(t) => t,
@@ -492,6 +513,7 @@ async fn send_message(
         );
         (cors_headers.clone(), refused).into_response()
     };
+    // A retry of a message already taken is answered like the first time, whatever the limits.
     match store::seen(&app.pool, &session, client_id).await {
         Ok(true) => return duplicate(),
         Ok(false) => {}
@@ -499,6 +521,12 @@ async fn send_message(
     }
     if row.state == "ended" {
         return ended();
+    }
+    if let Some(limited) = address_limited {
+        return (cors_headers, limited).into_response();
+    }
+    if let Err(limited) = app.limits.message_in(&session) {
+        return (cors_headers, limited).into_response();
     }
     match customer_message(&app, &contact.tenant, &session, &text, client_id).await {
         Ok(Accepted::New(_)) => (
@@ -538,6 +566,7 @@ async fn end_session(
 /// come, each with its sequence number as the event id; heartbeats keep proxies from closing.
 async fn events(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     Path(session): Path<String>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
@@ -553,6 +582,18 @@ async fn events(
         .and_then(|v| v.parse::<i64>().ok())
         .or(query.after)
         .unwrap_or(0);
+    let Ok(slot) = app.streams.open(&session, client) else {
+        let refused = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            "too many event streams are open from this address",
+        );
+        let mut response = (cors_headers, refused).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        return response;
+    };
     let signal = app.events.listen(&session);
     let state = (
         app.pool.clone(),
@@ -561,11 +602,16 @@ async fn events(
         signal,
         Vec::<(i64, CustomerEvent)>::new().into_iter(),
     );
+    // Ends at shutdown, or when a newer stream of the session took this one's place.
     let stopping = app.stopping.clone();
+    let displaced = slot.ended.clone();
     let stream = futures_util::stream::unfold(
         state,
         move |(pool, session, mut last, signal, mut pending)| {
+            // The stream holds its place until it is dropped.
+            let _slot = &slot;
             let stopping = stopping.clone();
+            let displaced = displaced.clone();
             async move {
                 loop {
                     if let Some((seq, event)) = pending.next() {
@@ -599,6 +645,7 @@ async fn events(
                     tokio::select! {
                         () = notified => {}
                         () = stopping.cancelled() => return None,
+                        () = displaced.cancelled() => return None,
                     }
                 }
             }

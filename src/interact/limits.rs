@@ -62,8 +62,13 @@ impl Limits {
         self.sessions_per_ip.try_acquire(ip).map_err(Limited)
     }
 
-    pub fn message(&self, ip: &str, session: &str) -> Result<(), Limited> {
-        self.messages_per_ip.try_acquire(ip).map_err(Limited)?;
+    /// A message request from `ip`, counted before its token is checked.
+    pub fn message_from(&self, ip: &str) -> Result<(), Limited> {
+        self.messages_per_ip.try_acquire(ip).map_err(Limited)
+    }
+
+    /// A new message in `session`, counted only once the request has opened the session.
+    pub fn message_in(&self, session: &str) -> Result<(), Limited> {
         self.messages_per_session
             .try_acquire(session)
             .map_err(Limited)

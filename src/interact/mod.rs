@@ -16,4 +16,5 @@ pub mod limits;
 pub mod origin;
 pub mod pages;
 pub mod store;
+pub mod streams;
 pub mod validate;

@@ -3,8 +3,10 @@
 //! outcome, the outbox by state, pending engine effects), and what this process saw of the
 //! Connector (calls by method and status, their latency, outbox delivery latency).
 //!
-//! Labels carry tenant and service ids, never names or customer data. The endpoint has no
-//! authentication: restrict it to the scraper at the reverse proxy.
+//! Labels carry tenant and service ids, never names or customer data. With `metrics.token` set
+//! the endpoint wants `Authorization: Bearer <token>` (401 `metrics_token_required` /
+//! `metrics_token_invalid` otherwise); without it, it is open: restrict it to the scraper at the
+//! reverse proxy.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -94,7 +96,39 @@ fn state_name(state: SessionState) -> &'static str {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(app): State<AppState>) -> Response {
+pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(expected) = &app.settings.metrics.token {
+        let offered = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let refused = match offered {
+            None => Some("metrics_token_required"),
+            Some(token) => {
+                use secrecy::ExposeSecret;
+                let same = crate::interact::store::same_hash(
+                    &crate::interact::store::hash_token(token),
+                    &crate::interact::store::hash_token(expected.expose_secret()),
+                );
+                (!same).then_some("metrics_token_invalid")
+            }
+        };
+        if let Some(code) = refused {
+            let mut response = Problem::new(
+                StatusCode::UNAUTHORIZED,
+                code,
+                "send the metrics token as a Bearer token".to_owned(),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"metrics\""),
+            );
+            return response;
+        }
+    }
     match render(&app).await {
         Ok(text) => (
             StatusCode::OK,
@@ -281,6 +315,27 @@ async fn render(app: &App) -> anyhow::Result<String> {
         delivery.add_histogram(Vec::new(), &h);
     }
 
+    let mut connections = Family::new(
+        "switchboard_http_connections",
+        "gauge",
+        "HTTP connections open now.",
+    );
+    connections.add(Vec::new(), app.connections.open() as f64);
+    let mut shed = Family::new(
+        "switchboard_http_connections_shed_total",
+        "counter",
+        "Connections closed to make room (evicted: the oldest without a request in progress) or refused with 503 (every connection busy), since start.",
+    );
+    let (evicted, refused) = app.connections.pressure();
+    shed.add(vec![("reason", "evicted".to_owned())], evicted as f64);
+    shed.add(vec![("reason", "refused".to_owned())], refused as f64);
+    let mut streams = Family::new(
+        "switchboard_event_streams",
+        "gauge",
+        "Customer event streams open now.",
+    );
+    streams.add(Vec::new(), app.streams.count() as f64);
+
     let mut out = String::new();
     for family in [
         &sessions,
@@ -295,6 +350,9 @@ async fn render(app: &App) -> anyhow::Result<String> {
         &calls,
         &call_seconds,
         &delivery,
+        &connections,
+        &shed,
+        &streams,
     ] {
         family.write(&mut out);
     }

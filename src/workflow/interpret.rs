@@ -459,17 +459,31 @@ impl Run {
                 timeout_seconds,
                 ..
             } => {
+                use super::fill;
+                let value = |name: &str| self.parameters.get(name).map(String::as_str);
+                // A value that would change the URL's structure fails the request unsent.
+                let Ok(url) = fill::url(url, value) else {
+                    return exit("failure");
+                };
+                let headers: std::collections::BTreeMap<String, String> = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fill::header(v, value)))
+                    .collect();
+                let body = body.as_ref().map(|b| {
+                    let kind = fill::BodyKind::of(
+                        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        b,
+                    );
+                    fill::body(b, kind, value)
+                });
                 self.requests += 1;
                 let request = format!("{}:{id}:{}", self.session, self.requests);
                 effects.push(RunEffect::HttpRequest {
                     request: request.clone(),
                     method: method.clone(),
-                    url: self.fill(url),
-                    headers: headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), self.fill(v)))
-                        .collect(),
-                    body: body.as_ref().map(|b| self.fill(b)),
+                    url,
+                    headers,
+                    body,
                     timeout_seconds: *timeout_seconds,
                 });
                 Step::Wait(Wait::Http {
@@ -579,25 +593,7 @@ impl Run {
     /// Replaces `${name}` with the parameter's value (empty when unset). Parameter values are
     /// inserted as they are: `${…}` inside a value is never expanded again.
     pub fn fill(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            match after.find('}') {
-                Some(end) => {
-                    let name = after[..end].trim();
-                    out.push_str(self.parameters.get(name).map(String::as_str).unwrap_or(""));
-                    rest = &after[end + 1..];
-                }
-                None => {
-                    out.push_str(&rest[start..]);
-                    rest = "";
-                }
-            }
-        }
-        out.push_str(rest);
-        out
+        super::fill::text(text, |name| self.parameters.get(name).map(String::as_str))
     }
 }
 

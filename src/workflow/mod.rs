@@ -3,6 +3,7 @@
 //! (structure, parameters, the supported-activity matrix per channel), and the interpreter
 //! ([`interpret::Run`]), a pure state machine the engine drives with events and the time.
 
+pub mod fill;
 pub mod interpret;
 pub mod model;
 mod parse;

@@ -462,6 +462,14 @@ fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                 ));
             }
             placeholders(at("url"), url, problems);
+            if super::fill::url_has_host_placeholder(url) {
+                problems.push(Problem::new(
+                    at("url"),
+                    "placeholder_in_host",
+                    "a placeholder may not stand in the URL's scheme or host: parameters can \
+                     hold what a customer typed",
+                ));
+            }
             let probe = regex::Regex::new(r"\$\{[^}]*\}")
                 .map(|r| r.replace_all(url, "x").into_owned())
                 .unwrap_or_default();

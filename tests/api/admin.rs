@@ -462,7 +462,15 @@ async fn the_cli_creates_lists_and_revokes_keys() {
             .output()
             .expect("run")
     };
-    let created = run(&["admin", "create-key", "--tenant", TENANT_ID, "--name", "ci"]);
+    let created = run(&[
+        "admin",
+        "create-key",
+        "--tenant",
+        TENANT_ID,
+        "--name",
+        "ci",
+        "--new-tenant",
+    ]);
     assert!(created.status.success(), "{created:?}");
     let key = String::from_utf8(created.stdout).expect("utf8");
     let key = key.trim();

@@ -264,6 +264,17 @@ impl TestApp {
     }
 }
 
+/// Whether `condition` holds within about five seconds (polled every 20 ms).
+pub async fn eventually(condition: impl Fn() -> bool) -> bool {
+    for _ in 0..250 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
+
 /// Reads a problem+json body, checking the content type.
 pub async fn problem(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

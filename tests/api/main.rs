@@ -14,6 +14,8 @@ mod distribution_model;
 mod effects;
 mod ending;
 mod engine;
+mod fuzz;
+mod hardening;
 mod helpers;
 mod idle;
 mod inbound_auth;

@@ -1,0 +1,176 @@
+//! Who the client is. Without trusted proxies, the peer address. When the peer is one of
+//! `server.trusted_proxies`, the `Forwarded` (RFC 7239) or else `X-Forwarded-For` chain is read
+//! right to left, skipping trusted hops: the first address that is not a trusted proxy is the
+//! client (a client can prepend anything, so nothing left of that is believed).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::engine::http_request::Network;
+
+/// The networks whose `Forwarded` / `X-Forwarded-For` headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<Network>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<Network>) -> Self {
+        TrustedProxies(networks)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|n| n.contains(ip))
+    }
+
+    /// The client behind `peer`, from the forwarding headers when `peer` is trusted.
+    pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if self.0.is_empty() || !self.contains(peer) {
+            return peer;
+        }
+        let forwarded: Vec<&str> = headers
+            .get_all("forwarded")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(parse_node)
+                .collect()
+        } else {
+            forwarded
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|element| {
+                    element
+                        .split(';')
+                        .filter_map(|pair| pair.split_once('='))
+                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                        .and_then(|(_, v)| parse_node(v))
+                })
+                .collect()
+        };
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            // An unreadable hop ends the chain: what stands left of it cannot be placed.
+            let Some(ip) = hop else { break };
+            client = canonical(ip);
+            if !self.contains(client) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, how a dual-stack socket reports it) is
+/// the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `"[2001:db8::1]:4711"`, `2001:db8::1`.
+fn parse_node(text: &str) -> Option<IpAddr> {
+    let text = text.trim().trim_matches('"');
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    text.strip_prefix('[')
+        .and_then(|t| t.split_once(']'))
+        .and_then(|(ip, _)| ip.parse().ok())
+}
+
+/// The client's address (see the module doc), set by the listener for every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(*ip);
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientIp(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxies() -> TrustedProxies {
+        TrustedProxies::new(vec![
+            Network::parse("10.0.0.0/8").expect("net"),
+            Network::parse("fd00::/8").expect("net"),
+        ])
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("value"));
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_peers() {
+        let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(
+            proxies().client_of(ip("198.51.100.1"), &h),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            TrustedProxies::default().client_of(ip("10.0.0.1"), &h),
+            ip("10.0.0.1")
+        );
+        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn the_chain_is_read_right_to_left_past_trusted_hops() {
+        // The client wrote a fake first hop; the proxies appended the real one.
+        let h = headers(&[
+            ("x-forwarded-for", "1.2.3.4, 203.0.113.9"),
+            ("x-forwarded-for", "10.1.1.1"),
+        ]);
+        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        let h = headers(&[(
+            "forwarded",
+            "for=1.2.3.4, for=\"[2001:db8::17]:4711\";proto=https, for=10.2.2.2",
+        )]);
+        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("2001:db8::17"));
+        let h = headers(&[("x-forwarded-for", "junk, 10.3.3.3")]);
+        assert_eq!(
+            proxies().client_of(ip("::ffff:10.0.0.1"), &h),
+            ip("10.3.3.3")
+        );
+        assert_eq!(
+            proxies().client_of(ip("10.0.0.1"), &HeaderMap::new()),
+            ip("10.0.0.1")
+        );
+    }
+}
