@@ -40,6 +40,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be
+/// followed by more than one space (RFC 9110 §11.1, §11.4). `/api/messages` and the admin API
+/// keep their exact `Bearer ` form.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    let token = rest.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -67,4 +77,24 @@ async fn method_not_allowed(method: Method) -> Response {
 
 async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not_found", None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn a_bearer_token_is_read_in_any_case_of_the_scheme() {
+        for (value, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER   abc", Some("abc")),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Bearer a b", None),
+            ("Basic abc", None),
+        ] {
+            assert_eq!(bearer_token(value), token, "{value:?}");
+        }
+    }
 }

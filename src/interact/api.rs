@@ -400,7 +400,7 @@ async fn authorise(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
+        .and_then(crate::http::bearer_token);
     let Some(token) = bearer.or(query_token) else {
         return Err(refusal(
             StatusCode::UNAUTHORIZED,
@@ -418,15 +418,6 @@ async fn authorise(
     }
     let cors_headers = cors(&contact, headers)?;
     Ok((row, contact, cors_headers))
-}
-
-/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be
-/// followed by more than one space (RFC 9110 §11.1, §11.4).
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    let token = rest.trim_start_matches(' ');
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
 }
 
 async fn session_state(

@@ -101,9 +101,7 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
         let offered = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
+            .and_then(crate::http::bearer_token);
         let refused = match offered {
             None => Some("metrics_token_required"),
             Some(token) => {
