@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
@@ -29,7 +29,7 @@ impl TrustedProxies {
     /// The client behind `peer`, from the forwarding headers when `peer` is trusted.
     pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
-        if self.0.is_empty() || !self.contains(peer) {
+        if !self.contains(peer) {
             return peer;
         }
         let forwarded: Vec<&str> = headers
@@ -94,7 +94,8 @@ fn parse_node(text: &str) -> Option<IpAddr> {
         .and_then(|(ip, _)| ip.parse().ok())
 }
 
-/// The client's address (see the module doc), set by the listener for every request.
+/// The client's address (see the module doc), set by the listener ([`super::serve`]) for every
+/// request; a request that did not come through it counts as `0.0.0.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
@@ -102,14 +103,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        if let Some(ip) = parts.extensions.get::<ClientIp>() {
-            return Ok(*ip);
-        }
-        let peer = parts
+        Ok(parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        Ok(ClientIp(peer))
+            .get::<ClientIp>()
+            .copied()
+            .unwrap_or(ClientIp(IpAddr::from([0, 0, 0, 0]))))
     }
 }
 

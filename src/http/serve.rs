@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -224,7 +223,6 @@ pub async fn serve(
             peer,
             admitted,
             router.clone(),
-            connections.limits.clone(),
             stop_rx.clone(),
         ));
     }
@@ -277,16 +275,17 @@ async fn connection(
     peer: SocketAddr,
     admitted: Admitted,
     router: Router,
-    limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
 ) {
     let busy = Arc::clone(&admitted.busy);
-    let trusted = limits.trusted_proxies.clone();
+    let connections = Arc::clone(&admitted.connections);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let guard = Busy::enter(&busy);
-        let client = trusted.client_of(peer.ip(), request.headers());
+        let client = connections
+            .limits
+            .trusted_proxies
+            .client_of(peer.ip(), request.headers());
         let mut request = request.map(Body::new);
-        request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(ClientIp(client));
         let router = router.clone();
         async move {
@@ -300,6 +299,7 @@ async fn connection(
             }))
         }
     });
+    let limits = &admitted.connections.limits;
     let io = TokioIo::new(Watched::new(stream, limits.idle_timeout));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -431,13 +431,14 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
+impl Watched {
+    /// Notes bytes written, or fails a write the peer has not taken for too long.
+    fn wrote(
+        &mut self,
         cx: &mut Context<'_>,
-        data: &[u8],
+        polled: Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write(cx, data) {
+        match polled {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
                     self.last = Instant::now();
@@ -450,24 +451,25 @@ impl AsyncWrite for Watched {
             other => other,
         }
     }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.stream).poll_write(cx, data);
+        self.wrote(cx, polled)
+    }
 
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.last = Instant::now();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if self.expired(cx) => {
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "slow reader")))
-            }
-            other => other,
-        }
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
