@@ -106,9 +106,16 @@ fn percent(value: &str, keep: impl Fn(u8) -> bool, out: &mut String) {
         if keep(b) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            push_percent(b, out);
         }
     }
+}
+
+fn push_percent(b: u8, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0x0f)]));
 }
 
 fn unreserved(b: u8) -> bool {
@@ -250,7 +257,7 @@ pub fn body<'p>(template: &str, kind: BodyKind, value: impl Fn(&str) -> Option<&
                             match b {
                                 b' ' => out.push('+'),
                                 b if unreserved(b) => out.push(char::from(b)),
-                                b => out.push_str(&format!("%{b:02X}")),
+                                b => push_percent(b, &mut out),
                             }
                         }
                     }

@@ -470,9 +470,7 @@ fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                      hold what a customer typed",
                 ));
             }
-            let probe = regex::Regex::new(r"\$\{[^}]*\}")
-                .map(|r| r.replace_all(url, "x").into_owned())
-                .unwrap_or_default();
+            let probe = super::fill::text(url, |_| Some("x"));
             match url::Url::parse(&probe) {
                 Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
                 _ => problems.push(Problem::new(
