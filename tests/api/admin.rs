@@ -454,14 +454,7 @@ async fn users_snippet_settings_and_the_live_view() {
 #[tokio::test]
 async fn the_cli_creates_lists_and_revokes_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .current_dir(dir.path())
-            .env_clear()
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |args: &[&str]| crate::helpers::switchboard(dir.path(), args);
     let created = run(&[
         "admin",
         "create-key",

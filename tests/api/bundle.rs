@@ -18,12 +18,7 @@ struct Cli {
 
 impl Cli {
     fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .current_dir(self.dir.path())
-            .env_clear()
-            .args(args)
-            .output()
-            .expect("run");
+        let out = crate::helpers::switchboard(self.dir.path(), args);
         (
             out.status.success(),
             String::from_utf8(out.stdout).expect("utf8"),

@@ -608,14 +608,7 @@ async fn customer_input_in_a_workflow_http_request_stays_data() {
 #[tokio::test]
 async fn the_cli_makes_keys_only_for_tenants_the_store_knows_unless_asked_to_create_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .current_dir(dir.path())
-            .env_clear()
-            .args(args)
-            .output()
-            .expect("run")
-    };
+    let run = |args: &[&str]| crate::helpers::switchboard(dir.path(), args);
     let refused = run(&["admin", "create-key", "--tenant", "no-such-tenant"]);
     assert!(!refused.status.success());
     assert!(refused.stdout.is_empty(), "no key was printed");

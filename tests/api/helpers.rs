@@ -264,6 +264,16 @@ impl TestApp {
     }
 }
 
+/// Runs the `switchboard` binary in `dir` with an empty environment, as a newcomer would.
+pub fn switchboard(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .current_dir(dir)
+        .env_clear()
+        .args(args)
+        .output()
+        .expect("run")
+}
+
 /// Whether `condition` holds within about five seconds (polled every 20 ms).
 pub async fn eventually(condition: impl Fn() -> bool) -> bool {
     for _ in 0..250 {

@@ -6,16 +6,9 @@ use std::io::Read;
 
 use serde_json::Value;
 
-const APP_ID: &str = "0b6e1f7a-4c2d-4e8f-9a1b-2c3d4e5f6a7b";
+use crate::helpers::switchboard as run;
 
-fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .current_dir(dir)
-        .env_clear()
-        .args(args)
-        .output()
-        .expect("run")
-}
+const APP_ID: &str = "0b6e1f7a-4c2d-4e8f-9a1b-2c3d4e5f6a7b";
 
 fn png_size(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
