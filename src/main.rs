@@ -6,6 +6,10 @@ use switchboard::cli::{AdminCommand, CardCommand, Cli, Command};
 use switchboard::config::Settings;
 use switchboard::startup::{Application, shutdown_signal};
 
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
