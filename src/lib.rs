@@ -32,6 +32,7 @@
 //! workflow HTTP requests ([`engine::http_worker`]). The table is read only at start.
 
 pub mod admin;
+pub mod app;
 pub mod bot;
 pub mod botframework;
 pub mod cards;

@@ -3,15 +3,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::FromRef;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::{App, AppState};
 use crate::botframework::auth::InboundAuth;
 use crate::botframework::auth::jwks::JwksCache;
 use crate::botframework::connector::ConnectorClient;
@@ -23,61 +22,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
 use crate::engine::registry::Engines;
 use crate::interact::events::EventHub;
+use crate::store;
 use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
-use crate::store::{self, Pool};
-
-/// Shared state of the running service.
-#[derive(Clone)]
-pub struct AppState(Arc<App>);
-
-/// What handlers and workers share.
-pub struct App {
-    pub settings: Settings,
-    pub pool: Pool,
-    pub clock: Arc<dyn Clock>,
-    pub inbound_auth: Arc<InboundAuth>,
-    pub connector: Arc<ConnectorClient>,
-    pub outbox: Arc<Outbox>,
-    pub references: ConversationReferences,
-    pub cards: Arc<CardCatalog>,
-    pub engines: Arc<Engines>,
-    /// Engine effects on their way to their consumers (in memory; recovered at start).
-    pub effects: Arc<EffectQueue>,
-    pub events: Arc<EventHub>,
-    pub limits: crate::interact::limits::Limits,
-    /// Orders each session's messages and ends (see `interact::ending`).
-    pub session_gates: crate::interact::ending::SessionGates,
-    pub graph: Arc<crate::graph::GraphClient>,
-    /// When each session last showed the customer that the agent is typing.
-    pub typing: moka::sync::Cache<String, i64>,
-    /// The service's public origin (`server.public_url`, else the bound address).
-    pub public_base: String,
-    /// Entra ID sign-in for the Preferences page (`None` in anonymous dev mode).
-    pub signin: Option<Arc<crate::preferences::signin::Signin>>,
-    /// Cancelled when the service starts shutting down: long-lived responses (customer event
-    /// streams) end, so the graceful shutdown does not wait for their clients to leave.
-    pub stopping: CancellationToken,
-    /// Connections for the reads every inbound message makes.
-    pub hot_reads: store::HotReads,
-    /// The open HTTP connections, within the `server.*` limits.
-    pub connections: Arc<crate::http::serve::Connections>,
-    /// Customer event streams open now, per session and per client address.
-    pub streams: crate::interact::streams::Streams,
-}
-
-impl Deref for AppState {
-    type Target = App;
-    fn deref(&self) -> &App {
-        &self.0
-    }
-}
-
-impl FromRef<AppState> for Arc<InboundAuth> {
-    fn from_ref(state: &AppState) -> Self {
-        Arc::clone(&state.inbound_auth)
-    }
-}
 
 /// A built, not yet running, service.
 pub struct Application {
@@ -235,7 +182,7 @@ impl Application {
         if recovered > 0 {
             tracing::info!(effects = recovered, "pending engine effects recovered");
         }
-        let state = AppState(Arc::new(App {
+        let state = AppState::new(App {
             settings,
             references: ConversationReferences::new(pool.clone()),
             cards,
@@ -265,7 +212,7 @@ impl Application {
             outbox,
             connections,
             streams,
-        }));
+        });
         // Engines with stored state resume now, so their timers keep running.
         let resumed = state
             .engines

@@ -403,7 +403,7 @@ async fn checked_webhooks(
 /// Brings a tenant's running engine in step with its stored directory (after an import, and
 /// at boot for engines resumed from the store, so that a file imported while the service was
 /// stopped takes effect). Documents the engine already holds unchanged cost no log write.
-pub async fn sync_engine(app: &crate::startup::App, tenant: &str) -> anyhow::Result<()> {
+pub async fn sync_engine(app: &crate::app::App, tenant: &str) -> anyhow::Result<()> {
     use crate::directory::calendar::Calendar;
     use crate::directory::model::{Service, User};
     use crate::engine::core::Command;

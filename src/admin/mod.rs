@@ -17,12 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::app::{App, AppState};
 use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
 use crate::engine::core::Command;
 use crate::http::problem::Problem;
-use crate::startup::{App, AppState};
 use crate::workflow::{self, Channel};
 
 pub fn router() -> Router<AppState> {

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Admin, Answer, Refused, internal, problem_with};
+use crate::app::AppState;
 use crate::engine::core::{Command, SessionState};
 use crate::http::problem::Problem;
 use crate::reporting::query::Params;
-use crate::startup::AppState;
 use crate::webhooks;
 
 /// The most parameters one call may set, and their sizes.

@@ -3,13 +3,13 @@
 
 use serde_json::Value;
 
+use crate::app::App;
 use crate::cards::data::{
     self, Id, InvitationAccepted, InvitationDeclined, InvitationMissed, InvitationTaken,
     InvitationWithdrawn, UserText, WithdrawReason,
 };
 use crate::distribution::{CancelReason, OfferOutcome};
 use crate::engine::core::{Brief, Command, Effect};
-use crate::startup::App;
 
 use super::agents::{self, Actor};
 use super::store::{self, Invitation};

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::app::App;
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
 use crate::directory::model::{Service, User, UserLicenses};
@@ -11,7 +12,6 @@ use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::distribution::Presence;
 use crate::engine::core::Command;
 use crate::interact::demo::DEMO_TENANT;
-use crate::startup::App;
 
 use super::store::{self, Registration};
 use super::{card_activity, preferences_url};

@@ -13,6 +13,7 @@ use sqlx::Row;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::{App, AppState};
 use crate::botframework::activity::Activity;
 use crate::botframework::connector::ConnectorCall;
 use crate::botframework::service_url::ServiceUrl;
@@ -27,7 +28,6 @@ use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{AgentStateChange, Brief, Effect, EndedBy};
 use crate::graph::GraphError;
 use crate::interact::store::CustomerEvent;
-use crate::startup::{App, AppState};
 use crate::store::effects::{self, EffectId, EffectState, Handed};
 
 use super::actions::{customer, final_card, outcome_name, service};

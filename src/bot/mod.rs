@@ -21,11 +21,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::app::{App, AppState};
 use crate::botframework::activity::{Activity, Attachment};
 use crate::botframework::auth::VerifiedActivity;
 use crate::botframework::connector::ConnectorCall;
 use crate::http::problem::Problem;
-use crate::startup::{App, AppState};
 use crate::store::conversations::ConversationReference;
 
 use actions::Answer;

@@ -14,11 +14,11 @@
 
 use std::time::Duration;
 
+use crate::app::App;
 use crate::botframework::activity::Activity;
 use crate::directory::model::User;
 use crate::directory::store::{self as docs, Kind};
 use crate::interact::store::{self as customer_store, CustomerEvent};
-use crate::startup::App;
 
 use super::actions;
 use super::agents::Actor;

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::startup::AppState;
+use crate::app::AppState;
 use problem::Problem;
 
 /// Every route of the service.

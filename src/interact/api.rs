@@ -21,12 +21,12 @@ use super::contacts::{self, Contact, Target};
 use super::origin;
 use super::store::{self, Accepted, CustomerEvent, SessionRow};
 use super::validate::{CustomerEmail, DisplayName, MessageText};
+use crate::app::AppState;
 use crate::directory::calendar::Calendar;
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{Command, Customer};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;
-use crate::startup::AppState;
 
 /// The largest customer API body: a 4,000-character message, JSON-escaped, fits many times.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

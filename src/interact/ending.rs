@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::OwnedMutexGuard;
 
 use super::store;
+use crate::app::App;
 use crate::engine::core::{Command, Effect, SessionState};
-use crate::startup::App;
 
 /// One lock per session that has a message or an end in flight.
 #[derive(Default)]

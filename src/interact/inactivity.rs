@@ -6,7 +6,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use crate::startup::AppState;
+use crate::app::AppState;
 
 /// Ends every inactive session once; returns how many.
 pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {

@@ -8,8 +8,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use super::contacts;
+use crate::app::AppState;
 use crate::http::problem::Problem;
-use crate::startup::AppState;
 
 const WIDGET_JS: &str = include_str!("assets/widget.js");
 

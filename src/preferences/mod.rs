@@ -19,9 +19,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::app::{App, AppState};
 use crate::interact::pages::escape_html;
 use crate::interact::store::same_hash;
-use crate::startup::{App, AppState};
 use sessions::{Pending, WebSession};
 use signin::SigninError;
 

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
+use crate::app::App;
 use crate::bot::store::{self, Registration};
 use crate::botframework::activity::{ChannelAccount, ConversationParameters};
 use crate::botframework::service_url::ServiceUrl;
 use crate::graph::GraphError;
 use crate::interact::pages::escape_html;
-use crate::startup::App;
 
 use super::sessions::{self, WebSession};
 

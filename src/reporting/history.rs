@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::query::{self, CHANNELS, Cursor, Format, Params};
 use crate::admin::{Admin, Answer, internal};
-use crate::startup::AppState;
+use crate::app::AppState;
 
 const SESSION_OUTCOMES: &[&str] = &["handled", "abandoned", "cancelled", "failed"];
 const OFFER_OUTCOMES: &[&str] = &["accepted", "declined", "rona", "cancelled"];
@@ -247,7 +247,7 @@ enum Key {
 /// One page (plus one row, to know whether there is a next) of a report table, in end-time
 /// order; `columns` are the table's agent column and its key column.
 async fn fetch(
-    app: &crate::startup::App,
+    app: &crate::app::App,
     tenant: &str,
     select: &str,
     (user_column, key_column): (&str, &str),

@@ -16,9 +16,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sqlx::Row;
 
+use crate::app::{App, AppState};
 use crate::engine::core::SessionState;
 use crate::http::problem::Problem;
-use crate::startup::{App, AppState};
 use crate::telemetry::Histogram;
 
 /// One metric family: its samples as `(labels, value)`.

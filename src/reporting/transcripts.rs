@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::query::rfc3339;
 use crate::admin::{Admin, Answer, internal};
+use crate::app::{App, AppState};
 use crate::http::problem::Problem;
 use crate::interact::store::CustomerEvent;
-use crate::startup::{App, AppState};
 use crate::store::Pool;
 
 /// One line of a transcript.

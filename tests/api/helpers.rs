@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard::app::AppState;
 use switchboard::botframework::connector::ConnectorCall;
 use switchboard::botframework::delivery::OutboxId;
 use switchboard::botframework::service_url::ServiceUrl;
 use switchboard::clock::{Clock, SystemClock};
 use switchboard::config::Settings;
-use switchboard::startup::{AppState, Application};
+use switchboard::startup::Application;
 use switchboard::store::conversations::{self, ConversationReference};
 use switchboard::store::outbox::Entry;
 use tokio::sync::oneshot;

@@ -1,0 +1,103 @@
+//! What handlers and workers share: [`App`], one per running service, behind the cheap
+//! [`AppState`] handle every axum handler and worker receives.
+//!
+//! This module sits beneath the HTTP edges (`admin`, `bot`, `interact`, `preferences`,
+//! `reporting`): they name it, never `startup`, which only builds the `App`
+//! ([`crate::app::Application::build`]) and composes the routes. It holds no logic
+//! beyond accessors.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use tokio_util::sync::CancellationToken;
+
+use crate::botframework::auth::InboundAuth;
+use crate::botframework::connector::ConnectorClient;
+use crate::botframework::delivery::Outbox;
+use crate::cards::CardCatalog;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::engine::registry::Engines;
+use crate::interact::events::EventHub;
+use crate::store::conversations::ConversationReferences;
+use crate::store::effects::EffectQueue;
+use crate::store::{self, Pool};
+
+/// Shared state of the running service.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    /// Wraps the service's one `App` (built by [`crate::app::Application::build`]).
+    pub fn new(app: App) -> Self {
+        AppState(Arc::new(app))
+    }
+}
+
+/// What handlers and workers share.
+pub struct App {
+    /// The typed settings the service started with.
+    pub settings: Settings,
+    /// The store (SQLite, WAL): every write and the reads off the hot path.
+    pub pool: Pool,
+    /// The time everything reads (a virtual clock in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Validates inbound Bot Framework JWTs (the `VerifiedActivity` extractor reads it).
+    pub inbound_auth: Arc<InboundAuth>,
+    /// The Bot Connector client the outbox delivers through.
+    pub connector: Arc<ConnectorClient>,
+    /// Connector calls queued in a transaction, delivered by the dispatcher.
+    pub outbox: Arc<Outbox>,
+    /// Stored Teams conversation references, per user and per conversation.
+    pub references: ConversationReferences,
+    /// The Adaptive Cards the bot renders.
+    pub cards: Arc<CardCatalog>,
+    /// One engine (actor) per tenant, started on first use.
+    pub engines: Arc<Engines>,
+    /// Engine effects on their way to their consumers (in memory; recovered at start).
+    pub effects: Arc<EffectQueue>,
+    /// Customer-visible session events, fanned out to the open event streams.
+    pub events: Arc<EventHub>,
+    /// Per-client request rate limits of the customer API.
+    pub limits: crate::interact::limits::Limits,
+    /// Orders each session's messages and ends (see `interact::ending`).
+    pub session_gates: crate::interact::ending::SessionGates,
+    /// The Microsoft Graph client (calendars, user lookups).
+    pub graph: Arc<crate::graph::GraphClient>,
+    /// When each session last showed the customer that the agent is typing.
+    pub typing: moka::sync::Cache<String, i64>,
+    /// The service's public origin (`server.public_url`, else the bound address).
+    pub public_base: String,
+    /// Entra ID sign-in for the Preferences page (`None` in anonymous dev mode).
+    pub signin: Option<Arc<crate::preferences::signin::Signin>>,
+    /// Cancelled when the service starts shutting down: long-lived responses (customer event
+    /// streams) end, so the graceful shutdown does not wait for their clients to leave.
+    pub stopping: CancellationToken,
+    /// Connections for the reads every inbound message makes.
+    pub hot_reads: store::HotReads,
+    /// The open HTTP connections, within the `server.*` limits.
+    pub connections: Arc<crate::http::serve::Connections>,
+    /// Customer event streams open now, per session and per client address.
+    pub streams: crate::interact::streams::Streams,
+}
+
+impl App {
+    /// The Preferences page's public address.
+    pub fn preferences_url(&self) -> String {
+        format!("{}/preferences", self.public_base)
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Arc<InboundAuth> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.inbound_auth)
+    }
+}
