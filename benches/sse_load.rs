@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
-use switchboard::interact::store;
+use switchboard::security::hash_secret;
 use tokio::sync::Mutex;
 
 fn rss_kib(pid: u32) -> u64 {
@@ -71,7 +71,7 @@ async fn run(streams: usize, samples: usize) {
              VALUES ($1, 't', 'bench', $2, 'queued', 0, 9000000000000)",
         )
         .bind(&session)
-        .bind(store::hash_token(&token))
+        .bind(hash_secret(&token))
         .execute(&mut *tx)
         .await
         .expect("session");

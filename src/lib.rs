@@ -48,6 +48,7 @@ pub mod interact;
 pub mod manifest;
 pub mod preferences;
 pub mod reporting;
+pub mod security;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -4,8 +4,7 @@
 
 use sqlx::Row;
 
-use crate::interact::store::same_hash;
-use crate::preferences::sessions::{hash, new_secret};
+use crate::security::{hash_secret as hash, new_secret, same_hash};
 use crate::store::Pool;
 
 const PREFIX: &str = "sbk_";

@@ -27,6 +27,7 @@ use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{Command, Customer};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;
+use crate::security::{hash_secret, same_hash};
 
 /// The largest customer API body: a 4,000-character message, JSON-escaped, fits many times.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -213,9 +214,11 @@ async fn create_session(
         Ok(None) => return problem(StatusCode::NOT_FOUND, "unknown_contact", "no such contact"),
         Err(e) => return internal(e),
     };
-    let key_ok = contact.interact().widget_key.as_deref().is_some_and(|k| {
-        store::same_hash(&store::hash_token(k), &store::hash_token(&body.widget_key))
-    });
+    let key_ok = contact
+        .interact()
+        .widget_key
+        .as_deref()
+        .is_some_and(|k| same_hash(&hash_secret(k), &hash_secret(&body.widget_key)));
     if !key_ok {
         return problem(
             StatusCode::FORBIDDEN,
@@ -247,7 +250,7 @@ async fn create_session(
         session_id: session.clone(),
         tenant_id: contact.tenant.clone(),
         contact_id,
-        token_hash: store::hash_token(&token),
+        token_hash: hash_secret(&token),
         state: "connecting".into(),
     };
     if let Err(e) = store::create(&app.pool, &row, now).await {
@@ -409,7 +412,7 @@ async fn authorise(
         ));
     };
     let (row, contact) = session_contact(app, session).await?;
-    if !store::same_hash(&row.token_hash, &store::hash_token(token)) {
+    if !same_hash(&row.token_hash, &hash_secret(token)) {
         return Err(refusal(
             StatusCode::NOT_FOUND,
             "unknown_session",

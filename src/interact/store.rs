@@ -1,7 +1,6 @@
 //! Persistence of customer sessions, their event streams and idempotent message sends.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::store::Pool;
@@ -49,23 +48,6 @@ pub struct SessionRow {
     pub contact_id: String,
     pub token_hash: String,
     pub state: String,
-}
-
-/// SHA-256 of a session token, hex.
-pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Compares without leaking where two hashes differ.
-pub fn same_hash(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 pub async fn create(pool: &Pool, row: &SessionRow, now: i64) -> sqlx::Result<()> {

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 
 use crate::app::{App, AppState};
 use crate::interact::pages::escape_html;
-use crate::interact::store::same_hash;
+use crate::security::same_hash;
 use sessions::{Pending, WebSession};
 use signin::SigninError;
 
@@ -379,7 +379,7 @@ async fn start_consent(
              can grant Switchboard its permissions.",
         ));
     }
-    let state = sessions::new_secret();
+    let state = crate::security::new_secret();
     let pending = Pending {
         kind: "consent".into(),
         pkce_verifier: String::new(),

@@ -2,21 +2,13 @@
 //! sessions (`web_sessions`) and admin consents (`tenant_consents`). The browser holds the
 //! secrets; only their SHA-256 hashes are stored.
 
-use base64::Engine;
 use sqlx::Row;
 
+use crate::security::{hash_secret as hash, new_secret};
 use crate::store::Pool;
 
 /// A sign-in or consent is good for this long after it started.
 pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
-
-/// A new random secret for the browser (256 bits, URL-safe).
-pub fn new_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub use crate::interact::store::hash_token as hash;
 
 /// What a started sign-in or consent keeps until the browser comes back.
 pub struct Pending {

@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::botframework::auth::jwks::{JwksCache, KeyError};
 use crate::config::{AppType, BotCredentials};
-use crate::interact::store::same_hash;
+use crate::security::same_hash;
 
 /// Directory roles (template ids, the `wids` claim) allowed to grant tenant-wide consent to
 /// application permissions on Graph: Global Administrator, Privileged Role Administrator.

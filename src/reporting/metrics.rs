@@ -106,9 +106,9 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
             None => Some("metrics_token_required"),
             Some(token) => {
                 use secrecy::ExposeSecret;
-                let same = crate::interact::store::same_hash(
-                    &crate::interact::store::hash_token(token),
-                    &crate::interact::store::hash_token(expected.expose_secret()),
+                let same = crate::security::same_hash(
+                    &crate::security::hash_secret(token),
+                    &crate::security::hash_secret(expected.expose_secret()),
                 );
                 (!same).then_some("metrics_token_invalid")
             }
