@@ -22,7 +22,7 @@ use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
 use crate::engine::core::Command;
-use crate::http::problem::Problem;
+use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::workflow::{self, Channel};
 
 pub fn router() -> Router<AppState> {
@@ -136,41 +136,6 @@ impl FromRequestParts<AppState> for Admin {
         }
         Ok(Admin { tenant, key_id })
     }
-}
-
-/// A refusal from a helper (boxed: a `Response` is large).
-pub struct Refused(Box<Response>);
-
-impl From<Response> for Refused {
-    fn from(response: Response) -> Self {
-        Refused(Box::new(response))
-    }
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        *self.0
-    }
-}
-
-/// A problem+json answer with extra members (e.g. `problems`).
-pub(crate) fn problem_with(problem: Problem, extra: Value) -> Response {
-    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut body = serde_json::to_value(&problem).unwrap_or_else(|_| json!({}));
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    r
-}
-
-pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "admin API request failed");
-    Problem::internal().into_response()
 }
 
 fn not_found(what: &str, id: &str) -> Response {
@@ -533,14 +498,11 @@ fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
     r
 }
 
-/// What a handler answers: a response, or a refusal carried by `?`.
-pub(crate) type Answer = Result<Response, Refused>;
-
 async fn list_documents(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind)): Path<(String, String)>,
-) -> Answer {
+) -> ApiResult {
     let kind = DocKind::parse(&kind)?;
     let items: Vec<Value> = docs::list::<Value>(&app.pool, &admin.tenant, kind.kind())
         .await
@@ -556,7 +518,7 @@ async fn create_document(
     admin: Admin,
     Path((_, kind)): Path<(String, String)>,
     body: Bytes,
-) -> Answer {
+) -> ApiResult {
     let kind = DocKind::parse(&kind)?;
     let doc = parse_body(&body)?;
     let (id, doc) = check_document(&app, &admin.tenant, kind, doc).await?;
@@ -595,7 +557,7 @@ async fn get_document(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
-) -> Answer {
+) -> ApiResult {
     let kind = DocKind::parse(&kind)?;
     let doc = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
         .await
@@ -610,7 +572,7 @@ async fn replace_document(
     Path((_, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
-) -> Answer {
+) -> ApiResult {
     let kind = DocKind::parse(&kind)?;
     let version = if_match(&headers)?;
     let mut doc = parse_body(&body)?;
@@ -656,7 +618,7 @@ async fn delete_document(
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Answer {
+) -> ApiResult {
     let kind = DocKind::parse(&kind)?;
     let version = if_match(&headers)?;
     if matches!(kind, DocKind::Workflow | DocKind::Calendar) {
@@ -712,7 +674,7 @@ async fn validate_workflow(
     admin: Admin,
     axum::extract::Query(q): axum::extract::Query<ValidateQuery>,
     body: Bytes,
-) -> Answer {
+) -> ApiResult {
     let doc = parse_body(&body)?;
     let channel = match q.channel.as_deref() {
         None | Some("interact") => Channel::Interact,
@@ -739,7 +701,7 @@ async fn snippet(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
-) -> Answer {
+) -> ApiResult {
     let kind = match DocKind::parse(&kind) {
         Ok(k @ (DocKind::Service | DocKind::User)) => k,
         Ok(_) | Err(_) => {
@@ -813,7 +775,7 @@ async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refuse
     Ok((body, version))
 }
 
-async fn get_settings(State(app): State<AppState>, admin: Admin) -> Answer {
+async fn get_settings(State(app): State<AppState>, admin: Admin) -> ApiResult {
     let (body, version) = tenant_settings(&app, &admin.tenant).await?;
     Ok(with_etag(StatusCode::OK, version, body))
 }
@@ -823,7 +785,7 @@ async fn put_settings(
     admin: Admin,
     headers: HeaderMap,
     body: Bytes,
-) -> Answer {
+) -> ApiResult {
     let version = if_match(&headers)?;
     let mut doc = parse_body(&body)?;
     let mut hooks = None;
@@ -892,7 +854,7 @@ async fn put_settings(
     Ok(with_etag(StatusCode::OK, version, body))
 }
 
-async fn live(State(app): State<AppState>, admin: Admin) -> Answer {
+async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult {
     let engine = app
         .engines
         .get(&admin.tenant)
@@ -905,7 +867,7 @@ async fn live(State(app): State<AppState>, admin: Admin) -> Answer {
     Ok(axum::Json(live).into_response())
 }
 
-async fn export(State(app): State<AppState>, admin: Admin) -> Answer {
+async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {
     let bundle = bundle::export(&app.pool, &admin.tenant)
         .await
         .map_err(internal)?;
@@ -933,8 +895,8 @@ async fn import(
     admin: Admin,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
     body: Bytes,
-) -> Answer {
-    let params = crate::reporting::query::Params::parse(raw.as_deref(), &["prune"])?;
+) -> ApiResult {
+    let params = crate::http::query::Params::parse(raw.as_deref(), &["prune"])?;
     let prune = params.choice("prune", &["true", "false"])?.as_deref() == Some("true");
     let text = std::str::from_utf8(&body).map_err(|_| {
         Problem::new(

@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Admin, Answer, Refused, internal, problem_with};
+use super::Admin;
 use crate::app::AppState;
 use crate::engine::core::{Command, SessionState};
-use crate::http::problem::Problem;
-use crate::reporting::query::Params;
+use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
+use crate::http::query::Params;
 use crate::webhooks;
 
 /// The most parameters one call may set, and their sizes.
@@ -42,7 +42,7 @@ pub(crate) async fn deliveries(
     State(app): State<AppState>,
     admin: Admin,
     RawQuery(raw): RawQuery,
-) -> Answer {
+) -> ApiResult {
     let params = Params::parse(raw.as_deref(), &["limit"])?;
     let limit = params.number("limit", 1, 1000)?.unwrap_or(100);
     let items = webhooks::recent(
@@ -120,7 +120,7 @@ pub(crate) async fn put_parameters(
     admin: Admin,
     Path((_, session)): Path<(String, String)>,
     body: Bytes,
-) -> Answer {
+) -> ApiResult {
     let values = parameters(&body)?;
     let engine = app
         .engines

@@ -3,6 +3,7 @@
 
 pub mod client_ip;
 pub mod problem;
+pub mod query;
 pub mod serve;
 
 use axum::Router;

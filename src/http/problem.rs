@@ -1,10 +1,12 @@
 //! The one error envelope of every HTTP edge: `application/problem+json` (RFC 9457) with a
-//! stable `code`. 5xx bodies carry no internals.
+//! stable `code`. 5xx bodies carry no internals. [`Refused`] carries a ready answer through `?`,
+//! and [`ApiResult`] is what a handler that refuses that way returns.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::botframework::auth::InboundError;
 
@@ -47,6 +49,45 @@ impl IntoResponse for Problem {
         response
     }
 }
+
+/// A refusal from a helper (boxed: a `Response` is large).
+pub struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Self {
+        Refused(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// A problem+json answer with extra members (e.g. `problems`).
+pub fn problem_with(problem: Problem, extra: Value) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut body = serde_json::to_value(&problem).unwrap_or_else(|_| json!({}));
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// 500 with no internals; the cause is logged (as the admin API always logged it).
+pub fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "admin API request failed");
+    Problem::internal().into_response()
+}
+
+/// What a handler answers: a response, or a refusal carried by `?`.
+pub type ApiResult = Result<Response, Refused>;
 
 impl IntoResponse for InboundError {
     fn into_response(self) -> Response {

@@ -14,9 +14,12 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::query::{self, CHANNELS, Cursor, Format, Params};
-use crate::admin::{Admin, Answer, internal};
+use super::query::{self, CHANNELS, Cursor, Format};
+use crate::admin::Admin;
 use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::http::problem::{ApiResult, Refused, internal};
+use crate::http::query::{Params, bad};
 
 const SESSION_OUTCOMES: &[&str] = &["handled", "abandoned", "cancelled", "failed"];
 const OFFER_OUTCOMES: &[&str] = &["accepted", "declined", "rona", "cancelled"];
@@ -71,7 +74,7 @@ struct Filters {
 }
 
 impl Filters {
-    fn of(params: &Params, outcomes: &[&str]) -> Result<Filters, crate::admin::Refused> {
+    fn of(params: &Params, outcomes: &[&str]) -> Result<Filters, Refused> {
         let (from, to) = query::range(params)?;
         Ok(Filters {
             from,
@@ -117,7 +120,7 @@ pub async fn sessions(
     admin: Admin,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Answer {
+) -> ApiResult {
     let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
     let filters = Filters::of(&params, SESSION_OUTCOMES)?;
     let format = Format::of(&params, &headers)?;
@@ -154,11 +157,11 @@ pub async fn sessions(
                     channel: r.try_get("channel")?,
                     outcome: r.try_get("outcome")?,
                     agent: r.try_get("agent")?,
-                    created_at: query::rfc3339(created_at),
-                    queued_at: queued_at.map(query::rfc3339),
-                    offered_at: offered_at.map(query::rfc3339),
-                    accepted_at: accepted_at.map(query::rfc3339),
-                    ended_at: query::rfc3339(ended_at),
+                    created_at: rfc3339(created_at),
+                    queued_at: queued_at.map(rfc3339),
+                    offered_at: offered_at.map(rfc3339),
+                    accepted_at: accepted_at.map(rfc3339),
+                    ended_at: rfc3339(ended_at),
                     queue_seconds: queued_at
                         .and_then(|q| seconds(Some(q), Some(accepted_at.unwrap_or(ended_at)))),
                     connected_seconds: seconds(accepted_at, Some(ended_at)),
@@ -183,7 +186,7 @@ pub async fn offers(
     admin: Admin,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Answer {
+) -> ApiResult {
     let params = Params::parse(raw.as_deref(), HISTORY_PARAMS)?;
     let filters = Filters::of(&params, OFFER_OUTCOMES)?;
     let format = Format::of(&params, &headers)?;
@@ -193,7 +196,7 @@ pub async fn offers(
             c.ended_at,
             c.key
                 .parse::<i64>()
-                .map_err(|_| query::bad("cursor", "not a cursor of the offer history".into()))?,
+                .map_err(|_| bad("cursor", "not a cursor of the offer history".into()))?,
         )),
         None => None,
     };
@@ -223,7 +226,7 @@ pub async fn offers(
                     channel: r.try_get("channel")?,
                     user: r.try_get("user_id")?,
                     outcome: r.try_get("outcome")?,
-                    ended_at: query::rfc3339(ended_at),
+                    ended_at: rfc3339(ended_at),
                 },
                 Cursor {
                     ended_at,
@@ -254,7 +257,7 @@ async fn fetch(
     filters: &Filters,
     after: Option<(i64, Key)>,
     limit: usize,
-) -> Result<Vec<sqlx::sqlite::SqliteRow>, crate::admin::Refused> {
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, Refused> {
     let mut q = QueryBuilder::<Sqlite>::new(select);
     q.push_bind(tenant.to_owned());
     filters.push(&mut q, user_column);
@@ -273,7 +276,7 @@ async fn fetch(
     Ok(q.build().fetch_all(&app.pool).await.map_err(internal)?)
 }
 
-fn limit(params: &Params) -> Result<usize, crate::admin::Refused> {
+fn limit(params: &Params) -> Result<usize, Refused> {
     Ok(params
         .number("limit", 1, query::MAX_LIMIT as u64)?
         .map_or(query::DEFAULT_LIMIT, |n| n as usize))
@@ -363,7 +366,7 @@ fn page<T: Serialize + CsvRow>(
     limit: usize,
     mut items: Vec<T>,
     keys: Vec<Cursor>,
-) -> Answer {
+) -> ApiResult {
     let more = items.len() > limit;
     items.truncate(limit);
     let next = (more && limit > 0)
@@ -464,7 +467,7 @@ impl Kpis {
 }
 
 /// `GET /tenants/{tenant}/reports/kpis`
-pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQuery) -> Answer {
+pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQuery) -> ApiResult {
     let params = Params::parse(
         raw.as_deref(),
         &["from", "to", "service", "channel", "slaSeconds"],
@@ -557,8 +560,8 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
     }
     items.sort_by(|a, b| (&a.service, &a.channel).cmp(&(&b.service, &b.channel)));
     Ok(axum::Json(json!({
-        "from": filters.from.map(query::rfc3339),
-        "to": filters.to.map(query::rfc3339),
+        "from": filters.from.map(rfc3339),
+        "to": filters.to.map(rfc3339),
         "slaSeconds": sla_seconds,
         "items": items,
     }))

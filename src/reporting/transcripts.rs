@@ -13,10 +13,11 @@ use serde_json::json;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use super::query::rfc3339;
-use crate::admin::{Admin, Answer, internal};
+use crate::admin::Admin;
 use crate::app::{App, AppState};
+use crate::clock::rfc3339;
 use crate::http::problem::Problem;
+use crate::http::problem::{ApiResult, internal};
 use crate::interact::store::CustomerEvent;
 use crate::store::Pool;
 
@@ -39,7 +40,7 @@ pub async fn transcript(
     State(app): State<AppState>,
     admin: Admin,
     Path((_, session)): Path<(String, String)>,
-) -> Answer {
+) -> ApiResult {
     let found = sqlx::query(
         "SELECT created_at, state FROM interact_sessions WHERE session_id = $1 AND tenant_id = $2",
     )

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::clock::rfc3339;
 use crate::engine::core::{Customer, Effect, Fact, Outcome, SessionState};
-use crate::reporting::query::rfc3339;
 
 /// The kinds of events a tenant's endpoints receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use sqlx::{Row, SqliteConnection};
 
 use super::endpoints;
 use super::events::events_of;
+use crate::clock::rfc3339;
 use crate::engine::core::Effect;
-use crate::reporting::query::rfc3339;
 use crate::store::outbox::{self, NewCall};
 
 /// The outbox operation of webhook deliveries.
