@@ -105,7 +105,7 @@ async fn run(n: usize, runs: usize) -> Vec<(&'static str, Duration)> {
     let address = format!("http://{}", app.local_addr().expect("addr"));
     let state = app.state();
     seed(&state.pool, n).await;
-    let (_, key) = switchboard::admin::keys::create(&state.pool, TENANT, "bench", 0)
+    let (_, key) = switchboard::store::api_keys::create(&state.pool, TENANT, "bench", 0)
         .await
         .expect("key");
     tokio::spawn(app.run_until_stopped(std::future::pending()));

@@ -145,7 +145,7 @@ async fn create_key(
     new_tenant: bool,
     now: i64,
 ) -> anyhow::Result<bool> {
-    use switchboard::admin::keys;
+    use switchboard::store::api_keys as keys;
     let tenant = tenant.trim();
     anyhow::ensure!(!tenant.is_empty(), "the tenant id is empty");
     if !keys::tenant_known(pool, tenant).await? {
@@ -169,7 +169,7 @@ async fn create_key(
 
 /// `switchboard admin …`: API keys, in the configured store.
 async fn admin(settings: &Settings, command: AdminCommand) -> ExitCode {
-    use switchboard::admin::keys;
+    use switchboard::store::api_keys as keys;
     let pool = match switchboard::store::connect(&settings.store.url).await {
         Ok(pool) => pool,
         Err(e) => {

@@ -5,13 +5,11 @@
 //! `code`; a document that cannot be stored is refused with every problem named.
 
 pub mod bundle;
-pub mod keys;
 pub mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +20,7 @@ use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
 use crate::engine::core::Command;
+use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::workflow::{self, Channel};
 
@@ -73,69 +72,6 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_document),
         )
         .route("/tenants/{tenant}/{kind}/{id}/snippet", get(snippet))
-}
-
-/// The tenant an API key may act for.
-pub struct Admin {
-    pub tenant: String,
-    pub key_id: String,
-}
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let unauthorized = |code: &str, detail: &str| {
-            let mut r =
-                Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned()).into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"switchboard-admin\""),
-            );
-            r
-        };
-        let Some(presented) = presented else {
-            return Err(unauthorized(
-                "api_key_missing",
-                "send an admin API key as `Authorization: Bearer sbk_…`",
-            ));
-        };
-        let verified = keys::verify(&app.pool, presented).await.map_err(|e| {
-            tracing::error!(error = %e, "API key lookup failed");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None).into_response()
-        })?;
-        let Some((tenant, key_id)) = verified else {
-            tracing::info!("admin API request with an unknown or revoked key");
-            return Err(unauthorized(
-                "api_key_invalid",
-                "the API key is unknown or revoked",
-            ));
-        };
-        let wanted = parts
-            .uri
-            .path()
-            .split('/')
-            .skip_while(|s| *s != "tenants")
-            .nth(1)
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if wanted != tenant {
-            tracing::info!(key.id = %key_id, "admin API key used for another tenant");
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "tenant_forbidden",
-                "this API key belongs to another tenant".to_owned(),
-            )
-            .into_response());
-        }
-        Ok(Admin { tenant, key_id })
-    }
 }
 
 fn not_found(what: &str, id: &str) -> Response {

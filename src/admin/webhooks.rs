@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Admin;
 use crate::app::AppState;
 use crate::engine::core::{Command, SessionState};
+use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::http::query::Params;
 use crate::webhooks;

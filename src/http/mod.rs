@@ -2,6 +2,7 @@
 //! endpoints.
 
 pub mod client_ip;
+pub mod extract;
 pub mod problem;
 pub mod query;
 pub mod serve;

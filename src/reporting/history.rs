@@ -15,9 +15,9 @@ use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::query::{self, CHANNELS, Cursor, Format};
-use crate::admin::Admin;
 use crate::app::AppState;
 use crate::clock::rfc3339;
+use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Refused, internal};
 use crate::http::query::{Params, bad};
 

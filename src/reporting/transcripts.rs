@@ -13,9 +13,9 @@ use serde_json::json;
 use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::Admin;
 use crate::app::{App, AppState};
 use crate::clock::rfc3339;
+use crate::http::extract::Admin;
 use crate::http::problem::Problem;
 use crate::http::problem::{ApiResult, internal};
 use crate::interact::store::CustomerEvent;

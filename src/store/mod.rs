@@ -1,6 +1,7 @@
 //! Persistence: sqlx on SQLite (WAL) by default, schema in `migrations/`, applied at start.
 //! The SQL is kept portable so PostgreSQL can follow as the scale-out store.
 
+pub mod api_keys;
 pub mod conversations;
 pub mod effects;
 pub mod outbox;

@@ -18,7 +18,7 @@ pub(crate) struct Api<'a> {
 
 impl<'a> Api<'a> {
     pub(crate) async fn new(app: &'a TestApp, tenant: &str) -> Api<'a> {
-        let (_, key) = switchboard::admin::keys::create(&app.state.pool, tenant, "test", 0)
+        let (_, key) = switchboard::store::api_keys::create(&app.state.pool, tenant, "test", 0)
             .await
             .expect("key");
         Api {
@@ -147,7 +147,7 @@ async fn keys_are_required_scoped_to_their_tenant_and_revocable() {
 
     // A key of another tenant reads nothing of this one.
     let (other_id, other) =
-        switchboard::admin::keys::create(&app.state.pool, OTHER_TENANT_ID, "other", 0)
+        switchboard::store::api_keys::create(&app.state.pool, OTHER_TENANT_ID, "other", 0)
             .await
             .expect("key");
     let r = http
@@ -181,7 +181,7 @@ async fn keys_are_required_scoped_to_their_tenant_and_revocable() {
         .expect("request");
     assert_eq!(r.status(), 401);
     assert!(
-        switchboard::admin::keys::revoke(&app.state.pool, &other_id, 1)
+        switchboard::store::api_keys::revoke(&app.state.pool, &other_id, 1)
             .await
             .expect("revoke")
     );

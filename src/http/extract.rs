@@ -1,0 +1,75 @@
+//! Extractors every edge shares. [`Admin`]: the admin API key (`Authorization: Bearer sbk_…`)
+//! checked against the store and against the tenant the path names; a request without a valid
+//! key for that tenant is refused with problem+json (401 or 403) before any handler runs.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::http::problem::Problem;
+use crate::store::api_keys;
+
+/// The tenant an API key may act for.
+pub struct Admin {
+    pub tenant: String,
+    pub key_id: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let unauthorized = |code: &str, detail: &str| {
+            let mut r =
+                Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned()).into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard-admin\""),
+            );
+            r
+        };
+        let Some(presented) = presented else {
+            return Err(unauthorized(
+                "api_key_missing",
+                "send an admin API key as `Authorization: Bearer sbk_…`",
+            ));
+        };
+        let verified = api_keys::verify(&app.pool, presented).await.map_err(|e| {
+            tracing::error!(error = %e, "API key lookup failed");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None).into_response()
+        })?;
+        let Some((tenant, key_id)) = verified else {
+            tracing::info!("admin API request with an unknown or revoked key");
+            return Err(unauthorized(
+                "api_key_invalid",
+                "the API key is unknown or revoked",
+            ));
+        };
+        let wanted = parts
+            .uri
+            .path()
+            .split('/')
+            .skip_while(|s| *s != "tenants")
+            .nth(1)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if wanted != tenant {
+            tracing::info!(key.id = %key_id, "admin API key used for another tenant");
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "tenant_forbidden",
+                "this API key belongs to another tenant".to_owned(),
+            )
+            .into_response());
+        }
+        Ok(Admin { tenant, key_id })
+    }
+}
