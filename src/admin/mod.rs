@@ -42,22 +42,6 @@ pub fn router() -> Router<AppState> {
         .route("/tenants/{tenant}/export", get(export))
         .route("/tenants/{tenant}/import", post(import))
         .route(
-            "/tenants/{tenant}/reports/sessions",
-            get(crate::reporting::history::sessions),
-        )
-        .route(
-            "/tenants/{tenant}/reports/offers",
-            get(crate::reporting::history::offers),
-        )
-        .route(
-            "/tenants/{tenant}/reports/kpis",
-            get(crate::reporting::history::kpis),
-        )
-        .route(
-            "/tenants/{tenant}/sessions/{session}/transcript",
-            get(crate::reporting::transcripts::transcript),
-        )
-        .route(
             "/tenants/{tenant}/workflows/validate",
             post(validate_workflow),
         )

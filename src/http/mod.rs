@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::bot::messages).fallback(method_not_allowed),
         )
         .nest("/api/interact/v1", crate::interact::api::router())
-        .nest("/api/admin/v1", crate::admin::router())
+        .nest(
+            "/api/admin/v1",
+            crate::admin::router().merge(crate::reporting::router()),
+        )
         .merge(crate::interact::pages::router())
         .merge(crate::preferences::router())
         .fallback(not_found)
