@@ -55,8 +55,9 @@ pub enum UnsafeUrl {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum UrlPart {
     Scheme,
-    /// After the scheme's `:`, with how many `/` of `//` seen.
-    Slashes(u8),
+    /// After the scheme's `:`: the URL standard skips any run of `/` and `\` there for the
+    /// special schemes (`https:///h` and `https:\\h` name the host `h`).
+    Slashes,
     Host,
     Path,
     Query,
@@ -67,14 +68,14 @@ impl UrlPart {
     /// The part after the literal character `c`.
     fn step(self, c: char) -> UrlPart {
         match (self, c) {
-            (UrlPart::Scheme, ':') => UrlPart::Slashes(0),
-            (UrlPart::Slashes(0), '/') => UrlPart::Slashes(1),
-            (UrlPart::Slashes(1), '/') => UrlPart::Host,
+            (UrlPart::Scheme, ':') => UrlPart::Slashes,
+            (UrlPart::Slashes, '/' | '\\') => UrlPart::Slashes,
+            (UrlPart::Slashes, '?') => UrlPart::Query,
+            (UrlPart::Slashes, '#') => UrlPart::Fragment,
             // `http:host/…` still names a host for the URL standard's special schemes.
-            (UrlPart::Slashes(_), '?') => UrlPart::Query,
-            (UrlPart::Slashes(_), '#') => UrlPart::Fragment,
-            (UrlPart::Slashes(_), _) => UrlPart::Host,
-            (UrlPart::Scheme | UrlPart::Host, '/') => UrlPart::Path,
+            (UrlPart::Slashes, _) => UrlPart::Host,
+            // `\` ends the host and separates path segments as `/` does (special schemes).
+            (UrlPart::Scheme | UrlPart::Host, '/' | '\\') => UrlPart::Path,
             (UrlPart::Scheme | UrlPart::Host | UrlPart::Path, '?') => UrlPart::Query,
             (UrlPart::Fragment, _) => UrlPart::Fragment,
             (_, '#') => UrlPart::Fragment,
@@ -83,7 +84,7 @@ impl UrlPart {
     }
 
     fn names_the_host(self) -> bool {
-        matches!(self, UrlPart::Scheme | UrlPart::Slashes(_) | UrlPart::Host)
+        matches!(self, UrlPart::Scheme | UrlPart::Slashes | UrlPart::Host)
     }
 }
 
@@ -144,12 +145,14 @@ pub fn url<'p>(
             Piece::Literal(literal) => {
                 for c in literal.chars() {
                     let next = part.step(c);
-                    let segment_ends = part == UrlPart::Path && (c == '/' || next != UrlPart::Path);
+                    let separator = matches!(c, '/' | '\\');
+                    let segment_ends =
+                        part == UrlPart::Path && (separator || next != UrlPart::Path);
                     if segment_ends && segment_filled && dot_segment(&out[segment_start..]) {
                         return Err(UnsafeUrl::DotSegment);
                     }
                     out.push(c);
-                    if next == UrlPart::Path && c == '/' {
+                    if next == UrlPart::Path && separator {
                         segment_start = out.len();
                         segment_filled = false;
                     }
@@ -335,6 +338,35 @@ mod tests {
         assert!(!url_has_host_placeholder(
             "https://crm.example/${h}?q=${q}#${f}"
         ));
+    }
+
+    /// Found by `cargo fuzz` (target `text_parsers`): URL parsers skip any run of `/` and `\`
+    /// after a special scheme's `:`, and read `\` as `/`.
+    #[test]
+    fn extra_slashes_and_backslashes_still_lead_to_the_host() {
+        for template in [
+            "https:///${h}/x",
+            "https:////${h}/x",
+            "https:\\\\${h}/x",
+            "https:/\\${h}/x",
+            "https:\\/api.${h}/x",
+        ] {
+            assert!(url_has_host_placeholder(template), "{template}");
+            assert_eq!(
+                url(template, with(&[("h", "evil.example")])),
+                Err(UnsafeUrl::PlaceholderInHost),
+                "{template}"
+            );
+        }
+        // `\` ends the host: what follows is the path, and a value there is one segment.
+        assert_eq!(
+            url("https://crm.example\\a\\${x}", with(&[("x", "..")])),
+            Err(UnsafeUrl::DotSegment)
+        );
+        assert_eq!(
+            url("https://crm.example\\c\\${x}", with(&[("x", "a/b")])),
+            Ok("https://crm.example\\c\\a%2Fb".to_owned())
+        );
     }
 
     #[test]
