@@ -18,8 +18,8 @@ use crate::botframework::delivery::Outbox;
 use crate::cards::CardCatalog;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::customer::events::EventHub;
 use crate::engine::registry::Engines;
-use crate::interact::events::EventHub;
 use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
 use crate::store::{self, Pool};
@@ -61,8 +61,8 @@ pub struct App {
     pub events: Arc<EventHub>,
     /// Per-client request rate limits of the customer API.
     pub limits: crate::interact::limits::Limits,
-    /// Orders each session's messages and ends (see `interact::ending`).
-    pub session_gates: crate::interact::ending::SessionGates,
+    /// Orders each session's messages and ends (see `customer::ending`).
+    pub session_gates: crate::customer::gates::SessionGates,
     /// The Microsoft Graph client (calendars, user lookups).
     pub graph: Arc<crate::graph::GraphClient>,
     /// When each session last showed the customer that the agent is typing.

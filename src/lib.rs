@@ -28,7 +28,7 @@
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
 //! Engine effects: the actor records them in its command's transaction, then hands them to
 //! their consumer's in-memory inbox ([`store::effects::EffectQueue`]): customer events
-//! ([`interact::events`]), Teams ([`bot::effects`], sessions in parallel, each in order),
+//! ([`customer::events`]), Teams ([`bot::effects`], sessions in parallel, each in order),
 //! workflow HTTP requests ([`engine::http_worker`]). The table is read only at start.
 
 pub mod admin;
@@ -39,6 +39,7 @@ pub mod cards;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod customer;
 pub mod directory;
 pub mod distribution;
 pub mod engine;

@@ -20,8 +20,8 @@ use crate::botframework::tokens::AccessTokens;
 use crate::cards::CardCatalog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
+use crate::customer::events::EventHub;
 use crate::engine::registry::Engines;
-use crate::interact::events::EventHub;
 use crate::store;
 use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
@@ -194,7 +194,7 @@ impl Application {
             events: Arc::new(EventHub::new(Arc::clone(&effects))),
             effects,
             limits: crate::interact::limits::Limits::default(),
-            session_gates: crate::interact::ending::SessionGates::default(),
+            session_gates: crate::customer::gates::SessionGates::default(),
             graph,
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))
@@ -251,7 +251,7 @@ impl Application {
         let addr = self.local_addr()?;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
-        let customer_events = tokio::spawn(crate::interact::events::run(
+        let customer_events = tokio::spawn(crate::customer::events::run(
             self.state.pool.clone(),
             Arc::clone(&self.state.events),
             Arc::clone(&self.state.clock),

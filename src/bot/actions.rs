@@ -246,8 +246,8 @@ pub async fn try_end_chat(
     if room.closed_at.is_some() {
         return Ok(Err("This chat has already ended."));
     }
-    // Once this returns, the customer's messages are refused (`interact::ending`).
-    if !crate::interact::ending::agent_ended(app, &actor.tenant, session).await? {
+    // Once this returns, the customer's messages are refused (`customer::ending`).
+    if !crate::customer::ending::agent_ended(app, &actor.tenant, session).await? {
         return Ok(Err("This chat has already ended."));
     }
     Ok(Ok(()))

@@ -23,11 +23,11 @@ use crate::cards::data::{
 };
 use crate::cards::markdown;
 use crate::config::ChatroomMode;
+use crate::customer::store::CustomerEvent;
 use crate::directory::model::Service;
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{AgentStateChange, Brief, Effect, EndedBy};
 use crate::graph::GraphError;
-use crate::interact::store::CustomerEvent;
 use crate::store::effects::{self, EffectId, EffectState, Handed};
 
 use super::actions::{customer, final_card, outcome_name, service};
@@ -569,7 +569,7 @@ where
 /// customer was told `connected` reaches the chatroom as the engine's relays (behind this
 /// chatroom in its session's lane), so it is not posted twice.
 async fn earlier_messages(app: &App, session: &str, brief: &Brief) -> anyhow::Result<Vec<String>> {
-    let events = crate::interact::store::events_after(&app.pool, session, 0).await?;
+    let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
     let mut texts: Vec<String> = Vec::new();
     let mut before_connected: Option<usize> = None;
     for (_, event) in events {

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::botframework::activity::Activity;
+use crate::customer::store::{self as customer_store, CustomerEvent};
 use crate::directory::model::User;
 use crate::directory::store::{self as docs, Kind};
-use crate::interact::store::{self as customer_store, CustomerEvent};
 
 use super::actions;
 use super::agents::Actor;

@@ -19,9 +19,9 @@ use serde_json::{Value, json};
 
 use super::contacts::{self, Contact, Target};
 use super::origin;
-use super::store::{self, Accepted, CustomerEvent, SessionRow};
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
+use crate::customer::store::{self, Accepted, CustomerEvent, SessionRow};
 use crate::directory::calendar::Calendar;
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{Command, Customer};
@@ -342,7 +342,7 @@ async fn start(
 }
 
 /// Stores a customer's message and hands it to the engine, unless the session has ended (see
-/// [`super::ending`]: the gate keeps a concurrent end from slipping in between).
+/// [`crate::customer::ending`]: the gate keeps a concurrent end from slipping in between).
 async fn customer_message(
     app: &AppState,
     tenant: &str,
@@ -352,7 +352,7 @@ async fn customer_message(
 ) -> anyhow::Result<Accepted> {
     let _gate = app.session_gates.enter(session).await;
     // Everything the engine said before (an end too) is recorded before the customer's message.
-    super::events::drain(&app.pool, &app.events, app.clock.now_ms()).await?;
+    crate::customer::events::drain(&app.pool, &app.events, app.clock.now_ms()).await?;
     let event = CustomerEvent::CustomerMessage {
         text: text.as_str().to_owned(),
         client_message_id: client_id.to_owned(),
@@ -440,7 +440,7 @@ async fn session_state(
         };
         match view {
             Ok(Some(view)) => {
-                body["state"] = json!(super::events::state_name(view.state));
+                body["state"] = json!(crate::customer::events::state_name(view.state));
                 if let Some(position) = view.position {
                     body["position"] = json!(position);
                 }
@@ -545,7 +545,7 @@ async fn end_session(
         Err(r) => return r.into_response(),
     };
     // Answered once the session is ended in the store: a message sent after this is refused.
-    match super::ending::customer_left(&app, &contact.tenant, &session, false).await {
+    match crate::customer::ending::customer_left(&app, &contact.tenant, &session, false).await {
         Ok(()) => (
             StatusCode::OK,
             cors_headers,

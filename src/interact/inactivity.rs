@@ -20,7 +20,7 @@ pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
     for row in &rows {
         let session: String = row.try_get("session_id")?;
         let tenant: String = row.try_get("tenant_id")?;
-        super::ending::customer_left(app, &tenant, &session, true).await?;
+        crate::customer::ending::customer_left(app, &tenant, &session, true).await?;
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
     Ok(rows.len())

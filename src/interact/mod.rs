@@ -9,12 +9,9 @@
 pub mod api;
 pub mod contacts;
 pub mod demo;
-pub mod ending;
-pub mod events;
 pub mod inactivity;
 pub mod limits;
 pub mod origin;
 pub mod pages;
-pub mod store;
 pub mod streams;
 pub mod validate;

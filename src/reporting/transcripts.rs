@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, AppState};
 use crate::clock::rfc3339;
+use crate::customer::store::CustomerEvent;
 use crate::http::extract::Admin;
 use crate::http::problem::Problem;
 use crate::http::problem::{ApiResult, internal};
-use crate::interact::store::CustomerEvent;
 use crate::store::Pool;
 
 /// One line of a transcript.

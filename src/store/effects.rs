@@ -10,7 +10,7 @@
 //! Who consumes an effect is decided by [`Consumer::of`], an exhaustive match over the
 //! engine's [`Effect`]: a new effect without a consumer does not compile.
 //!
-//! This module does not carry effects out; the consumers do (`interact::events`,
+//! This module does not carry effects out; the consumers do (`customer::events`,
 //! `bot::effects`, `engine::http_worker`).
 
 use std::collections::VecDeque;
@@ -26,7 +26,7 @@ use crate::store::Pool;
 /// Who carries an effect out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Consumer {
-    /// The customer's event stream (`interact::events`).
+    /// The customer's event stream (`customer::events`).
     Customer,
     /// Teams: cards, chatrooms, relays (`bot::effects`).
     Teams,
