@@ -60,7 +60,7 @@ pub struct App {
     /// Customer-visible session events, fanned out to the open event streams.
     pub events: Arc<EventHub>,
     /// Per-client request rate limits of the customer API.
-    pub limits: crate::interact::limits::Limits,
+    pub limits: crate::http::limits::Limits,
     /// Orders each session's messages and ends (see `customer::ending`).
     pub session_gates: crate::customer::gates::SessionGates,
     /// The Microsoft Graph client (calendars, user lookups).
@@ -79,7 +79,7 @@ pub struct App {
     /// The open HTTP connections, within the `server.*` limits.
     pub connections: Arc<crate::http::serve::Connections>,
     /// Customer event streams open now, per session and per client address.
-    pub streams: crate::interact::streams::Streams,
+    pub streams: crate::http::streams::Streams,
 }
 
 impl App {

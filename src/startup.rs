@@ -150,7 +150,7 @@ impl Application {
             max_connections_per_address: settings.server.max_connections_per_address,
             trusted_proxies: settings.server.trusted_proxies.clone(),
         });
-        let streams = crate::interact::streams::Streams::new(
+        let streams = crate::http::streams::Streams::new(
             settings.server.max_streams_per_session,
             settings.server.max_streams_per_address,
         );
@@ -193,7 +193,7 @@ impl Application {
             )),
             events: Arc::new(EventHub::new(Arc::clone(&effects))),
             effects,
-            limits: crate::interact::limits::Limits::default(),
+            limits: crate::http::limits::Limits::default(),
             session_gates: crate::customer::gates::SessionGates::default(),
             graph,
             typing: moka::sync::Cache::builder()

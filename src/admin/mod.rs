@@ -655,7 +655,7 @@ async fn snippet(
     Ok(axum::Json(json!({
         "contactId": contact,
         "enabled": interact.enabled && interact.instant_message,
-        "snippet": crate::interact::pages::snippet(&app.public_base, contact, key),
+        "snippet": crate::http::html::snippet(&app.public_base, contact, key),
         "previewUrl": format!("{}/interact/preview/{contact}", app.public_base),
     }))
     .into_response())

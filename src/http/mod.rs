@@ -3,9 +3,12 @@
 
 pub mod client_ip;
 pub mod extract;
+pub mod html;
+pub mod limits;
 pub mod problem;
 pub mod query;
 pub mod serve;
+pub mod streams;
 
 use axum::Router;
 use axum::extract::State;

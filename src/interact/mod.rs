@@ -10,8 +10,6 @@ pub mod api;
 pub mod contacts;
 pub mod demo;
 pub mod inactivity;
-pub mod limits;
 pub mod origin;
 pub mod pages;
-pub mod streams;
 pub mod validate;

@@ -9,6 +9,7 @@ use axum::routing::get;
 
 use super::contacts;
 use crate::app::AppState;
+use crate::http::html::snippet;
 use crate::http::problem::Problem;
 
 const WIDGET_JS: &str = include_str!("assets/widget.js");
@@ -34,25 +35,6 @@ async fn widget() -> Response {
         WIDGET_JS,
     )
         .into_response()
-}
-
-/// Escapes text for an HTML attribute or element.
-pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-/// The HTML an admin pastes into their site for a contact.
-pub fn snippet(public_base: &str, contact_id: &str, widget_key: &str) -> String {
-    format!(
-        "<div id=\"switchboard-chat\"></div>\n<script src=\"{}/interact/widget.js\" data-contact=\"{}\" data-key=\"{}\" async></script>",
-        escape_html(public_base.trim_end_matches('/')),
-        escape_html(contact_id),
-        escape_html(widget_key)
-    )
 }
 
 /// `frame-ancestors` for a contact: its domain templates with Restrict Access, else any.
@@ -109,19 +91,6 @@ async fn preview(State(app): State<AppState>, Path(contact_id): Path<String>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_snippet_escapes_what_it_embeds() {
-        let s = snippet("https://sb.example.com/", "sup\"port", "k<1>");
-        assert!(
-            s.contains("src=\"https://sb.example.com/interact/widget.js\""),
-            "{s}"
-        );
-        assert!(
-            s.contains("data-contact=\"sup&quot;port\"") && s.contains("data-key=\"k&lt;1&gt;\""),
-            "{s}"
-        );
-    }
 
     #[test]
     fn frame_ancestors_follow_restrict_access() {

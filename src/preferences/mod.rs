@@ -20,7 +20,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::app::{App, AppState};
-use crate::interact::pages::escape_html;
+use crate::http::html::escape_html;
 use crate::security::same_hash;
 use sessions::{Pending, WebSession};
 use signin::SigninError;

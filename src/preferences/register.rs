@@ -17,7 +17,7 @@ use crate::bot::store::{self, Registration};
 use crate::botframework::activity::{ChannelAccount, ConversationParameters};
 use crate::botframework::service_url::ServiceUrl;
 use crate::graph::GraphError;
-use crate::interact::pages::escape_html;
+use crate::http::html::escape_html;
 
 use super::sessions::{self, WebSession};
 
