@@ -68,6 +68,8 @@ impl UrlPart {
     /// The part after the literal character `c`.
     fn step(self, c: char) -> UrlPart {
         match (self, c) {
+            // URL parsers drop tabs and line breaks wherever they stand.
+            (part, '\t' | '\n' | '\r') => part,
             (UrlPart::Scheme, ':') => UrlPart::Slashes,
             (UrlPart::Slashes, '/' | '\\') => UrlPart::Slashes,
             (UrlPart::Slashes, '?') => UrlPart::Query,
@@ -146,8 +148,7 @@ pub fn url<'p>(
                 for c in literal.chars() {
                     let next = part.step(c);
                     let separator = matches!(c, '/' | '\\');
-                    let segment_ends =
-                        part == UrlPart::Path && (separator || next != UrlPart::Path);
+                    let segment_ends = part == UrlPart::Path && (separator || next != UrlPart::Path);
                     if segment_ends && segment_filled && dot_segment(&out[segment_start..]) {
                         return Err(UnsafeUrl::DotSegment);
                     }
@@ -341,7 +342,7 @@ mod tests {
     }
 
     /// Found by `cargo fuzz` (target `text_parsers`): URL parsers skip any run of `/` and `\`
-    /// after a special scheme's `:`, and read `\` as `/`.
+    /// after a special scheme's `:`, read `\` as `/`, and drop tabs and line breaks.
     #[test]
     fn extra_slashes_and_backslashes_still_lead_to_the_host() {
         for template in [
@@ -350,6 +351,8 @@ mod tests {
             "https:\\\\${h}/x",
             "https:/\\${h}/x",
             "https:\\/api.${h}/x",
+            "https:/\r\n\t/${h}/x",
+            "https://crm.example\n${h}/x",
         ] {
             assert!(url_has_host_placeholder(template), "{template}");
             assert_eq!(
