@@ -224,9 +224,14 @@ impl Application {
         }
         // What was imported while the service was stopped reaches the resumed engines.
         for tenant in state.engines.running().await {
-            crate::admin::bundle::sync_engine(&state, &tenant)
-                .await
-                .with_context(|| format!("bringing tenant {tenant}'s engine up to date"))?;
+            crate::engine::sync::sync(
+                &state.pool,
+                &state.engines,
+                &tenant,
+                crate::engine::sync::Scope::Tenant,
+            )
+            .await
+            .with_context(|| format!("bringing tenant {tenant}'s engine up to date"))?;
         }
         Ok(Application {
             listener,

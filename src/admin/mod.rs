@@ -20,6 +20,7 @@ use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
 use crate::engine::core::Command;
+use crate::engine::sync::{Scope, sync};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::workflow::{self, Channel};
@@ -362,56 +363,6 @@ fn workflow_problems(problems: &[workflow::Problem]) -> Vec<Value> {
         .collect()
 }
 
-/// Brings the running engine in step with a stored change.
-async fn apply_change(
-    app: &App,
-    tenant: &str,
-    kind: DocKind,
-    before: Option<&Value>,
-    after: &Value,
-) -> anyhow::Result<()> {
-    let engine = app.engines.get(tenant).await?;
-    match kind {
-        DocKind::Service => {
-            let service: Service = serde_json::from_value(after.clone())?;
-            engine
-                .send(Command::UpsertService {
-                    service: Box::new(service.clone()),
-                })
-                .await?;
-            let mut members = service.members.clone();
-            if let Some(before) =
-                before.and_then(|b| serde_json::from_value::<Service>(b.clone()).ok())
-            {
-                members.extend(before.members);
-            }
-            for user in members {
-                crate::bot::agents::sync_agent(app, tenant, &user).await?;
-            }
-        }
-        DocKind::User => {
-            let id = after["id"].as_str().unwrap_or_default();
-            crate::bot::agents::sync_agent(app, tenant, id).await?;
-        }
-        DocKind::Workflow => {
-            engine
-                .send(Command::UpsertWorkflow {
-                    document: after.clone(),
-                })
-                .await?;
-        }
-        DocKind::Calendar => {
-            let calendar: Calendar = serde_json::from_value(after.clone())?;
-            engine
-                .send(Command::UpsertCalendar {
-                    calendar: Box::new(calendar),
-                })
-                .await?;
-        }
-    }
-    Ok(())
-}
-
 fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
     let mut r = (status, axum::Json(body)).into_response();
     r.headers_mut().insert(header::ETAG, etag(version));
@@ -457,9 +408,18 @@ async fn create_document(
         }
         Err(e) => return Err(internal(e).into()),
     };
-    apply_change(&app, &admin.tenant, kind, None, &doc)
-        .await
-        .map_err(|e| internal(format!("{e:#}")))?;
+    sync(
+        &app.pool,
+        &app.engines,
+        &admin.tenant,
+        Scope::Stored {
+            kind: kind.kind(),
+            before: None,
+            after: &doc,
+        },
+    )
+    .await
+    .map_err(|e| internal(format!("{e:#}")))?;
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin created a document");
     let mut r = with_etag(StatusCode::CREATED, version, doc);
     if let Ok(location) = HeaderValue::from_str(&format!(
@@ -526,9 +486,18 @@ async fn replace_document(
     )
     .await
     .map_err(conflict)?;
-    apply_change(&app, &admin.tenant, kind, Some(&before), &doc)
-        .await
-        .map_err(|e| internal(format!("{e:#}")))?;
+    sync(
+        &app.pool,
+        &app.engines,
+        &admin.tenant,
+        Scope::Stored {
+            kind: kind.kind(),
+            before: Some(&before),
+            after: &doc,
+        },
+    )
+    .await
+    .map_err(|e| internal(format!("{e:#}")))?;
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, version, "admin changed a document");
     Ok(with_etag(StatusCode::OK, version, doc))
 }
@@ -577,7 +546,7 @@ async fn delete_document(
         .map_err(conflict)?;
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, kind = kind.name(), id = %id, "admin deleted a document");
     if kind == DocKind::User {
-        crate::bot::agents::sync_agent(&app, &admin.tenant, &id)
+        sync(&app.pool, &app.engines, &admin.tenant, Scope::User(&id))
             .await
             .map_err(|e| internal(format!("{e:#}")))?;
     }
@@ -835,7 +804,7 @@ async fn import(
     let done = bundle::import(&app.pool, &parsed, prune, app.clock.now_ms())
         .await
         .map_err(import_refusal)?;
-    bundle::sync_engine(&app, &admin.tenant)
+    sync(&app.pool, &app.engines, &admin.tenant, Scope::Tenant)
         .await
         .map_err(|e| internal(format!("{e:#}")))?;
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, created = done.created,

@@ -1,5 +1,5 @@
-//! Agents and the bot: registration (install / uninstall), keeping the engine's view of an
-//! agent in step with the directory and the registration, and the personal-chat commands
+//! Agents and the bot: registration (install / uninstall; the engine learns of it through
+//! [`crate::engine::sync`]), and the personal-chat commands
 //! (typed with a leading `/` while a chat is open in the personal chat: see [`super::relay`]).
 
 use std::collections::BTreeSet;
@@ -9,11 +9,11 @@ use crate::botframework::activity::{Activity, InboundActivity};
 use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
-use crate::distribution::Presence;
 use crate::engine::core::Command;
+use crate::engine::sync::{Scope, sync};
 use crate::interact::demo::DEMO_TENANT;
+use crate::store::registrations::{self, Registration};
 
-use super::store::{self, Registration};
 use super::{card_activity, preferences_url};
 
 /// The user an activity comes from: the directory id (Entra object id) and the channel id.
@@ -62,7 +62,7 @@ pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
         preferences_url: preferences_url(app),
     })?);
     let mut tx = app.pool.begin().await?;
-    if !store::put_registration(&mut tx, reg, app.clock.now_ms()).await? {
+    if !registrations::put_registration(&mut tx, reg, app.clock.now_ms()).await? {
         // The other install event of the pair (or the Preferences page) got here first.
         return Ok(false);
     }
@@ -80,21 +80,27 @@ pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
     }
     tx.commit().await?;
     app.outbox.wake();
-    sync_agent(app, &reg.tenant_id, &reg.user_id).await?;
+    sync(
+        &app.pool,
+        &app.engines,
+        &reg.tenant_id,
+        Scope::User(&reg.user_id),
+    )
+    .await?;
     tracing::info!(tenant.id = %reg.tenant_id, user.id = %reg.user_id, "user registered with the bot");
     Ok(true)
 }
 
 /// Ends a user's registration (uninstall, or the Connector refusing writes to them).
 pub async fn unregister(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
-    let Some(mut reg) = store::registration_of(&app.pool, tenant, user).await? else {
+    let Some(mut reg) = registrations::registration_of(&app.pool, tenant, user).await? else {
         return Ok(());
     };
     reg.registered = false;
     let mut conn = app.pool.acquire().await?;
-    store::put_registration(&mut conn, &reg, app.clock.now_ms()).await?;
+    registrations::put_registration(&mut conn, &reg, app.clock.now_ms()).await?;
     drop(conn);
-    sync_agent(app, tenant, user).await?;
+    sync(&app.pool, &app.engines, tenant, Scope::User(user)).await?;
     tracing::info!(tenant.id = %tenant, user.id = %user, "user unregistered from the bot");
     Ok(())
 }
@@ -204,45 +210,6 @@ async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
     anyhow::bail!("the demo service kept changing while joining it")
 }
 
-/// Brings the engine's view of a user in step with the directory and their registration:
-/// the services they belong to first, then the user (registered, presence).
-pub async fn sync_agent(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
-    let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
-        return Ok(());
-    };
-    let engine = app.engines.get(tenant).await?;
-    for service in docs::list::<Service>(&app.pool, tenant, Kind::Service).await? {
-        if service.value.members.contains(user) {
-            engine
-                .send(Command::UpsertService {
-                    service: Box::new(service.value),
-                })
-                .await?;
-        }
-    }
-    engine
-        .send(upsert_user(&app.pool, tenant, u.value).await?)
-        .await?;
-    Ok(())
-}
-
-/// The engine command that tells it about a directory user and their registration.
-pub async fn upsert_user(
-    pool: &crate::store::Pool,
-    tenant: &str,
-    user: User,
-) -> anyhow::Result<Command> {
-    let reg = store::registration_of(pool, tenant, &user.id).await?;
-    Ok(Command::UpsertUser {
-        registered: reg.as_ref().is_some_and(|r| r.registered),
-        presence: match reg.as_ref().map(|r| r.presence.as_str()) {
-            Some("away") => Presence::Away,
-            _ => Presence::Available,
-        },
-        user: Box::new(user),
-    })
-}
-
 /// A personal-chat command and its answer (an activity to send back). `in_chat`: a chatroom is
 /// open in the personal chat, so commands are typed with a leading `/` (and said so).
 pub async fn command(
@@ -252,7 +219,7 @@ pub async fn command(
     in_chat: bool,
 ) -> anyhow::Result<Activity> {
     let word = text.trim().trim_start_matches('/').to_ascii_lowercase();
-    let reg = store::registration_of(
+    let reg = registrations::registration_of(
         &mut *app.hot_reads.conn().await,
         &actor.tenant,
         &actor.user_id,
@@ -272,13 +239,27 @@ pub async fn command(
     let notice = match word.as_str() {
         "status" => None,
         "available" => {
-            store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "available", now).await?;
-            sync_agent(app, &actor.tenant, &actor.user_id).await?;
+            registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, "available", now)
+                .await?;
+            sync(
+                &app.pool,
+                &app.engines,
+                &actor.tenant,
+                Scope::User(&actor.user_id),
+            )
+            .await?;
             Some("You receive chats again".to_owned())
         }
         "away" => {
-            store::set_presence(&app.pool, &actor.tenant, &actor.user_id, "away", now).await?;
-            sync_agent(app, &actor.tenant, &actor.user_id).await?;
+            registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, "away", now)
+                .await?;
+            sync(
+                &app.pool,
+                &app.engines,
+                &actor.tenant,
+                Scope::User(&actor.user_id),
+            )
+            .await?;
             Some(format!("Chats are paused until you say {slash}available"))
         }
         "back" => {
@@ -340,7 +321,7 @@ pub async fn status_card(
         .filter(|s| s.value.members.contains(user))
         .map(|s| s.value.name)
         .collect();
-    let reg = store::registration_of(&app.pool, tenant, user).await?;
+    let reg = registrations::registration_of(&app.pool, tenant, user).await?;
     let now = app.clock.now_ms();
     let (state, sessions, capacity, on_duty) = match &agent {
         Some(a) => {

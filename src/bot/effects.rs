@@ -34,6 +34,7 @@ use super::actions::{customer, final_card, outcome_name, service};
 use super::card_activity;
 use super::lanes::Lanes;
 use super::store::{self, Chatroom, Invitation};
+use crate::store::registrations;
 
 /// Effects under way at once (each of a different session or agent).
 pub const PARALLEL: usize = 16;
@@ -306,7 +307,7 @@ async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             brief,
             ring_seconds,
         } => {
-            let Some(reg) = store::registered(&app.pool, tenant, &user).await? else {
+            let Some(reg) = registrations::registered(&app.pool, tenant, &user).await? else {
                 tracing::warn!(effect.id = %id, user.id = %user, "invitation for a user who is not registered");
                 return skip(app, id).await;
             };
@@ -452,7 +453,7 @@ async fn open_chatroom(
     brief: Brief,
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
-    let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
+    let Some(reg) = registrations::registered(&app.pool, tenant, user).await? else {
         tracing::warn!(effect.id = %id, user.id = %user, "chatroom for a user who is not registered");
         return skip(app, id).await;
     };
@@ -599,7 +600,7 @@ async fn acw_card(
     until: i64,
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
-    let Some(reg) = store::registered(&app.pool, tenant, user).await? else {
+    let Some(reg) = registrations::registered(&app.pool, tenant, user).await? else {
         return skip(app, id).await;
     };
     let last: Option<(String, String)> = sqlx::query(

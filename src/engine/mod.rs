@@ -11,3 +11,4 @@ pub mod core;
 pub mod http_request;
 pub mod http_worker;
 pub mod registry;
+pub mod sync;

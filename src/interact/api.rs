@@ -15,16 +15,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::contacts::{self, Contact, Target};
 use super::origin;
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
 use crate::customer::store::{self, Accepted, CustomerEvent, SessionRow};
-use crate::directory::calendar::Calendar;
-use crate::directory::store::{self as docs, Kind};
 use crate::engine::core::{Command, Customer};
+use crate::engine::sync::{Scope, sync};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;
 use crate::security::{hash_secret, same_hash};
@@ -279,36 +278,13 @@ async fn start(
     let engine = app.engines.get(&contact.tenant).await?;
     let command = match &contact.target {
         Target::Service(service) => {
-            if let Some(workflow) = &service.workflow
-                && let Some(doc) =
-                    docs::get::<Value>(&app.pool, &contact.tenant, Kind::Workflow, workflow).await?
-            {
-                engine
-                    .send(Command::UpsertWorkflow {
-                        document: doc.value,
-                    })
-                    .await?;
-            }
-            for calendar in [&service.calendars.primary, &service.calendars.secondary]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(doc) =
-                    docs::get::<Calendar>(&app.pool, &contact.tenant, Kind::Calendar, calendar)
-                        .await?
-                {
-                    engine
-                        .send(Command::UpsertCalendar {
-                            calendar: Box::new(doc.value),
-                        })
-                        .await?;
-                }
-            }
-            engine
-                .send(Command::UpsertService {
-                    service: service.clone(),
-                })
-                .await?;
+            sync(
+                &app.pool,
+                &app.engines,
+                &contact.tenant,
+                Scope::SessionService(service),
+            )
+            .await?;
             Command::StartSession {
                 session: session.to_owned(),
                 service: service.id.clone(),

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use crate::app::App;
-use crate::bot::store::{self, Registration};
 use crate::botframework::activity::{ChannelAccount, ConversationParameters};
 use crate::botframework::service_url::ServiceUrl;
 use crate::graph::GraphError;
 use crate::http::html::escape_html;
+use crate::store::registrations::{self, Registration};
 
 use super::sessions::{self, WebSession};
 
@@ -61,7 +61,7 @@ pub async fn register(app: &App, who: &WebSession) -> Outcome {
 
 async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
     let (tenant, user) = (&who.tenant_id, &who.user_id);
-    if let Some(mut reg) = store::registration_of(&app.pool, tenant, user).await? {
+    if let Some(mut reg) = registrations::registration_of(&app.pool, tenant, user).await? {
         if reg.registered {
             return Ok(Outcome::AlreadyRegistered);
         }
@@ -217,7 +217,7 @@ pub async fn render(
         ));
     }
     body.push_str("<h2>IM chat bot</h2>");
-    let reg = store::registration_of(&app.pool, &who.tenant_id, &who.user_id).await?;
+    let reg = registrations::registration_of(&app.pool, &who.tenant_id, &who.user_id).await?;
     if reg.as_ref().is_some_and(|r| r.registered) {
         body.push_str(
             "<p class=\"state ok\" id=\"registration\">You are <b>registered</b>: chat \

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod conversations;
 pub mod effects;
 pub mod outbox;
+pub mod registrations;
 
 use std::str::FromStr;
 use std::time::Duration;

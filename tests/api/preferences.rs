@@ -161,7 +161,7 @@ fn csrf_of(body: &str) -> String {
 }
 
 async fn registered(app: &TestApp, user: &str) -> Option<bool> {
-    switchboard::bot::store::registration_of(&app.state.pool, TENANT_ID, user)
+    switchboard::store::registrations::registration_of(&app.state.pool, TENANT_ID, user)
         .await
         .expect("registration")
         .map(|r| r.registered)

@@ -1,0 +1,118 @@
+//! Registrations with the bot (`registrations`): the personal chat each user is reached in,
+//! whether they are registered now, and their presence (`available` / `away`). The bot writes
+//! them on install and uninstall, the Preferences page on register and unregister; the engine
+//! sync reads them. Sending anything to the user is not this module's business.
+
+use sqlx::{Row, SqliteConnection};
+
+use crate::store::Pool;
+
+/// A user's registration with the bot: the personal chat it reaches them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub channel_user_id: String,
+    pub conversation_id: String,
+    pub service_url: String,
+    pub bot_id: String,
+    pub registered: bool,
+    /// `available` or `away`.
+    pub presence: String,
+}
+
+fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
+    Ok(Registration {
+        tenant_id: r.try_get("tenant_id")?,
+        user_id: r.try_get("user_id")?,
+        channel_user_id: r.try_get("channel_user_id")?,
+        conversation_id: r.try_get("conversation_id")?,
+        service_url: r.try_get("service_url")?,
+        bot_id: r.try_get("bot_id")?,
+        registered: r.try_get("registered")?,
+        presence: r.try_get("presence")?,
+    })
+}
+
+const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, conversation_id, \
+     service_url, bot_id, registered, presence";
+
+/// Records a registration (or its end); the presence is kept. Returns `false` when the user
+/// was already registered in the same conversation (nothing changed): install events come in
+/// pairs, and only the first one registers.
+pub async fn put_registration(
+    conn: &mut SqliteConnection,
+    r: &Registration,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
+            service_url, bot_id, registered, presence, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (tenant_id, user_id) DO UPDATE SET channel_user_id = excluded.channel_user_id,
+            conversation_id = excluded.conversation_id, service_url = excluded.service_url,
+            bot_id = excluded.bot_id, registered = excluded.registered,
+            updated_at = excluded.updated_at
+         WHERE NOT (registrations.registered AND excluded.registered
+                    AND registrations.conversation_id = excluded.conversation_id)",
+    )
+    .bind(&r.tenant_id)
+    .bind(&r.user_id)
+    .bind(&r.channel_user_id)
+    .bind(&r.conversation_id)
+    .bind(&r.service_url)
+    .bind(&r.bot_id)
+    .bind(r.registered)
+    .bind(&r.presence)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+pub async fn set_presence(
+    pool: &Pool,
+    tenant: &str,
+    user: &str,
+    presence: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE registrations SET presence = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(tenant)
+    .bind(user)
+    .bind(presence)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn registration_of<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    tenant: &str,
+    user: &str,
+) -> sqlx::Result<Option<Registration>> {
+    sqlx::query(&format!(
+        "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE tenant_id = $1 AND user_id = $2"
+    ))
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(registration)
+    .transpose()
+}
+
+/// The user's registration if they are registered now.
+pub async fn registered(
+    pool: &Pool,
+    tenant: &str,
+    user: &str,
+) -> sqlx::Result<Option<Registration>> {
+    Ok(registration_of(pool, tenant, user)
+        .await?
+        .filter(|r| r.registered))
+}
