@@ -148,7 +148,8 @@ pub fn url<'p>(
                 for c in literal.chars() {
                     let next = part.step(c);
                     let separator = matches!(c, '/' | '\\');
-                    let segment_ends = part == UrlPart::Path && (separator || next != UrlPart::Path);
+                    let segment_ends =
+                        part == UrlPart::Path && (separator || next != UrlPart::Path);
                     if segment_ends && segment_filled && dot_segment(&out[segment_start..]) {
                         return Err(UnsafeUrl::DotSegment);
                     }
