@@ -282,7 +282,7 @@ fn tenant_file_services(
 ) -> Result<switchboard::workflow::ServiceNames, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let bundle: switchboard::admin::bundle::Bundle = serde_json::from_str(&text)
+    let bundle: switchboard::tenant_file::Bundle = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a tenant file: {e}", file.display()))?;
     Ok(switchboard::workflow::ServiceNames::from_documents(
         &bundle.services,
@@ -379,7 +379,7 @@ async fn export(settings: &Settings, tenant: &str, out: Option<&std::path::Path>
     let result = async {
         let pool = switchboard::store::connect(&settings.store.url).await?;
         let bundle =
-            switchboard::admin::bundle::export(&pool, &tenant.trim().to_ascii_lowercase()).await;
+            switchboard::tenant_file::export(&pool, &tenant.trim().to_ascii_lowercase()).await;
         pool.close().await;
         let text = serde_json::to_string_pretty(&bundle?)? + "\n";
         match out {
@@ -400,7 +400,7 @@ async fn export(settings: &Settings, tenant: &str, out: Option<&std::path::Path>
 }
 
 async fn import(settings: &Settings, file: &std::path::Path, prune: bool) -> ExitCode {
-    use switchboard::admin::bundle::{self, Bundle, ImportError};
+    use switchboard::tenant_file::{self as bundle, Bundle, ImportError};
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {

@@ -75,17 +75,17 @@ impl Application {
         tracing::info!(store.url = %settings.store.url, "opening the store");
         let pool = store::connect(&settings.store.url).await?;
         if settings.is_anonymous() {
-            crate::interact::demo::seed_if_empty(&pool, clock.now_ms()).await?;
+            crate::demo::seed_if_empty(&pool, clock.now_ms()).await?;
         }
         let has_demo = settings.is_anonymous()
-            && crate::interact::demo::is_seeded_demo(&pool, crate::interact::demo::DEMO_TENANT)
+            && crate::demo::is_seeded_demo(&pool, crate::demo::DEMO_TENANT)
                 .await
                 .unwrap_or(false);
         if has_demo {
             tracing::info!(
-                contact.id = crate::interact::demo::DEMO_CONTACT,
-                widget.key = crate::interact::demo::DEMO_WIDGET_KEY,
-                preview = %format!("http://{}/interact/preview/{}", settings.server.bind, crate::interact::demo::DEMO_CONTACT),
+                contact.id = crate::demo::DEMO_CONTACT,
+                widget.key = crate::demo::DEMO_WIDGET_KEY,
+                preview = %format!("http://{}/interact/preview/{}", settings.server.bind, crate::demo::DEMO_CONTACT),
                 "demo: service Support takes chats; open the preview page to try it"
             );
         }

@@ -4,7 +4,6 @@
 //! view; webhook deliveries; a live session's parameters. Errors are problem+json with a stable
 //! `code`; a document that cannot be stored is refused with every problem named.
 
-pub mod bundle;
 pub mod webhooks;
 
 use axum::Router;
@@ -16,13 +15,14 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::app::{App, AppState};
-use crate::directory::calendar::Calendar;
+use crate::directory::document::{DocKind, check, shape_problem, workflow_problems};
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
 use crate::engine::core::Command;
 use crate::engine::sync::{Scope, sync};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
+use crate::tenant_file;
 use crate::workflow::{self, Channel};
 
 pub fn router() -> Router<AppState> {
@@ -123,47 +123,13 @@ fn conflict(e: StoreError) -> Response {
     }
 }
 
-/// The document kinds of the API, by their path segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DocKind {
-    Service,
-    User,
-    Workflow,
-    Calendar,
-}
-
-impl DocKind {
-    fn parse(segment: &str) -> Result<Self, Refused> {
-        Ok(match segment {
-            "services" => DocKind::Service,
-            "users" => DocKind::User,
-            "workflows" => DocKind::Workflow,
-            "calendars" => DocKind::Calendar,
-            _ => {
-                return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", None)
-                    .into_response()
-                    .into());
-            }
-        })
-    }
-
-    fn kind(self) -> Kind {
-        match self {
-            DocKind::Service => Kind::Service,
-            DocKind::User => Kind::User,
-            DocKind::Workflow => Kind::Workflow,
-            DocKind::Calendar => Kind::Calendar,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            DocKind::Service => "service",
-            DocKind::User => "user",
-            DocKind::Workflow => "workflow",
-            DocKind::Calendar => "calendar",
-        }
-    }
+/// The document kind a path segment names; 404 `not_found` for any other segment.
+fn doc_kind(segment: &str) -> Result<DocKind, Refused> {
+    DocKind::parse(segment).ok_or_else(|| {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", None)
+            .into_response()
+            .into()
+    })
 }
 
 fn parse_body(body: &Bytes) -> Result<Value, Refused> {
@@ -187,10 +153,6 @@ fn invalid(problems: Vec<Value>) -> Response {
         ),
         json!({ "problems": problems }),
     )
-}
-
-fn shape_problem(e: &serde_json::Error) -> Value {
-    json!({"path": "", "code": "invalid_shape", "message": e.to_string()})
 }
 
 /// Checks a document of `kind` for tenant storage; returns its id and the value to store.
@@ -246,123 +208,6 @@ fn refusal(problems: Vec<Value>) -> Response {
     invalid(problems)
 }
 
-fn problem(path: &str, code: &str, message: impl Into<String>) -> Value {
-    json!({"path": path, "code": code, "message": message.into()})
-}
-
-/// Checks a document of `kind` (`workflow`: the document of the workflow a service names, if
-/// there is one); returns its id and the value to store, or every problem with its JSON path.
-pub(crate) fn check(
-    kind: DocKind,
-    doc: Value,
-    workflow: Option<&Value>,
-    services: &workflow::ServiceNames,
-) -> Result<(String, Value), Vec<Value>> {
-    let id = doc
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.trim().is_empty() && id.len() <= 200)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            vec![problem(
-                "/id",
-                "required",
-                "a non-empty id (at most 200 characters) is required",
-            )]
-        })?;
-    let shape = |e: serde_json::Error| vec![shape_problem(&e)];
-    let stored = |v: Result<Value, serde_json::Error>| {
-        v.map_err(|e| vec![problem("", "internal", e.to_string())])
-    };
-    match kind {
-        DocKind::Service => {
-            let service: Service = serde_json::from_value(doc).map_err(shape)?;
-            if let Some(workflow_id) = &service.workflow {
-                let Some(stored) = workflow else {
-                    return Err(vec![problem(
-                        "/workflow",
-                        "unknown_workflow",
-                        format!("there is no workflow {workflow_id:?}"),
-                    )]);
-                };
-                let parsed = workflow::parse(stored).map_err(|_| {
-                    vec![problem(
-                        "/workflow",
-                        "invalid_workflow",
-                        format!("workflow {workflow_id:?} is not valid"),
-                    )]
-                })?;
-                if let Err(refusal) = service.check_workflow(&parsed) {
-                    let names: Vec<String> =
-                        workflow::unsupported_activities(&parsed, Channel::Interact)
-                            .into_iter()
-                            .map(|(id, t)| format!("{id} ({t})"))
-                            .collect();
-                    return Err(vec![json!({
-                        "path": "/workflow", "code": "unsupported_activities",
-                        "message": refusal.0, "activities": names,
-                    })]);
-                }
-                // The service itself counts: a workflow may transfer to the service it serves.
-                let mut services = services.clone();
-                services.add(&service.id, &service.name);
-                let unknown = workflow::unknown_transfer_targets(&parsed, &services);
-                if !unknown.is_empty() {
-                    return Err(unknown
-                        .iter()
-                        .map(|p| {
-                            problem(
-                                "/workflow",
-                                "unknown_service",
-                                format!("workflow {workflow_id:?}: {}: {}", p.path, p.message),
-                            )
-                        })
-                        .collect());
-                }
-            }
-            Ok((id, stored(serde_json::to_value(service))?))
-        }
-        DocKind::User => {
-            let user: User = serde_json::from_value(doc).map_err(shape)?;
-            if user.capacity == 0 {
-                return Err(vec![problem(
-                    "/capacity",
-                    "out_of_range",
-                    "capacity must be at least 1",
-                )]);
-            }
-            Ok((id, stored(serde_json::to_value(user))?))
-        }
-        // Stored workflows are checked without a channel (voice activities are kept, as the
-        // seeds' product shares workflows); assigning one to a service checks Interact.
-        DocKind::Workflow => match workflow::check(&doc, None) {
-            Ok(parsed) => {
-                let unknown = workflow::unknown_transfer_targets(&parsed, services);
-                if unknown.is_empty() {
-                    Ok((id, doc))
-                } else {
-                    Err(workflow_problems(&unknown))
-                }
-            }
-            Err(problems) => Err(workflow_problems(&problems)),
-        },
-        DocKind::Calendar => {
-            let calendar: Calendar = serde_json::from_value(doc).map_err(shape)?;
-            if let Err(e) = calendar.validate() {
-                return Err(vec![problem("", "invalid_calendar", e.to_string())]);
-            }
-            Ok((id, stored(serde_json::to_value(calendar))?))
-        }
-    }
-}
-
-fn workflow_problems(problems: &[workflow::Problem]) -> Vec<Value> {
-    problems
-        .iter()
-        .map(|p| json!({"path": p.path, "code": p.code, "message": p.message}))
-        .collect()
-}
-
 fn with_etag(status: StatusCode, version: i64, body: Value) -> Response {
     let mut r = (status, axum::Json(body)).into_response();
     r.headers_mut().insert(header::ETAG, etag(version));
@@ -374,7 +219,7 @@ async fn list_documents(
     admin: Admin,
     Path((_, kind)): Path<(String, String)>,
 ) -> ApiResult {
-    let kind = DocKind::parse(&kind)?;
+    let kind = doc_kind(&kind)?;
     let items: Vec<Value> = docs::list::<Value>(&app.pool, &admin.tenant, kind.kind())
         .await
         .map_err(internal)?
@@ -390,7 +235,7 @@ async fn create_document(
     Path((_, kind)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let kind = DocKind::parse(&kind)?;
+    let kind = doc_kind(&kind)?;
     let doc = parse_body(&body)?;
     let (id, doc) = check_document(&app, &admin.tenant, kind, doc).await?;
     let now = app.clock.now_ms();
@@ -438,7 +283,7 @@ async fn get_document(
     admin: Admin,
     Path((_, kind, id)): Path<(String, String, String)>,
 ) -> ApiResult {
-    let kind = DocKind::parse(&kind)?;
+    let kind = doc_kind(&kind)?;
     let doc = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
         .await
         .map_err(internal)?
@@ -453,7 +298,7 @@ async fn replace_document(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    let kind = DocKind::parse(&kind)?;
+    let kind = doc_kind(&kind)?;
     let version = if_match(&headers)?;
     let mut doc = parse_body(&body)?;
     match doc.get("id").and_then(Value::as_str) {
@@ -508,7 +353,7 @@ async fn delete_document(
     Path((_, kind, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let kind = DocKind::parse(&kind)?;
+    let kind = doc_kind(&kind)?;
     let version = if_match(&headers)?;
     if matches!(kind, DocKind::Workflow | DocKind::Calendar) {
         let users: Vec<String> = docs::list::<Service>(&app.pool, &admin.tenant, Kind::Service)
@@ -592,8 +437,8 @@ async fn snippet(
     Path((_, kind, id)): Path<(String, String, String)>,
 ) -> ApiResult {
     let kind = match DocKind::parse(&kind) {
-        Ok(k @ (DocKind::Service | DocKind::User)) => k,
-        Ok(_) | Err(_) => {
+        Some(k @ (DocKind::Service | DocKind::User)) => k,
+        Some(_) | None => {
             return Err(Problem::new(StatusCode::NOT_FOUND, "not_found", None)
                 .into_response()
                 .into());
@@ -757,7 +602,7 @@ async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult {
 }
 
 async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {
-    let bundle = bundle::export(&app.pool, &admin.tenant)
+    let bundle = tenant_file::export(&app.pool, &admin.tenant)
         .await
         .map_err(internal)?;
     let mut r = axum::Json(bundle).into_response();
@@ -769,10 +614,10 @@ async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {
 }
 
 /// Answers an import that wrote nothing.
-pub(crate) fn import_refusal(e: bundle::ImportError) -> Response {
+pub(crate) fn import_refusal(e: tenant_file::ImportError) -> Response {
     match e {
-        bundle::ImportError::Invalid(problems) => invalid(problems),
-        bundle::ImportError::Conflict(message) => {
+        tenant_file::ImportError::Invalid(problems) => invalid(problems),
+        tenant_file::ImportError::Conflict(message) => {
             Problem::new(StatusCode::CONFLICT, "version_conflict", message).into_response()
         }
         other => internal(other),
@@ -795,13 +640,13 @@ async fn import(
         )
         .into_response()
     })?;
-    let parsed = bundle::Bundle::parse(text).map_err(import_refusal)?;
+    let parsed = tenant_file::Bundle::parse(text).map_err(import_refusal)?;
     if !parsed.tenant.id.eq_ignore_ascii_case(&admin.tenant) {
         return Err(invalid(vec![json!({"path": "/tenant/id", "code": "tenant_mismatch",
             "message": format!("the file is for tenant {:?}, not {:?}", parsed.tenant.id, admin.tenant)})])
         .into());
     }
-    let done = bundle::import(&app.pool, &parsed, prune, app.clock.now_ms())
+    let done = tenant_file::import(&app.pool, &parsed, prune, app.clock.now_ms())
         .await
         .map_err(import_refusal)?;
     sync(&app.pool, &app.engines, &admin.tenant, Scope::Tenant)

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use crate::app::App;
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
+use crate::demo::DEMO_TENANT;
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::engine::core::Command;
 use crate::engine::sync::{Scope, sync};
-use crate::interact::demo::DEMO_TENANT;
 use crate::store::registrations::{self, Registration};
 
 use super::{card_activity, preferences_url};
@@ -147,7 +147,7 @@ pub(crate) async fn agent_problem(
 /// seeded demo tenant only).
 async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
     // Only the seeded demo: a tenant imported in dev mode keeps the members its file names.
-    if !crate::interact::demo::is_seeded_demo(&app.pool, &actor.tenant).await? {
+    if !crate::demo::is_seeded_demo(&app.pool, &actor.tenant).await? {
         return Ok(());
     }
     if docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)

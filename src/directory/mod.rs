@@ -3,6 +3,8 @@
 
 pub mod calendar;
 pub mod check;
+pub mod contacts;
+pub mod document;
 pub mod model;
 pub mod store;
 

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::contacts::{self, Contact, Target};
 use super::origin;
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
 use crate::customer::store::{self, Accepted, CustomerEvent, SessionRow};
+use crate::directory::contacts::{self, Contact, Target};
 use crate::engine::core::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
 use crate::http::client_ip::ClientIp;

@@ -7,8 +7,6 @@
 //! come with the Teams relay), are not built yet.
 
 pub mod api;
-pub mod contacts;
-pub mod demo;
 pub mod inactivity;
 pub mod origin;
 pub mod pages;

@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use super::contacts;
 use crate::app::AppState;
+use crate::directory::contacts;
 use crate::http::html::snippet;
 use crate::http::problem::Problem;
 

@@ -254,7 +254,7 @@ async fn startup_lines(dir: &std::path::Path) -> Vec<String> {
 async fn an_imported_tenant_is_not_announced_as_the_demo_and_check_names_unknown_transfers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tenant = serde_json::json!({"switchboardTenant": 1,
-        "tenant": {"id": switchboard::interact::demo::DEMO_TENANT, "name": "Contoso", "imEnabled": true},
+        "tenant": {"id": switchboard::demo::DEMO_TENANT, "name": "Contoso", "imEnabled": true},
         "calendars": [], "users": [],
         "workflows": [{"id": "im", "name": "IM", "start": "accept", "activities": {
             "accept": {"type": "Accept", "next": "bye"}, "bye": {"type": "Disconnect"}}}],

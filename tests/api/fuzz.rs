@@ -197,7 +197,7 @@ fn tenant_files_never_panic() {
         1 => Just("[".repeat(100_000)),
     ];
     run(cases(), input, |text| {
-        let _ = switchboard::admin::bundle::Bundle::parse(&text);
+        let _ = switchboard::tenant_file::Bundle::parse(&text);
         Ok(())
     });
 }

@@ -363,7 +363,7 @@ async fn a_transfer_to_a_missing_service_is_a_validation_problem() {
 /// the bot does not make the user a member of its `support` service.
 #[tokio::test]
 async fn dev_mode_does_not_add_agents_to_an_imported_support_service() {
-    use switchboard::interact::demo::DEMO_TENANT;
+    use switchboard::demo::DEMO_TENANT;
     let app = crate::helpers::spawn_app_with(TestConfig::anonymous()).await;
     // The operator's own tenant file, imported over the demo: its support service has its
     // own members and no demo contact.
@@ -373,8 +373,8 @@ async fn dev_mode_does_not_add_agents_to_an_imported_support_service() {
         "services": [{"id": "support", "name": "Support", "workflow": "im", "members": ["someone"],
             "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
             "interact": {"enabled": true, "instantMessage": true, "contactId": "contoso-web", "widgetKey": "contoso"}}]});
-    let bundle = switchboard::admin::bundle::Bundle::parse(&bundle.to_string()).expect("bundle");
-    switchboard::admin::bundle::import(&app.state.pool, &bundle, true, 0)
+    let bundle = switchboard::tenant_file::Bundle::parse(&bundle.to_string()).expect("bundle");
+    switchboard::tenant_file::import(&app.state.pool, &bundle, true, 0)
         .await
         .expect("import");
     let mut install = json!({

@@ -1023,7 +1023,7 @@ async fn message_writes_blocked_unregisters_the_user() {
 
 #[tokio::test]
 async fn in_demo_mode_whoever_installs_the_bot_becomes_an_agent_of_support() {
-    use switchboard::interact::demo::{DEMO_CONTACT, DEMO_TENANT, DEMO_WIDGET_KEY};
+    use switchboard::demo::{DEMO_CONTACT, DEMO_TENANT, DEMO_WIDGET_KEY};
     let app = crate::helpers::spawn_app_with(TestConfig::anonymous()).await;
     // The Agents Playground's shapes: no Teams id prefixes, no token.
     let activity = |kind: &str| {

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{DocKind, check};
+use crate::directory::document::{DocKind, check};
 use crate::directory::model::Tenant;
 use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::store::Pool;

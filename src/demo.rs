@@ -1,8 +1,8 @@
 //! Demo mode: with no configuration (anonymous dev mode) and an empty directory, a demo tenant
 //! is seeded so a newcomer can open the preview page and chat at once. Never in any other mode.
 
-use crate::admin::bundle::{self, Bundle};
 use crate::store::Pool;
+use crate::tenant_file::{self, Bundle};
 
 /// The Agents Playground's default tenant, so its users land in the demo tenant.
 pub const DEMO_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
@@ -10,7 +10,7 @@ pub const DEMO_CONTACT: &str = "demo";
 pub const DEMO_WIDGET_KEY: &str = "demo";
 
 /// The demo tenant, as a tenant file (`switchboard import demo/tenant.json` gives the same).
-pub const DEMO_FILE: &str = include_str!("../../demo/tenant.json");
+pub const DEMO_FILE: &str = include_str!("../demo/tenant.json");
 
 /// Seeds the demo tenant when the directory is empty; returns whether it did.
 pub async fn seed_if_empty(pool: &Pool, now: i64) -> anyhow::Result<bool> {
@@ -28,7 +28,7 @@ pub async fn seed_if_empty(pool: &Pool, now: i64) -> anyhow::Result<bool> {
         bundle.tenant.id == DEMO_TENANT,
         "demo/tenant.json is not the demo tenant"
     );
-    bundle::import(pool, &bundle, false, now).await?;
+    tenant_file::import(pool, &bundle, false, now).await?;
     Ok(true)
 }
 
@@ -39,9 +39,9 @@ pub async fn is_seeded_demo(pool: &Pool, tenant: &str) -> anyhow::Result<bool> {
     if tenant != DEMO_TENANT {
         return Ok(false);
     }
-    let contact = super::contacts::find(pool, DEMO_CONTACT).await?;
+    let contact = crate::directory::contacts::find(pool, DEMO_CONTACT).await?;
     Ok(contact.is_some_and(|c| {
         c.tenant == DEMO_TENANT
-            && matches!(&c.target, super::contacts::Target::Service(s) if s.id == "support")
+            && matches!(&c.target, crate::directory::contacts::Target::Service(s) if s.id == "support")
     }))
 }
