@@ -49,6 +49,7 @@ pub mod http;
 pub mod interact;
 pub mod manifest;
 pub mod preferences;
+pub mod registration;
 pub mod reporting;
 pub mod security;
 pub mod startup;

@@ -504,7 +504,7 @@ async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refuse
     body["permissions"] = json!({
         "grantedAt": granted.and_then(chrono::DateTime::from_timestamp_millis),
         // An admin of the tenant signs in here and presses "Grant permissions".
-        "grantPermissionsUrl": format!("{}/preferences", app.public_base),
+        "grantPermissionsUrl": app.preferences_url(),
     });
     Ok((body, version))
 }

@@ -1,12 +1,12 @@
-//! Agents and the bot: registration (install / uninstall; the engine learns of it through
-//! [`crate::engine::sync`]), and the personal-chat commands
-//! (typed with a leading `/` while a chat is open in the personal chat: see [`super::relay`]).
+//! Agents and the bot: install / uninstall (recorded through [`crate::registration`]), and
+//! the personal-chat commands (typed with a leading `/` while a chat is open in the personal
+//! chat: see [`super::relay`]).
 
 use std::collections::BTreeSet;
 
 use crate::app::App;
 use crate::botframework::activity::{Activity, InboundActivity};
-use crate::cards::data::{AgentStatus, BotHelp, RegistrationWelcome};
+use crate::cards::data::{AgentStatus, BotHelp};
 use crate::demo::DEMO_TENANT;
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
@@ -14,7 +14,7 @@ use crate::engine::core::Command;
 use crate::engine::sync::{Scope, sync};
 use crate::store::registrations::{self, Registration};
 
-use super::{card_activity, preferences_url};
+use super::card_activity;
 
 /// The user an activity comes from: the directory id (Entra object id) and the channel id.
 pub struct Actor {
@@ -50,58 +50,7 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
     if app.settings.is_anonymous() && actor.tenant == DEMO_TENANT {
         join_demo(app, actor, app.clock.now_ms()).await?;
     }
-    enroll(app, &reg).await?;
-    Ok(())
-}
-
-/// Records a registration and welcomes the user in its conversation. Returns `false` when the
-/// user was already registered there (nothing is sent again).
-pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
-    let service_url = crate::botframework::service_url::ServiceUrl::parse(&reg.service_url)?;
-    let welcome = card_activity(app.cards.render_data(&RegistrationWelcome {
-        preferences_url: preferences_url(app),
-    })?);
-    let mut tx = app.pool.begin().await?;
-    if !registrations::put_registration(&mut tx, reg, app.clock.now_ms()).await? {
-        // The other install event of the pair (or the Preferences page) got here first.
-        return Ok(false);
-    }
-    let call = |activity| crate::botframework::connector::ConnectorCall::Send {
-        conversation_id: reg.conversation_id.clone(),
-        activity,
-    };
-    app.outbox
-        .enqueue(&mut tx, &service_url, &call(welcome))
-        .await?;
-    if let Some(problem) = agent_problem(app, &reg.tenant_id, &reg.user_id).await? {
-        app.outbox
-            .enqueue(&mut tx, &service_url, &call(Activity::message(problem)))
-            .await?;
-    }
-    tx.commit().await?;
-    app.outbox.wake();
-    sync(
-        &app.pool,
-        &app.engines,
-        &reg.tenant_id,
-        Scope::User(&reg.user_id),
-    )
-    .await?;
-    tracing::info!(tenant.id = %reg.tenant_id, user.id = %reg.user_id, "user registered with the bot");
-    Ok(true)
-}
-
-/// Ends a user's registration (uninstall, or the Connector refusing writes to them).
-pub async fn unregister(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
-    let Some(mut reg) = registrations::registration_of(&app.pool, tenant, user).await? else {
-        return Ok(());
-    };
-    reg.registered = false;
-    let mut conn = app.pool.acquire().await?;
-    registrations::put_registration(&mut conn, &reg, app.clock.now_ms()).await?;
-    drop(conn);
-    sync(&app.pool, &app.engines, tenant, Scope::User(user)).await?;
-    tracing::info!(tenant.id = %tenant, user.id = %user, "user unregistered from the bot");
+    crate::registration::enroll(app, &reg).await?;
     Ok(())
 }
 
@@ -115,32 +64,9 @@ pub async fn unregister_conversation(app: &App, conversation: &str) -> anyhow::R
     .fetch_all(&app.pool)
     .await?;
     for (tenant, user) in users {
-        unregister(app, &tenant, &user).await?;
+        crate::registration::unregister(app, &tenant, &user).await?;
     }
     Ok(())
-}
-
-/// Why a registered user will not get chats, in words for them (`None`: they will).
-pub(crate) async fn agent_problem(
-    app: &App,
-    tenant: &str,
-    user: &str,
-) -> anyhow::Result<Option<String>> {
-    let Some(u) = docs::get::<User>(&app.pool, tenant, Kind::User, user).await? else {
-        return Ok(Some(
-            "You are registered, but Switchboard does not know you as an agent yet: ask your \
-             Switchboard admin to add you to a service."
-                .into(),
-        ));
-    };
-    if !u.value.licenses.im {
-        return Ok(Some(
-            "You are registered, but you do not have the IM license, so no chats are offered to \
-             you: ask your Switchboard admin."
-                .into(),
-        ));
-    }
-    Ok(None)
 }
 
 /// Demo mode: every registering user becomes an agent of the demo service "Support" (of the
@@ -280,7 +206,9 @@ pub async fn command(
         }
         _ => return help(app, Some("Sorry, I did not understand that.")),
     };
-    if let Some(problem) = agent_problem(app, &actor.tenant, &actor.user_id).await? {
+    if let Some(problem) =
+        crate::registration::agent_problem(app, &actor.tenant, &actor.user_id).await?
+    {
         return Ok(Activity::message(problem));
     }
     Ok(card_activity(
@@ -302,7 +230,7 @@ pub async fn back(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
 fn help(app: &App, notice: Option<&str>) -> anyhow::Result<Activity> {
     Ok(card_activity(app.cards.render_data(&BotHelp {
         notice: notice.map(str::to_owned),
-        preferences_url: preferences_url(app),
+        preferences_url: app.preferences_url(),
     })?))
 }
 

@@ -21,36 +21,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::{App, AppState};
-use crate::botframework::activity::{Activity, Attachment};
+use crate::app::AppState;
+use crate::botframework::activity::Activity;
 use crate::botframework::auth::VerifiedActivity;
 use crate::botframework::connector::ConnectorCall;
 use crate::http::problem::Problem;
 use crate::store::conversations::ConversationReference;
 
+pub use crate::botframework::activity::{ADAPTIVE_CARD, card_activity};
+
 use actions::Answer;
 use agents::Actor;
-
-pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
-
-/// A message carrying one Adaptive Card.
-pub fn card_activity(card: Value) -> Activity {
-    Activity {
-        kind: "message".into(),
-        attachments: Some(vec![Attachment {
-            content_type: ADAPTIVE_CARD.into(),
-            content: Some(card),
-            content_url: None,
-            name: None,
-        }]),
-        ..Activity::default()
-    }
-}
-
-/// Where users register and unregister.
-pub fn preferences_url(app: &App) -> String {
-    format!("{}/preferences", app.public_base)
-}
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].
 pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity) -> Response {
@@ -156,7 +137,9 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                 Some("add" | "add-upgrade") => {
                     agents::register(app, &actor, inbound).await?;
                 }
-                Some("remove") => agents::unregister(app, &actor.tenant, &actor.user_id).await?,
+                Some("remove") => {
+                    crate::registration::unregister(app, &actor.tenant, &actor.user_id).await?
+                }
                 _ => {}
             }
             Ok(StatusCode::OK.into_response())
@@ -174,7 +157,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             if has_bot(&activity.members_added) {
                 agents::register(app, &actor, inbound).await?;
             } else if has_bot(&activity.members_removed) {
-                agents::unregister(app, &actor.tenant, &actor.user_id).await?;
+                crate::registration::unregister(app, &actor.tenant, &actor.user_id).await?;
             }
             Ok(StatusCode::OK.into_response())
         }

@@ -6,6 +6,23 @@ use serde_json::Value;
 
 use super::service_url::ServiceUrl;
 
+/// The content type of an Adaptive Card attachment.
+pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
+
+/// A message carrying one Adaptive Card.
+pub fn card_activity(card: Value) -> Activity {
+    Activity {
+        kind: "message".into(),
+        attachments: Some(vec![Attachment {
+            content_type: ADAPTIVE_CARD.into(),
+            content: Some(card),
+            content_url: None,
+            name: None,
+        }]),
+        ..Activity::default()
+    }
+}
+
 /// A Bot Framework activity. Only the fields Switchboard reads or writes are typed; the rest of
 /// an inbound activity is ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -340,7 +340,7 @@ async fn unregister_form(
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     let session = form_session(&app, &headers, &form).await?;
-    crate::bot::agents::unregister(&app, &session.tenant_id, &session.user_id)
+    crate::registration::unregister(&app, &session.tenant_id, &session.user_id)
         .await
         .map_err(Failure::internal)?;
     Ok(see_other("/preferences?done=unregistered"))

@@ -66,7 +66,7 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
             return Ok(Outcome::AlreadyRegistered);
         }
         reg.registered = true;
-        crate::bot::agents::enroll(app, &reg).await?;
+        crate::registration::enroll(app, &reg).await?;
         return Ok(Outcome::Registered);
     }
     let installed = match app.graph.install_for_user(tenant, user).await {
@@ -126,7 +126,7 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
         registered: true,
         presence: "available".into(),
     };
-    crate::bot::agents::enroll(app, &reg).await?;
+    crate::registration::enroll(app, &reg).await?;
     Ok(Outcome::Registered)
 }
 
@@ -224,7 +224,7 @@ pub async fn render(
              invitations reach you in Teams.</p>",
         );
         if let Some(problem) =
-            crate::bot::agents::agent_problem(app, &who.tenant_id, &who.user_id).await?
+            crate::registration::agent_problem(app, &who.tenant_id, &who.user_id).await?
         {
             body.push_str(&format!(
                 "<p class=\"state warn\">{}</p>",
