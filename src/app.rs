@@ -70,7 +70,7 @@ pub struct App {
     /// The service's public origin (`server.public_url`, else the bound address).
     pub public_base: String,
     /// Entra ID sign-in for the Preferences page (`None` in anonymous dev mode).
-    pub signin: Option<Arc<crate::preferences::signin::Signin>>,
+    pub signin: Option<Arc<crate::entra::Signin>>,
     /// Cancelled when the service starts shutting down: long-lived responses (customer event
     /// streams) end, so the graceful shutdown does not wait for their clients to leave.
     pub stopping: CancellationToken,

@@ -44,6 +44,7 @@ pub mod demo;
 pub mod directory;
 pub mod distribution;
 pub mod engine;
+pub mod entra;
 pub mod graph;
 pub mod http;
 pub mod interact;

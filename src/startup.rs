@@ -163,7 +163,7 @@ impl Application {
         };
         let signin = match &settings.bot.auth {
             BotAuth::Anonymous => None,
-            BotAuth::Credentials(c) => Some(Arc::new(crate::preferences::signin::Signin::new(
+            BotAuth::Credentials(c) => Some(Arc::new(crate::entra::Signin::new(
                 http_for_signin,
                 Arc::clone(&keys),
                 &settings.preferences.authority_url,

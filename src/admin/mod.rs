@@ -491,7 +491,7 @@ async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refuse
             0,
         ),
     };
-    let granted = crate::preferences::sessions::consent_of(&app.pool, tenant)
+    let granted = crate::store::consents::consent_of(&app.pool, tenant)
         .await
         .map_err(internal)?;
     let mut conn = app.pool.acquire().await.map_err(internal)?;

@@ -9,7 +9,6 @@
 
 pub mod register;
 pub mod sessions;
-pub mod signin;
 
 use std::collections::HashMap;
 
@@ -20,10 +19,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::app::{App, AppState};
+use crate::entra::SigninError;
 use crate::http::html::escape_html;
 use crate::security::same_hash;
 use sessions::{Pending, WebSession};
-use signin::SigninError;
 
 const SESSION_COOKIE: &str = "__Host-switchboard_session";
 const SIGNIN_COOKIE: &str = "__Host-switchboard_signin";
@@ -431,7 +430,7 @@ async fn consent_callback(
     if !granted || !tenant_ok {
         return Ok(see_other("/preferences?done=consent_refused"));
     }
-    sessions::record_consent(&app.pool, &session.tenant_id, &session.user_id, now)
+    crate::store::consents::record_consent(&app.pool, &session.tenant_id, &session.user_id, now)
         .await
         .map_err(Failure::internal)?;
     app.graph.forget_token(&session.tenant_id).await;

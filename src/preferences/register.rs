@@ -19,7 +19,7 @@ use crate::graph::GraphError;
 use crate::http::html::escape_html;
 use crate::store::registrations::{self, Registration};
 
-use super::sessions::{self, WebSession};
+use super::sessions::WebSession;
 
 /// How a Register press ended (the code goes into the page's `done` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +252,7 @@ pub async fn render(
     }
     if who.is_admin {
         body.push_str("<h2>Your organisation</h2>");
-        match sessions::consent_of(&app.pool, &who.tenant_id).await? {
+        match crate::store::consents::consent_of(&app.pool, &who.tenant_id).await? {
             Some(at) => body.push_str(&format!(
                 "<p class=\"state ok\">Permissions granted on {}.</p>",
                 chrono::DateTime::from_timestamp_millis(at)

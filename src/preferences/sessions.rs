@@ -1,6 +1,6 @@
-//! The Preferences page's tables: sign-ins in progress (`web_logins`), signed-in browser
-//! sessions (`web_sessions`) and admin consents (`tenant_consents`). The browser holds the
-//! secrets; only their SHA-256 hashes are stored.
+//! The Preferences page's tables: sign-ins in progress (`web_logins`) and signed-in browser
+//! sessions (`web_sessions`). The browser holds the secrets; only their SHA-256 hashes are
+//! stored. Admin consents are beneath the edges, in [`crate::store::consents`].
 
 use sqlx::Row;
 
@@ -79,7 +79,7 @@ pub struct WebSession {
 /// Creates a session; returns its id (the cookie value).
 pub async fn create_session(
     pool: &Pool,
-    who: &super::signin::SignedIn,
+    who: &crate::entra::SignedIn,
     now: i64,
     ttl_ms: i64,
 ) -> sqlx::Result<String> {
@@ -133,27 +133,5 @@ pub async fn end_session(pool: &Pool, id_hash: &str) -> sqlx::Result<()> {
         .bind(id_hash)
         .execute(pool)
         .await?;
-    Ok(())
-}
-
-/// When (ms) the tenant's admin granted the permissions, if they did.
-pub async fn consent_of(pool: &Pool, tenant: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT granted_at FROM tenant_consents WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_optional(pool)
-        .await
-}
-
-pub async fn record_consent(pool: &Pool, tenant: &str, by: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO tenant_consents (tenant_id, granted_by, granted_at) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id) DO UPDATE SET granted_by = excluded.granted_by,
-            granted_at = excluded.granted_at",
-    )
-    .bind(tenant)
-    .bind(by)
-    .bind(now)
-    .execute(pool)
-    .await?;
     Ok(())
 }

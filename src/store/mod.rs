@@ -2,6 +2,7 @@
 //! The SQL is kept portable so PostgreSQL can follow as the scale-out store.
 
 pub mod api_keys;
+pub mod consents;
 pub mod conversations;
 pub mod effects;
 pub mod outbox;

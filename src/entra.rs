@@ -1,6 +1,7 @@
 //! Signing users in with Entra ID: OAuth2 authorization code with PKCE (`oauth2`), the id
 //! token checked with `jsonwebtoken` against the signing keys the tenant's OpenID metadata
-//! publishes (same cache as the Bot Framework keys), and the admin-consent link.
+//! publishes (same cache as the Bot Framework keys), and the admin-consent link. A protocol
+//! client beside `graph` and `botframework::connector`; the Preferences page is its caller.
 //!
 //! Endpoints hang off the configured authority (reference §5): `{authority}/{tenant}/oauth2/
 //! v2.0/authorize|token`, `{authority}/{tenant}/v2.0/.well-known/openid-configuration`,
