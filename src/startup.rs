@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +27,24 @@ use crate::engine::registry::Engines;
 use crate::store;
 use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
+
+/// The routes of every HTTP edge: the bot's `/api/messages`, the customer API and pages, the
+/// admin API with its reports, the Preferences page and `/metrics`.
+fn edges() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(crate::reporting::metrics))
+        .route(
+            "/api/messages",
+            post(crate::bot::messages).fallback(crate::http::method_not_allowed),
+        )
+        .nest("/api/interact/v1", crate::interact::api::router())
+        .nest(
+            "/api/admin/v1",
+            crate::admin::router().merge(crate::reporting::router()),
+        )
+        .merge(crate::interact::pages::router())
+        .merge(crate::preferences::router())
+}
 
 /// A built, not yet running, service.
 pub struct Application {
@@ -277,7 +297,7 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
-        let router = crate::http::router(self.state.clone());
+        let router = crate::http::router(self.state.clone(), edges());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
         let stopping = self.state.stopping.clone();

@@ -1,5 +1,7 @@
-//! Router assembly, the error envelope and middleware (tracing, timeouts), plus the health
-//! endpoints.
+//! What every HTTP edge stands on: router assembly around the edges' routes, the error envelope
+//! ([`problem`]), the shared extractors, query parser, HTML helpers, rate limits and stream
+//! limits, middleware (tracing, timeouts), the listener ([`serve`]) and the health endpoints.
+//! It names no edge: [`crate::startup`] hands it their routes.
 
 pub mod client_ip;
 pub mod extract;
@@ -14,31 +16,22 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use problem::Problem;
 
-/// Every route of the service.
-pub fn router(state: AppState) -> Router {
+/// Every route of the service: the health endpoints here, the `edges`' routes as the
+/// composition root ([`crate::startup`]) assembles them, one problem+json 404 for the rest,
+/// and the timeout and trace layers around all of it.
+pub fn router(state: AppState, edges: Router<AppState>) -> Router {
     let request_timeout = state.settings.server.request_timeout;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::reporting::metrics))
-        .route(
-            "/api/messages",
-            post(crate::bot::messages).fallback(method_not_allowed),
-        )
-        .nest("/api/interact/v1", crate::interact::api::router())
-        .nest(
-            "/api/admin/v1",
-            crate::admin::router().merge(crate::reporting::router()),
-        )
-        .merge(crate::interact::pages::router())
-        .merge(crate::preferences::router())
+        .merge(edges)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -70,7 +63,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn method_not_allowed(method: Method) -> Response {
+/// 405 with `Allow: POST`, for a route that only takes POST.
+pub async fn method_not_allowed(method: Method) -> Response {
     let mut response = Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
