@@ -1,4 +1,5 @@
-//! The command line: `switchboard [--config FILE] [serve | check]`.
+//! The command line: `switchboard [--config FILE] [serve | check | admin | export | import |
+//! manifest | card]`, parsed by clap; `main` runs the subcommand.
 
 use std::path::PathBuf;
 

@@ -1,25 +1,43 @@
 //! Switchboard routes website chats into Microsoft Teams.
 //!
-//! Data flows one way: **edges** (HTTP: bot, later interact, preferences, admin) turn wire
-//! formats into domain commands → the **engine** decides → **effects** are executed by
+//! Data flows one way: **edges** (HTTP: bot, interact, preferences, admin, reporting) turn
+//! wire formats into domain commands → the **engine** decides → **effects** are executed by
 //! **adapters** (Bot Connector, Graph, …) whose results come back as events. The **store**
 //! persists state and an outbox of effects.
 //!
-//! | module | owns |
-//! |---|---|
-//! | [`config`] | typed settings: defaults → `switchboard.toml` → environment |
-//! | [`telemetry`] | `tracing` setup |
-//! | [`clock`] | injected time |
-//! | [`startup`] | [`startup::Application::build`]: wiring, listener, workers, graceful shutdown |
-//! | [`http`] | router, problem+json envelope, health endpoints |
-//! | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
-//! | [`bot`] | Teams activity handling behind `POST /api/messages` |
-//! | [`admin`] | the admin API (`/api/admin/v1`): API keys, directory documents, live view |
-//! | [`reporting`] | `/metrics` (Prometheus text) |
-//! | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
-//! | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
-//! | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, outbox, the engine's effect queue |
-//! | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
+//! The modules by layer. A layer names only the layers above it in this table; an edge never
+//! names another edge nor `startup` (`.ci/check-imports` checks it in CI).
+//!
+//! | layer | module | owns |
+//! |---|---|---|
+//! | core | [`config`] | typed settings: defaults → `switchboard.toml` → environment |
+//! | core | [`telemetry`] | `tracing` setup |
+//! | core | [`clock`] | injected time, RFC 3339 formatting |
+//! | core | [`security`] | secrets: making, hashing, comparing in constant time |
+//! | core | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
+//! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
+//! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
+//! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
+//! | core | [`engine`] | one actor per tenant: the reducer, its log and snapshots, the directory → engine sync |
+//! | store | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
+//! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
+//! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |
+//! | adapters | [`entra`] | Entra ID sign-in (OAuth2 + PKCE, id token check, admin consent link) |
+//! | adapters | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
+//! | adapters | [`manifest`] | the Teams app package |
+//! | shared domain | [`customer`] | the customer's session: rows, event stream, gates, ends |
+//! | shared domain | [`registration`] | enrolling and unregistering a user with the bot |
+//! | shared domain | [`tenant_file`] | a whole tenant as one JSON file: export, import |
+//! | shared domain | [`demo`] | the demo tenant seeded in anonymous dev mode |
+//! | app / http | [`app`] | [`app::App`] and [`app::AppState`]: what handlers and workers share |
+//! | app / http | [`http`] | router assembly, problem+json envelope, extractors, query parser, HTML, rate and stream limits, listener, health endpoints |
+//! | edge | [`bot`] | Teams activity handling behind `POST /api/messages` |
+//! | edge | [`interact`] | the customer API (`/api/interact/v1`), widget, preview page, inactivity timeout |
+//! | edge | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
+//! | edge | [`admin`] | the admin API (`/api/admin/v1`): directory documents, tenant settings, live view, webhooks, tenant files |
+//! | edge | [`reporting`] | session and offer history, KPIs, transcripts (admin API), `/metrics` |
+//! | composition | [`startup`] | [`startup::Application::build`]: wiring, the edges' routes, workers, graceful shutdown |
+//! | composition | [`cli`] | the command line the binary parses |
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.

@@ -1,10 +1,9 @@
-//! Interact, the customer's side (issue 5, in progress): the customer API under
-//! `/api/interact/v1` (session creation, messages, end, state, a replayable event stream),
-//! domain templates for Restrict Access, the input rules, the embeddable widget, the preview
-//! page and the snippet, the demo contact, rate limits, the inactivity timeout, and the order
-//! of a session's messages and its end (`ending`: once an end is answered, messages are
-//! refused). The queue position and agent name in the session state, and agent replies (they
-//! come with the Teams relay), are not built yet.
+//! Interact, the customer's side: the customer API under `/api/interact/v1` (session
+//! creation, messages, end, state with queue position and agent name, a replayable event
+//! stream), domain templates for Restrict Access ([`origin`]), the input rules ([`validate`]),
+//! the embeddable widget and the preview page ([`pages`]), and the inactivity timeout
+//! ([`inactivity`]). The customer's session itself (rows, events, the order of messages and
+//! ends) is beneath the edges, in [`crate::customer`]; agent replies come with the Teams relay.
 
 pub mod api;
 pub mod inactivity;
