@@ -2,6 +2,7 @@
 //! session transcripts with their retention, and `/metrics`.
 
 pub mod history;
+pub mod kpis;
 pub mod metrics;
 pub mod query;
 pub mod transcripts;
@@ -19,7 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tenants/{tenant}/reports/sessions", get(history::sessions))
         .route("/tenants/{tenant}/reports/offers", get(history::offers))
-        .route("/tenants/{tenant}/reports/kpis", get(history::kpis))
+        .route("/tenants/{tenant}/reports/kpis", get(kpis::kpis))
         .route(
             "/tenants/{tenant}/sessions/{session}/transcript",
             get(transcripts::transcript),
