@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod core;
+mod facts;
 pub mod http_request;
 pub mod http_worker;
 pub mod registry;
