@@ -20,6 +20,7 @@
 
 mod apply;
 pub mod model;
+mod offers;
 
 pub use apply::BROADCAST_BATCH;
 pub use model::{Agent, OfferId, Presence, ServiceId, ServiceSettings, SessionId, State, UserId};
