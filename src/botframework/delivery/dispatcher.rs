@@ -1,0 +1,429 @@
+//! The outbox's dispatcher: reads due calls in lanes (one per conversation, in order),
+//! delivers up to `MAX_IN_FLIGHT` at once through the Connector client, settles each (done,
+//! retry with backoff, given up), and drains on shutdown. Queuing calls is [`super::Outbox`]'s.
+
+use super::*;
+
+/// The worker that drains the outbox.
+pub struct Dispatcher {
+    outbox: Arc<Outbox>,
+    connector: Arc<ConnectorClient>,
+    settings: OutboxSettings,
+    webhooks: crate::webhooks::Sender,
+}
+
+/// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
+/// with calls is in exactly one place: `ready` (its head may start now), `parked` (its head
+/// waits for a retry deadline) or `busy` (its head is in flight, or settled and not yet
+/// recorded). Starting the next call of a lane is O(1) whatever the backlog.
+#[derive(Default)]
+struct Lanes {
+    calls: HashMap<String, VecDeque<outbox::PendingCall>>,
+    ready: VecDeque<String>,
+    parked: BinaryHeap<Reverse<(i64, String)>>,
+    busy: HashSet<String>,
+    /// The highest id read from the store.
+    high_water: i64,
+}
+
+impl Lanes {
+    /// Adds calls read from the store (in id order).
+    fn add(&mut self, calls: Vec<outbox::PendingCall>, now: i64) {
+        for call in calls {
+            self.high_water = self.high_water.max(call.id);
+            let lane = call.lane.clone();
+            let queue = self.calls.entry(lane.clone()).or_default();
+            queue.push_back(call);
+            if queue.len() == 1 {
+                self.place(lane, now);
+            }
+        }
+    }
+
+    /// Puts a lane whose head is not in flight where its head's deadline says.
+    fn place(&mut self, lane: String, now: i64) {
+        match self.calls.get(&lane).and_then(VecDeque::front) {
+            Some(head) if head.next_attempt_at > now => {
+                self.parked.push(Reverse((head.next_attempt_at, lane)));
+            }
+            Some(_) => self.ready.push_back(lane),
+            None => {
+                self.calls.remove(&lane);
+            }
+        }
+    }
+
+    /// The next head to start, marking its lane busy.
+    fn next_ready(&mut self) -> Option<outbox::PendingCall> {
+        while let Some(lane) = self.ready.pop_front() {
+            if let Some(head) = self.calls.get(&lane).and_then(VecDeque::front) {
+                let head = head.clone();
+                self.busy.insert(lane);
+                return Some(head);
+            }
+        }
+        None
+    }
+
+    /// Moves parked lanes whose deadline has come to `ready`; returns the next deadline.
+    fn unpark(&mut self, now: i64) -> Option<i64> {
+        while let Some(Reverse((at, _))) = self.parked.peek() {
+            if *at > now {
+                return Some(*at);
+            }
+            if let Some(Reverse((_, lane))) = self.parked.pop() {
+                self.ready.push_back(lane);
+            }
+        }
+        None
+    }
+
+    /// Applies a recorded settlement of a lane's head.
+    fn settled(&mut self, lane: String, settlement: &outbox::Settlement, now: i64) {
+        self.busy.remove(&lane);
+        let Some(queue) = self.calls.get_mut(&lane) else {
+            return;
+        };
+        match settlement {
+            outbox::Settlement::Retry {
+                attempts,
+                next_attempt_at,
+                error: _,
+                id: _,
+            } => {
+                if let Some(head) = queue.front_mut() {
+                    head.attempts = *attempts;
+                    head.next_attempt_at = *next_attempt_at;
+                }
+            }
+            outbox::Settlement::Delivered { .. } | outbox::Settlement::Failed { .. } => {
+                queue.pop_front();
+            }
+        }
+        self.place(lane, now);
+    }
+
+    fn pending(&self) -> usize {
+        self.calls.values().map(VecDeque::len).sum()
+    }
+}
+
+/// Rows read from the store per query when catching up.
+const READ_BATCH: i64 = 4096;
+
+impl Dispatcher {
+    pub fn new(
+        outbox: Arc<Outbox>,
+        connector: Arc<ConnectorClient>,
+        settings: OutboxSettings,
+    ) -> Self {
+        Dispatcher {
+            webhooks: crate::webhooks::Sender::new(outbox.pool.clone(), Arc::clone(&outbox.clock)),
+            outbox,
+            connector,
+            settings,
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled, then waits briefly for calls in flight.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let mut lanes = Lanes::default();
+        let mut tasks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
+        let mut next_purge = tokio::time::Instant::now();
+        let mut catch_up = true;
+        loop {
+            if tokio::time::Instant::now() >= next_purge {
+                this.purge().await;
+                next_purge += PURGE_EVERY;
+            }
+            if catch_up {
+                catch_up = false;
+                this.read_new(&mut lanes, &shutdown).await;
+            }
+            let now = this.outbox.clock.now_ms();
+            let next_deadline = lanes.unpark(now);
+            while tasks.len() < MAX_IN_FLIGHT {
+                let Some(head) = lanes.next_ready() else {
+                    break;
+                };
+                let this = Arc::clone(&this);
+                let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
+                tasks.spawn(
+                    async move {
+                        let lane = head.lane.clone();
+                        (lane, this.deliver(head).await)
+                    }
+                    .instrument(span),
+                );
+            }
+            let sleep = next_deadline.map_or(IDLE_SCAN, |at| {
+                Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE_SCAN)
+            });
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = this.outbox.wake.notified() => catch_up = true,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    // Record every attempt finished by now in one transaction.
+                    let mut settled = Vec::new();
+                    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
+                        Ok(done) => settled.push(done),
+                        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
+                    };
+                    push(done);
+                    while let Some(done) = tasks.try_join_next() {
+                        push(done);
+                    }
+                    this.record(&settled, &shutdown).await;
+                    let now = this.outbox.clock.now_ms();
+                    for (lane, settlement) in settled {
+                        lanes.settled(lane, &settlement, now);
+                    }
+                }
+                () = tokio::time::sleep(sleep) => {
+                    // Nothing was due for a while: look for rows another process committed
+                    // without waking this one (an indexed read of ids above the highest held).
+                    catch_up = next_deadline.is_none() && tasks.is_empty();
+                }
+            }
+        }
+        let drain = async {
+            let mut settled = Vec::new();
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(done) = done {
+                    settled.push(done);
+                }
+            }
+            settled
+        };
+        match tokio::time::timeout(DRAIN_TIMEOUT, drain).await {
+            Ok(settled) => {
+                let settlements: Vec<_> = settled.into_iter().map(|(_, s)| s).collect();
+                if let Err(e) = outbox::settle(&this.outbox.pool, &settlements).await {
+                    tracing::warn!(error = %e, "outbox results at shutdown not recorded; those calls will be sent again after restart");
+                }
+            }
+            Err(_) => tracing::warn!(
+                "outbox calls still in flight at shutdown will be retried after restart"
+            ),
+        }
+        tracing::debug!(
+            outbox.pending = lanes.pending(),
+            "outbox dispatcher stopped"
+        );
+    }
+
+    /// Reads the calls committed since the highest id held (all pending calls at start).
+    async fn read_new(&self, lanes: &mut Lanes, shutdown: &CancellationToken) {
+        loop {
+            match outbox::pending_after(&self.outbox.pool, lanes.high_water, READ_BATCH).await {
+                Ok(calls) => {
+                    let full = calls.len() as i64 == READ_BATCH;
+                    lanes.add(calls, self.outbox.clock.now_ms());
+                    if !full {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the outbox failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records settlements; a lane moves on only once its head's outcome is stored, so a crash
+    /// re-sends at most the one call per lane that was in flight.
+    async fn record(&self, settled: &[(String, outbox::Settlement)], shutdown: &CancellationToken) {
+        let settlements: Vec<_> = settled.iter().map(|(_, s)| s.clone()).collect();
+        loop {
+            match outbox::settle(&self.outbox.pool, &settlements).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "recording outbox results failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes settled calls older than the retention period.
+    async fn purge(&self) {
+        let retention = i64::try_from(self.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        let before = self.outbox.clock.now_ms().saturating_sub(retention);
+        match outbox::purge_settled(&self.outbox.pool, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(outbox.purged = n, "old outbox rows deleted"),
+            Err(e) => tracing::error!(error = %e, "purging the outbox failed"),
+        }
+    }
+
+    /// The call of an outbox row, with an `update_of` resolved to the activity id it needs.
+    async fn decode(&self, head: &outbox::PendingCall) -> Result<ConnectorCall, &'static str> {
+        if head.operation != UPDATE_OF {
+            return serde_json::from_str(&head.call).map_err(|_| "undecodable_call");
+        }
+        let update: UpdateOf<ConnectorCall> =
+            serde_json::from_str(&head.call).map_err(|_| "undecodable_call")?;
+        let sent = outbox::get(&self.outbox.pool, update.sent)
+            .await
+            .map_err(|_| "store_unavailable")?;
+        match (sent, update.call) {
+            (
+                Some(outbox::Entry {
+                    result_id: Some(activity_id),
+                    ..
+                }),
+                ConnectorCall::Update {
+                    conversation_id,
+                    activity,
+                    ..
+                },
+            ) => Ok(ConnectorCall::Update {
+                conversation_id,
+                activity_id,
+                activity,
+            }),
+            _ => Err("original_not_delivered"),
+        }
+    }
+
+    /// Attempts one call; the outcome is recorded by the caller, with others.
+    async fn deliver(&self, head: outbox::PendingCall) -> outbox::Settlement {
+        if head.operation == crate::webhooks::OPERATION {
+            return self.deliver_webhook(head).await;
+        }
+        let call = match self.decode(&head).await {
+            Ok(call) => call,
+            Err(reason) => return give_up(&head, head.attempts, reason),
+        };
+        let Ok(service_url) = ServiceUrl::parse(&head.service_url) else {
+            return give_up(&head, head.attempts, "invalid_service_url");
+        };
+        let now = self.outbox.clock.now_ms();
+        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
+        if now - head.created_at > max_age {
+            return give_up(&head, head.attempts, "expired");
+        }
+        let result = self.connector.execute(&service_url, &call).await;
+        let now = self.outbox.clock.now_ms();
+        match result {
+            Ok(delivered) => {
+                self.connector
+                    .stats()
+                    .delivered_after((now - head.created_at).max(0) as f64 / 1000.0);
+                let attempts = head.attempts + i64::from(delivered.attempts);
+                tracing::debug!(
+                    outbox.id = head.id,
+                    outbox.attempts = attempts,
+                    "outbox call delivered"
+                );
+                outbox::Settlement::Delivered {
+                    id: head.id,
+                    attempts,
+                    result_id: delivered.id,
+                    at: now,
+                    keep_payload: false,
+                }
+            }
+            Err(failed) if failed.error.is_retryable() => {
+                let attempts = head.attempts + i64::from(failed.attempts);
+                self.retry_later(
+                    &head,
+                    attempts,
+                    failed.error.retry_after(),
+                    failed.error.code(),
+                    now,
+                )
+            }
+            Err(failed) => {
+                let attempts = head.attempts + i64::from(failed.attempts);
+                if matches!(failed.error, ConnectorError::WritesBlocked) {
+                    tracing::info!(
+                        outbox.id = head.id,
+                        "the recipient blocked or uninstalled the bot"
+                    );
+                    if let Some(conversation) = call.conversation() {
+                        let _ = self.outbox.blocked.send(conversation.to_owned());
+                    }
+                }
+                give_up(&head, attempts, &failed.error.code())
+            }
+        }
+    }
+
+    /// Parks a call until the receiver's `Retry-After` or the next backoff step (at least the
+    /// first one).
+    fn retry_later(
+        &self,
+        head: &outbox::PendingCall,
+        attempts: i64,
+        retry_after: Option<Duration>,
+        error: String,
+        now: i64,
+    ) -> outbox::Settlement {
+        let backoff = self.connector.backoff();
+        let delay = backoff
+            .delay_for(u32::try_from(attempts).unwrap_or(u32::MAX), retry_after)
+            .max(backoff.delay(1));
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        tracing::warn!(
+            outbox.id = head.id,
+            outbox.operation = %head.operation,
+            outbox.attempts = attempts,
+            outbox.error = %error,
+            retry.delay_ms = delay_ms,
+            "outbox call parked for a later retry"
+        );
+        outbox::Settlement::Retry {
+            id: head.id,
+            attempts,
+            next_attempt_at: now.saturating_add(delay_ms),
+            error,
+        }
+    }
+
+    /// A tenant webhook ([`crate::webhooks`]): one attempt, then delivered, parked with the
+    /// Connector's backoff (or the receiver's `Retry-After`), or given up. Its payload is kept
+    /// after delivery: the admin API lists deliveries from it.
+    async fn deliver_webhook(&self, head: outbox::PendingCall) -> outbox::Settlement {
+        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
+        if self.outbox.clock.now_ms() - head.created_at > max_age {
+            return give_up(&head, head.attempts, "expired");
+        }
+        let result = self.webhooks.deliver(&head.call).await;
+        let (attempts, now) = (head.attempts + 1, self.outbox.clock.now_ms());
+        match result {
+            Ok(()) => outbox::Settlement::Delivered {
+                id: head.id,
+                attempts,
+                result_id: None,
+                at: now,
+                keep_payload: true,
+            },
+            Err(failed) if failed.retryable => {
+                self.retry_later(&head, attempts, failed.retry_after, failed.code, now)
+            }
+            Err(failed) => give_up(&head, attempts, &failed.code),
+        }
+    }
+}
+
+fn give_up(head: &outbox::PendingCall, attempts: i64, reason: &str) -> outbox::Settlement {
+    tracing::warn!(
+        outbox.id = head.id,
+        outbox.error = reason,
+        "outbox call given up"
+    );
+    outbox::Settlement::Failed {
+        id: head.id,
+        attempts,
+        error: reason.to_owned(),
+    }
+}
