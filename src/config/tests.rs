@@ -1,0 +1,136 @@
+use super::*;
+use secrecy::ExposeSecret;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn no_configuration_means_anonymous_dev_mode_on_loopback() {
+    let s = Settings::load(None, &env(&[])).expect("defaults load");
+    assert!(s.is_anonymous());
+    assert_eq!(s.server.bind.to_string(), "127.0.0.1:3978");
+    assert_eq!(s.store.url, "sqlite://switchboard.db");
+    assert_eq!(
+        s.bot.openid_metadata_url.as_str(),
+        DEFAULT_OPENID_METADATA_URL
+    );
+}
+
+#[test]
+fn anonymous_mode_is_refused_on_a_public_bind_address() {
+    let err = Settings::load(None, &env(&[("SWITCHBOARD_SERVER__BIND", "0.0.0.0:3978")]))
+        .expect_err("must refuse");
+    assert!(format!("{err:#}").contains("anonymous dev mode"), "{err:#}");
+}
+
+#[test]
+fn sdk_variables_configure_the_bot() {
+    let s = Settings::load(
+        None,
+        &env(&[
+            ("MicrosoftAppId", "app-1"),
+            ("MicrosoftAppPassword", "s3cret"),
+            ("MicrosoftAppType", "SingleTenant"),
+            ("MicrosoftAppTenantId", "tenant-1"),
+        ]),
+    )
+    .expect("loads");
+    let BotAuth::Credentials(c) = &s.bot.auth else {
+        panic!("expected credentials")
+    };
+    assert_eq!(c.app_id, "app-1");
+    assert_eq!(c.app_password.expose_secret(), "s3cret");
+    assert_eq!(c.app_type, AppType::SingleTenant);
+    assert_eq!(
+        c.token_url.as_str(),
+        "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+    );
+}
+
+#[test]
+fn switchboard_variables_win_over_sdk_variables_and_nest_with_double_underscore() {
+    let s = Settings::load(
+        None,
+        &env(&[
+            ("MicrosoftAppId", "from-sdk"),
+            ("MicrosoftAppPassword", "pw"),
+            ("SWITCHBOARD_BOT__APP_ID", "from-switchboard"),
+            (
+                "SWITCHBOARD_BOT__OPENID_METADATA_URL",
+                "http://127.0.0.1:9/meta",
+            ),
+            ("SWITCHBOARD_BOT__ALLOWED_TENANTS", "T1, t2"),
+            (
+                "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS",
+                "http://127.0.0.1:*",
+            ),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(s.bot.app_id(), Some("from-switchboard"));
+    assert_eq!(
+        s.bot.openid_metadata_url.as_str(),
+        "http://127.0.0.1:9/meta"
+    );
+    assert_eq!(s.bot.allowed_tenants, vec!["t1", "t2"]);
+    assert!(
+        s.bot
+            .allowed_service_urls
+            .allows_str("http://127.0.0.1:4000/")
+    );
+    assert!(
+        !s.bot
+            .allowed_service_urls
+            .allows_str("https://smba.trafficmanager.net/amer/")
+    );
+}
+
+#[test]
+fn a_toml_file_sits_between_defaults_and_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &path,
+        "[server]\nbind = \"127.0.0.1:4000\"\n[store]\nurl = \"sqlite://x.db\"\n",
+    )
+    .expect("write");
+    let s = Settings::load(
+        Some((&path, true)),
+        &env(&[("SWITCHBOARD_STORE__URL", "sqlite://y.db")]),
+    )
+    .expect("loads");
+    assert_eq!(s.server.bind.port(), 4000);
+    assert_eq!(s.store.url, "sqlite://y.db");
+}
+
+#[test]
+fn single_tenant_without_tenant_id_fails_with_the_key_named() {
+    let err = Settings::load(
+        None,
+        &env(&[
+            ("SWITCHBOARD_BOT__APP_ID", "a"),
+            ("SWITCHBOARD_BOT__APP_PASSWORD", "p"),
+            ("SWITCHBOARD_BOT__APP_TYPE", "SingleTenant"),
+        ]),
+    )
+    .expect_err("must fail");
+    assert!(format!("{err:#}").contains("bot.tenant_id"), "{err:#}");
+}
+
+#[test]
+fn an_app_id_without_a_password_fails_at_boot() {
+    let err =
+        Settings::load(None, &env(&[("SWITCHBOARD_BOT__APP_ID", "a")])).expect_err("must fail");
+    assert!(format!("{err:#}").contains("bot.app_password"), "{err:#}");
+}
+
+#[test]
+fn a_bad_url_fails_at_boot() {
+    let err = Settings::load(None, &env(&[("SWITCHBOARD_GRAPH__BASE_URL", "not a url")]))
+        .expect_err("must fail");
+    assert!(format!("{err:#}").contains("graph.base_url"), "{err:#}");
+}
