@@ -164,8 +164,8 @@ pub async fn command(
     let now = app.clock.now_ms();
     let notice = match word.as_str() {
         "status" => None,
-        "available" => {
-            registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, "available", now)
+        presence @ ("available" | "away") => {
+            registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, presence, now)
                 .await?;
             sync(
                 &app.pool,
@@ -174,19 +174,11 @@ pub async fn command(
                 Scope::User(&actor.user_id),
             )
             .await?;
-            Some("You receive chats again".to_owned())
-        }
-        "away" => {
-            registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, "away", now)
-                .await?;
-            sync(
-                &app.pool,
-                &app.engines,
-                &actor.tenant,
-                Scope::User(&actor.user_id),
-            )
-            .await?;
-            Some(format!("Chats are paused until you say {slash}available"))
+            Some(if presence == "available" {
+                "You receive chats again".to_owned()
+            } else {
+                format!("Chats are paused until you say {slash}available")
+            })
         }
         "back" => {
             back(app, &actor.tenant, &actor.user_id).await?;
