@@ -263,6 +263,8 @@ fn header_origin_url_and_network_parsers_never_panic() {
                     url::Url::parse(&fill::text(&a, |_| Some("x"))),
                     url::Url::parse(&filled),
                 )
+                // SendHttpRequest sends http(s) only; other schemes' URLs parse differently.
+                && matches!(template.scheme(), "http" | "https")
             {
                 prop_assert_eq!(template.host_str(), url.host_str(), "{} / {}", a, b);
             }

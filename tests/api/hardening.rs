@@ -630,3 +630,53 @@ async fn the_cli_makes_keys_only_for_tenants_the_store_knows_unless_asked_to_cre
     let again = run(&["admin", "create-key", "--tenant", "new-tenant"]);
     assert!(again.status.success(), "the tenant is known now: {again:?}");
 }
+
+/// Found by `cargo fuzz`: URL parsers skip extra slashes and backslashes after `https:` and
+/// drop tabs and line breaks, so each of these URLs puts a customer's value in the host.
+#[tokio::test]
+async fn workflow_urls_that_let_a_placeholder_name_the_host_are_refused_in_every_spelling() {
+    let app = crate::teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let lookup = |url: &str| {
+        json!({"id": "crm-im", "name": "Lookup", "start": "a", "activities": {
+            "a": {"type": "Accept", "next": "h"},
+            "h": {"type": "SendHttpRequest", "method": "GET", "url": url,
+                  "exits": {"success": "ok", "failure": "ok"}},
+            "ok": {"type": "Disconnect", "text": "thanks"}
+        }})
+    };
+    let codes = |body: &Value| -> Vec<String> {
+        body["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for url in [
+        "https://${customer.displayName}/x",
+        "https:///${customer.displayName}/x",
+        "https:\\\\${customer.displayName}/x",
+        "https:/\\${customer.displayName}/x",
+        "https:/\t/${customer.displayName}/x",
+        "https://crm.example\n${customer.displayName}/x",
+    ] {
+        let (status, _, body) = api.post("/workflows/validate", &lookup(url)).await;
+        assert_eq!(status, 200, "{url:?}: {body}");
+        assert!(
+            codes(&body).iter().any(|c| c == "placeholder_in_host"),
+            "{url:?}: {body}"
+        );
+    }
+    // A placeholder after the host, past a backslash, is in the path: allowed.
+    let (_, _, body) = api
+        .post(
+            "/workflows/validate",
+            &lookup("https://crm.example\\c\\${customer.displayName}"),
+        )
+        .await;
+    assert!(
+        !codes(&body).iter().any(|c| c == "placeholder_in_host"),
+        "{body}"
+    );
+}
