@@ -155,7 +155,10 @@ mod engine {
     use serde_json::json;
     use switchboard::directory::model::{Service, User};
     use switchboard::distribution::Presence;
-    use switchboard::engine::core::{Command, Core, Customer, Effect};
+    use switchboard::engine::{
+        core::Core,
+        messages::{Command, Customer, Effect},
+    };
 
     pub struct EngineBench {
         core: Core,

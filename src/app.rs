@@ -3,7 +3,7 @@
 //!
 //! This module sits beneath the HTTP edges (`admin`, `bot`, `interact`, `preferences`,
 //! `reporting`): they name it, never `startup`, which only builds the `App`
-//! ([`crate::app::Application::build`]) and composes the routes. It holds no logic
+//! (`startup::Application::build`) and composes the routes. It holds no logic
 //! beyond accessors.
 
 use std::ops::Deref;
@@ -29,7 +29,7 @@ use crate::store::{self, Pool};
 pub struct AppState(Arc<App>);
 
 impl AppState {
-    /// Wraps the service's one `App` (built by [`crate::app::Application::build`]).
+    /// Wraps the service's one `App` (built by `startup::Application::build`).
     pub fn new(app: App) -> Self {
         AppState(Arc::new(app))
     }

@@ -18,7 +18,7 @@ use crate::app::{App, AppState};
 use crate::directory::document::{DocKind, check, shape_problem, workflow_problems};
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
-use crate::engine::core::Command;
+use crate::engine::messages::Command;
 use crate::engine::sync::{Scope, sync};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::engine::core::{Command, SessionState};
+use crate::engine::messages::{Command, SessionState};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::http::query::Params;

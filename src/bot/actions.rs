@@ -9,7 +9,7 @@ use crate::cards::data::{
     InvitationWithdrawn, UserText, WithdrawReason,
 };
 use crate::distribution::{CancelReason, OfferOutcome};
-use crate::engine::core::{Brief, Command, Effect};
+use crate::engine::messages::{Brief, Command, Effect};
 
 use super::agents::{self, Actor};
 use super::store::{self, Invitation};

@@ -10,7 +10,7 @@ use crate::cards::data::{AgentStatus, BotHelp};
 use crate::demo::DEMO_TENANT;
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
-use crate::engine::core::Command;
+use crate::engine::messages::Command;
 use crate::engine::sync::{Scope, sync};
 use crate::store::registrations::{self, Registration};
 

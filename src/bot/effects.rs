@@ -26,7 +26,7 @@ use crate::config::ChatroomMode;
 use crate::customer::store::CustomerEvent;
 use crate::directory::model::Service;
 use crate::directory::store::{self as docs, Kind};
-use crate::engine::core::{AgentStateChange, Brief, Effect, EndedBy};
+use crate::engine::messages::{AgentStateChange, Brief, Effect, EndedBy};
 use crate::graph::GraphError;
 use crate::store::effects::{self, EffectId, EffectState, Handed};
 
@@ -648,7 +648,7 @@ async fn acw_card(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::core::AgentStateChange;
+    use crate::engine::messages::AgentStateChange;
 
     fn handed(id: i64, seq: i64, effect: Effect) -> Handed {
         Handed {
@@ -683,7 +683,7 @@ mod tests {
         let close = Effect::CloseChatroom {
             session: "s1".into(),
             user: "anne".into(),
-            ended_by: crate::engine::core::EndedBy::Customer,
+            ended_by: crate::engine::messages::EndedBy::Customer,
         };
         // The engine emits the agent's ACW before the chatroom's close in the same command.
         router.route(

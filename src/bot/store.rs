@@ -4,7 +4,7 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use crate::engine::core::Brief;
+use crate::engine::messages::Brief;
 use crate::store::Pool;
 
 /// An invitation card sent to a user.

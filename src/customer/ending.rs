@@ -20,7 +20,7 @@
 
 use super::store;
 use crate::app::App;
-use crate::engine::core::{Command, Effect, SessionState};
+use crate::engine::messages::{Command, Effect, SessionState};
 
 /// Whether `effects` end `session` for the customer.
 fn ends(effects: &[Effect], session: &str) -> bool {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::store::{CustomerEvent, append_in};
 use crate::clock::Clock;
-use crate::engine::core::{Effect, SessionState};
+use crate::engine::messages::{Effect, SessionState};
 use crate::store::Pool;
 use crate::store::effects::{self, EffectQueue, EffectState};
 

@@ -15,7 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Command, Core, Effect, SessionView};
+use super::core::Core;
+use super::messages::{Command, Effect, SessionView};
 use crate::clock::Clock;
 use crate::distribution::model::Agent;
 use crate::store::Pool;
@@ -45,7 +46,7 @@ enum Request {
         reply: oneshot::Sender<Option<Agent>>,
     },
     Live {
-        reply: oneshot::Sender<super::core::Live>,
+        reply: oneshot::Sender<super::messages::Live>,
     },
 }
 
@@ -122,7 +123,7 @@ impl Engine {
     }
 
     /// What is happening in the tenant now: sessions, agents, queues.
-    pub async fn live(&self) -> anyhow::Result<super::core::Live> {
+    pub async fn live(&self) -> anyhow::Result<super::messages::Live> {
         self.ask(|reply| Request::Live { reply }).await
     }
 

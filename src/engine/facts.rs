@@ -2,7 +2,7 @@
 //! `report_offers`): what the reports and KPIs read. Written by the actor in the command's own
 //! transaction, so a fact is stored exactly when the transition that produced it is.
 
-use super::core::Fact;
+use super::messages::Fact;
 
 /// Records a reporting fact (a session or an offer that ended) in the command's transaction.
 pub(super) async fn report(

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::core::{Command, Effect};
 use super::http_request::execute;
+use super::messages::{Command, Effect};
 use super::registry::Engines;
 use crate::store::Pool;
 use crate::store::effects::{self as effects_store, EffectQueue, EffectState, Handed};

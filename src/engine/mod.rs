@@ -11,5 +11,6 @@ pub mod core;
 mod facts;
 pub mod http_request;
 pub mod http_worker;
+pub mod messages;
 pub mod registry;
 pub mod sync;

@@ -10,7 +10,7 @@ use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, Tenant, User};
 use crate::directory::store::{self as docs, Kind};
 use crate::distribution::Presence;
-use crate::engine::core::Command;
+use crate::engine::messages::Command;
 use crate::engine::registry::Engines;
 use crate::store::{Pool, registrations};
 

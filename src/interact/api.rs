@@ -22,7 +22,7 @@ use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
 use crate::customer::store::{self, Accepted, CustomerEvent, SessionRow};
 use crate::directory::contacts::{self, Contact, Target};
-use crate::engine::core::{Command, Customer};
+use crate::engine::messages::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use sqlx::Row;
 
 use crate::app::{App, AppState};
-use crate::engine::core::SessionState;
+use crate::engine::messages::SessionState;
 use crate::http::problem::Problem;
 use crate::telemetry::Histogram;
 
@@ -186,7 +186,7 @@ async fn render(app: &App) -> anyhow::Result<String> {
             queue.add(labels.clone(), q.length as f64);
             oldest.add(labels, q.oldest_wait_seconds.unwrap_or(0) as f64);
         }
-        let count = |f: &dyn Fn(&crate::engine::core::LiveAgent) -> bool| {
+        let count = |f: &dyn Fn(&crate::engine::messages::LiveAgent) -> bool| {
             live.agents.iter().filter(|a| f(a)).count() as f64
         };
         for (state, n) in [

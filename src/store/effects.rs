@@ -20,7 +20,7 @@ use anyhow::Context;
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::engine::core::Effect;
+use crate::engine::messages::Effect;
 use crate::store::Pool;
 
 /// Who carries an effect out.

@@ -62,7 +62,7 @@ pub async fn enqueue(
 /// Rows per multi-row statement (at most 8 parameters each, well below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 128;
 
-/// Adds many calls inside the caller's transaction, a statement per [`ROWS_PER_STATEMENT`]
+/// Adds many calls inside the caller's transaction, a statement per `ROWS_PER_STATEMENT`
 /// calls; returns their ids in the order of `calls`.
 pub async fn enqueue_many(
     conn: &mut SqliteConnection,
@@ -155,7 +155,7 @@ pub enum Settlement {
 }
 
 /// Records the outcomes of many attempts in one transaction (group commit), a statement per
-/// [`ROWS_PER_STATEMENT`] outcomes. A delivered call keeps its metadata until
+/// `ROWS_PER_STATEMENT` outcomes. A delivered call keeps its metadata until
 /// retention removes it, and its payload only when asked to (the store would otherwise grow by
 /// every card sent); a given-up call keeps its payload for inspection.
 pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::rfc3339;
-use crate::engine::core::{Customer, Effect, Fact, Outcome, SessionState};
+use crate::engine::messages::{Customer, Effect, Fact, Outcome, SessionState};
 
 /// The kinds of events a tenant's endpoints receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +194,7 @@ mod tests {
     fn data_json(data: &EventData) -> Value {
         serde_json::to_value(data).unwrap_or(Value::Null)
     }
-    use crate::engine::core::{Brief, EndedBy};
+    use crate::engine::messages::{Brief, EndedBy};
 
     fn to_customer(session: &str, state: SessionState, agent: Option<&str>) -> Effect {
         Effect::ToCustomer {

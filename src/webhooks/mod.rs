@@ -2,7 +2,7 @@
 //! `session.connected`, `session.ended`, `session.collectInformation`) through signed HTTPS
 //! POSTs, delivered reliably through the outbox.
 //!
-//! Flow: the engine actor's persist transaction calls [`record`], which turns the transition's
+//! Flow: the engine actor's persist transaction calls [`record()`], which turns the transition's
 //! effects into events ([`events_of`], pure) and queues one outbox row per (event, endpoint) in
 //! the same transaction — an event is recorded exactly when its transition is. The outbox
 //! dispatcher hands rows of operation [`OPERATION`] to [`Sender::deliver`], which signs and
@@ -10,7 +10,7 @@
 //!
 //! Owns: endpoint settings ([`endpoints`], table `tenant_webhooks`, secrets write-only), the
 //! payload and signature format (README "Webhooks"). Does not own: the outbox's scheduling
-//! (`botframework::delivery`), or how parameters reach a session (`engine::core::Command`).
+//! (`botframework::delivery`), or how parameters reach a session (`engine::messages::Command`).
 
 pub mod endpoints;
 pub mod events;

@@ -12,7 +12,7 @@ use sqlx::{Row, SqliteConnection};
 use super::endpoints;
 use super::events::events_of;
 use crate::clock::rfc3339;
-use crate::engine::core::Effect;
+use crate::engine::messages::Effect;
 use crate::store::outbox::{self, NewCall};
 
 /// The outbox operation of webhook deliveries.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::Row;
-use switchboard::engine::core::Command;
+use switchboard::engine::messages::Command;
 
 use crate::engine::start;
 use crate::helpers::{TestApp, spawn_app};

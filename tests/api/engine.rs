@@ -10,7 +10,10 @@ use switchboard::clock::ManualClock;
 use switchboard::directory::model::{Service, User};
 use switchboard::distribution::{OfferOutcome, Presence};
 use switchboard::engine::actor::Engine;
-use switchboard::engine::core::{Command, Core, Customer, Effect, Fact, Outcome, SessionState};
+use switchboard::engine::{
+    core::Core,
+    messages::{Command, Customer, Effect, Fact, Outcome, SessionState},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::spawn_app;

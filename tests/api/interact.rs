@@ -511,7 +511,7 @@ async fn a_silent_customer_is_ended_after_the_inactivity_time() {
 async fn the_session_state_shows_the_queue_position_and_then_the_agent() {
     use switchboard::directory::model::User;
     use switchboard::distribution::Presence;
-    use switchboard::engine::core::{Command, Effect};
+    use switchboard::engine::messages::{Command, Effect};
 
     let app = spawn_app().await;
     let workflow = json!({"id": "q", "name": "Q", "start": "a", "activities": {

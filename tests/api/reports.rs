@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::clock::ManualClock;
 use switchboard::engine::actor::Engine;
-use switchboard::engine::core::{Command, Customer, Effect};
+use switchboard::engine::messages::{Command, Customer, Effect};
 
 use crate::admin::Api;
 use crate::helpers::{TestApp, TestConfig, spawn_app_on};

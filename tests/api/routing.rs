@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchboard::clock::ManualClock;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self, Kind};
-use switchboard::engine::core::Command;
+use switchboard::engine::messages::Command;
 
 use crate::helpers::{TestApp, TestConfig};
 use crate::mock_bf::TENANT_ID;

@@ -669,7 +669,7 @@ async fn no_answer_is_rona_the_card_says_missed_and_back_makes_the_agent_selecta
     clock.advance(chrono::Duration::seconds(31));
     let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
     engine
-        .send(switchboard::engine::core::Command::Tick)
+        .send(switchboard::engine::messages::Command::Tick)
         .await
         .expect("tick");
     wait_update(&app, ANNE, "You missed this chat").await;

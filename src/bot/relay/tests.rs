@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::core::Brief;
+use crate::engine::messages::Brief;
 
 fn room(session: &str, customer: &str) -> Chatroom {
     let mut brief = Brief {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::core::AgentStateChange;
+use crate::engine::messages::AgentStateChange;
 
 fn handed(id: i64, effect: Effect) -> Handed {
     Handed {
