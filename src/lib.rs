@@ -46,7 +46,7 @@
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
 //! Engine effects: the actor records them in its command's transaction, then hands them to
 //! their consumer's in-memory inbox ([`store::effects::EffectQueue`]): customer events
-//! ([`customer::events`]), Teams ([`bot::effects`], sessions in parallel, each in order),
+//! ([`customer::events`]), Teams ([`bot::teams_worker`], sessions in parallel, each in order),
 //! workflow HTTP requests ([`engine::http_worker`]). The table is read only at start.
 
 pub mod admin;

@@ -292,7 +292,10 @@ impl Application {
             Arc::clone(&self.state.engines),
             stop.clone(),
         ));
-        let bot_effects = tokio::spawn(crate::bot::effects::run(self.state.clone(), stop.clone()));
+        let bot_effects = tokio::spawn(crate::bot::teams_worker::run(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let retention = tokio::spawn(crate::reporting::transcripts::run_retention(
             self.state.clone(),
             stop.clone(),

@@ -10,10 +10,10 @@
 
 pub mod actions;
 pub mod agents;
-pub mod effects;
 mod lanes;
 pub mod relay;
 pub mod store;
+pub mod teams_worker;
 
 use axum::Json;
 use axum::extract::State;

@@ -11,7 +11,7 @@
 //! engine's [`Effect`]: a new effect without a consumer does not compile.
 //!
 //! This module does not carry effects out; the consumers do (`customer::events`,
-//! `bot::effects`, `engine::http_worker`).
+//! `bot::teams_worker`, `engine::http_worker`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,7 +28,7 @@ use crate::store::Pool;
 pub enum Consumer {
     /// The customer's event stream (`customer::events`).
     Customer,
-    /// Teams: cards, chatrooms, relays (`bot::effects`).
+    /// Teams: cards, chatrooms, relays (`bot::teams_worker`).
     Teams,
     /// The workflow's outbound HTTP requests (`engine::http_worker`).
     Http,

@@ -1,0 +1,231 @@
+//! Chatrooms opened (a Graph group chat or the personal-chat fallback) with what the customer
+//! wrote before the agent joined, and the after-contact-work card.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use crate::app::App;
+use crate::botframework::service_url::ServiceUrl;
+use crate::cards::data::{Acw, AfterContactWork, Id, SessionStarted};
+use crate::config::ChatroomMode;
+use crate::customer::store::CustomerEvent;
+use crate::directory::model::Service;
+use crate::directory::store::{self as docs, Kind};
+use crate::engine::messages::Brief;
+use crate::graph::GraphError;
+use crate::store::effects::EffectId;
+
+use crate::bot::actions::{customer, service};
+use crate::bot::card_activity;
+use crate::bot::store::{self, Chatroom};
+use crate::store::registrations;
+
+use super::{attributed, done, parameters, post_one, send, skip};
+
+/// Opens the chatroom of a connected session and posts the start card and what the customer
+/// wrote before the agent joined.
+pub(super) async fn open_chatroom(
+    app: &App,
+    id: EffectId,
+    tenant: &str,
+    session: &str,
+    user: &str,
+    brief: Brief,
+) -> anyhow::Result<()> {
+    let now = app.clock.now_ms();
+    let Some(reg) = registrations::registered(&app.pool, tenant, user).await? else {
+        tracing::warn!(effect.id = %id, user.id = %user, "chatroom for a user who is not registered");
+        return skip(app, id).await;
+    };
+    let (conversation, mode) = match chatroom_conversation(app, tenant, user, &brief).await {
+        Some(chat) => (chat, store::GROUP),
+        None => (reg.conversation_id.clone(), store::PERSONAL),
+    };
+    let card = app.cards.render_data(&SessionStarted {
+        session: Id {
+            id: session.to_owned(),
+        },
+        service: service(&brief),
+        customer: customer(&brief),
+        parameters: parameters(&brief),
+    })?;
+    let earlier = earlier_messages(app, session, &brief).await?;
+    let url = ServiceUrl::parse(&reg.service_url)?;
+    let mut tx = crate::store::begin_write(&app.pool).await?;
+    store::put_chatroom(
+        &mut tx,
+        &Chatroom {
+            session_id: session.to_owned(),
+            tenant_id: tenant.to_owned(),
+            user_id: user.to_owned(),
+            conversation_id: conversation.clone(),
+            service_url: reg.service_url.clone(),
+            mode: mode.into(),
+            brief: brief.clone(),
+            opened_at: now,
+            closed_at: None,
+        },
+    )
+    .await?;
+    app.outbox
+        .enqueue(&mut tx, &url, &send(&conversation, card_activity(card)))
+        .await?;
+    for text in earlier {
+        app.outbox
+            .enqueue(
+                &mut tx,
+                &url,
+                &send(
+                    &conversation,
+                    attributed(&brief.customer.display_name, &text),
+                ),
+            )
+            .await?;
+    }
+    done(&mut tx, id).await?;
+    tx.commit().await?;
+    app.outbox.wake();
+    tracing::info!(tenant.id = %tenant, session.id = %session, chatroom.mode = mode, "chatroom opened");
+    Ok(())
+}
+
+/// The group chat for a chatroom, made with Graph; `None` means the personal-chat fallback
+/// (configured, anonymous mode, Graph not set up or not consented in the tenant, or Graph
+/// still failing after retries).
+pub(super) async fn chatroom_conversation(
+    app: &App,
+    tenant: &str,
+    user: &str,
+    brief: &Brief,
+) -> Option<String> {
+    if app.settings.bot.chatroom == ChatroomMode::Personal || app.settings.is_anonymous() {
+        return None;
+    }
+    let topic: String = format!("{} – {}", brief.customer.display_name, service(brief).name)
+        .chars()
+        .take(250)
+        .collect();
+    let members = [user];
+    let created = match retrying(|| app.graph.create_group_chat(tenant, &topic, &members)).await {
+        Ok(chat) => retrying(|| app.graph.install_in_chat(tenant, &chat))
+            .await
+            .map(|()| chat),
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(chat) => Some(chat),
+        Err(e) if e.needs_consent() => {
+            tracing::warn!(tenant.id = %tenant, error = %e, "no group chat (Graph not set up or not consented): using the agent's personal chat");
+            None
+        }
+        Err(e) => {
+            // Nothing is lost: the chat goes on in the personal chat rather than waiting.
+            tracing::error!(tenant.id = %tenant, error = %e, "no group chat (Graph kept failing): using the agent's personal chat");
+            None
+        }
+    }
+}
+
+/// Calls Graph, trying again twice (after 200 and 400 ms) when the error may pass.
+pub(super) async fn retrying<T, F, Fut>(mut call: F) -> Result<T, GraphError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GraphError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..2 {
+        match call().await {
+            Err(e) if e.is_retryable() => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+/// What the customer wrote before the agent joined (the first message and answers to the
+/// workflow), to post into the chatroom after the start card. What they wrote after the
+/// customer was told `connected` reaches the chatroom as the engine's relays (behind this
+/// chatroom in its session's lane), so it is not posted twice.
+pub(super) async fn earlier_messages(
+    app: &App,
+    session: &str,
+    brief: &Brief,
+) -> anyhow::Result<Vec<String>> {
+    let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
+    let mut texts: Vec<String> = Vec::new();
+    let mut before_connected: Option<usize> = None;
+    for (_, event) in events {
+        match event {
+            CustomerEvent::CustomerMessage { text, .. } => texts.push(text),
+            CustomerEvent::State { state, .. } if state == "connected" => {
+                before_connected = Some(texts.len());
+            }
+            _ => {}
+        }
+    }
+    if let Some(n) = before_connected {
+        texts.truncate(n);
+    }
+    if texts.is_empty() {
+        return Ok(brief.first_message.clone().into_iter().collect());
+    }
+    Ok(texts)
+}
+
+/// Sends the after-contact-work card to the agent's personal chat.
+pub(super) async fn acw_card(
+    app: &App,
+    id: EffectId,
+    tenant: &str,
+    user: &str,
+    until: i64,
+) -> anyhow::Result<()> {
+    let now = app.clock.now_ms();
+    let Some(reg) = registrations::registered(&app.pool, tenant, user).await? else {
+        return skip(app, id).await;
+    };
+    let last: Option<(String, String)> = sqlx::query(
+        "SELECT session_id, brief FROM chatrooms WHERE tenant_id = $1 AND user_id = $2
+         ORDER BY closed_at DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(user)
+    .fetch_optional(&app.pool)
+    .await?
+    .map(|r| Ok::<_, sqlx::Error>((r.try_get("session_id")?, r.try_get("brief")?)))
+    .transpose()?;
+    let Some((session, brief)) = last else {
+        return skip(app, id).await;
+    };
+    let brief: Brief = serde_json::from_str(&brief)?;
+    let settings = docs::list::<Service>(&app.pool, tenant, Kind::Service)
+        .await?
+        .into_iter()
+        .find(|s| s.value.name == brief.service)
+        .map(|s| s.value.distribution);
+    let extend = settings.as_ref().and_then(|d| d.acw_extension_seconds);
+    let card = app.cards.render_data(&AfterContactWork {
+        session: Id { id: session },
+        service: service(&brief),
+        acw: Acw {
+            seconds: u64::try_from((until - now).max(0) / 1000).unwrap_or(0),
+            ends_at: chrono::DateTime::from_timestamp_millis(until)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            can_extend: extend.is_some(),
+            extend_seconds: u64::from(extend.unwrap_or(0)),
+        },
+    })?;
+    post_one(
+        app,
+        id,
+        &reg.service_url,
+        &reg.conversation_id,
+        card_activity(card),
+    )
+    .await
+}
