@@ -1,0 +1,129 @@
+//! Tenant settings: read with secrets masked, replaced with If-Match, secrets write-only.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::webhooks;
+use super::{conflict, if_match, invalid, parse_body, with_etag};
+use crate::app::{App, AppState};
+use crate::directory::document::shape_problem;
+use crate::directory::model::Tenant;
+use crate::directory::store::{self as docs, Kind};
+use crate::engine::messages::Command;
+use crate::http::extract::Admin;
+use crate::http::problem::{ApiResult, Refused, internal};
+
+pub(super) async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refused> {
+    let stored = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant)
+        .await
+        .map_err(internal)?;
+    let (settings, version) = match stored {
+        Some(t) => (t.value, t.version),
+        None => (
+            Tenant {
+                id: tenant.to_owned(),
+                name: String::new(),
+                im_enabled: true,
+                http_allowed_networks: Vec::new(),
+            },
+            0,
+        ),
+    };
+    let granted = crate::store::consents::consent_of(&app.pool, tenant)
+        .await
+        .map_err(internal)?;
+    let mut conn = app.pool.acquire().await.map_err(internal)?;
+    let endpoints = crate::webhooks::endpoints::list(&mut conn, tenant)
+        .await
+        .map_err(internal)?;
+    let mut body = serde_json::to_value(settings).map_err(internal)?;
+    // Secrets are write-only: endpoints are listed by id and URL.
+    body["webhooks"] = json!(endpoints);
+    body["permissions"] = json!({
+        "grantedAt": granted.and_then(chrono::DateTime::from_timestamp_millis),
+        // An admin of the tenant signs in here and presses "Grant permissions".
+        "grantPermissionsUrl": app.preferences_url(),
+    });
+    Ok((body, version))
+}
+
+pub(super) async fn get_settings(State(app): State<AppState>, admin: Admin) -> ApiResult {
+    let (body, version) = tenant_settings(&app, &admin.tenant).await?;
+    Ok(with_etag(StatusCode::OK, version, body))
+}
+
+pub(super) async fn put_settings(
+    State(app): State<AppState>,
+    admin: Admin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let version = if_match(&headers)?;
+    let mut doc = parse_body(&body)?;
+    let mut hooks = None;
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("permissions");
+        // Absent: the endpoints stay as they are; a list replaces them.
+        hooks = o.remove("webhooks");
+        o.insert("id".into(), json!(admin.tenant));
+    }
+    let tenant: Tenant =
+        serde_json::from_value(doc).map_err(|e| invalid(vec![shape_problem(&e)]))?;
+    let hooks = match hooks {
+        None => None,
+        Some(raw) => {
+            let mut conn = app.pool.acquire().await.map_err(internal)?;
+            let known = crate::webhooks::endpoints::list(&mut conn, &admin.tenant)
+                .await
+                .map_err(internal)?;
+            drop(conn);
+            let checked = crate::webhooks::validate::endpoints(
+                &raw,
+                "/webhooks",
+                &tenant.http_allowed_networks,
+                &known,
+            )
+            .await
+            .map_err(webhooks::refusal)?;
+            Some(checked)
+        }
+    };
+    let expected = (version > 0).then_some(version);
+    let now = app.clock.now_ms();
+    let mut tx = app.pool.begin().await.map_err(internal)?;
+    docs::put_in(
+        &mut tx,
+        &admin.tenant,
+        Kind::Tenant,
+        &admin.tenant,
+        &tenant,
+        expected,
+        now,
+    )
+    .await
+    .map_err(conflict)?;
+    if let Some(hooks) = &hooks {
+        let changes = crate::webhooks::endpoints::store(&mut tx, &admin.tenant, hooks, true, now)
+            .await
+            .map_err(internal)?;
+        tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id,
+            webhooks.created = changes.created.len(), webhooks.updated = changes.updated.len(),
+            webhooks.deleted = changes.deleted.len(), "admin changed webhook endpoints");
+    }
+    tx.commit().await.map_err(internal)?;
+    let engine = app
+        .engines
+        .get(&admin.tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    engine
+        .send(Command::UpsertTenant {
+            tenant: Box::new(tenant),
+        })
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    let (body, version) = tenant_settings(&app, &admin.tenant).await?;
+    Ok(with_etag(StatusCode::OK, version, body))
+}

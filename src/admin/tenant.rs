@@ -1,0 +1,83 @@
+//! The tenant as a whole: the live view, export and import of the tenant file.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::invalid;
+use crate::app::AppState;
+use crate::engine::sync::{Scope, sync};
+use crate::http::extract::Admin;
+use crate::http::problem::{ApiResult, Problem, internal};
+use crate::tenant_file;
+
+pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult {
+    let engine = app
+        .engines
+        .get(&admin.tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    let live = engine
+        .live()
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    Ok(axum::Json(live).into_response())
+}
+
+pub(super) async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {
+    let bundle = tenant_file::export(&app.pool, &admin.tenant)
+        .await
+        .map_err(internal)?;
+    let mut r = axum::Json(bundle).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"tenant.json\""),
+    );
+    Ok(r)
+}
+
+/// Answers an import that wrote nothing.
+pub(super) fn import_refusal(e: tenant_file::ImportError) -> Response {
+    match e {
+        tenant_file::ImportError::Invalid(problems) => invalid(problems),
+        tenant_file::ImportError::Conflict(message) => {
+            Problem::new(StatusCode::CONFLICT, "version_conflict", message).into_response()
+        }
+        other => internal(other),
+    }
+}
+
+pub(super) async fn import(
+    State(app): State<AppState>,
+    admin: Admin,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    body: Bytes,
+) -> ApiResult {
+    let params = crate::http::query::Params::parse(raw.as_deref(), &["prune"])?;
+    let prune = params.choice("prune", &["true", "false"])?.as_deref() == Some("true");
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "the body is not UTF-8 JSON".to_owned(),
+        )
+        .into_response()
+    })?;
+    let parsed = tenant_file::Bundle::parse(text).map_err(import_refusal)?;
+    if !parsed.tenant.id.eq_ignore_ascii_case(&admin.tenant) {
+        return Err(invalid(vec![json!({"path": "/tenant/id", "code": "tenant_mismatch",
+            "message": format!("the file is for tenant {:?}, not {:?}", parsed.tenant.id, admin.tenant)})])
+        .into());
+    }
+    let done = tenant_file::import(&app.pool, &parsed, prune, app.clock.now_ms())
+        .await
+        .map_err(import_refusal)?;
+    sync(&app.pool, &app.engines, &admin.tenant, Scope::Tenant)
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
+    tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, created = done.created,
+        updated = done.updated, deleted = done.deleted, "admin imported a tenant file");
+    Ok(axum::Json(done).into_response())
+}
