@@ -42,7 +42,7 @@ pub enum CustomerEvent {
 
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
+pub struct InteractSession {
     pub session_id: String,
     pub tenant_id: String,
     pub contact_id: String,
@@ -50,7 +50,7 @@ pub struct SessionRow {
     pub state: String,
 }
 
-pub async fn create(pool: &Pool, row: &SessionRow, now: i64) -> sqlx::Result<()> {
+pub async fn create(pool: &Pool, row: &InteractSession, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -66,13 +66,13 @@ pub async fn create(pool: &Pool, row: &SessionRow, now: i64) -> sqlx::Result<()>
     Ok(())
 }
 
-pub async fn find(pool: &Pool, session: &str) -> sqlx::Result<Option<SessionRow>> {
+pub async fn find(pool: &Pool, session: &str) -> sqlx::Result<Option<InteractSession>> {
     let row = sqlx::query("SELECT session_id, tenant_id, contact_id, token_hash, state FROM interact_sessions WHERE session_id = $1")
         .bind(session)
         .fetch_optional(pool)
         .await?;
     row.map(|r| {
-        Ok(SessionRow {
+        Ok(InteractSession {
             session_id: r.try_get("session_id")?,
             tenant_id: r.try_get("tenant_id")?,
             contact_id: r.try_get("contact_id")?,

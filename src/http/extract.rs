@@ -1,15 +1,48 @@
-//! Extractors every edge shares. [`Admin`]: the admin API key (`Authorization: Bearer sbk_…`)
+//! Extractors every edge shares. [`JsonBody`]: a JSON body whose errors are problem+json.
+//! [`Admin`]: the admin API key (`Authorization: Bearer sbk_…`)
 //! checked against the store and against the tenant the path names; a request without a valid
 //! key for that tenant is refused with problem+json (401 or 403) before any handler runs.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use serde::de::DeserializeOwned;
+
 use crate::app::AppState;
 use crate::http::problem::Problem;
 use crate::store::api_keys;
+
+/// The largest JSON body the customer API takes: a 4,000-character message, JSON-escaped, fits
+/// many times. The router's body limit and [`JsonBody`]'s refusal name the same figure.
+pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body; a body too large is a 413 `body_too_large`, one that does not parse or fit the
+/// type a 400 `invalid_body` naming what is wrong.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than {MAX_JSON_BODY_BYTES} bytes"),
+                ))
+            }
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
 
 /// The tenant an API key may act for.
 pub struct Admin {

@@ -43,6 +43,12 @@ impl IntoResponse for Limited {
     }
 }
 
+impl From<Limited> for crate::http::problem::Refused {
+    fn from(limited: Limited) -> Self {
+        limited.into_response().into()
+    }
+}
+
 fn too_many(wait: Duration) -> Response {
     let mut response = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,

@@ -65,6 +65,43 @@ impl IntoResponse for Refused {
     }
 }
 
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Self {
+        Refused::from(problem.into_response())
+    }
+}
+
+/// A store failure: 500 with no internals, the cause logged.
+impl From<sqlx::Error> for Refused {
+    fn from(e: sqlx::Error) -> Self {
+        Refused::from(internal(e))
+    }
+}
+
+/// Any other failure (the engine gone, a store call through `anyhow`): 500 with no internals,
+/// the cause and its chain logged.
+impl From<anyhow::Error> for Refused {
+    fn from(e: anyhow::Error) -> Self {
+        Refused::from(internal(format!("{e:#}")))
+    }
+}
+
+impl Refused {
+    /// A problem+json refusal.
+    pub fn new(status: StatusCode, code: &str, detail: &str) -> Self {
+        Refused::from(Problem::new(status, code, detail.to_owned()))
+    }
+
+    /// The same refusal with extra headers (the CORS headers of the customer API).
+    pub fn with(self, headers: &axum::http::HeaderMap) -> Self {
+        let mut response = *self.0;
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value.clone());
+        }
+        Refused::from(response)
+    }
+}
+
 /// A problem+json answer with extra members (e.g. `problems`).
 pub fn problem_with(problem: Problem, extra: Value) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -80,9 +117,9 @@ pub fn problem_with(problem: Problem, extra: Value) -> Response {
     r
 }
 
-/// 500 with no internals; the cause is logged (as the admin API always logged it).
+/// 500 with no internals; the cause is logged.
 pub fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "admin API request failed");
+    tracing::error!(error = %e, "request failed");
     Problem::internal().into_response()
 }
 
