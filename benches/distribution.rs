@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use switchboard::distribution::model::{AcwSettings, Distribution, Priority};
-use switchboard::distribution::{Agent, Effect, EnqueueRequest, Event, ServiceSettings, State};
+use switchboard::distribution::{Agent, Decision, EnqueueRequest, Event, ServiceSettings, State};
 
 const AGENTS: usize = 1_000;
 const QUEUED: usize = 10_000;
@@ -84,9 +84,9 @@ impl Bench {
         format!("s{}", self.next_session)
     }
 
-    fn accept_all(&mut self, effects: &[Effect]) {
+    fn accept_all(&mut self, effects: &[Decision]) {
         for effect in effects {
-            if let Effect::Offered {
+            if let Decision::Offered {
                 offer,
                 session,
                 user,

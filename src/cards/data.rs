@@ -162,14 +162,8 @@ card_data!(
     }
 );
 
-/// Who ended a chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EndedBy {
-    Customer,
-    Agent,
-    System,
-}
+/// Who ended a chat: the engine's own, shown on the card as the engine says it.
+pub use crate::engine::messages::EndedBy;
 
 card_data!(
     /// Posted into the chatroom when the chat ends.

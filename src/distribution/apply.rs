@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use super::model::{
     AcwSettings, Agent, Deadline, Distribution, Phase, Presence, QueueKey, State, Task,
 };
-use super::{Effect, Event, OfferOutcome};
+use super::{Decision, Event, OfferOutcome};
 
 /// Agents offered a broadcast task at once.
 pub const BROADCAST_BATCH: usize = 10;
@@ -25,7 +25,7 @@ pub(super) fn queue_key(task: &Task) -> QueueKey {
 
 impl State {
     /// Applies one event at `now` and returns what must happen outside.
-    pub fn apply(&mut self, event: Event, now: i64) -> Vec<Effect> {
+    pub fn apply(&mut self, event: Event, now: i64) -> Vec<Decision> {
         let mut effects = self.apply_rules(event, now);
         if self.dirty {
             self.distribute(now, &mut effects);
@@ -37,7 +37,7 @@ impl State {
     /// that [`State::apply`] runs after them — for checking that pass against a reference
     /// model in tests.
     #[doc(hidden)]
-    pub fn apply_rules(&mut self, event: Event, now: i64) -> Vec<Effect> {
+    pub fn apply_rules(&mut self, event: Event, now: i64) -> Vec<Decision> {
         let mut effects = Vec::new();
         self.expire(now, &mut effects);
         match event {
@@ -110,7 +110,7 @@ impl State {
                 {
                     // A fresh counter, not added to the time left.
                     self.update_agent(&user, |a| a.acw_until = Some(now + extension));
-                    effects.push(Effect::AcwStarted {
+                    effects.push(Decision::AcwStarted {
                         user,
                         until: now + extension,
                     });
@@ -123,7 +123,7 @@ impl State {
                     .is_some_and(|a| a.rona_until.is_some())
                 {
                     self.update_agent(&user, |a| a.rona_until = None);
-                    effects.push(Effect::RonaCleared { user });
+                    effects.push(Decision::RonaCleared { user });
                 }
             }
             Event::ConnectDirect { session, user } => {
@@ -178,7 +178,7 @@ impl State {
         }
     }
 
-    pub(super) fn upsert_agent(&mut self, agent: Agent, now: i64, effects: &mut Vec<Effect>) {
+    pub(super) fn upsert_agent(&mut self, agent: Agent, now: i64, effects: &mut Vec<Decision>) {
         let id = agent.id.clone();
         let existed = self.agents.contains_key(&id);
         if !existed {
@@ -207,12 +207,12 @@ impl State {
         // Membership or presence may make the agent fit a service it did not fit before.
         self.dirty = true;
         if cleared {
-            effects.push(Effect::RonaCleared { user: id });
+            effects.push(Decision::RonaCleared { user: id });
         }
     }
 
     /// Ends ring timeouts (RONA), RONA flags and ACW whose time has come.
-    pub(super) fn expire(&mut self, now: i64, effects: &mut Vec<Effect>) {
+    pub(super) fn expire(&mut self, now: i64, effects: &mut Vec<Decision>) {
         while let Some((t, deadline)) = self.deadlines.first().cloned() {
             if t > now {
                 break;
@@ -232,7 +232,7 @@ impl State {
                     if direct {
                         // Broadcast offers never set RONA.
                         self.update_agent(&offer.user, |a| a.rona_until = Some(now + reset));
-                        effects.push(Effect::RonaSet {
+                        effects.push(Decision::RonaSet {
                             user: offer.user.clone(),
                             until: now + reset,
                         });
@@ -241,14 +241,14 @@ impl State {
                 }
                 Deadline::RonaReset(user) => {
                     self.update_agent(&user, |a| a.rona_until = None);
-                    effects.push(Effect::RonaCleared { user });
+                    effects.push(Decision::RonaCleared { user });
                 }
                 Deadline::AcwEnd(user) => self.end_acw(&user, now, effects),
             }
         }
     }
 
-    pub(super) fn end_acw(&mut self, user: &str, now: i64, effects: &mut Vec<Effect>) {
+    pub(super) fn end_acw(&mut self, user: &str, now: i64, effects: &mut Vec<Decision>) {
         self.update_agent(user, |a| {
             a.acw_until = None;
             a.acw_service = None;
@@ -256,7 +256,7 @@ impl State {
                 a.idle_since = now;
             }
         });
-        effects.push(Effect::AcwEnded {
+        effects.push(Decision::AcwEnded {
             user: user.to_owned(),
         });
     }

@@ -1,7 +1,8 @@
 //! Distribution (DESIGN.md §5): service queues, agent selectability, offers (invitations),
 //! RONA, ACW and capacity, as a pure state machine — `state.apply(event, now)` returns the
-//! effects (send or update a card, connect a chatroom, report an outcome). No I/O, no clock:
-//! the engine feeds events and the time, persists the state and executes the effects.
+//! decisions ([`Decision`]: send or update a card, connect a chatroom, report an outcome).
+//! No I/O, no clock: the engine feeds events and the time, persists the state and carries the
+//! decisions out.
 //!
 //! Rules: a task is offered to selectable agents only (registered, IM license, active member of
 //! the service, presence allowed, on duty, not ringing, not in RONA or ACW, below capacity).
@@ -129,9 +130,9 @@ pub enum TaskOutcome {
     Cancelled,
 }
 
-/// What the engine must do.
+/// What distribution decided, for the engine to carry out (it turns each into engine effects).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Effect {
+pub enum Decision {
     /// Send an invitation card.
     Offered {
         offer: OfferId,

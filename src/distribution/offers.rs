@@ -7,7 +7,7 @@ use super::apply::{BROADCAST_BATCH, NO_ACW, queue_key};
 use super::model::{
     Deadline, Distribution, Offer, OfferId, Phase, Presence, QueueKey, State, Task,
 };
-use super::{CancelReason, DirectRefusal, Effect, OfferOutcome, TaskOutcome};
+use super::{CancelReason, Decision, DirectRefusal, OfferOutcome, TaskOutcome};
 
 impl State {
     /// Removes a ringing offer, frees its agent and reports its outcome.
@@ -15,7 +15,7 @@ impl State {
         &mut self,
         offer: OfferId,
         outcome: OfferOutcome,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         let Some(offer) = self.offers.remove(&offer) else {
             return;
@@ -41,7 +41,7 @@ impl State {
                 a.ringing = None;
             }
         });
-        effects.push(Effect::OfferEnded {
+        effects.push(Decision::OfferEnded {
             offer: offer.id,
             session: offer.session,
             user: offer.user,
@@ -68,7 +68,7 @@ impl State {
         offer_id: OfferId,
         user: &str,
         now: i64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         let valid = self
             .offers
@@ -76,7 +76,7 @@ impl State {
             .is_some_and(|o| o.user == user && o.deadline > now);
         let Some(offer) = self.offers.get(&offer_id).cloned().filter(|_| valid) else {
             // Never two agents on one chat: a late or foreign accept is refused.
-            effects.push(Effect::AcceptRefused {
+            effects.push(Decision::AcceptRefused {
                 offer: offer_id,
                 user: user.to_owned(),
             });
@@ -96,7 +96,7 @@ impl State {
         self.update_agent(user, |a| {
             a.connected.insert(offer.session.clone());
         });
-        effects.push(Effect::Connected {
+        effects.push(Decision::Connected {
             session: offer.session,
             user: user.to_owned(),
         });
@@ -107,7 +107,7 @@ impl State {
         offer_id: OfferId,
         user: &str,
         now: i64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         let Some(offer) = self
             .offers
@@ -126,7 +126,7 @@ impl State {
             .map(|s| s.rona_reset_ms);
         if let Some(reset) = persistent {
             self.update_agent(user, |a| a.rona_until = Some(now + reset));
-            effects.push(Effect::RonaSet {
+            effects.push(Decision::RonaSet {
                 user: user.to_owned(),
                 until: now + reset,
             });
@@ -138,7 +138,7 @@ impl State {
         &mut self,
         session: &str,
         reason: CancelReason,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         let Some(task) = self.tasks.get(session) else {
             return;
@@ -156,7 +156,7 @@ impl State {
             self.end_offer(offer, OfferOutcome::Cancelled(reason), effects);
         }
         self.tasks.remove(session);
-        effects.push(Effect::TaskEnded {
+        effects.push(Decision::TaskEnded {
             session: session.to_owned(),
             outcome: match reason {
                 CancelReason::CustomerLeft => TaskOutcome::Abandoned,
@@ -171,7 +171,7 @@ impl State {
         session: String,
         user: String,
         now: i64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         if self.tasks.contains_key(&session) {
             return;
@@ -186,7 +186,7 @@ impl State {
             Some(_) => None,
         };
         if let Some(reason) = refusal {
-            effects.push(Effect::DirectRefused {
+            effects.push(Decision::DirectRefused {
                 session,
                 user,
                 reason,
@@ -213,10 +213,10 @@ impl State {
         self.update_agent(&user, |a| {
             a.connected.insert(session.clone());
         });
-        effects.push(Effect::Connected { session, user });
+        effects.push(Decision::Connected { session, user });
     }
 
-    pub(super) fn session_ended(&mut self, session: &str, now: i64, effects: &mut Vec<Effect>) {
+    pub(super) fn session_ended(&mut self, session: &str, now: i64, effects: &mut Vec<Decision>) {
         let Some(task) = self.tasks.get(session) else {
             return;
         };
@@ -236,12 +236,12 @@ impl State {
             }
         });
         if acw.duration_ms > 0 {
-            effects.push(Effect::AcwStarted {
+            effects.push(Decision::AcwStarted {
                 user: user.clone(),
                 until: now + acw.duration_ms,
             });
         }
-        effects.push(Effect::TaskEnded {
+        effects.push(Decision::TaskEnded {
             session: session.to_owned(),
             outcome: TaskOutcome::Handled,
         });
@@ -250,7 +250,7 @@ impl State {
     /// Offers queued tasks to free agents who fit their service, in the one queue order that
     /// spans every service (strict first, then priority, then waiting time): the task first in
     /// that order among those that have a free agent is offered, until no queued task has one.
-    pub(super) fn distribute(&mut self, now: i64, effects: &mut Vec<Effect>) {
+    pub(super) fn distribute(&mut self, now: i64, effects: &mut Vec<Decision>) {
         self.dirty = false;
         // Free agents who fit each service with a queue, longest idle first.
         let mut pools: Vec<(String, Vec<String>)> = Vec::new();
@@ -309,7 +309,7 @@ impl State {
         session: &str,
         users: Vec<String>,
         now: i64,
-        effects: &mut Vec<Effect>,
+        effects: &mut Vec<Decision>,
     ) {
         let Some(task) = self.tasks.get_mut(session) else {
             return;
@@ -335,7 +335,7 @@ impl State {
             );
             self.deadlines.insert((deadline, Deadline::Ring(id)));
             self.update_agent(&user, |a| a.ringing = Some(id));
-            effects.push(Effect::Offered {
+            effects.push(Decision::Offered {
                 offer: id,
                 session: session.to_owned(),
                 user,

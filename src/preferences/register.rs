@@ -23,7 +23,7 @@ use super::sessions::WebSession;
 
 /// How a Register press ended (the code goes into the page's `done` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RegisterOutcome {
     Registered,
     AlreadyRegistered,
     /// Installed; Teams' install event will complete the registration.
@@ -34,52 +34,52 @@ pub enum Outcome {
     Failed,
 }
 
-impl Outcome {
+impl RegisterOutcome {
     pub fn code(self) -> &'static str {
         match self {
-            Outcome::Registered => "registered",
-            Outcome::AlreadyRegistered => "already_registered",
-            Outcome::Installing => "installing",
-            Outcome::NotConsented => "not_consented",
-            Outcome::InstallNotConfigured => "install_not_configured",
-            Outcome::TeamsUnavailable => "teams_unavailable",
-            Outcome::Failed => "failed",
+            RegisterOutcome::Registered => "registered",
+            RegisterOutcome::AlreadyRegistered => "already_registered",
+            RegisterOutcome::Installing => "installing",
+            RegisterOutcome::NotConsented => "not_consented",
+            RegisterOutcome::InstallNotConfigured => "install_not_configured",
+            RegisterOutcome::TeamsUnavailable => "teams_unavailable",
+            RegisterOutcome::Failed => "failed",
         }
     }
 }
 
 /// Registers the signed-in user with the bot.
-pub async fn register(app: &App, who: &WebSession) -> Outcome {
+pub async fn register(app: &App, who: &WebSession) -> RegisterOutcome {
     match try_register(app, who).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(error = %e, tenant.id = %who.tenant_id, user.id = %who.user_id, "registration from preferences failed");
-            Outcome::Failed
+            RegisterOutcome::Failed
         }
     }
 }
 
-async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
+async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<RegisterOutcome> {
     let (tenant, user) = (&who.tenant_id, &who.user_id);
     if let Some(mut reg) = registrations::registration_of(&app.pool, tenant, user).await? {
         if reg.registered {
-            return Ok(Outcome::AlreadyRegistered);
+            return Ok(RegisterOutcome::AlreadyRegistered);
         }
         reg.registered = true;
         crate::registration::enroll(app, &reg).await?;
-        return Ok(Outcome::Registered);
+        return Ok(RegisterOutcome::Registered);
     }
     let installed = match app.graph.install_for_user(tenant, user).await {
         Ok(installed) => installed,
-        Err(GraphError::NotConfigured) => return Ok(Outcome::InstallNotConfigured),
-        Err(e) if e.needs_consent() => return Ok(Outcome::NotConsented),
+        Err(GraphError::NotConfigured) => return Ok(RegisterOutcome::InstallNotConfigured),
+        Err(e) if e.needs_consent() => return Ok(RegisterOutcome::NotConsented),
         Err(e) => {
             tracing::warn!(error = %e, tenant.id = %tenant, "installing the bot for a user failed");
-            return Ok(Outcome::TeamsUnavailable);
+            return Ok(RegisterOutcome::TeamsUnavailable);
         }
     };
     let Some(app_id) = app.settings.bot.app_id() else {
-        return Ok(Outcome::InstallNotConfigured);
+        return Ok(RegisterOutcome::InstallNotConfigured);
     };
     let service_url = tenant_service_url(app, tenant).await?;
     let parameters = ConversationParameters {
@@ -107,11 +107,11 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
             // Teams has not caught up with the installation yet; its install event will
             // register the user.
             tracing::info!(error = %e, tenant.id = %tenant, "personal chat not open yet after install");
-            return Ok(Outcome::Installing);
+            return Ok(RegisterOutcome::Installing);
         }
         Err(e) => {
             tracing::warn!(error = %e, tenant.id = %tenant, "opening the personal chat failed");
-            return Ok(Outcome::TeamsUnavailable);
+            return Ok(RegisterOutcome::TeamsUnavailable);
         }
     };
     let reg = Registration {
@@ -127,7 +127,7 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<Outcome> {
         presence: "available".into(),
     };
     crate::registration::enroll(app, &reg).await?;
-    Ok(Outcome::Registered)
+    Ok(RegisterOutcome::Registered)
 }
 
 /// The Connector URL for a tenant: the one its users' install events came from, else the

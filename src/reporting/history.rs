@@ -30,7 +30,7 @@ const HISTORY_PARAMS: &[&str] = &[
 /// One ended session.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionRow {
+pub struct SessionRecord {
     pub session_id: String,
     pub service: String,
     pub channel: String,
@@ -142,7 +142,7 @@ pub async fn sessions(
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
-        let decode = || -> Result<(SessionRow, Cursor), sqlx::Error> {
+        let decode = || -> Result<(SessionRecord, Cursor), sqlx::Error> {
             let created_at: i64 = r.try_get("created_at")?;
             let queued_at: Option<i64> = r.try_get("queued_at")?;
             let offered_at: Option<i64> = r.try_get("offered_at")?;
@@ -151,7 +151,7 @@ pub async fn sessions(
             let session_id: String = r.try_get("session_id")?;
             let transferred: String = r.try_get("transferred_from")?;
             Ok((
-                SessionRow {
+                SessionRecord {
                     session_id: session_id.clone(),
                     service: r.try_get("service")?,
                     channel: r.try_get("channel")?,
@@ -309,7 +309,7 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
-impl CsvRow for SessionRow {
+impl CsvRow for SessionRecord {
     const COLUMNS: &'static [&'static str] = SESSION_COLUMNS;
     fn cells(&self) -> Vec<String> {
         let r = self;

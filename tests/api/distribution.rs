@@ -5,7 +5,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use switchboard::distribution::model::{Distribution, Priority};
 use switchboard::distribution::{
-    Agent, CancelReason, Effect, EnqueueRequest, Event, OfferOutcome, Presence, ServiceSettings,
+    Agent, CancelReason, Decision, EnqueueRequest, Event, OfferOutcome, Presence, ServiceSettings,
     State, TaskOutcome,
 };
 
@@ -44,11 +44,11 @@ fn enqueue(session: &str, distribution: Distribution) -> Event {
     })
 }
 
-fn offers(effects: &[Effect]) -> Vec<(u64, String, String)> {
+fn offers(effects: &[Decision]) -> Vec<(u64, String, String)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Offered {
+            Decision::Offered {
                 offer,
                 session,
                 user,
@@ -76,13 +76,13 @@ fn agent_misses_the_invitation_gets_rona_the_next_agent_is_invited_and_the_first
     state.apply(enqueue("s1", Distribution::Direct), 0);
     assert_eq!(state.next_deadline(), Some(30_000));
     let effects = state.apply(Event::Tick, 30_000);
-    assert!(effects.contains(&Effect::OfferEnded {
+    assert!(effects.contains(&Decision::OfferEnded {
         offer: 1,
         session: "s1".into(),
         user: "a".into(),
         outcome: OfferOutcome::Rona
     }));
-    assert!(effects.contains(&Effect::RonaSet {
+    assert!(effects.contains(&Decision::RonaSet {
         user: "a".into(),
         until: 630_000
     }));
@@ -93,7 +93,7 @@ fn agent_misses_the_invitation_gets_rona_the_next_agent_is_invited_and_the_first
     // Meanwhile "b" missed s1 too. When "a" is back, s1 — waiting longest — comes first,
     // although "a" missed it once: a task every agent passed is offered again.
     let effects = state.apply(Event::Tick, 630_000);
-    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+    assert!(effects.contains(&Decision::RonaCleared { user: "a".into() }));
     assert_eq!(offers(&effects), vec![(3, "s1".into(), "a".into())]);
 }
 
@@ -104,7 +104,7 @@ fn i_am_back_and_going_offline_reset_rona() {
     state.apply(enqueue("s1", Distribution::Direct), 0);
     state.apply(Event::Tick, 30_000);
     let effects = state.apply(Event::RonaReset { user: "a".into() }, 31_000);
-    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+    assert!(effects.contains(&Decision::RonaCleared { user: "a".into() }));
     // "a" missed s1, but nobody else can take it: it is offered to "a" again.
     assert_eq!(offers(&effects), vec![(2, "s1".into(), "a".into())]);
 
@@ -113,7 +113,7 @@ fn i_am_back_and_going_offline_reset_rona() {
     let mut offline = state.agents["a"].clone();
     offline.presence = Presence::Offline;
     let effects = state.apply(Event::UpsertAgent(Box::new(offline)), 63_000);
-    assert!(effects.contains(&Effect::RonaCleared { user: "a".into() }));
+    assert!(effects.contains(&Decision::RonaCleared { user: "a".into() }));
 }
 
 #[test]
@@ -129,11 +129,11 @@ fn two_agents_broadcast_both_accept_at_once_exactly_one_wins_and_the_other_card_
         },
         1000,
     );
-    assert!(first.contains(&Effect::Connected {
+    assert!(first.contains(&Decision::Connected {
         session: "s1".into(),
         user: "b".into()
     }));
-    assert!(first.contains(&Effect::OfferEnded {
+    assert!(first.contains(&Decision::OfferEnded {
         offer: 1,
         session: "s1".into(),
         user: "a".into(),
@@ -148,15 +148,15 @@ fn two_agents_broadcast_both_accept_at_once_exactly_one_wins_and_the_other_card_
     );
     assert_eq!(
         second,
-        vec![Effect::AcceptRefused {
+        vec![Decision::AcceptRefused {
             offer: 1,
             user: "a".into()
         }]
     );
-    let connected = |effects: &[Effect]| {
+    let connected = |effects: &[Decision]| {
         effects
             .iter()
-            .filter(|e| matches!(e, Effect::Connected { .. }))
+            .filter(|e| matches!(e, Decision::Connected { .. }))
             .count()
     };
     assert_eq!(connected(&first) + connected(&second), 1);
@@ -173,7 +173,11 @@ fn broadcast_rings_at_most_ten_agents_and_sets_no_rona() {
     let effects = state.apply(enqueue("s1", Distribution::Broadcast), 0);
     assert_eq!(offers(&effects).len(), 10);
     let effects = state.apply(Event::Tick, 30_000);
-    assert!(!effects.iter().any(|e| matches!(e, Effect::RonaSet { .. })));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Decision::RonaSet { .. }))
+    );
     // The two who were not rung come first, then eight of the ten who missed it: an
     // unanswered broadcast rings again rather than waiting for good.
     assert_eq!(
@@ -203,13 +207,13 @@ fn customer_leaves_while_ringing_the_offer_is_cancelled_and_the_outcome_is_aband
     assert_eq!(
         effects,
         vec![
-            Effect::OfferEnded {
+            Decision::OfferEnded {
                 offer: 1,
                 session: "s1".into(),
                 user: "a".into(),
                 outcome: OfferOutcome::Cancelled(CancelReason::CustomerLeft)
             },
-            Effect::TaskEnded {
+            Decision::TaskEnded {
                 session: "s1".into(),
                 outcome: TaskOutcome::Abandoned
             },
@@ -224,7 +228,7 @@ fn customer_leaves_while_ringing_the_offer_is_cancelled_and_the_outcome_is_aband
             },
             6000
         ),
-        vec![Effect::AcceptRefused {
+        vec![Decision::AcceptRefused {
             offer: 1,
             user: "a".into()
         }]
@@ -246,7 +250,7 @@ fn a_decline_passes_the_task_to_the_next_agent_and_persistent_rona_flags_the_dec
         },
         1000,
     );
-    assert!(effects.contains(&Effect::RonaSet {
+    assert!(effects.contains(&Decision::RonaSet {
         user: "a".into(),
         until: 601_000
     }));
@@ -307,19 +311,19 @@ fn acw_blocks_new_offers_until_it_ends_early_or_on_time_and_extension_is_a_fresh
         },
         60_000,
     );
-    assert!(effects.contains(&Effect::AcwStarted {
+    assert!(effects.contains(&Decision::AcwStarted {
         user: "a".into(),
         until: 80_000
     }));
     assert!(offers(&state.apply(enqueue("s2", Distribution::Direct), 61_000)).is_empty());
     let effects = state.apply(Event::AcwExtend { user: "a".into() }, 75_000);
-    assert!(effects.contains(&Effect::AcwStarted {
+    assert!(effects.contains(&Decision::AcwStarted {
         user: "a".into(),
         until: 105_000
     }));
     assert!(offers(&state.apply(Event::Tick, 80_000)).is_empty());
     let effects = state.apply(Event::AcwDone { user: "a".into() }, 90_000);
-    assert!(effects.contains(&Effect::AcwEnded { user: "a".into() }));
+    assert!(effects.contains(&Decision::AcwEnded { user: "a".into() }));
     assert_eq!(offers(&effects), vec![(2, "s2".into(), "a".into())]);
 }
 
@@ -528,7 +532,7 @@ fn random_event_sequences_keep_every_invariant() {
             let effects = state.apply(event, now);
             for effect in &effects {
                 match effect {
-                    Effect::Offered { user, .. } => {
+                    Decision::Offered { user, .. } => {
                         total_offers += 1;
                         let a = &state.agents[user];
                         let settings = &state.services[S];
@@ -539,11 +543,11 @@ fn random_event_sequences_keep_every_invariant() {
                             "seed {seed} step {step}: offer to unselectable {user}"
                         );
                     }
-                    Effect::TaskEnded { session, .. } => {
+                    Decision::TaskEnded { session, .. } => {
                         total_ended += 1;
                         *ended.entry(session.clone()).or_default() += 1
                     }
-                    Effect::Connected { session, .. } => {
+                    Decision::Connected { session, .. } => {
                         total_connected += 1;
                         *connected.entry(session.clone()).or_default() += 1
                     }

@@ -19,8 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use switchboard::distribution::model::{Distribution, Phase, Priority, Task};
 use switchboard::distribution::{
-    Agent, BROADCAST_BATCH, CancelReason, Effect, EnqueueRequest, Event, Presence, ServiceSettings,
-    State,
+    Agent, BROADCAST_BATCH, CancelReason, Decision, EnqueueRequest, Event, Presence,
+    ServiceSettings, State,
 };
 
 const SERVICES: [&str; 3] = ["billing", "sales", "support"];
@@ -89,10 +89,10 @@ fn reference_offers(state: &State, now: i64) -> Vec<(String, Vec<String>)> {
 }
 
 /// The offers among `effects`, grouped per task in the order made.
-fn offers_made(effects: &[Effect]) -> Vec<(String, Vec<String>)> {
+fn offers_made(effects: &[Decision]) -> Vec<(String, Vec<String>)> {
     let mut made: Vec<(String, Vec<String>)> = Vec::new();
     for effect in effects {
-        if let Effect::Offered { session, user, .. } = effect {
+        if let Decision::Offered { session, user, .. } = effect {
             match made.last_mut() {
                 Some((s, users)) if s == session => users.push(user.clone()),
                 _ => made.push((session.clone(), vec![user.clone()])),
@@ -218,7 +218,7 @@ fn random_event(rng: &mut StdRng, state: &State, sessions: &mut u32) -> Event {
 
 /// A transfer as the engine does it: the task is cancelled and the session queued again on
 /// another service (the rules of both events; the distribution pass follows).
-fn transfer(state: &mut State, rng: &mut StdRng, now: i64) -> Vec<Effect> {
+fn transfer(state: &mut State, rng: &mut StdRng, now: i64) -> Vec<Decision> {
     let open: Vec<String> = state
         .tasks
         .values()
@@ -324,14 +324,14 @@ fn run_sequence(seed: u64, steps: usize, tally: &mut [usize; 4]) {
         tally[0] += real.len();
         tally[1] += effects
             .iter()
-            .filter(|e| matches!(e, Effect::Connected { .. }))
+            .filter(|e| matches!(e, Decision::Connected { .. }))
             .count();
         tally[2] += effects
             .iter()
             .filter(|e| {
                 matches!(
                     e,
-                    Effect::OfferEnded {
+                    Decision::OfferEnded {
                         outcome: switchboard::distribution::OfferOutcome::Rona,
                         ..
                     }

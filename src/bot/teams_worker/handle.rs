@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::botframework::service_url::ServiceUrl;
 use crate::cards::data::{Id, Invitation as InvitationCard, SessionEnded, UserText};
-use crate::engine::messages::{AgentStateChange, Effect, EndedBy};
+use crate::engine::messages::{AgentStateChange, Effect};
 use crate::store::effects::Handed;
 
 use crate::bot::actions::{customer, final_card, outcome_name, service};
@@ -124,11 +124,7 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 service: service(&room.brief),
                 customer: customer(&room.brief),
                 duration_seconds: u64::try_from((now - room.opened_at) / 1000).unwrap_or(0),
-                ended_by: match ended_by {
-                    EndedBy::Customer => crate::cards::data::EndedBy::Customer,
-                    EndedBy::Agent => crate::cards::data::EndedBy::Agent,
-                    EndedBy::System => crate::cards::data::EndedBy::System,
-                },
+                ended_by,
             })?;
             let url = ServiceUrl::parse(&room.service_url)?;
             let mut tx = crate::store::begin_write(&app.pool).await?;

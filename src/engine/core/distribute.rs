@@ -11,7 +11,7 @@ impl Core {
     pub(super) fn distribute(&mut self, event: dist::Event, now: i64, out: &mut Vec<Effect>) {
         for effect in self.distribution.apply(event, now) {
             match effect {
-                dist::Effect::Offered {
+                dist::Decision::Offered {
                     offer,
                     session,
                     user,
@@ -28,7 +28,7 @@ impl Core {
                         ring_seconds: u64::try_from((deadline - now) / 1000).unwrap_or(0),
                     })
                 }
-                dist::Effect::OfferEnded {
+                dist::Decision::OfferEnded {
                     offer,
                     session,
                     user,
@@ -70,7 +70,7 @@ impl Core {
                         ended_at: now,
                     }));
                 }
-                dist::Effect::Connected { session, user } => {
+                dist::Decision::Connected { session, user } => {
                     if let Some(s) = self.sessions.get_mut(&session) {
                         s.state = SessionState::Connected;
                         s.agent = Some(user.clone());
@@ -91,10 +91,10 @@ impl Core {
                     });
                     self.run_event(&session, RunEvent::Connected, now, out);
                 }
-                dist::Effect::AcceptRefused { offer, user } => {
+                dist::Decision::AcceptRefused { offer, user } => {
                     out.push(Effect::InvitationUnavailable { offer, user })
                 }
-                dist::Effect::TaskEnded { session, outcome } => {
+                dist::Decision::TaskEnded { session, outcome } => {
                     // A task cancelled while the workflow goes on (CancelTask) is back in the workflow.
                     if matches!(outcome, TaskOutcome::Cancelled)
                         && let Some(s) = self.sessions.get_mut(&session)
@@ -102,23 +102,23 @@ impl Core {
                         s.state = SessionState::Workflow;
                     }
                 }
-                dist::Effect::RonaSet { user, until } => out.push(Effect::AgentState {
+                dist::Decision::RonaSet { user, until } => out.push(Effect::AgentState {
                     user,
                     state: AgentStateChange::Rona { until },
                 }),
-                dist::Effect::RonaCleared { user } => out.push(Effect::AgentState {
+                dist::Decision::RonaCleared { user } => out.push(Effect::AgentState {
                     user,
                     state: AgentStateChange::RonaCleared,
                 }),
-                dist::Effect::AcwStarted { user, until } => out.push(Effect::AgentState {
+                dist::Decision::AcwStarted { user, until } => out.push(Effect::AgentState {
                     user,
                     state: AgentStateChange::Acw { until },
                 }),
-                dist::Effect::AcwEnded { user } => out.push(Effect::AgentState {
+                dist::Decision::AcwEnded { user } => out.push(Effect::AgentState {
                     user,
                     state: AgentStateChange::AcwEnded,
                 }),
-                dist::Effect::DirectRefused {
+                dist::Decision::DirectRefused {
                     session,
                     user,
                     reason,
