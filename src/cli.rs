@@ -63,38 +63,7 @@ pub enum Command {
     },
     /// Write the Teams app package (manifest.json and icons, zipped) for this deployment,
     /// validated against the official manifest schema; upload it in the Teams admin center.
-    Manifest {
-        /// The bot's Microsoft App ID (default: bot.app_id).
-        #[arg(long)]
-        app_id: Option<String>,
-        /// The service's public host name (default: the host of server.public_url).
-        #[arg(long)]
-        domain: Option<String>,
-        /// Where to write the zip.
-        #[arg(long, default_value = "switchboard.zip")]
-        out: PathBuf,
-        /// The Teams app's own id (default: the app id).
-        #[arg(long)]
-        manifest_id: Option<String>,
-        /// The app's version; raise it for every upload that changes the package.
-        #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
-        version: String,
-        /// The app's name in Teams.
-        #[arg(long, default_value = "Switchboard")]
-        name: String,
-        /// Your organisation's name (shown as the developer).
-        #[arg(long, default_value = "Switchboard")]
-        developer: String,
-        /// Your website (default: the service's Preferences page).
-        #[arg(long)]
-        website_url: Option<String>,
-        /// Your privacy statement (default: the website).
-        #[arg(long)]
-        privacy_url: Option<String>,
-        /// Your terms of use (default: the website).
-        #[arg(long)]
-        terms_url: Option<String>,
-    },
+    Manifest(ManifestFlags),
     /// Adaptive Card templates.
     Card {
         #[command(subcommand)]
@@ -137,4 +106,39 @@ pub enum AdminCommand {
     RevokeKey { id: String },
     /// List the admin API keys (never their secrets).
     ListKeys,
+}
+
+/// The flags of `switchboard manifest`.
+#[derive(Debug, clap::Args)]
+pub struct ManifestFlags {
+    /// The bot's Microsoft App ID (default: bot.app_id).
+    #[arg(long)]
+    pub app_id: Option<String>,
+    /// The service's public host name (default: the host of server.public_url).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Where to write the zip.
+    #[arg(long, default_value = "switchboard.zip")]
+    pub out: PathBuf,
+    /// The Teams app's own id (default: the app id).
+    #[arg(long)]
+    pub manifest_id: Option<String>,
+    /// The app's version; raise it for every upload that changes the package.
+    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
+    pub version: String,
+    /// The app's name in Teams.
+    #[arg(long, default_value = "Switchboard")]
+    pub name: String,
+    /// Your organisation's name (shown as the developer).
+    #[arg(long, default_value = "Switchboard")]
+    pub developer: String,
+    /// Your website (default: the service's Preferences page).
+    #[arg(long)]
+    pub website_url: Option<String>,
+    /// Your privacy statement (default: the website).
+    #[arg(long)]
+    pub privacy_url: Option<String>,
+    /// Your terms of use (default: the website).
+    #[arg(long)]
+    pub terms_url: Option<String>,
 }
