@@ -7,12 +7,19 @@
 //!   exponential backoff and jitter, a bounded number of times; a 401 drops the cached token
 //!   and tries once more with a fresh one.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+mod call;
+mod error;
 
-use reqwest::{Method, StatusCode};
+pub use self::call::ConnectorCall;
+use self::call::request_parts;
+pub use self::error::ConnectorError;
+use self::error::{classify, transport_reason};
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::activity::{
     Activity, ChannelAccount, ConversationParameters, ConversationResourceResponse,
@@ -22,120 +29,6 @@ use super::ratelimit::SlidingLimiter;
 use super::retry::{Backoff, parse_retry_after};
 use super::service_url::{ServiceUrl, ServiceUrlAllowList};
 use super::tokens::{AccessTokens, BOT_FRAMEWORK_SCOPE};
-
-/// Why a Connector call failed.
-#[derive(Debug, thiserror::Error, Clone)]
-pub enum ConnectorError {
-    #[error("service URL {0} is not on the allow-list; no call was made")]
-    NotAllowed(String),
-    #[error(transparent)]
-    Token(#[from] super::tokens::TokenError),
-    #[error("Connector answered HTTP {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-    Status {
-        status: u16,
-        code: Option<String>,
-        retry_after: Option<Duration>,
-    },
-    #[error("the user blocked or uninstalled the bot (MessageWritesBlocked)")]
-    WritesBlocked,
-    #[error("Connector unreachable: {0}")]
-    Transport(String),
-    #[error("Connector response unreadable: {0}")]
-    InvalidResponse(String),
-}
-
-impl ConnectorError {
-    /// Whether trying again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            ConnectorError::Status { status, .. } => {
-                matches!(status, 429 | 412 | 502 | 503 | 504)
-            }
-            ConnectorError::Transport(_) | ConnectorError::Token(_) => true,
-            _ => false,
-        }
-    }
-
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            ConnectorError::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    /// Stable code for storage and metrics.
-    pub fn code(&self) -> String {
-        match self {
-            ConnectorError::NotAllowed(_) => "service_url_not_allowed".into(),
-            ConnectorError::Token(_) => "token_unavailable".into(),
-            ConnectorError::Status { status, code, .. } => match code {
-                Some(c) => format!("http_{status}_{c}"),
-                None => format!("http_{status}"),
-            },
-            ConnectorError::WritesBlocked => "message_writes_blocked".into(),
-            ConnectorError::Transport(_) => "transport".into(),
-            ConnectorError::InvalidResponse(_) => "invalid_response".into(),
-        }
-    }
-}
-
-/// One outbound Connector operation, serialisable so the outbox can persist it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum ConnectorCall {
-    CreateConversation {
-        parameters: ConversationParameters,
-    },
-    Send {
-        conversation_id: String,
-        activity: Activity,
-    },
-    Reply {
-        conversation_id: String,
-        reply_to_id: String,
-        activity: Activity,
-    },
-    Update {
-        conversation_id: String,
-        activity_id: String,
-        activity: Activity,
-    },
-    Delete {
-        conversation_id: String,
-        activity_id: String,
-    },
-}
-
-impl ConnectorCall {
-    /// The conversation this call is ordered and rate-limited within.
-    pub fn conversation(&self) -> Option<&str> {
-        match self {
-            ConnectorCall::CreateConversation { .. } => None,
-            ConnectorCall::Send {
-                conversation_id, ..
-            }
-            | ConnectorCall::Reply {
-                conversation_id, ..
-            }
-            | ConnectorCall::Update {
-                conversation_id, ..
-            }
-            | ConnectorCall::Delete {
-                conversation_id, ..
-            } => Some(conversation_id),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            ConnectorCall::CreateConversation { .. } => "create_conversation",
-            ConnectorCall::Send { .. } => "send",
-            ConnectorCall::Reply { .. } => "reply",
-            ConnectorCall::Update { .. } => "update",
-            ConnectorCall::Delete { .. } => "delete",
-        }
-    }
-}
 
 /// What a delivered call returned: the new activity or conversation id, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,19 +43,6 @@ pub struct Delivered {
 pub struct Failed {
     pub error: ConnectorError,
     pub attempts: u32,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: Option<ErrorDetail>,
-    #[serde(rename = "errorCode")]
-    error_code: Option<serde_json::Value>,
-    message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: Option<String>,
 }
 
 /// The Bot Connector client.
@@ -500,121 +380,6 @@ impl From<Delivered> for ConversationResourceResponse {
     }
 }
 
-fn request_parts(
-    service_url: &ServiceUrl,
-    call: &ConnectorCall,
-) -> Result<(Method, url::Url, Option<serde_json::Value>), ConnectorError> {
-    Ok(match call {
-        ConnectorCall::CreateConversation { parameters } => (
-            Method::POST,
-            service_url.join(&["v3", "conversations"]),
-            Some(json(parameters)?),
-        ),
-        ConnectorCall::Send {
-            conversation_id,
-            activity,
-        } => (
-            Method::POST,
-            service_url.join(&["v3", "conversations", conversation_id, "activities"]),
-            Some(json(activity)?),
-        ),
-        ConnectorCall::Reply {
-            conversation_id,
-            reply_to_id,
-            activity,
-        } => {
-            let mut activity = activity.clone();
-            activity.reply_to_id = Some(reply_to_id.clone());
-            (
-                Method::POST,
-                service_url.join(&[
-                    "v3",
-                    "conversations",
-                    conversation_id,
-                    "activities",
-                    reply_to_id,
-                ]),
-                Some(json(&activity)?),
-            )
-        }
-        ConnectorCall::Update {
-            conversation_id,
-            activity_id,
-            activity,
-        } => {
-            let mut activity = activity.clone();
-            activity.id = Some(activity_id.clone());
-            (
-                Method::PUT,
-                service_url.join(&[
-                    "v3",
-                    "conversations",
-                    conversation_id,
-                    "activities",
-                    activity_id,
-                ]),
-                Some(json(&activity)?),
-            )
-        }
-        ConnectorCall::Delete {
-            conversation_id,
-            activity_id,
-        } => (
-            Method::DELETE,
-            service_url.join(&[
-                "v3",
-                "conversations",
-                conversation_id,
-                "activities",
-                activity_id,
-            ]),
-            None,
-        ),
-    })
-}
-
-fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, ConnectorError> {
-    serde_json::to_value(value).map_err(|e| ConnectorError::InvalidResponse(e.to_string()))
-}
-
-fn classify(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> ConnectorError {
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
-    if status == StatusCode::FORBIDDEN
-        && parsed
-            .as_ref()
-            .and_then(|b| b.message.as_deref())
-            .is_some_and(|m| m.contains("MessageWritesBlocked"))
-    {
-        return ConnectorError::WritesBlocked;
-    }
-    let code = parsed.and_then(|b| {
-        b.error
-            .and_then(|e| e.code)
-            .or_else(|| b.error_code.map(|c| c.to_string()))
-    });
-    ConnectorError::Status {
-        status: status.as_u16(),
-        code: code.map(|c| {
-            c.chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .take(64)
-                .collect()
-        }),
-        retry_after,
-    }
-}
-
 fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConnectorError> {
     serde_json::from_slice(bytes).map_err(|e| ConnectorError::InvalidResponse(e.to_string()))
-}
-
-/// A transport error without the URL (which may carry ids we do not want in logs twice).
-fn transport_reason(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "request failed".into()
-    }
 }
