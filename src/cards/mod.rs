@@ -49,3 +49,6 @@ pub use catalog::{CardCatalog, CatalogError, RenderError};
 pub use eval::EvalError;
 pub use expr::ParseError as ExpressionError;
 pub use template::{ExpandError, ParseError, Template};
+
+#[cfg(test)]
+mod tests;

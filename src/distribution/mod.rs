@@ -182,3 +182,6 @@ pub enum Decision {
         reason: DirectRefusal,
     },
 }
+
+#[cfg(test)]
+mod tests;

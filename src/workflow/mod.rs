@@ -97,3 +97,6 @@ pub fn check(document: &Value, channel: Option<Channel>) -> Result<Workflow, Vec
         Err(problems)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -302,3 +302,55 @@ async fn an_imported_tenant_is_not_announced_as_the_demo_and_check_names_unknown
         "no demo announced: {lines:?}"
     );
 }
+
+fn support() -> serde_json::Value {
+    serde_json::from_str(include_str!("../workflows/support.json")).expect("fixture")
+}
+
+#[test]
+fn check_workflow_prints_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("support.json");
+    std::fs::write(&file, support().to_string()).expect("write");
+    let bin = env!("CARGO_BIN_EXE_switchboard");
+    let ok = std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .env_clear()
+        .args([
+            "check",
+            "--workflow",
+            "support.json",
+            "--channel",
+            "interact",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let bad = std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .env_clear()
+        .args([
+            "check",
+            "--workflow",
+            "support.json",
+            "--channel",
+            "whatsapp",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("/activities/hours/type") && stderr.contains("CheckOpeningHours"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unsupported for WhatsApp: CheckOpeningHours"),
+        "{stderr}"
+    );
+}

@@ -15,13 +15,13 @@
 use std::cmp::Reverse;
 use std::collections::BTreeSet;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use switchboard::distribution::model::{Distribution, Phase, Priority, Task};
-use switchboard::distribution::{
+use crate::distribution::model::{Distribution, Phase, Priority, Task};
+use crate::distribution::{
     Agent, BROADCAST_BATCH, CancelReason, Decision, EnqueueRequest, Event, Presence,
     ServiceSettings, State,
 };
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const SERVICES: [&str; 3] = ["billing", "sales", "support"];
 const AGENTS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
@@ -332,7 +332,7 @@ fn run_sequence(seed: u64, steps: usize, tally: &mut [usize; 4]) {
                 matches!(
                     e,
                     Decision::OfferEnded {
-                        outcome: switchboard::distribution::OfferOutcome::Rona,
+                        outcome: crate::distribution::OfferOutcome::Rona,
                         ..
                     }
                 )

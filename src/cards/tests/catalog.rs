@@ -1,19 +1,19 @@
 //! The card set: every built-in template loads, passes Teams' limits with its sample data, and
 //! renders exactly its reviewed snapshot (`tests/cards/snapshots`; regenerate with
-//! `UPDATE_SNAPSHOTS=1 cargo test cards_catalog` and review the diff). The typed card data
+//! `UPDATE_SNAPSHOTS=1 cargo test --lib cards::tests::catalog` and review the diff). The typed card data
 //! matches the samples, and text people typed can never become markup.
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
-use switchboard::cards::check::teams_findings;
-use switchboard::cards::data::{
+use crate::cards::check::teams_findings;
+use crate::cards::data::{
     AfterContactWork, AgentStatus, BotHelp, CardData, Customer, Id, Invitation, InvitationAccepted,
     InvitationDeclined, InvitationMissed, InvitationTaken, InvitationWithdrawn, Parameter,
     RegistrationWelcome, Service, SessionEnded, SessionStarted, UserText,
 };
-use switchboard::cards::{CardCatalog, CatalogError};
+use crate::cards::{CardCatalog, CatalogError};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 fn snapshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cards/snapshots")
@@ -214,7 +214,7 @@ fn an_admin_override_replaces_a_built_in_card() {
     assert_eq!(rendered["body"][0]["text"], "Declined: María García");
     assert!(matches!(
         catalog.get("im-invitation").expect("card").origin,
-        switchboard::cards::catalog::Origin::BuiltIn
+        crate::cards::catalog::Origin::BuiltIn
     ));
 }
 

@@ -4,12 +4,10 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+use crate::workflow::interpret::{OpeningState, Run, RunEffect, RunEnd, RunEvent, TaskState, View};
+use crate::workflow::model::{Distribution, Priority};
+use crate::workflow::{self, Workflow};
 use serde_json::{Value, json};
-use switchboard::workflow::interpret::{
-    OpeningState, Run, RunEffect, RunEnd, RunEvent, TaskState, View,
-};
-use switchboard::workflow::model::{Distribution, Priority};
-use switchboard::workflow::{self, Workflow};
 
 struct Fake {
     selectable: usize,
@@ -56,7 +54,8 @@ impl View for Fake {
 
 fn support() -> Workflow {
     let document: Value =
-        serde_json::from_str(include_str!("../workflows/support.json")).expect("fixture");
+        serde_json::from_str(include_str!("../../../tests/workflows/support.json"))
+            .expect("fixture");
     workflow::check(&document, None).expect("valid")
 }
 

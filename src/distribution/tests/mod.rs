@@ -1,13 +1,13 @@
 //! Distribution scenarios in plain words, on the pure state machine with a virtual clock, and a
 //! randomised test of its invariants.
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use switchboard::distribution::model::{Distribution, Priority};
-use switchboard::distribution::{
+use crate::distribution::model::{Distribution, Priority};
+use crate::distribution::{
     Agent, CancelReason, Decision, EnqueueRequest, Event, OfferOutcome, Presence, ServiceSettings,
     State, TaskOutcome,
 };
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const S: &str = "support";
 
@@ -260,7 +260,7 @@ fn a_decline_passes_the_task_to_the_next_agent_and_persistent_rona_flags_the_dec
 #[test]
 fn capacity_limits_concurrent_chats() {
     let mut state = service(ServiceSettings {
-        acw: switchboard::distribution::model::AcwSettings {
+        acw: crate::distribution::model::AcwSettings {
             duration_ms: 0,
             allow_early_end: true,
             extension_ms: None,
@@ -589,3 +589,5 @@ fn random_event_sequences_keep_every_invariant() {
         "{total_offers} {total_connected} {total_ended}"
     );
 }
+
+mod model_based;
