@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
+use crate::helpers::teams::{self, ANNE, Teams};
 use crate::mock_bf::{OTHER_TENANT_ID, TENANT_ID};
-use crate::teams::{self, ANNE, Teams};
 
 pub(crate) struct Api<'a> {
     app: &'a TestApp,

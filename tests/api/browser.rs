@@ -9,8 +9,8 @@ use std::process::Command;
 use serde_json::json;
 use switchboard::directory::model::Service;
 
+use crate::helpers::teams::{ANNE, Teams, posts, wait_post};
 use crate::mock_bf::TENANT_ID;
-use crate::teams::{ANNE, Teams, posts, wait_post};
 
 fn missing_prerequisite(root: &Path) -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -40,7 +40,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         eprintln!("browser test did not run: {reason}");
         return;
     }
-    let app = crate::teams::spawn().await;
+    let app = crate::helpers::teams::spawn().await;
     let workflow = json!({"id": "quick", "name": "Quick", "start": "a", "activities": {
         "a": {"type": "Accept", "next": "hello"},
         "hello": {"type": "Message", "text": "Hello ${customer.displayName}.", "next": "queue"},
@@ -59,7 +59,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     }))
     .expect("service");
     crate::helpers::put_service(&app, TENANT_ID, &workflow, &service).await;
-    crate::teams::seed_agent(&app, ANNE).await;
+    crate::helpers::teams::seed_agent(&app, ANNE).await;
 
     let artifacts = root.join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
@@ -92,7 +92,7 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         }
         let teams = Teams { app: &app };
         teams.install(ANNE).await;
-        let id = crate::teams::invitation_for(&app, ANNE, 1).await;
+        let id = crate::helpers::teams::invitation_for(&app, ANNE, 1).await;
         teams.answer(ANNE, "im.invitation.accept", &id).await;
         let (_, chat, _, _) =
             wait_post(&app, "chat started", |(_, _, h, _)| h == "Chat started").await;

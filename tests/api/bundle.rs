@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin::Api;
+use crate::helpers::teams::{self, ANNE, Teams};
 use crate::mock_bf::TENANT_ID;
-use crate::teams::{self, ANNE, Teams};
 
 const DEMO: &str = include_str!("../../demo/tenant.json");
 const DEMO_TENANT: &str = "00000000-0000-0000-0000-0000000000001";

@@ -10,11 +10,11 @@ use sqlx::Row;
 use switchboard::engine::messages::Command;
 
 use crate::engine::start;
-use crate::helpers::{TestApp, spawn_app};
-use crate::teams::{
+use crate::helpers::teams::{
     ANNE, BOB, CONTACT, KEY, Teams, chat_texts, invitation_for, posts, seed, spawn, start_chat,
     start_chat_on, wait_post,
 };
+use crate::helpers::{TestApp, spawn_app};
 
 /// Sets up `tenant`'s engine with the usual directory and `workflow` as `support-im`.
 async fn engine_with(
@@ -180,7 +180,7 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
 }
 
 /// Anne accepts Ada's chat while Graph is held: Ada's chatroom is being opened.
-async fn chatroom_opening(app: &TestApp, teams: &Teams<'_>) -> crate::teams::Customer {
+async fn chatroom_opening(app: &TestApp, teams: &Teams<'_>) -> crate::helpers::teams::Customer {
     teams.install(ANNE).await;
     teams.install(BOB).await;
     app.mock.state.graph_held.store(true, Ordering::SeqCst);

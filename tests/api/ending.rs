@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use switchboard::directory::model::Service;
 
+use crate::helpers::teams::{self, ANNE, CONTACT, Customer, KEY, Teams};
 use crate::helpers::{TestApp, put_service};
 use crate::mock_bf::TENANT_ID;
-use crate::teams::{self, ANNE, CONTACT, Customer, KEY, Teams};
 
 /// Anne alone on a service that queues for her, with no after-contact work between chats.
 async fn seed_anne(app: &TestApp) {

@@ -461,7 +461,7 @@ async fn metrics_can_require_a_token() {
 
 #[tokio::test]
 async fn webhook_urls_spelling_an_internal_ipv4_address_in_ipv6_are_refused() {
-    let app = crate::teams::spawn().await;
+    let app = crate::helpers::teams::spawn().await;
     let api = Api::new(&app, TENANT_ID).await;
     let (_, tag, settings) = api.get("/settings").await;
     for url in [
@@ -525,7 +525,7 @@ async fn customer_input_in_a_workflow_http_request_stays_data() {
     let crm_addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, crm).await.expect("serve") });
 
-    let app = crate::teams::spawn().await;
+    let app = crate::helpers::teams::spawn().await;
     let tenant = Tenant {
         id: "t-crm".into(),
         name: "T".into(),
@@ -563,7 +563,7 @@ async fn customer_input_in_a_workflow_http_request_stays_data() {
 
     let name = "Ada\", \"role\": \"admin\", \"x\": \"/../../admin/delete?x=";
     let email = "x&tier=gold&role=admin#@example.com";
-    crate::teams::start_chat_on(&app, "crm-web", "k-crm", name, email, None).await;
+    crate::helpers::teams::start_chat_on(&app, "crm-web", "k-crm", name, email, None).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let received = loop {
         if let Some(r) = got.lock().expect("lock").first().cloned() {
@@ -635,7 +635,7 @@ async fn the_cli_makes_keys_only_for_tenants_the_store_knows_unless_asked_to_cre
 /// drop tabs and line breaks, so each of these URLs puts a customer's value in the host.
 #[tokio::test]
 async fn workflow_urls_that_let_a_placeholder_name_the_host_are_refused_in_every_spelling() {
-    let app = crate::teams::spawn().await;
+    let app = crate::helpers::teams::spawn().await;
     let api = Api::new(&app, TENANT_ID).await;
     let lookup = |url: &str| {
         json!({"id": "crm-im", "name": "Lookup", "start": "a", "activities": {

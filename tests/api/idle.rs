@@ -12,9 +12,9 @@ use sqlx::Row;
 use switchboard::clock::ManualClock;
 use switchboard::directory::model::Service;
 
+use crate::helpers::teams::{self, ANNE, CONTACT, Customer, KEY, Teams};
 use crate::helpers::{TestApp, put_service};
 use crate::mock_bf::TENANT_ID;
-use crate::teams::{self, ANNE, CONTACT, Customer, KEY, Teams};
 
 /// Rows written so far: engine log, engine effects, customer events, outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use prometheus_parse::{Scrape, Value as Sample};
 
 use crate::helpers::TestApp;
+use crate::helpers::teams::{self, ANNE, Teams};
 use crate::mock_bf::TENANT_ID;
-use crate::teams::{self, ANNE, Teams};
 
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let response = reqwest::get(format!("{}/metrics", app.address))

@@ -12,11 +12,11 @@ use switchboard::directory::store::{self, Kind};
 use switchboard::distribution::Presence;
 
 use crate::helpers::TestApp;
-use crate::mock_bf::TENANT_ID;
-use crate::teams::{
+use crate::helpers::teams::{
     ANNE, Customer, Teams, connected_chat, invitation_for, outcome, seed, spawn, start_chat,
     wait_post,
 };
+use crate::mock_bf::TENANT_ID;
 
 /// An app whose Graph refuses (no consent), with Anne an agent of Support who can take
 /// `capacity` chats at once.

@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
+use crate::helpers::teams::{self, ANNE, BOB, Teams, posts, wait_post};
 use crate::helpers::{TestApp, TestConfig};
 use crate::mock_bf::{OTHER_TENANT_ID, Scripted, TENANT_ID};
-use crate::teams::{self, ANNE, BOB, Teams, posts, wait_post};
 
 const GLOBAL_ADMIN: bool = true;
 

@@ -12,9 +12,9 @@ use switchboard::engine::actor::Engine;
 use switchboard::engine::messages::{Command, Customer, Effect};
 
 use crate::admin::Api;
+use crate::helpers::teams::{self, ANNE, Teams};
 use crate::helpers::{TestApp, TestConfig, spawn_app_on};
 use crate::mock_bf::{MockBotFramework, OTHER_TENANT_ID, TENANT_ID};
-use crate::teams::{self, ANNE, Teams};
 
 /// Moves the manual clock to `t0 + secs`.
 struct Timeline {

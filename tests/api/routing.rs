@@ -11,12 +11,12 @@ use switchboard::directory::model::Service;
 use switchboard::directory::store::{self, Kind};
 use switchboard::engine::messages::Command;
 
-use crate::helpers::{TestApp, TestConfig};
-use crate::mock_bf::TENANT_ID;
-use crate::teams::{
+use crate::helpers::teams::{
     self, ANNE, Agent, BOB, Customer, Teams, invitation_for, offer_outcomes, outcome, posts,
     queue_workflow, wait_post, wait_update,
 };
+use crate::helpers::{TestApp, TestConfig};
+use crate::mock_bf::TENANT_ID;
 
 /// A service with its own contact id and widget key (`{id}-web`, `{id}-key`).
 async fn put_service(app: &TestApp, id: &str, priority: &str, workflow: &Value, members: &[Agent]) {

@@ -17,8 +17,8 @@ use switchboard::directory::model::Service;
 
 use crate::admin::Api;
 use crate::helpers::TestApp;
+use crate::helpers::teams::{self, Customer};
 use crate::mock_bf::{OTHER_TENANT_ID, TENANT_ID};
-use crate::teams::{self, Customer};
 
 const SECRET: &str = "whsec-test-0123456789-abcdef";
 

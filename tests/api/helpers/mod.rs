@@ -1,6 +1,8 @@
 //! `spawn_app()` and the `TestApp` driver: the real `Application::build` on port 0 with a fresh
 //! SQLite database, pointed at the mock Bot Framework.
 
+pub mod teams;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
