@@ -18,7 +18,7 @@
 //! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
-//! | core | [`engine`] | one actor per tenant: the reducer, its log and snapshots, the directory → engine sync |
+//! | core | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
 //! | store | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
 //! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
 //! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |
@@ -37,7 +37,7 @@
 //! | edge | [`admin`] | the admin API (`/api/admin/v1`): directory documents, tenant settings, live view, webhooks, tenant files |
 //! | edge | [`reporting`] | session and offer history, KPIs, transcripts (admin API), `/metrics` |
 //! | composition | [`startup`] | [`startup::Application::build`]: wiring, the edges' routes, workers, graceful shutdown |
-//! | composition | [`cli`] | the command line the binary parses |
+//! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.

@@ -12,7 +12,7 @@ use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::engine::messages::Command;
 use crate::engine::sync::{Scope, sync};
-use crate::store::registrations::{self, Registration};
+use crate::store::registrations::{self, ChosenPresence, Registration};
 
 use super::card_activity;
 
@@ -45,7 +45,7 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
             .map(|r| r.id.clone())
             .unwrap_or_default(),
         registered: true,
-        presence: "available".into(),
+        presence: ChosenPresence::Available,
     };
     if app.settings.is_anonymous() && actor.tenant == DEMO_TENANT {
         join_demo(app, actor, app.clock.now_ms()).await?;
@@ -164,7 +164,8 @@ pub async fn command(
     let now = app.clock.now_ms();
     let notice = match word.as_str() {
         "status" => None,
-        presence @ ("available" | "away") => {
+        chosen @ ("available" | "away") => {
+            let presence = ChosenPresence::from_word(chosen).unwrap_or_default();
             registrations::set_presence(&app.pool, &actor.tenant, &actor.user_id, presence, now)
                 .await?;
             sync(
@@ -174,7 +175,7 @@ pub async fn command(
                 Scope::User(&actor.user_id),
             )
             .await?;
-            Some(if presence == "available" {
+            Some(if presence == ChosenPresence::Available {
                 "You receive chats again".to_owned()
             } else {
                 format!("Chats are paused until you say {slash}available")
@@ -267,7 +268,10 @@ pub async fn status_card(
     };
     Ok(app.cards.render_data(&AgentStatus {
         notice: notice.map(str::to_owned),
-        presence: reg.map_or_else(|| "available".into(), |r| r.presence),
+        presence: reg
+            .map_or(ChosenPresence::Available, |r| r.presence)
+            .as_str()
+            .to_owned(),
         state: state.into(),
         sessions,
         capacity,

@@ -10,9 +10,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::store::{CustomerEvent, append_in};
+use super::store::{CustomerEvent, CustomerState, append_in};
 use crate::clock::Clock;
-use crate::engine::messages::{Effect, SessionState};
+use crate::engine::messages::Effect;
 use crate::store::Pool;
 use crate::store::effects::{self, EffectQueue, EffectState};
 
@@ -55,16 +55,6 @@ impl EventHub {
     }
 }
 
-/// The customer-visible name of a session state.
-pub fn state_name(state: SessionState) -> &'static str {
-    match state {
-        SessionState::Workflow => "connecting",
-        SessionState::Queued => "queued",
-        SessionState::Connected => "connected",
-        SessionState::Ended => "ended",
-    }
-}
-
 /// Customer events of one engine effect.
 pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> {
     let (session, text, choices, state, agent) = match effect {
@@ -102,7 +92,7 @@ pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> 
     }
     if let Some(state) = state {
         events.push(CustomerEvent::State {
-            state: state_name(*state).into(),
+            state: CustomerState::from(*state),
             agent: agent.clone(),
         });
     }

@@ -3,7 +3,52 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::engine::messages::SessionState;
 use crate::store::Pool;
+
+/// A customer session's state as the customer sees it (and as `interact_sessions.state` stores
+/// it): the engine's workflow phase is `connecting`. `ended` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CustomerState {
+    Connecting,
+    Queued,
+    Connected,
+    Ended,
+}
+
+impl CustomerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerState::Connecting => "connecting",
+            CustomerState::Queued => "queued",
+            CustomerState::Connected => "connected",
+            CustomerState::Ended => "ended",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [
+            CustomerState::Connecting,
+            CustomerState::Queued,
+            CustomerState::Connected,
+            CustomerState::Ended,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == stored)
+    }
+}
+
+impl From<SessionState> for CustomerState {
+    fn from(state: SessionState) -> Self {
+        match state {
+            SessionState::Workflow => CustomerState::Connecting,
+            SessionState::Queued => CustomerState::Queued,
+            SessionState::Connected => CustomerState::Connected,
+            SessionState::Ended => CustomerState::Ended,
+        }
+    }
+}
 
 /// What a customer sees happen, in order (`seq` starts at 1 per session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +60,7 @@ use crate::store::Pool;
 pub enum CustomerEvent {
     /// `connecting`, `queued`, `connected` (with the agent's display name) or `ended`.
     State {
-        state: String,
+        state: CustomerState,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
     },
@@ -47,7 +92,7 @@ pub struct InteractSession {
     pub tenant_id: String,
     pub contact_id: String,
     pub token_hash: String,
-    pub state: String,
+    pub state: CustomerState,
 }
 
 pub async fn create(pool: &Pool, row: &InteractSession, now: i64) -> sqlx::Result<()> {
@@ -59,7 +104,7 @@ pub async fn create(pool: &Pool, row: &InteractSession, now: i64) -> sqlx::Resul
     .bind(&row.tenant_id)
     .bind(&row.contact_id)
     .bind(&row.token_hash)
-    .bind(&row.state)
+    .bind(row.state.as_str())
     .bind(now)
     .execute(pool)
     .await?;
@@ -77,7 +122,13 @@ pub async fn find(pool: &Pool, session: &str) -> sqlx::Result<Option<InteractSes
             tenant_id: r.try_get("tenant_id")?,
             contact_id: r.try_get("contact_id")?,
             token_hash: r.try_get("token_hash")?,
-            state: r.try_get("state")?,
+            state: {
+                let stored: String = r.try_get("state")?;
+                CustomerState::parse(&stored).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: "state".into(),
+                    source: format!("unknown session state {stored:?}").into(),
+                })?
+            },
         })
     })
     .transpose()
@@ -124,7 +175,7 @@ pub async fn append_in(
              WHERE session_id = $1 AND state <> 'ended'",
         )
         .bind(session)
-        .bind(state)
+        .bind(state.as_str())
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -241,7 +292,7 @@ pub async fn end_once(pool: &Pool, session: &str, now: i64) -> sqlx::Result<bool
         == 1;
     if ended {
         let event = CustomerEvent::State {
-            state: "ended".into(),
+            state: CustomerState::Ended,
             agent: None,
         };
         append_in(&mut tx, session, &event, now).await?;

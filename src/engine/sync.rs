@@ -12,7 +12,8 @@ use crate::directory::store::{self as docs, Kind};
 use crate::distribution::Presence;
 use crate::engine::messages::Command;
 use crate::engine::registry::Engines;
-use crate::store::{Pool, registrations};
+use crate::store::Pool;
+use crate::store::registrations::{self, ChosenPresence};
 
 /// What of a tenant's directory its engine is brought in step with.
 pub enum Scope<'a> {
@@ -214,8 +215,8 @@ async fn upsert_user(pool: &Pool, tenant: &str, user: User) -> anyhow::Result<Co
     let reg = registrations::registration_of(pool, tenant, &user.id).await?;
     Ok(Command::UpsertUser {
         registered: reg.as_ref().is_some_and(|r| r.registered),
-        presence: match reg.as_ref().map(|r| r.presence.as_str()) {
-            Some("away") => Presence::Away,
+        presence: match reg.as_ref().map(|r| r.presence) {
+            Some(ChosenPresence::Away) => Presence::Away,
             _ => Presence::Available,
         },
         user: Box::new(user),

@@ -20,7 +20,7 @@ use super::session::{CustomerSession, cors, session_contact};
 use super::stream::events;
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
-use crate::customer::store::{self, CustomerEvent, InteractSession};
+use crate::customer::store::{self, CustomerEvent, CustomerState, InteractSession};
 use crate::directory::contacts::{self, Contact, Target};
 use crate::engine::messages::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
@@ -179,7 +179,7 @@ async fn create_session(
         tenant_id: contact.tenant.clone(),
         contact_id,
         token_hash: hash_secret(&token),
-        state: "connecting".into(),
+        state: CustomerState::Connecting,
     };
     store::create(&app.pool, &row, now).await?;
     let customer = Customer {
@@ -245,10 +245,10 @@ async fn start(
 async fn session_state(State(app): State<AppState>, session: CustomerSession) -> ApiResult {
     let row = &session.row;
     let mut body = json!({"sessionId": row.session_id, "state": row.state});
-    if row.state != "ended" {
+    if row.state != CustomerState::Ended {
         let engine = app.engines.get(session.tenant()).await?;
         if let Some(view) = engine.view(session.id()).await? {
-            body["state"] = json!(crate::customer::events::state_name(view.state));
+            body["state"] = json!(CustomerState::from(view.state));
             if let Some(position) = view.position {
                 body["position"] = json!(position);
             }

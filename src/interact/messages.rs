@@ -11,7 +11,7 @@ use serde_json::json;
 use super::session::CustomerSession;
 use super::validate::MessageText;
 use crate::app::AppState;
-use crate::customer::store::{self, Accepted, CustomerEvent};
+use crate::customer::store::{self, Accepted, CustomerEvent, CustomerState};
 use crate::engine::messages::Command;
 use crate::http::client_ip::ClientIp;
 use crate::http::extract::JsonBody;
@@ -67,7 +67,7 @@ pub(super) async fn send_message(
     if store::seen(&app.pool, session.id(), client_id).await? {
         return duplicate();
     }
-    if session.row.state == "ended" {
+    if session.row.state == CustomerState::Ended {
         return ended();
     }
     if let Some(limited) = address_limited {

@@ -17,7 +17,7 @@ use crate::botframework::activity::{ChannelAccount, ConversationParameters};
 use crate::botframework::service_url::ServiceUrl;
 use crate::graph::GraphError;
 use crate::http::html::escape_html;
-use crate::store::registrations::{self, Registration};
+use crate::store::registrations::{self, ChosenPresence, Registration};
 
 use super::sessions::WebSession;
 
@@ -124,7 +124,7 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<RegisterOut
             .unwrap_or_else(|| service_url.as_str().to_owned()),
         bot_id: format!("28:{app_id}"),
         registered: true,
-        presence: "available".into(),
+        presence: ChosenPresence::Available,
     };
     crate::registration::enroll(app, &reg).await?;
     Ok(RegisterOutcome::Registered)

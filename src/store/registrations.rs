@@ -7,6 +7,33 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::store::Pool;
 
+/// The presence an agent chose with `available` / `away` (stored as that word). Anything else
+/// in the column reads as available, as it always has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChosenPresence {
+    #[default]
+    Available,
+    Away,
+}
+
+impl ChosenPresence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChosenPresence::Available => "available",
+            ChosenPresence::Away => "away",
+        }
+    }
+
+    /// `available` or `away`, as a command word; `None` for any other word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "available" => Some(ChosenPresence::Available),
+            "away" => Some(ChosenPresence::Away),
+            _ => None,
+        }
+    }
+}
+
 /// A user's registration with the bot: the personal chat it reaches them in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
@@ -17,8 +44,7 @@ pub struct Registration {
     pub service_url: String,
     pub bot_id: String,
     pub registered: bool,
-    /// `available` or `away`.
-    pub presence: String,
+    pub presence: ChosenPresence,
 }
 
 fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
@@ -30,7 +56,7 @@ fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
         service_url: r.try_get("service_url")?,
         bot_id: r.try_get("bot_id")?,
         registered: r.try_get("registered")?,
-        presence: r.try_get("presence")?,
+        presence: ChosenPresence::from_word(r.try_get("presence")?).unwrap_or_default(),
     })
 }
 
@@ -63,7 +89,7 @@ pub async fn put_registration(
     .bind(&r.service_url)
     .bind(&r.bot_id)
     .bind(r.registered)
-    .bind(&r.presence)
+    .bind(r.presence.as_str())
     .bind(now)
     .execute(conn)
     .await?;
@@ -74,7 +100,7 @@ pub async fn set_presence(
     pool: &Pool,
     tenant: &str,
     user: &str,
-    presence: &str,
+    presence: ChosenPresence,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -82,7 +108,7 @@ pub async fn set_presence(
     )
     .bind(tenant)
     .bind(user)
-    .bind(presence)
+    .bind(presence.as_str())
     .bind(now)
     .execute(pool)
     .await?;

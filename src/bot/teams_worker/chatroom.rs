@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::botframework::service_url::ServiceUrl;
 use crate::cards::data::{Acw, AfterContactWork, Id, SessionStarted};
 use crate::config::ChatroomMode;
-use crate::customer::store::CustomerEvent;
+use crate::customer::store::{CustomerEvent, CustomerState};
 use crate::directory::model::Service;
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::messages::Brief;
@@ -161,7 +161,10 @@ pub(super) async fn earlier_messages(
     for (_, event) in events {
         match event {
             CustomerEvent::CustomerMessage { text, .. } => texts.push(text),
-            CustomerEvent::State { state, .. } if state == "connected" => {
+            CustomerEvent::State {
+                state: CustomerState::Connected,
+                ..
+            } => {
                 before_connected = Some(texts.len());
             }
             _ => {}
