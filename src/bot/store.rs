@@ -19,7 +19,6 @@ pub struct Invitation {
     pub outbox_id: i64,
     pub brief: Brief,
     pub ring_seconds: i64,
-    pub outcome: Option<String>,
 }
 
 pub async fn put_invitation(
@@ -55,7 +54,7 @@ pub async fn invitation(
 ) -> anyhow::Result<Option<Invitation>> {
     let Some(r) = sqlx::query(
         "SELECT tenant_id, offer_id, user_id, session_id, conversation_id, service_url, outbox_id,
-                brief, ring_seconds, outcome
+                brief, ring_seconds
          FROM teams_invitations WHERE tenant_id = $1 AND offer_id = $2",
     )
     .bind(tenant)
@@ -75,7 +74,6 @@ pub async fn invitation(
         outbox_id: r.try_get("outbox_id")?,
         brief: serde_json::from_str(&r.try_get::<String, _>("brief")?)?,
         ring_seconds: r.try_get("ring_seconds")?,
-        outcome: r.try_get("outcome")?,
     }))
 }
 

@@ -3,7 +3,7 @@
 //! POSTs, delivered reliably through the outbox.
 //!
 //! Flow: the engine actor's persist transaction calls [`record()`], which turns the transition's
-//! effects into events ([`events_of`], pure) and queues one outbox row per (event, endpoint) in
+//! effects into events ([`events::events_of`], pure) and queues one outbox row per (event, endpoint) in
 //! the same transaction — an event is recorded exactly when its transition is. The outbox
 //! dispatcher hands rows of operation [`OPERATION`] to [`Sender::deliver`], which signs and
 //! sends them and says whether to mark them delivered, retry them with backoff, or give up.
@@ -18,6 +18,5 @@ pub mod record;
 pub mod sender;
 pub mod validate;
 
-pub use events::{EventKind, WebhookEvent, events_of};
-pub use record::{Delivery, OPERATION, lane, recent, record};
-pub use sender::{Sender, WebhookFailure, signature};
+pub use record::{OPERATION, recent, record};
+pub use sender::Sender;

@@ -61,7 +61,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                     outbox_id,
                     brief,
                     ring_seconds: i64::try_from(ring_seconds)?,
-                    outcome: None,
                 },
                 now,
             )
