@@ -1,7 +1,7 @@
 //! The card set: every built-in template loads, passes Teams' limits with its sample data, and
 //! renders exactly its reviewed snapshot (`tests/cards/snapshots`; regenerate with
-//! `UPDATE_SNAPSHOTS=1 cargo test --lib cards::tests::catalog` and review the diff). The typed card data
-//! matches the samples, and text people typed can never become markup.
+//! `UPDATE_SNAPSHOTS=1 cargo test --lib cards::tests::catalog` and review the diff). The typed
+//! card data matches the samples, and text people typed can never become markup.
 
 use std::path::{Path, PathBuf};
 
