@@ -79,4 +79,6 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant_file;
 pub(crate) mod webhooks;
+pub(crate) mod whatsapp;
+pub mod whatsapp_cloud;
 pub mod workflow;

@@ -29,7 +29,7 @@ use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
 
 /// The routes of every HTTP edge: the bot's `/api/messages`, the customer API and pages, the
-/// admin API with its reports, the Preferences page and `/metrics`.
+/// admin API with its reports, the Preferences page, the WhatsApp webhook and `/metrics`.
 fn edges() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(crate::reporting::metrics))
@@ -44,6 +44,7 @@ fn edges() -> Router<AppState> {
         )
         .merge(crate::interact::pages::router())
         .merge(crate::preferences::router())
+        .merge(crate::whatsapp::router())
 }
 
 /// A built, not yet running, service.

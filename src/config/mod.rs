@@ -66,6 +66,23 @@ pub struct Settings {
     pub interact: InteractSettings,
     pub preferences: PreferencesSettings,
     pub reporting: ReportingSettings,
+    pub whatsapp: WhatsAppSettings,
+}
+
+/// Default base URL of Meta's Graph API for the WhatsApp Business Cloud API.
+pub const DEFAULT_WHATSAPP_GRAPH_BASE_URL: &str = "https://graph.facebook.com/v24.0";
+
+/// The WhatsApp channel (Meta's WhatsApp Business Cloud API).
+#[derive(Debug, Clone)]
+pub struct WhatsAppSettings {
+    /// The Meta app's App Secret: every webhook's `X-Hub-Signature-256` is checked with it.
+    /// Without it every webhook is refused.
+    pub app_secret: Option<SecretString>,
+    /// The token Meta's subscription handshake must present. Without it the handshake is
+    /// refused.
+    pub verify_token: Option<SecretString>,
+    /// Graph API base URL (tests point it at a mock).
+    pub graph_base_url: Url,
 }
 
 /// Reporting and transcripts.

@@ -12,9 +12,9 @@ use url::Url;
 
 use super::{
     AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode,
-    DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings, LogFormat, LogSettings,
-    MetricsSettings, OutboxSettings, PreferencesSettings, ReportingSettings, ServerSettings,
-    Settings, StoreSettings,
+    DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
+    LogFormat, LogSettings, MetricsSettings, OutboxSettings, PreferencesSettings,
+    ReportingSettings, ServerSettings, Settings, StoreSettings, WhatsAppSettings,
 };
 use crate::botframework::service_url::ServiceUrlAllowList;
 
@@ -33,6 +33,15 @@ pub(super) struct RawSettings {
     interact: RawInteract,
     preferences: RawPreferences,
     reporting: RawReporting,
+    #[serde(default)]
+    whatsapp: RawWhatsApp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawWhatsApp {
+    app_secret: Option<SecretString>,
+    verify_token: Option<SecretString>,
+    graph_base_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +132,11 @@ struct RawOutbox {
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A secret that is set and not blank.
+fn non_empty_secret(value: Option<SecretString>) -> Option<SecretString> {
+    value.filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty())
 }
 
 fn parse_url(key: &str, value: &str) -> anyhow::Result<Url> {
@@ -345,6 +359,17 @@ impl TryFrom<RawSettings> for Settings {
                 session_ttl: Duration::from_secs(
                     raw.preferences.session_hours.clamp(1, 24 * 30) * 3600,
                 ),
+            },
+            whatsapp: WhatsAppSettings {
+                app_secret: non_empty_secret(raw.whatsapp.app_secret),
+                verify_token: non_empty_secret(raw.whatsapp.verify_token),
+                graph_base_url: parse_url(
+                    "whatsapp.graph_base_url",
+                    raw.whatsapp
+                        .graph_base_url
+                        .as_deref()
+                        .unwrap_or(DEFAULT_WHATSAPP_GRAPH_BASE_URL),
+                )?,
             },
             reporting: ReportingSettings {
                 acceptance_sla: Duration::from_secs(raw.reporting.acceptance_sla_secs.max(1)),

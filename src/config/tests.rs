@@ -134,3 +134,46 @@ fn a_bad_url_fails_at_boot() {
         .expect_err("must fail");
     assert!(format!("{err:#}").contains("graph.base_url"), "{err:#}");
 }
+
+#[test]
+fn whatsapp_settings_come_from_the_environment_and_blank_secrets_are_unset() {
+    let s = Settings::load(None, &env(&[])).expect("defaults load");
+    assert!(s.whatsapp.app_secret.is_none() && s.whatsapp.verify_token.is_none());
+    assert_eq!(
+        s.whatsapp.graph_base_url.as_str(),
+        DEFAULT_WHATSAPP_GRAPH_BASE_URL
+    );
+    let s = Settings::load(
+        None,
+        &env(&[
+            ("SWITCHBOARD_WHATSAPP__APP_SECRET", "app-secret"),
+            ("SWITCHBOARD_WHATSAPP__VERIFY_TOKEN", "  "),
+            (
+                "SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL",
+                "http://127.0.0.1:9/v24.0",
+            ),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(
+        s.whatsapp.app_secret.as_ref().map(|t| t.expose_secret()),
+        Some("app-secret")
+    );
+    assert!(
+        s.whatsapp.verify_token.is_none(),
+        "a blank token is no token"
+    );
+    assert_eq!(
+        s.whatsapp.graph_base_url.as_str(),
+        "http://127.0.0.1:9/v24.0"
+    );
+    let err = Settings::load(
+        None,
+        &env(&[("SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL", "not a url")]),
+    )
+    .expect_err("must refuse");
+    assert!(
+        format!("{err:#}").contains("whatsapp.graph_base_url"),
+        "{err:#}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod effects;
 pub mod outbox;
 pub mod registrations;
+pub mod whatsapp;
 
 use std::str::FromStr;
 use std::time::Duration;

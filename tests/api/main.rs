@@ -28,3 +28,4 @@ mod reports;
 mod routing;
 mod teams;
 mod webhooks;
+mod whatsapp;

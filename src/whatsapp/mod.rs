@@ -1,0 +1,148 @@
+//! The WhatsApp edge: Meta's webhook at `/api/whatsapp/webhook`.
+//!
+//! - `GET`: the subscription handshake. With `hub.mode=subscribe` and the configured
+//!   `whatsapp.verify_token` (compared in constant time), it answers 200 with `hub.challenge` as
+//!   plain text. Otherwise it answers 403.
+//! - `POST`: `X-Hub-Signature-256` is checked over the raw bytes with `whatsapp.app_secret`
+//!   before anything is parsed (else 401, nothing stored). The verified items are stored once
+//!   each (`store::whatsapp`), and only then is the webhook answered 200, so an item Meta sent
+//!   is never lost and a retry is never stored twice. Without an app secret every webhook is
+//!   refused (403).
+//!
+//! Routing the stored items into sessions is the next step of issue 16; it is not built yet.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::http::problem::{ApiResult, Refused};
+use crate::security::{hash_secret, same_hash};
+use crate::whatsapp_cloud::webhook::{self, verify_signature};
+
+/// The largest webhook body taken. Meta batches at most a few hundred small items per call.
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// The longest `hub.challenge` echoed back (Meta's are short numbers).
+const MAX_CHALLENGE_CHARS: usize = 256;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/whatsapp/webhook", get(handshake).post(receive))
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+}
+
+async fn handshake(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let forbidden = || {
+        Refused::new(
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+            "the subscription mode or verify token is wrong",
+        )
+    };
+    let Some(expected) = &app.settings.whatsapp.verify_token else {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "whatsapp_not_configured",
+            "whatsapp.verify_token is not set",
+        ));
+    };
+    let presented = query.get("hub.verify_token").map(String::as_str);
+    let token_ok = presented
+        .is_some_and(|t| same_hash(&hash_secret(t), &hash_secret(expected.expose_secret())));
+    if query.get("hub.mode").map(String::as_str) != Some("subscribe") || !token_ok {
+        tracing::info!("WhatsApp subscription handshake refused");
+        return Err(forbidden());
+    }
+    let challenge = query.get("hub.challenge").map_or("", String::as_str);
+    if challenge.chars().count() > MAX_CHALLENGE_CHARS {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_challenge",
+            "hub.challenge is too long",
+        ));
+    }
+    let mut response = (StatusCode::OK, challenge.to_owned()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+async fn receive(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let Some(secret) = &app.settings.whatsapp.app_secret else {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "whatsapp_not_configured",
+            "whatsapp.app_secret is not set: no webhook can be verified",
+        ));
+    };
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refused::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the body is larger than {MAX_WEBHOOK_BYTES} bytes"),
+            )
+        } else {
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "the body could not be read",
+            )
+        }
+    })?;
+    let presented = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = verify_signature(secret.expose_secret().as_bytes(), &body, presented) {
+        tracing::info!(code = e.code(), "WhatsApp webhook refused");
+        return Err(Refused::new(
+            StatusCode::UNAUTHORIZED,
+            e.code(),
+            &e.to_string(),
+        ));
+    }
+    let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        Refused::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            &format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let parsed = webhook::parse(&payload);
+    if !parsed.errors.is_empty() {
+        tracing::warn!(codes = ?parsed.errors, "WhatsApp reported webhook errors");
+    }
+    if parsed.skipped > 0 {
+        tracing::warn!(
+            skipped = parsed.skipped,
+            "WhatsApp webhook items without a number or id"
+        );
+    }
+    let new =
+        crate::store::whatsapp::store_new(&app.pool, &parsed.items, app.clock.now_ms()).await?;
+    tracing::debug!(items = parsed.items.len(), new, "WhatsApp webhook stored");
+    Ok(axum::Json(json!({
+        "received": parsed.items.len(),
+        "new": new,
+        "duplicates": parsed.items.len() - new,
+    }))
+    .into_response())
+}
