@@ -161,6 +161,60 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
 }
 
 /// Checks every document; returns them by kind and id, ready to store.
+/// One WhatsApp number, one service: two services of the file may not share a number, nor may
+/// one take a number that another tenant's service, or one of this tenant's the file leaves
+/// in place, already has.
+async fn checked_numbers(
+    pool: &Pool,
+    tenant: &str,
+    bundle: &Bundle,
+    wanted: &BTreeMap<&'static str, BTreeMap<String, Value>>,
+    prune: bool,
+) -> Result<Vec<Value>, ImportError> {
+    let mut problems = Vec::new();
+    let mut in_file: BTreeMap<&str, &str> = BTreeMap::new();
+    let services = wanted.get("services").into_iter().flatten();
+    for (id, doc) in services {
+        let Some(number) = doc
+            .pointer("/whatsapp/phoneNumberId")
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let index = bundle
+            .services
+            .iter()
+            .position(|s| s.get("id").and_then(Value::as_str) == Some(id.as_str()))
+            .unwrap_or_default();
+        let path = format!("/services/{index}/whatsapp/phoneNumberId");
+        if let Some(first) = in_file.insert(number, id) {
+            problems.push(json!({"path": path, "code": "phone_number_claimed",
+                "message": format!("WhatsApp phone number id {number} is given to service {first:?} too")}));
+            continue;
+        }
+        let owner = crate::directory::contacts::whatsapp_number_owner(pool, number).await?;
+        let Some((owner_tenant, owner_id, _)) = owner else {
+            continue;
+        };
+        let replaced = owner_tenant == tenant
+            && (owner_id == *id
+                || prune
+                || wanted
+                    .get("services")
+                    .is_some_and(|s| s.contains_key(&owner_id)));
+        if !replaced {
+            let who = if owner_tenant == tenant {
+                format!("service {owner_id:?}")
+            } else {
+                "a service of another tenant".to_owned()
+            };
+            problems.push(json!({"path": path, "code": "phone_number_claimed",
+                "message": format!("WhatsApp phone number id {number} is already taken by {who}")}));
+        }
+    }
+    Ok(problems)
+}
+
 fn checked(
     bundle: &Bundle,
     stored_workflows: &BTreeMap<String, Value>,
@@ -266,6 +320,13 @@ pub async fn import(
     };
     let wanted = checked(bundle, &stored_workflows, &stored_services);
     let hooks = checked_webhooks(pool, &tenant, bundle, prune).await?;
+    let wanted = match wanted {
+        Ok(wanted) => match checked_numbers(pool, &tenant, bundle, &wanted, prune).await? {
+            problems if problems.is_empty() => Ok(wanted),
+            problems => Err(problems),
+        },
+        Err(problems) => Err(problems),
+    };
     let (wanted, hooks) = match (wanted, hooks) {
         (Ok(wanted), Ok(hooks)) => (wanted, hooks),
         (Err(mut problems), Err(more)) => {

@@ -46,7 +46,31 @@ pub(super) async fn check_document(
         DocKind::Service | DocKind::Workflow => service_names(app, tenant).await?,
         DocKind::User | DocKind::Calendar => workflow::ServiceNames::default(),
     };
-    check(kind, doc, workflow.as_ref(), &services).map_err(|problems| refusal(problems).into())
+    let (id, value) =
+        check(kind, doc, workflow.as_ref(), &services).map_err(|p| Refused::from(refusal(p)))?;
+    if let Some(number) = value
+        .pointer("/whatsapp/phoneNumberId")
+        .and_then(Value::as_str)
+    {
+        let owner = crate::directory::contacts::whatsapp_number_owner(&app.pool, number)
+            .await
+            .map_err(internal)?;
+        if let Some((owner_tenant, owner_id, owner_name)) = owner
+            && (owner_tenant != tenant || owner_id != id)
+        {
+            let who = if owner_tenant == tenant {
+                format!("service {owner_id:?} ({owner_name})")
+            } else {
+                "a service of another tenant".to_owned()
+            };
+            return Err(Refused::new(
+                StatusCode::CONFLICT,
+                "phone_number_claimed",
+                &format!("WhatsApp phone number id {number} is already taken by {who}"),
+            ));
+        }
+    }
+    Ok((id, value))
 }
 
 /// The tenant's services as a workflow's `Transfer` may name them.

@@ -53,3 +53,31 @@ pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contac
     }
     Ok(None)
 }
+
+/// The service (tenant and id) that takes WhatsApp chats for `phone_number_id`, if one does.
+pub async fn whatsapp_number_owner(
+    pool: &Pool,
+    phone_number_id: &str,
+) -> anyhow::Result<Option<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, id, body FROM directory_documents
+         WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
+         ORDER BY tenant_id, id",
+    )
+    .bind(phone_number_id)
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
+        if body
+            .pointer("/whatsapp/phoneNumberId")
+            .and_then(Value::as_str)
+            != Some(phone_number_id)
+        {
+            continue;
+        }
+        let name = body["name"].as_str().unwrap_or_default().to_owned();
+        return Ok(Some((row.try_get("tenant_id")?, row.try_get("id")?, name)));
+    }
+    Ok(None)
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::directory::calendar::Calendar;
 use crate::directory::model::{Service, User};
 use crate::directory::store::Kind;
-use crate::workflow::{self, Channel};
+use crate::workflow;
 
 /// The document kinds of the API, by their path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,13 @@ pub fn check(
     match kind {
         DocKind::Service => {
             let service: Service = serde_json::from_value(doc).map_err(shape)?;
+            if service.whatsapp.as_ref().is_some_and(|w| !w.valid()) {
+                return Err(vec![problem(
+                    "/whatsapp/phoneNumberId",
+                    "invalid_phone_number_id",
+                    "phoneNumberId must be the Cloud API's phone number id: 1 to 32 digits",
+                )]);
+            }
             if let Some(workflow_id) = &service.workflow {
                 let Some(stored) = workflow else {
                     return Err(vec![problem(
@@ -106,11 +113,17 @@ pub fn check(
                     )]
                 })?;
                 if let Err(refusal) = service.check_workflow(&parsed) {
-                    let names: Vec<String> =
-                        workflow::unsupported_activities(&parsed, Channel::Interact)
-                            .into_iter()
-                            .map(|(id, t)| format!("{id} ({t})"))
-                            .collect();
+                    let names: Vec<String> = service
+                        .channels()
+                        .into_iter()
+                        .flat_map(|channel| workflow::unsupported_activities(&parsed, channel))
+                        .map(|(id, t)| format!("{id} ({t})"))
+                        .fold(Vec::new(), |mut names, name| {
+                            if !names.contains(&name) {
+                                names.push(name);
+                            }
+                            names
+                        });
                     return Err(vec![json!({
                         "path": "/workflow", "code": "unsupported_activities",
                         "message": refusal.0, "activities": names,

@@ -61,6 +61,23 @@ pub struct InteractSettings {
     pub widget_key: Option<String>,
 }
 
+/// The WhatsApp business number a service takes chats for (one number, one service).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceWhatsApp {
+    /// The Cloud API's phone number id (digits): it routes inbound webhooks and is the path
+    /// of sends.
+    pub phone_number_id: String,
+}
+
+impl ServiceWhatsApp {
+    /// A phone number id is 1 to 32 ASCII digits.
+    pub fn valid(&self) -> bool {
+        (1..=32).contains(&self.phone_number_id.len())
+            && self.phone_number_id.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
 /// Distribution settings as admins write them (seconds), with DESIGN.md §5 defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -144,6 +161,9 @@ pub struct Service {
     pub modalities: Modalities,
     #[serde(default)]
     pub interact: InteractSettings,
+    /// Takes WhatsApp chats for this business number, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<ServiceWhatsApp>,
     /// Id of the IM workflow.
     #[serde(default)]
     pub workflow: Option<String>,
@@ -187,21 +207,36 @@ impl Service {
     }
 
     /// Assigning a workflow with activities Interact cannot run is refused, naming them.
-    pub fn check_workflow(&self, workflow: &Workflow) -> Result<(), Refusal> {
-        let unsupported = workflow::unsupported_activities(workflow, Channel::Interact);
-        if unsupported.is_empty() {
-            return Ok(());
+    /// The channels the service takes chats on: Interact always, WhatsApp with a number.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut channels = vec![Channel::Interact];
+        if self.whatsapp.is_some() {
+            channels.push(Channel::WhatsApp);
         }
-        let names: Vec<String> = unsupported
-            .into_iter()
-            .map(|(id, t)| format!("{id} ({t})"))
-            .collect();
-        Err(Refusal(format!(
-            "workflow {} cannot be assigned to {}: unsupported for Interact instant messages: {}",
-            workflow.name,
-            self.name,
-            names.join(", ")
-        )))
+        channels
+    }
+
+    /// A workflow may serve the service only if every channel it takes supports every
+    /// activity; the refusal names the channel and the activities.
+    pub fn check_workflow(&self, workflow: &Workflow) -> Result<(), Refusal> {
+        for channel in self.channels() {
+            let unsupported = workflow::unsupported_activities(workflow, channel);
+            if unsupported.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = unsupported
+                .into_iter()
+                .map(|(id, t)| format!("{id} ({t})"))
+                .collect();
+            return Err(Refusal(format!(
+                "workflow {} cannot be assigned to {}: unsupported for {} instant messages: {}",
+                workflow.name,
+                self.name,
+                channel.name(),
+                names.join(", ")
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -480,3 +480,89 @@ async fn the_cli_creates_lists_and_revokes_keys() {
     assert!(listed.contains("revoked"), "{listed}");
     assert!(!run(&["admin", "revoke-key", "nope"]).status.success());
 }
+
+#[tokio::test]
+async fn a_whatsapp_number_belongs_to_one_service_and_its_workflow_must_suit_whatsapp() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    assert_eq!(
+        api.post("/workflows", &workflow()).await.0,
+        StatusCode::CREATED
+    );
+    let mut support = service(&[]);
+    support["whatsapp"] = json!({"phoneNumberId": "106540352242922"});
+    assert_eq!(api.post("/services", &support).await.0, StatusCode::CREATED);
+    let (status, _, body) = api.get("/services/support").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["whatsapp"]["phoneNumberId"], "106540352242922");
+    // Storing the same service again keeps its own number.
+    let (status, tag, _) = api.get("/services/support").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        api.put("/services/support", &support, tag.as_deref())
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // A second service of the tenant may not claim it: the first is named.
+    let mut sales = service(&[]);
+    sales["id"] = json!("sales");
+    sales["name"] = json!("Sales");
+    sales["interact"]["contactId"] = json!("sales-web");
+    sales["whatsapp"] = json!({"phoneNumberId": "106540352242922"});
+    let (status, _, body) = api.post("/services", &sales).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "phone_number_claimed");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"support\""),
+        "{body}"
+    );
+
+    // Nor may another tenant's; it is not told whose it is.
+    let other = Api::new(&app, OTHER_TENANT_ID).await;
+    assert_eq!(
+        other.post("/workflows", &workflow()).await.0,
+        StatusCode::CREATED
+    );
+    let (status, _, body) = other.post("/services", &support).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("another tenant") && !detail.contains("support"),
+        "{body}"
+    );
+
+    // Not a phone number id.
+    sales["whatsapp"] = json!({"phoneNumberId": "+1 555"});
+    let (status, _, body) = api.post("/services", &sales).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["problems"][0]["path"], "/whatsapp/phoneNumberId");
+    assert_eq!(body["problems"][0]["code"], "invalid_phone_number_id");
+
+    // A workflow WhatsApp cannot run (GetQueuePosition) is fine for Interact, refused with a number.
+    let mut menu = workflow();
+    menu["id"] = json!("menu");
+    menu["activities"]["accept"]["next"] = json!("position");
+    menu["activities"]["position"] = json!({"type": "GetQueuePosition", "parameter": "position",
+        "exits": {"queued": "queue", "notQueued": "queue"}});
+    let (s, _, b) = api.post("/workflows", &menu).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    sales["whatsapp"] = json!({"phoneNumberId": "2"});
+    sales["workflow"] = json!("menu");
+    let (status, _, body) = api.post("/services", &sales).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "unsupported_activities");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("WhatsApp"),
+        "{body}"
+    );
+    sales.as_object_mut().map(|o| o.remove("whatsapp"));
+    assert_eq!(api.post("/services", &sales).await.0, StatusCode::CREATED);
+}

@@ -217,3 +217,49 @@ async fn the_api_import_reaches_the_running_engine() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["problems"][0]["path"], "/services/0/workflow");
 }
+
+#[tokio::test]
+async fn a_tenant_file_cannot_give_a_whatsapp_number_twice_or_take_another_tenants() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let workflow = json!({"id": "im", "name": "IM", "start": "accept", "activities": {
+        "accept": {"type": "Accept", "next": "end"},
+        "end": {"type": "Disconnect", "text": "Bye."}
+    }});
+    let service = |id: &str, number: &str| {
+        json!({"id": id, "name": id, "workflow": "im",
+               "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+               "whatsapp": {"phoneNumberId": number}})
+    };
+    let file = |tenant: &str, services: Value| {
+        json!({"switchboardTenant": 1, "tenant": {"id": tenant, "name": tenant},
+               "workflows": [workflow], "services": services})
+    };
+    let twice = file(TENANT_ID, json!([service("a", "111"), service("b", "111")]));
+    let (status, _, body) = api.post("/import", &twice).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["problems"][0]["code"], "phone_number_claimed");
+    assert_eq!(
+        body["problems"][0]["path"],
+        "/services/1/whatsapp/phoneNumberId"
+    );
+
+    let once = file(TENANT_ID, json!([service("a", "111")]));
+    assert_eq!(api.post("/import", &once).await.0, StatusCode::OK);
+    // Applying it again, or moving the number to another service in the same file, is fine.
+    assert_eq!(api.post("/import", &once).await.0, StatusCode::OK);
+    let moved = file(TENANT_ID, json!([service("a", "222"), service("b", "111")]));
+    let (status, _, body) = api.post("/import", &moved).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let other = Api::new(&app, crate::mock_bf::OTHER_TENANT_ID).await;
+    let theirs = file(
+        crate::mock_bf::OTHER_TENANT_ID,
+        json!([service("x", "111")]),
+    );
+    let (status, _, body) = other.post("/import", &theirs).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["problems"][0]["code"], "phone_number_claimed");
+    let message = body["problems"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("another tenant"), "{body}");
+}
