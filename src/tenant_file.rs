@@ -192,22 +192,17 @@ async fn checked_numbers(
                 "message": format!("WhatsApp phone number id {number} is given to service {first:?} too")}));
             continue;
         }
-        let owner = crate::directory::contacts::whatsapp_number_owner(pool, number).await?;
-        let Some((owner_tenant, owner_id, _)) = owner else {
-            continue;
-        };
-        let replaced = owner_tenant == tenant
-            && (owner_id == *id
+        let replaced = |owner: &str| {
+            owner == id
                 || prune
                 || wanted
                     .get("services")
-                    .is_some_and(|s| s.contains_key(&owner_id)));
-        if !replaced {
-            let who = if owner_tenant == tenant {
-                format!("service {owner_id:?}")
-            } else {
-                "a service of another tenant".to_owned()
-            };
+                    .is_some_and(|s| s.contains_key(owner))
+        };
+        let taken =
+            crate::directory::contacts::whatsapp_number_taken(pool, tenant, number, replaced)
+                .await?;
+        if let Some(who) = taken {
             problems.push(json!({"path": path, "code": "phone_number_claimed",
                 "message": format!("WhatsApp phone number id {number} is already taken by {who}")}));
         }

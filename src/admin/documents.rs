@@ -52,17 +52,13 @@ pub(super) async fn check_document(
         .pointer("/whatsapp/phoneNumberId")
         .and_then(Value::as_str)
     {
-        let owner = crate::directory::contacts::whatsapp_number_owner(&app.pool, number)
+        let taken =
+            crate::directory::contacts::whatsapp_number_taken(&app.pool, tenant, number, |owner| {
+                owner == id
+            })
             .await
             .map_err(internal)?;
-        if let Some((owner_tenant, owner_id, owner_name)) = owner
-            && (owner_tenant != tenant || owner_id != id)
-        {
-            let who = if owner_tenant == tenant {
-                format!("service {owner_id:?} ({owner_name})")
-            } else {
-                "a service of another tenant".to_owned()
-            };
+        if let Some(who) = taken {
             return Err(Refused::new(
                 StatusCode::CONFLICT,
                 "phone_number_claimed",

@@ -54,11 +54,16 @@ pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contac
     Ok(None)
 }
 
-/// The service (tenant and id) that takes WhatsApp chats for `phone_number_id`, if one does.
-pub async fn whatsapp_number_owner(
+/// Who already takes WhatsApp chats for `phone_number_id`, other than the services of
+/// `tenant` that `ours` accepts (the service being stored, or ones being replaced with it), in a
+/// refusal's words: `service "sales" (Sales)`, or `a service of another tenant` — another
+/// tenant's service is never named. `None` when the number is free.
+pub async fn whatsapp_number_taken(
     pool: &Pool,
+    tenant: &str,
     phone_number_id: &str,
-) -> anyhow::Result<Option<(String, String, String)>> {
+    ours: impl Fn(&str) -> bool,
+) -> anyhow::Result<Option<String>> {
     let rows = sqlx::query(
         "SELECT tenant_id, id, body FROM directory_documents
          WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
@@ -76,8 +81,15 @@ pub async fn whatsapp_number_owner(
         {
             continue;
         }
-        let name = body["name"].as_str().unwrap_or_default().to_owned();
-        return Ok(Some((row.try_get("tenant_id")?, row.try_get("id")?, name)));
+        let owner_tenant: String = row.try_get("tenant_id")?;
+        let owner: String = row.try_get("id")?;
+        if owner_tenant != tenant {
+            return Ok(Some("a service of another tenant".to_owned()));
+        }
+        if !ours(&owner) {
+            let name = body["name"].as_str().unwrap_or_default();
+            return Ok(Some(format!("service {owner:?} ({name})")));
+        }
     }
     Ok(None)
 }

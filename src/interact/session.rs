@@ -99,7 +99,7 @@ async fn authorise(
 }
 
 /// The `{session}` of the route.
-pub(super) async fn session_in_path(parts: &mut Parts, app: &AppState) -> Result<String, Refused> {
+async fn session_in_path(parts: &mut Parts, app: &AppState) -> Result<String, Refused> {
     let Path(mut params) = Path::<BTreeMap<String, String>>::from_request_parts(parts, app)
         .await
         .map_err(|_| unknown_session())?;
