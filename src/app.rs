@@ -80,6 +80,8 @@ pub struct App {
     pub connections: Arc<crate::http::serve::Connections>,
     /// Customer event streams open now, per session and per client address.
     pub streams: crate::http::streams::Streams,
+    /// Woken when a WhatsApp webhook stored new items.
+    pub whatsapp_inbound: Arc<tokio::sync::Notify>,
 }
 
 impl App {

@@ -161,7 +161,10 @@ impl Application {
             Arc::clone(&outbox),
             Arc::clone(&connector),
             settings.outbox.clone(),
-        );
+        )
+        .with_whatsapp(crate::whatsapp_cloud::client::CloudClient::new(
+            settings.whatsapp.graph_base_url.as_str(),
+        )?);
 
         let max_connections = connection_budget(settings.server.max_connections);
         let connections = crate::http::serve::Connections::new(crate::http::serve::ServerLimits {
@@ -233,6 +236,7 @@ impl Application {
             outbox,
             connections,
             streams,
+            whatsapp_inbound: Arc::new(tokio::sync::Notify::new()),
         });
         // Engines with stored state resume now, so their timers keep running.
         let resumed = state
@@ -301,6 +305,7 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
+        let whatsapp = crate::whatsapp::start(&self.state, &stop);
         let router = crate::http::router(self.state.clone(), edges());
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
@@ -325,6 +330,9 @@ impl Application {
         let _ = inactivity.await;
         let _ = bot_effects.await;
         let _ = retention.await;
+        for task in whatsapp {
+            let _ = task.await;
+        }
         self.state.engines.stop().await;
         if workers.await.is_err() {
             tracing::error!("the outbox worker ended abnormally");

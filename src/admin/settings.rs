@@ -38,9 +38,17 @@ pub(super) async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i
     let endpoints = crate::webhooks::endpoints::list(&mut conn, tenant)
         .await
         .map_err(internal)?;
+    let whatsapp = crate::store::whatsapp::credentials(&mut conn, tenant)
+        .await
+        .map_err(internal)?;
     let mut body = serde_json::to_value(settings).map_err(internal)?;
-    // Secrets are write-only: endpoints are listed by id and URL.
+    // Secrets are write-only: endpoints are listed by id and URL, the WhatsApp token as set.
     body["webhooks"] = json!(endpoints);
+    body["whatsapp"] = json!({
+        "accessTokenSet": whatsapp.access_token.is_some(),
+        "businessAccountId": whatsapp.business_account_id,
+        "updatedAt": whatsapp.updated_at.and_then(chrono::DateTime::from_timestamp_millis),
+    });
     body["permissions"] = json!({
         "grantedAt": granted.and_then(chrono::DateTime::from_timestamp_millis),
         // An admin of the tenant signs in here and presses "Grant permissions".
@@ -63,10 +71,12 @@ pub(super) async fn put_settings(
     let version = if_match(&headers)?;
     let mut doc = parse_body(&body)?;
     let mut hooks = None;
+    let mut whatsapp = None;
     if let Some(o) = doc.as_object_mut() {
         o.remove("permissions");
         // Absent: the endpoints stay as they are; a list replaces them.
         hooks = o.remove("webhooks");
+        whatsapp = o.remove("whatsapp");
         o.insert("id".into(), json!(admin.tenant));
     }
     let tenant: Tenant =
@@ -88,6 +98,16 @@ pub(super) async fn put_settings(
             .await
             .map_err(webhooks::refusal)?;
             Some(checked)
+        }
+    };
+    let whatsapp = match whatsapp {
+        None => None,
+        Some(raw) => {
+            let mut conn = app.pool.acquire().await.map_err(internal)?;
+            let stored = crate::store::whatsapp::credentials(&mut conn, &admin.tenant)
+                .await
+                .map_err(internal)?;
+            Some(whatsapp_credentials(&raw, stored).map_err(|p| invalid(vec![p]))?)
         }
     };
     let expected = (version > 0).then_some(version);
@@ -112,6 +132,13 @@ pub(super) async fn put_settings(
             webhooks.created = changes.created.len(), webhooks.updated = changes.updated.len(),
             webhooks.deleted = changes.deleted.len(), "admin changed webhook endpoints");
     }
+    if let Some(credentials) = &whatsapp {
+        crate::store::whatsapp::set_credentials(&mut tx, &admin.tenant, credentials, now)
+            .await
+            .map_err(internal)?;
+        tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id,
+            whatsapp.token_set = credentials.access_token.is_some(), "admin changed WhatsApp credentials");
+    }
     tx.commit().await.map_err(internal)?;
     let engine = app
         .engines
@@ -126,4 +153,66 @@ pub(super) async fn put_settings(
         .map_err(|e| internal(format!("{e:#}")))?;
     let (body, version) = tenant_settings(&app, &admin.tenant).await?;
     Ok(with_etag(StatusCode::OK, version, body))
+}
+
+/// The tenant's WhatsApp credentials after a settings `whatsapp` object: `accessToken` (the
+/// system user token; write-only) and `businessAccountId` (digits) each replace the stored one
+/// when given, remove it when `null`, and leave it as it is when absent.
+fn whatsapp_credentials(
+    raw: &Value,
+    mut stored: crate::store::whatsapp::Credentials,
+) -> Result<crate::store::whatsapp::Credentials, Value> {
+    use crate::directory::document::problem;
+    let Some(object) = raw.as_object() else {
+        return Err(problem(
+            "/whatsapp",
+            "invalid_shape",
+            "whatsapp must be an object",
+        ));
+    };
+    for key in object.keys() {
+        if !matches!(
+            key.as_str(),
+            "accessToken" | "businessAccountId" | "accessTokenSet" | "updatedAt"
+        ) {
+            return Err(problem(
+                &format!("/whatsapp/{key}"),
+                "unknown_field",
+                "whatsapp takes accessToken and businessAccountId",
+            ));
+        }
+    }
+    match object.get("accessToken") {
+        None => {}
+        Some(Value::Null) => stored.access_token = None,
+        Some(Value::String(token))
+            if (1..=4096).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            stored.access_token = Some(token.clone());
+        }
+        Some(_) => {
+            return Err(problem(
+                "/whatsapp/accessToken",
+                "invalid_access_token",
+                "accessToken must be 1 to 4096 visible ASCII characters, or null to remove it",
+            ));
+        }
+    }
+    match object.get("businessAccountId") {
+        None => {}
+        Some(Value::Null) => stored.business_account_id = None,
+        Some(Value::String(id))
+            if (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            stored.business_account_id = Some(id.clone());
+        }
+        Some(_) => {
+            return Err(problem(
+                "/whatsapp/businessAccountId",
+                "invalid_business_account_id",
+                "businessAccountId must be 1 to 32 digits, or null to remove it",
+            ));
+        }
+    }
+    Ok(stored)
 }

@@ -54,8 +54,20 @@ pub struct Outbox {
     /// Conversations whose user blocked or uninstalled the bot (403 MessageWritesBlocked).
     blocked: tokio::sync::mpsc::UnboundedSender<String>,
     blocked_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    /// WhatsApp sends delivered or given up, for the WhatsApp edge to record and report.
+    whatsapp_outcomes: tokio::sync::mpsc::UnboundedSender<WhatsAppOutcome>,
+    whatsapp_outcomes_rx:
+        std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WhatsAppOutcome>>>,
     /// Calls queued by [`Outbox::send`], committed together by one task.
     sends: tokio::sync::mpsc::UnboundedSender<Send>,
+}
+
+/// The end of a WhatsApp send: the wamid the Cloud API gave it (none for a read receipt), or
+/// why it was given up.
+#[derive(Debug)]
+pub struct WhatsAppOutcome {
+    pub send: crate::whatsapp_cloud::client::Send,
+    pub result: Result<Option<String>, crate::whatsapp_cloud::client::CloudError>,
 }
 
 /// A call for [`Outbox::send`], and where to answer once it is committed.
@@ -124,6 +136,7 @@ impl Outbox {
     pub fn new(pool: Pool, clock: Arc<dyn Clock>) -> Self {
         let (blocked, blocked_rx) = tokio::sync::mpsc::unbounded_channel();
         let (sends, sends_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (whatsapp_outcomes, whatsapp_outcomes_rx) = tokio::sync::mpsc::unbounded_channel();
         let wake = Arc::new(Notify::new());
         tokio::spawn(commit_sends(
             pool.clone(),
@@ -137,6 +150,8 @@ impl Outbox {
             wake,
             blocked,
             blocked_rx: std::sync::Mutex::new(Some(blocked_rx)),
+            whatsapp_outcomes,
+            whatsapp_outcomes_rx: std::sync::Mutex::new(Some(whatsapp_outcomes_rx)),
             sends,
         }
     }
@@ -145,6 +160,35 @@ impl Outbox {
     /// them (one receiver: the first caller takes it).
     pub fn take_blocked(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
         self.blocked_rx.lock().ok()?.take()
+    }
+
+    /// The WhatsApp sends delivered or given up (one receiver: the first caller takes it).
+    pub fn take_whatsapp_outcomes(
+        &self,
+    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<WhatsAppOutcome>> {
+        self.whatsapp_outcomes_rx.lock().ok()?.take()
+    }
+
+    /// Queues a Cloud API send inside the caller's transaction (its lane: the customer's
+    /// session). Call [`Outbox::wake`] after commit.
+    pub async fn enqueue_whatsapp(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        send: &crate::whatsapp_cloud::client::Send,
+    ) -> anyhow::Result<OutboxId> {
+        let payload = serde_json::to_string(send)?;
+        let id = outbox::enqueue(
+            tx,
+            &outbox::NewCall {
+                lane: &send.lane(),
+                service_url: "whatsapp",
+                operation: crate::whatsapp_cloud::client::OPERATION,
+                call: &payload,
+            },
+            self.clock.now_ms(),
+        )
+        .await?;
+        Ok(id)
     }
 
     /// Queues a call inside the caller's transaction. Call [`Outbox::wake`] after commit.

@@ -28,6 +28,10 @@ pub struct EventHub {
     /// Held while a batch is converted, so events keep the order of the effects whoever
     /// converts them (the worker or [`drain`]).
     converting: tokio::sync::Mutex<()>,
+    /// Sessions whose events are carried elsewhere than an event stream (WhatsApp): each
+    /// notice of one is passed on to `tap`.
+    watched: std::sync::RwLock<std::collections::HashSet<String>>,
+    tap: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl EventHub {
@@ -38,6 +42,35 @@ impl EventHub {
                 .build(),
             queue,
             converting: tokio::sync::Mutex::new(()),
+            watched: std::sync::RwLock::default(),
+            tap: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Where notices of watched sessions go from now on (the first caller's channel; `false`
+    /// when a tap was set before).
+    pub fn set_tap(&self, tap: tokio::sync::mpsc::UnboundedSender<String>) -> bool {
+        self.tap.set(tap).is_ok()
+    }
+
+    /// Passes every later notice of `session` to the tap (and one now).
+    pub fn watch(&self, session: &str) {
+        if let Ok(mut watched) = self.watched.write() {
+            watched.insert(session.to_owned());
+        }
+        self.pass_on(session);
+    }
+
+    /// Stops passing notices of `session` on.
+    pub fn unwatch(&self, session: &str) {
+        if let Ok(mut watched) = self.watched.write() {
+            watched.remove(session);
+        }
+    }
+
+    fn pass_on(&self, session: &str) {
+        if let Some(tap) = self.tap.get() {
+            let _ = tap.send(session.to_owned());
         }
     }
 
@@ -51,6 +84,9 @@ impl EventHub {
     pub fn notify(&self, session: &str) {
         if let Some(signal) = self.streams.get(session) {
             signal.notify_waiters();
+        }
+        if self.watched.read().is_ok_and(|w| w.contains(session)) {
+            self.pass_on(session);
         }
     }
 }

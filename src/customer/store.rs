@@ -95,7 +95,11 @@ pub struct InteractSession {
     pub state: CustomerState,
 }
 
-pub async fn create(pool: &Pool, row: &InteractSession, now: i64) -> sqlx::Result<()> {
+pub async fn create<'e>(
+    exec: impl sqlx::SqliteExecutor<'e>,
+    row: &InteractSession,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -106,7 +110,7 @@ pub async fn create(pool: &Pool, row: &InteractSession, now: i64) -> sqlx::Resul
     .bind(&row.token_hash)
     .bind(row.state.as_str())
     .bind(now)
-    .execute(pool)
+    .execute(exec)
     .await?;
     Ok(())
 }
@@ -204,6 +208,19 @@ pub async fn accept_message(
     now: i64,
 ) -> sqlx::Result<Accepted> {
     let mut tx = crate::store::begin_write(pool).await?;
+    let accepted = accept_message_in(&mut tx, session, client_message_id, event, now).await?;
+    tx.commit().await?;
+    Ok(accepted)
+}
+
+/// [`accept_message`] inside the caller's transaction (nothing is written unless `New`).
+pub async fn accept_message_in(
+    tx: &mut sqlx::SqliteConnection,
+    session: &str,
+    client_message_id: &str,
+    event: &CustomerEvent,
+    now: i64,
+) -> sqlx::Result<Accepted> {
     // A write first, so the transaction holds the write lock while it reads the state: an end
     // recorded by another connection is either before (refused) or after (it waits for us).
     let inserted = sqlx::query(
@@ -226,20 +243,18 @@ pub async fn accept_message(
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
-        tx.rollback().await?;
         return Ok(if duplicate {
             Accepted::Duplicate
         } else {
             Accepted::Ended
         });
     }
-    let seq = append_in(&mut tx, session, event, now).await?;
+    let seq = append_in(&mut *tx, session, event, now).await?;
     sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
         .bind(session)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(Accepted::New(seq))
 }
 

@@ -93,3 +93,31 @@ pub async fn whatsapp_number_taken(
     }
     Ok(None)
 }
+
+/// The service that takes WhatsApp chats for `phone_number_id`, with its tenant.
+pub async fn whatsapp_service(
+    pool: &Pool,
+    phone_number_id: &str,
+) -> anyhow::Result<Option<(String, Service)>> {
+    // Uses the expression index `directory_whatsapp_number`.
+    let rows = sqlx::query(
+        "SELECT tenant_id, body FROM directory_documents
+         WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
+         ORDER BY tenant_id, id",
+    )
+    .bind(phone_number_id)
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let service: Service = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
+        if service
+            .whatsapp
+            .as_ref()
+            .map(|w| w.phone_number_id.as_str())
+            == Some(phone_number_id)
+        {
+            return Ok(Some((row.try_get("tenant_id")?, service)));
+        }
+    }
+    Ok(None)
+}

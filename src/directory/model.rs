@@ -185,6 +185,11 @@ impl Service {
     /// Distribution via service: the contact-center license, the IM modality and Interact with
     /// instant messages (DESIGN.md §3).
     pub fn can_receive_im(&self) -> Result<(), Refusal> {
+        self.can_receive_im_on(Channel::Interact)
+    }
+
+    /// [`Service::can_receive_im`] for a channel: WhatsApp needs no Interact settings.
+    pub fn can_receive_im_on(&self, channel: Channel) -> Result<(), Refusal> {
         let mut missing = Vec::new();
         if !self.licenses.contact_center {
             missing.push("the contact_center license");
@@ -192,7 +197,9 @@ impl Service {
         if !self.modalities.instant_message {
             missing.push("the instant_message modality");
         }
-        if !self.interact.enabled || !self.interact.instant_message {
+        if channel == Channel::Interact
+            && (!self.interact.enabled || !self.interact.instant_message)
+        {
             missing.push("Interact with instant messages enabled");
         }
         if missing.is_empty() {

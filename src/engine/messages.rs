@@ -68,6 +68,12 @@ pub enum Command {
         session: String,
         text: String,
     },
+    /// Tells the agent of a connected chat something in the chat (see [`Effect::NoteToAgent`]);
+    /// nothing when the chat is not connected.
+    NoteToAgent {
+        session: String,
+        text: String,
+    },
     CustomerLeft {
         session: String,
         /// Ended for inactivity rather than by the customer.
@@ -293,6 +299,13 @@ pub enum Effect {
         user: String,
         text: String,
     },
+    /// A notice from Switchboard to the agent of a connected chat, in the chat (a message that
+    /// could not reach the customer, and why): never shown to the customer.
+    NoteToAgent {
+        session: String,
+        user: String,
+        text: String,
+    },
     CloseChatroom {
         session: String,
         user: String,
@@ -335,6 +348,7 @@ impl Effect {
             Effect::InvitationUnavailable { .. } => "invitationUnavailable",
             Effect::OpenChatroom { .. } => "openChatroom",
             Effect::RelayToAgent { .. } => "relayToAgent",
+            Effect::NoteToAgent { .. } => "noteToAgent",
             Effect::CloseChatroom { .. } => "closeChatroom",
             Effect::AgentState { .. } => "agentState",
             Effect::CollectInformation { .. } => "collectInformation",

@@ -50,6 +50,7 @@ impl Consumer {
             | Effect::InvitationUnavailable { .. }
             | Effect::OpenChatroom { .. }
             | Effect::RelayToAgent { .. }
+            | Effect::NoteToAgent { .. }
             | Effect::CloseChatroom { .. }
             | Effect::AgentState { .. } => Consumer::Teams,
             Effect::HttpRequest { .. } => Consumer::Http,

@@ -9,7 +9,14 @@
 //!   is never lost and a retry is never stored twice. Without an app secret every webhook is
 //!   refused (403).
 //!
-//! Routing the stored items into sessions is the next step of issue 16; it is not built yet.
+//!
+//! Behind it: [`inbound`] turns the stored items into sessions (in arrival order), [`courier`]
+//! carries each session's events to WhatsApp through the outbox, and [`outcomes`] records what
+//! became of each send and tells the agent when a message did not reach the customer.
+
+mod courier;
+pub mod inbound;
+mod outcomes;
 
 use std::collections::HashMap;
 
@@ -22,6 +29,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use secrecy::ExposeSecret;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::http::problem::{ApiResult, Refused};
@@ -33,6 +41,32 @@ pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
 /// The longest `hub.challenge` echoed back (Meta's are short numbers).
 const MAX_CHALLENGE_CHARS: usize = 256;
+
+/// Starts the WhatsApp workers; they stop with `shutdown`.
+pub fn start(app: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    let (tap, notices) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    if app.events.set_tap(tap) {
+        tasks.push(tokio::spawn(courier::run(
+            app.clone(),
+            notices,
+            shutdown.clone(),
+        )));
+    }
+    if let Some(outcomes) = app.outbox.take_whatsapp_outcomes() {
+        tasks.push(tokio::spawn(outcomes::run(
+            app.clone(),
+            outcomes,
+            shutdown.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(inbound::run(
+        app.clone(),
+        std::sync::Arc::clone(&app.whatsapp_inbound),
+        shutdown.clone(),
+    )));
+    tasks
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -139,6 +173,9 @@ async fn receive(
     let new =
         crate::store::whatsapp::store_new(&app.pool, &parsed.items, app.clock.now_ms()).await?;
     tracing::debug!(items = parsed.items.len(), new, "WhatsApp webhook stored");
+    if new > 0 {
+        app.whatsapp_inbound.notify_one();
+    }
     Ok(axum::Json(json!({
         "received": parsed.items.len(),
         "new": new,

@@ -12,7 +12,7 @@ use crate::bot::store::{self, Invitation};
 use crate::store::registrations;
 
 use super::chatroom::{acw_card, open_chatroom};
-use super::{attributed, done, parameters, post_one, send, skip};
+use super::{attributed, done, notice, parameters, post_one, send, skip};
 
 pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
     let (id, tenant, effect) = (handed.id, handed.tenant.as_str(), handed.effect.clone());
@@ -109,6 +109,19 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             };
             let activity = attributed(&room.brief.customer.display_name, &text);
             post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
+        }
+        Effect::NoteToAgent { session, text, .. } => {
+            let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
+                return skip(app, id).await;
+            };
+            post_one(
+                app,
+                id,
+                &room.service_url,
+                &room.conversation_id,
+                notice(&text),
+            )
+            .await?;
         }
         Effect::CloseChatroom {
             session, ended_by, ..

@@ -69,6 +69,7 @@ fn target(effect: &Effect) -> Target<'_> {
         | Effect::UpdateInvitation { session, user, .. }
         | Effect::OpenChatroom { session, user, .. }
         | Effect::RelayToAgent { session, user, .. }
+        | Effect::NoteToAgent { session, user, .. }
         | Effect::CloseChatroom { session, user, .. } => Target::Session { session, user },
         Effect::InvitationUnavailable { user, .. } | Effect::AgentState { user, .. } => {
             Target::Agent { user }
@@ -287,6 +288,13 @@ pub fn attributed(who: &str, text: &str) -> Activity {
         markdown::escape(who),
         markdown::escape(text)
     ));
+    activity.text_format = Some("markdown".into());
+    activity
+}
+
+/// A notice from Switchboard in a chatroom, set apart from the customer's messages.
+pub fn notice(text: &str) -> Activity {
+    let mut activity = Activity::message(format!("⚠️ _{}_", markdown::escape(text)));
     activity.text_format = Some("markdown".into());
     activity
 }

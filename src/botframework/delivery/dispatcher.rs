@@ -10,6 +10,8 @@ pub struct Dispatcher {
     connector: Arc<ConnectorClient>,
     settings: OutboxSettings,
     webhooks: crate::webhooks::Sender,
+    /// The Cloud API client WhatsApp sends go through.
+    whatsapp: Option<Arc<crate::whatsapp_cloud::client::CloudClient>>,
 }
 
 /// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
@@ -122,7 +124,14 @@ impl Dispatcher {
             outbox,
             connector,
             settings,
+            whatsapp: None,
         }
+    }
+
+    /// Delivers WhatsApp sends through `client`.
+    pub fn with_whatsapp(mut self, client: crate::whatsapp_cloud::client::CloudClient) -> Self {
+        self.whatsapp = Some(Arc::new(client));
+        self
     }
 
     /// Runs until `shutdown` is cancelled, then waits briefly for calls in flight.
@@ -299,6 +308,9 @@ impl Dispatcher {
         if head.operation == crate::webhooks::OPERATION {
             return self.deliver_webhook(head).await;
         }
+        if head.operation == crate::whatsapp_cloud::client::OPERATION {
+            return self.deliver_whatsapp(head).await;
+        }
         let call = match self.decode(&head).await {
             Ok(call) => call,
             Err(reason) => return give_up(&head, head.attempts, reason),
@@ -412,6 +424,63 @@ impl Dispatcher {
             }
             Err(failed) => give_up(&head, attempts, &failed.code),
         }
+    }
+}
+
+impl Dispatcher {
+    /// A WhatsApp send: with the tenant's token, one attempt; the throughput limits (130429,
+    /// 131056, 131057) and server errors park it with backoff, anything else gives it up. Its
+    /// end (the wamid, or why) is passed to the WhatsApp edge.
+    async fn deliver_whatsapp(&self, head: outbox::PendingCall) -> outbox::Settlement {
+        use crate::whatsapp_cloud::client::{CloudError, Send};
+        let Ok(send) = serde_json::from_str::<Send>(&head.call) else {
+            return give_up(&head, head.attempts, "undecodable_call");
+        };
+        let attempts = head.attempts + 1;
+        let fail = |details: &str| CloudError {
+            code: None,
+            status: None,
+            details: details.to_owned(),
+            retryable: false,
+        };
+        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
+        let result = if self.outbox.clock.now_ms() - head.created_at > max_age {
+            Err(fail("expired"))
+        } else if let Some(client) = &self.whatsapp {
+            let token = match self.outbox.pool.acquire().await {
+                Ok(mut conn) => crate::store::whatsapp::credentials(&mut conn, &send.tenant)
+                    .await
+                    .map(|c| c.access_token),
+                Err(e) => Err(e),
+            };
+            match token {
+                Ok(Some(token)) => client.send(&token, &send).await,
+                Ok(None) => Err(fail("no_access_token")),
+                Err(_) => Err(CloudError {
+                    retryable: true,
+                    ..fail("store_unavailable")
+                }),
+            }
+        } else {
+            Err(fail("whatsapp_not_configured"))
+        };
+        let now = self.outbox.clock.now_ms();
+        let settlement = match &result {
+            Ok(wamid) => outbox::Settlement::Delivered {
+                id: head.id,
+                attempts,
+                result_id: wamid.clone(),
+                at: now,
+                keep_payload: false,
+            },
+            Err(e) if e.retryable => return self.retry_later(&head, attempts, None, e.code(), now),
+            Err(e) => give_up(&head, attempts, &e.code()),
+        };
+        let _ = self
+            .outbox
+            .whatsapp_outcomes
+            .send(super::WhatsAppOutcome { send, result });
+        settlement
     }
 }
 

@@ -95,7 +95,7 @@ impl Core {
         Some(SessionView {
             state: s.state,
             position: (s.state == SessionState::Queued)
-                .then(|| Lookup(self).queue_position(session))
+                .then(|| Lookup(self, crate::workflow::Channel::Interact).queue_position(session))
                 .flatten(),
             agent: s.agent.as_ref().map(|id| {
                 self.users
@@ -319,6 +319,17 @@ impl Core {
                         text,
                     }),
                     _ => self.run_event(&session, RunEvent::CustomerInput { text }, now, &mut out),
+                }
+            }
+            Command::NoteToAgent { session, text } => {
+                if let Some(s) = self.sessions.get(&session)
+                    && let (SessionState::Connected, Some(user)) = (s.state, s.agent.clone())
+                {
+                    out.push(Effect::NoteToAgent {
+                        session,
+                        user,
+                        text,
+                    });
                 }
             }
             Command::CustomerLeft { session, inactive } => {

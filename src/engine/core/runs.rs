@@ -30,16 +30,23 @@ impl Core {
         out: &mut Vec<Effect>,
     ) {
         let im_enabled = self.tenant.as_ref().is_none_or(|t| t.im_enabled);
+        let channel = self.channel_of(session);
         let may_run = self
             .services
             .get(service)
-            .is_some_and(|s| im_enabled && s.can_receive_im().is_ok());
+            .is_some_and(|s| im_enabled && s.can_receive_im_on(channel).is_ok());
         let workflow = self.workflow_of(service).filter(|_| may_run);
         let Some(workflow) = workflow else {
             return self.end_session(session, Outcome::Failed, EndedBy::System, now, out);
         };
-        let (run, effects) =
-            Run::start(&workflow, session, service, parameters, &Lookup(self), now);
+        let (run, effects) = Run::start(
+            &workflow,
+            session,
+            service,
+            parameters,
+            &Lookup(self, channel),
+            now,
+        );
         self.set_run(session, Some(run));
         self.apply_run_effects(session, effects, now, out);
     }
@@ -58,7 +65,8 @@ impl Core {
         let Some(workflow) = self.workflow_of(&s.service) else {
             return self.end_session(session, Outcome::Failed, EndedBy::System, now, out);
         };
-        let effects = run.handle(&workflow, event, &Lookup(self), now);
+        let channel = self.channel_of(session);
+        let effects = run.handle(&workflow, event, &Lookup(self, channel), now);
         self.set_run(session, Some(run));
         self.apply_run_effects(session, effects, now, out);
     }
@@ -246,7 +254,19 @@ impl Core {
 }
 
 /// The read-only view workflow runs see.
-pub(super) struct Lookup<'a>(pub(super) &'a Core);
+/// What a run may look up, for a session on a channel (a WhatsApp chat may queue to a
+/// service without Interact settings).
+pub(super) struct Lookup<'a>(pub(super) &'a Core, pub(super) crate::workflow::Channel);
+
+impl Core {
+    /// The channel `session` arrived on (Interact when unknown).
+    pub(super) fn channel_of(&self, session: &str) -> crate::workflow::Channel {
+        self.sessions
+            .get(session)
+            .and_then(|s| crate::workflow::Channel::parse(&s.channel))
+            .unwrap_or(crate::workflow::Channel::Interact)
+    }
+}
 
 impl View for Lookup<'_> {
     fn selectable_agents(&self, service: &str) -> usize {
@@ -330,6 +350,6 @@ impl View for Lookup<'_> {
     fn can_queue(&self, service: &str) -> bool {
         self.0
             .resolve_service(service)
-            .is_some_and(|s| s.can_receive_im().is_ok())
+            .is_some_and(|s| s.can_receive_im_on(self.1).is_ok())
     }
 }

@@ -1,0 +1,195 @@
+//! Carries a WhatsApp customer's session events to WhatsApp, as the event stream carries a
+//! website customer's: the workflow's messages and prompts, "connected", the agent's messages
+//! and typing, and the end, each queued in the outbox (the lane of the session keeps them in
+//! order, one at a time) in one transaction with moving the session's sent mark, so each
+//! event is queued once.
+//!
+//! **The 24-hour window.** A free-form message is sent only within 24 hours of the customer's
+//! last message. After that an agent's message is not sent: the agent is told why in the chat.
+//! The workflow's messages are dropped with a log line; the customer's next message opens the
+//! window again.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::customer::store::{self as customer_store, CustomerEvent, CustomerState};
+use crate::store::whatsapp::{self as wa_store, WaSession};
+use crate::whatsapp_cloud::client::{self, Send};
+
+/// How long after the customer's last message free-form messages may be sent.
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+/// Runs until `shutdown`: first every open session (what was not queued before a restart),
+/// then each session the event hub passes on.
+pub async fn run(
+    app: AppState,
+    mut notices: UnboundedReceiver<String>,
+    shutdown: CancellationToken,
+) {
+    match wa_store::open_sessions(&app.pool).await {
+        Ok(open) => {
+            for session in open {
+                app.events.watch(&session);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reading open WhatsApp sessions failed"),
+    }
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return,
+            notice = notices.recv() => match notice {
+                Some(session) => session,
+                None => return,
+            },
+        };
+        let mut sessions = BTreeSet::from([first]);
+        while let Ok(more) = notices.try_recv() {
+            sessions.insert(more);
+        }
+        for session in sessions {
+            if let Err(e) = forward(&app, &session).await {
+                tracing::error!(session.id = %session, error = format!("{e:#}"),
+                    "queuing WhatsApp messages failed; retrying");
+                let hub = std::sync::Arc::clone(&app.events);
+                let retry = session.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    hub.watch(&retry);
+                });
+            }
+        }
+    }
+}
+
+/// Queues the session's events not queued yet.
+async fn forward(app: &AppState, session: &str) -> anyhow::Result<()> {
+    let Some(wa) = wa_store::session(&app.pool, session).await? else {
+        app.events.unwatch(session);
+        return Ok(());
+    };
+    if wa.ended_at.is_some() {
+        app.events.unwatch(session);
+        return Ok(());
+    }
+    let events = customer_store::events_after(&app.pool, session, wa.sent_seq).await?;
+    let Some(last) = events.last().map(|(seq, _)| *seq) else {
+        return Ok(());
+    };
+    let now = app.clock.now_ms();
+    let open = now - wa.last_inbound_at < WINDOW_MS;
+    let mut sends = Vec::new();
+    let mut not_sent = Vec::new();
+    let mut ended = None;
+    for (seq, event) in events {
+        let send = |body: Value| Send {
+            tenant: wa.tenant_id.clone(),
+            session: session.to_owned(),
+            seq,
+            phone_number_id: wa.phone_number_id.clone(),
+            body,
+        };
+        let body = match event {
+            CustomerEvent::Message { from, text, .. } => {
+                if !open && from == "agent" {
+                    not_sent.push(seq);
+                }
+                Some(text_to(&wa, &text))
+            }
+            CustomerEvent::Prompt { text, choices } => Some(prompt(&wa, &text, &choices)),
+            CustomerEvent::State {
+                state: CustomerState::Connected,
+                agent,
+            } => Some(text_to(
+                &wa,
+                &match agent {
+                    Some(name) => format!("You are now chatting with {name}."),
+                    None => "You are now connected with an agent.".to_owned(),
+                },
+            )),
+            CustomerEvent::State {
+                state: CustomerState::Ended,
+                ..
+            } => {
+                ended = Some(now);
+                Some(text_to(
+                    &wa,
+                    "This chat has ended. Write to us again any time to start a new one.",
+                ))
+            }
+            CustomerEvent::Typing {} => wa
+                .last_inbound_wamid
+                .as_deref()
+                .filter(|_| open)
+                .map(client::typing_body),
+            CustomerEvent::State { .. }
+            | CustomerEvent::Queue { .. }
+            | CustomerEvent::CustomerMessage { .. } => None,
+        };
+        if let Some(body) = body.filter(|_| open) {
+            sends.push(send(body));
+        }
+    }
+    if !open && !sends.is_empty() {
+        tracing::info!(session.id = %session, "WhatsApp window closed: messages not sent");
+    }
+    let mut tx = crate::store::begin_write(&app.pool).await?;
+    for send in &sends {
+        app.outbox.enqueue_whatsapp(&mut tx, send).await?;
+    }
+    wa_store::sent_up_to(&mut tx, session, last, ended).await?;
+    tx.commit().await?;
+    if !sends.is_empty() {
+        app.outbox.wake();
+    }
+    if ended.is_some() {
+        app.events.unwatch(session);
+    }
+    for seq in not_sent {
+        super::outcomes::tell_agent(
+            app,
+            &wa.tenant_id,
+            session,
+            seq,
+            &super::outcomes::reason(Some(client::codes::REENGAGEMENT), ""),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn text_to(wa: &WaSession, text: &str) -> Value {
+    client::text_body(&wa.recipient_field, &wa.recipient, text)
+}
+
+/// A prompt: up to three short choices as reply buttons (their titles come back as the
+/// answer), more as a list in the text.
+fn prompt(wa: &WaSession, text: &str, choices: &[String]) -> Value {
+    if choices.is_empty() {
+        return text_to(wa, text);
+    }
+    if choices.len() <= 3 && choices.iter().all(|c| c.chars().count() <= 20) {
+        let buttons: Vec<Value> = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| json!({"type": "reply", "reply": {"id": format!("choice-{}", i + 1), "title": c}}))
+            .collect();
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": text.chars().take(1024).collect::<String>()},
+                "action": {"buttons": buttons},
+            },
+        });
+        body[wa.recipient_field.as_str()] = Value::String(wa.recipient.clone());
+        return body;
+    }
+    let list: Vec<String> = choices.iter().map(|c| format!("• {c}")).collect();
+    text_to(wa, &format!("{text}\n\n{}", list.join("\n")))
+}

@@ -1,0 +1,229 @@
+//! Calls out to the Cloud API: `POST /{phone-number-id}/messages` (texts, templates, and the
+//! read receipt with a typing indicator), with the tenant's system user token as Bearer. An
+//! answer is read as Meta documents it: `messages[0].id` on success, `error.code` (and
+//! `error_data.details`) on failure, and the code decides: the throughput limits (130429,
+//! 131056, 131057) and server errors are retried; 131047 (the 24-hour window has closed) and
+//! every other refusal are final.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The outbox operation of a Cloud API send.
+pub const OPERATION: &str = "whatsapp.send";
+
+/// Error codes.
+pub mod codes {
+    /// Cloud API throughput reached (per business number).
+    pub const THROUGHPUT: i64 = 130_429;
+    /// Too many messages from the business number to one user in a short time.
+    pub const PAIR_RATE: i64 = 131_056;
+    /// The account is in maintenance (the throughput upgrade).
+    pub const MAINTENANCE: i64 = 131_057;
+    /// More than 24 hours since the customer last wrote: only a template may be sent.
+    pub const REENGAGEMENT: i64 = 131_047;
+}
+
+/// A send queued in the outbox: the call (the body as posted) and what it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Send {
+    pub tenant: String,
+    pub session: String,
+    /// The customer event it carries (0: none, e.g. a typing indicator).
+    pub seq: i64,
+    pub phone_number_id: String,
+    /// The JSON body of `POST /{phone-number-id}/messages`.
+    pub body: Value,
+}
+
+impl Send {
+    /// The outbox lane: one per session (a customer has one open session per business
+    /// number), so a customer's messages are sent one at a time, in order.
+    pub fn lane(&self) -> String {
+        format!("whatsapp|{}|{}", self.phone_number_id, self.session)
+    }
+
+    /// Whether this send is a message the customer reads (not a read receipt or typing).
+    pub fn is_message(&self) -> bool {
+        self.body.get("status").is_none()
+    }
+}
+
+/// The body of a text message to `field` (`to` or `recipient`) = `address`.
+pub fn text_body(field: &str, address: &str, text: &str) -> Value {
+    let mut body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "type": "text",
+        "text": {"body": text, "preview_url": text.contains("https://")},
+    });
+    body[field] = Value::String(address.to_owned());
+    body
+}
+
+/// The body that marks `wamid` (and earlier messages) read and shows "typing…".
+pub fn typing_body(wamid: &str) -> Value {
+    serde_json::json!({
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": wamid,
+        "typing_indicator": {"type": "text"},
+    })
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudError {
+    /// `error.code`, when the Cloud API answered with one.
+    pub code: Option<i64>,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// `error.message` / `error_data.details` (Meta's words; they hold no message text).
+    pub details: String,
+    pub retryable: bool,
+}
+
+impl CloudError {
+    /// A stable code for the outbox row: `whatsapp_131047`, `http_503`, `timeout`…
+    pub fn code(&self) -> String {
+        match (self.code, self.status) {
+            (Some(code), _) => format!("whatsapp_{code}"),
+            (None, Some(status)) => format!("http_{status}"),
+            (None, None) => self.details.clone(),
+        }
+    }
+
+    fn transport(what: &str) -> Self {
+        CloudError {
+            code: None,
+            status: None,
+            details: what.to_owned(),
+            retryable: true,
+        }
+    }
+}
+
+/// Reads a Cloud API error answer.
+pub fn classify(status: u16, body: &Value) -> CloudError {
+    let error = &body["error"];
+    let code = error["code"].as_i64();
+    let details = error
+        .pointer("/error_data/details")
+        .and_then(Value::as_str)
+        .or_else(|| error["message"].as_str())
+        .unwrap_or("no details")
+        .chars()
+        .take(300)
+        .collect();
+    let retryable = match code {
+        Some(codes::THROUGHPUT | codes::PAIR_RATE | codes::MAINTENANCE) => true,
+        // 1 / 2: an unknown or temporary API error; Meta says to retry.
+        Some(1 | 2) => true,
+        Some(_) => false,
+        None => status == 429 || status >= 500,
+    };
+    CloudError {
+        code,
+        status: Some(status),
+        details,
+        retryable,
+    }
+}
+
+/// The Cloud API client.
+pub struct CloudClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl CloudClient {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(CloudClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
+    pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
+        let url = format!("{}/{}/messages", self.base_url, send.phone_number_id);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(token)
+            .json(&send.body)
+            .send()
+            .await
+            .map_err(|e| {
+                CloudError::transport(if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "unreachable"
+                })
+            })?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            return Err(classify(status, &body));
+        }
+        Ok(body
+            .pointer("/messages/0/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn throughput_errors_are_retried_and_the_closed_window_is_final() {
+        let error = |code: i64| {
+            json!({"error":{"message":"m","type":"OAuthException","code":code,
+            "error_data":{"messaging_product":"whatsapp","details":"the details"},"fbtrace_id":"f"}})
+        };
+        for code in [130_429, 131_056, 131_057] {
+            let e = classify(400, &error(code));
+            assert!(e.retryable, "{code}");
+            assert_eq!(e.code(), format!("whatsapp_{code}"));
+        }
+        let closed = classify(400, &error(131_047));
+        assert!(!closed.retryable);
+        assert_eq!(closed.code, Some(codes::REENGAGEMENT));
+        assert_eq!(closed.details, "the details");
+        assert!(!classify(400, &error(131_026)).retryable);
+        assert!(classify(503, &Value::Null).retryable);
+        assert_eq!(classify(503, &Value::Null).code(), "http_503");
+        assert!(!classify(401, &Value::Null).retryable);
+    }
+
+    #[test]
+    fn a_customer_with_a_user_id_only_is_sent_to_through_recipient() {
+        let body = text_body("recipient", "US.1", "hi");
+        assert_eq!(body["recipient"], "US.1");
+        assert!(body.get("to").is_none());
+        let send = Send {
+            tenant: "t".into(),
+            session: "s".into(),
+            seq: 1,
+            phone_number_id: "106".into(),
+            body,
+        };
+        assert_eq!(send.lane(), "whatsapp|106|s");
+        assert!(send.is_message());
+        let typing = Send {
+            body: typing_body("wamid.X"),
+            ..send
+        };
+        assert!(!typing.is_message());
+    }
+}

@@ -1,0 +1,289 @@
+//! What a stored inbound message ([`super::webhook::Inbound`] of kind message: the message and
+//! its sender's `contacts[]` entry) says: who wrote (their identity and how to answer them),
+//! under which name, and what, in words the agent reads. Every type has words: media, stickers,
+//! locations, shared contacts and reactions are described, never dropped.
+
+use serde_json::Value;
+
+/// How a customer is addressed in a send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// What identifies the customer on one business number: the business-scoped `user_id` when
+    /// WhatsApp gave one, else the `wa_id` (phone number).
+    pub key: String,
+    /// `to` (a phone number) or `recipient` (a business-scoped user id: a user id in `to` is
+    /// accepted and silently dropped by the Cloud API).
+    pub field: &'static str,
+    /// The value of `field`.
+    pub address: String,
+}
+
+/// A customer's message, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerMessage {
+    pub identity: Identity,
+    /// `contacts[].profile.name`, or "WhatsApp customer" (at most 100 characters).
+    pub display_name: String,
+    /// The text, or the words describing what was sent.
+    pub text: String,
+    /// When the customer sent it (ms), from `timestamp`.
+    pub sent_at: Option<i64>,
+    /// A media message's media id (fetched with the tenant's token).
+    pub media: Option<Media>,
+}
+
+/// The media of an image, document, audio or video message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub id: String,
+    pub kind: String,
+    pub mime_type: Option<String>,
+    pub filename: Option<String>,
+}
+
+/// The longest text taken from a message (WhatsApp's own limit for a text body is 4,096).
+const MAX_TEXT_CHARS: usize = 4096;
+
+/// Reads a stored message item (`{"message": …, "contact": …}`); `None` when it names no
+/// sender.
+pub fn read(item: &Value) -> Option<CustomerMessage> {
+    let message = &item["message"];
+    let contact = &item["contact"];
+    let text_of = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let wa_id = text_of(&contact["wa_id"]).or_else(|| text_of(&message["from"]));
+    let user_id = text_of(&contact["user_id"]).or_else(|| text_of(&message["from_user_id"]));
+    let identity = match (user_id, wa_id) {
+        (Some(user), Some(phone)) => Identity {
+            key: user,
+            field: "to",
+            address: phone,
+        },
+        (None, Some(phone)) => Identity {
+            key: phone.clone(),
+            field: "to",
+            address: phone,
+        },
+        (Some(user), None) => Identity {
+            key: user.clone(),
+            field: "recipient",
+            address: user,
+        },
+        (None, None) => return None,
+    };
+    let display_name = contact["profile"]["name"]
+        .as_str()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("WhatsApp customer")
+        .chars()
+        .take(100)
+        .collect();
+    let sent_at = message["timestamp"]
+        .as_str()
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|s| s.saturating_mul(1000));
+    let (text, media) = words(message);
+    Some(CustomerMessage {
+        identity,
+        display_name,
+        text: text.chars().take(MAX_TEXT_CHARS).collect(),
+        sent_at,
+        media,
+    })
+}
+
+/// The words of a message, and its media.
+fn words(message: &Value) -> (String, Option<Media>) {
+    let kind = message["type"].as_str().unwrap_or("unknown");
+    let field = |path: &str| {
+        message
+            .pointer(path)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let text = match kind {
+        "text" => field("/text/body")
+            .unwrap_or("(an empty message)")
+            .to_owned(),
+        "image" | "document" | "audio" | "video" => {
+            let media = Media {
+                id: field(&format!("/{kind}/id")).unwrap_or_default().to_owned(),
+                kind: kind.to_owned(),
+                mime_type: field(&format!("/{kind}/mime_type")).map(str::to_owned),
+                filename: field(&format!("/{kind}/filename")).map(str::to_owned),
+            };
+            let what = match kind {
+                "image" => "an image",
+                "document" => "a document",
+                "audio" => "an audio message",
+                _ => "a video",
+            };
+            let mut text = format!("[The customer sent {what}");
+            if let Some(name) = &media.filename {
+                text.push_str(&format!(" ({name})"));
+            }
+            text.push(']');
+            if let Some(caption) = field(&format!("/{kind}/caption")) {
+                text.push_str(&format!(" {caption}"));
+            }
+            let media = (!media.id.is_empty()).then_some(media);
+            return (text, media);
+        }
+        "sticker" => "[The customer sent a sticker]".to_owned(),
+        "location" => {
+            let place = [field("/location/name"), field("/location/address")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let at = match (
+                message
+                    .pointer("/location/latitude")
+                    .and_then(Value::as_f64),
+                message
+                    .pointer("/location/longitude")
+                    .and_then(Value::as_f64),
+            ) {
+                (Some(lat), Some(lon)) => format!(" https://maps.google.com/?q={lat},{lon}"),
+                _ => String::new(),
+            };
+            if place.is_empty() {
+                format!("[The customer shared a location]{at}")
+            } else {
+                format!("[The customer shared a location: {place}]{at}")
+            }
+        }
+        "contacts" => {
+            let names: Vec<&str> = message["contacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.pointer("/name/formatted_name").and_then(Value::as_str))
+                .collect();
+            if names.is_empty() {
+                "[The customer shared a contact card]".to_owned()
+            } else {
+                format!("[The customer shared a contact card: {}]", names.join(", "))
+            }
+        }
+        "reaction" => match field("/reaction/emoji") {
+            Some(emoji) => format!("[The customer reacted {emoji} to a message]"),
+            None => "[The customer removed a reaction]".to_owned(),
+        },
+        "interactive" => field("/interactive/button_reply/title")
+            .or_else(|| field("/interactive/list_reply/title"))
+            .unwrap_or("[The customer answered a form]")
+            .to_owned(),
+        "button" => field("/button/text")
+            .unwrap_or("[The customer pressed a button]")
+            .to_owned(),
+        "system" => format!(
+            "[WhatsApp: {}]",
+            field("/system/body").unwrap_or("the customer's account changed")
+        ),
+        other => {
+            format!("[The customer sent a message of a kind Switchboard cannot show: {other}]")
+        }
+    };
+    (text, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(message: Value, contact: Value) -> Value {
+        json!({"message": message, "contact": contact})
+    }
+
+    #[test]
+    fn the_sender_is_the_user_id_when_given_and_answered_by_phone_when_known() {
+        let phone = read(&item(
+            json!({"from":"16505551234","id":"w","timestamp":"1739321024","type":"text","text":{"body":"hi"}}),
+            json!({"profile":{"name":"Sheena"},"wa_id":"16505551234"}),
+        ))
+        .expect("a sender");
+        assert_eq!(phone.identity.key, "16505551234");
+        assert_eq!(phone.identity.field, "to");
+        assert_eq!(phone.display_name, "Sheena");
+        assert_eq!(phone.text, "hi");
+        assert_eq!(phone.sent_at, Some(1_739_321_024_000));
+
+        let user_only = read(&item(
+            json!({"from_user_id":"US.1","id":"w","type":"text","text":{"body":"yo"}}),
+            json!({"profile":{"name":"  "},"user_id":"US.1"}),
+        ))
+        .expect("a sender");
+        assert_eq!(
+            user_only.identity,
+            Identity {
+                key: "US.1".into(),
+                field: "recipient",
+                address: "US.1".into()
+            }
+        );
+        assert_eq!(user_only.display_name, "WhatsApp customer");
+
+        let both = read(&item(
+            json!({"from":"1555","id":"w","type":"text","text":{"body":"x"}}),
+            json!({"wa_id":"1555","user_id":"US.2"}),
+        ))
+        .expect("a sender");
+        assert_eq!(
+            (both.identity.key.as_str(), both.identity.field),
+            ("US.2", "to")
+        );
+        assert_eq!(
+            read(&item(json!({"id":"w","type":"text"}), Value::Null)),
+            None
+        );
+    }
+
+    #[test]
+    fn every_kind_of_message_has_words() {
+        let said = |message: Value| {
+            let mut message = message;
+            message["from"] = json!("1");
+            read(&item(message, Value::Null)).expect("a sender")
+        };
+        let image = said(
+            json!({"type":"image","image":{"id":"M1","mime_type":"image/jpeg","caption":"my receipt"}}),
+        );
+        assert_eq!(image.text, "[The customer sent an image] my receipt");
+        assert_eq!(image.media.as_ref().map(|m| m.id.as_str()), Some("M1"));
+        let doc =
+            said(json!({"type":"document","document":{"id":"M2","filename":"Rechnung März.pdf"}}));
+        assert_eq!(
+            doc.text,
+            "[The customer sent a document (Rechnung März.pdf)]"
+        );
+        assert_eq!(
+            said(json!({"type":"sticker","sticker":{"id":"S"}})).text,
+            "[The customer sent a sticker]"
+        );
+        assert_eq!(
+            said(json!({"type":"location","location":{"latitude":47.5,"longitude":8.25,"name":"Office"}})).text,
+            "[The customer shared a location: Office] https://maps.google.com/?q=47.5,8.25"
+        );
+        assert_eq!(
+            said(json!({"type":"contacts","contacts":[{"name":{"formatted_name":"Ann Lee"}}]}))
+                .text,
+            "[The customer shared a contact card: Ann Lee]"
+        );
+        assert_eq!(
+            said(json!({"type":"reaction","reaction":{"message_id":"w","emoji":"👍"}})).text,
+            "[The customer reacted 👍 to a message]"
+        );
+        assert_eq!(
+            said(json!({"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"b","title":"Yes"}}})).text,
+            "Yes"
+        );
+        assert_eq!(
+            said(json!({"type":"unsupported"})).text,
+            "[The customer sent a message of a kind Switchboard cannot show: unsupported]"
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! The WhatsApp loop end to end, against the mock Cloud API and the mock Bot Framework: a
+//! customer's message becomes an invitation, the agent accepts, and they write both ways; the
+//! 24-hour window, Meta's throughput errors and failed statuses reach the agent, never silence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use switchboard::directory::model::Service;
+
+use crate::admin::Api;
+use crate::helpers::TestApp;
+use crate::helpers::teams::{self, ANNE, Teams, chat_texts, invitation_for, seed_agent, wait_post};
+use crate::mock_bf::TENANT_ID;
+use crate::mock_whatsapp::{APP_SECRET, Answer, MockCloud, NUMBER, TOKEN, VERIFY_TOKEN};
+
+const SHEENA: &str = "16505551234";
+
+async fn spawn() -> (TestApp, Arc<MockCloud>) {
+    let cloud = MockCloud::start().await;
+    let app = teams::spawn_with(
+        teams::config()
+            .env("SWITCHBOARD_WHATSAPP__APP_SECRET", APP_SECRET)
+            .env("SWITCHBOARD_WHATSAPP__VERIFY_TOKEN", VERIFY_TOKEN)
+            .env(
+                "SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL",
+                &cloud.graph_base_url(),
+            ),
+    )
+    .await;
+    cloud.deliver_to(&app.address);
+    let workflow = teams::queue_workflow("im", "direct", 30);
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "im", "members": [ANNE.aad],
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "distribution": {"acwSeconds": 20, "ronaResetSeconds": 600},
+        "whatsapp": {"phoneNumberId": NUMBER}
+    }))
+    .expect("service");
+    crate::helpers::put_service(&app, TENANT_ID, &workflow, &service).await;
+    seed_agent(&app, ANNE).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let (status, etag, _) = api.get("/settings").await;
+    assert_eq!(status, 200);
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::PUT,
+            "/settings",
+            Some(&json!({"name": "Contoso", "whatsapp": {"accessToken": TOKEN}})),
+            etag.as_deref(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    (app, cloud)
+}
+
+/// Waits until `found` holds for what the mock Cloud API has received.
+async fn wait_cloud(cloud: &MockCloud, what: &str, found: impl Fn(&MockCloud) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !found(cloud) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {what}; sent: {:#?}",
+            cloud
+                .sent()
+                .iter()
+                .map(|s| s.body.clone())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_chat(app: &TestApp, chat: &str, text: &str) {
+    wait_post(app, text, |(m, c, h, _)| {
+        m == "POST" && c == chat && h.contains(text)
+    })
+    .await;
+}
+
+/// Sheena writes, Anne accepts; returns the chatroom.
+async fn connected(app: &TestApp, cloud: &MockCloud, teams: &Teams<'_>) -> String {
+    teams.install(ANNE).await;
+    assert_eq!(
+        cloud
+            .customer_says(SHEENA, "Sheena", "wamid.IN1", "Hello, my order is late")
+            .await,
+        200
+    );
+    let invitation = invitation_for(app, ANNE, 1).await;
+    teams
+        .answer(ANNE, "im.invitation.accept", &invitation)
+        .await;
+    let (_, chat, _, _) = wait_post(app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+    wait_chat(app, &chat, "Hello, my order is late").await;
+    wait_cloud(cloud, "connected message", |c| {
+        c.texts_to(SHEENA)
+            .contains(&"You are now chatting with Anne Agent.".to_owned())
+    })
+    .await;
+    chat
+}
+
+async fn outbound_status(app: &TestApp, text_seq_of: &str) -> Option<String> {
+    sqlx::query(
+        "SELECT o.status FROM whatsapp_outbound o JOIN interact_events e
+           ON e.session_id = o.session_id AND e.seq = o.seq
+         WHERE e.event LIKE '%' || $1 || '%'",
+    )
+    .bind(text_seq_of)
+    .fetch_optional(&app.state.pool)
+    .await
+    .expect("query")
+    .map(|r| r.get("status"))
+}
+
+#[tokio::test]
+async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    let chat = connected(&app, &cloud, &teams).await;
+
+    teams.say(ANNE, &chat, "Let me check that for you").await;
+    wait_cloud(&cloud, "the agent's message", |c| {
+        c.texts_to(SHEENA)
+            .contains(&"Let me check that for you".to_owned())
+    })
+    .await;
+    // Its statuses come back out of order (delivered before sent): it stays delivered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while outbound_status(&app, "Let me check that for you")
+        .await
+        .as_deref()
+        != Some("delivered")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no delivered status"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        outbound_status(&app, "Let me check that for you")
+            .await
+            .as_deref(),
+        Some("delivered")
+    );
+
+    // The customer's reply reaches the chat once, however often Meta delivers it.
+    for _ in 0..3 {
+        assert_eq!(
+            cloud
+                .customer_says(SHEENA, "Sheena", "wamid.IN2", "Thanks a lot")
+                .await,
+            200
+        );
+    }
+    wait_chat(&app, &chat, "Thanks a lot").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let thanks = chat_texts(&app, &chat)
+        .iter()
+        .filter(|t| t.contains("Thanks a lot"))
+        .count();
+    assert_eq!(thanks, 1, "{:?}", chat_texts(&app, &chat));
+
+    // Typing in the chat marks the customer's messages read and shows "typing…".
+    let typing = teams.activity(ANNE, &chat, "typing");
+    teams.post(&typing).await;
+    wait_cloud(&cloud, "typing indicator", |c| {
+        c.sent().iter().any(|s| {
+            s.body["status"] == "read"
+                && s.body["message_id"] == "wamid.IN2"
+                && s.body["typing_indicator"]["type"] == "text"
+        })
+    })
+    .await;
+
+    // The agent ends the chat: the customer is told; their next message starts a new one.
+    teams.say(ANNE, &chat, "end").await;
+    wait_cloud(&cloud, "the end", |c| {
+        c.texts_to(SHEENA)
+            .iter()
+            .any(|t| t.starts_with("This chat has ended"))
+    })
+    .await;
+    let sessions: Vec<String> =
+        sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions ORDER BY rowid")
+            .fetch_all(&app.state.pool)
+            .await
+            .expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ended: Option<i64> =
+            sqlx::query_scalar("SELECT ended_at FROM whatsapp_sessions WHERE session_id = $1")
+                .bind(&sessions[0])
+                .fetch_one(&app.state.pool)
+                .await
+                .expect("ended");
+        if ended.is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "session not ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Anne is in after-contact work for 20 s: the new chat waits in the queue, as a session.
+    assert_eq!(
+        cloud
+            .customer_says(SHEENA, "Sheena", "wamid.IN3", "One more thing")
+            .await,
+        200
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let open: Vec<(String, String)> = sqlx::query(
+            "SELECT w.session_id, i.state FROM whatsapp_sessions w JOIN interact_sessions i USING (session_id)
+             WHERE w.ended_at IS NULL",
+        )
+        .fetch_all(&app.state.pool)
+        .await
+        .expect("open")
+        .iter()
+        .map(|r| (r.get("session_id"), r.get("state")))
+        .collect();
+        if let [(session, state)] = open.as_slice() {
+            assert_ne!(session, &sessions[0]);
+            if state == "queued" {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new session: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The transcript of the first chat has both sides.
+    let events: Vec<Value> =
+        sqlx::query_scalar("SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq")
+            .bind(&sessions[0])
+            .fetch_all(&app.state.pool)
+            .await
+            .expect("events")
+            .iter()
+            .map(|e: &String| serde_json::from_str(e).expect("event"))
+            .collect();
+    let texts: Vec<&str> = events.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert!(texts.contains(&"Hello, my order is late"), "{texts:?}");
+    assert!(texts.contains(&"Let me check that for you"), "{texts:?}");
+    assert!(texts.contains(&"Thanks a lot"), "{texts:?}");
+}
+
+#[tokio::test]
+async fn throughput_errors_are_retried_and_keep_the_order() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    let chat = connected(&app, &cloud, &teams).await;
+    cloud.post_statuses(false);
+    cloud.answer_next([
+        Answer::Error {
+            status: 400,
+            code: 130_429,
+        },
+        Answer::Error {
+            status: 400,
+            code: 131_056,
+        },
+        Answer::Error {
+            status: 503,
+            code: 2,
+        },
+    ]);
+    for text in ["one", "two", "three"] {
+        teams.say(ANNE, &chat, text).await;
+    }
+    wait_cloud(&cloud, "all three", |c| {
+        c.texts_to(SHEENA).iter().any(|t| t == "three")
+    })
+    .await;
+    let agent: Vec<String> = cloud
+        .texts_to(SHEENA)
+        .into_iter()
+        .filter(|t| ["one", "two", "three"].contains(&t.as_str()))
+        .collect();
+    assert_eq!(agent, ["one", "two", "three"]);
+    let refused = cloud
+        .sent()
+        .iter()
+        .filter(|s| s.wamid.is_none() && s.body["type"] == "text")
+        .count();
+    assert_eq!(refused, 3, "the three refusals were tried again");
+    assert!(
+        !chat_texts(&app, &chat)
+            .iter()
+            .any(|t| t.contains("Not delivered")),
+        "nothing to tell the agent: everything arrived"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_later() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    let chat = connected(&app, &cloud, &teams).await;
+
+    // Refused at once (HTTP 400, 131047).
+    cloud.answer_next([Answer::Error {
+        status: 400,
+        code: 131_047,
+    }]);
+    teams.say(ANNE, &chat, "Are you still there?").await;
+    wait_chat(&app, &chat, "Not delivered on WhatsApp").await;
+    let note = chat_texts(&app, &chat)
+        .into_iter()
+        .find(|t| t.contains("Not delivered"))
+        .expect("note");
+    assert!(note.contains("Are you still there?"), "{note}");
+    assert!(note.contains("24 hours"), "{note}");
+
+    // Accepted, then reported failed.
+    cloud.answer_next([Answer::AcceptThenFail { code: 131_047 }]);
+    teams.say(ANNE, &chat, "Hello again").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !chat_texts(&app, &chat)
+        .iter()
+        .any(|t| t.contains("Not delivered") && t.contains("Hello again"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no note for the failed status: {:?}",
+            chat_texts(&app, &chat)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        outbound_status(&app, "Hello again").await.as_deref(),
+        Some("failed")
+    );
+
+    // The window closed here (the customer's last message is 25 hours old): nothing is sent,
+    // the agent is told; the customer's next message opens it again.
+    sqlx::query("UPDATE whatsapp_sessions SET last_inbound_at = last_inbound_at - 90000000")
+        .execute(&app.state.pool)
+        .await
+        .expect("age");
+    teams.say(ANNE, &chat, "Anyone?").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !chat_texts(&app, &chat)
+        .iter()
+        .any(|t| t.contains("Not delivered") && t.contains("Anyone?"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no note for the closed window"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !cloud
+            .sent()
+            .iter()
+            .any(|s| s.body["text"]["body"] == "Anyone?")
+    );
+    assert_eq!(
+        cloud
+            .customer_says(SHEENA, "Sheena", "wamid.IN9", "I'm back")
+            .await,
+        200
+    );
+    wait_chat(&app, &chat, "I'm back").await;
+    teams.say(ANNE, &chat, "Welcome back").await;
+    wait_cloud(&cloud, "a message in the reopened window", |c| {
+        c.texts_to(SHEENA).contains(&"Welcome back".to_owned())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_access_token_is_write_only() {
+    let (app, _cloud) = spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let (status, etag, body) = api.get("/settings").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["whatsapp"]["accessTokenSet"], true);
+    assert!(!body.to_string().contains(TOKEN));
+    // What GET answers can be sent back: the token stays.
+    let (status, etag, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/settings",
+            Some(&body),
+            etag.as_deref(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["whatsapp"]["accessTokenSet"], true);
+    for (bad, code) in [
+        (json!({"accessToken": ""}), "invalid_access_token"),
+        (json!({"accessToken": "has space"}), "invalid_access_token"),
+        (
+            json!({"businessAccountId": "WABA"}),
+            "invalid_business_account_id",
+        ),
+        (json!({"token": "x"}), "unknown_field"),
+        (json!("x"), "invalid_shape"),
+    ] {
+        let (status, _, problem) = api
+            .call(
+                reqwest::Method::PUT,
+                "/settings",
+                Some(&json!({"name": "Contoso", "whatsapp": bad})),
+                etag.as_deref(),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}");
+        assert_eq!(problem["problems"][0]["code"], code, "{problem}");
+    }
+    let (status, _, body) = api
+        .call(
+            reqwest::Method::PUT,
+            "/settings",
+            Some(&json!({"name": "Contoso", "whatsapp": {"accessToken": null, "businessAccountId": "102290129340398"}})),
+            etag.as_deref(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["whatsapp"]["accessTokenSet"], false);
+    assert_eq!(body["whatsapp"]["businessAccountId"], "102290129340398");
+    // Nor is it in the tenant file.
+    let export = reqwest::Client::new()
+        .get(api.url("/export"))
+        .bearer_auth(&api.key)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("body");
+    assert!(!export.contains(TOKEN));
+}
