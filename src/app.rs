@@ -82,6 +82,8 @@ pub struct App {
     pub streams: crate::http::streams::Streams,
     /// Woken when a WhatsApp webhook stored new items.
     pub whatsapp_inbound: Arc<tokio::sync::Notify>,
+    /// WhatsApp messages counted for `/metrics`.
+    pub whatsapp_counts: crate::whatsapp_cloud::Counts,
 }
 
 impl App {

@@ -237,6 +237,7 @@ impl Application {
             connections,
             streams,
             whatsapp_inbound: Arc::new(tokio::sync::Notify::new()),
+            whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
         });
         // Engines with stored state resume now, so their timers keep running.
         let resumed = state

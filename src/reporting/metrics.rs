@@ -149,7 +149,7 @@ async fn render(app: &App) -> anyhow::Result<String> {
     let mut sessions = Family::new(
         "switchboard_sessions",
         "gauge",
-        "Sessions in progress by state.",
+        "Sessions in progress by channel and state.",
     );
     let mut queue = Family::new(
         "switchboard_queue_length",
@@ -168,16 +168,26 @@ async fn render(app: &App) -> anyhow::Result<String> {
     );
     for tenant in app.engines.running().await {
         let live = app.engines.get(&tenant).await?.live().await?;
-        let mut by_state: BTreeMap<&'static str, usize> = ["workflow", "queued", "connected"]
+        let mut by_state: BTreeMap<(String, &'static str), usize> = ["interact", "whatsapp"]
             .into_iter()
-            .map(|s| (s, 0))
+            .flat_map(|c| {
+                ["workflow", "queued", "connected"]
+                    .into_iter()
+                    .map(move |s| ((c.to_owned(), s), 0))
+            })
             .collect();
         for s in &live.sessions {
-            *by_state.entry(state_name(s.state)).or_default() += 1;
+            *by_state
+                .entry((s.channel.clone(), state_name(s.state)))
+                .or_default() += 1;
         }
-        for (state, n) in by_state {
+        for ((channel, state), n) in by_state {
             sessions.add(
-                vec![("tenant", tenant.clone()), ("state", state.into())],
+                vec![
+                    ("tenant", tenant.clone()),
+                    ("channel", channel),
+                    ("state", state.into()),
+                ],
                 n as f64,
             );
         }
@@ -219,6 +229,17 @@ async fn render(app: &App) -> anyhow::Result<String> {
                 ("outcome", r.try_get("outcome")?),
             ],
             r.try_get::<i64, _>("n")? as f64,
+        );
+    }
+    let mut whatsapp = Family::new(
+        "switchboard_whatsapp_messages_total",
+        "counter",
+        "WhatsApp messages since start: received from customers (in), and sent to customers (out) with each delivery status reported.",
+    );
+    for (direction, status, n) in app.whatsapp_counts.snapshot() {
+        whatsapp.add(
+            vec![("direction", direction.into()), ("status", status.into())],
+            n as f64,
         );
     }
     let mut offers = Family::new(
@@ -341,6 +362,7 @@ async fn render(app: &App) -> anyhow::Result<String> {
         &oldest,
         &agents,
         &ended,
+        &whatsapp,
         &offers,
         &outbox,
         &retries,

@@ -33,6 +33,10 @@ pub struct Line {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub text: String,
+    /// WhatsApp: the delivery status of a message to the customer (`accepted`, `sent`,
+    /// `delivered`, `read`, `failed`; `notSent` when it never left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 /// `GET /tenants/{tenant}/sessions/{session}/transcript`
@@ -83,6 +87,17 @@ pub async fn transcript(
     .fetch_all(&app.pool)
     .await
     .map_err(internal)?;
+    let whatsapp = crate::store::whatsapp::session(&app.pool, &session)
+        .await
+        .map_err(internal)?;
+    let statuses: std::collections::HashMap<i64, String> = match &whatsapp {
+        Some(_) => crate::store::whatsapp::statuses_of(&app.pool, &session)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect(),
+        None => std::collections::HashMap::new(),
+    };
     let mut lines = Vec::new();
     for r in rows {
         let seq: i64 = r.try_get("seq").map_err(internal)?;
@@ -94,6 +109,15 @@ pub async fn transcript(
             from: from.to_owned(),
             name,
             text,
+            status: match (&whatsapp, from) {
+                (Some(_), "agent" | "service") => Some(
+                    statuses
+                        .get(&seq)
+                        .cloned()
+                        .unwrap_or_else(|| "notSent".to_owned()),
+                ),
+                _ => None,
+            },
         };
         match serde_json::from_str::<CustomerEvent>(&event) {
             Ok(CustomerEvent::CustomerMessage { text, .. }) => {
@@ -117,6 +141,7 @@ pub async fn transcript(
         "sessionId": session,
         "startedAt": rfc3339(created_at),
         "state": state,
+        "channel": if whatsapp.is_some() { "whatsapp" } else { "interact" },
         "lines": lines,
     }))
     .into_response())
@@ -143,7 +168,12 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
                  WHERE state = 'ended' AND last_activity_at < $1 LIMIT $2";
     loop {
         let mut tx = pool.begin().await?;
-        for table in ["interact_events", "interact_messages"] {
+        for table in [
+            "interact_events",
+            "interact_messages",
+            "whatsapp_outbound",
+            "whatsapp_sessions",
+        ] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE session_id IN ({ended})"
             ))
@@ -179,6 +209,12 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             .rows_affected();
     }
     [purged.invitations, purged.chatrooms] = counts;
+    // Statuses of messages whose session is unknown (a status for a message never recorded).
+    sqlx::query("DELETE FROM whatsapp_outbound WHERE session_id IS NULL AND updated_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+
     purged.effects = crate::store::effects::purge_settled(pool, before).await?;
     Ok(purged)
 }
@@ -201,6 +237,7 @@ pub async fn run_retention(app: AppState, stop: CancellationToken) {
 pub async fn purge_expired(app: &App) -> sqlx::Result<Purged> {
     let keep =
         i64::try_from(app.settings.reporting.transcript_retention.as_millis()).unwrap_or(i64::MAX);
+    crate::store::whatsapp::purge_handled(&app.pool, app.clock.now_ms()).await?;
     purge(&app.pool, app.clock.now_ms().saturating_sub(keep)).await
 }
 

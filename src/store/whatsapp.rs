@@ -70,9 +70,26 @@ pub async fn pending(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingItem>> 
         .collect()
 }
 
-/// Marks an item handled.
+/// How long the key of a handled item is kept: Meta retries a webhook for about 7 days.
+pub const DEDUPE_KEEP_MS: i64 = 8 * 24 * 3600 * 1000;
+
+/// Deletes the keys of items handled more than [`DEDUPE_KEEP_MS`] ago.
+pub async fn purge_handled(pool: &Pool, now: i64) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query(
+            "DELETE FROM whatsapp_inbound WHERE handled_at IS NOT NULL AND handled_at < $1",
+        )
+        .bind(now.saturating_sub(DEDUPE_KEEP_MS))
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    )
+}
+
+/// Marks an item handled and empties it: what the customer wrote is in their session now
+/// (under its retention); the key stays, so a retry of the item is still known.
 pub async fn handled(conn: &mut SqliteConnection, dedupe_key: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE whatsapp_inbound SET handled_at = $2 WHERE dedupe_key = $1")
+    sqlx::query("UPDATE whatsapp_inbound SET handled_at = $2, item = '{}' WHERE dedupe_key = $1")
         .bind(dedupe_key)
         .bind(now)
         .execute(conn)

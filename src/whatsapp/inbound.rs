@@ -126,6 +126,7 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
         tx.commit().await?;
         match accepted {
             Accepted::New(_) => {
+                app.whatsapp_counts.received();
                 app.events.notify(session);
                 app.engines
                     .get(&tenant)
@@ -212,6 +213,7 @@ async fn start(
     wa_store::sent_up_to(&mut tx, &session, 1, None).await?;
     wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
     tx.commit().await?;
+    app.whatsapp_counts.received();
     app.events.watch(&session);
     sync(
         &app.pool,
@@ -254,6 +256,7 @@ async fn status(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
         wa_store::record_status(&mut tx, &item.wamid, state, code.map(|c| (c, title)), now).await?;
     wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
     tx.commit().await?;
+    app.whatsapp_counts.status(state);
     super::outcomes::tell_if_failed(app, &row).await?;
     Ok(())
 }

@@ -41,6 +41,7 @@ async fn settle(app: &AppState, outcome: WhatsAppOutcome) -> anyhow::Result<()> 
     }
     match outcome.result {
         Ok(Some(wamid)) => {
+            app.whatsapp_counts.status("accepted");
             let mut conn = app.pool.acquire().await?;
             let row = wa_store::record_sent(
                 &mut conn,
@@ -55,6 +56,7 @@ async fn settle(app: &AppState, outcome: WhatsAppOutcome) -> anyhow::Result<()> 
         }
         Ok(None) => Ok(()),
         Err(error) => {
+            app.whatsapp_counts.not_sent();
             let reason = reason(error.code, &error.details);
             tell_agent(app, &send.tenant, &send.session, send.seq, &reason).await
         }

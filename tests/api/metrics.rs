@@ -9,7 +9,7 @@ use crate::helpers::TestApp;
 use crate::helpers::teams::{self, ANNE, Teams};
 use crate::mock_bf::TENANT_ID;
 
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+pub(crate) async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let response = reqwest::get(format!("{}/metrics", app.address))
         .await
         .expect("metrics");
@@ -85,8 +85,14 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    assert_eq!(m["switchboard_sessions{state=queued}"], 1.0);
-    assert_eq!(m["switchboard_sessions{state=connected}"], 0.0);
+    assert_eq!(
+        m["switchboard_sessions{channel=interact,state=queued}"],
+        1.0
+    );
+    assert_eq!(
+        m["switchboard_sessions{channel=interact,state=connected}"],
+        0.0
+    );
     assert_eq!(m["switchboard_queue_length{service=support}"], 1.0);
     assert_eq!(m["switchboard_agents{state=registered}"], 1.0);
     assert_eq!(m["switchboard_agents{state=ringing}"], 1.0);
@@ -112,7 +118,10 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     assert_eq!(m["switchboard_offers_total{outcome=cancelled}"], 1.0);
-    assert_eq!(m["switchboard_sessions{state=queued}"], 0.0);
+    assert_eq!(
+        m["switchboard_sessions{channel=interact,state=queued}"],
+        0.0
+    );
     assert_eq!(m["switchboard_queue_length{service=support}"], 0.0);
     assert_eq!(m["switchboard_agents{state=ringing}"], 0.0);
 

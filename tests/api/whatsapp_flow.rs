@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 use switchboard::directory::model::Service;
 
@@ -236,20 +236,55 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The transcript of the first chat has both sides.
-    let events: Vec<Value> =
-        sqlx::query_scalar("SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq")
-            .bind(&sessions[0])
-            .fetch_all(&app.state.pool)
-            .await
-            .expect("events")
-            .iter()
-            .map(|e: &String| serde_json::from_str(e).expect("event"))
-            .collect();
-    let texts: Vec<&str> = events.iter().filter_map(|e| e["text"].as_str()).collect();
-    assert!(texts.contains(&"Hello, my order is late"), "{texts:?}");
-    assert!(texts.contains(&"Let me check that for you"), "{texts:?}");
-    assert!(texts.contains(&"Thanks a lot"), "{texts:?}");
+    // /metrics counts the channel: one chat waiting, three messages taken (retries not).
+    let m = crate::metrics::scrape(&app).await;
+    assert_eq!(
+        m["switchboard_sessions{channel=whatsapp,state=queued}"],
+        1.0
+    );
+    assert_eq!(
+        m["switchboard_whatsapp_messages_total{direction=in,status=received}"],
+        3.0
+    );
+    assert!(m["switchboard_whatsapp_messages_total{direction=out,status=delivered}"] >= 2.0);
+    assert_eq!(
+        m["switchboard_sessions_ended_total{channel=whatsapp,outcome=handled}"],
+        1.0
+    );
+    // The transcript of the first chat has both sides, and the delivery of each message sent.
+    let api = Api::new(&app, TENANT_ID).await;
+    let (status, _, transcript) = api
+        .get(&format!("/sessions/{}/transcript", sessions[0]))
+        .await;
+    assert_eq!(status, 200, "{transcript}");
+    assert_eq!(transcript["channel"], "whatsapp");
+    let lines: Vec<(String, String, String)> = transcript["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| {
+            let field = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
+            (field("from"), field("text"), field("status"))
+        })
+        .collect();
+    let line = |text: &str| lines.iter().find(|l| l.1 == text).cloned();
+    assert_eq!(
+        line("Hello, my order is late"),
+        Some((
+            "customer".into(),
+            "Hello, my order is late".into(),
+            String::new()
+        ))
+    );
+    assert_eq!(
+        line("Let me check that for you"),
+        Some((
+            "agent".into(),
+            "Let me check that for you".into(),
+            "delivered".into()
+        ))
+    );
+    assert!(line("Thanks a lot").is_some(), "{lines:?}");
 }
 
 #[tokio::test]
