@@ -84,6 +84,8 @@ pub struct App {
     pub whatsapp_inbound: Arc<tokio::sync::Notify>,
     /// WhatsApp messages counted for `/metrics`.
     pub whatsapp_counts: crate::whatsapp_cloud::Counts,
+    /// The WhatsApp Cloud API client (sends go through the outbox; templates are listed here).
+    pub whatsapp_cloud: Arc<crate::whatsapp_cloud::client::CloudClient>,
 }
 
 impl App {

@@ -157,14 +157,15 @@ impl Application {
             settings.outbox.attempts_per_claim,
         ));
         let outbox = Arc::new(Outbox::new(pool.clone(), Arc::clone(&clock)));
+        let whatsapp_cloud = Arc::new(crate::whatsapp_cloud::client::CloudClient::new(
+            settings.whatsapp.graph_base_url.as_str(),
+        )?);
         let dispatcher = Dispatcher::new(
             Arc::clone(&outbox),
             Arc::clone(&connector),
             settings.outbox.clone(),
         )
-        .with_whatsapp(crate::whatsapp_cloud::client::CloudClient::new(
-            settings.whatsapp.graph_base_url.as_str(),
-        )?);
+        .with_whatsapp(Arc::clone(&whatsapp_cloud));
 
         let max_connections = connection_budget(settings.server.max_connections);
         let connections = crate::http::serve::Connections::new(crate::http::serve::ServerLimits {
@@ -238,6 +239,7 @@ impl Application {
             streams,
             whatsapp_inbound: Arc::new(tokio::sync::Notify::new()),
             whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
+            whatsapp_cloud,
         });
         // Engines with stored state resume now, so their timers keep running.
         let resumed = state

@@ -118,6 +118,7 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
             invitation(app, actor, verb, data).await?
         }
         "im.session.end" => end_session(app, actor, data).await?,
+        "im.whatsapp.template" => super::whatsapp::send_template(app, actor, data).await?,
         "im.agent.back" => {
             agents::back(app, &actor.tenant, &actor.user_id).await?;
             Answer::Card(

@@ -14,6 +14,7 @@ mod lanes;
 pub mod relay;
 pub mod store;
 pub mod teams_worker;
+mod whatsapp;
 
 use axum::Json;
 use axum::extract::State;

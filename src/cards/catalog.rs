@@ -31,6 +31,7 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "im-session-started",
     "im-session-ended",
     "im-acw",
+    "im-whatsapp-templates",
     "registration-welcome",
     "agent-status",
     "bot-help",

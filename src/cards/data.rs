@@ -162,6 +162,25 @@ card_data!(
     }
 );
 
+card_data!(
+    /// Offered in the chat when a WhatsApp customer's 24-hour window has closed: the tenant's
+    /// approved templates, one to send with its values.
+    WhatsAppTemplates = "im-whatsapp-templates" {
+        pub session: Id,
+        pub customer: Customer,
+        pub templates: Vec<TemplateChoice>,
+    }
+);
+
+/// A template in the choice list: its name, language and body as the title, `name|language`
+/// as the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateChoice {
+    pub title: String,
+    pub value: String,
+}
+
 /// Who ended a chat: the engine's own, shown on the card as the engine says it.
 pub use crate::engine::messages::EndedBy;
 

@@ -83,6 +83,16 @@ pub enum CustomerEvent {
     },
     /// A question with optional choices.
     Prompt { text: String, choices: Vec<String> },
+    /// WhatsApp: an approved template the agent sent to re-engage the customer after the
+    /// 24-hour window closed (`text`: its body as filled, for the transcript).
+    Template {
+        name: String,
+        language: String,
+        values: Vec<String>,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
 }
 
 /// A stored session.

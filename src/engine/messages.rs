@@ -73,6 +73,8 @@ pub enum Command {
     NoteToAgent {
         session: String,
         text: String,
+        #[serde(default)]
+        offer_templates: bool,
     },
     CustomerLeft {
         session: String,
@@ -305,6 +307,9 @@ pub enum Effect {
         session: String,
         user: String,
         text: String,
+        /// WhatsApp's window has closed: offer the tenant's approved templates with it.
+        #[serde(default)]
+        offer_templates: bool,
     },
     CloseChatroom {
         session: String,

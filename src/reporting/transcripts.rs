@@ -128,6 +128,9 @@ pub async fn transcript(
                 lines.push(line(from, name, text));
             }
             Ok(CustomerEvent::Prompt { text, .. }) => lines.push(line("service", None, text)),
+            Ok(CustomerEvent::Template { text, agent, .. }) => {
+                lines.push(line("agent", agent, text));
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(session.id = %session, seq, error = %e, "unreadable customer event left out of a transcript");

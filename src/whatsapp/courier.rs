@@ -100,6 +100,22 @@ async fn forward(app: &AppState, session: &str) -> anyhow::Result<()> {
                 Some(text_to(&wa, &text))
             }
             CustomerEvent::Prompt { text, choices } => Some(prompt(&wa, &text, &choices)),
+            // A template may be sent whether the window is open or not.
+            CustomerEvent::Template {
+                name,
+                language,
+                values,
+                ..
+            } => {
+                sends.push(send(client::template_body(
+                    &wa.recipient_field,
+                    &wa.recipient,
+                    &name,
+                    &language,
+                    &values,
+                )));
+                None
+            }
             CustomerEvent::State {
                 state: CustomerState::Connected,
                 agent,
@@ -148,13 +164,15 @@ async fn forward(app: &AppState, session: &str) -> anyhow::Result<()> {
     if ended.is_some() {
         app.events.unwatch(session);
     }
-    for seq in not_sent {
+    for (i, seq) in not_sent.into_iter().enumerate() {
         super::outcomes::tell_agent(
             app,
             &wa.tenant_id,
             session,
             seq,
             &super::outcomes::reason(Some(client::codes::REENGAGEMENT), ""),
+            // The templates once, with the first message not sent.
+            i == 0,
         )
         .await?;
     }

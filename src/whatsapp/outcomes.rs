@@ -57,8 +57,9 @@ async fn settle(app: &AppState, outcome: WhatsAppOutcome) -> anyhow::Result<()> 
         Ok(None) => Ok(()),
         Err(error) => {
             app.whatsapp_counts.not_sent();
+            let closed = error.code == Some(codes::REENGAGEMENT);
             let reason = reason(error.code, &error.details);
-            tell_agent(app, &send.tenant, &send.session, send.seq, &reason).await
+            tell_agent(app, &send.tenant, &send.session, send.seq, &reason, closed).await
         }
     }
 }
@@ -78,7 +79,16 @@ pub async fn tell_if_failed(app: &AppState, row: &Outbound) -> anyhow::Result<()
         return Ok(());
     };
     let details = row.error_title.as_deref().unwrap_or("no reason given");
-    tell_agent(app, &tenant, session, seq, &reason(row.error_code, details)).await?;
+    let closed = row.error_code == Some(codes::REENGAGEMENT);
+    tell_agent(
+        app,
+        &tenant,
+        session,
+        seq,
+        &reason(row.error_code, details),
+        closed,
+    )
+    .await?;
     let mut conn = app.pool.acquire().await?;
     wa_store::agent_told(&mut conn, &row.wamid).await?;
     Ok(())
@@ -111,13 +121,16 @@ pub async fn tell_agent(
     session: &str,
     seq: i64,
     reason: &str,
+    offer_templates: bool,
 ) -> anyhow::Result<()> {
     let quoted = customer_store::events_after(&app.pool, session, seq - 1)
         .await?
         .into_iter()
         .find(|(s, _)| *s == seq)
         .and_then(|(_, event)| match event {
-            CustomerEvent::Message { text, .. } | CustomerEvent::Prompt { text, .. } => Some(text),
+            CustomerEvent::Message { text, .. }
+            | CustomerEvent::Prompt { text, .. }
+            | CustomerEvent::Template { text, .. } => Some(text),
             _ => None,
         })
         .map(|text| {
@@ -135,6 +148,7 @@ pub async fn tell_agent(
         .send(Command::NoteToAgent {
             session: session.to_owned(),
             text: format!("Not delivered on WhatsApp:{quoted} — {reason}"),
+            offer_templates,
         })
         .await?;
     Ok(())

@@ -72,6 +72,87 @@ pub fn typing_body(wamid: &str) -> Value {
     })
 }
 
+/// The body of a template message: `name` in `language`, its body's `{{1}}`, `{{2}}`… filled
+/// with `values` in order.
+pub fn template_body(
+    field: &str,
+    address: &str,
+    name: &str,
+    language: &str,
+    values: &[String],
+) -> Value {
+    let mut template = serde_json::json!({
+        "name": name,
+        "language": {"policy": "deterministic", "code": language},
+    });
+    if !values.is_empty() {
+        let parameters: Vec<Value> = values
+            .iter()
+            .map(|v| serde_json::json!({"type": "text", "text": v}))
+            .collect();
+        template["components"] = serde_json::json!([{"type": "body", "parameters": parameters}]);
+    }
+    let mut body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "type": "template",
+        "template": template,
+    });
+    body[field] = Value::String(address.to_owned());
+    body
+}
+
+/// An approved message template of a WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    /// The body text, with its `{{1}}`… placeholders.
+    pub body: String,
+    /// How many body placeholders it has.
+    pub parameters: usize,
+}
+
+impl Template {
+    /// The body with `values` in its placeholders (missing ones left as they are).
+    pub fn filled(&self, values: &[String]) -> String {
+        let mut text = self.body.clone();
+        for (i, value) in values.iter().enumerate() {
+            text = text.replace(&format!("{{{{{}}}}}", i + 1), value);
+        }
+        text
+    }
+}
+
+/// Reads a page of `GET /{waba-id}/message_templates`: the approved templates.
+pub fn approved_templates(page: &Value) -> Vec<Template> {
+    page["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["status"] == "APPROVED")
+        .filter_map(|t| {
+            let body = t["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "BODY")
+                .and_then(|c| c["text"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let parameters = (1..=20)
+                .take_while(|i| body.contains(&format!("{{{{{i}}}}}")))
+                .count();
+            Some(Template {
+                name: t["name"].as_str()?.to_owned(),
+                language: t["language"].as_str()?.to_owned(),
+                body,
+                parameters,
+            })
+        })
+        .collect()
+}
+
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloudError {
@@ -150,6 +231,43 @@ impl CloudClient {
         })
     }
 
+    /// The approved templates of a WhatsApp Business Account (at most 10 pages of 100; a
+    /// `paging.next` elsewhere than the Graph API is not followed).
+    pub async fn templates(&self, token: &str, account: &str) -> Result<Vec<Template>, CloudError> {
+        let mut url = format!(
+            "{}/{account}/message_templates?fields=name,language,status,components&limit=100",
+            self.base_url
+        );
+        let mut all = Vec::new();
+        for _ in 0..10 {
+            let response = self
+                .http
+                .get(&url)
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .map_err(|e| {
+                    CloudError::transport(if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "unreachable"
+                    })
+                })?;
+            let status = response.status().as_u16();
+            let page: Value = response.json().await.unwrap_or(Value::Null);
+            if !(200..300).contains(&status) {
+                return Err(classify(status, &page));
+            }
+            all.extend(approved_templates(&page));
+            match page.pointer("/paging/next").and_then(Value::as_str) {
+                Some(next) if next.starts_with(&self.base_url) => url = next.to_owned(),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
     /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
     pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
         let url = format!("{}/{}/messages", self.base_url, send.phone_number_id);
@@ -204,6 +322,37 @@ mod tests {
         assert!(classify(503, &Value::Null).retryable);
         assert_eq!(classify(503, &Value::Null).code(), "http_503");
         assert!(!classify(401, &Value::Null).retryable);
+    }
+
+    #[test]
+    fn approved_templates_are_read_with_their_placeholders() {
+        let page = json!({"data": [
+            {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+             "components": [{"type": "HEADER", "format": "TEXT", "text": "Update"},
+                            {"type": "BODY", "text": "Hello {{1}}, your order {{2}} has news."}]},
+            {"name": "draft", "language": "en_US", "status": "PENDING", "components": []},
+            {"name": "hello_world", "language": "en_US", "status": "APPROVED",
+             "components": [{"type": "BODY", "text": "Hello World"}]}
+        ], "paging": {"cursors": {"before": "a", "after": "b"}}});
+        let templates = approved_templates(&page);
+        assert_eq!(templates.len(), 2);
+        assert_eq!(templates[0].parameters, 2);
+        assert_eq!(
+            templates[0].filled(&["Ann".into(), "42".into()]),
+            "Hello Ann, your order 42 has news."
+        );
+        assert_eq!(templates[1].parameters, 0);
+        let body = template_body("to", "1555", "order_update", "en_US", &["Ann".into()]);
+        assert_eq!(body["template"]["language"]["code"], "en_US");
+        assert_eq!(
+            body["template"]["components"][0]["parameters"][0]["text"],
+            "Ann"
+        );
+        assert!(
+            template_body("to", "1", "hello_world", "en_US", &[])["template"]
+                .get("components")
+                .is_none()
+        );
     }
 
     #[test]

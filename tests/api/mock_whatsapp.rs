@@ -25,6 +25,7 @@ pub const TOKEN: &str = "EAAG-system-user-token";
 pub const APP_SECRET: &str = "meta-app-secret";
 pub const VERIFY_TOKEN: &str = "verify-me";
 pub const NUMBER: &str = "106540352242922";
+pub const ACCOUNT: &str = "102290129340398";
 
 /// How the mock answers the next send.
 #[derive(Debug, Clone)]
@@ -67,6 +68,10 @@ impl MockCloud {
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = Router::new()
             .route("/v24.0/{number}/messages", post(messages))
+            .route(
+                "/v24.0/{account}/message_templates",
+                axum::routing::get(templates),
+            )
             .with_state(Arc::clone(&state));
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
@@ -192,6 +197,42 @@ fn error_body(code: i64) -> Value {
     json!({"error": {"message": message, "type": "OAuthException", "code": code,
         "error_data": {"messaging_product": "whatsapp", "details": details},
         "fbtrace_id": "AbCdEf"}})
+}
+
+/// `GET /{waba-id}/message_templates`: two pages, one template not approved.
+async fn templates(
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(&format!("Bearer {TOKEN}"));
+    if !authorised {
+        return (StatusCode::UNAUTHORIZED, axum::Json(error_body(190))).into_response();
+    }
+    if account != ACCOUNT {
+        return (StatusCode::BAD_REQUEST, axum::Json(error_body(100))).into_response();
+    }
+    if query.get("after").map(String::as_str) == Some("page2") {
+        return axum::Json(json!({"data": [
+            {"name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+             "components": [{"type": "BODY", "text": "Hello World"}], "id": "2"}
+        ], "paging": {"cursors": {"before": "b", "after": "c"}}}))
+        .into_response();
+    }
+    axum::Json(json!({"data": [
+        {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+         "components": [{"type": "BODY", "text": "Hello {{1}}, your order {{2}} has news."}], "id": "1"},
+        {"name": "promo", "language": "en_US", "status": "REJECTED", "category": "MARKETING",
+         "components": [{"type": "BODY", "text": "Buy now"}], "id": "3"}
+    ], "paging": {"cursors": {"before": "a", "after": "page2"},
+        "next": format!("http://{host}/v24.0/{account}/message_templates?limit=100&after=page2")}}))
+    .into_response()
 }
 
 async fn messages(

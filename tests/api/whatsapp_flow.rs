@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::Row;
 use switchboard::directory::model::Service;
 
@@ -13,7 +13,7 @@ use crate::admin::Api;
 use crate::helpers::TestApp;
 use crate::helpers::teams::{self, ANNE, Teams, chat_texts, invitation_for, seed_agent, wait_post};
 use crate::mock_bf::TENANT_ID;
-use crate::mock_whatsapp::{APP_SECRET, Answer, MockCloud, NUMBER, TOKEN, VERIFY_TOKEN};
+use crate::mock_whatsapp::{ACCOUNT, APP_SECRET, Answer, MockCloud, NUMBER, TOKEN, VERIFY_TOKEN};
 
 const SHEENA: &str = "16505551234";
 
@@ -47,7 +47,7 @@ async fn spawn() -> (TestApp, Arc<MockCloud>) {
         .call(
             reqwest::Method::PUT,
             "/settings",
-            Some(&json!({"name": "Contoso", "whatsapp": {"accessToken": TOKEN}})),
+            Some(&json!({"name": "Contoso", "whatsapp": {"accessToken": TOKEN, "businessAccountId": ACCOUNT}})),
             etag.as_deref(),
         )
         .await;
@@ -398,6 +398,41 @@ async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_la
             .iter()
             .any(|s| s.body["text"]["body"] == "Anyone?")
     );
+    // With the note, the tenant's approved templates (both pages, not the rejected one).
+    let (_, _, _, card) = wait_post(&app, "templates card", |(m, c, h, _)| {
+        m == "POST" && c == &chat && h == "Re-engage on WhatsApp"
+    })
+    .await;
+    let choices: Vec<&str> = card
+        .pointer("/attachments/0/content/body/2/choices")
+        .and_then(Value::as_array)
+        .expect("choices")
+        .iter()
+        .filter_map(|c| c["value"].as_str())
+        .collect();
+    assert_eq!(choices, ["order_update|en_US", "hello_world|en_US"]);
+    let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("session");
+    let press = |values: &str| json!({"sessionId": session, "template": "order_update|en_US", "values": values});
+    let answer = teams
+        .press(ANNE, &chat, "im.whatsapp.template", press("Sheena"))
+        .await;
+    assert!(answer.to_string().contains("needs 2 value(s)"), "{answer}");
+    let answer = teams
+        .press(ANNE, &chat, "im.whatsapp.template", press("Sheena\n A-42 "))
+        .await;
+    assert!(answer.to_string().contains("sent"), "{answer}");
+    wait_cloud(&cloud, "the template", |c| {
+        c.sent().iter().any(|s| {
+            s.wamid.is_some()
+                && s.body["type"] == "template"
+                && s.body["template"]["name"] == "order_update"
+                && s.body["template"]["components"][0]["parameters"][1]["text"] == "A-42"
+        })
+    })
+    .await;
     assert_eq!(
         cloud
             .customer_says(SHEENA, "Sheena", "wamid.IN9", "I'm back")

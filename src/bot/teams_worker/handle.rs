@@ -110,18 +110,37 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             let activity = attributed(&room.brief.customer.display_name, &text);
             post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
         }
-        Effect::NoteToAgent { session, text, .. } => {
+        Effect::NoteToAgent {
+            session,
+            text,
+            offer_templates,
+            ..
+        } => {
             let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
                 return skip(app, id).await;
             };
-            post_one(
-                app,
-                id,
-                &room.service_url,
-                &room.conversation_id,
-                notice(&text),
-            )
-            .await?;
+            let (text, card) = if offer_templates {
+                match super::whatsapp::templates_card(app, tenant, &session, &room.brief).await {
+                    Ok(card) => (text, Some(card)),
+                    Err(why) => (format!("{text} {why}"), None),
+                }
+            } else {
+                (text, None)
+            };
+            let url = ServiceUrl::parse(&room.service_url)?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
+            let chat = &room.conversation_id;
+            app.outbox
+                .enqueue(&mut tx, &url, &send(chat, notice(&text)))
+                .await?;
+            if let Some(card) = card {
+                app.outbox
+                    .enqueue(&mut tx, &url, &send(chat, card_activity(card)))
+                    .await?;
+            }
+            done(&mut tx, id).await?;
+            tx.commit().await?;
+            app.outbox.wake();
         }
         Effect::CloseChatroom {
             session, ended_by, ..

@@ -11,6 +11,7 @@
 
 mod chatroom;
 mod handle;
+mod whatsapp;
 
 use std::collections::HashMap;
 use std::time::Duration;

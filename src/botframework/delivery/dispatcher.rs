@@ -129,8 +129,11 @@ impl Dispatcher {
     }
 
     /// Delivers WhatsApp sends through `client`.
-    pub fn with_whatsapp(mut self, client: crate::whatsapp_cloud::client::CloudClient) -> Self {
-        self.whatsapp = Some(Arc::new(client));
+    pub fn with_whatsapp(
+        mut self,
+        client: Arc<crate::whatsapp_cloud::client::CloudClient>,
+    ) -> Self {
+        self.whatsapp = Some(client);
         self
     }
 

@@ -9,7 +9,7 @@ use crate::cards::check::teams_findings;
 use crate::cards::data::{
     AfterContactWork, AgentStatus, BotHelp, CardData, Customer, Id, Invitation, InvitationAccepted,
     InvitationDeclined, InvitationMissed, InvitationTaken, InvitationWithdrawn, Parameter,
-    RegistrationWelcome, Service, SessionEnded, SessionStarted, UserText,
+    RegistrationWelcome, Service, SessionEnded, SessionStarted, UserText, WhatsAppTemplates,
 };
 use crate::cards::{CardCatalog, CatalogError};
 use serde::de::DeserializeOwned;
@@ -38,7 +38,7 @@ fn every_card_renders_its_reviewed_snapshot() {
         assert!(teams_findings(&rendered).is_empty(), "{}", card.name);
         names.push(card.name);
     }
-    assert_eq!(names.len(), 12, "{names:?}");
+    assert_eq!(names.len(), 13, "{names:?}");
 }
 
 fn round_trip<T: CardData + DeserializeOwned>(catalog: &CardCatalog) {
@@ -70,6 +70,7 @@ fn the_typed_card_data_matches_every_sample() {
     round_trip::<RegistrationWelcome>(&catalog);
     round_trip::<AgentStatus>(&catalog);
     round_trip::<BotHelp>(&catalog);
+    round_trip::<WhatsAppTemplates>(&catalog);
 }
 
 fn invitation(name: &str, message: Option<&str>) -> Invitation {
@@ -172,6 +173,7 @@ fn only_the_live_cards_carry_buttons_each_with_a_submit_fallback() {
         ("im-session-started", &["im.session.end"]),
         ("im-session-ended", &[]),
         ("im-acw", &["im.acw.done", "im.acw.extend"]),
+        ("im-whatsapp-templates", &["im.whatsapp.template"]),
         ("registration-welcome", &[]),
         ("agent-status", &["im.agent.back"]),
         ("bot-help", &[]),

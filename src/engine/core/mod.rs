@@ -321,7 +321,11 @@ impl Core {
                     _ => self.run_event(&session, RunEvent::CustomerInput { text }, now, &mut out),
                 }
             }
-            Command::NoteToAgent { session, text } => {
+            Command::NoteToAgent {
+                session,
+                text,
+                offer_templates,
+            } => {
                 if let Some(s) = self.sessions.get(&session)
                     && let (SessionState::Connected, Some(user)) = (s.state, s.agent.clone())
                 {
@@ -329,6 +333,7 @@ impl Core {
                         session,
                         user,
                         text,
+                        offer_templates,
                     });
                 }
             }
