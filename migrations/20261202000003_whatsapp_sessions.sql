@@ -53,3 +53,24 @@ CREATE TABLE tenant_whatsapp (
     business_account_id  TEXT,
     updated_at           BIGINT NOT NULL
 );
+
+-- Media customers sent (image, document, audio, video), fetched from the Graph media endpoint
+-- with the tenant's token and kept with the session (the transcript retention). `id` is the
+-- random, unguessable key of the agent's link; `state`: pending, stored or failed (`error`).
+CREATE TABLE whatsapp_media (
+    id          TEXT   NOT NULL PRIMARY KEY,
+    tenant_id   TEXT   NOT NULL,
+    session_id  TEXT   NOT NULL,
+    media_id    TEXT   NOT NULL,
+    kind        TEXT   NOT NULL,
+    mime_type   TEXT,
+    filename    TEXT,
+    state       TEXT   NOT NULL,
+    error       TEXT,
+    size        BIGINT,
+    bytes       BLOB,
+    created_at  BIGINT NOT NULL
+);
+
+CREATE INDEX whatsapp_media_pending ON whatsapp_media (created_at) WHERE state = 'pending';
+CREATE INDEX whatsapp_media_session ON whatsapp_media (session_id);

@@ -82,6 +82,8 @@ pub struct App {
     pub streams: crate::http::streams::Streams,
     /// Woken when a WhatsApp webhook stored new items.
     pub whatsapp_inbound: Arc<tokio::sync::Notify>,
+    /// Woken when a WhatsApp message brought media to fetch.
+    pub whatsapp_media: Arc<tokio::sync::Notify>,
     /// WhatsApp messages counted for `/metrics`.
     pub whatsapp_counts: crate::whatsapp_cloud::Counts,
     /// The WhatsApp Cloud API client (sends go through the outbox; templates are listed here).

@@ -238,6 +238,7 @@ impl Application {
             connections,
             streams,
             whatsapp_inbound: Arc::new(tokio::sync::Notify::new()),
+            whatsapp_media: Arc::new(tokio::sync::Notify::new()),
             whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
             whatsapp_cloud,
         });

@@ -175,6 +175,7 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             "interact_events",
             "interact_messages",
             "whatsapp_outbound",
+            "whatsapp_media",
             "whatsapp_sessions",
         ] {
             sqlx::query(&format!(

@@ -98,6 +98,35 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
         return done(app, item).await;
     };
     let now = app.clock.now_ms();
+    let mut said = said;
+    // Media: the agent gets a link to the copy fetched for them.
+    let media_key = said
+        .media
+        .as_ref()
+        .map(|_| uuid::Uuid::new_v4().simple().to_string());
+    if let Some(key) = &media_key {
+        said.text = format!(
+            "{}\nOpen it: {}/api/whatsapp/media/{key}",
+            said.text, app.public_base
+        );
+    }
+    let media_row = |session: &str| {
+        said.media
+            .as_ref()
+            .zip(media_key.as_ref())
+            .map(|(m, key)| wa_store::MediaRow {
+                id: key.clone(),
+                tenant_id: tenant.clone(),
+                session_id: session.to_owned(),
+                media_id: m.id.clone(),
+                kind: m.kind.clone(),
+                mime_type: m.mime_type.clone(),
+                filename: m.filename.clone(),
+                state: "pending".into(),
+                error: None,
+                bytes: None,
+            })
+    };
     let event = CustomerEvent::CustomerMessage {
         text: said.text.clone(),
         client_message_id: item.wamid.clone(),
@@ -115,6 +144,9 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
             Accepted::New(_) => {
                 let at = said.sent_at.unwrap_or(now).min(now);
                 wa_store::inbound(&mut tx, session, at, &item.wamid).await?;
+                if let Some(row) = media_row(session) {
+                    wa_store::add_media(&mut tx, &row, now).await?;
+                }
             }
             // The session ended since (its end not yet passed on): the message starts a new one.
             Accepted::Ended => wa_store::sent_up_to(&mut tx, session, 0, Some(now)).await?,
@@ -127,6 +159,9 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
         match accepted {
             Accepted::New(_) => {
                 app.whatsapp_counts.received();
+                if media_key.is_some() {
+                    app.whatsapp_media.notify_one();
+                }
                 app.events.notify(session);
                 app.engines
                     .get(&tenant)
@@ -142,7 +177,8 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
             Accepted::Ended => app.events.unwatch(session),
         }
     }
-    start(app, item, &tenant, &service, said, event).await
+    let media = media_row("");
+    start(app, item, &tenant, &service, said, event, media).await
 }
 
 /// Starts a session on `service` with the customer's first message.
@@ -153,6 +189,7 @@ async fn start(
     service: &crate::directory::model::Service,
     said: CustomerMessage,
     event: CustomerEvent,
+    media: Option<wa_store::MediaRow>,
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
     if let Err(refusal) = service.can_receive_im_on(Channel::WhatsApp) {
@@ -209,11 +246,16 @@ async fn start(
     )
     .await?;
     customer_store::accept_message_in(&mut tx, &session, &item.wamid, &event, now).await?;
+    if let Some(mut row) = media {
+        row.session_id.clone_from(&session);
+        wa_store::add_media(&mut tx, &row, now).await?;
+    }
     // The customer's own message is not sent back to them.
     wa_store::sent_up_to(&mut tx, &session, 1, None).await?;
     wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
     tx.commit().await?;
     app.whatsapp_counts.received();
+    app.whatsapp_media.notify_one();
     app.events.watch(&session);
     sync(
         &app.pool,

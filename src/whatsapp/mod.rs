@@ -16,6 +16,7 @@
 
 mod courier;
 pub mod inbound;
+mod media;
 mod outcomes;
 
 use std::collections::HashMap;
@@ -60,6 +61,11 @@ pub fn start(app: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::J
             shutdown.clone(),
         )));
     }
+    tasks.push(tokio::spawn(media::run(
+        app.clone(),
+        std::sync::Arc::clone(&app.whatsapp_media),
+        shutdown.clone(),
+    )));
     tasks.push(tokio::spawn(inbound::run(
         app.clone(),
         std::sync::Arc::clone(&app.whatsapp_inbound),
@@ -71,6 +77,7 @@ pub fn start(app: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::J
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/whatsapp/webhook", get(handshake).post(receive))
+        .route("/api/whatsapp/media/{id}", get(media::serve))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 

@@ -268,6 +268,65 @@ impl CloudClient {
         Ok(all)
     }
 
+    /// Downloads a customer's media: `GET /{media-id}` gives a short-lived URL, fetched with
+    /// the same token; at most `max_bytes` (by the announced `file_size` and as read). The
+    /// bytes and the MIME type; `Err` in words for the agent.
+    pub async fn media(
+        &self,
+        token: &str,
+        media_id: &str,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, Option<String>), String> {
+        let unreachable = |_| "WhatsApp could not be reached".to_owned();
+        let response = self
+            .http
+            .get(format!("{}/{media_id}", self.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let info: Value = response.json().await.unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            return Err(format!(
+                "WhatsApp refused it ({})",
+                classify(status, &info).code()
+            ));
+        }
+        let too_large = || format!("it is larger than {} MB", max_bytes / (1024 * 1024));
+        if info["file_size"]
+            .as_u64()
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let Some(url) = info["url"].as_str() else {
+            return Err("WhatsApp gave no address for it".to_owned());
+        };
+        let mut response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "WhatsApp refused the download (HTTP {})",
+                response.status().as_u16()
+            ));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if bytes.len() + chunk.len() > max_bytes {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let mime = info["mime_type"].as_str().map(str::to_owned);
+        Ok((bytes, mime))
+    }
+
     /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
     pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
         let url = format!("{}/{}/messages", self.base_url, send.phone_number_id);

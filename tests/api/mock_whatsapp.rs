@@ -68,6 +68,8 @@ impl MockCloud {
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = Router::new()
             .route("/v24.0/{number}/messages", post(messages))
+            .route("/v24.0/{media}", axum::routing::get(media_info))
+            .route("/download/{media}", axum::routing::get(download))
             .route(
                 "/v24.0/{account}/message_templates",
                 axum::routing::get(templates),
@@ -197,6 +199,46 @@ fn error_body(code: i64) -> Value {
     json!({"error": {"message": message, "type": "OAuthException", "code": code,
         "error_data": {"messaging_product": "whatsapp", "details": details},
         "fbtrace_id": "AbCdEf"}})
+}
+
+/// The bytes of a test image (`M-IMAGE`); `M-HUGE` announces 20 MB.
+pub const IMAGE: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg";
+
+fn authorised(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+}
+
+/// `GET /{media-id}`: where to download it.
+async fn media_info(Path(media): Path<String>, headers: HeaderMap) -> Response {
+    if !authorised(&headers) {
+        return (StatusCode::UNAUTHORIZED, axum::Json(error_body(190))).into_response();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (size, mime) = match media.as_str() {
+        "M-IMAGE" => (IMAGE.len(), "image/jpeg"),
+        "M-HUGE" => (20 * 1024 * 1024, "application/pdf"),
+        _ => return (StatusCode::BAD_REQUEST, axum::Json(error_body(100))).into_response(),
+    };
+    axum::Json(
+        json!({"messaging_product": "whatsapp", "url": format!("http://{host}/download/{media}"),
+        "mime_type": mime, "sha256": "abc", "file_size": size, "id": media}),
+    )
+    .into_response()
+}
+
+/// The download, with the same token.
+async fn download(Path(media): Path<String>, headers: HeaderMap) -> Response {
+    if !authorised(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    match media.as_str() {
+        "M-IMAGE" => ([("content-type", "image/jpeg")], IMAGE).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `GET /{waba-id}/message_templates`: two pages, one template not approved.

@@ -448,6 +448,101 @@ async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_la
 }
 
 #[tokio::test]
+async fn media_reaches_the_agent_as_a_link_and_other_kinds_in_words() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    let chat = connected(&app, &cloud, &teams).await;
+    let message = |id: &str, body: Value| {
+        let mut m = json!({"from": SHEENA, "id": id, "timestamp": "1739321024"});
+        for (k, v) in body.as_object().expect("object") {
+            m[k] = v.clone();
+        }
+        json!({"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+            "contacts": [{"profile": {"name": "Sheena"}, "wa_id": SHEENA}],
+            "messages": [m]})
+    };
+    let sent = |id: &str, body: Value| cloud.post_webhook(message(id, body));
+    assert_eq!(
+        sent("wamid.M1", json!({"type": "image", "image": {"id": "M-IMAGE", "mime_type": "image/jpeg", "caption": "my receipt"}})).await,
+        200
+    );
+    assert_eq!(
+        sent("wamid.M2", json!({"type": "document", "document": {"id": "M-HUGE", "mime_type": "application/pdf", "filename": "scan.pdf"}})).await,
+        200
+    );
+    assert_eq!(
+        sent(
+            "wamid.M3",
+            json!({"type": "sticker", "sticker": {"id": "S1", "mime_type": "image/webp"}})
+        )
+        .await,
+        200
+    );
+    wait_chat(&app, &chat, "The customer sent a sticker").await;
+    let texts = chat_texts(&app, &chat);
+    let link = |marker: &str| {
+        let text = texts
+            .iter()
+            .find(|t| t.contains(marker))
+            .unwrap_or_else(|| panic!("no {marker} in {texts:?}"));
+        let at = text.find("http").expect("a link");
+        text[at..]
+            .split_whitespace()
+            .next()
+            .expect("url")
+            .to_owned()
+    };
+    let image = link("my receipt");
+    let scan = link("scan.pdf");
+    // The image is fetched with the tenant's token and served to the agent's browser.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let response = loop {
+        let response = reqwest::get(&image).await.expect("get");
+        if response.status() != 503 {
+            break response;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("sandbox")
+    );
+    assert_eq!(
+        response.bytes().await.expect("bytes").as_ref(),
+        crate::mock_whatsapp::IMAGE
+    );
+    // Too large: said so at the link, not fetched.
+    let (status, problem) = loop {
+        let (status, problem) =
+            crate::helpers::problem(reqwest::get(&scan).await.expect("get")).await;
+        if status != 503 {
+            break (status, problem);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still pending");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 410);
+    assert_eq!(problem["code"], "media_unavailable");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("16 MB"),
+        "{problem}"
+    );
+    // A guessed link finds nothing.
+    let guessed = format!("{}/api/whatsapp/media/{}", app.address, "0".repeat(32));
+    assert_eq!(reqwest::get(&guessed).await.expect("get").status(), 404);
+}
+
+#[tokio::test]
 async fn the_access_token_is_write_only() {
     let (app, _cloud) = spawn().await;
     let api = Api::new(&app, TENANT_ID).await;
