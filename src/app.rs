@@ -80,6 +80,8 @@ pub struct App {
     pub connections: Arc<crate::http::serve::Connections>,
     /// Customer event streams open now, per session and per client address.
     pub streams: crate::http::streams::Streams,
+    /// Stores verified WhatsApp webhooks (group commit).
+    pub whatsapp_writer: crate::store::whatsapp::InboundWriter,
     /// Woken when a WhatsApp webhook stored new items.
     pub whatsapp_inbound: Arc<tokio::sync::Notify>,
     /// Woken when a WhatsApp message brought media to fetch.

@@ -157,6 +157,12 @@ impl Application {
             settings.outbox.attempts_per_claim,
         ));
         let outbox = Arc::new(Outbox::new(pool.clone(), Arc::clone(&clock)));
+        let whatsapp_inbound = Arc::new(tokio::sync::Notify::new());
+        let whatsapp_writer = crate::store::whatsapp::InboundWriter::start(
+            pool.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&whatsapp_inbound),
+        );
         let whatsapp_cloud = Arc::new(crate::whatsapp_cloud::client::CloudClient::new(
             settings.whatsapp.graph_base_url.as_str(),
         )?);
@@ -237,7 +243,8 @@ impl Application {
             outbox,
             connections,
             streams,
-            whatsapp_inbound: Arc::new(tokio::sync::Notify::new()),
+            whatsapp_writer,
+            whatsapp_inbound,
             whatsapp_media: Arc::new(tokio::sync::Notify::new()),
             whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
             whatsapp_cloud,

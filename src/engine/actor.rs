@@ -110,6 +110,26 @@ impl Engine {
             .await?
     }
 
+    /// Sends commands in order without waiting for each answer, so the engine commits them
+    /// together (its group commit); returns once all are committed.
+    pub async fn send_all(&self, commands: Vec<Command>) -> anyhow::Result<()> {
+        let mut answers = Vec::with_capacity(commands.len());
+        for command in commands {
+            let (reply, answer) = oneshot::channel();
+            self.tx
+                .send(Request::Command { command, reply })
+                .await
+                .map_err(|_| anyhow::anyhow!("the engine has stopped"))?;
+            answers.push(answer);
+        }
+        for answer in answers {
+            answer
+                .await
+                .map_err(|_| anyhow::anyhow!("the engine stopped before answering"))??;
+        }
+        Ok(())
+    }
+
     /// What a customer may see of a session now (state, queue position, agent).
     pub async fn view(&self, session: &str) -> anyhow::Result<Option<SessionView>> {
         let session = session.to_owned();

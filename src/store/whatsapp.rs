@@ -9,13 +9,91 @@ use sqlx::{Row, SqliteConnection};
 use crate::store::Pool;
 use crate::whatsapp_cloud::webhook::Inbound;
 
-/// Stores the items not stored before, in one transaction, numbered in arrival order; returns
-/// how many were new.
-pub async fn store_new(pool: &Pool, items: &[Inbound], now: i64) -> sqlx::Result<usize> {
-    if items.is_empty() {
-        return Ok(0);
+/// Webhooks stored by one task, those that arrive while a commit runs sharing the next one
+/// (group commit), so commits per second do not bound webhooks per second. Each webhook is
+/// answered once its items are durably stored.
+pub struct InboundWriter {
+    queue: tokio::sync::mpsc::UnboundedSender<Write>,
+}
+
+struct Write {
+    items: Vec<Inbound>,
+    reply: tokio::sync::oneshot::Sender<sqlx::Result<usize>>,
+}
+
+/// Webhooks committed in one transaction at most.
+const WRITE_BATCH: usize = 512;
+
+impl InboundWriter {
+    /// Starts the writer; `stored` is woken after each commit that stored something new.
+    pub fn start(
+        pool: Pool,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        stored: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Self {
+        let (queue, mut writes) = tokio::sync::mpsc::unbounded_channel::<Write>();
+        tokio::spawn(async move {
+            while let Some(first) = writes.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < WRITE_BATCH {
+                    match writes.try_recv() {
+                        Ok(write) => batch.push(write),
+                        Err(_) => break,
+                    }
+                }
+                let now = clock.now_ms();
+                let stored_all = async {
+                    let mut tx = super::begin_write(&pool).await?;
+                    let mut news = Vec::with_capacity(batch.len());
+                    for write in &batch {
+                        news.push(store_new_in(&mut tx, &write.items, now).await?);
+                    }
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(news)
+                }
+                .await;
+                match stored_all {
+                    Ok(news) => {
+                        if news.iter().any(|n| *n > 0) {
+                            stored.notify_one();
+                        }
+                        for (write, new) in batch.into_iter().zip(news) {
+                            let _ = write.reply.send(Ok(new));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for write in batch {
+                            let _ = write
+                                .reply
+                                .send(Err(sqlx::Error::Protocol(message.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        InboundWriter { queue }
     }
-    let mut tx = super::begin_write(pool).await?;
+
+    /// Stores a webhook's items; how many were new.
+    pub async fn store(&self, items: Vec<Inbound>) -> sqlx::Result<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Write { items, reply })
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+/// Stores the items not stored before, numbered in arrival order; how many were new.
+async fn store_new_in(
+    tx: &mut SqliteConnection,
+    items: &[Inbound],
+    now: i64,
+) -> sqlx::Result<usize> {
     let mut new = 0;
     for item in items {
         let result = sqlx::query(
@@ -34,7 +112,6 @@ pub async fn store_new(pool: &Pool, items: &[Inbound], now: i64) -> sqlx::Result
         .await?;
         new += usize::try_from(result.rows_affected()).unwrap_or(0);
     }
-    tx.commit().await?;
     Ok(new)
 }
 
@@ -132,7 +209,7 @@ fn session_of(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<WaSession> {
 
 /// The customer's open session on a business number.
 pub async fn open_session(
-    pool: &Pool,
+    conn: &mut SqliteConnection,
     phone_number_id: &str,
     customer_key: &str,
 ) -> sqlx::Result<Option<WaSession>> {
@@ -142,7 +219,7 @@ pub async fn open_session(
     ))
     .bind(phone_number_id)
     .bind(customer_key)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     row.as_ref().map(session_of).transpose()
 }

@@ -152,6 +152,11 @@ async fn forward(app: &AppState, session: &str) -> anyhow::Result<()> {
     if !open && !sends.is_empty() {
         tracing::info!(session.id = %session, "WhatsApp window closed: messages not sent");
     }
+    // Nothing to send (the customer's own messages, states the customer is not told): the
+    // mark moves with the next send, unless many events have piled up behind it.
+    if sends.is_empty() && ended.is_none() && not_sent.is_empty() && last - wa.sent_seq < 32 {
+        return Ok(());
+    }
     let mut tx = crate::store::begin_write(&app.pool).await?;
     for send in &sends {
         app.outbox.enqueue_whatsapp(&mut tx, send).await?;

@@ -5,10 +5,12 @@
 //!   service, channel `whatsapp`, the customer named by their WhatsApp profile;
 //! - a delivery status is recorded (only forward); a `failed` one is told to the agent.
 //!
-//! Each item is marked handled in the transaction that records it, so a restart resumes where
-//! it stopped and nothing is taken twice.
+//! A pass takes up to [`BATCH`] items in one write transaction that also marks them handled,
+//! so a restart (or a failed pass) resumes where the last commit stopped and nothing is taken
+//! twice; what the pass tells others (the engine, the event hub, the media fetcher) follows
+//! its commit, the engine's commands sent together so the engine commits them together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,11 +21,13 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::customer::store::{self as customer_store, Accepted, CustomerEvent, CustomerState};
 use crate::directory::contacts;
+use crate::directory::model::Service;
 use crate::engine::messages::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
+use crate::store::whatsapp::Outbound;
 use crate::store::whatsapp::{self as wa_store, PendingItem, WaSession};
 use crate::whatsapp_cloud::client::{self, Send};
-use crate::whatsapp_cloud::message::{self, CustomerMessage};
+use crate::whatsapp_cloud::message;
 use crate::workflow::Channel;
 
 /// Items read per pass.
@@ -57,48 +61,145 @@ pub async fn run(app: AppState, wake: Arc<Notify>, shutdown: CancellationToken) 
     }
 }
 
+/// What one pass learns once, and what it does after its commit.
+#[derive(Default)]
+struct Pass {
+    /// Each number's service (with its tenant).
+    services: HashMap<String, Option<(String, Service)>>,
+    /// Services to bring into their engine before the commands.
+    sync: Vec<(String, Service)>,
+    /// Engine commands, in order per tenant.
+    commands: BTreeMap<String, Vec<Command>>,
+    /// Sessions started (their events are carried to WhatsApp from now on).
+    started: Vec<String>,
+    /// Sessions with new customer events.
+    notify: Vec<String>,
+    /// Sessions found ended.
+    ended: Vec<String>,
+    /// Sent messages whose status changed.
+    statuses: Vec<(String, Outbound)>,
+    received: usize,
+    media: bool,
+    outbox: bool,
+}
+
+impl Pass {
+    async fn service(
+        &mut self,
+        app: &AppState,
+        number: &str,
+    ) -> anyhow::Result<Option<(String, Service)>> {
+        if let Some(found) = self.services.get(number) {
+            return Ok(found.clone());
+        }
+        let found = contacts::whatsapp_service(&app.pool, number).await?;
+        self.services.insert(number.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    fn send(&mut self, tenant: &str, command: Command) {
+        self.commands
+            .entry(tenant.to_owned())
+            .or_default()
+            .push(command);
+    }
+
+    fn sync_once(&mut self, tenant: &str, service: &Service) {
+        if !self
+            .sync
+            .iter()
+            .any(|(t, s)| t == tenant && s.id == service.id)
+        {
+            self.sync.push((tenant.to_owned(), service.clone()));
+        }
+    }
+
+    /// After the commit.
+    async fn finish(self, app: &AppState) -> anyhow::Result<()> {
+        for _ in 0..self.received {
+            app.whatsapp_counts.received();
+        }
+        if self.media {
+            app.whatsapp_media.notify_one();
+        }
+        if self.outbox {
+            app.outbox.wake();
+        }
+        for session in &self.ended {
+            app.events.unwatch(session);
+        }
+        for session in &self.started {
+            app.events.watch(session);
+        }
+        for session in &self.notify {
+            app.events.notify(session);
+        }
+        // The engine knows the service before a session starts on it.
+        for (tenant, service) in &self.sync {
+            sync(
+                &app.pool,
+                &app.engines,
+                tenant,
+                Scope::SessionService(service),
+            )
+            .await?;
+        }
+        for (tenant, commands) in self.commands {
+            app.engines.get(&tenant).await?.send_all(commands).await?;
+        }
+        for (state, row) in &self.statuses {
+            app.whatsapp_counts.status(state);
+            super::outcomes::tell_if_failed(app, row).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Handles up to a batch of items; `false` when there was none.
 async fn pass(app: &AppState) -> anyhow::Result<bool> {
     let items = wa_store::pending(&app.pool, BATCH).await?;
     if items.is_empty() {
         return Ok(false);
     }
+    let now = app.clock.now_ms();
+    // Everything the engine said before (an end too) is recorded before these messages.
+    crate::customer::events::drain(&app.pool, &app.events, now).await?;
+    let mut pass = Pass::default();
+    let mut tx = crate::store::begin_write(&app.pool).await?;
     for item in &items {
         match item.kind.as_str() {
-            "message" => message(app, item).await?,
-            "status" => status(app, item).await?,
-            _ => done(app, item).await?,
+            "message" => message(app, &mut tx, &mut pass, item, now).await?,
+            "status" => status(&mut tx, &mut pass, item, now).await?,
+            _ => wa_store::handled(&mut tx, &item.dedupe_key, now).await?,
         }
     }
+    tx.commit().await?;
+    pass.finish(app).await?;
     Ok(true)
 }
 
-async fn done(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
-    let mut conn = app.pool.acquire().await?;
-    wa_store::handled(&mut conn, &item.dedupe_key, app.clock.now_ms()).await?;
-    Ok(())
-}
-
-async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
+async fn message(
+    app: &AppState,
+    tx: &mut sqlx::SqliteConnection,
+    pass: &mut Pass,
+    item: &PendingItem,
+    now: i64,
+) -> anyhow::Result<()> {
     let stored: Value = serde_json::from_str(&item.item)?;
-    let Some(said) = message::read(&stored) else {
+    let Some(mut said) = message::read(&stored) else {
         tracing::warn!(
             whatsapp.number = %item.phone_number_id,
             "WhatsApp message without a sender ignored"
         );
-        return done(app, item).await;
+        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
     };
-    let Some((tenant, service)) =
-        contacts::whatsapp_service(&app.pool, &item.phone_number_id).await?
-    else {
+    let Some((tenant, service)) = pass.service(app, &item.phone_number_id).await? else {
         tracing::warn!(
             whatsapp.number = %item.phone_number_id,
             "WhatsApp message to a number no service takes"
         );
-        return done(app, item).await;
+        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
     };
-    let now = app.clock.now_ms();
-    let mut said = said;
     // Media: the agent gets a link to the copy fetched for them.
     let media_key = said
         .media
@@ -131,73 +232,46 @@ async fn message(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
         text: said.text.clone(),
         client_message_id: item.wamid.clone(),
     };
+    let at = said.sent_at.unwrap_or(now).min(now);
     if let Some(open) =
-        wa_store::open_session(&app.pool, &item.phone_number_id, &said.identity.key).await?
+        wa_store::open_session(&mut *tx, &item.phone_number_id, &said.identity.key).await?
     {
         let session = open.session_id.as_str();
-        let _gate = app.session_gates.enter(session).await;
-        crate::customer::events::drain(&app.pool, &app.events, now).await?;
-        let mut tx = crate::store::begin_write(&app.pool).await?;
-        let accepted =
-            customer_store::accept_message_in(&mut tx, session, &item.wamid, &event, now).await?;
-        match accepted {
+        match customer_store::accept_message_in(tx, session, &item.wamid, &event, now).await? {
             Accepted::New(_) => {
-                let at = said.sent_at.unwrap_or(now).min(now);
-                wa_store::inbound(&mut tx, session, at, &item.wamid).await?;
+                wa_store::inbound(tx, session, at, &item.wamid).await?;
                 if let Some(row) = media_row(session) {
-                    wa_store::add_media(&mut tx, &row, now).await?;
+                    wa_store::add_media(tx, &row, now).await?;
+                    pass.media = true;
                 }
-            }
-            // The session ended since (its end not yet passed on): the message starts a new one.
-            Accepted::Ended => wa_store::sent_up_to(&mut tx, session, 0, Some(now)).await?,
-            Accepted::Duplicate => {}
-        }
-        if accepted != Accepted::Ended {
-            wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
-        }
-        tx.commit().await?;
-        match accepted {
-            Accepted::New(_) => {
-                app.whatsapp_counts.received();
-                if media_key.is_some() {
-                    app.whatsapp_media.notify_one();
-                }
-                app.events.notify(session);
-                app.engines
-                    .get(&tenant)
-                    .await?
-                    .send(Command::CustomerMessage {
+                wa_store::handled(tx, &item.dedupe_key, now).await?;
+                pass.received += 1;
+                pass.notify.push(session.to_owned());
+                pass.send(
+                    &tenant,
+                    Command::CustomerMessage {
                         session: session.to_owned(),
                         text: said.text,
-                    })
-                    .await?;
+                    },
+                );
                 return Ok(());
             }
-            Accepted::Duplicate => return Ok(()),
-            Accepted::Ended => app.events.unwatch(session),
+            Accepted::Duplicate => {
+                return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
+            }
+            // The session ended since (its end not yet passed on): the message starts a new one.
+            Accepted::Ended => {
+                wa_store::sent_up_to(tx, session, 0, Some(now)).await?;
+                pass.ended.push(session.to_owned());
+            }
         }
     }
-    let media = media_row("");
-    start(app, item, &tenant, &service, said, event, media).await
-}
-
-/// Starts a session on `service` with the customer's first message.
-async fn start(
-    app: &AppState,
-    item: &PendingItem,
-    tenant: &str,
-    service: &crate::directory::model::Service,
-    said: CustomerMessage,
-    event: CustomerEvent,
-    media: Option<wa_store::MediaRow>,
-) -> anyhow::Result<()> {
-    let now = app.clock.now_ms();
     if let Err(refusal) = service.can_receive_im_on(Channel::WhatsApp) {
         tracing::warn!(tenant.id = %tenant, service.id = %service.id, reason = %refusal,
             "WhatsApp message to a service that takes no chats");
         // The customer is told, once per message, rather than left waiting.
         let send = Send {
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             session: format!("unavailable:{}", said.identity.key),
             seq: 0,
             phone_number_id: item.phone_number_id.clone(),
@@ -207,21 +281,16 @@ async fn start(
                 "Sorry, we cannot take chats on WhatsApp at the moment.",
             ),
         };
-        let mut tx = crate::store::begin_write(&app.pool).await?;
-        app.outbox.enqueue_whatsapp(&mut tx, &send).await?;
-        wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
-        tx.commit().await?;
-        app.outbox.wake();
-        return Ok(());
+        app.outbox.enqueue_whatsapp(tx, &send).await?;
+        pass.outbox = true;
+        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
     }
     let session = uuid::Uuid::new_v4().to_string();
-    let at = said.sent_at.unwrap_or(now).min(now);
-    let mut tx = crate::store::begin_write(&app.pool).await?;
     customer_store::create(
         &mut *tx,
         &customer_store::InteractSession {
             session_id: session.clone(),
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             contact_id: format!("whatsapp:{}", item.phone_number_id),
             token_hash: NO_TOKEN.to_owned(),
             state: CustomerState::Connecting,
@@ -230,10 +299,10 @@ async fn start(
     )
     .await?;
     wa_store::create_session(
-        &mut tx,
+        tx,
         &WaSession {
             session_id: session.clone(),
-            tenant_id: tenant.to_owned(),
+            tenant_id: tenant.clone(),
             phone_number_id: item.phone_number_id.clone(),
             customer_key: said.identity.key.clone(),
             recipient_field: said.identity.field.to_owned(),
@@ -245,29 +314,20 @@ async fn start(
         },
     )
     .await?;
-    customer_store::accept_message_in(&mut tx, &session, &item.wamid, &event, now).await?;
-    if let Some(mut row) = media {
-        row.session_id.clone_from(&session);
-        wa_store::add_media(&mut tx, &row, now).await?;
+    customer_store::accept_message_in(tx, &session, &item.wamid, &event, now).await?;
+    if let Some(row) = media_row(&session) {
+        wa_store::add_media(tx, &row, now).await?;
+        pass.media = true;
     }
     // The customer's own message is not sent back to them.
-    wa_store::sent_up_to(&mut tx, &session, 1, None).await?;
-    wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
-    tx.commit().await?;
-    app.whatsapp_counts.received();
-    app.whatsapp_media.notify_one();
-    app.events.watch(&session);
-    sync(
-        &app.pool,
-        &app.engines,
-        tenant,
-        Scope::SessionService(service),
-    )
-    .await?;
-    app.engines
-        .get(tenant)
-        .await?
-        .send(Command::StartSession {
+    wa_store::sent_up_to(tx, &session, 1, None).await?;
+    wa_store::handled(tx, &item.dedupe_key, now).await?;
+    pass.received += 1;
+    pass.started.push(session.clone());
+    pass.sync_once(&tenant, &service);
+    pass.send(
+        &tenant,
+        Command::StartSession {
             session: session.clone(),
             service: service.id.clone(),
             channel: "whatsapp".into(),
@@ -277,28 +337,29 @@ async fn start(
             },
             parameters: BTreeMap::new(),
             first_message: Some(said.text),
-        })
-        .await?;
+        },
+    );
     tracing::info!(tenant.id = %tenant, session.id = %session, "WhatsApp session started");
     Ok(())
 }
 
-async fn status(app: &AppState, item: &PendingItem) -> anyhow::Result<()> {
+async fn status(
+    tx: &mut sqlx::SqliteConnection,
+    pass: &mut Pass,
+    item: &PendingItem,
+    now: i64,
+) -> anyhow::Result<()> {
     let status: Value = serde_json::from_str(&item.item)?;
-    let state = status["status"].as_str().unwrap_or_default();
+    let state = status["status"].as_str().unwrap_or_default().to_owned();
     let error = status["errors"].get(0);
     let code = error.and_then(|e| e["code"].as_i64());
     let title = error
         .and_then(|e| e.pointer("/error_data/details").or_else(|| e.get("title")))
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let now = app.clock.now_ms();
-    let mut tx = crate::store::begin_write(&app.pool).await?;
     let row =
-        wa_store::record_status(&mut tx, &item.wamid, state, code.map(|c| (c, title)), now).await?;
-    wa_store::handled(&mut tx, &item.dedupe_key, now).await?;
-    tx.commit().await?;
-    app.whatsapp_counts.status(state);
-    super::outcomes::tell_if_failed(app, &row).await?;
+        wa_store::record_status(tx, &item.wamid, &state, code.map(|c| (c, title)), now).await?;
+    wa_store::handled(tx, &item.dedupe_key, now).await?;
+    pass.statuses.push((state, row));
     Ok(())
 }

@@ -177,16 +177,13 @@ async fn receive(
             "WhatsApp webhook items without a number or id"
         );
     }
-    let new =
-        crate::store::whatsapp::store_new(&app.pool, &parsed.items, app.clock.now_ms()).await?;
-    tracing::debug!(items = parsed.items.len(), new, "WhatsApp webhook stored");
-    if new > 0 {
-        app.whatsapp_inbound.notify_one();
-    }
+    let received = parsed.items.len();
+    let new = app.whatsapp_writer.store(parsed.items).await?;
+    tracing::debug!(items = received, new, "WhatsApp webhook stored");
     Ok(axum::Json(json!({
-        "received": parsed.items.len(),
+        "received": received,
         "new": new,
-        "duplicates": parsed.items.len() - new,
+        "duplicates": received - new,
     }))
     .into_response())
 }
