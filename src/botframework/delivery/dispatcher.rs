@@ -4,6 +4,8 @@
 
 use super::*;
 
+mod whatsapp;
+
 /// The worker that drains the outbox.
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
@@ -427,63 +429,6 @@ impl Dispatcher {
             }
             Err(failed) => give_up(&head, attempts, &failed.code),
         }
-    }
-}
-
-impl Dispatcher {
-    /// A WhatsApp send: with the tenant's token, one attempt; the throughput limits (130429,
-    /// 131056, 131057) and server errors park it with backoff, anything else gives it up. Its
-    /// end (the wamid, or why) is passed to the WhatsApp edge.
-    async fn deliver_whatsapp(&self, head: outbox::PendingCall) -> outbox::Settlement {
-        use crate::whatsapp_cloud::client::{CloudError, Send};
-        let Ok(send) = serde_json::from_str::<Send>(&head.call) else {
-            return give_up(&head, head.attempts, "undecodable_call");
-        };
-        let attempts = head.attempts + 1;
-        let fail = |details: &str| CloudError {
-            code: None,
-            status: None,
-            details: details.to_owned(),
-            retryable: false,
-        };
-        let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
-        let result = if self.outbox.clock.now_ms() - head.created_at > max_age {
-            Err(fail("expired"))
-        } else if let Some(client) = &self.whatsapp {
-            let token = match self.outbox.pool.acquire().await {
-                Ok(mut conn) => crate::store::whatsapp::credentials(&mut conn, &send.tenant)
-                    .await
-                    .map(|c| c.access_token),
-                Err(e) => Err(e),
-            };
-            match token {
-                Ok(Some(token)) => client.send(&token, &send).await,
-                Ok(None) => Err(fail("no_access_token")),
-                Err(_) => Err(CloudError {
-                    retryable: true,
-                    ..fail("store_unavailable")
-                }),
-            }
-        } else {
-            Err(fail("whatsapp_not_configured"))
-        };
-        let now = self.outbox.clock.now_ms();
-        let settlement = match &result {
-            Ok(wamid) => outbox::Settlement::Delivered {
-                id: head.id,
-                attempts,
-                result_id: wamid.clone(),
-                at: now,
-                keep_payload: false,
-            },
-            Err(e) if e.retryable => return self.retry_later(&head, attempts, None, e.code(), now),
-            Err(e) => give_up(&head, attempts, &e.code()),
-        };
-        let _ = self
-            .outbox
-            .whatsapp_outcomes
-            .send(super::WhatsAppOutcome { send, result });
-        settlement
     }
 }
 

@@ -1,0 +1,172 @@
+//! Webhook items (`whatsapp_inbound`): stored once each, by one writer with group commit, before
+//! the webhook is answered; handled in arrival order; their keys kept while Meta retries.
+
+use sqlx::{Row, SqliteConnection};
+
+use crate::store::Pool;
+use crate::whatsapp_cloud::webhook::Inbound;
+
+/// Webhooks stored by one task, those that arrive while a commit runs sharing the next one
+/// (group commit), so commits per second do not bound webhooks per second. Each webhook is
+/// answered once its items are durably stored.
+pub struct InboundWriter {
+    queue: tokio::sync::mpsc::UnboundedSender<Write>,
+}
+
+struct Write {
+    items: Vec<Inbound>,
+    reply: tokio::sync::oneshot::Sender<sqlx::Result<usize>>,
+}
+
+/// Webhooks committed in one transaction at most.
+const WRITE_BATCH: usize = 512;
+
+impl InboundWriter {
+    /// Starts the writer; `stored` is woken after each commit that stored something new.
+    pub fn start(
+        pool: Pool,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        stored: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Self {
+        let (queue, mut writes) = tokio::sync::mpsc::unbounded_channel::<Write>();
+        tokio::spawn(async move {
+            while let Some(first) = writes.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < WRITE_BATCH {
+                    match writes.try_recv() {
+                        Ok(write) => batch.push(write),
+                        Err(_) => break,
+                    }
+                }
+                let now = clock.now_ms();
+                let stored_all = async {
+                    let mut tx = crate::store::begin_write(&pool).await?;
+                    let mut news = Vec::with_capacity(batch.len());
+                    for write in &batch {
+                        news.push(store_new_in(&mut tx, &write.items, now).await?);
+                    }
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(news)
+                }
+                .await;
+                match stored_all {
+                    Ok(news) => {
+                        if news.iter().any(|n| *n > 0) {
+                            stored.notify_one();
+                        }
+                        for (write, new) in batch.into_iter().zip(news) {
+                            let _ = write.reply.send(Ok(new));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for write in batch {
+                            let _ = write
+                                .reply
+                                .send(Err(sqlx::Error::Protocol(message.clone())));
+                        }
+                    }
+                }
+            }
+        });
+        InboundWriter { queue }
+    }
+
+    /// Stores a webhook's items; how many were new.
+    pub async fn store(&self, items: Vec<Inbound>) -> sqlx::Result<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .send(Write { items, reply })
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+/// Stores the items not stored before, numbered in arrival order; how many were new.
+async fn store_new_in(
+    tx: &mut SqliteConnection,
+    items: &[Inbound],
+    now: i64,
+) -> sqlx::Result<usize> {
+    let mut new = 0;
+    for item in items {
+        let result = sqlx::query(
+            "INSERT INTO whatsapp_inbound (dedupe_key, phone_number_id, kind, wamid, item, received_at, arrival)
+             VALUES ($1, $2, $3, $4, $5, $6,
+                     (SELECT COALESCE(MAX(arrival), 0) + 1 FROM whatsapp_inbound))
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(&item.dedupe_key)
+        .bind(&item.phone_number_id)
+        .bind(item.kind.as_str())
+        .bind(&item.wamid)
+        .bind(item.item.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        new += usize::try_from(result.rows_affected()).unwrap_or(0);
+    }
+    Ok(new)
+}
+
+/// A stored webhook item not yet handled.
+#[derive(Debug, Clone)]
+pub struct PendingItem {
+    pub dedupe_key: String,
+    pub phone_number_id: String,
+    pub kind: String,
+    pub wamid: String,
+    pub item: String,
+}
+
+/// Up to `limit` unhandled items, in arrival order.
+pub async fn pending(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingItem>> {
+    let rows = sqlx::query(
+        "SELECT dedupe_key, phone_number_id, kind, wamid, item FROM whatsapp_inbound
+         WHERE handled_at IS NULL ORDER BY COALESCE(arrival, 0), received_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PendingItem {
+                dedupe_key: r.try_get("dedupe_key")?,
+                phone_number_id: r.try_get("phone_number_id")?,
+                kind: r.try_get("kind")?,
+                wamid: r.try_get("wamid")?,
+                item: r.try_get("item")?,
+            })
+        })
+        .collect()
+}
+
+/// How long the key of a handled item is kept: Meta retries a webhook for about 7 days.
+pub const DEDUPE_KEEP_MS: i64 = 8 * 24 * 3600 * 1000;
+
+/// Deletes the keys of items handled more than [`DEDUPE_KEEP_MS`] ago.
+pub async fn purge_handled(pool: &Pool, now: i64) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query(
+            "DELETE FROM whatsapp_inbound WHERE handled_at IS NOT NULL AND handled_at < $1",
+        )
+        .bind(now.saturating_sub(DEDUPE_KEEP_MS))
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    )
+}
+
+/// Marks an item handled and empties it: what the customer wrote is in their session now
+/// (under its retention); the key stays, so a retry of the item is still known.
+pub async fn handled(conn: &mut SqliteConnection, dedupe_key: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE whatsapp_inbound SET handled_at = $2, item = '{}' WHERE dedupe_key = $1")
+        .bind(dedupe_key)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Customers' WhatsApp sessions (`whatsapp_sessions`): who the customer is, their 24-hour
+//! window, and how far their events have been queued for sending.
+
+use sqlx::{Row, SqliteConnection};
+
+use crate::store::Pool;
+
+/// A customer's WhatsApp session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaSession {
+    pub session_id: String,
+    pub tenant_id: String,
+    pub phone_number_id: String,
+    pub customer_key: String,
+    /// `to` or `recipient`.
+    pub recipient_field: String,
+    pub recipient: String,
+    pub last_inbound_at: i64,
+    pub last_inbound_wamid: Option<String>,
+    pub sent_seq: i64,
+    pub ended_at: Option<i64>,
+}
+
+const SESSION_COLUMNS: &str = "session_id, tenant_id, phone_number_id, customer_key, recipient_field, recipient, last_inbound_at, last_inbound_wamid, sent_seq, ended_at";
+
+fn session_of(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<WaSession> {
+    Ok(WaSession {
+        session_id: r.try_get("session_id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        phone_number_id: r.try_get("phone_number_id")?,
+        customer_key: r.try_get("customer_key")?,
+        recipient_field: r.try_get("recipient_field")?,
+        recipient: r.try_get("recipient")?,
+        last_inbound_at: r.try_get("last_inbound_at")?,
+        last_inbound_wamid: r.try_get("last_inbound_wamid")?,
+        sent_seq: r.try_get("sent_seq")?,
+        ended_at: r.try_get("ended_at")?,
+    })
+}
+
+/// The customer's open session on a business number.
+pub async fn open_session(
+    conn: &mut SqliteConnection,
+    phone_number_id: &str,
+    customer_key: &str,
+) -> sqlx::Result<Option<WaSession>> {
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM whatsapp_sessions
+         WHERE phone_number_id = $1 AND customer_key = $2 AND ended_at IS NULL"
+    ))
+    .bind(phone_number_id)
+    .bind(customer_key)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(session_of).transpose()
+}
+
+/// A session by id.
+pub async fn session(pool: &Pool, session_id: &str) -> sqlx::Result<Option<WaSession>> {
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM whatsapp_sessions WHERE session_id = $1"
+    ))
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(session_of).transpose()
+}
+
+/// The ids of the sessions not ended.
+pub async fn open_sessions(pool: &Pool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions WHERE ended_at IS NULL")
+        .fetch_all(pool)
+        .await
+}
+
+/// Stores a new session (its customer session row is the caller's).
+pub async fn create_session(conn: &mut SqliteConnection, s: &WaSession) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO whatsapp_sessions (session_id, tenant_id, phone_number_id, customer_key, recipient_field, recipient, last_inbound_at, last_inbound_wamid, sent_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&s.session_id)
+    .bind(&s.tenant_id)
+    .bind(&s.phone_number_id)
+    .bind(&s.customer_key)
+    .bind(&s.recipient_field)
+    .bind(&s.recipient)
+    .bind(s.last_inbound_at)
+    .bind(&s.last_inbound_wamid)
+    .bind(s.sent_seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records the customer's latest message (the 24-hour window runs from it).
+pub async fn inbound(
+    conn: &mut SqliteConnection,
+    session_id: &str,
+    at: i64,
+    wamid: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_sessions SET last_inbound_at = CASE WHEN last_inbound_at > $2 THEN last_inbound_at ELSE $2 END, last_inbound_wamid = $3
+         WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .bind(at)
+    .bind(wamid)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the session's sent mark to `seq` (and ends it, when `ended`).
+pub async fn sent_up_to(
+    conn: &mut SqliteConnection,
+    session_id: &str,
+    seq: i64,
+    ended: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE whatsapp_sessions SET sent_seq = CASE WHEN sent_seq > $2 THEN sent_seq ELSE $2 END, ended_at = COALESCE(ended_at, $3)
+         WHERE session_id = $1",
+    )
+    .bind(session_id)
+    .bind(seq)
+    .bind(ended)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
