@@ -159,8 +159,19 @@ card_data!(
         pub service: Service,
         pub customer: Customer,
         pub parameters: Vec<Parameter>,
+        /// A WhatsApp chat: when its 24-hour window closes (as the chat starts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub whatsapp: Option<WhatsAppWindow>,
     }
 );
+
+/// The 24-hour window of a WhatsApp chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WhatsAppWindow {
+    /// RFC 3339, UTC.
+    pub window_ends_at: String,
+}
 
 card_data!(
     /// Offered in the chat when a WhatsApp customer's 24-hour window has closed: the tenant's

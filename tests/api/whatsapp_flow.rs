@@ -92,7 +92,14 @@ async fn connected(app: &TestApp, cloud: &MockCloud, teams: &Teams<'_>) -> Strin
     teams
         .answer(ANNE, "im.invitation.accept", &invitation)
         .await;
-    let (_, chat, _, _) = wait_post(app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+    let (_, chat, _, card) =
+        wait_post(app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+    // The session card says until when the agent can write freely.
+    assert!(
+        card.to_string()
+            .contains("WhatsApp: you can write freely until"),
+        "{card}"
+    );
     wait_chat(app, &chat, "Hello, my order is late").await;
     wait_cloud(cloud, "connected message", |c| {
         c.texts_to(SHEENA)
@@ -148,6 +155,34 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
         Some("delivered")
     );
 
+    // The website customer API never opens a WhatsApp session, whatever token is shown.
+    let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("session");
+    for token in ["", "!whatsapp", "x"] {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/interact/v1/sessions/{session}/messages",
+                app.address
+            ))
+            .bearer_auth(token)
+            .json(&json!({"text": "injected", "clientMessageId": "c1"}))
+            .send()
+            .await
+            .expect("post");
+        assert!(
+            [401, 404].contains(&response.status().as_u16()),
+            "{token:?}: {}",
+            response.status()
+        );
+    }
+    let injected: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM interact_events WHERE event LIKE '%injected%'")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("count");
+    assert_eq!(injected, 0);
     // The customer's reply reaches the chat once, however often Meta delivers it.
     for _ in 0..3 {
         assert_eq!(

@@ -49,6 +49,7 @@ pub(super) async fn open_chatroom(
         service: service(&brief),
         customer: customer(&brief),
         parameters: parameters(&brief),
+        whatsapp: whatsapp_window(app, session, &brief).await?,
     })?;
     let earlier = earlier_messages(app, session, &brief).await?;
     let url = ServiceUrl::parse(&reg.service_url)?;
@@ -231,4 +232,21 @@ pub(super) async fn acw_card(
         card_activity(card),
     )
     .await
+}
+
+/// When a WhatsApp chat's 24-hour window closes, for the session card.
+async fn whatsapp_window(
+    app: &App,
+    session: &str,
+    brief: &Brief,
+) -> anyhow::Result<Option<crate::cards::data::WhatsAppWindow>> {
+    if brief.channel != "whatsapp" {
+        return Ok(None);
+    }
+    const WINDOW_MS: i64 = 24 * 3600 * 1000;
+    Ok(crate::store::whatsapp::session(&app.pool, session)
+        .await?
+        .map(|s| crate::cards::data::WhatsAppWindow {
+            window_ends_at: crate::clock::rfc3339(s.last_inbound_at.saturating_add(WINDOW_MS)),
+        }))
 }
