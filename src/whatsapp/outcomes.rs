@@ -20,6 +20,9 @@ pub async fn run(
     mut outcomes: UnboundedReceiver<WhatsAppOutcome>,
     shutdown: CancellationToken,
 ) {
+    if let Err(e) = recover(&app).await {
+        tracing::error!(error = format!("{e:#}"), "recovering WhatsApp sends failed");
+    }
     loop {
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -62,6 +65,38 @@ async fn settle(app: &AppState, outcome: WhatsAppOutcome) -> anyhow::Result<()> 
             tell_agent(app, &send.tenant, &send.session, send.seq, &reason, closed).await
         }
     }
+}
+
+/// Records the wamids of sends delivered before a crash whose record was lost (the outbox
+/// keeps a delivered send's payload), so their statuses find their messages.
+async fn recover(app: &AppState) -> anyhow::Result<()> {
+    let lost = wa_store::unrecorded_sends(&app.pool).await?;
+    for (wamid, payload) in &lost {
+        let Ok(send) = serde_json::from_str::<crate::whatsapp_cloud::client::Send>(payload) else {
+            continue;
+        };
+        if !send.is_message() || send.seq == 0 {
+            continue;
+        }
+        let mut conn = app.pool.acquire().await?;
+        let row = wa_store::record_sent(
+            &mut conn,
+            wamid,
+            &send.session,
+            send.seq,
+            app.clock.now_ms(),
+        )
+        .await?;
+        drop(conn);
+        tell_if_failed(app, &row).await?;
+    }
+    if !lost.is_empty() {
+        tracing::info!(
+            sends = lost.len(),
+            "WhatsApp sends recorded after a restart"
+        );
+    }
+    Ok(())
 }
 
 /// Tells the agent about a message reported `failed`, once.

@@ -578,6 +578,38 @@ async fn media_reaches_the_agent_as_a_link_and_other_kinds_in_words() {
 }
 
 #[tokio::test]
+async fn a_wamid_whose_record_was_lost_in_a_crash_is_recorded_at_the_next_start() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    connected(&app, &cloud, &teams).await;
+    let recorded = |app: &TestApp| {
+        let pool = app.state.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM whatsapp_outbound WHERE session_id IS NOT NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    let before = recorded(&app).await;
+    assert!(before >= 1, "the connected message was recorded");
+    // As if the process died between the outbox settling the sends and their record.
+    sqlx::query("UPDATE whatsapp_outbound SET session_id = NULL, seq = NULL")
+        .execute(&app.state.pool)
+        .await
+        .expect("forget");
+    let config = app.stop().await;
+    let app = teams::spawn_with(config).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while recorded(&app).await < before {
+        assert!(tokio::time::Instant::now() < deadline, "not recovered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn the_access_token_is_write_only() {
     let (app, _cloud) = spawn().await;
     let api = Api::new(&app, TENANT_ID).await;

@@ -119,3 +119,20 @@ pub async fn statuses_of(pool: &Pool, session_id: &str) -> sqlx::Result<Vec<(i64
         .map(|r| Ok((r.try_get("seq")?, r.try_get("status")?)))
         .collect()
 }
+
+/// Sends the Cloud API took (their outbox row delivered, with a wamid) whose wamid is not
+/// recorded with its message: a crash came between the two. `(wamid, send payload)`.
+pub async fn unrecorded_sends(pool: &Pool) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT o.result_id, o.call FROM outbox o
+         WHERE o.operation = 'whatsapp.send' AND o.state = 'delivered' AND o.result_id IS NOT NULL
+           AND o.call <> ''
+           AND NOT EXISTS (SELECT 1 FROM whatsapp_outbound w
+                           WHERE w.wamid = o.result_id AND w.session_id IS NOT NULL)",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("result_id")?, r.try_get("call")?)))
+        .collect()
+}

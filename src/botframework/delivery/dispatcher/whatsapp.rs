@@ -49,7 +49,9 @@ impl Dispatcher {
                 attempts,
                 result_id: wamid.clone(),
                 at: now,
-                keep_payload: false,
+                // Kept: after a crash, the WhatsApp edge records the wamid from it
+                // (`store::whatsapp::unrecorded_sends`).
+                keep_payload: true,
             },
             Err(e) if e.retryable => return self.retry_later(&head, attempts, None, e.code(), now),
             Err(e) => super::give_up(&head, attempts, &e.code()),
