@@ -64,25 +64,7 @@ pub async fn whatsapp_number_taken(
     phone_number_id: &str,
     ours: impl Fn(&str) -> bool,
 ) -> anyhow::Result<Option<String>> {
-    let rows = sqlx::query(
-        "SELECT tenant_id, id, body FROM directory_documents
-         WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
-         ORDER BY tenant_id, id",
-    )
-    .bind(phone_number_id)
-    .fetch_all(pool)
-    .await?;
-    for row in rows {
-        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
-        if body
-            .pointer("/whatsapp/phoneNumberId")
-            .and_then(Value::as_str)
-            != Some(phone_number_id)
-        {
-            continue;
-        }
-        let owner_tenant: String = row.try_get("tenant_id")?;
-        let owner: String = row.try_get("id")?;
+    for (owner_tenant, owner, body) in services_with_number(pool, phone_number_id).await? {
         if owner_tenant != tenant {
             return Ok(Some("a service of another tenant".to_owned()));
         }
@@ -99,25 +81,41 @@ pub async fn whatsapp_service(
     pool: &Pool,
     phone_number_id: &str,
 ) -> anyhow::Result<Option<(String, Service)>> {
+    match services_with_number(pool, phone_number_id)
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some((tenant, _, body)) => Ok(Some((tenant, serde_json::from_value(body)?))),
+        None => Ok(None),
+    }
+}
+
+/// `(tenant, service id, document)` of every service whose document gives `phone_number_id`,
+/// by tenant and id.
+async fn services_with_number(
+    pool: &Pool,
+    phone_number_id: &str,
+) -> anyhow::Result<Vec<(String, String, Value)>> {
     // Uses the expression index `directory_whatsapp_number`.
     let rows = sqlx::query(
-        "SELECT tenant_id, body FROM directory_documents
+        "SELECT tenant_id, id, body FROM directory_documents
          WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
          ORDER BY tenant_id, id",
     )
     .bind(phone_number_id)
     .fetch_all(pool)
     .await?;
+    let mut found = Vec::new();
     for row in rows {
-        let service: Service = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
-        if service
-            .whatsapp
-            .as_ref()
-            .map(|w| w.phone_number_id.as_str())
+        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
+        if body
+            .pointer("/whatsapp/phoneNumberId")
+            .and_then(Value::as_str)
             == Some(phone_number_id)
         {
-            return Ok(Some((row.try_get("tenant_id")?, service)));
+            found.push((row.try_get("tenant_id")?, row.try_get("id")?, body));
         }
     }
-    Ok(None)
+    Ok(found)
 }

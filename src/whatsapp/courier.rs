@@ -18,10 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppState;
 use crate::customer::store::{self as customer_store, CustomerEvent, CustomerState};
 use crate::store::whatsapp::{self as wa_store, WaSession};
+use crate::whatsapp_cloud::WINDOW_MS;
 use crate::whatsapp_cloud::client::{self, Send};
-
-/// How long after the customer's last message free-form messages may be sent.
-pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 /// Runs until `shutdown`: first every open session (what was not queued before a restart),
 /// then each session the event hub passes on.
@@ -215,4 +213,46 @@ fn prompt(wa: &WaSession, text: &str, choices: &[String]) -> Value {
     }
     let list: Vec<String> = choices.iter().map(|c| format!("• {c}")).collect();
     text_to(wa, &format!("{text}\n\n{}", list.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer() -> WaSession {
+        WaSession {
+            session_id: "s".into(),
+            tenant_id: "t".into(),
+            phone_number_id: "106".into(),
+            customer_key: "US.1".into(),
+            recipient_field: "recipient".into(),
+            recipient: "US.1".into(),
+            last_inbound_at: 0,
+            last_inbound_wamid: None,
+            sent_seq: 0,
+            ended_at: None,
+        }
+    }
+
+    #[test]
+    fn up_to_three_short_choices_are_reply_buttons_and_more_a_list() {
+        let wa = customer();
+        let two = prompt(&wa, "Which one?", &["Sales".into(), "Billing".into()]);
+        assert_eq!(two["type"], "interactive");
+        assert_eq!(two["recipient"], "US.1");
+        let titles: Vec<&str> = two["interactive"]["action"]["buttons"]
+            .as_array()
+            .expect("buttons")
+            .iter()
+            .filter_map(|b| b["reply"]["title"].as_str())
+            .collect();
+        assert_eq!(titles, ["Sales", "Billing"]);
+        let four: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let listed = prompt(&wa, "Which one?", &four);
+        assert_eq!(listed["type"], "text");
+        assert_eq!(listed["text"]["body"], "Which one?\n\n• a\n• b\n• c\n• d");
+        let long = prompt(&wa, "Q", &["a choice longer than twenty".into()]);
+        assert_eq!(long["type"], "text");
+        assert_eq!(prompt(&wa, "Just text", &[])["text"]["body"], "Just text");
+    }
 }

@@ -78,7 +78,7 @@ struct Pass {
     ended: Vec<String>,
     /// Sent messages whose status changed.
     statuses: Vec<(String, Outbound)>,
-    received: usize,
+    received: u64,
     media: bool,
     outbox: bool,
 }
@@ -116,9 +116,7 @@ impl Pass {
 
     /// After the commit.
     async fn finish(self, app: &AppState) -> anyhow::Result<()> {
-        for _ in 0..self.received {
-            app.whatsapp_counts.received();
-        }
+        app.whatsapp_counts.received(self.received);
         if self.media {
             app.whatsapp_media.notify_one();
         }

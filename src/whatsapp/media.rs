@@ -148,17 +148,14 @@ pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -
             ),
         )),
         _ => {
-            let mut refused = Refused::new(
+            let mut retry = axum::http::HeaderMap::new();
+            retry.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            Err(Refused::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "media_pending",
                 "the file is still being fetched from WhatsApp; try again in a moment",
-            );
-            refused = refused.with(&{
-                let mut h = axum::http::HeaderMap::new();
-                h.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-                h
-            });
-            Err(refused)
+            )
+            .with(&retry))
         }
     }
 }

@@ -212,6 +212,23 @@ pub fn classify(status: u16, body: &Value) -> CloudError {
     }
 }
 
+/// Sends a call and reads its JSON answer; a refusal read as [`classify`] does.
+async fn answer(request: reqwest::RequestBuilder) -> Result<Value, CloudError> {
+    let response = request.send().await.map_err(|e| {
+        CloudError::transport(if e.is_timeout() {
+            "timeout"
+        } else {
+            "unreachable"
+        })
+    })?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !(200..300).contains(&status) {
+        return Err(classify(status, &body));
+    }
+    Ok(body)
+}
+
 /// The Cloud API client.
 pub struct CloudClient {
     http: reqwest::Client,
@@ -240,25 +257,13 @@ impl CloudClient {
         );
         let mut all = Vec::new();
         for _ in 0..10 {
-            let response = self
-                .http
-                .get(&url)
-                .bearer_auth(token)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .map_err(|e| {
-                    CloudError::transport(if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "unreachable"
-                    })
-                })?;
-            let status = response.status().as_u16();
-            let page: Value = response.json().await.unwrap_or(Value::Null);
-            if !(200..300).contains(&status) {
-                return Err(classify(status, &page));
-            }
+            let page = answer(
+                self.http
+                    .get(&url)
+                    .bearer_auth(token)
+                    .timeout(Duration::from_secs(5)),
+            )
+            .await?;
             all.extend(approved_templates(&page));
             match page.pointer("/paging/next").and_then(Value::as_str) {
                 Some(next) if next.starts_with(&self.base_url) => url = next.to_owned(),
@@ -278,21 +283,16 @@ impl CloudClient {
         max_bytes: usize,
     ) -> Result<(Vec<u8>, Option<String>), String> {
         let unreachable = |_| "WhatsApp could not be reached".to_owned();
-        let response = self
-            .http
-            .get(format!("{}/{media_id}", self.base_url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status().as_u16();
-        let info: Value = response.json().await.unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            return Err(format!(
-                "WhatsApp refused it ({})",
-                classify(status, &info).code()
-            ));
-        }
+        let info = answer(
+            self.http
+                .get(format!("{}/{media_id}", self.base_url))
+                .bearer_auth(token),
+        )
+        .await
+        .map_err(|e| match e.status {
+            Some(_) => format!("WhatsApp refused it ({})", e.code()),
+            None => "WhatsApp could not be reached".to_owned(),
+        })?;
         let too_large = || format!("it is larger than {} MB", max_bytes / (1024 * 1024));
         if info["file_size"]
             .as_u64()
@@ -330,25 +330,7 @@ impl CloudClient {
     /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
     pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
         let url = format!("{}/{}/messages", self.base_url, send.phone_number_id);
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(token)
-            .json(&send.body)
-            .send()
-            .await
-            .map_err(|e| {
-                CloudError::transport(if e.is_timeout() {
-                    "timeout"
-                } else {
-                    "unreachable"
-                })
-            })?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            return Err(classify(status, &body));
-        }
+        let body = answer(self.http.post(url).bearer_auth(token).json(&send.body)).await?;
         Ok(body
             .pointer("/messages/0/id")
             .and_then(Value::as_str)

@@ -10,6 +10,10 @@ pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// How long after the customer's last message free-form messages may be sent (WhatsApp's
+/// customer service window).
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+
 /// WhatsApp message counts since start, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -23,9 +27,9 @@ pub struct Counts {
 const OUT: [&str; 5] = ["accepted", "sent", "delivered", "read", "failed"];
 
 impl Counts {
-    /// A customer's message, taken once.
-    pub fn received(&self) {
-        self.received.fetch_add(1, Ordering::Relaxed);
+    /// Customers' messages, each taken once.
+    pub fn received(&self, messages: u64) {
+        self.received.fetch_add(messages, Ordering::Relaxed);
     }
 
     /// A message refused or given up before WhatsApp took it.

@@ -610,6 +610,45 @@ async fn a_wamid_whose_record_was_lost_in_a_crash_is_recorded_at_the_next_start(
 }
 
 #[tokio::test]
+async fn a_service_that_takes_no_chats_tells_the_customer_so() {
+    let (app, cloud) = spawn().await;
+    use switchboard::directory::store::{self as docs, Kind};
+    let stored = docs::get::<Service>(&app.state.pool, TENANT_ID, Kind::Service, "support")
+        .await
+        .expect("read")
+        .expect("service");
+    let mut service = stored.value;
+    service.licenses.contact_center = false;
+    docs::put(
+        &app.state.pool,
+        TENANT_ID,
+        Kind::Service,
+        "support",
+        &service,
+        Some(stored.version),
+        0,
+    )
+    .await
+    .expect("service");
+    assert_eq!(
+        cloud
+            .customer_says(SHEENA, "Sheena", "wamid.C1", "Hello?")
+            .await,
+        200
+    );
+    wait_cloud(&cloud, "the refusal", |c| {
+        c.texts_to(SHEENA)
+            .contains(&"Sorry, we cannot take chats on WhatsApp at the moment.".to_owned())
+    })
+    .await;
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sessions")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count");
+    assert_eq!(sessions, 0, "no session on a service that takes no chats");
+}
+
+#[tokio::test]
 async fn the_access_token_is_write_only() {
     let (app, _cloud) = spawn().await;
     let api = Api::new(&app, TENANT_ID).await;

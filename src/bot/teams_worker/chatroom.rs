@@ -243,10 +243,12 @@ async fn whatsapp_window(
     if brief.channel != "whatsapp" {
         return Ok(None);
     }
-    const WINDOW_MS: i64 = 24 * 3600 * 1000;
     Ok(crate::store::whatsapp::session(&app.pool, session)
         .await?
         .map(|s| crate::cards::data::WhatsAppWindow {
-            window_ends_at: crate::clock::rfc3339(s.last_inbound_at.saturating_add(WINDOW_MS)),
+            window_ends_at: crate::clock::rfc3339(
+                s.last_inbound_at
+                    .saturating_add(crate::whatsapp_cloud::WINDOW_MS),
+            ),
         }))
 }
