@@ -8,6 +8,10 @@ use crate::tenant_file::{self, Bundle};
 pub const DEMO_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
 pub const DEMO_CONTACT: &str = "demo";
 pub const DEMO_WIDGET_KEY: &str = "demo";
+/// The demo's website service and its WhatsApp service (the simulator's number).
+pub const DEMO_SERVICES: [&str; 2] = ["support", DEMO_WHATSAPP_SERVICE];
+pub const DEMO_WHATSAPP_SERVICE: &str = "whatsapp";
+pub const DEMO_WHATSAPP_NUMBER: &str = "100000000000001";
 
 /// The demo tenant, as a tenant file (`switchboard import demo/tenant.json` gives the same).
 pub const DEMO_FILE: &str = include_str!("../demo/tenant.json");

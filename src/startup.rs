@@ -30,7 +30,7 @@ use crate::store::effects::EffectQueue;
 
 /// The routes of every HTTP edge: the bot's `/api/messages`, the customer API and pages, the
 /// admin API with its reports, the Preferences page, the WhatsApp webhook and `/metrics`.
-fn edges() -> Router<AppState> {
+fn edges(simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>) -> Router<AppState> {
     Router::new()
         .route("/metrics", get(crate::reporting::metrics))
         .route(
@@ -44,7 +44,7 @@ fn edges() -> Router<AppState> {
         )
         .merge(crate::interact::pages::router())
         .merge(crate::preferences::router())
-        .merge(crate::whatsapp::router())
+        .merge(crate::whatsapp::router(simulator))
 }
 
 /// A built, not yet running, service.
@@ -52,6 +52,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     dispatcher: Dispatcher,
+    /// The WhatsApp simulator of anonymous dev mode (`None` in every other mode).
+    whatsapp_simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>,
 }
 
 /// The one outbound HTTP client: timeouts, a user agent, and no redirects (a redirect must
@@ -74,7 +76,7 @@ impl Application {
 
     /// Builds the service: opens the store, binds the listener, wires the adapters.
     pub async fn build_with_clock(
-        settings: Settings,
+        mut settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         match &settings.bot.auth {
@@ -124,6 +126,7 @@ impl Application {
             Arc::clone(&clock),
         ));
         let http_for_signin = http.clone();
+        let http_for_simulator = http.clone();
         let tokens = Arc::new(match &settings.bot.auth {
             BotAuth::Anonymous => AccessTokens::anonymous(),
             BotAuth::Credentials(c) => AccessTokens::client_credentials(
@@ -163,15 +166,6 @@ impl Application {
             Arc::clone(&clock),
             Arc::clone(&whatsapp_inbound),
         );
-        let whatsapp_cloud = Arc::new(crate::whatsapp_cloud::client::CloudClient::new(
-            settings.whatsapp.graph_base_url.as_str(),
-        )?);
-        let dispatcher = Dispatcher::new(
-            Arc::clone(&outbox),
-            Arc::clone(&connector),
-            settings.outbox.clone(),
-        )
-        .with_whatsapp(Arc::clone(&whatsapp_cloud));
 
         let max_connections = connection_budget(settings.server.max_connections);
         let connections = crate::http::serve::Connections::new(crate::http::serve::ServerLimits {
@@ -192,6 +186,25 @@ impl Application {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => format!("http://{}", listener.local_addr()?),
         };
+        let stopping = CancellationToken::new();
+        let whatsapp_simulator = crate::whatsapp::simulator::start(
+            &mut settings,
+            &pool,
+            &http_for_simulator,
+            listener.local_addr()?,
+            Arc::clone(&clock),
+            stopping.clone(),
+        )
+        .await?;
+        let whatsapp_cloud = Arc::new(crate::whatsapp_cloud::client::CloudClient::new(
+            settings.whatsapp.graph_base_url.as_str(),
+        )?);
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&outbox),
+            Arc::clone(&connector),
+            settings.outbox.clone(),
+        )
+        .with_whatsapp(Arc::clone(&whatsapp_cloud));
         let signin = match &settings.bot.auth {
             BotAuth::Anonymous => None,
             BotAuth::Credentials(c) => Some(Arc::new(crate::entra::Signin::new(
@@ -232,7 +245,7 @@ impl Application {
                 .build(),
             public_base,
             signin,
-            stopping: CancellationToken::new(),
+            stopping,
             hot_reads: store::HotReads::open(&pool, 2)
                 .await
                 .context("opening the store's read connections")?,
@@ -273,6 +286,7 @@ impl Application {
             listener,
             state,
             dispatcher,
+            whatsapp_simulator,
         })
     }
 
@@ -317,7 +331,7 @@ impl Application {
             stop.clone(),
         ));
         let whatsapp = crate::whatsapp::start(&self.state, &stop);
-        let router = crate::http::router(self.state.clone(), edges());
+        let router = crate::http::router(self.state.clone(), edges(self.whatsapp_simulator));
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
         let stopping = self.state.stopping.clone();

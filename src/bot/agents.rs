@@ -2,12 +2,10 @@
 //! the personal-chat commands (typed with a leading `/` while a chat is open in the personal
 //! chat: see [`super::relay`]).
 
-use std::collections::BTreeSet;
-
 use crate::app::App;
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::cards::data::{AgentStatus, BotHelp};
-use crate::demo::DEMO_TENANT;
+use crate::demo::{DEMO_SERVICES, DEMO_TENANT};
 use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::engine::messages::Command;
@@ -69,8 +67,8 @@ pub async fn unregister_conversation(app: &App, conversation: &str) -> anyhow::R
     Ok(())
 }
 
-/// Demo mode: every registering user becomes an agent of the demo service "Support" (of the
-/// seeded demo tenant only).
+/// Demo mode: every registering user becomes an agent of the demo services "Support" and
+/// "WhatsApp support" (of the seeded demo tenant only).
 async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
     // Only the seeded demo: a tenant imported in dev mode keeps the members its file names.
     if !crate::demo::is_seeded_demo(&app.pool, &actor.tenant).await? {
@@ -89,7 +87,7 @@ async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
                 interact: false,
             },
             capacity: 1,
-            active_in: BTreeSet::from(["support".to_owned()]),
+            active_in: DEMO_SERVICES.iter().map(|s| (*s).to_owned()).collect(),
             on_duty: true,
             interact: Default::default(),
         };
@@ -108,22 +106,35 @@ async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    for service in DEMO_SERVICES {
+        join_service(app, &actor.tenant, service, &actor.user_id, now).await?;
+    }
+    Ok(())
+}
+
+/// Adds `user` to `service`'s members (nothing when the service is gone or has them).
+async fn join_service(
+    app: &App,
+    tenant: &str,
+    service: &str,
+    user: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     for _ in 0..3 {
-        let Some(mut service) =
-            docs::get::<Service>(&app.pool, &actor.tenant, Kind::Service, "support").await?
+        let Some(mut doc) = docs::get::<Service>(&app.pool, tenant, Kind::Service, service).await?
         else {
             return Ok(());
         };
-        if !service.value.members.insert(actor.user_id.clone()) {
+        if !doc.value.members.insert(user.to_owned()) {
             return Ok(());
         }
         match docs::put(
             &app.pool,
-            &actor.tenant,
+            tenant,
             Kind::Service,
-            "support",
-            &service.value,
-            Some(service.version),
+            service,
+            &doc.value,
+            Some(doc.version),
             now,
         )
         .await
@@ -133,7 +144,7 @@ async fn join_demo(app: &App, actor: &Actor, now: i64) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("the demo service kept changing while joining it")
+    anyhow::bail!("the demo service {service} kept changing while joining it")
 }
 
 /// A personal-chat command and its answer (an activity to send back). `in_chat`: a chatroom is

@@ -18,6 +18,7 @@ mod courier;
 pub mod inbound;
 mod media;
 mod outcomes;
+pub mod simulator;
 
 use std::collections::HashMap;
 
@@ -74,10 +75,11 @@ pub fn start(app: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::J
     tasks
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(simulator: Option<std::sync::Arc<simulator::Simulator>>) -> Router<AppState> {
     Router::new()
         .route("/api/whatsapp/webhook", get(handshake).post(receive))
         .route("/api/whatsapp/media/{id}", get(media::serve))
+        .merge(simulator::router(simulator))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 

@@ -31,3 +31,4 @@ mod teams;
 mod webhooks;
 mod whatsapp;
 mod whatsapp_flow;
+mod whatsapp_simulator;
