@@ -23,7 +23,29 @@ pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult
         .live()
         .await
         .map_err(|e| internal(format!("{e:#}")))?;
-    Ok(axum::Json(live).into_response())
+    let mut view = serde_json::to_value(&live).map_err(internal)?;
+    // WhatsApp sessions also show their 24-hour window and their messages' delivery statuses.
+    if live.sessions.iter().any(|s| s.channel == "whatsapp") {
+        let whatsapp = crate::store::whatsapp::live(&app.pool, &admin.tenant).await?;
+        for session in view["sessions"].as_array_mut().into_iter().flatten() {
+            let Some(found) = session["id"].as_str().and_then(|id| whatsapp.get(id)) else {
+                continue;
+            };
+            let statuses: serde_json::Map<String, serde_json::Value> = found
+                .statuses
+                .iter()
+                .map(|(status, n)| (status.clone(), json!(n)))
+                .collect();
+            session["whatsapp"] = json!({
+                "windowEndsAt": crate::clock::rfc3339(
+                    found.last_inbound_at + crate::whatsapp_cloud::WINDOW_MS
+                ),
+                "windowOpen": app.clock.now_ms() < found.last_inbound_at + crate::whatsapp_cloud::WINDOW_MS,
+                "messages": statuses,
+            });
+        }
+    }
+    Ok(axum::Json(view).into_response())
 }
 
 pub(super) async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {

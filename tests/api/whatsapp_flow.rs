@@ -155,6 +155,23 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
         Some("delivered")
     );
 
+    // The live view shows the session's window and its messages' statuses.
+    let (status, _, live) = Api::new(&app, TENANT_ID).await.get("/live").await;
+    assert_eq!(status, 200);
+    let session = &live["sessions"][0];
+    assert_eq!(session["channel"], "whatsapp", "{live}");
+    assert_eq!(session["whatsapp"]["windowOpen"], true, "{live}");
+    assert!(
+        session["whatsapp"]["windowEndsAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{live}"
+    );
+    assert!(
+        session["whatsapp"]["messages"]["delivered"].as_i64() >= Some(1),
+        "{live}"
+    );
+
     // The website customer API never opens a WhatsApp session, whatever token is shown.
     let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
         .fetch_one(&app.state.pool)

@@ -130,3 +130,37 @@ pub async fn sent_up_to(
     .await?;
     Ok(())
 }
+
+/// What the live view shows of an open WhatsApp session: when the customer last wrote (the
+/// 24-hour window runs from it) and how many messages to them are in each delivery status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveWhatsApp {
+    pub last_inbound_at: i64,
+    /// `(status, count)`, by status.
+    pub statuses: Vec<(String, i64)>,
+}
+
+/// The tenant's open WhatsApp sessions, for the live view.
+pub async fn live(
+    pool: &Pool,
+    tenant: &str,
+) -> sqlx::Result<std::collections::HashMap<String, LiveWhatsApp>> {
+    let rows = sqlx::query(
+        "SELECT s.session_id, s.last_inbound_at, o.status, COUNT(o.wamid) AS n
+         FROM whatsapp_sessions s LEFT JOIN whatsapp_outbound o ON o.session_id = s.session_id
+         WHERE s.tenant_id = $1 AND s.ended_at IS NULL
+         GROUP BY s.session_id, o.status ORDER BY s.session_id, o.status",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?;
+    let mut live = std::collections::HashMap::<String, LiveWhatsApp>::new();
+    for r in rows {
+        let entry = live.entry(r.try_get("session_id")?).or_default();
+        entry.last_inbound_at = r.try_get("last_inbound_at")?;
+        if let Some(status) = r.try_get::<Option<String>, _>("status")? {
+            entry.statuses.push((status, r.try_get("n")?));
+        }
+    }
+    Ok(live)
+}

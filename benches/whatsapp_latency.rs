@@ -1,0 +1,347 @@
+//! Latency of the WhatsApp path under a steady load: from "Meta posts the signed webhook" to
+//! "the message is posted in the agent's chatroom", with `CHATS` connected chats receiving
+//! `RATE` customer messages per second between them for `SECONDS` seconds (default 100 chats,
+//! 100 messages/s, 10 s). Also reported: first message -> invitation POSTed, while the chats
+//! are being set up (all at once).
+//!
+//! Everything runs in this process on loopback: the real service (anonymous mode, so
+//! chatrooms are the agents' personal chats), one mock answering both the Connector (recording
+//! when each call arrives and making the invited agent accept at once) and the Graph API (every
+//! send to the customer accepted with a wamid), and Meta (each webhook signed with the app
+//! secret, one message per webhook, as Meta sends them).
+//!
+//! `cargo bench --bench whatsapp_latency [-- RATE SECONDS CHATS]`
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use switchboard::config::Settings;
+use switchboard::directory::model::{Service, User};
+use switchboard::directory::store::{self as docs, Kind};
+use switchboard::startup::Application;
+use switchboard::store::whatsapp::{Credentials, set_credentials};
+use switchboard::whatsapp_cloud::webhook::signature;
+
+const TENANT: &str = "bench-tenant";
+const SECRET: &str = "bench-app-secret";
+const NUMBER: &str = "106540352242922";
+
+/// When each thing reached the mock, by customer name (and message number).
+#[derive(Default)]
+struct Seen {
+    invited: HashMap<String, Instant>,
+    started: HashMap<String, Instant>,
+    relayed: HashMap<(String, usize), Instant>,
+    sends_to_customers: usize,
+}
+
+struct Mock {
+    seen: Mutex<Seen>,
+    app: String,
+    service_url: Mutex<String>,
+    http: reqwest::Client,
+}
+
+fn agent_activity(mock: &Mock, agent: usize, kind: &str) -> Value {
+    json!({
+        "type": kind, "id": uuid::Uuid::new_v4().to_string(),
+        "serviceUrl": *mock.service_url.lock().expect("lock"), "channelId": "msteams",
+        "from": {"id": format!("29:agent{agent}"), "name": format!("Agent {agent}"), "aadObjectId": format!("agent{agent}")},
+        "conversation": {"id": format!("personal-{agent}"), "conversationType": "personal", "tenantId": TENANT},
+        "recipient": {"id": "28:bench-bot", "name": "Bench"},
+        "channelData": {"tenant": {"id": TENANT}}
+    })
+}
+
+/// The Connector and the Graph API in one.
+async fn mock_api(State(mock): State<Arc<Mock>>, uri: Uri, body: Bytes) -> axum::response::Response {
+    let now = Instant::now();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if uri.path().starts_with("/graph/") {
+        mock.seen.lock().expect("lock").sends_to_customers += 1;
+        return axum::Json(json!({"messaging_product": "whatsapp",
+            "messages": [{"id": format!("wamid.out.{}", uuid::Uuid::new_v4().simple())}]}))
+        .into_response();
+    }
+    let conversation = uri.path().split('/').nth(4).unwrap_or_default().to_owned();
+    let card = body.pointer("/attachments/0/content/body");
+    let block = |i: usize| {
+        card.and_then(|b| b[i]["text"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match block(0).as_str() {
+        "New chat request" => {
+            mock.seen.lock().expect("lock").invited.insert(block(2), now);
+            let id = body
+                .to_string()
+                .split("\"invitationId\":\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or_default()
+                .to_owned();
+            let agent: usize = conversation
+                .trim_start_matches("personal-")
+                .parse()
+                .unwrap_or(0);
+            let mock = Arc::clone(&mock);
+            tokio::spawn(async move {
+                let mut invoke = agent_activity(&mock, agent, "invoke");
+                invoke["name"] = json!("adaptiveCard/action");
+                invoke["value"] = json!({"action": {"type": "Action.Execute",
+                    "verb": "im.invitation.accept", "data": {"invitationId": id}}});
+                let _ = mock
+                    .http
+                    .post(format!("{}/api/messages", mock.app))
+                    .json(&invoke)
+                    .send()
+                    .await;
+            });
+        }
+        "Chat started" => {
+            mock.seen.lock().expect("lock").started.insert(block(2), now);
+        }
+        _ => {
+            // A relayed customer message: "**Customer 7**: ping 12".
+            if let Some(text) = body["text"].as_str()
+                && let Some(rest) = text.strip_prefix("**")
+                && let Some((name, message)) = rest.split_once("**: ")
+                && let Some(n) = message.strip_prefix("ping ").and_then(|n| n.parse().ok())
+            {
+                mock.seen
+                    .lock()
+                    .expect("lock")
+                    .relayed
+                    .insert((name.to_owned(), n), now);
+            }
+        }
+    }
+    (
+        axum::http::StatusCode::CREATED,
+        axum::Json(json!({"id": uuid::Uuid::new_v4().to_string()})),
+    )
+        .into_response()
+}
+
+fn webhook(customer: usize, n: usize, text: &str) -> (String, String) {
+    let wa_id = format!("1555{customer:07}");
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+        "contacts": [{"profile": {"name": format!("Customer {customer}")}, "wa_id": wa_id}],
+        "messages": [{"from": wa_id, "id": format!("wamid.{customer}.{n}"), "timestamp": "1739321024",
+                      "type": "text", "text": {"body": text}}]}}]}]})
+    .to_string();
+    let signed = signature(SECRET.as_bytes(), body.as_bytes());
+    (body, signed)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, mut values: Vec<Duration>, expected: usize) {
+    values.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} of {expected}  p50={:.1} ms  p99={:.1} ms  max={:.1} ms",
+        values.len(),
+        ms(percentile(&values, 0.5)),
+        ms(percentile(&values, 0.99)),
+        ms(values.last().copied().unwrap_or_default()),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let arg =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let (rate, seconds, chats) = (arg(0, 100), arg(1, 10), arg(2, 100));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(rate, seconds, chats));
+}
+
+async fn post_webhook(http: &reqwest::Client, url: &str, (body, signed): (String, String)) {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signed)
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status(), 200, "webhook refused");
+}
+
+async fn run(rate: usize, seconds: usize, chats: usize) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mock_base = format!("http://{}", listener.local_addr().expect("addr"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env: HashMap<String, String> = HashMap::from([
+        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
+        (
+            "SWITCHBOARD_STORE__URL".into(),
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ),
+        ("SWITCHBOARD_LOG__FILTER".into(), "error".into()),
+        ("SWITCHBOARD_WHATSAPP__APP_SECRET".into(), SECRET.into()),
+        (
+            "SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL".into(),
+            format!("{mock_base}/graph/v24.0"),
+        ),
+    ]);
+    let settings = Settings::load(None, &env).expect("settings");
+    let app = Application::build(settings).await.expect("build");
+    let address = format!("http://{}", app.local_addr().expect("addr"));
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let mock = Arc::new(Mock {
+        seen: Mutex::new(Seen::default()),
+        app: address.clone(),
+        service_url: Mutex::new(format!("{mock_base}/bench/")),
+        http: reqwest::Client::new(),
+    });
+    let router = axum::Router::new()
+        .fallback(mock_api)
+        .with_state(Arc::clone(&mock));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // One service on the number, one agent per chat, no after-contact work.
+    let workflow = json!({"id": "w", "name": "W", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "q"},
+        "q": {"type": "QueueTask", "ringTimeoutSeconds": 30, "exits": {"queued": "wait", "failed": "end"}},
+        "wait": {"type": "Delay", "seconds": 3600, "next": "wait"},
+        "end": {"type": "Disconnect"}
+    }});
+    let members: Vec<String> = (0..chats).map(|i| format!("agent{i}")).collect();
+    let service: Service = serde_json::from_value(json!({
+        "id": "s", "name": "Support", "workflow": "w", "members": members,
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "distribution": {"acwSeconds": 0}, "whatsapp": {"phoneNumberId": NUMBER}
+    }))
+    .expect("service");
+    docs::put(&state.pool, TENANT, Kind::Workflow, "w", &workflow, None, 0)
+        .await
+        .expect("workflow");
+    docs::put(&state.pool, TENANT, Kind::Service, "s", &service, None, 0)
+        .await
+        .expect("service");
+    let mut conn = state.pool.acquire().await.expect("connection");
+    let credentials = Credentials {
+        access_token: Some("bench-token".into()),
+        business_account_id: None,
+        updated_at: None,
+    };
+    set_credentials(&mut conn, TENANT, &credentials, 0)
+        .await
+        .expect("credentials");
+    drop(conn);
+    for i in 0..chats {
+        let user: User = serde_json::from_value(
+            json!({"id": format!("agent{i}"), "upn": format!("agent{i}@example.com"),
+            "displayName": format!("Agent {i}"), "licenses": {"im": true}, "activeIn": ["s"]}),
+        )
+        .expect("user");
+        docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
+            .await
+            .expect("user");
+        let mut install = agent_activity(&mock, i, "installationUpdate");
+        install["action"] = json!("add");
+        let r = mock
+            .http
+            .post(format!("{address}/api/messages"))
+            .json(&install)
+            .send()
+            .await
+            .expect("install");
+        assert_eq!(r.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The chats: every customer's first message at once; each is invited and accepted.
+    let url = format!("{address}/api/whatsapp/webhook");
+    let http = reqwest::Client::new();
+    let mut opened = HashMap::new();
+    for c in 0..chats {
+        opened.insert(format!("Customer {c}"), Instant::now());
+        post_webhook(&http, &url, webhook(c, 0, "hello")).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mock.seen.lock().expect("lock").started.len() < chats {
+        assert!(Instant::now() < deadline, "not every chat started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The load: RATE messages per second, round robin over the chats.
+    let total = rate * seconds;
+    let sent = Arc::new(Mutex::new(HashMap::<(String, usize), Instant>::new()));
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let begin = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..total {
+        let due = begin + interval * u32::try_from(k).unwrap_or(u32::MAX);
+        tokio::time::sleep_until(due.into()).await;
+        let (http, url, sent) = (http.clone(), url.clone(), Arc::clone(&sent));
+        tasks.push(tokio::spawn(async move {
+            let customer = k % chats;
+            let n = k / chats + 1;
+            let request = webhook(customer, n, &format!("ping {n}"));
+            sent.lock()
+                .expect("lock")
+                .insert((format!("Customer {customer}"), n), Instant::now());
+            post_webhook(&http, &url, request).await;
+        }));
+    }
+    for task in tasks {
+        task.await.expect("sender");
+    }
+    let offered = begin.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mock.seen.lock().expect("lock").relayed.len() < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = mock.seen.lock().expect("lock");
+    let sent = sent.lock().expect("lock");
+    let invite: Vec<Duration> = opened
+        .iter()
+        .filter_map(|(name, t0)| Some(seen.invited.get(name)?.duration_since(*t0)))
+        .collect();
+    let relay: Vec<Duration> = sent
+        .iter()
+        .filter_map(|(key, t0)| Some(seen.relayed.get(key)?.duration_since(*t0)))
+        .collect();
+    println!(
+        "whatsapp_latency: {chats} connected chats, {total} signed webhooks at {rate}/s (offered in {:.1} s; in-process, 2 worker threads)",
+        offered.as_secs_f64()
+    );
+    report(
+        &format!("first message -> invitation POSTed ({chats} at once)"),
+        invite,
+        chats,
+    );
+    report("webhook -> posted in the chatroom", relay, total);
+    println!(
+        "  sends to customers accepted by the Graph mock: {}",
+        seen.sends_to_customers
+    );
+}
