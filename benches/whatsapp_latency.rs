@@ -60,7 +60,11 @@ fn agent_activity(mock: &Mock, agent: usize, kind: &str) -> Value {
 }
 
 /// The Connector and the Graph API in one.
-async fn mock_api(State(mock): State<Arc<Mock>>, uri: Uri, body: Bytes) -> axum::response::Response {
+async fn mock_api(
+    State(mock): State<Arc<Mock>>,
+    uri: Uri,
+    body: Bytes,
+) -> axum::response::Response {
     let now = Instant::now();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if uri.path().starts_with("/graph/") {
@@ -78,7 +82,11 @@ async fn mock_api(State(mock): State<Arc<Mock>>, uri: Uri, body: Bytes) -> axum:
     };
     match block(0).as_str() {
         "New chat request" => {
-            mock.seen.lock().expect("lock").invited.insert(block(2), now);
+            mock.seen
+                .lock()
+                .expect("lock")
+                .invited
+                .insert(block(2), now);
             let id = body
                 .to_string()
                 .split("\"invitationId\":\"")
@@ -105,7 +113,11 @@ async fn mock_api(State(mock): State<Arc<Mock>>, uri: Uri, body: Bytes) -> axum:
             });
         }
         "Chat started" => {
-            mock.seen.lock().expect("lock").started.insert(block(2), now);
+            mock.seen
+                .lock()
+                .expect("lock")
+                .started
+                .insert(block(2), now);
         }
         _ => {
             // A relayed customer message: "**Customer 7**: ping 12".
@@ -131,11 +143,16 @@ async fn mock_api(State(mock): State<Arc<Mock>>, uri: Uri, body: Bytes) -> axum:
 
 fn webhook(customer: usize, n: usize, text: &str) -> (String, String) {
     let wa_id = format!("1555{customer:07}");
+    // Sent now: the 24-hour window is open, so what the customer is told goes out.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
         "contacts": [{"profile": {"name": format!("Customer {customer}")}, "wa_id": wa_id}],
-        "messages": [{"from": wa_id, "id": format!("wamid.{customer}.{n}"), "timestamp": "1739321024",
+        "messages": [{"from": wa_id, "id": format!("wamid.{customer}.{n}"), "timestamp": now.to_string(),
                       "type": "text", "text": {"body": text}}]}}]}]})
     .to_string();
     let signed = signature(SECRET.as_bytes(), body.as_bytes());
@@ -320,6 +337,12 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
     while mock.seen.lock().expect("lock").relayed.len() < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let sends: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT state, COUNT(*), MAX(last_error) FROM outbox WHERE lane LIKE 'whatsapp|%' GROUP BY state",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .expect("outbox");
     let seen = mock.seen.lock().expect("lock");
     let sent = sent.lock().expect("lock");
     let invite: Vec<Duration> = opened
@@ -341,7 +364,7 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
     );
     report("webhook -> posted in the chatroom", relay, total);
     println!(
-        "  sends to customers accepted by the Graph mock: {}",
+        "  sends to customers: {} reached the Graph mock; outbox {sends:?}",
         seen.sends_to_customers
     );
 }

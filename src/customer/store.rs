@@ -231,6 +231,19 @@ pub async fn accept_message_in(
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<Accepted> {
+    accept_message_with(tx, session, client_message_id, event, now, true).await
+}
+
+/// [`accept_message_in`] with the session's activity time left to the caller when `!touch`
+/// (who sets many at once with [`touch_all`]).
+pub async fn accept_message_with(
+    tx: &mut sqlx::SqliteConnection,
+    session: &str,
+    client_message_id: &str,
+    event: &CustomerEvent,
+    now: i64,
+    touch: bool,
+) -> sqlx::Result<Accepted> {
     // A write first, so the transaction holds the write lock while it reads the state: an end
     // recorded by another connection is either before (refused) or after (it waits for us).
     let inserted = sqlx::query(
@@ -260,12 +273,34 @@ pub async fn accept_message_in(
         });
     }
     let seq = append_in(&mut *tx, session, event, now).await?;
-    sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
-        .bind(session)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    if touch {
+        sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
+            .bind(session)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(Accepted::New(seq))
+}
+
+/// Sets the last customer activity of `sessions` to `now` (one statement).
+pub async fn touch_all(
+    tx: &mut sqlx::SqliteConnection,
+    sessions: &[String],
+    now: i64,
+) -> sqlx::Result<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE interact_sessions SET last_activity_at = $2
+         WHERE session_id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(serde_json::to_string(sessions).unwrap_or_default())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Appends an event unless the session has ended (one statement); `None` when it had.

@@ -32,10 +32,14 @@ pub struct WriteTransaction {
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
-/// Waits for the turn to write, then begins a transaction.
+/// Waits for the turn to write, then begins a transaction that holds SQLite's write lock from
+/// its start (`BEGIN IMMEDIATE`; SQLite's busy handler waits out a single-statement write
+/// made outside the turn). A deferred transaction that read first would fail with
+/// `SQLITE_BUSY_SNAPSHOT` ("database is locked", no waiting) whenever such a write committed
+/// between its first read and its first write.
 pub async fn begin_write(pool: &Pool) -> sqlx::Result<WriteTransaction> {
     let turn = WRITES.lock().await;
-    let tx = pool.begin().await?;
+    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     Ok(WriteTransaction { tx, _turn: turn })
 }
 
@@ -144,4 +148,48 @@ pub async fn open_existing(url: &str) -> anyhow::Result<Option<Pool>> {
 /// Whether the database answers (for `/readyz`).
 pub async fn ping(pool: &Pool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write transaction that reads before it writes is not refused when a single-statement
+    /// write outside the turn commits in between (a deferred `BEGIN` fails there with
+    /// `SQLITE_BUSY_SNAPSHOT`, at once, whatever the busy timeout): the outside write waits.
+    #[tokio::test]
+    async fn a_write_transaction_that_reads_first_holds_the_write_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool = connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .expect("store");
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let mut tx = begin_write(&pool).await.expect("begin");
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read");
+        let outside = tokio::spawn({
+            let pool = pool.clone();
+            async move { sqlx::query("INSERT INTO t VALUES (1)").execute(&pool).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(&mut *tx)
+            .await
+            .expect("the transaction writes after its read");
+        tx.commit().await.expect("commit");
+        outside
+            .await
+            .expect("task")
+            .expect("the outside write waited for the transaction");
+        let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        assert_eq!((before, after), (0, 2));
+    }
 }

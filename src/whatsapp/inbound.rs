@@ -81,6 +81,13 @@ struct Pass {
     received: u64,
     media: bool,
     outbox: bool,
+    /// Open sessions by (number, customer key), read once for the pass and kept current.
+    open: HashMap<(String, String), WaSession>,
+    /// Items handled, marked so at the end of the pass in one statement.
+    handled: Vec<String>,
+    /// Sessions with a new customer message: their latest `(at, wamid)`, and their activity
+    /// time, set at the end of the pass.
+    latest: BTreeMap<String, (i64, String)>,
 }
 
 impl Pass {
@@ -95,6 +102,19 @@ impl Pass {
         let found = contacts::whatsapp_service(&app.pool, number).await?;
         self.services.insert(number.to_owned(), found.clone());
         Ok(found)
+    }
+
+    /// Records the end of the pass's per-item changes (one statement each).
+    async fn write(&self, tx: &mut sqlx::SqliteConnection, now: i64) -> sqlx::Result<()> {
+        let latest: Vec<(String, i64, String)> = self
+            .latest
+            .iter()
+            .map(|(session, (at, wamid))| (session.clone(), *at, wamid.clone()))
+            .collect();
+        wa_store::inbound_all(tx, &latest).await?;
+        let touched: Vec<String> = self.latest.keys().cloned().collect();
+        customer_store::touch_all(tx, &touched, now).await?;
+        wa_store::handled_all(tx, &self.handled, now).await
     }
 
     fn send(&mut self, tenant: &str, command: Command) {
@@ -164,13 +184,30 @@ async fn pass(app: &AppState) -> anyhow::Result<bool> {
     crate::customer::events::drain(&app.pool, &app.events, now).await?;
     let mut pass = Pass::default();
     let mut tx = crate::store::begin_write(&app.pool).await?;
+    // The customers' open sessions, read at once.
+    let keys: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| i.kind == "message")
+        .filter_map(|i| {
+            let stored: Value = serde_json::from_str(&i.item).ok()?;
+            let said = message::read(&stored)?;
+            Some((i.phone_number_id.clone(), said.identity.key))
+        })
+        .collect();
+    for open in wa_store::open_sessions_of(&mut tx, &keys).await? {
+        pass.open.insert(
+            (open.phone_number_id.clone(), open.customer_key.clone()),
+            open,
+        );
+    }
     for item in &items {
         match item.kind.as_str() {
             "message" => message(app, &mut tx, &mut pass, item, now).await?,
             "status" => status(&mut tx, &mut pass, item, now).await?,
-            _ => wa_store::handled(&mut tx, &item.dedupe_key, now).await?,
+            _ => pass.handled.push(item.dedupe_key.clone()),
         }
     }
+    pass.write(&mut tx, now).await?;
     tx.commit().await?;
     pass.finish(app).await?;
     Ok(true)
@@ -189,14 +226,16 @@ async fn message(
             whatsapp.number = %item.phone_number_id,
             "WhatsApp message without a sender ignored"
         );
-        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
+        pass.handled.push(item.dedupe_key.clone());
+        return Ok(());
     };
     let Some((tenant, service)) = pass.service(app, &item.phone_number_id).await? else {
         tracing::warn!(
             whatsapp.number = %item.phone_number_id,
             "WhatsApp message to a number no service takes"
         );
-        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
+        pass.handled.push(item.dedupe_key.clone());
+        return Ok(());
     };
     // Media: the agent gets a link to the copy fetched for them.
     let media_key = said
@@ -231,18 +270,23 @@ async fn message(
         client_message_id: item.wamid.clone(),
     };
     let at = said.sent_at.unwrap_or(now).min(now);
-    if let Some(open) =
-        wa_store::open_session(&mut *tx, &item.phone_number_id, &said.identity.key).await?
-    {
-        let session = open.session_id.as_str();
-        match customer_store::accept_message_in(tx, session, &item.wamid, &event, now).await? {
+    let open_key = (item.phone_number_id.clone(), said.identity.key.clone());
+    if let Some(open) = pass.open.get(&open_key).map(|o| o.session_id.clone()) {
+        let session = open.as_str();
+        match customer_store::accept_message_with(tx, session, &item.wamid, &event, now, false)
+            .await?
+        {
             Accepted::New(_) => {
-                wa_store::inbound(tx, session, at, &item.wamid).await?;
+                let latest = pass
+                    .latest
+                    .entry(session.to_owned())
+                    .or_insert((at, item.wamid.clone()));
+                *latest = (latest.0.max(at), item.wamid.clone());
                 if let Some(row) = media_row(session) {
                     wa_store::add_media(tx, &row, now).await?;
                     pass.media = true;
                 }
-                wa_store::handled(tx, &item.dedupe_key, now).await?;
+                pass.handled.push(item.dedupe_key.clone());
                 pass.received += 1;
                 pass.notify.push(session.to_owned());
                 pass.send(
@@ -255,11 +299,13 @@ async fn message(
                 return Ok(());
             }
             Accepted::Duplicate => {
-                return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
+                pass.handled.push(item.dedupe_key.clone());
+                return Ok(());
             }
             // The session ended since (its end not yet passed on): the message starts a new one.
             Accepted::Ended => {
                 wa_store::sent_up_to(tx, session, 0, Some(now)).await?;
+                pass.open.remove(&open_key);
                 pass.ended.push(session.to_owned());
             }
         }
@@ -281,7 +327,8 @@ async fn message(
         };
         app.outbox.enqueue_whatsapp(tx, &send).await?;
         pass.outbox = true;
-        return Ok(wa_store::handled(tx, &item.dedupe_key, now).await?);
+        pass.handled.push(item.dedupe_key.clone());
+        return Ok(());
     }
     let session = uuid::Uuid::new_v4().to_string();
     customer_store::create(
@@ -296,30 +343,33 @@ async fn message(
         now,
     )
     .await?;
-    wa_store::create_session(
-        tx,
-        &WaSession {
-            session_id: session.clone(),
-            tenant_id: tenant.clone(),
-            phone_number_id: item.phone_number_id.clone(),
-            customer_key: said.identity.key.clone(),
-            recipient_field: said.identity.field.to_owned(),
-            recipient: said.identity.address.clone(),
-            last_inbound_at: at,
-            last_inbound_wamid: Some(item.wamid.clone()),
-            sent_seq: 0,
-            ended_at: None,
-        },
-    )
-    .await?;
-    customer_store::accept_message_in(tx, &session, &item.wamid, &event, now).await?;
+    // The customer's own message (the session's first event) is not sent back to them.
+    let first =
+        match customer_store::accept_message_with(tx, &session, &item.wamid, &event, now, false)
+            .await?
+        {
+            Accepted::New(seq) => seq,
+            Accepted::Duplicate | Accepted::Ended => 0,
+        };
+    let wa = WaSession {
+        session_id: session.clone(),
+        tenant_id: tenant.clone(),
+        phone_number_id: item.phone_number_id.clone(),
+        customer_key: said.identity.key.clone(),
+        recipient_field: said.identity.field.to_owned(),
+        recipient: said.identity.address.clone(),
+        last_inbound_at: at,
+        last_inbound_wamid: Some(item.wamid.clone()),
+        sent_seq: first,
+        ended_at: None,
+    };
+    wa_store::create_session(tx, &wa).await?;
+    pass.open.insert(open_key, wa);
     if let Some(row) = media_row(&session) {
         wa_store::add_media(tx, &row, now).await?;
         pass.media = true;
     }
-    // The customer's own message is not sent back to them.
-    wa_store::sent_up_to(tx, &session, 1, None).await?;
-    wa_store::handled(tx, &item.dedupe_key, now).await?;
+    pass.handled.push(item.dedupe_key.clone());
     pass.received += 1;
     pass.started.push(session.clone());
     pass.sync_once(&tenant, &service);
@@ -357,7 +407,7 @@ async fn status(
         .unwrap_or_default();
     let row =
         wa_store::record_status(tx, &item.wamid, &state, code.map(|c| (c, title)), now).await?;
-    wa_store::handled(tx, &item.dedupe_key, now).await?;
+    pass.handled.push(item.dedupe_key.clone());
     pass.statuses.push((state, row));
     Ok(())
 }

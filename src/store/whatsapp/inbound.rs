@@ -1,6 +1,9 @@
 //! Webhook items (`whatsapp_inbound`): stored once each, by one writer with group commit, before
 //! the webhook is answered; handled in arrival order; their keys kept while Meta retries.
 
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
 use sqlx::{Row, SqliteConnection};
 
 use crate::store::Pool;
@@ -41,10 +44,7 @@ impl InboundWriter {
                 let now = clock.now_ms();
                 let stored_all = async {
                     let mut tx = crate::store::begin_write(&pool).await?;
-                    let mut news = Vec::with_capacity(batch.len());
-                    for write in &batch {
-                        news.push(store_new_in(&mut tx, &write.items, now).await?);
-                    }
+                    let news = store_new_in(&mut tx, &batch, now).await?;
                     tx.commit().await?;
                     Ok::<_, sqlx::Error>(news)
                 }
@@ -85,31 +85,52 @@ impl InboundWriter {
     }
 }
 
-/// Stores the items not stored before, numbered in arrival order; how many were new.
+/// Stores the writes' items not stored before (one statement for the whole batch), numbered in
+/// arrival order; how many of each write's were new.
 async fn store_new_in(
     tx: &mut SqliteConnection,
-    items: &[Inbound],
+    batch: &[Write],
     now: i64,
-) -> sqlx::Result<usize> {
-    let mut new = 0;
-    for item in items {
-        let result = sqlx::query(
-            "INSERT INTO whatsapp_inbound (dedupe_key, phone_number_id, kind, wamid, item, received_at, arrival)
-             VALUES ($1, $2, $3, $4, $5, $6,
-                     (SELECT COALESCE(MAX(arrival), 0) + 1 FROM whatsapp_inbound))
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(&item.dedupe_key)
-        .bind(&item.phone_number_id)
-        .bind(item.kind.as_str())
-        .bind(&item.wamid)
-        .bind(item.item.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        new += usize::try_from(result.rows_affected()).unwrap_or(0);
-    }
-    Ok(new)
+) -> sqlx::Result<Vec<usize>> {
+    let rows: Vec<Value> = batch
+        .iter()
+        .flat_map(|w| &w.items)
+        .map(|i| {
+            json!([
+                i.dedupe_key,
+                i.phone_number_id,
+                i.kind.as_str(),
+                i.wamid,
+                i.item.to_string()
+            ])
+        })
+        .collect();
+    // `WHERE true`: SQLite's upsert after a SELECT needs it to parse.
+    let mut stored: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO whatsapp_inbound (dedupe_key, phone_number_id, kind, wamid, item, received_at, arrival)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                json_extract(value, '$[3]'), json_extract(value, '$[4]'), $2,
+                (SELECT COALESCE(MAX(arrival), 0) FROM whatsapp_inbound) + key + 1
+         FROM json_each($1) WHERE true
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING dedupe_key",
+    )
+    .bind(Value::Array(rows).to_string())
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    // A key sent twice in the batch was stored for its first sender only.
+    Ok(batch
+        .iter()
+        .map(|w| {
+            w.items
+                .iter()
+                .filter(|i| stored.remove(&i.dedupe_key))
+                .count()
+        })
+        .collect())
 }
 
 /// A stored webhook item not yet handled.
@@ -160,13 +181,23 @@ pub async fn purge_handled(pool: &Pool, now: i64) -> sqlx::Result<u64> {
     )
 }
 
-/// Marks an item handled and empties it: what the customer wrote is in their session now
-/// (under its retention); the key stays, so a retry of the item is still known.
-pub async fn handled(conn: &mut SqliteConnection, dedupe_key: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE whatsapp_inbound SET handled_at = $2, item = '{}' WHERE dedupe_key = $1")
-        .bind(dedupe_key)
-        .bind(now)
-        .execute(conn)
-        .await?;
+/// Marks items handled and empties them: what the customer wrote is in their session now
+/// (under its retention); the key stays, so a retry of the item is still known. One statement.
+pub async fn handled_all(
+    conn: &mut SqliteConnection,
+    dedupe_keys: &[String],
+    now: i64,
+) -> sqlx::Result<()> {
+    if dedupe_keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE whatsapp_inbound SET handled_at = $2, item = '{}'
+         WHERE dedupe_key IN (SELECT value FROM json_each($1))",
+    )
+    .bind(serde_json::to_string(dedupe_keys).unwrap_or_default())
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -38,21 +38,45 @@ fn session_of(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<WaSession> {
     })
 }
 
-/// The customer's open session on a business number.
-pub async fn open_session(
+/// The open sessions of these `(phone number id, customer key)` pairs (one statement).
+pub async fn open_sessions_of(
     conn: &mut SqliteConnection,
-    phone_number_id: &str,
-    customer_key: &str,
-) -> sqlx::Result<Option<WaSession>> {
-    let row = sqlx::query(&format!(
+    keys: &[(String, String)],
+) -> sqlx::Result<Vec<WaSession>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
         "SELECT {SESSION_COLUMNS} FROM whatsapp_sessions
-         WHERE phone_number_id = $1 AND customer_key = $2 AND ended_at IS NULL"
+         WHERE ended_at IS NULL AND (phone_number_id, customer_key) IN
+             (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1))"
     ))
-    .bind(phone_number_id)
-    .bind(customer_key)
-    .fetch_optional(conn)
+    .bind(serde_json::to_string(keys).unwrap_or_default())
+    .fetch_all(conn)
     .await?;
-    row.as_ref().map(session_of).transpose()
+    rows.iter().map(session_of).collect()
+}
+
+/// The customers' latest messages: `(session, at, wamid)`, at most one per session (the
+/// window runs from the latest `at`; the wamid is the one to mark read). One statement.
+pub async fn inbound_all(
+    conn: &mut SqliteConnection,
+    latest: &[(String, i64, String)],
+) -> sqlx::Result<()> {
+    if latest.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE whatsapp_sessions
+         SET last_inbound_at = MAX(last_inbound_at, j.at), last_inbound_wamid = j.wamid
+         FROM (SELECT json_extract(value, '$[0]') AS sid, json_extract(value, '$[1]') AS at,
+                      json_extract(value, '$[2]') AS wamid FROM json_each($1)) AS j
+         WHERE whatsapp_sessions.session_id = j.sid",
+    )
+    .bind(serde_json::to_string(latest).unwrap_or_default())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A session by id.
@@ -88,25 +112,6 @@ pub async fn create_session(conn: &mut SqliteConnection, s: &WaSession) -> sqlx:
     .bind(s.last_inbound_at)
     .bind(&s.last_inbound_wamid)
     .bind(s.sent_seq)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records the customer's latest message (the 24-hour window runs from it).
-pub async fn inbound(
-    conn: &mut SqliteConnection,
-    session_id: &str,
-    at: i64,
-    wamid: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE whatsapp_sessions SET last_inbound_at = CASE WHEN last_inbound_at > $2 THEN last_inbound_at ELSE $2 END, last_inbound_wamid = $3
-         WHERE session_id = $1",
-    )
-    .bind(session_id)
-    .bind(at)
-    .bind(wamid)
     .execute(conn)
     .await?;
     Ok(())
