@@ -10,6 +10,9 @@
 //!
 //! `cargo bench --bench teams_latency [-- RATE SECONDS AGENTS]`
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -39,17 +42,6 @@ struct Mock {
     app: String,
     service_url: Mutex<String>,
     http: reqwest::Client,
-}
-
-fn agent_activity(mock: &Mock, agent: usize, kind: &str) -> Value {
-    json!({
-        "type": kind, "id": uuid::Uuid::new_v4().to_string(),
-        "serviceUrl": *mock.service_url.lock().expect("lock"), "channelId": "msteams",
-        "from": {"id": format!("29:agent{agent}"), "name": format!("Agent {agent}"), "aadObjectId": format!("agent{agent}")},
-        "conversation": {"id": format!("personal-{agent}"), "conversationType": "personal", "tenantId": TENANT},
-        "recipient": {"id": "28:bench-bot", "name": "Bench"},
-        "channelData": {"tenant": {"id": TENANT}}
-    })
 }
 
 async fn connector(
@@ -84,7 +76,12 @@ async fn connector(
             .unwrap_or(0);
         let mock = Arc::clone(&mock);
         tokio::spawn(async move {
-            let mut invoke = agent_activity(&mock, agent, "invoke");
+            let mut invoke = common::agent_activity(
+                &mock.service_url.lock().expect("lock").clone(),
+                TENANT,
+                agent,
+                "invoke",
+            );
             invoke["name"] = json!("adaptiveCard/action");
             invoke["value"] = json!({"action": {"type": "Action.Execute",
                 "verb": "im.invitation.accept", "data": {"invitationId": id}}});
@@ -119,39 +116,9 @@ async fn connector(
         .into_response()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn report(name: &str, mut values: Vec<Duration>, expected: usize) {
-    values.sort();
-    println!(
-        "{name}: n={} of {expected}  p50={:.1} ms  p99={:.1} ms  max={:.1} ms",
-        values.len(),
-        percentile(&values, 0.5).as_secs_f64() * 1000.0,
-        percentile(&values, 0.99).as_secs_f64() * 1000.0,
-        values.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
-    );
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let arg =
-        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (rate, seconds, agents) = (arg(0, 100), arg(1, 10), arg(2, 300));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(rate, seconds, agents));
+    let [rate, seconds, agents] = common::numbers([100, 10, 300]);
+    common::runtime().block_on(run(rate, seconds, agents));
 }
 
 async fn run(rate: usize, seconds: usize, agents: usize) {
@@ -216,7 +183,12 @@ async fn run(rate: usize, seconds: usize, agents: usize) {
         docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
             .await
             .expect("user");
-        let mut install = agent_activity(&mock, i, "installationUpdate");
+        let mut install = common::agent_activity(
+            &mock.service_url.lock().expect("lock").clone(),
+            TENANT,
+            i,
+            "installationUpdate",
+        );
         install["action"] = json!("add");
         let r = mock
             .http
@@ -312,6 +284,6 @@ async fn run(rate: usize, seconds: usize, agents: usize) {
         "{total} sessions at {rate}/s over {:.1} s, {agents} agents (in-process, 2 worker threads)",
         elapsed.as_secs_f64()
     );
-    report("create session -> invitation POSTed", invite, total);
-    report("customer message -> posted in chatroom", relay, total);
+    common::report("create session -> invitation POSTed", invite, total);
+    common::report("customer message -> posted in chatroom", relay, total);
 }

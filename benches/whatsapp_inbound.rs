@@ -9,6 +9,9 @@
 //!
 //! `cargo bench --bench whatsapp_inbound [-- CUSTOMERS MESSAGES CLIENTS]`
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,19 +29,8 @@ const SECRET: &str = "bench-app-secret";
 const NUMBER: &str = "106540352242922";
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let arg =
-        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (customers, messages, clients) = (arg(0, 1000), arg(1, 5), arg(2, 32));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(customers, messages, clients));
+    let [customers, messages, clients] = common::numbers([1000, 5, 32]);
+    common::runtime().block_on(run(customers, messages, clients));
 }
 
 fn webhook(customer: usize, n: usize) -> String {

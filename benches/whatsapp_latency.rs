@@ -12,6 +12,9 @@
 //!
 //! `cargo bench --bench whatsapp_latency [-- RATE SECONDS CHATS]`
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,17 +49,6 @@ struct Mock {
     app: String,
     service_url: Mutex<String>,
     http: reqwest::Client,
-}
-
-fn agent_activity(mock: &Mock, agent: usize, kind: &str) -> Value {
-    json!({
-        "type": kind, "id": uuid::Uuid::new_v4().to_string(),
-        "serviceUrl": *mock.service_url.lock().expect("lock"), "channelId": "msteams",
-        "from": {"id": format!("29:agent{agent}"), "name": format!("Agent {agent}"), "aadObjectId": format!("agent{agent}")},
-        "conversation": {"id": format!("personal-{agent}"), "conversationType": "personal", "tenantId": TENANT},
-        "recipient": {"id": "28:bench-bot", "name": "Bench"},
-        "channelData": {"tenant": {"id": TENANT}}
-    })
 }
 
 /// The Connector and the Graph API in one.
@@ -100,7 +92,12 @@ async fn mock_api(
                 .unwrap_or(0);
             let mock = Arc::clone(&mock);
             tokio::spawn(async move {
-                let mut invoke = agent_activity(&mock, agent, "invoke");
+                let mut invoke = common::agent_activity(
+                    &mock.service_url.lock().expect("lock").clone(),
+                    TENANT,
+                    agent,
+                    "invoke",
+                );
                 invoke["name"] = json!("adaptiveCard/action");
                 invoke["value"] = json!({"action": {"type": "Action.Execute",
                     "verb": "im.invitation.accept", "data": {"invitationId": id}}});
@@ -159,39 +156,9 @@ fn webhook(customer: usize, n: usize, text: &str) -> (String, String) {
     (body, signed)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(name: &str, mut values: Vec<Duration>, expected: usize) {
-    values.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name}: n={} of {expected}  p50={:.1} ms  p99={:.1} ms  max={:.1} ms",
-        values.len(),
-        ms(percentile(&values, 0.5)),
-        ms(percentile(&values, 0.99)),
-        ms(values.last().copied().unwrap_or_default()),
-    );
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let arg =
-        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
-    let (rate, seconds, chats) = (arg(0, 100), arg(1, 10), arg(2, 100));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run(rate, seconds, chats));
+    let [rate, seconds, chats] = common::numbers([100, 10, 100]);
+    common::runtime().block_on(run(rate, seconds, chats));
 }
 
 async fn post_webhook(http: &reqwest::Client, url: &str, (body, signed): (String, String)) {
@@ -281,7 +248,12 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
         docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
             .await
             .expect("user");
-        let mut install = agent_activity(&mock, i, "installationUpdate");
+        let mut install = common::agent_activity(
+            &mock.service_url.lock().expect("lock").clone(),
+            TENANT,
+            i,
+            "installationUpdate",
+        );
         install["action"] = json!("add");
         let r = mock
             .http
@@ -357,12 +329,12 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
         "whatsapp_latency: {chats} connected chats, {total} signed webhooks at {rate}/s (offered in {:.1} s; in-process, 2 worker threads)",
         offered.as_secs_f64()
     );
-    report(
+    common::report(
         &format!("first message -> invitation POSTed ({chats} at once)"),
         invite,
         chats,
     );
-    report("webhook -> posted in the chatroom", relay, total);
+    common::report("webhook -> posted in the chatroom", relay, total);
     println!(
         "  sends to customers: {} reached the Graph mock; outbox {sends:?}",
         seen.sends_to_customers

@@ -48,6 +48,14 @@ pids+=($!)
 wait_for "Switchboard" 'curl -fsS "http://127.0.0.1:$sb/readyz"'
 wait_for "the Playground" 'curl -fsS "http://127.0.0.1:$pg/_debug/ping"'
 pgapi="http://127.0.0.1:$pg"
+# press CARD_ACTIVITY_ID TITLE VERB DATA_JSON: the agent presses a card button (an
+# adaptiveCard/action invoke sent by the Playground); prints the bot's answer.
+press() {
+  curl -sS -H 'content-type: application/json' "$pgapi/_conversation/v1/invoke" -d "{
+  \"name\": \"adaptiveCard/action\", \"from\": {\"id\": \"user-id-0\"}, \"conversation\": {\"id\": \"$conv\"},
+  \"replyToId\": \"$1\",
+  \"value\": {\"action\": {\"type\": \"Action.Execute\", \"title\": \"$2\", \"verb\": \"$3\", \"data\": $4}}}"
+}
 
 echo "1. install the bot in the Playground's personal chat"
 t=$(now_ms)
@@ -66,10 +74,7 @@ card=$(sql "SELECT o.result_id FROM teams_invitations i JOIN outbox o ON o.id = 
 
 t=$(now_ms)
 echo "3. the agent presses Accept (adaptiveCard/action invoke through the Playground)"
-answer=$(curl -fsS -H 'content-type: application/json' "$pgapi/_conversation/v1/invoke" -d "{
-  \"name\": \"adaptiveCard/action\", \"from\": {\"id\": \"user-id-0\"}, \"conversation\": {\"id\": \"$conv\"},
-  \"replyToId\": \"$card\",
-  \"value\": {\"action\": {\"type\": \"Action.Execute\", \"title\": \"Accept\", \"verb\": \"im.invitation.accept\", \"data\": {\"invitationId\": \"$offer\"}}}}")
+answer=$(press "$card" Accept im.invitation.accept "{\"invitationId\": \"$offer\"}")
 echo "$answer" | grep -q "You accepted this chat" || { echo "FAILED: accept answered $answer" >&2; exit 1; }
 wait_for "the chat start card" 'test -n "$(sql "SELECT 1 FROM chatrooms WHERE session_id='\''$sid'\''")" && test "$(delivered_since $t)" -ge 1'
 
@@ -92,10 +97,7 @@ wait_for "the outcome" 'test "$(sql "SELECT outcome FROM report_sessions WHERE s
 echo "7. after-contact work done (the ACW card's button, through the Playground)"
 wait_for "the after-contact work card" 'test "$(delivered_since $t)" -ge 2'
 acw=$(sql "SELECT result_id FROM outbox WHERE state='delivered' AND result_id IS NOT NULL ORDER BY id DESC LIMIT 1")
-answer=$(curl -sS -H 'content-type: application/json' "$pgapi/_conversation/v1/invoke" -d "{
-  \"name\": \"adaptiveCard/action\", \"from\": {\"id\": \"user-id-0\"}, \"conversation\": {\"id\": \"$conv\"},
-  \"replyToId\": \"$acw\",
-  \"value\": {\"action\": {\"type\": \"Action.Execute\", \"title\": \"Done\", \"verb\": \"im.acw.done\", \"data\": {}}}}")
+answer=$(press "$acw" Done im.acw.done '{}')
 echo "$answer" | grep -q "receive chats again" || { echo "FAILED: ACW done answered $answer" >&2; exit 1; }
 
 sim="http://127.0.0.1:$sb/dev/whatsapp/api"
@@ -108,10 +110,7 @@ wait_for "the workflow's greeting on the phone" 'phone | grep -q "Hello Sheena"'
 wait_for "the WhatsApp invitation card" 'test "$(sql "SELECT COUNT(*) FROM teams_invitations i JOIN outbox o ON o.id = i.outbox_id WHERE o.state='\''delivered'\''")" -ge 2'
 offer=$(sql "SELECT offer_id FROM teams_invitations ORDER BY created_at DESC LIMIT 1")
 card=$(sql "SELECT o.result_id FROM teams_invitations i JOIN outbox o ON o.id = i.outbox_id WHERE i.offer_id = $offer")
-answer=$(curl -fsS -H 'content-type: application/json' "$pgapi/_conversation/v1/invoke" -d "{
-  \"name\": \"adaptiveCard/action\", \"from\": {\"id\": \"user-id-0\"}, \"conversation\": {\"id\": \"$conv\"},
-  \"replyToId\": \"$card\",
-  \"value\": {\"action\": {\"type\": \"Action.Execute\", \"title\": \"Accept\", \"verb\": \"im.invitation.accept\", \"data\": {\"invitationId\": \"$offer\"}}}}")
+answer=$(press "$card" Accept im.invitation.accept "{\"invitationId\": \"$offer\"}")
 echo "$answer" | grep -q "You accepted this chat" || { echo "FAILED: accept answered $answer" >&2; exit 1; }
 wait_for "the connected message on the phone" 'phone | grep -q "You are now chatting with"'
 wsid=$(sql "SELECT session_id FROM whatsapp_sessions ORDER BY rowid DESC LIMIT 1")
