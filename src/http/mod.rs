@@ -37,8 +37,19 @@ pub fn router(state: AppState, edges: Router<AppState>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// A request's span: its method and route template (`/api/whatsapp/media/{id}`), never the
+/// path's values or the query, which carry secrets (a customer's event-stream `?token=`, a
+/// media link's key, a sign-in `code`).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", axum::extract::MatchedPath::as_str);
+    tracing::debug_span!("request", method = %request.method(), route)
 }
 
 /// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be

@@ -354,3 +354,82 @@ fn check_workflow_prints_every_problem_and_exits_1() {
         "{stderr}"
     );
 }
+
+/// At debug level, the HTTP trace names routes, never the values in a path or a query: the
+/// widget's event stream carries the customer's token as `?token=`.
+#[tokio::test]
+async fn even_at_debug_level_no_customer_token_is_logged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = switchboard(dir.path())
+        .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
+        .env("SWITCHBOARD_LOG__FILTER", "debug")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let address = loop {
+        let line = lines_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the service logs its address");
+        if let Some(addr) = line.split("server.addr=").nth(1) {
+            break addr.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    let client = reqwest::Client::new();
+    let origin = format!("http://{address}");
+    let created: serde_json::Value = client
+        .post(format!("{origin}/api/interact/v1/contacts/demo/sessions"))
+        .header("origin", &origin)
+        .json(
+            &serde_json::json!({"widgetKey": "demo", "displayName": "Ada",
+            "email": "ada@example.com", "privacyConsent": true}),
+        )
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let session = created["sessionId"].as_str().expect("session id");
+    let token = created["token"].as_str().expect("token");
+    let mut stream = client
+        .get(format!(
+            "{origin}/api/interact/v1/sessions/{session}/events?token={token}"
+        ))
+        .header("origin", &origin)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), 200);
+    stream.chunk().await.expect("chunk").expect("an event");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert!(child.wait().expect("wait").success());
+    let lines: Vec<String> = lines_rx.try_iter().collect();
+    assert!(
+        !lines.iter().any(|l| l.contains(token)),
+        "a token in the log: {:#?}",
+        lines
+            .iter()
+            .filter(|l| l.contains(token))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/api/interact/v1/sessions/{session}/events")),
+        "the route is traced at debug level: {lines:#?}"
+    );
+}
