@@ -11,16 +11,26 @@ fn switchboard(dir: &std::path::Path) -> Command {
     command
 }
 
-#[tokio::test]
-async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = switchboard(dir.path())
+/// The binary in anonymous dev mode on a free loopback port, its stdout read line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The lines read until the address was logged (that one included).
+    first: Vec<String>,
+    address: String,
+}
+
+fn run_dev(dir: &std::path::Path, env: &[(&str, &str)]) -> Running {
+    let mut command = switchboard(dir);
+    command
         .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        .stdout(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if lines_tx.send(line).is_err() {
@@ -28,18 +38,35 @@ async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_o
             }
         }
     });
-
-    let mut lines = Vec::new();
+    let mut first = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let address = loop {
-        let line = lines_rx
+        let line = lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .expect("the service logs its address");
-        lines.push(line.clone());
+        first.push(line.clone());
         if let Some(addr) = line.split("server.addr=").nth(1) {
             break addr.split_whitespace().next().expect("address").to_owned();
         }
     };
+    Running {
+        child,
+        lines,
+        first,
+        address,
+    }
+}
+
+#[tokio::test]
+async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `_later` keeps the reader, so the child's stdout stays open until it stops.
+    let Running {
+        mut child,
+        first: lines,
+        address,
+        lines: _later,
+    } = run_dev(dir.path(), &[]);
     assert!(
         lines[0].contains("ANONYMOUS DEV MODE"),
         "first line: {}",
@@ -360,30 +387,12 @@ fn check_workflow_prints_every_problem_and_exits_1() {
 #[tokio::test]
 async fn even_at_debug_level_no_customer_token_is_logged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = switchboard(dir.path())
-        .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
-        .env("SWITCHBOARD_LOG__FILTER", "debug")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let address = loop {
-        let line = lines_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the service logs its address");
-        if let Some(addr) = line.split("server.addr=").nth(1) {
-            break addr.split_whitespace().next().expect("address").to_owned();
-        }
-    };
+    let Running {
+        mut child,
+        lines: lines_rx,
+        address,
+        first: _,
+    } = run_dev(dir.path(), &[("SWITCHBOARD_LOG__FILTER", "debug")]);
     let client = reqwest::Client::new();
     let origin = format!("http://{address}");
     let created: serde_json::Value = client
