@@ -23,10 +23,8 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use switchboard::config::Settings;
-use switchboard::directory::model::{Service, User};
+use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
-use switchboard::startup::Application;
 
 const TENANT: &str = "bench-tenant";
 
@@ -122,20 +120,7 @@ fn main() {
 }
 
 async fn run(rate: usize, seconds: usize, agents: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env: HashMap<String, String> = HashMap::from([
-        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
-        (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ),
-        ("SWITCHBOARD_LOG__FILTER".into(), "error".into()),
-    ]);
-    let settings = Settings::load(None, &env).expect("settings");
-    let app = Application::build(settings).await.expect("build");
-    let address = format!("http://{}", app.local_addr().expect("addr"));
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (state, address, _store) = common::start_service(&[]).await;
 
     let mock = Arc::new(Mock {
         seen: Mutex::new(Seen::default()),
@@ -174,31 +159,8 @@ async fn run(rate: usize, seconds: usize, agents: usize) {
     docs::put(&state.pool, TENANT, Kind::Service, "s", &service, None, 0)
         .await
         .expect("service");
-    for i in 0..agents {
-        let user: User = serde_json::from_value(
-            json!({"id": format!("agent{i}"), "upn": format!("agent{i}@example.com"),
-            "displayName": format!("Agent {i}"), "licenses": {"im": true}, "activeIn": ["s"]}),
-        )
-        .expect("user");
-        docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
-            .await
-            .expect("user");
-        let mut install = common::agent_activity(
-            &mock.service_url.lock().expect("lock").clone(),
-            TENANT,
-            i,
-            "installationUpdate",
-        );
-        install["action"] = json!("add");
-        let r = mock
-            .http
-            .post(format!("{address}/api/messages"))
-            .json(&install)
-            .send()
-            .await
-            .expect("install");
-        assert_eq!(r.status(), 200);
-    }
+    let service_url = mock.service_url.lock().expect("lock").clone();
+    common::install_agents(&state, &address, &service_url, TENANT, agents).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let total = rate * seconds;

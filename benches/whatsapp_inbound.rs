@@ -12,16 +12,13 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchboard::config::Settings;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
-use switchboard::startup::Application;
 use switchboard::whatsapp_cloud::webhook::signature;
 
 const TENANT: &str = "bench-tenant";
@@ -45,21 +42,8 @@ fn webhook(customer: usize, n: usize) -> String {
 }
 
 async fn run(customers: usize, messages: usize, clients: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env: HashMap<String, String> = HashMap::from([
-        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
-        (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ),
-        ("SWITCHBOARD_LOG__FILTER".into(), "error".into()),
-        ("SWITCHBOARD_WHATSAPP__APP_SECRET".into(), SECRET.into()),
-    ]);
-    let settings = Settings::load(None, &env).expect("settings");
-    let app = Application::build(settings).await.expect("build");
-    let address = format!("http://{}", app.local_addr().expect("addr"));
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (state, address, _store) =
+        common::start_service(&[("SWITCHBOARD_WHATSAPP__APP_SECRET", SECRET.to_owned())]).await;
 
     let workflow = json!({"id": "w", "name": "W", "start": "a", "activities": {
         "a": {"type": "Accept", "next": "wait"},

@@ -24,10 +24,8 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use switchboard::config::Settings;
-use switchboard::directory::model::{Service, User};
+use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
-use switchboard::startup::Application;
 use switchboard::store::whatsapp::{Credentials, set_credentials};
 use switchboard::whatsapp_cloud::webhook::signature;
 
@@ -47,7 +45,7 @@ struct Seen {
 struct Mock {
     seen: Mutex<Seen>,
     app: String,
-    service_url: Mutex<String>,
+    service_url: String,
     http: reqwest::Client,
 }
 
@@ -92,12 +90,7 @@ async fn mock_api(
                 .unwrap_or(0);
             let mock = Arc::clone(&mock);
             tokio::spawn(async move {
-                let mut invoke = common::agent_activity(
-                    &mock.service_url.lock().expect("lock").clone(),
-                    TENANT,
-                    agent,
-                    "invoke",
-                );
+                let mut invoke = common::agent_activity(&mock.service_url, TENANT, agent, "invoke");
                 invoke["name"] = json!("adaptiveCard/action");
                 invoke["value"] = json!({"action": {"type": "Action.Execute",
                     "verb": "im.invitation.accept", "data": {"invitationId": id}}});
@@ -178,30 +171,19 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
         .await
         .expect("bind");
     let mock_base = format!("http://{}", listener.local_addr().expect("addr"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env: HashMap<String, String> = HashMap::from([
-        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
+    let (state, address, _store) = common::start_service(&[
+        ("SWITCHBOARD_WHATSAPP__APP_SECRET", SECRET.to_owned()),
         (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-        ),
-        ("SWITCHBOARD_LOG__FILTER".into(), "error".into()),
-        ("SWITCHBOARD_WHATSAPP__APP_SECRET".into(), SECRET.into()),
-        (
-            "SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL".into(),
+            "SWITCHBOARD_WHATSAPP__GRAPH_BASE_URL",
             format!("{mock_base}/graph/v24.0"),
         ),
-    ]);
-    let settings = Settings::load(None, &env).expect("settings");
-    let app = Application::build(settings).await.expect("build");
-    let address = format!("http://{}", app.local_addr().expect("addr"));
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    ])
+    .await;
 
     let mock = Arc::new(Mock {
         seen: Mutex::new(Seen::default()),
         app: address.clone(),
-        service_url: Mutex::new(format!("{mock_base}/bench/")),
+        service_url: format!("{mock_base}/bench/"),
         http: reqwest::Client::new(),
     });
     let router = axum::Router::new()
@@ -239,31 +221,7 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
         .await
         .expect("credentials");
     drop(conn);
-    for i in 0..chats {
-        let user: User = serde_json::from_value(
-            json!({"id": format!("agent{i}"), "upn": format!("agent{i}@example.com"),
-            "displayName": format!("Agent {i}"), "licenses": {"im": true}, "activeIn": ["s"]}),
-        )
-        .expect("user");
-        docs::put(&state.pool, TENANT, Kind::User, &user.id, &user, None, 0)
-            .await
-            .expect("user");
-        let mut install = common::agent_activity(
-            &mock.service_url.lock().expect("lock").clone(),
-            TENANT,
-            i,
-            "installationUpdate",
-        );
-        install["action"] = json!("add");
-        let r = mock
-            .http
-            .post(format!("{address}/api/messages"))
-            .json(&install)
-            .send()
-            .await
-            .expect("install");
-        assert_eq!(r.status(), 200);
-    }
+    common::install_agents(&state, &address, &mock.service_url, TENANT, chats).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // The chats: every customer's first message at once; each is invited and accepted.

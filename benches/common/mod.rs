@@ -63,3 +63,64 @@ pub fn agent_activity(service_url: &str, tenant: &str, agent: usize, kind: &str)
         "channelData": {"tenant": {"id": tenant}}
     })
 }
+
+/// The real service (anonymous mode, a fresh store, errors logged only) with `env` on top,
+/// running on a free loopback port: its state, its address, and the store's folder (kept
+/// while it runs).
+pub async fn start_service(
+    env: &[(&str, String)],
+) -> (switchboard::app::AppState, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings: std::collections::HashMap<String, String> = [
+        ("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0".to_owned()),
+        (
+            "SWITCHBOARD_STORE__URL",
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+        ),
+        ("SWITCHBOARD_LOG__FILTER", "error".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    settings.extend(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let settings = switchboard::config::Settings::load(None, &settings).expect("settings");
+    let app = switchboard::startup::Application::build(settings)
+        .await
+        .expect("build");
+    let address = format!("http://{}", app.local_addr().expect("addr"));
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    (state, address, dir)
+}
+
+/// Stores `n` agents (`agent0`…) with the IM license, active in service `s` of `tenant`, and
+/// installs the bot for each as Teams would (their personal chats at `service_url`).
+pub async fn install_agents(
+    state: &switchboard::app::AppState,
+    address: &str,
+    service_url: &str,
+    tenant: &str,
+    n: usize,
+) {
+    use switchboard::directory::store::{self as docs, Kind};
+    let http = reqwest::Client::new();
+    for i in 0..n {
+        let user: switchboard::directory::model::User = serde_json::from_value(
+            json!({"id": format!("agent{i}"), "upn": format!("agent{i}@example.com"),
+            "displayName": format!("Agent {i}"), "licenses": {"im": true}, "activeIn": ["s"]}),
+        )
+        .expect("user");
+        docs::put(&state.pool, tenant, Kind::User, &user.id, &user, None, 0)
+            .await
+            .expect("user");
+        let mut install = agent_activity(service_url, tenant, i, "installationUpdate");
+        install["action"] = json!("add");
+        let r = http
+            .post(format!("{address}/api/messages"))
+            .json(&install)
+            .send()
+            .await
+            .expect("install");
+        assert_eq!(r.status(), 200);
+    }
+}

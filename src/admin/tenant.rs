@@ -36,11 +36,10 @@ pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult
                 .iter()
                 .map(|(status, n)| (status.clone(), json!(n)))
                 .collect();
+            let window_ends = found.last_inbound_at + crate::whatsapp_cloud::WINDOW_MS;
             session["whatsapp"] = json!({
-                "windowEndsAt": crate::clock::rfc3339(
-                    found.last_inbound_at + crate::whatsapp_cloud::WINDOW_MS
-                ),
-                "windowOpen": app.clock.now_ms() < found.last_inbound_at + crate::whatsapp_cloud::WINDOW_MS,
+                "windowEndsAt": crate::clock::rfc3339(window_ends),
+                "windowOpen": app.clock.now_ms() < window_ends,
                 "messages": statuses,
             });
         }

@@ -219,30 +219,22 @@ pub async fn accept_message(
 ) -> sqlx::Result<Accepted> {
     let mut tx = crate::store::begin_write(pool).await?;
     let accepted = accept_message_in(&mut tx, session, client_message_id, event, now).await?;
+    if let Accepted::New(_) = accepted {
+        touch_all(&mut tx, &[session.to_owned()], now).await?;
+    }
     tx.commit().await?;
     Ok(accepted)
 }
 
-/// [`accept_message`] inside the caller's transaction (nothing is written unless `New`).
+/// [`accept_message`] inside the caller's transaction (nothing is written unless `New`),
+/// without the activity time: the caller sets it, for many sessions at once with
+/// [`touch_all`].
 pub async fn accept_message_in(
     tx: &mut sqlx::SqliteConnection,
     session: &str,
     client_message_id: &str,
     event: &CustomerEvent,
     now: i64,
-) -> sqlx::Result<Accepted> {
-    accept_message_with(tx, session, client_message_id, event, now, true).await
-}
-
-/// [`accept_message_in`] with the session's activity time left to the caller when `!touch`
-/// (who sets many at once with [`touch_all`]).
-pub async fn accept_message_with(
-    tx: &mut sqlx::SqliteConnection,
-    session: &str,
-    client_message_id: &str,
-    event: &CustomerEvent,
-    now: i64,
-    touch: bool,
 ) -> sqlx::Result<Accepted> {
     // A write first, so the transaction holds the write lock while it reads the state: an end
     // recorded by another connection is either before (refused) or after (it waits for us).
@@ -273,13 +265,6 @@ pub async fn accept_message_with(
         });
     }
     let seq = append_in(&mut *tx, session, event, now).await?;
-    if touch {
-        sqlx::query("UPDATE interact_sessions SET last_activity_at = $2 WHERE session_id = $1")
-            .bind(session)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
     Ok(Accepted::New(seq))
 }
 

@@ -81,8 +81,8 @@ struct Pass {
     received: u64,
     media: bool,
     outbox: bool,
-    /// Open sessions by (number, customer key), read once for the pass and kept current.
-    open: HashMap<(String, String), WaSession>,
+    /// Open sessions' ids by (number, customer key), read once for the pass and kept current.
+    open: HashMap<(String, String), String>,
     /// Items handled, marked so at the end of the pass in one statement.
     handled: Vec<String>,
     /// Sessions with a new customer message: their latest `(at, wamid)`, and their activity
@@ -184,25 +184,26 @@ async fn pass(app: &AppState) -> anyhow::Result<bool> {
     crate::customer::events::drain(&app.pool, &app.events, now).await?;
     let mut pass = Pass::default();
     let mut tx = crate::store::begin_write(&app.pool).await?;
-    // The customers' open sessions, read at once.
+    // Each message read once (`None`: no sender), and their customers' open sessions at once.
+    let said: Vec<Option<message::CustomerMessage>> = items
+        .iter()
+        .map(|i| match i.kind.as_str() {
+            "message" => Ok(message::read(&serde_json::from_str(&i.item)?)),
+            _ => Ok(None),
+        })
+        .collect::<serde_json::Result<_>>()?;
     let keys: Vec<(String, String)> = items
         .iter()
-        .filter(|i| i.kind == "message")
-        .filter_map(|i| {
-            let stored: Value = serde_json::from_str(&i.item).ok()?;
-            let said = message::read(&stored)?;
-            Some((i.phone_number_id.clone(), said.identity.key))
-        })
+        .zip(&said)
+        .filter_map(|(i, s)| Some((i.phone_number_id.clone(), s.as_ref()?.identity.key.clone())))
         .collect();
     for open in wa_store::open_sessions_of(&mut tx, &keys).await? {
-        pass.open.insert(
-            (open.phone_number_id.clone(), open.customer_key.clone()),
-            open,
-        );
+        pass.open
+            .insert((open.phone_number_id, open.customer_key), open.session_id);
     }
-    for item in &items {
+    for (item, said) in items.iter().zip(said) {
         match item.kind.as_str() {
-            "message" => message(app, &mut tx, &mut pass, item, now).await?,
+            "message" => message(app, &mut tx, &mut pass, item, said, now).await?,
             "status" => status(&mut tx, &mut pass, item, now).await?,
             _ => pass.handled.push(item.dedupe_key.clone()),
         }
@@ -218,10 +219,10 @@ async fn message(
     tx: &mut sqlx::SqliteConnection,
     pass: &mut Pass,
     item: &PendingItem,
+    said: Option<message::CustomerMessage>,
     now: i64,
 ) -> anyhow::Result<()> {
-    let stored: Value = serde_json::from_str(&item.item)?;
-    let Some(mut said) = message::read(&stored) else {
+    let Some(mut said) = said else {
         tracing::warn!(
             whatsapp.number = %item.phone_number_id,
             "WhatsApp message without a sender ignored"
@@ -271,16 +272,14 @@ async fn message(
     };
     let at = said.sent_at.unwrap_or(now).min(now);
     let open_key = (item.phone_number_id.clone(), said.identity.key.clone());
-    if let Some(open) = pass.open.get(&open_key).map(|o| o.session_id.clone()) {
+    if let Some(open) = pass.open.get(&open_key).cloned() {
         let session = open.as_str();
-        match customer_store::accept_message_with(tx, session, &item.wamid, &event, now, false)
-            .await?
-        {
+        match customer_store::accept_message_in(tx, session, &item.wamid, &event, now).await? {
             Accepted::New(_) => {
                 let latest = pass
                     .latest
                     .entry(session.to_owned())
-                    .or_insert((at, item.wamid.clone()));
+                    .or_insert((at, String::new()));
                 *latest = (latest.0.max(at), item.wamid.clone());
                 if let Some(row) = media_row(session) {
                     wa_store::add_media(tx, &row, now).await?;
@@ -345,9 +344,7 @@ async fn message(
     .await?;
     // The customer's own message (the session's first event) is not sent back to them.
     let first =
-        match customer_store::accept_message_with(tx, &session, &item.wamid, &event, now, false)
-            .await?
-        {
+        match customer_store::accept_message_in(tx, &session, &item.wamid, &event, now).await? {
             Accepted::New(seq) => seq,
             Accepted::Duplicate | Accepted::Ended => 0,
         };
@@ -364,7 +361,7 @@ async fn message(
         ended_at: None,
     };
     wa_store::create_session(tx, &wa).await?;
-    pass.open.insert(open_key, wa);
+    pass.open.insert(open_key, session.clone());
     if let Some(row) = media_row(&session) {
         wa_store::add_media(tx, &row, now).await?;
         pass.media = true;

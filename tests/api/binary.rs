@@ -57,6 +57,25 @@ fn run_dev(dir: &std::path::Path, env: &[(&str, &str)]) -> Running {
     }
 }
 
+/// A customer starts a chat on the demo contact, as the widget does: `(session, token)`.
+async fn demo_chat(client: &reqwest::Client, origin: &str) -> (String, String) {
+    let created: serde_json::Value = client
+        .post(format!("{origin}/api/interact/v1/contacts/demo/sessions"))
+        .header("origin", origin)
+        .json(
+            &serde_json::json!({"widgetKey": "demo", "displayName": "Ada",
+            "email": "ada@example.com", "privacyConsent": true}),
+        )
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let field = |name: &str| created[name].as_str().expect(name).to_owned();
+    (field("sessionId"), field("token"))
+}
+
 #[tokio::test]
 async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -93,29 +112,13 @@ async fn without_configuration_the_binary_runs_in_anonymous_dev_mode_and_stops_o
     // A customer waiting with the event stream open does not hold the stop up.
     let client = reqwest::Client::new();
     let origin = format!("http://{address}");
-    let created: serde_json::Value = client
-        .post(format!(
-            "http://{address}/api/interact/v1/contacts/demo/sessions"
-        ))
-        .header("origin", &origin)
-        .json(
-            &serde_json::json!({"widgetKey": "demo", "displayName": "Ada",
-            "email": "ada@example.com", "privacyConsent": true}),
-        )
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
-    let session = created["sessionId"].as_str().expect("session id");
-    let token = created["token"].as_str().expect("token");
+    let (session, token) = demo_chat(&client, &origin).await;
     let mut stream = client
         .get(format!(
             "http://{address}/api/interact/v1/sessions/{session}/events"
         ))
         .header("origin", &origin)
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .expect("events");
@@ -395,21 +398,7 @@ async fn even_at_debug_level_no_customer_token_is_logged() {
     } = run_dev(dir.path(), &[("SWITCHBOARD_LOG__FILTER", "debug")]);
     let client = reqwest::Client::new();
     let origin = format!("http://{address}");
-    let created: serde_json::Value = client
-        .post(format!("{origin}/api/interact/v1/contacts/demo/sessions"))
-        .header("origin", &origin)
-        .json(
-            &serde_json::json!({"widgetKey": "demo", "displayName": "Ada",
-            "email": "ada@example.com", "privacyConsent": true}),
-        )
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
-    let session = created["sessionId"].as_str().expect("session id");
-    let token = created["token"].as_str().expect("token");
+    let (session, token) = demo_chat(&client, &origin).await;
     let mut stream = client
         .get(format!(
             "{origin}/api/interact/v1/sessions/{session}/events?token={token}"
@@ -428,11 +417,11 @@ async fn even_at_debug_level_no_customer_token_is_logged() {
     assert!(child.wait().expect("wait").success());
     let lines: Vec<String> = lines_rx.try_iter().collect();
     assert!(
-        !lines.iter().any(|l| l.contains(token)),
+        !lines.iter().any(|l| l.contains(&token)),
         "a token in the log: {:#?}",
         lines
             .iter()
-            .filter(|l| l.contains(token))
+            .filter(|l| l.contains(&token))
             .collect::<Vec<_>>()
     );
     assert!(

@@ -455,13 +455,7 @@ async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_la
         m == "POST" && c == &chat && h == "Re-engage on WhatsApp"
     })
     .await;
-    let choices: Vec<&str> = card
-        .pointer("/attachments/0/content/body/2/choices")
-        .and_then(Value::as_array)
-        .expect("choices")
-        .iter()
-        .filter_map(|c| c["value"].as_str())
-        .collect();
+    let choices = teams::template_choices(&card);
     assert_eq!(choices, ["order_update|en_US", "hello_world|en_US"]);
     let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
         .fetch_one(&app.state.pool)

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use switchboard::demo::{DEMO_TENANT, DEMO_WHATSAPP_NUMBER};
 
-use crate::helpers::teams::{ANNE, Agent, invitation_for, wait_post};
+use crate::helpers::teams::{self, ANNE, Agent, invitation_for, wait_post};
 use crate::helpers::{TestApp, TestConfig, spawn_app_with};
 
 const SHEENA: &str = "16505551234";
@@ -234,12 +234,21 @@ async fn the_simulator_runs_the_whole_whatsapp_loop_in_dev_mode() {
     assert_eq!(phone(&app).await["windowClosed"], true);
     say(&app, "Are you still there?").await;
     wait_post(&app, "the window notice", |(m, c, _, b)| {
+        let text = b.to_string();
         m == "POST"
             && c == ANNE.personal
-            && b.to_string().contains("24")
-            && b.to_string().contains("Are you still there?")
+            && text.contains("Not delivered")
+            && text.contains("Are you still there?")
+            && text.contains("more than 24 hours have passed")
     })
     .await;
+    // With it, the simulated business's approved templates, listed from the Graph mock.
+    let (_, _, _, card) = wait_post(&app, "the templates card", |(m, c, h, _)| {
+        m == "POST" && c == ANNE.personal && h == "Re-engage on WhatsApp"
+    })
+    .await;
+    let choices = teams::template_choices(&card);
+    assert_eq!(choices, ["hello_again|en_US", "order_update|en_US"]);
     let (status, _) = sim(
         &app,
         "messages",

@@ -270,7 +270,7 @@ async fn media_info(
 ) -> ApiResult {
     let simulator = authorised(&sim, client, &headers)?;
     let found = {
-        let phone = simulator.phone.lock().unwrap_or_else(|e| e.into_inner());
+        let phone = simulator.phone();
         phone
             .media(&id)
             .map(|m| (m.mime_type.clone(), m.bytes.len()))
@@ -291,7 +291,7 @@ async fn media_content(
     Path(id): Path<String>,
 ) -> ApiResult {
     let simulator = simulator(&sim, client)?;
-    let phone = simulator.phone.lock().unwrap_or_else(|e| e.into_inner());
+    let phone = simulator.phone();
     let Some(media) = phone.media(&id) else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };

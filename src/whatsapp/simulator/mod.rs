@@ -117,10 +117,15 @@ impl Simulator {
         format!("{}{GRAPH_PATH}", self.base_url)
     }
 
+    /// The chats, locked (a panic elsewhere while they were locked leaves them as they were).
+    fn phone(&self) -> std::sync::MutexGuard<'_, Phone> {
+        self.phone.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Changes the chats under the lock and wakes the pages.
     fn change<T>(&self, f: impl FnOnce(&mut Phone) -> T) -> T {
         let result = {
-            let mut phone = self.phone.lock().unwrap_or_else(|e| e.into_inner());
+            let mut phone = self.phone();
             f(&mut phone)
         };
         self.version.send_modify(|v| *v += 1);
@@ -289,7 +294,7 @@ async fn chat(
     }
     let version = *simulator.version.borrow();
     let now = simulator.clock.now_ms();
-    let phone = simulator.phone.lock().unwrap_or_else(|e| e.into_inner());
+    let phone = simulator.phone();
     let entries: Vec<&Entry> = phone.chat(&query.customer).collect();
     Ok(axum::Json(json!({
         "version": version,

@@ -447,3 +447,13 @@ pub fn chat_texts(app: &TestApp, chat: &str) -> Vec<String> {
         .map(|(_, _, h, _)| h)
         .collect()
 }
+
+/// The template choices (`name|language`) of a "Re-engage on WhatsApp" card.
+pub fn template_choices(card: &Value) -> Vec<String> {
+    card.pointer("/attachments/0/content/body/2/choices")
+        .and_then(Value::as_array)
+        .expect("choices")
+        .iter()
+        .filter_map(|c| c["value"].as_str().map(str::to_owned))
+        .collect()
+}
