@@ -218,26 +218,8 @@ pub async fn accept_message(
     now: i64,
 ) -> sqlx::Result<Accepted> {
     let mut tx = crate::store::begin_write(pool).await?;
-    let accepted = accept_message_in(&mut tx, session, client_message_id, event, now).await?;
-    if let Accepted::New(_) = accepted {
-        touch_all(&mut tx, &[session.to_owned()], now).await?;
-    }
-    tx.commit().await?;
-    Ok(accepted)
-}
-
-/// [`accept_message`] inside the caller's transaction (nothing is written unless `New`),
-/// without the activity time: the caller sets it, for many sessions at once with
-/// [`touch_all`].
-pub async fn accept_message_in(
-    tx: &mut sqlx::SqliteConnection,
-    session: &str,
-    client_message_id: &str,
-    event: &CustomerEvent,
-    now: i64,
-) -> sqlx::Result<Accepted> {
-    // A write first, so the transaction holds the write lock while it reads the state: an end
-    // recorded by another connection is either before (refused) or after (it waits for us).
+    // The transaction holds the write lock from its start: an end recorded by another
+    // connection is either before (refused) or after (it waits for us).
     let inserted = sqlx::query(
         "INSERT INTO interact_messages (session_id, client_message_id)
          SELECT $1, $2 WHERE NOT EXISTS
@@ -258,14 +240,116 @@ pub async fn accept_message_in(
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
+        tx.commit().await?;
         return Ok(if duplicate {
             Accepted::Duplicate
         } else {
             Accepted::Ended
         });
     }
-    let seq = append_in(&mut *tx, session, event, now).await?;
+    let seq = append_in(&mut tx, session, event, now).await?;
+    touch_all(&mut tx, &[session.to_owned()], now).await?;
+    tx.commit().await?;
     Ok(Accepted::New(seq))
+}
+
+/// Creates these sessions (one statement).
+pub async fn create_all(
+    tx: &mut sqlx::SqliteConnection,
+    rows: &[InteractSession],
+    now: i64,
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<[&str; 4]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.session_id.as_str(),
+                r.tenant_id.as_str(),
+                r.contact_id.as_str(),
+                r.token_hash.as_str(),
+            ]
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                json_extract(value, '$[3]'), $2, $3, $3
+         FROM json_each($1)",
+    )
+    .bind(serde_json::to_string(&rows).unwrap_or_default())
+    .bind(CustomerState::Connecting.as_str())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes these `(session, client message id)` pairs, except those taken before and those of
+/// ended sessions: the pairs taken (one statement). The caller appends their events.
+pub async fn accept_all(
+    tx: &mut sqlx::SqliteConnection,
+    pairs: &[(String, String)],
+) -> sqlx::Result<std::collections::HashSet<(String, String)>> {
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO interact_messages (session_id, client_message_id)
+         SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($1) AS j
+         WHERE NOT EXISTS (SELECT 1 FROM interact_sessions s
+                           WHERE s.session_id = json_extract(j.value, '$[0]') AND s.state = 'ended')
+         ON CONFLICT (session_id, client_message_id) DO NOTHING
+         RETURNING session_id, client_message_id",
+    )
+    .bind(serde_json::to_string(pairs).unwrap_or_default())
+    .fetch_all(tx)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("session_id")?, r.try_get("client_message_id")?)))
+        .collect()
+}
+
+/// Appends `(session, event)` pairs in their order, each after its session's last event (one
+/// statement). States are not among them: [`append_in`] also records those on the session.
+pub async fn append_all(
+    tx: &mut sqlx::SqliteConnection,
+    events: &[(String, CustomerEvent)],
+    now: i64,
+) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    debug_assert!(
+        !events
+            .iter()
+            .any(|(_, e)| matches!(e, CustomerEvent::State { .. }))
+    );
+    let rows: Vec<(&str, String)> = events
+        .iter()
+        .map(|(session, event)| {
+            (
+                session.as_str(),
+                serde_json::to_string(event).unwrap_or_default(),
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO interact_events (session_id, seq, event, created_at)
+         SELECT j.sid,
+                COALESCE((SELECT MAX(e.seq) FROM interact_events e WHERE e.session_id = j.sid), 0)
+                    + ROW_NUMBER() OVER (PARTITION BY j.sid ORDER BY j.k),
+                j.event, $2
+         FROM (SELECT key AS k, json_extract(value, '$[0]') AS sid, json_extract(value, '$[1]') AS event
+               FROM json_each($1)) AS j",
+    )
+    .bind(serde_json::to_string(&rows).unwrap_or_default())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// Sets the last customer activity of `sessions` to `now` (one statement).
@@ -379,4 +463,96 @@ pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::
     .fetch_optional(pool)
     .await?
     .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> CustomerEvent {
+        CustomerEvent::CustomerMessage {
+            text: format!("text of {id}"),
+            client_message_id: id.to_owned(),
+        }
+    }
+
+    /// The set-based writes of a WhatsApp pass: messages taken once each and never into an
+    /// ended session, their events numbered after each session's last one, in the order given.
+    #[tokio::test]
+    async fn many_messages_are_taken_once_and_numbered_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pool =
+            crate::store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+                .await
+                .expect("store");
+        let row = |id: &str| InteractSession {
+            session_id: id.to_owned(),
+            tenant_id: "t".into(),
+            contact_id: "c".into(),
+            token_hash: "!".into(),
+            state: CustomerState::Connecting,
+        };
+        let mut tx = crate::store::begin_write(&pool).await.expect("begin");
+        create_all(&mut tx, &[row("a"), row("b"), row("gone")], 1)
+            .await
+            .expect("create");
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            accept_message(&pool, "a", "m0", &message("m0"), 2)
+                .await
+                .expect("accept"),
+            Accepted::New(1)
+        );
+        append(
+            &pool,
+            "gone",
+            &CustomerEvent::State {
+                state: CustomerState::Ended,
+                agent: None,
+            },
+            3,
+        )
+        .await
+        .expect("end");
+
+        let pairs: Vec<(String, String)> = [
+            ("a", "m0"),
+            ("a", "m1"),
+            ("b", "m2"),
+            ("a", "m3"),
+            ("gone", "m4"),
+        ]
+        .map(|(s, m)| (s.to_owned(), m.to_owned()))
+        .to_vec();
+        let mut tx = crate::store::begin_write(&pool).await.expect("begin");
+        let taken = accept_all(&mut tx, &pairs).await.expect("accept all");
+        let expected: std::collections::HashSet<(String, String)> =
+            pairs[1..4].iter().cloned().collect();
+        assert_eq!(
+            taken, expected,
+            "m0 was taken before; the ended session takes nothing"
+        );
+        let events: Vec<(String, CustomerEvent)> = pairs[1..4]
+            .iter()
+            .map(|(s, m)| (s.clone(), message(m)))
+            .collect();
+        append_all(&mut tx, &events, 4).await.expect("append all");
+        tx.commit().await.expect("commit");
+
+        let ids = |events: Vec<(i64, CustomerEvent)>| -> Vec<(i64, String)> {
+            events
+                .into_iter()
+                .filter_map(|(seq, e)| match e {
+                    CustomerEvent::CustomerMessage {
+                        client_message_id, ..
+                    } => Some((seq, client_message_id)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let a = ids(events_after(&pool, "a", 0).await.expect("a"));
+        assert_eq!(a, [(1, "m0".into()), (2, "m1".into()), (3, "m3".into())]);
+        let b = ids(events_after(&pool, "b", 0).await.expect("b"));
+        assert_eq!(b, [(1, "m2".into())]);
+    }
 }

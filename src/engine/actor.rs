@@ -309,16 +309,22 @@ impl Actor {
     ) -> anyhow::Result<Vec<Handed>> {
         let mut tx = crate::store::begin_write(&self.pool).await?;
         let mut handed = Vec::new();
-        for (seq, command, index) in logged {
-            sqlx::query(
-                "INSERT INTO engine_log (tenant_id, seq, at, command) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&self.tenant)
-            .bind(seq)
-            .bind(now)
-            .bind(serde_json::to_string(command)?)
-            .execute(&mut *tx)
-            .await?;
+        // The log rows in one statement: `[[seq, command], …]`.
+        let rows = logged
+            .iter()
+            .map(|(seq, command, _)| Ok((seq, serde_json::to_string(command)?)))
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        sqlx::query(
+            "INSERT INTO engine_log (tenant_id, seq, at, command)
+             SELECT $1, json_extract(value, '$[0]'), $2, json_extract(value, '$[1]')
+             FROM json_each($3)",
+        )
+        .bind(&self.tenant)
+        .bind(now)
+        .bind(serde_json::to_string(&rows)?)
+        .execute(&mut *tx)
+        .await?;
+        for (seq, _, index) in logged {
             for effect in &results[*index] {
                 match effect {
                     Effect::Report(fact) => {

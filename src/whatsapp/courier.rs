@@ -16,7 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::customer::store::{self as customer_store, CustomerEvent, CustomerState};
+use crate::customer::store::{CustomerEvent, CustomerState};
 use crate::store::whatsapp::{self as wa_store, WaSession};
 use crate::whatsapp_cloud::WINDOW_MS;
 use crate::whatsapp_cloud::client::{self, Send};
@@ -48,32 +48,54 @@ pub async fn run(
         while let Ok(more) = notices.try_recv() {
             sessions.insert(more);
         }
-        for session in sessions {
-            if let Err(e) = forward(&app, &session).await {
+        let ids: Vec<String> = sessions.into_iter().collect();
+        let found = match wa_store::sessions_with_unsent(&app.pool, &ids).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "reading WhatsApp sessions failed; retrying");
+                retry_later(&app, ids);
+                continue;
+            }
+        };
+        // Sessions that are not WhatsApp's (or no longer exist) are not watched any more.
+        for id in &ids {
+            if !found.iter().any(|(wa, _)| &wa.session_id == id) {
+                app.events.unwatch(id);
+            }
+        }
+        for (wa, events) in found {
+            let session = wa.session_id.clone();
+            if let Err(e) = forward(&app, wa, events).await {
                 tracing::error!(session.id = %session, error = format!("{e:#}"),
                     "queuing WhatsApp messages failed; retrying");
-                let hub = std::sync::Arc::clone(&app.events);
-                let retry = session.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    hub.watch(&retry);
-                });
+                retry_later(&app, vec![session]);
             }
         }
     }
 }
 
-/// Queues the session's events not queued yet.
-async fn forward(app: &AppState, session: &str) -> anyhow::Result<()> {
-    let Some(wa) = wa_store::session(&app.pool, session).await? else {
-        app.events.unwatch(session);
-        return Ok(());
-    };
+/// Watches these sessions again in a second.
+fn retry_later(app: &AppState, sessions: Vec<String>) {
+    let hub = std::sync::Arc::clone(&app.events);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        for session in sessions {
+            hub.watch(&session);
+        }
+    });
+}
+
+/// Queues the session's events not queued yet (`events`: those after its sent mark).
+async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> anyhow::Result<()> {
+    let session = wa.session_id.as_str();
     if wa.ended_at.is_some() {
         app.events.unwatch(session);
         return Ok(());
     }
-    let events = customer_store::events_after(&app.pool, session, wa.sent_seq).await?;
+    let events: Vec<(i64, CustomerEvent)> = events
+        .into_iter()
+        .filter_map(|(seq, event)| Some((seq, serde_json::from_str(&event).ok()?)))
+        .collect();
     let Some(last) = events.last().map(|(seq, _)| *seq) else {
         return Ok(());
     };

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::customer::store::{self as customer_store, Accepted, CustomerEvent, CustomerState};
+use crate::customer::store::{self as customer_store, CustomerEvent, CustomerState};
 use crate::directory::contacts;
 use crate::directory::model::Service;
 use crate::engine::messages::{Command, Customer};
@@ -88,6 +88,22 @@ struct Pass {
     /// Sessions with a new customer message: their latest `(at, wamid)`, and their activity
     /// time, set at the end of the pass.
     latest: BTreeMap<String, (i64, String)>,
+    /// The customers' messages, in order, written together at the end of the pass.
+    planned: Vec<Planned>,
+    /// Sessions started by the pass, written together at its end.
+    new_sessions: Vec<(customer_store::InteractSession, WaSession)>,
+}
+
+/// A customer's message bound for a session (`start`: the session it starts).
+struct Planned {
+    tenant: String,
+    service: Option<Service>,
+    session: String,
+    dedupe_key: String,
+    wamid: String,
+    said: message::CustomerMessage,
+    at: i64,
+    media_key: Option<String>,
 }
 
 impl Pass {
@@ -104,8 +120,37 @@ impl Pass {
         Ok(found)
     }
 
-    /// Records the end of the pass's per-item changes (one statement each).
-    async fn write(&self, tx: &mut sqlx::SqliteConnection, now: i64) -> sqlx::Result<()> {
+    /// Writes what the pass planned, a few statements for the whole pass: the sessions it
+    /// starts, its customers' messages (each taken once, by its wamid) and their events, the
+    /// sessions' windows and activity, and the items handled. Then it knows what to tell.
+    async fn write(&mut self, tx: &mut sqlx::SqliteConnection, now: i64) -> anyhow::Result<()> {
+        let (rows, wa_rows): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.new_sessions).into_iter().unzip();
+        customer_store::create_all(tx, &rows, now).await?;
+        wa_store::create_sessions(tx, &wa_rows).await?;
+        let pairs: Vec<(String, String)> = self
+            .planned
+            .iter()
+            .map(|p| (p.session.clone(), p.wamid.clone()))
+            .collect();
+        let taken = customer_store::accept_all(tx, &pairs).await?;
+        let mut events = Vec::new();
+        for planned in std::mem::take(&mut self.planned) {
+            self.handled.push(planned.dedupe_key.clone());
+            // Taken before: a duplicate, nothing more.
+            if !taken.contains(&(planned.session.clone(), planned.wamid.clone())) {
+                continue;
+            }
+            events.push((
+                planned.session.clone(),
+                CustomerEvent::CustomerMessage {
+                    text: planned.said.text.clone(),
+                    client_message_id: planned.wamid.clone(),
+                },
+            ));
+            self.take(tx, planned, now).await?;
+        }
+        customer_store::append_all(tx, &events, now).await?;
         let latest: Vec<(String, i64, String)> = self
             .latest
             .iter()
@@ -114,7 +159,79 @@ impl Pass {
         wa_store::inbound_all(tx, &latest).await?;
         let touched: Vec<String> = self.latest.keys().cloned().collect();
         customer_store::touch_all(tx, &touched, now).await?;
-        wa_store::handled_all(tx, &self.handled, now).await
+        wa_store::handled_all(tx, &self.handled, now).await?;
+        Ok(())
+    }
+
+    /// A message taken into its session: its media to fetch, the session's window, and what
+    /// the engine and the event hub are told after the commit.
+    async fn take(
+        &mut self,
+        tx: &mut sqlx::SqliteConnection,
+        planned: Planned,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let Planned {
+            tenant,
+            service,
+            session,
+            wamid,
+            said,
+            at,
+            media_key,
+            ..
+        } = planned;
+        if let Some((m, key)) = said.media.as_ref().zip(media_key) {
+            let row = wa_store::MediaRow {
+                id: key,
+                tenant_id: tenant.clone(),
+                session_id: session.clone(),
+                media_id: m.id.clone(),
+                kind: m.kind.clone(),
+                mime_type: m.mime_type.clone(),
+                filename: m.filename.clone(),
+                state: "pending".into(),
+                error: None,
+                bytes: None,
+            };
+            wa_store::add_media(tx, &row, now).await?;
+            self.media = true;
+        }
+        self.received += 1;
+        let Some(service) = service else {
+            let latest = self
+                .latest
+                .entry(session.clone())
+                .or_insert((at, String::new()));
+            *latest = (latest.0.max(at), wamid);
+            self.notify.push(session.clone());
+            self.send(
+                &tenant,
+                Command::CustomerMessage {
+                    session,
+                    text: said.text,
+                },
+            );
+            return Ok(());
+        };
+        self.started.push(session.clone());
+        self.sync_once(&tenant, &service);
+        self.send(
+            &tenant,
+            Command::StartSession {
+                session: session.clone(),
+                service: service.id.clone(),
+                channel: "whatsapp".into(),
+                customer: Customer {
+                    display_name: said.display_name,
+                    email: String::new(),
+                },
+                parameters: BTreeMap::new(),
+                first_message: Some(said.text),
+            },
+        );
+        tracing::info!(tenant.id = %tenant, session.id = %session, "WhatsApp session started");
+        Ok(())
     }
 
     fn send(&mut self, tenant: &str, command: Command) {
@@ -197,9 +314,15 @@ async fn pass(app: &AppState) -> anyhow::Result<bool> {
         .zip(&said)
         .filter_map(|(i, s)| Some((i.phone_number_id.clone(), s.as_ref()?.identity.key.clone())))
         .collect();
-    for open in wa_store::open_sessions_of(&mut tx, &keys).await? {
-        pass.open
-            .insert((open.phone_number_id, open.customer_key), open.session_id);
+    for (open, ended) in wa_store::open_sessions_of(&mut tx, &keys).await? {
+        if ended {
+            // Its end is not passed on yet: the customer's next message starts a new session.
+            wa_store::sent_up_to(&mut tx, &open.session_id, 0, Some(now)).await?;
+            pass.ended.push(open.session_id);
+        } else {
+            pass.open
+                .insert((open.phone_number_id, open.customer_key), open.session_id);
+        }
     }
     for (item, said) in items.iter().zip(said) {
         match item.kind.as_str() {
@@ -249,66 +372,24 @@ async fn message(
             said.text, app.public_base
         );
     }
-    let media_row = |session: &str| {
-        said.media
-            .as_ref()
-            .zip(media_key.as_ref())
-            .map(|(m, key)| wa_store::MediaRow {
-                id: key.clone(),
-                tenant_id: tenant.clone(),
-                session_id: session.to_owned(),
-                media_id: m.id.clone(),
-                kind: m.kind.clone(),
-                mime_type: m.mime_type.clone(),
-                filename: m.filename.clone(),
-                state: "pending".into(),
-                error: None,
-                bytes: None,
-            })
-    };
-    let event = CustomerEvent::CustomerMessage {
-        text: said.text.clone(),
-        client_message_id: item.wamid.clone(),
-    };
     let at = said.sent_at.unwrap_or(now).min(now);
     let open_key = (item.phone_number_id.clone(), said.identity.key.clone());
-    if let Some(open) = pass.open.get(&open_key).cloned() {
-        let session = open.as_str();
-        match customer_store::accept_message_in(tx, session, &item.wamid, &event, now).await? {
-            Accepted::New(_) => {
-                let latest = pass
-                    .latest
-                    .entry(session.to_owned())
-                    .or_insert((at, String::new()));
-                *latest = (latest.0.max(at), item.wamid.clone());
-                if let Some(row) = media_row(session) {
-                    wa_store::add_media(tx, &row, now).await?;
-                    pass.media = true;
-                }
-                pass.handled.push(item.dedupe_key.clone());
-                pass.received += 1;
-                pass.notify.push(session.to_owned());
-                pass.send(
-                    &tenant,
-                    Command::CustomerMessage {
-                        session: session.to_owned(),
-                        text: said.text,
-                    },
-                );
-                return Ok(());
-            }
-            Accepted::Duplicate => {
-                pass.handled.push(item.dedupe_key.clone());
-                return Ok(());
-            }
-            // The session ended since (its end not yet passed on): the message starts a new one.
-            Accepted::Ended => {
-                wa_store::sent_up_to(tx, session, 0, Some(now)).await?;
-                pass.open.remove(&open_key);
-                pass.ended.push(session.to_owned());
-            }
-        }
+    let mut planned = Planned {
+        tenant: tenant.clone(),
+        service: None,
+        session: String::new(),
+        dedupe_key: item.dedupe_key.clone(),
+        wamid: item.wamid.clone(),
+        said,
+        at,
+        media_key,
+    };
+    if let Some(open) = pass.open.get(&open_key) {
+        planned.session = open.clone();
+        pass.planned.push(planned);
+        return Ok(());
     }
+    let said = &planned.said;
     if let Err(refusal) = service.can_receive_im_on(Channel::WhatsApp) {
         tracing::warn!(tenant.id = %tenant, service.id = %service.id, reason = %refusal,
             "WhatsApp message to a service that takes no chats");
@@ -330,61 +411,31 @@ async fn message(
         return Ok(());
     }
     let session = uuid::Uuid::new_v4().to_string();
-    customer_store::create(
-        &mut *tx,
-        &customer_store::InteractSession {
-            session_id: session.clone(),
-            tenant_id: tenant.clone(),
-            contact_id: format!("whatsapp:{}", item.phone_number_id),
-            token_hash: NO_TOKEN.to_owned(),
-            state: CustomerState::Connecting,
-        },
-        now,
-    )
-    .await?;
-    // The customer's own message (the session's first event) is not sent back to them.
-    let first =
-        match customer_store::accept_message_in(tx, &session, &item.wamid, &event, now).await? {
-            Accepted::New(seq) => seq,
-            Accepted::Duplicate | Accepted::Ended => 0,
-        };
-    let wa = WaSession {
+    let row = customer_store::InteractSession {
         session_id: session.clone(),
         tenant_id: tenant.clone(),
+        contact_id: format!("whatsapp:{}", item.phone_number_id),
+        token_hash: NO_TOKEN.to_owned(),
+        state: CustomerState::Connecting,
+    };
+    // The customer's own message (the session's first event) is not sent back to them.
+    let wa = WaSession {
+        session_id: session.clone(),
+        tenant_id: tenant,
         phone_number_id: item.phone_number_id.clone(),
         customer_key: said.identity.key.clone(),
         recipient_field: said.identity.field.to_owned(),
         recipient: said.identity.address.clone(),
         last_inbound_at: at,
         last_inbound_wamid: Some(item.wamid.clone()),
-        sent_seq: first,
+        sent_seq: 1,
         ended_at: None,
     };
-    wa_store::create_session(tx, &wa).await?;
+    pass.new_sessions.push((row, wa));
     pass.open.insert(open_key, session.clone());
-    if let Some(row) = media_row(&session) {
-        wa_store::add_media(tx, &row, now).await?;
-        pass.media = true;
-    }
-    pass.handled.push(item.dedupe_key.clone());
-    pass.received += 1;
-    pass.started.push(session.clone());
-    pass.sync_once(&tenant, &service);
-    pass.send(
-        &tenant,
-        Command::StartSession {
-            session: session.clone(),
-            service: service.id.clone(),
-            channel: "whatsapp".into(),
-            customer: Customer {
-                display_name: said.display_name,
-                email: String::new(),
-            },
-            parameters: BTreeMap::new(),
-            first_message: Some(said.text),
-        },
-    );
-    tracing::info!(tenant.id = %tenant, session.id = %session, "WhatsApp session started");
+    planned.session = session;
+    planned.service = Some(service);
+    pass.planned.push(planned);
     Ok(())
 }
 

@@ -38,23 +38,63 @@ fn session_of(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<WaSession> {
     })
 }
 
-/// The open sessions of these `(phone number id, customer key)` pairs (one statement).
+/// The open sessions of these `(phone number id, customer key)` pairs, each with whether its
+/// customer session has ended meanwhile (its end not yet passed on here). One statement.
 pub async fn open_sessions_of(
     conn: &mut SqliteConnection,
     keys: &[(String, String)],
-) -> sqlx::Result<Vec<WaSession>> {
+) -> sqlx::Result<Vec<(WaSession, bool)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let rows = sqlx::query(&format!(
-        "SELECT {SESSION_COLUMNS} FROM whatsapp_sessions
+        "SELECT {SESSION_COLUMNS},
+                EXISTS (SELECT 1 FROM interact_sessions i
+                        WHERE i.session_id = whatsapp_sessions.session_id AND i.state = 'ended') AS customer_ended
+         FROM whatsapp_sessions
          WHERE ended_at IS NULL AND (phone_number_id, customer_key) IN
              (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1))"
     ))
     .bind(serde_json::to_string(keys).unwrap_or_default())
     .fetch_all(conn)
     .await?;
-    rows.iter().map(session_of).collect()
+    rows.iter()
+        .map(|r| Ok((session_of(r)?, r.try_get("customer_ended")?)))
+        .collect()
+}
+
+/// Stores new sessions (their customer session rows are the caller's). One statement.
+pub async fn create_sessions(conn: &mut SqliteConnection, rows: &[WaSession]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|s| {
+            serde_json::json!([
+                s.session_id,
+                s.tenant_id,
+                s.phone_number_id,
+                s.customer_key,
+                s.recipient_field,
+                s.recipient,
+                s.last_inbound_at,
+                s.last_inbound_wamid,
+                s.sent_seq
+            ])
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO whatsapp_sessions (session_id, tenant_id, phone_number_id, customer_key, recipient_field, recipient, last_inbound_at, last_inbound_wamid, sent_seq)
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+                json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
+         FROM json_each($1)",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The customers' latest messages: `(session, at, wamid)`, at most one per session (the
@@ -79,6 +119,45 @@ pub async fn inbound_all(
     Ok(())
 }
 
+/// These sessions (those that exist), each with its events after its sent mark, in order:
+/// one statement for any number of sessions. Events this version cannot read are skipped.
+pub async fn sessions_with_unsent(
+    pool: &Pool,
+    ids: &[String],
+) -> sqlx::Result<Vec<(WaSession, Vec<(i64, String)>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let columns: Vec<String> = SESSION_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect();
+    let rows = sqlx::query(&format!(
+        "SELECT {}, e.seq AS event_seq, e.event AS event
+         FROM whatsapp_sessions s
+         LEFT JOIN interact_events e ON e.session_id = s.session_id AND e.seq > s.sent_seq
+         WHERE s.session_id IN (SELECT value FROM json_each($1))
+         ORDER BY s.session_id, e.seq",
+        columns.join(", ")
+    ))
+    .bind(serde_json::to_string(ids).unwrap_or_default())
+    .fetch_all(pool)
+    .await?;
+    let mut found: Vec<(WaSession, Vec<(i64, String)>)> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("session_id")?;
+        if found.last().is_none_or(|(s, _)| s.session_id != id) {
+            found.push((session_of(row)?, Vec::new()));
+        }
+        let seq: Option<i64> = row.try_get("event_seq")?;
+        let event: Option<String> = row.try_get("event")?;
+        if let (Some(seq), Some(event), Some((_, events))) = (seq, event, found.last_mut()) {
+            events.push((seq, event));
+        }
+    }
+    Ok(found)
+}
+
 /// A session by id.
 pub async fn session(pool: &Pool, session_id: &str) -> sqlx::Result<Option<WaSession>> {
     let row = sqlx::query(&format!(
@@ -95,26 +174,6 @@ pub async fn open_sessions(pool: &Pool) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions WHERE ended_at IS NULL")
         .fetch_all(pool)
         .await
-}
-
-/// Stores a new session (its customer session row is the caller's).
-pub async fn create_session(conn: &mut SqliteConnection, s: &WaSession) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO whatsapp_sessions (session_id, tenant_id, phone_number_id, customer_key, recipient_field, recipient, last_inbound_at, last_inbound_wamid, sent_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&s.session_id)
-    .bind(&s.tenant_id)
-    .bind(&s.phone_number_id)
-    .bind(&s.customer_key)
-    .bind(&s.recipient_field)
-    .bind(&s.recipient)
-    .bind(s.last_inbound_at)
-    .bind(&s.last_inbound_wamid)
-    .bind(s.sent_seq)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Moves the session's sent mark to `seq` (and ends it, when `ended`).
