@@ -1,10 +1,12 @@
 //! The admin API (`/api/admin/v1`): API keys scoped to a tenant; services, users, workflows
 //! and calendars as versioned documents with ETag / If-Match; workflow validation; the
 //! Interact snippet; tenant settings (with webhook endpoints, secrets write-only); the live
-//! view; webhook deliveries; a live session's parameters. Errors are problem+json with a stable
+//! view; webhook deliveries; a live session's parameters; messages customers left while
+//! nobody was available. Errors are problem+json with a stable
 //! `code`; a document that cannot be stored is refused with every problem named.
 
 mod documents;
+mod offline;
 mod settings;
 mod tenant;
 pub mod webhooks;
@@ -41,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/tenants/{tenant}/sessions/{session}/parameters",
             axum::routing::put(webhooks::put_parameters),
+        )
+        .route("/tenants/{tenant}/offline-messages", get(offline::list))
+        .route(
+            "/tenants/{tenant}/offline-messages/{id}/handled",
+            post(offline::handled),
         )
         .route("/tenants/{tenant}/export", get(export))
         .route("/tenants/{tenant}/import", post(import))

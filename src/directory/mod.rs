@@ -7,5 +7,6 @@ pub mod contacts;
 pub mod document;
 pub mod model;
 pub mod store;
+pub mod widget_look;
 
 pub use model::{Refusal, Service, Tenant, User};

@@ -59,6 +59,9 @@ pub struct InteractSettings {
     pub contact_id: Option<String>,
     #[serde(default)]
     pub widget_key: Option<String>,
+    /// How the widget presents this contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<super::widget_look::WidgetLook>,
 }
 
 /// The WhatsApp business number a service takes chats for (one number, one service).

@@ -48,6 +48,10 @@ enum Request {
     Live {
         reply: oneshot::Sender<super::messages::Live>,
     },
+    Staffed {
+        service: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Handle to one tenant's engine.
@@ -140,6 +144,12 @@ impl Engine {
     pub async fn agent(&self, user: &str) -> anyhow::Result<Option<Agent>> {
         let user = user.to_owned();
         self.ask(|reply| Request::Agent { user, reply }).await
+    }
+
+    /// Whether anyone takes the service's chats now ([`super::core::Core::staffed`]).
+    pub async fn staffed(&self, service: &str) -> anyhow::Result<bool> {
+        let service = service.to_owned();
+        self.ask(|reply| Request::Staffed { service, reply }).await
     }
 
     /// What is happening in the tenant now: sessions, agents, queues.
@@ -253,6 +263,9 @@ impl Actor {
                 }
                 Request::Live { reply } => {
                     let _ = reply.send(self.core.live(self.clock.now_ms()));
+                }
+                Request::Staffed { service, reply } => {
+                    let _ = reply.send(self.core.staffed(&service));
                 }
             }
         }

@@ -51,10 +51,22 @@ pub fn router() -> Router<AppState> {
             "/sessions/{session}/events",
             get(events).options(preflight_session),
         )
+        .route(
+            "/contacts/{contact}/widget",
+            get(super::feedback::widget_config).options(preflight_contact),
+        )
+        .route(
+            "/contacts/{contact}/offline-messages",
+            post(super::feedback::leave_message).options(preflight_contact),
+        )
+        .route(
+            "/sessions/{session}/survey",
+            post(super::feedback::survey).options(preflight_session),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
 }
 
-fn bad_request(code: &str, detail: &str) -> Refused {
+pub(super) fn bad_request(code: &str, detail: &str) -> Refused {
     Refused::new(StatusCode::BAD_REQUEST, code, detail)
 }
 
@@ -74,10 +86,19 @@ fn preflight_headers(mut allowed: HeaderMap) -> Response {
     (StatusCode::NO_CONTENT, allowed).into_response()
 }
 
-async fn find_contact(app: &AppState, contact: &str) -> Result<Contact, Refused> {
+pub(super) async fn find_contact(app: &AppState, contact: &str) -> Result<Contact, Refused> {
     contacts::find(&app.pool, contact)
         .await?
         .ok_or_else(|| Refused::new(StatusCode::NOT_FOUND, "unknown_contact", "no such contact"))
+}
+
+/// Whether `presented` is the contact's widget key (compared in constant time).
+pub(super) fn key_matches(contact: &Contact, presented: &str) -> bool {
+    contact
+        .interact()
+        .widget_key
+        .as_deref()
+        .is_some_and(|k| same_hash(&hash_secret(k), &hash_secret(presented)))
 }
 
 async fn preflight_contact(
@@ -141,12 +162,7 @@ async fn create_session(
         .transpose()
         .map_err(|e| bad_request("invalid_message", e))?;
     let contact = find_contact(&app, &contact_id).await?;
-    let key_ok = contact
-        .interact()
-        .widget_key
-        .as_deref()
-        .is_some_and(|k| same_hash(&hash_secret(k), &hash_secret(&body.widget_key)));
-    if !key_ok {
+    if !key_matches(&contact, &body.widget_key) {
         return Err(Refused::new(
             StatusCode::FORBIDDEN,
             "invalid_widget_key",

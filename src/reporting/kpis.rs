@@ -1,6 +1,7 @@
 //! KPIs per service and channel (`/reports/kpis`): tasks, outcomes, acceptance within the
-//! SLA, queue and connected times, offer outcomes — over the same end-time range and filters
-//! as the history ([`super::history`]).
+//! SLA, queue and connected times, offer outcomes, customer satisfaction (surveys and their
+//! mean rating) — per agent with `?user=` — over the same end-time range and filters as the
+//! history ([`super::history`]).
 
 use axum::extract::{RawQuery, State};
 use axum::response::IntoResponse;
@@ -44,6 +45,10 @@ pub struct Kpis {
     pub abandoned_rate: Option<f64>,
     /// Offers of the service's sessions on this channel, by outcome.
     pub offers: std::collections::BTreeMap<String, i64>,
+    /// Sessions whose customer answered the satisfaction survey.
+    pub surveys: i64,
+    /// Mean rating of those surveys (1–5).
+    pub mean_rating: Option<f64>,
 }
 
 fn no_offers() -> std::collections::BTreeMap<String, i64> {
@@ -71,6 +76,8 @@ impl Kpis {
             mean_connected_seconds: None,
             abandoned_rate: None,
             offers: no_offers(),
+            surveys: 0,
+            mean_rating: None,
         }
     }
 }
@@ -79,7 +86,7 @@ impl Kpis {
 pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQuery) -> ApiResult {
     let params = Params::parse(
         raw.as_deref(),
-        &["from", "to", "service", "channel", "slaSeconds"],
+        &["from", "to", "service", "channel", "user", "slaSeconds"],
     )?;
     let filters = Filters::of(&params, &[])?;
     let sla_seconds = params
@@ -100,7 +107,9 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
     q.push(
         ") AS within_sla,
             AVG(CASE WHEN queued_at IS NOT NULL THEN COALESCE(accepted_at, ended_at) - queued_at END) AS queue_ms,
-            AVG(CASE WHEN accepted_at IS NOT NULL THEN ended_at - accepted_at END) AS connected_ms
+            AVG(CASE WHEN accepted_at IS NOT NULL THEN ended_at - accepted_at END) AS connected_ms,
+            COUNT((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id)) AS surveys,
+            AVG((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id)) AS mean_rating
          FROM report_sessions WHERE tenant_id = ",
     );
     q.push_bind(admin.tenant.clone());
@@ -145,6 +154,8 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
                     .map(|ms| ms / 1000.0),
                 abandoned_rate: ratio(abandoned, tasks),
                 offers: no_offers(),
+                surveys: r.try_get("surveys")?,
+                mean_rating: r.try_get("mean_rating")?,
             })
         };
         items.push(decode().map_err(internal)?);

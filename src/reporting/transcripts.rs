@@ -159,6 +159,7 @@ pub struct Purged {
     pub sessions: u64,
     pub invitations: u64,
     pub chatrooms: u64,
+    pub offline_messages: u64,
     pub effects: u64,
 }
 
@@ -186,6 +187,14 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             .execute(&mut *tx)
             .await?;
         }
+        // The rating stays for the KPIs; the customer's words go.
+        sqlx::query(&format!(
+            "UPDATE session_surveys SET comment = NULL WHERE session_id IN ({ended})"
+        ))
+        .bind(before)
+        .bind(BATCH)
+        .execute(&mut *tx)
+        .await?;
         let n = sqlx::query(&format!(
             "DELETE FROM interact_sessions WHERE session_id IN ({ended})"
         ))
@@ -200,11 +209,13 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             break;
         }
     }
-    // Card data and chatroom records quote the customer; settled effects carry their text.
-    let mut counts = [0u64; 2];
+    // Card data and chatroom records quote the customer; settled effects carry their text;
+    // messages left while nobody was available are the customer's words too.
+    let mut counts = [0u64; 3];
     for (count, sql) in counts.iter_mut().zip([
         "DELETE FROM teams_invitations WHERE outcome IS NOT NULL AND created_at < $1",
         "DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1",
+        "DELETE FROM offline_messages WHERE created_at < $1",
     ]) {
         *count = sqlx::query(sql)
             .bind(before)
@@ -212,7 +223,11 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             .await?
             .rows_affected();
     }
-    [purged.invitations, purged.chatrooms] = counts;
+    [
+        purged.invitations,
+        purged.chatrooms,
+        purged.offline_messages,
+    ] = counts;
     // Statuses of messages whose session is unknown (a status for a message never recorded).
     sqlx::query("DELETE FROM whatsapp_outbound WHERE session_id IS NULL AND updated_at < $1")
         .bind(before)
@@ -252,6 +267,7 @@ async fn purge_now(app: &App) {
             purged.sessions = p.sessions,
             purged.invitations = p.invitations,
             purged.chatrooms = p.chatrooms,
+            purged.offline_messages = p.offline_messages,
             purged.effects = p.effects,
             "transcripts past their retention deleted"
         ),

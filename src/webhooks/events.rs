@@ -18,6 +18,8 @@ pub enum EventKind {
     Ended,
     /// A CollectInformation activity asks the tenant's systems for parameters.
     CollectInformation,
+    /// A customer left a message while nobody was available (`session` is the message's id).
+    OfflineMessage,
 }
 
 impl EventKind {
@@ -28,6 +30,7 @@ impl EventKind {
             EventKind::Connected => "session.connected",
             EventKind::Ended => "session.ended",
             EventKind::CollectInformation => "session.collectInformation",
+            EventKind::OfflineMessage => "offlineMessage.received",
         }
     }
 }
@@ -68,6 +71,14 @@ pub enum EventData {
         /// The parameter names the workflow waits for.
         parameters: Vec<String>,
         customer: Customer,
+    },
+    #[serde(rename_all = "camelCase")]
+    OfflineMessage {
+        contact: String,
+        /// The service id (empty for a person's own contact).
+        service: String,
+        customer: Customer,
+        message: String,
     },
 }
 

@@ -1,6 +1,7 @@
 //! Tenant webhooks: the tenant's systems hear about sessions (`session.queued`,
-//! `session.connected`, `session.ended`, `session.collectInformation`) through signed HTTPS
-//! POSTs, delivered reliably through the outbox.
+//! `session.connected`, `session.ended`, `session.collectInformation`) and messages customers
+//! left while nobody was available (`offlineMessage.received`, [`record::record_events`])
+//! through signed HTTPS POSTs, delivered reliably through the outbox.
 //!
 //! Flow: the engine actor's persist transaction calls [`record()`], which turns the transition's
 //! effects into events ([`events::events_of`], pure) and queues one outbox row per (event, endpoint) in
@@ -18,5 +19,5 @@ pub mod record;
 pub mod sender;
 pub mod validate;
 
-pub use record::{OPERATION, recent, record};
+pub use record::{OPERATION, recent, record, record_events};
 pub use sender::Sender;

@@ -48,13 +48,23 @@ pub async fn record<'a>(
     effects: impl IntoIterator<Item = &'a Effect>,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let events = events_of(tenant, effects, now);
+    record_events(tx, tenant, &events_of(tenant, effects, now), now).await
+}
+
+/// Queues these events for every endpoint of the tenant in the caller's transaction; returns
+/// how many rows were queued (wake the outbox after commit when some were).
+pub async fn record_events(
+    tx: &mut SqliteConnection,
+    tenant: &str,
+    events: &[super::events::WebhookEvent],
+    now: i64,
+) -> anyhow::Result<usize> {
     if events.is_empty() {
         return Ok(0);
     }
     let targets = endpoints::list(&mut *tx, tenant).await?;
     let mut rows = Vec::with_capacity(events.len() * targets.len());
-    for event in &events {
+    for event in events {
         let body = event.body(&uuid::Uuid::new_v4().to_string());
         for endpoint in &targets {
             let delivery = Delivery {

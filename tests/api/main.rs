@@ -11,6 +11,7 @@ mod directory;
 mod effects;
 mod ending;
 mod engine;
+mod feedback;
 mod fuzz;
 mod hardening;
 mod helpers;

@@ -24,21 +24,21 @@ const SECRET: &str = "whsec-test-0123456789-abcdef";
 
 /// What the receiver got: headers that matter, the raw body, and whether the signature holds.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    delivery: String,
-    body: Value,
-    signed: bool,
+pub(crate) struct Received {
+    pub(crate) event: String,
+    pub(crate) delivery: String,
+    pub(crate) body: Value,
+    pub(crate) signed: bool,
 }
 
 /// A webhook receiver on loopback that answers with the scripted statuses (then 200).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Receiver {
+    pub(crate) async fn start(script: &[u16]) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<Mutex<VecDeque<u16>>> =
             Arc::new(Mutex::new(script.iter().copied().collect()));
@@ -90,7 +90,7 @@ impl Receiver {
     }
 
     /// Waits until `n` requests arrived (the engine's commit wakes the outbox dispatcher).
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let got = self.got();
@@ -126,7 +126,7 @@ async fn seed(app: &TestApp) {
 }
 
 /// Configures the receiver as the tenant's endpoint `crm` (loopback allowed for the test).
-async fn configure(api: &Api<'_>, url: &str) {
+pub(crate) async fn configure(api: &Api<'_>, url: &str) {
     let (_, tag, mut settings) = api.get("/settings").await;
     settings["httpAllowedNetworks"] = json!(["127.0.0.0/8"]);
     settings["webhooks"] = json!([{"id": "crm", "url": url, "secret": SECRET}]);

@@ -89,6 +89,20 @@ impl Core {
         std::mem::replace(&mut s.run, run)
     }
 
+    /// Whether anyone takes `service`'s chats now: an agent signed in with the bot, licensed,
+    /// on duty and present as the service allows (busy with chats or not). A customer of an
+    /// unstaffed service is offered to leave a message.
+    pub fn staffed(&self, service: &str) -> bool {
+        let Some(settings) = self.distribution.services.get(service) else {
+            return false;
+        };
+        let service: dist::ServiceId = service.to_owned();
+        self.distribution
+            .agents
+            .values()
+            .any(|a| a.registered && a.im_license && a.on_duty && a.fits(&service, settings))
+    }
+
     /// What a customer may see of a session (`None` once it ended).
     pub fn view(&self, session: &str) -> Option<SessionView> {
         let s = self.sessions.get(session)?;

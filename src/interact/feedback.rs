@@ -1,0 +1,226 @@
+//! What the widget asks besides the chat itself: how to present a contact and whether anyone
+//! takes its chats now (`GET …/contacts/{contact}/widget`), a message left when nobody does
+//! (`POST …/contacts/{contact}/offline-messages`), and the survey after a chat
+//! (`POST …/sessions/{session}/survey`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{bad_request, find_contact, key_matches};
+use super::session::{CustomerSession, cors};
+use super::validate::{CustomerEmail, DisplayName, MessageText};
+use crate::app::AppState;
+use crate::customer::feedback::{self, OfflineMessage};
+use crate::customer::store::CustomerState;
+use crate::directory::contacts::Target;
+use crate::directory::widget_look::Side;
+use crate::engine::messages::Customer;
+use crate::http::client_ip::ClientIp;
+use crate::http::extract::JsonBody;
+use crate::http::problem::{ApiResult, Refused};
+
+/// The longest survey comment taken.
+const MAX_COMMENT_CHARS: usize = 2000;
+
+#[derive(Deserialize)]
+pub(super) struct KeyQuery {
+    #[serde(default)]
+    key: String,
+}
+
+/// `GET /contacts/{contact}/widget?key=`: the contact's look, whether anyone takes its chats
+/// now, and what the widget may offer (leave a message, survey; no uploads yet).
+pub(super) async fn widget_config(
+    State(app): State<AppState>,
+    Path(contact_id): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let contact = find_contact(&app, &contact_id).await?;
+    let cors_headers = cors(&contact, &headers)?;
+    if !key_matches(&contact, &query.key) {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "invalid_widget_key",
+            "the widget key does not match this contact",
+        )
+        .with(&cors_headers));
+    }
+    let (name, takes_chats) = match &contact.target {
+        Target::Service(s) => (s.name.clone(), s.can_receive_im().is_ok()),
+        Target::User(u) => (u.display_name.clone(), u.receives_direct_chats()),
+    };
+    // Someone takes the chats now: an agent of the service present, or the person themselves.
+    let available = takes_chats
+        && match &contact.target {
+            Target::Service(s) => {
+                app.engines
+                    .get(&contact.tenant)
+                    .await?
+                    .staffed(&s.id)
+                    .await?
+            }
+            Target::User(u) => app
+                .engines
+                .get(&contact.tenant)
+                .await?
+                .agent(&u.id)
+                .await?
+                .is_some_and(|a| {
+                    a.registered
+                        && a.on_duty
+                        && a.presence == crate::distribution::Presence::Available
+                }),
+        };
+    let look = contact.interact().widget.clone().unwrap_or_default();
+    let body = json!({
+        "title": look.title.unwrap_or(name),
+        "greeting": look.greeting,
+        "accentColor": look.accent_color,
+        "position": look.position.unwrap_or(Side::Right),
+        "logoUrl": look.logo_url,
+        "repliesIn": look.replies_in,
+        "available": available,
+        "offlineMessages": takes_chats,
+        "survey": true,
+        "uploads": null,
+    });
+    Ok((cors_headers, axum::Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LeaveMessage {
+    widget_key: String,
+    display_name: String,
+    email: String,
+    message: String,
+    privacy_consent: bool,
+}
+
+/// `POST /contacts/{contact}/offline-messages`: stored for the tenant's admins and told to its
+/// systems (`offlineMessage.received`). Limited per client as new sessions are.
+pub(super) async fn leave_message(
+    State(app): State<AppState>,
+    ClientIp(client): ClientIp,
+    Path(contact_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LeaveMessage>,
+) -> ApiResult {
+    app.limits.new_session(&client.to_string())?;
+    let contact = find_contact(&app, &contact_id).await?;
+    let cors_headers = cors(&contact, &headers)?;
+    let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors_headers);
+    let name =
+        DisplayName::parse(&body.display_name).map_err(|e| refuse("invalid_display_name", e))?;
+    let email = CustomerEmail::parse(&body.email).map_err(|e| refuse("invalid_email", e))?;
+    if !body.privacy_consent {
+        return Err(refuse("consent_required", "privacyConsent must be true"));
+    }
+    if body.message.trim().is_empty() {
+        return Err(refuse("invalid_message", "message must not be empty"));
+    }
+    let message = MessageText::parse(&body.message).map_err(|e| refuse("invalid_message", e))?;
+    if !key_matches(&contact, &body.widget_key) {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "invalid_widget_key",
+            "the widget key does not match this contact",
+        )
+        .with(&cors_headers));
+    }
+    let service = match &contact.target {
+        Target::Service(s) => s.id.clone(),
+        Target::User(_) => String::new(),
+    };
+    let left = OfflineMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: contact.tenant.clone(),
+        contact: contact_id,
+        service,
+        customer: Customer {
+            display_name: name.as_str().to_owned(),
+            email: email.as_str().to_owned(),
+        },
+        message: message.as_str().to_owned(),
+        created_at: String::new(),
+        handled_at: None,
+    };
+    if feedback::leave(&app.pool, &left, app.clock.now_ms()).await? {
+        app.outbox.wake();
+    }
+    tracing::info!(tenant.id = %left.tenant, offline_message.id = %left.id, "customer left a message");
+    Ok((
+        StatusCode::CREATED,
+        cors_headers,
+        axum::Json(json!({"id": left.id})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Survey {
+    rating: i64,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /sessions/{session}/survey`: once per session, after it ended.
+pub(super) async fn survey(
+    State(app): State<AppState>,
+    session: CustomerSession,
+    JsonBody(body): JsonBody<Survey>,
+) -> ApiResult {
+    let rating = u8::try_from(body.rating)
+        .ok()
+        .filter(|r| (1..=5).contains(r))
+        .ok_or_else(|| {
+            session.refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_rating",
+                "rating must be a whole number from 1 to 5",
+            )
+        })?;
+    let comment = body
+        .comment
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(session.refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_comment",
+            &format!("comment must be at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    if session.row.state != CustomerState::Ended {
+        return Err(session.refuse(
+            StatusCode::CONFLICT,
+            "session_not_ended",
+            "the survey is taken once the chat has ended",
+        ));
+    }
+    let now = app.clock.now_ms();
+    if !feedback::give_survey(
+        &app.pool,
+        session.tenant(),
+        session.id(),
+        rating,
+        comment,
+        now,
+    )
+    .await?
+    {
+        return Err(session.refuse(
+            StatusCode::CONFLICT,
+            "survey_already_given",
+            "this chat's survey was already given",
+        ));
+    }
+    tracing::info!(tenant.id = %session.tenant(), session.id = %session.id(), rating, "survey given");
+    Ok((StatusCode::NO_CONTENT, session.cors).into_response())
+}

@@ -1,0 +1,213 @@
+//! What customers leave besides a chat, through the customer API as the widget calls it: the
+//! contact's look and whether anyone takes its chats now, a message left when nobody does
+//! (stored for the admins, signed to the tenant's systems), and the survey after a chat,
+//! counted in the KPIs.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::directory::model::Service;
+
+use crate::admin::Api;
+use crate::helpers::TestApp;
+use crate::helpers::teams::{self, ANNE, Teams};
+use crate::mock_bf::TENANT_ID;
+use crate::webhooks::{Receiver, configure};
+
+const ORIGIN: &str = "https://shop.example.com";
+
+/// The service of `teams::seed` with a look of its own, its members stored (not yet signed in).
+async fn seed(app: &TestApp) {
+    let workflow = teams::queue_workflow("im", "longestIdle", 30);
+    let service: Service = serde_json::from_value(json!({
+        "id": "support", "name": "Support", "workflow": "im", "members": [ANNE.aad],
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": teams::CONTACT, "widgetKey": teams::KEY,
+                     "widget": {"title": "Acme help", "accentColor": "#0f6cbd", "position": "left",
+                                "repliesIn": "a few minutes"}}
+    }))
+    .expect("service");
+    crate::helpers::put_service(app, TENANT_ID, &workflow, &service).await;
+    teams::seed_agent(app, ANNE).await;
+}
+
+async fn widget(app: &TestApp, contact: &str, key: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/api/interact/v1/contacts/{contact}/widget?key={key}",
+            app.address
+        ))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .expect("widget");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(app: &TestApp, path: &str, token: Option<&str>, body: &Value) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/api/interact/v1{path}", app.address))
+        .header("origin", ORIGIN)
+        .json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("post");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn nobody_there_the_customer_leaves_a_message_that_reaches_the_tenant() {
+    let receiver = Receiver::start(&[]).await;
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    seed(&app).await;
+    configure(&api, &receiver.url).await;
+
+    // The look, and nobody signed in with the bot yet.
+    let (status, config) = widget(&app, teams::CONTACT, teams::KEY).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config["title"], "Acme help");
+    assert_eq!(config["accentColor"], "#0f6cbd");
+    assert_eq!(config["position"], "left");
+    assert_eq!(config["repliesIn"], "a few minutes");
+    assert_eq!(config["available"], false);
+    assert_eq!(config["offlineMessages"], true);
+    // A wrong key or contact is told at once, before the customer types anything.
+    let (status, problem) = widget(&app, teams::CONTACT, "wrong").await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("invalid_widget_key"))
+    );
+    let (status, problem) = widget(&app, "nope", teams::KEY).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_contact"))
+    );
+
+    // The message left: checked like a new chat, stored, signed to the tenant's endpoint.
+    let path = format!("/contacts/{}/offline-messages", teams::CONTACT);
+    let mut body = json!({"widgetKey": teams::KEY, "displayName": "Ada", "email": "not-an-email",
+                          "message": "Please call me back.", "privacyConsent": true});
+    let (status, problem) = post(&app, &path, None, &body).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_email"))
+    );
+    body["email"] = json!("ada@example.com");
+    let (status, left) = post(&app, &path, None, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{left}");
+    let id = left["id"].as_str().expect("id").to_owned();
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].event, "offlineMessage.received");
+    assert!(got[0].signed);
+    assert_eq!(got[0].body["session"], id.as_str());
+    assert_eq!(
+        got[0].body["data"],
+        json!({"contact": teams::CONTACT, "service": "support",
+               "customer": {"displayName": "Ada", "email": "ada@example.com"},
+               "message": "Please call me back."})
+    );
+
+    // The admins list it, mark it handled, and it leaves the open ones.
+    let (status, _, listed) = api.get("/offline-messages?open=true").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    assert_eq!(listed["items"][0]["message"], "Please call me back.");
+    assert_eq!(listed["items"][0]["handledAt"], Value::Null);
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/offline-messages/{id}/handled"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, open) = api.get("/offline-messages?open=true").await;
+    assert_eq!(open["items"], json!([]));
+    let (_, _, all) = api.get("/offline-messages").await;
+    assert!(all["items"][0]["handledAt"].is_string(), "{all}");
+    let (status, _, _) = api
+        .call(
+            reqwest::Method::POST,
+            "/offline-messages/nope/handled",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Once an agent of the service is signed in, the widget offers a chat again.
+    Teams { app: &app }.install(ANNE).await;
+    let (_, config) = widget(&app, teams::CONTACT, teams::KEY).await;
+    assert_eq!(config["available"], true, "{config}");
+}
+
+#[tokio::test]
+async fn the_survey_is_taken_once_after_the_chat_and_counted_in_the_kpis() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    seed(&app).await;
+    // Someone is there, so the chat waits for them instead of ending at once.
+    Teams { app: &app }.install(ANNE).await;
+    let customer = teams::start_chat(&app, "Ada", None).await;
+    let path = format!("/sessions/{}/survey", customer.session);
+    let token = Some(customer.token.as_str());
+
+    let (status, problem) = post(&app, &path, token, &json!({"rating": 5})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("session_not_ended"))
+    );
+    customer.leave(&app).await;
+    for (bad, code) in [
+        (json!({"rating": 6}), "invalid_rating"),
+        (json!({"rating": 0}), "invalid_rating"),
+        (
+            json!({"rating": 4, "comment": "x".repeat(2001)}),
+            "invalid_comment",
+        ),
+    ] {
+        let (status, problem) = post(&app, &path, token, &bad).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{bad}"
+        );
+    }
+    let (status, problem) = post(&app, &path, Some("wrong"), &json!({"rating": 4})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+    let (status, _) = post(
+        &app,
+        &path,
+        token,
+        &json!({"rating": 4, "comment": "Quick, thanks"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, problem) = post(&app, &path, token, &json!({"rating": 1})).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("survey_already_given"))
+    );
+
+    // The KPIs count it (the session's report row is written as it ends).
+    let mut kpis = Value::Null;
+    for _ in 0..100 {
+        (_, _, kpis) = api.get("/reports/kpis").await;
+        if kpis["items"][0]["surveys"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(kpis["items"][0]["surveys"], 1, "{kpis}");
+    assert_eq!(kpis["items"][0]["meanRating"], 4.0);
+    let (_, _, other) = api.get(&format!("/reports/kpis?user={}", ANNE.aad)).await;
+    let items = other["items"].as_array().expect("items");
+    assert!(
+        items.iter().all(|k| k["surveys"] == 0),
+        "the chat was nobody's (Anne was only offered it): {other}"
+    );
+}
