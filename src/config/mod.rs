@@ -21,6 +21,7 @@ use crate::botframework::service_url::ServiceUrlAllowList;
 
 use self::raw::RawSettings;
 
+mod keys;
 mod raw;
 
 /// Default Bot Framework OpenID metadata document for channel (Teams) tokens.
@@ -315,9 +316,11 @@ impl Settings {
                 .source(Some(sdk_vars)),
         );
 
+        keys::check_variables(env)?;
+        // Settings are `SWITCHBOARD_SECTION__KEY`; other variables of the prefix are not ours.
         let own_vars: HashMap<String, String> = env
             .iter()
-            .filter(|(k, _)| k.starts_with("SWITCHBOARD_"))
+            .filter(|(k, _)| k.starts_with("SWITCHBOARD_") && k.contains("__"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         builder = builder.add_source(
@@ -336,7 +339,12 @@ impl Settings {
             .build()
             .context("reading configuration")?
             .try_deserialize()
-            .context("configuration has a value of the wrong type")?;
+            .map_err(|e| match keys::explain(&e.to_string()) {
+                Some(explained) => anyhow::anyhow!(explained),
+                None => {
+                    anyhow::Error::new(e).context("configuration has a value of the wrong type")
+                }
+            })?;
         Settings::try_from(raw)
     }
 

@@ -19,6 +19,7 @@ use super::{
 use crate::botframework::service_url::ServiceUrlAllowList;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawSettings {
     server: RawServer,
     #[serde(default)]
@@ -38,6 +39,7 @@ pub(super) struct RawSettings {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawWhatsApp {
     app_secret: Option<SecretString>,
     verify_token: Option<SecretString>,
@@ -45,34 +47,40 @@ struct RawWhatsApp {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawReporting {
     acceptance_sla_secs: u64,
     transcript_retention_days: u64,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPreferences {
     authority_url: String,
     session_hours: u64,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawInteract {
     inactivity_secs: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCards {
     dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     filter: String,
-    format: LogFormat,
+    format: String,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawServer {
     bind: String,
     public_url: Option<String>,
@@ -88,16 +96,19 @@ struct RawServer {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMetrics {
     token: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawStore {
     url: String,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawBot {
     app_id: Option<String>,
     app_password: Option<SecretString>,
@@ -110,11 +121,12 @@ struct RawBot {
     allowed_tenants: Vec<String>,
     jwks_refresh_interval_secs: u64,
     jwks_unknown_kid_interval_secs: u64,
-    chatroom: ChatroomMode,
+    chatroom: String,
     service_url: String,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawGraph {
     base_url: String,
     token_url: Option<String>,
@@ -122,12 +134,33 @@ struct RawGraph {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawOutbox {
     retry_base_ms: u64,
     retry_max_ms: u64,
     max_age_secs: u64,
     attempts_per_claim: u32,
     retention_secs: u64,
+}
+
+/// `value` when it is `min` or more; a value out of range is refused, never clamped.
+fn at_least(key: &str, value: u64, min: u64) -> anyhow::Result<u64> {
+    if value < min {
+        bail!("{key} must be at least {min}, not {value}");
+    }
+    Ok(value)
+}
+
+/// `value` when it is in `range`.
+fn within(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> anyhow::Result<u64> {
+    if !range.contains(&value) {
+        bail!(
+            "{key} must be {} to {}, not {value}",
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(value)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -307,7 +340,16 @@ impl TryFrom<RawSettings> for Settings {
                     .token
                     .filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty()),
             },
-            store: StoreSettings { url: raw.store.url },
+            store: StoreSettings {
+                url: if raw.store.url.starts_with("sqlite:") {
+                    raw.store.url
+                } else {
+                    bail!(
+                        "store.url {:?} is not supported: only sqlite: URLs are supported in this version",
+                        raw.store.url
+                    )
+                },
+            },
             bot: BotSettings {
                 auth,
                 openid_metadata_url: parse_url(
@@ -326,7 +368,14 @@ impl TryFrom<RawSettings> for Settings {
                 jwks_unknown_kid_interval: Duration::from_secs(
                     raw.bot.jwks_unknown_kid_interval_secs,
                 ),
-                chatroom: raw.bot.chatroom,
+                chatroom: super::keys::choice(
+                    "bot.chatroom",
+                    &raw.bot.chatroom,
+                    &[
+                        ("group", ChatroomMode::Group),
+                        ("personal", ChatroomMode::Personal),
+                    ],
+                )?,
                 service_url: parse_url("bot.service_url", &raw.bot.service_url)?,
             },
             graph: GraphSettings {
@@ -335,21 +384,52 @@ impl TryFrom<RawSettings> for Settings {
                 teams_app_id: non_empty(raw.graph.teams_app_id),
             },
             outbox: OutboxSettings {
-                retry_base: Duration::from_millis(raw.outbox.retry_base_ms.max(1)),
-                retry_max: Duration::from_millis(raw.outbox.retry_max_ms.max(1)),
-                max_age: Duration::from_secs(raw.outbox.max_age_secs),
-                attempts_per_claim: raw.outbox.attempts_per_claim.max(1),
+                retry_base: Duration::from_millis(at_least(
+                    "outbox.retry_base_ms",
+                    raw.outbox.retry_base_ms,
+                    1,
+                )?),
+                retry_max: Duration::from_millis(at_least(
+                    "outbox.retry_max_ms",
+                    raw.outbox.retry_max_ms,
+                    raw.outbox.retry_base_ms,
+                )?),
+                max_age: Duration::from_secs(at_least(
+                    "outbox.max_age_secs",
+                    raw.outbox.max_age_secs,
+                    1,
+                )?),
+                attempts_per_claim: u32::try_from(at_least(
+                    "outbox.attempts_per_claim",
+                    u64::from(raw.outbox.attempts_per_claim),
+                    1,
+                )?)
+                .unwrap_or(u32::MAX),
                 retention: Duration::from_secs(raw.outbox.retention_secs),
             },
             log: LogSettings {
-                filter: raw.log.filter,
-                format: raw.log.format,
+                filter: match tracing_subscriber::EnvFilter::builder().parse(&raw.log.filter) {
+                    Ok(_) => raw.log.filter,
+                    Err(e) => bail!(
+                        "log.filter {:?} is not a filter like info or switchboard=debug,warn: {e}",
+                        raw.log.filter
+                    ),
+                },
+                format: super::keys::choice(
+                    "log.format",
+                    &raw.log.format,
+                    &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+                )?,
             },
             cards: CardSettings {
                 dir: non_empty(raw.cards.dir).map(std::path::PathBuf::from),
             },
             interact: InteractSettings {
-                inactivity: Duration::from_secs(raw.interact.inactivity_secs.max(60)),
+                inactivity: Duration::from_secs(at_least(
+                    "interact.inactivity_secs",
+                    raw.interact.inactivity_secs,
+                    60,
+                )?),
             },
             preferences: PreferencesSettings {
                 authority_url: parse_url(
@@ -357,7 +437,11 @@ impl TryFrom<RawSettings> for Settings {
                     &raw.preferences.authority_url,
                 )?,
                 session_ttl: Duration::from_secs(
-                    raw.preferences.session_hours.clamp(1, 24 * 30) * 3600,
+                    within(
+                        "preferences.session_hours",
+                        raw.preferences.session_hours,
+                        1..=24 * 30,
+                    )? * 3600,
                 ),
             },
             whatsapp: WhatsAppSettings {
@@ -372,7 +456,11 @@ impl TryFrom<RawSettings> for Settings {
                 )?,
             },
             reporting: ReportingSettings {
-                acceptance_sla: Duration::from_secs(raw.reporting.acceptance_sla_secs.max(1)),
+                acceptance_sla: Duration::from_secs(at_least(
+                    "reporting.acceptance_sla_secs",
+                    raw.reporting.acceptance_sla_secs,
+                    1,
+                )?),
                 transcript_retention: match raw.reporting.transcript_retention_days {
                     0 => anyhow::bail!(
                         "reporting.transcript_retention_days must be at least 1 (days)"

@@ -177,3 +177,70 @@ fn whatsapp_settings_come_from_the_environment_and_blank_secrets_are_unset() {
         "{err:#}"
     );
 }
+
+/// Typos and values out of range stop the service with the key named, never pass silently
+/// (issue 17, item 8).
+#[test]
+fn a_typo_or_a_value_out_of_range_is_refused_with_its_key_named() {
+    let refused = |pairs: &[(&str, &str)]| {
+        format!(
+            "{:#}",
+            Settings::load(None, &env(pairs)).expect_err("refused")
+        )
+    };
+    for (pairs, said) in [
+        (
+            &[("SWITCHBOARD_SERVER__PORT", "3978")][..],
+            "unknown setting `server.port`",
+        ),
+        (
+            &[("SWITCHBOARD_SEVER__BIND", "127.0.0.1:1")],
+            "did you mean `server`?",
+        ),
+        (
+            &[("SWITCHBOARD_SERVER_BIND", "127.0.0.1:1")],
+            "SWITCHBOARD_SERVER__BIND",
+        ),
+        (
+            &[("SWITCHBOARD_PREFERENCES__SESSION_HOURS", "0")],
+            "preferences.session_hours must be 1 to 720, not 0",
+        ),
+        (&[("SWITCHBOARD_LOG__FILTER", "info,[")], "log.filter"),
+        (
+            &[("SWITCHBOARD_LOG__FORMAT", "yaml")],
+            "log.format must be one of text, json, not \"yaml\"",
+        ),
+        (
+            &[("SWITCHBOARD_STORE__URL", "postgres://db/switchboard")],
+            "only sqlite: URLs are supported",
+        ),
+        (
+            &[("SWITCHBOARD_INTERACT__INACTIVITY_SECS", "5")],
+            "interact.inactivity_secs must be at least 60",
+        ),
+    ] {
+        let error = refused(pairs);
+        assert!(error.contains(said), "{pairs:?}: {error}");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    for (file, said) in [
+        (
+            "[server]\nbnd = \"127.0.0.1:1\"\n",
+            "did you mean `server.bind`?",
+        ),
+        (
+            "[sever]\nbind = \"127.0.0.1:1\"\n",
+            "did you mean `server`?",
+        ),
+    ] {
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, file).expect("write");
+        let error = format!(
+            "{:#}",
+            Settings::load(Some((&path, true)), &env(&[])).expect_err("refused")
+        );
+        assert!(error.contains(said), "{file}: {error}");
+    }
+    // Variables of the prefix that are not settings (test knobs) are not ours to refuse.
+    Settings::load(None, &env(&[("SWITCHBOARD_FUZZ_CASES", "10")])).expect("not a setting");
+}

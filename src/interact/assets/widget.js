@@ -545,6 +545,7 @@
       e.preventDefault();
       var name = nameIn.value.trim(), email = emailIn.value.trim(), text = msgIn.value;
       if (!name) return formError(form, err, nameIn, W.errName);
+      if (name.length > 100 || /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/.test(name)) return formError(form, err, nameIn, W.errNameBad);
       if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return formError(form, err, emailIn, W.errEmail);
       if (requireMessage && !text.trim()) return formError(form, err, msgIn, W.errMessage);
       if (text.length > 4000) return formError(form, err, msgIn, W.errLong);
@@ -911,6 +912,7 @@
     var id = ev.clientMessageId, b = mine[id];
     if (!b && (fileIds[id] || fileIds[ev.fileId] || Object.keys(fileIds).some(function (f) { return String(ev.text).indexOf(f) >= 0; }))) return;
     if (b) {
+      if (seq) S.times[seq] = b.at; // shown at the time the customer wrote it, after a reload too
       if (!b.seen) { b.seen = true; place(b.node); }
       if (b.status !== "sent") {
         S.pending = S.pending.filter(function (m) { return m.id !== id; });
