@@ -88,6 +88,8 @@ pub struct App {
     pub whatsapp_media: Arc<tokio::sync::Notify>,
     /// WhatsApp messages counted for `/metrics`.
     pub whatsapp_counts: crate::whatsapp_cloud::Counts,
+    /// HTTP requests answered, by route and status, for `/metrics`.
+    pub http_stats: crate::telemetry::HttpStats,
     /// The WhatsApp Cloud API client (sends go through the outbox; templates are listed here).
     pub whatsapp_cloud: Arc<crate::whatsapp_cloud::client::CloudClient>,
 }

@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Write a whole tenant (settings, calendars, workflows, users, services) as one JSON file.
     Export {
-        /// The tenant (Entra tenant id).
+        /// The tenant (Entra tenant id; `demo` for the demo tenant).
         #[arg(long)]
         tenant: String,
         /// Where to write it (default: standard output).
@@ -90,7 +90,7 @@ pub enum CardCommand {
 pub enum AdminCommand {
     /// Create an admin API key for a tenant; the key is printed once.
     CreateKey {
-        /// The tenant (Entra tenant id) the key may act for.
+        /// The tenant (Entra tenant id; `demo` for the demo tenant) the key may act for.
         #[arg(long)]
         tenant: String,
         /// What the key is for (shown in lists).

@@ -13,6 +13,18 @@ pub const DEMO_SERVICES: [&str; 2] = ["support", DEMO_WHATSAPP_SERVICE];
 pub const DEMO_WHATSAPP_SERVICE: &str = "whatsapp";
 pub const DEMO_WHATSAPP_NUMBER: &str = "100000000000001";
 
+/// A tenant named on the command line: `demo` stands for the demo tenant (its id is the
+/// Agents Playground's default, which nobody remembers); any other id as stored (trimmed,
+/// lower case).
+pub fn tenant_arg(arg: &str) -> String {
+    let arg = arg.trim();
+    if arg.eq_ignore_ascii_case("demo") {
+        DEMO_TENANT.to_owned()
+    } else {
+        arg.to_ascii_lowercase()
+    }
+}
+
 /// The demo tenant, as a tenant file (`switchboard import demo/tenant.json` gives the same).
 pub const DEMO_FILE: &str = include_str!("../demo/tenant.json");
 

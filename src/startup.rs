@@ -106,10 +106,14 @@ impl Application {
                 .unwrap_or(false);
         if has_demo {
             tracing::info!(
+                tenant.id = crate::demo::DEMO_TENANT,
                 contact.id = crate::demo::DEMO_CONTACT,
                 widget.key = crate::demo::DEMO_WIDGET_KEY,
                 preview = %format!("http://{}/interact/preview/{}", settings.server.bind, crate::demo::DEMO_CONTACT),
-                "demo: service Support takes chats; open the preview page to try it"
+                "demo: tenant `demo` (for the CLI: --tenant demo), service Support takes chats: \
+                 open the preview page to write as a customer; until an agent is signed in, it \
+                 shows what a customer sees when nobody is available. To answer as an agent, \
+                 run scripts/playground.sh or the Agents Playground (README, \"Quick start\")"
             );
         }
 
@@ -260,6 +264,7 @@ impl Application {
             whatsapp_inbound,
             whatsapp_media: Arc::new(tokio::sync::Notify::new()),
             whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
+            http_stats: crate::telemetry::HttpStats::default(),
             whatsapp_cloud,
         });
         // Engines with stored state resume now, so their timers keep running.

@@ -24,6 +24,30 @@ pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult
         .await
         .map_err(|e| internal(format!("{e:#}")))?;
     let mut view = serde_json::to_value(&live).map_err(internal)?;
+    // Agents by name as well as id (the directory's display names).
+    let users: Vec<crate::directory::store::Versioned<crate::directory::User>> =
+        crate::directory::store::list(
+            &app.pool,
+            &admin.tenant,
+            crate::directory::store::Kind::User,
+        )
+        .await
+        .map_err(internal)?;
+    let names: std::collections::HashMap<&str, &str> = users
+        .iter()
+        .map(|u| (u.value.id.as_str(), u.value.display_name.as_str()))
+        .collect();
+    let name_of = |id: &serde_json::Value| {
+        id.as_str()
+            .and_then(|id| names.get(id))
+            .map_or(serde_json::Value::Null, |name| json!(name))
+    };
+    for agent in view["agents"].as_array_mut().into_iter().flatten() {
+        agent["displayName"] = name_of(&agent["id"]);
+    }
+    for session in view["sessions"].as_array_mut().into_iter().flatten() {
+        session["agentName"] = name_of(&session["agent"]);
+    }
     // WhatsApp sessions also show their 24-hour window and their messages' delivery statuses.
     if live.sessions.iter().any(|s| s.channel == "whatsapp") {
         let whatsapp = crate::store::whatsapp::live(&app.pool, &admin.tenant).await?;

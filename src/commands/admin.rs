@@ -15,7 +15,7 @@ async fn create_key(
     now: i64,
 ) -> anyhow::Result<bool> {
     use switchboard::store::api_keys as keys;
-    let tenant = tenant.trim();
+    let tenant = &switchboard::demo::tenant_arg(tenant);
     anyhow::ensure!(!tenant.is_empty(), "the tenant id is empty");
     if !keys::tenant_known(pool, tenant).await? {
         if !new_tenant {

@@ -7,9 +7,16 @@ use switchboard::config::Settings;
 
 pub async fn export(settings: &Settings, tenant: &str, out: Option<&std::path::Path>) -> ExitCode {
     let result = async {
+        let tenant = switchboard::demo::tenant_arg(tenant);
         let pool = switchboard::store::connect(&settings.store.url).await?;
-        let bundle =
-            switchboard::tenant_file::export(&pool, &tenant.trim().to_ascii_lowercase()).await;
+        if !switchboard::store::api_keys::tenant_known(&pool, &tenant).await? {
+            pool.close().await;
+            anyhow::bail!(
+                "this store has no tenant {tenant} (no settings, no directory documents, no \
+                 consent); check the id (`demo` is the demo tenant)"
+            );
+        }
+        let bundle = switchboard::tenant_file::export(&pool, &tenant).await;
         pool.close().await;
         let text = serde_json::to_string_pretty(&bundle?)? + "\n";
         match out {

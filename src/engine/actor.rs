@@ -308,6 +308,13 @@ impl Actor {
             }
         };
         self.seq = seq;
+        for (_, _, index) in &logged {
+            for effect in &results[*index] {
+                if let Effect::Report(fact) = effect {
+                    super::facts::log(&self.tenant, fact);
+                }
+            }
+        }
         self.effects.hand_over(handed);
         Ok(results)
     }

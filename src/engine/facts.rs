@@ -72,6 +72,45 @@ pub(super) async fn report(
     Ok(())
 }
 
+/// The operator's line for a fact, once it is stored: ids and outcomes only (never a name,
+/// an address or what anyone wrote).
+pub(super) fn log(tenant: &str, fact: &Fact) {
+    match fact {
+        Fact::SessionEnded {
+            session,
+            service,
+            channel,
+            outcome,
+            agent,
+            ..
+        } => tracing::info!(
+            tenant.id = %tenant,
+            session.id = %session,
+            service.id = %service,
+            channel = %channel,
+            outcome = %serde_name(outcome),
+            agent.id = agent.as_deref().unwrap_or("-"),
+            "session ended"
+        ),
+        Fact::OfferEnded {
+            offer,
+            session,
+            service,
+            user,
+            outcome,
+            ..
+        } => tracing::info!(
+            tenant.id = %tenant,
+            session.id = %session,
+            service.id = %service,
+            offer.id = offer,
+            agent.id = %user,
+            outcome = %serde_name(outcome),
+            "invitation ended"
+        ),
+    }
+}
+
 /// The serde name of an outcome (`handled`, `rona`, `cancelled`…).
 fn serde_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {

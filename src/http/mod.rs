@@ -1,11 +1,13 @@
 //! What every HTTP edge stands on: router assembly around the edges' routes, the error envelope
 //! ([`problem`]), the shared extractors, query parser, HTML helpers, rate limits and stream
-//! limits, middleware (tracing, timeouts), the listener ([`serve`]) and the health endpoints.
+//! limits, middleware (tracing, timeouts), the listener ([`serve`]), the health endpoints and
+//! the landing page ([`landing`]).
 //! It names no edge: [`crate::startup`] hands it their routes.
 
 pub mod client_ip;
 pub mod extract;
 pub mod html;
+pub mod landing;
 pub mod limits;
 pub mod problem;
 pub mod query;
@@ -29,10 +31,15 @@ use problem::Problem;
 pub fn router(state: AppState, edges: Router<AppState>) -> Router {
     let request_timeout = state.settings.server.request_timeout;
     Router::new()
+        .route("/", get(landing::landing))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(edges)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
@@ -50,6 +57,29 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .get::<axum::extract::MatchedPath>()
         .map_or("(no route)", axum::extract::MatchedPath::as_str);
     tracing::debug_span!("request", method = %request.method(), route)
+}
+
+/// Counts a request for `/metrics`: its method, route template and status, and how long the
+/// response head took.
+async fn count_request(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state.http_stats.record(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be

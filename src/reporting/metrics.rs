@@ -1,7 +1,8 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4): what the running engines hold
 //! (sessions by state, queues, agents), what the store holds (ended sessions and offers by
 //! outcome, the outbox by state, pending engine effects), and what this process saw of the
-//! Connector (calls by method and status, their latency, outbox delivery latency).
+//! Connector (calls by method and status, their latency, outbox delivery latency), its own HTTP
+//! requests by route and status with their latency, and the process (CPU, memory, descriptors).
 //!
 //! Labels carry tenant and service ids, never names or customer data. With `metrics.token` set
 //! the endpoint wants `Authorization: Bearer <token>` (401 `metrics_token_required` /
@@ -355,6 +356,62 @@ async fn render(app: &App) -> anyhow::Result<String> {
     );
     streams.add(Vec::new(), app.streams.count() as f64);
 
+    let mut http = Family::new(
+        "switchboard_http_request_duration_seconds",
+        "histogram",
+        "HTTP requests answered since start, by method, route template and status, and how long their response head took.",
+    );
+    for ((method, route, status), h) in app.http_stats.snapshot() {
+        http.add_histogram(
+            vec![
+                ("method", method),
+                ("route", route),
+                ("status", status.to_string()),
+            ],
+            &h,
+        );
+    }
+    let process = crate::telemetry::process_stats();
+    let mut process_families = Vec::new();
+    for (name, kind, help, value) in [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time spent, in seconds.",
+            process.map(|p| p.cpu_seconds),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            process.map(|p| p.resident_bytes as f64),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors (sockets included).",
+            process.map(|p| p.open_fds as f64),
+        ),
+        (
+            "process_threads",
+            "gauge",
+            "Operating system threads.",
+            process.map(|p| p.threads as f64),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since the Unix epoch, in seconds.",
+            process.map(|p| p.start_time_seconds),
+        ),
+    ] {
+        if let Some(value) = value {
+            let mut family = Family::new(name, kind, help);
+            family.add(Vec::new(), value);
+            process_families.push(family);
+        }
+    }
+
     let mut out = String::new();
     for family in [
         &sessions,
@@ -373,7 +430,11 @@ async fn render(app: &App) -> anyhow::Result<String> {
         &connections,
         &shed,
         &streams,
-    ] {
+        &http,
+    ]
+    .into_iter()
+    .chain(&process_families)
+    {
         family.write(&mut out);
     }
     Ok(out)

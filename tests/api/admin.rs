@@ -422,6 +422,10 @@ async fn users_snippet_settings_and_the_live_view() {
         (Some(ANNE.aad), Some(true))
     );
     assert_eq!(agent["capacity"], 2);
+    assert_eq!(
+        agent["displayName"], ANNE.name,
+        "agents are named, not only ids"
+    );
     let ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
     let id = teams::invitation_for(&app, ANNE, 1).await;
     let (_, _, live) = api.get("/live").await;
@@ -447,6 +451,7 @@ async fn users_snippet_settings_and_the_live_view() {
         (session["state"].as_str(), session["agent"].as_str()),
         (Some("connected"), Some(ANNE.aad))
     );
+    assert_eq!(session["agentName"], ANNE.name);
     assert_eq!(live["queues"][0]["length"], 0);
     assert_eq!(live["agents"][0]["sessions"], 1);
 }

@@ -128,9 +128,13 @@ async fn an_invalid_file_names_every_problem_and_writes_nothing() {
     ] {
         assert!(err.contains(&format!("  {path}")), "{path} in {err}");
     }
-    let exported = cli.export();
-    assert_eq!(exported["services"], json!([]), "nothing written");
-    assert_eq!(exported["users"], json!([]));
+    // Nothing written: the store does not even know the tenant (export refuses it, by id and
+    // by the `demo` alias alike).
+    for tenant in [DEMO_TENANT, "demo"] {
+        let (ok, out, err) = cli.run(&["export", "--tenant", tenant]);
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(err.contains("this store has no tenant"), "{err}");
+    }
 
     for (text, says) in [
         ("{", "invalid_json"),

@@ -17,7 +17,7 @@ const ORIGIN: &str = "https://shop.example.com";
 
 /// The service of `teams::seed` with a look of its own, its members stored (not yet signed in).
 async fn seed(app: &TestApp) {
-    let workflow = teams::queue_workflow("im", "longestIdle", 30);
+    let workflow = teams::queue_workflow("im", "direct", 30);
     let service: Service = serde_json::from_value(json!({
         "id": "support", "name": "Support", "workflow": "im", "members": [ANNE.aad],
         "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
@@ -141,7 +141,14 @@ async fn nobody_there_the_customer_leaves_a_message_that_reaches_the_tenant() {
 
     // Once an agent of the service is signed in, the widget offers a chat again.
     Teams { app: &app }.install(ANNE).await;
-    let (_, config) = widget(&app, teams::CONTACT, teams::KEY).await;
+    let mut config = Value::Null;
+    for _ in 0..200 {
+        config = widget(&app, teams::CONTACT, teams::KEY).await.1;
+        if config["available"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     assert_eq!(config["available"], true, "{config}");
 }
 
@@ -150,8 +157,18 @@ async fn the_survey_is_taken_once_after_the_chat_and_counted_in_the_kpis() {
     let app = teams::spawn().await;
     let api = Api::new(&app, TENANT_ID).await;
     seed(&app).await;
-    // Someone is there, so the chat waits for them instead of ending at once.
+    // Someone is there (once the engine knows it), so the chat waits for them instead of
+    // ending at once.
     Teams { app: &app }.install(ANNE).await;
+    let mut available = false;
+    for _ in 0..200 {
+        if widget(&app, teams::CONTACT, teams::KEY).await.1["available"] == true {
+            available = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(available, "Anne signed in");
     let customer = teams::start_chat(&app, "Ada", None).await;
     let path = format!("/sessions/{}/survey", customer.session);
     let token = Some(customer.token.as_str());

@@ -165,3 +165,76 @@ async fn metrics_count_sessions_queues_agents_offers_and_the_outbox() {
     assert_eq!(m["switchboard_outbox_delivery_seconds_inf{}"], delivered);
     assert_eq!(m["switchboard_outbox_delivery_seconds_count{}"], delivered);
 }
+
+/// Every HTTP request is counted by its route template (never a path's values) and status,
+/// with its latency; the process itself is described (issue 17, item 12).
+#[tokio::test]
+async fn metrics_count_http_requests_by_route_and_status_and_describe_the_process() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let r = http
+            .get(format!(
+                "{}/api/interact/v1/sessions/{}",
+                app.address, ada.session
+            ))
+            .bearer_auth(&ada.token)
+            .send()
+            .await
+            .expect("state");
+        assert_eq!(r.status(), 200);
+    }
+    let r = http
+        .get(format!("{}/api/interact/v1/sessions/nope", app.address))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("unknown");
+    assert_eq!(r.status(), 404);
+    let r = http
+        .get(format!("{}/no/such/path", app.address))
+        .send()
+        .await
+        .expect("none");
+    assert_eq!(r.status(), 404);
+
+    // Route templates hold braces, which the test's parser does not take inside a label value
+    // (Prometheus does): these lines are read as text.
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let count = |labels: &str| {
+        let prefix = format!("switchboard_http_request_duration_seconds_count{{{labels}}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let route = "route=\"/api/interact/v1/sessions/{session}\"";
+    assert_eq!(
+        count(&format!("method=\"GET\",{route},status=\"200\"")),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        count(&format!("method=\"GET\",{route},status=\"404\"")),
+        Some(1.0)
+    );
+    assert_eq!(
+        count("method=\"GET\",route=\"(no route)\",status=\"404\""),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains(&ada.session) && !text.contains("nope"),
+        "no path value is a label"
+    );
+    let m = scrape(&app).await;
+    assert!(m["process_resident_memory_bytes{}"] > 1e6);
+    assert!(m["process_open_fds{}"] >= 3.0);
+    assert!(m.contains_key("process_cpu_seconds_total{}"));
+    assert!(m["process_start_time_seconds{}"] > 1.7e9);
+}

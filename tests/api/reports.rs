@@ -485,7 +485,7 @@ async fn reports_refuse_bad_parameters_and_other_tenants() {
             "invalid_parameter",
             "slaSeconds",
         ),
-        ("/reports/kpis?user=u1", "unknown_parameter", "user"),
+        ("/reports/kpis?agent=u1", "unknown_parameter", "agent"),
     ] {
         let (status, _, body) = api.get(path).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");

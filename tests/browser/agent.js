@@ -11,7 +11,9 @@ const http = require("http");
 const TENANT = "00000000-0000-0000-0000-0000000000001";
 
 async function startAgent(base, who = {}) {
-  const me = { id: who.id || "29:sim-agent", name: who.name || "Anne Agent", aad: who.aad || "00000000-0000-0000-0000-0000000000a9" };
+  // A new agent each time by default: one left busy by an earlier run takes no new chat.
+  const n = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
+  const me = { id: who.id || "29:sim-" + n, name: who.name || "Anne Agent", aad: who.aad || "00000000-0000-0000-0000-0000" + n };
   const personal = "a:personal-sim-" + Date.now();
   const posts = [];
   let waiters = [];

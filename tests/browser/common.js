@@ -76,6 +76,12 @@ function servePage(html) {
     resolve({ url: "http://localhost:" + server.address().port + "/", close: () => server.close() })));
 }
 
+// The customer ends the chat (so that a test leaves no chat waiting in the queue).
+async function endChat(page) {
+  await page.getByRole("button", { name: "End chat" }).click();
+  await page.getByRole("status").getByText("The chat has ended.").waitFor({ timeout: 15000 });
+}
+
 function expect(condition, what) {
   if (!condition) throw new Error("expected: " + what);
 }
@@ -108,4 +114,4 @@ function run(name, scenario) {
   });
 }
 
-module.exports = { servePage, launch, snippetOf, axe, widgetState, startChat, expect, run };
+module.exports = { servePage, launch, snippetOf, axe, widgetState, startChat, endChat, expect, run };

@@ -8,7 +8,7 @@
 // the greeting, the queue state); server text with HTML stays text; axe-core finds no
 // violation (light and dark); on a 375x740 phone the panel is full screen and traps focus.
 // Screenshots in OUT_DIR: hostile-*.png. Needs no agent.
-const { servePage, snippetOf, axe, widgetState, startChat, expect, run } = require("./common");
+const { servePage, snippetOf, axe, widgetState, startChat, endChat, expect, run } = require("./common");
 
 function shopPage(s, extra = "") {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -116,6 +116,7 @@ run("hostile", async ({ browser, url, shot }) => {
   await page.emulateMedia({ colorScheme: "dark" });
   await shot(page, "hostile-desktop-chat-dark.png");
   await axe(page, "chat, dark");
+  await endChat(page);
   await context.close();
 
   // Phone, 375x740: full screen, focus kept in the panel, Escape back to the launcher.
@@ -148,6 +149,7 @@ run("hostile", async ({ browser, url, shot }) => {
     await p.waitForTimeout(500);
     await shot(p, `hostile-phone-chat-${scheme}.png`);
     await axe(p, "phone chat, " + scheme);
+    await endChat(p);
     await p.keyboard.press("Escape");
     const w = await widgetState(p);
     expect(!w.open && w.active === "Open chat", "Escape on a phone closes and focuses the launcher");

@@ -7,7 +7,7 @@
 // (status "offline", sent when back online; the event stream reconnects). Finally a reload
 // replays the conversation from the server: every message exactly once, all "Sent".
 // Screenshots in OUT_DIR: lost-*.png. Needs no agent.
-const { widgetState, startChat, expect, run } = require("./common");
+const { widgetState, startChat, endChat, expect, run } = require("./common");
 
 const MESSAGES = "**/api/interact/v1/sessions/*/messages";
 
@@ -113,6 +113,7 @@ run("lost", async ({ browser, url, shot }) => {
   const left = await page.evaluate(() => Object.keys(sessionStorage).map((k) => JSON.parse(sessionStorage.getItem(k))).filter((s) => s && s.pending && s.pending.length).length);
   expect(left === 0, "nothing left pending");
   await shot(page, "lost-replayed.png");
+  await endChat(page);
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
 });
 

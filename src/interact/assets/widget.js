@@ -413,7 +413,8 @@
       ".composer textarea{flex:1;resize:none;max-height:140px;min-height:44px;border-radius:22px;padding:11px 16px}" +
       ".composer .icon{color:var(--fg)}.composer .send{background:var(--accent);color:var(--afg);width:44px;height:44px}" +
       ".cerr{padding:0 16px}.endbox{padding:12px 16px 16px;border-top:1px solid var(--soft);display:flex;flex-direction:column;gap:8px}" +
-      ".endbox p{margin:0}.endbox .btns{display:flex;flex-wrap:wrap;gap:8px}" +
+      ".bubble.file{display:flex;gap:6px;align-items:center}.bubble.file svg{width:18px;height:18px;fill:currentColor;flex:none}" +
+      ".endbox p{margin:0}.endbox .btn{min-height:40px;padding:8px 12px;font-size:14px}.endbox .btns{display:flex;flex-wrap:wrap;gap:8px}" +
       "fieldset{border:0;padding:0;margin:0}legend{font-weight:600;padding:0;margin-bottom:6px}" +
       ".stars{display:flex;gap:2px}.stars label{position:relative;cursor:pointer;font-size:30px;line-height:1;color:var(--muted);padding:2px 4px;border-radius:6px}" +
       ".stars label.on{color:#b35900}.sb.dark .stars label.on{color:#ffb547}" +
@@ -541,6 +542,11 @@
     var form = h("form", { cls: "card", novalidate: true, "aria-label": button }, [].concat(
       field(kind + "-name", W.name, nameIn), field(kind + "-email", W.email, emailIn), field(kind + "-msg", messageLabel, msgIn),
       [h("div", { cls: "check" }, [consentIn, h("label", { "for": kind + "-consent", text: W.consent })]), err, submit]));
+    function fixed(e) {
+      if (e.target.getAttribute("aria-invalid")) { e.target.removeAttribute("aria-invalid"); err.textContent = ""; }
+    }
+    form.addEventListener("input", fixed);
+    form.addEventListener("change", fixed);
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var name = nameIn.value.trim(), email = emailIn.value.trim(), text = msgIn.value;
@@ -721,10 +727,10 @@
     node.sbLine = { at: at, who: who, text: text };
     return node;
   }
-  function bubbleMine(id, text, at) {
-    var node = item("me", W.you, text, at);
+  function bubbleMine(id, text, at, fileName) {
+    var node = item("me", W.you, fileName ? "\uD83D\uDCCE " + fileName : text, at);
     var meta = h("div", { cls: "meta" });
-    node.appendChild(h("div", { cls: "bubble" }, [richText(text)]));
+    node.appendChild(h("div", { cls: "bubble" + (fileName ? " file" : "") }, fileName ? [icon("clip"), fileName] : [richText(text)]));
     node.appendChild(meta);
     var b = { id: id, node: node, meta: meta, seen: false, at: at };
     node.sbMine = b;
@@ -953,16 +959,19 @@
   }
 
   /* ---------- the end ---------- */
+  var ending = false;
   function endChat() {
     var current = S;
-    els.end.disabled = true;
+    if (ending) return;
+    ending = true; // (not disabled: the button keeps focus until the end box takes it)
     call("/sessions/" + enc(S.id) + "/end", { method: "POST", auth: true }).then(function (r) {
-      els.end.disabled = false;
+      ending = false;
       if ((r.ok || r.status === 404) && S === current) ended();
-    }, function () { els.end.disabled = false; composerErr.textContent = W.errNetwork; });
+    }, function () { ending = false; composerErr.textContent = W.errNetwork; });
   }
   function ended() {
     if (!S || S.ended && endBox && !endBox.hidden) return;
+    var active = shadow.activeElement, lostFocus = active && (active === els.end || composer.contains(active) || choicesEl.contains(active));
     S.ended = true;
     save();
     if (es) es.close();
@@ -977,12 +986,13 @@
     renderStatus();
     clear(endBox);
     endBox.hidden = false;
-    endBox.appendChild(h("p", { text: W.ended }));
     if (cfg.survey && !S.survey) endBox.appendChild(survey());
     endBox.appendChild(h("div", { cls: "btns" }, [
       h("button", { type: "button", cls: "btn", text: W.newChat, onclick: newChat }),
       h("button", { type: "button", cls: "btn btn2", text: W.download, onclick: download })
     ]));
+    // What had focus is gone: it goes to what comes next, the survey or the buttons.
+    if (lostFocus) endBox.querySelector("input,button").focus({ preventScroll: true });
   }
   function newChat() {
     if (es) es.close();
@@ -1067,7 +1077,7 @@
     composerErr.textContent = "";
     if (file.size > cfg.uploads.maxBytes) { composerErr.textContent = t("fileTooLarge", size(cfg.uploads.maxBytes)); return; }
     if (!typeAllowed(file.type)) { composerErr.textContent = W.fileType; return; }
-    var b = bubbleMine("file:" + uuid(), "\uD83D\uDCCE " + file.name, Date.now());
+    var b = bubbleMine("file:" + uuid(), null, Date.now(), file.name);
     b.seen = true;
     upload(file, b);
     scrollDown(true);
