@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::messages::send_message;
-use super::session::{CustomerSession, cors, session_contact};
+use super::session::{CustomerSession, any_origin, cors, session_contact};
 use super::stream::events;
 use super::validate::{CustomerEmail, DisplayName, MessageText};
 use crate::app::AppState;
@@ -86,10 +86,12 @@ fn preflight_headers(mut allowed: HeaderMap) -> Response {
     (StatusCode::NO_CONTENT, allowed).into_response()
 }
 
+/// The contact, or a 404 `unknown_contact` the page can read (a wrong `data-contact`).
 pub(super) async fn find_contact(app: &AppState, contact: &str) -> Result<Contact, Refused> {
-    contacts::find(&app.pool, contact)
-        .await?
-        .ok_or_else(|| Refused::new(StatusCode::NOT_FOUND, "unknown_contact", "no such contact"))
+    contacts::find(&app.pool, contact).await?.ok_or_else(|| {
+        Refused::new(StatusCode::NOT_FOUND, "unknown_contact", "no such contact")
+            .with(&any_origin())
+    })
 }
 
 /// Whether `presented` is the contact's widget key (compared in constant time).
@@ -144,15 +146,18 @@ async fn create_session(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult {
-    app.limits.new_session(&client.to_string())?;
-    let name = DisplayName::parse(&body.display_name)
-        .map_err(|e| bad_request("invalid_display_name", e))?;
-    let email = CustomerEmail::parse(&body.email).map_err(|e| bad_request("invalid_email", e))?;
+    // Every refusal is readable by the page, so the widget can tell the customer why.
+    app.limits
+        .new_session(&client.to_string())
+        .map_err(|l| Refused::from(l).with(&any_origin()))?;
+    let contact = find_contact(&app, &contact_id).await?;
+    let cors_headers = cors(&contact, &headers)?;
+    let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors_headers);
+    let name =
+        DisplayName::parse(&body.display_name).map_err(|e| refuse("invalid_display_name", e))?;
+    let email = CustomerEmail::parse(&body.email).map_err(|e| refuse("invalid_email", e))?;
     if !body.privacy_consent {
-        return Err(bad_request(
-            "consent_required",
-            "privacyConsent must be true",
-        ));
+        return Err(refuse("consent_required", "privacyConsent must be true"));
     }
     let first = body
         .message
@@ -160,16 +165,15 @@ async fn create_session(
         .filter(|m| !m.trim().is_empty())
         .map(MessageText::parse)
         .transpose()
-        .map_err(|e| bad_request("invalid_message", e))?;
-    let contact = find_contact(&app, &contact_id).await?;
+        .map_err(|e| refuse("invalid_message", e))?;
     if !key_matches(&contact, &body.widget_key) {
         return Err(Refused::new(
             StatusCode::FORBIDDEN,
             "invalid_widget_key",
             "the widget key does not match this contact",
-        ));
+        )
+        .with(&cors_headers));
     }
-    let cors_headers = cors(&contact, &headers)?;
     let available = match &contact.target {
         Target::Service(s) => s.can_receive_im().map_err(|r| r.0),
         Target::User(u) => u
@@ -178,11 +182,10 @@ async fn create_session(
             .ok_or_else(|| "this person does not take chats".to_owned()),
     };
     if let Err(reason) = available {
-        return Err(Refused::new(
-            StatusCode::FORBIDDEN,
-            "interact_unavailable",
-            &reason,
-        ));
+        return Err(
+            Refused::new(StatusCode::FORBIDDEN, "interact_unavailable", &reason)
+                .with(&cors_headers),
+        );
     }
 
     let session = uuid::Uuid::new_v4().to_string();

@@ -110,7 +110,9 @@ pub(super) async fn leave_message(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LeaveMessage>,
 ) -> ApiResult {
-    app.limits.new_session(&client.to_string())?;
+    app.limits
+        .new_session(&client.to_string())
+        .map_err(|l| Refused::from(l).with(&super::session::any_origin()))?;
     let contact = find_contact(&app, &contact_id).await?;
     let cors_headers = cors(&contact, &headers)?;
     let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors_headers);

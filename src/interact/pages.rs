@@ -14,6 +14,15 @@ use crate::http::problem::Problem;
 
 const WIDGET_JS: &str = include_str!("assets/widget.js");
 
+/// The preview's sample website (static; no external assets).
+const PREVIEW_STYLE: &str = "body{margin:0;font:16px/1.5 Georgia,serif;color:#222;background:#faf8f3}\
+header{display:flex;justify-content:space-between;align-items:center;padding:16px 32px;background:#2f3e46;color:#fff}\
+header nav a{color:#fff;margin-left:20px;text-decoration:none}\
+.hero{padding:64px 32px;background:#e9e4d8}.hero h1{font-size:40px;margin:0 0 8px}\
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:24px;padding:32px}\
+.card{background:#fff;border-radius:12px;padding:20px;box-shadow:0 1px 3px rgba(0,0,0,.1)}\
+.note{margin:32px;padding:12px 16px;border:1px dashed #888;font:14px system-ui,sans-serif}";
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/interact/widget.js", get(widget))
@@ -72,11 +81,32 @@ async fn preview(State(app): State<AppState>, Path(contact_id): Path<String>) ->
     };
     let interact = contact.interact();
     let key = interact.widget_key.clone().unwrap_or_default();
+    let snippet = snippet("", &contact_id, &key);
+    let dev_note = if app.settings.is_anonymous() {
+        "<p class=\"note\">Dev mode: with no agent signed in, the widget shows what a customer sees \
+         when nobody is available (a form to leave a message). To answer chats as an agent, run \
+         <code>scripts/playground.sh</code> or the Agents Playground (README, Quick start), then \
+         reload this page.</p>"
+    } else {
+        ""
+    };
+    // A sample company website, so the widget is seen as customers will see it: a launcher in
+    // the corner of someone else's page.
     let page = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Chat preview</title>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body><h1>Chat preview</h1><p>This page shows the chat widget as customers will see it.</p>\n{}\n</body></html>\n",
-        snippet("", &contact_id, &key)
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Chat preview</title><style>{PREVIEW_STYLE}</style></head><body>\
+         <header><strong>Acme Tea Co.</strong><nav><a href=\"#\">Shop</a><a href=\"#\">About</a>\
+         <a href=\"#\">Contact</a></nav></header>\
+         <section class=\"hero\"><h1>Fine teas since 1901</h1><p>This is a sample website: the chat \
+         button in the corner is the widget, as your customers will see it.</p></section>\
+         <section class=\"grid\"><div class=\"card\"><h2>Green</h2><p>Sencha, matcha, gyokuro.</p></div>\
+         <div class=\"card\"><h2>Black</h2><p>Assam, Darjeeling, Ceylon.</p></div>\
+         <div class=\"card\"><h2>Herbal</h2><p>Rooibos, mint, chamomile.</p></div></section>\
+         {dev_note}<p class=\"note\">Preview of contact <code>{}</code>. Paste this snippet before \
+         &lt;/body&gt; on your site: <code>{}</code></p>\n{snippet}\n</body></html>\n",
+        crate::http::html::escape_html(&contact_id),
+        crate::http::html::escape_html(&snippet),
     );
     let csp = frame_ancestors(interact.restrict_access, &interact.domain_templates);
     let mut response = Html(page).into_response();

@@ -124,6 +124,19 @@ pub(super) async fn session_contact(
     Ok((row, contact))
 }
 
+/// `Access-Control-Allow-Origin: *`, for refusals made before the contact (and so its allowed
+/// origins) is known: a page may read why it was refused (a rate limit, a wrong contact),
+/// which reveals nothing and lets the widget say so. No request carries credentials, so `*`
+/// grants nothing else. A site the contact does not allow reads nothing.
+pub(super) fn any_origin() -> HeaderMap {
+    let mut out = HeaderMap::new();
+    out.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    out
+}
+
 /// CORS headers for an allowed `Origin`, or a 403 without any.
 pub(super) fn cors(contact: &Contact, headers: &HeaderMap) -> Result<HeaderMap, Refused> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());

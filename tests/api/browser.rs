@@ -71,6 +71,25 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     .await;
     let teams = Teams { app: &app };
     teams.install(ANNE).await;
+    // The engine knows she is signed in before the page asks.
+    let mut staffed = false;
+    for _ in 0..200 {
+        let config: serde_json::Value = reqwest::get(format!(
+            "{}/api/interact/v1/contacts/web/widget?key=k",
+            app.address
+        ))
+        .await
+        .expect("config")
+        .json()
+        .await
+        .expect("json");
+        if config["available"] == true {
+            staffed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(staffed, "Anne signed in");
     crate::helpers::teams::start_chat_on(&app, "web", "k", "Bea", "bea@example.com", None).await;
     let first = crate::helpers::teams::invitation_for(&app, ANNE, 1).await;
     teams.answer(ANNE, "im.invitation.accept", &first).await;
@@ -132,6 +151,27 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     );
     assert!(agent.is_some(), "the customer never wrote");
     assert!(screenshot.exists());
+
+    // The widget on a hostile page of another origin, with nothing typed lost (429, aborted
+    // sends, offline, reloads), and its states (wrong contact, languages, leave a message,
+    // themes); each writes its screenshots next to the chat's. Anne is still signed in, so a
+    // chat is offered; these customers wait in the queue.
+    for script in ["hostile.js", "lost.js", "states.js"] {
+        let output = tokio::process::Command::new("node")
+            .arg(root.join("tests/browser").join(script))
+            .arg(format!("{}/interact/preview/web", app.address))
+            .arg(&artifacts)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("node");
+        assert!(
+            output.status.success(),
+            "{script}\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }
 
 /// The widget a company embeds stays one small script (≤ 35 KB gzipped, as served) that never
