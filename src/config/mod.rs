@@ -111,6 +111,8 @@ pub struct PreferencesSettings {
 pub struct InteractSettings {
     /// A session without customer activity for this long is ended.
     pub inactivity: Duration,
+    /// The largest file a customer may upload in the widget (0: no uploads).
+    pub upload_max_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +291,7 @@ impl Settings {
             .set_default("outbox.attempts_per_claim", 4)?
             .set_default("outbox.retention_secs", 7 * 24 * 3600)?
             .set_default("interact.inactivity_secs", 30 * 60)?
+            .set_default("interact.upload_max_bytes", 10 * 1024 * 1024)?
             .set_default("bot.service_url", DEFAULT_SERVICE_URL)?
             .set_default("preferences.authority_url", DEFAULT_AUTHORITY_URL)?
             .set_default("preferences.session_hours", 8)?

@@ -64,6 +64,7 @@ struct RawPreferences {
 #[serde(deny_unknown_fields)]
 struct RawInteract {
     inactivity_secs: u64,
+    upload_max_bytes: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,6 +431,12 @@ impl TryFrom<RawSettings> for Settings {
                     raw.interact.inactivity_secs,
                     60,
                 )?),
+                upload_max_bytes: usize::try_from(within(
+                    "interact.upload_max_bytes",
+                    raw.interact.upload_max_bytes,
+                    0..=100 * 1024 * 1024,
+                )?)
+                .unwrap_or(0),
             },
             preferences: PreferencesSettings {
                 authority_url: parse_url(

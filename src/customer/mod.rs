@@ -2,11 +2,13 @@
 //! stream ([`store`]), the worker that turns engine effects into customer events ([`events`]),
 //! the per-session gate that orders messages and ends ([`gates`]), and the ends decided outside
 //! the engine ([`ending`]: the customer leaves, the agent ends the chat), and what customers
-//! leave besides chats ([`feedback`]: messages when nobody was available, surveys). The customer API
+//! leave besides chats ([`feedback`]: messages when nobody was available, surveys; [`files`]:
+//! their uploads). The customer API
 //! (`interact`) and the Teams side (`bot`) both use it; it serves no HTTP.
 
 pub mod ending;
 pub mod events;
 pub mod feedback;
+pub mod files;
 pub mod gates;
 pub mod store;

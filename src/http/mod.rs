@@ -6,6 +6,7 @@
 
 pub mod client_ip;
 pub mod extract;
+pub mod files;
 pub mod html;
 pub mod landing;
 pub mod limits;

@@ -63,6 +63,15 @@ pub fn router() -> Router<AppState> {
             "/sessions/{session}/survey",
             post(super::feedback::survey).options(preflight_session),
         )
+        .route(
+            "/sessions/{session}/files",
+            post(super::files::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::files::MAX_UPLOAD_BODY,
+                ))
+                .options(preflight_session),
+        )
+        .route("/files/{id}", get(super::files::serve))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
 }
 

@@ -32,7 +32,7 @@ pub(super) struct KeyQuery {
 }
 
 /// `GET /contacts/{contact}/widget?key=`: the contact's look, whether anyone takes its chats
-/// now, and what the widget may offer (leave a message, survey; no uploads yet).
+/// now, and what the widget may offer (leave a message, survey, uploads).
 pub(super) async fn widget_config(
     State(app): State<AppState>,
     Path(contact_id): Path<String>,
@@ -86,7 +86,10 @@ pub(super) async fn widget_config(
         "available": available,
         "offlineMessages": takes_chats,
         "survey": true,
-        "uploads": null,
+        "uploads": (app.settings.interact.upload_max_bytes > 0).then(|| json!({
+            "maxBytes": app.settings.interact.upload_max_bytes,
+            "types": crate::customer::files::TYPES,
+        })),
     });
     Ok((cors_headers, axum::Json(body)).into_response())
 }

@@ -38,10 +38,10 @@ pub(super) async fn send_message(
         Err(refused) => return Err(address_limited.map_or(refused, Refused::from)),
     };
     let text = MessageText::parse(&body.text)
-        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "invalid_message", e))?;
+        .map_err(|e| session.refuse(StatusCode::BAD_REQUEST, "invalid_message", e))?;
     let client_id = body.client_message_id.trim();
     if client_id.is_empty() || client_id.chars().count() > 100 {
-        return Err(Refused::new(
+        return Err(session.refuse(
             StatusCode::BAD_REQUEST,
             "invalid_client_message_id",
             "clientMessageId must be 1 to 100 characters",
@@ -90,7 +90,7 @@ pub(super) async fn send_message(
 
 /// Stores a customer's message and hands it to the engine, unless the session has ended (see
 /// [`crate::customer::ending`]: the gate keeps a concurrent end from slipping in between).
-async fn customer_message(
+pub(super) async fn customer_message(
     app: &AppState,
     tenant: &str,
     session: &str,

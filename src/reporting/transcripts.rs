@@ -175,6 +175,7 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
         for table in [
             "interact_events",
             "interact_messages",
+            "interact_files",
             "whatsapp_outbound",
             "whatsapp_media",
             "whatsapp_sessions",

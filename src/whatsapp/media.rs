@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -75,13 +74,6 @@ async fn fetch_pending(app: &AppState, shutdown: &CancellationToken) -> sqlx::Re
 }
 
 /// Types a browser may show inline; everything else is a download.
-fn inline(mime: &str) -> bool {
-    matches!(
-        mime,
-        "image/jpeg" | "image/png" | "image/webp" | "image/gif"
-    )
-}
-
 /// `GET /api/whatsapp/media/{id}`
 pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let not_found = || Refused::new(StatusCode::NOT_FOUND, "not_found", "no such file");
@@ -92,53 +84,11 @@ pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -
         return Err(not_found());
     };
     match (row.state.as_str(), row.bytes) {
-        ("stored", Some(bytes)) => {
-            let mime = row
-                .mime_type
-                .as_deref()
-                .filter(|m| m.len() < 100 && m.bytes().all(|b| b.is_ascii_graphic()))
-                .unwrap_or("application/octet-stream");
-            let disposition = if inline(mime) { "inline" } else { "attachment" };
-            let name: String = row
-                .filename
-                .as_deref()
-                .unwrap_or(&row.kind)
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .take(100)
-                .collect();
-            let mut response = (StatusCode::OK, bytes).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_str(mime)
-                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-            );
-            if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{name}\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, v);
-            }
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "sandbox; default-src 'none'; img-src 'self'; media-src 'self'",
-                ),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            Ok(response)
-        }
+        ("stored", Some(bytes)) => Ok(crate::http::files::stored_file(
+            bytes,
+            row.mime_type.as_deref(),
+            row.filename.as_deref().unwrap_or(&row.kind),
+        )),
         ("failed", _) => Err(Refused::new(
             StatusCode::GONE,
             "media_unavailable",

@@ -228,3 +228,163 @@ async fn the_survey_is_taken_once_after_the_chat_and_counted_in_the_kpis() {
         "the chat was nobody's (Anne was only offered it): {other}"
     );
 }
+
+async fn upload(
+    app: &TestApp,
+    session: &str,
+    token: &str,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/sessions/{session}/files?name={name}",
+            app.address
+        ))
+        .header("origin", ORIGIN)
+        .header("content-type", content_type)
+        .bearer_auth(token)
+        .body(bytes)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    // The page reads every answer but "no such session" (which reveals nothing).
+    if status != StatusCode::NOT_FOUND {
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().expect("header")),
+            Some(ORIGIN),
+            "{name}: {status}"
+        );
+    }
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_customer_sends_a_file_that_the_agent_opens_by_its_link() {
+    let app =
+        teams::spawn_with(teams::config().env("SWITCHBOARD_INTERACT__UPLOAD_MAX_BYTES", "4096"))
+            .await;
+    seed(&app).await;
+    Teams { app: &app }.install(ANNE).await;
+    let (_, config) = widget(&app, teams::CONTACT, teams::KEY).await;
+    assert_eq!(config["uploads"]["maxBytes"], 4096);
+    assert!(
+        config["uploads"]["types"]
+            .as_array()
+            .expect("types")
+            .contains(&json!("image/png"))
+    );
+    let customer = teams::start_chat(&app, "Ada", None).await;
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 100]].concat();
+
+    // Refused: too large, a type not taken, bytes that are not what the type says, a bad name.
+    for (name, kind, bytes, status, code) in [
+        (
+            "big.png",
+            "image/png",
+            [png.clone(), vec![0; 5000]].concat(),
+            413,
+            "file_too_large",
+        ),
+        (
+            "page.html",
+            "text/html",
+            b"<p>hi</p>".to_vec(),
+            415,
+            "file_type_not_allowed",
+        ),
+        (
+            "fake.png",
+            "image/png",
+            b"<script>alert(1)</script>".to_vec(),
+            415,
+            "file_type_not_allowed",
+        ),
+        ("%20", "image/png", png.clone(), 400, "invalid_file_name"),
+    ] {
+        let (got, problem) =
+            upload(&app, &customer.session, &customer.token, name, kind, bytes).await;
+        assert_eq!(
+            (got.as_u16(), problem["code"].as_str()),
+            (status, Some(code)),
+            "{name}"
+        );
+    }
+
+    let (status, sent) = upload(
+        &app,
+        &customer.session,
+        &customer.token,
+        "receipt.png",
+        "image/png",
+        png.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(
+        (sent["name"].as_str(), sent["size"].as_u64()),
+        (Some("receipt.png"), Some(108))
+    );
+    let id = sent["id"].as_str().expect("id");
+    // In the conversation as the customer's message, with the agent's link.
+    let event = customer
+        .wait_event(&app, "the file message", |e| e["type"] == "customerMessage")
+        .await;
+    let text = event["text"].as_str().expect("text");
+    let link = format!("{}/api/interact/v1/files/{id}", app.address);
+    assert!(
+        text.contains("receipt.png") && text.contains(&link),
+        "{text}"
+    );
+    assert_eq!(event["clientMessageId"], format!("file:{id}"));
+    let file = reqwest::get(&link).await.expect("file");
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "image/png");
+    assert_eq!(file.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        file.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("sandbox")
+    );
+    assert_eq!(file.bytes().await.expect("bytes").to_vec(), png);
+    let missing = reqwest::get(format!(
+        "{}/api/interact/v1/files/{}",
+        app.address,
+        "0".repeat(32)
+    ))
+    .await
+    .expect("missing");
+    assert_eq!(missing.status(), 404);
+
+    // Another session's token opens nothing; after the end, no more files.
+    let (status, _) = upload(
+        &app,
+        &customer.session,
+        "wrong",
+        "x.png",
+        "image/png",
+        png.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    customer.leave(&app).await;
+    let (status, problem) = upload(
+        &app,
+        &customer.session,
+        &customer.token,
+        "late.png",
+        "image/png",
+        png,
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("session_ended"))
+    );
+}

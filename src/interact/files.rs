@@ -1,0 +1,210 @@
+//! `POST /sessions/{session}/files?name=`: a customer's file (the raw body, its type in
+//! `Content-Type`), checked — size (`interact.upload_max_bytes`), type (images, PDF, text) and
+//! that the bytes are of that type — stored with the session, and put in the conversation as
+//! the customer's message with a link the agent opens (`GET /files/{id}`, a random key; the
+//! file is deleted with the transcript).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::messages::customer_message;
+use super::session::CustomerSession;
+use super::validate::MessageText;
+use crate::app::AppState;
+use crate::customer::files::{self, StoredFile, TYPES};
+use crate::customer::store::{Accepted, CustomerState};
+use crate::http::client_ip::ClientIp;
+use crate::http::problem::{ApiResult, Refused};
+
+/// The hard cap of an upload's body, whatever the setting (which may only be lower).
+pub(super) const MAX_UPLOAD_BODY: usize = 100 * 1024 * 1024;
+
+#[derive(Deserialize)]
+pub(super) struct NameQuery {
+    #[serde(default)]
+    name: String,
+}
+
+/// The file's name as shown: its last path segment, trimmed, 1 to 200 characters of text.
+fn file_name(raw: &str) -> Option<String> {
+    let name = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    let ok = !name.is_empty()
+        && name.chars().count() <= 200
+        && !name
+            .chars()
+            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c));
+    ok.then(|| name.to_owned())
+}
+
+pub(super) async fn upload(
+    State(app): State<AppState>,
+    ClientIp(client): ClientIp,
+    session: Result<CustomerSession, Refused>,
+    Query(query): Query<NameQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let address_limited = app.limits.message_from(&client.to_string()).err();
+    let session = match session {
+        Ok(s) => s,
+        Err(refused) => return Err(address_limited.map_or(refused, Refused::from)),
+    };
+    if let Some(limited) = address_limited {
+        return Err(Refused::from(limited).with(&session.cors));
+    }
+    let max = app.settings.interact.upload_max_bytes;
+    if max == 0 {
+        return Err(session.refuse(
+            StatusCode::FORBIDDEN,
+            "uploads_disabled",
+            "this service takes no files (interact.upload_max_bytes is 0)",
+        ));
+    }
+    let too_large = || {
+        session.refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            &format!("a file may have at most {max} bytes"),
+        )
+    };
+    // Refused before reading the body when its announced length says so.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            session.refuse(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "the file could not be read",
+            )
+        }
+    })?;
+    if bytes.len() > max {
+        return Err(too_large());
+    }
+    if bytes.is_empty() {
+        return Err(session.refuse(StatusCode::BAD_REQUEST, "empty_file", "the file is empty"));
+    }
+    let name = file_name(&query.name).ok_or_else(|| {
+        session.refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_file_name",
+            "name must be 1 to 200 characters of text",
+        )
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !TYPES.contains(&content_type.as_str()) || !files::looks_like(&content_type, &bytes) {
+        return Err(session.refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "file_type_not_allowed",
+            &format!(
+                "a file must be one of {} (and be what its type says)",
+                TYPES.join(", ")
+            ),
+        ));
+    }
+    if session.row.state == CustomerState::Ended {
+        return Err(session.refuse(
+            StatusCode::CONFLICT,
+            "session_ended",
+            "the session has ended",
+        ));
+    }
+    app.limits
+        .message_in(session.id())
+        .map_err(|limited| Refused::from(limited).with(&session.cors))?;
+
+    let file = StoredFile {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        name,
+        content_type,
+        bytes: bytes.to_vec(),
+    };
+    let now = app.clock.now_ms();
+    files::store(&app.pool, session.tenant(), session.id(), &file, now).await?;
+    let size = file.bytes.len();
+    let text = format!(
+        "📎 {} ({}) — open it: {}/api/interact/v1/files/{}",
+        file.name,
+        human_size(size),
+        app.public_base,
+        file.id
+    );
+    let text = MessageText::parse(&text)
+        .map_err(|e| session.refuse(StatusCode::BAD_REQUEST, "invalid_file_name", e))?;
+    let client_id = format!("file:{}", file.id);
+    match customer_message(&app, session.tenant(), session.id(), &text, &client_id).await? {
+        Accepted::New(_) | Accepted::Duplicate => {}
+        Accepted::Ended => {
+            return Err(session.refuse(
+                StatusCode::CONFLICT,
+                "session_ended",
+                "the session has ended",
+            ));
+        }
+    }
+    tracing::info!(tenant.id = %session.tenant(), session.id = %session.id(), file.size = size, "customer sent a file");
+    Ok((
+        StatusCode::CREATED,
+        session.cors.clone(),
+        axum::Json(json!({"id": file.id, "name": file.name, "size": size, "contentType": file.content_type})),
+    )
+        .into_response())
+}
+
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.0} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// `GET /files/{id}`: the file behind an agent's link.
+pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let not_found = || Refused::new(StatusCode::NOT_FOUND, "not_found", "no such file");
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let file = files::find(&app.pool, &id).await?.ok_or_else(not_found)?;
+    Ok(crate::http::files::stored_file(
+        file.bytes,
+        Some(&file.content_type),
+        &file.name,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_name_is_its_last_segment_of_plain_text() {
+        assert_eq!(
+            file_name("C:\\Users\\ada\\photo.png").as_deref(),
+            Some("photo.png")
+        );
+        assert_eq!(file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(file_name("  "), None);
+        assert_eq!(file_name("a\u{202e}gnp.exe"), None);
+        assert_eq!(file_name(&"x".repeat(201)), None);
+        assert_eq!(human_size(2048), "2 KB");
+    }
+}
