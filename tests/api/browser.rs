@@ -60,13 +60,26 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     }))
     .expect("service");
     crate::helpers::put_service(&app, TENANT_ID, &workflow, &service).await;
+    // A chat nobody answers: this contact's workflow ends it at once, and the widget offers to
+    // leave a message instead.
+    let unanswered = json!({"id": "brief", "name": "Brief", "start": "a", "activities": {
+        "a": {"type": "Accept", "next": "bye"},
+        "bye": {"type": "Disconnect", "text": "Sorry, nobody has been able to answer yet."}
+    }});
+    let brief: Service = serde_json::from_value(json!({
+        "id": "brief", "name": "Brief", "workflow": "brief", "members": [ANNE.aad],
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": "brief", "widgetKey": "k"}
+    }))
+    .expect("service");
+    crate::helpers::put_service(&app, TENANT_ID, &unanswered, &brief).await;
     // Anne takes one chat at a time and is signed in with the bot, so the widget offers a chat
     // (with nobody there it offers to leave a message). She is busy with Bea's chat, so the
     // browser's customer waits in the queue and is told their place.
     crate::helpers::teams::store_user(
         &app,
         ANNE,
-        json!({"licenses": {"im": true}, "activeIn": ["web"], "capacity": 1}),
+        json!({"licenses": {"im": true}, "activeIn": ["web", "brief"], "capacity": 1}),
     )
     .await;
     let teams = Teams { app: &app };
@@ -156,10 +169,15 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     // sends, offline, reloads), and its states (wrong contact, languages, leave a message,
     // themes); each writes its screenshots next to the chat's. Anne is still signed in, so a
     // chat is offered; these customers wait in the queue.
-    for script in ["hostile.js", "lost.js", "states.js"] {
+    for (script, contact) in [
+        ("hostile.js", "web"),
+        ("lost.js", "web"),
+        ("states.js", "web"),
+        ("unanswered.js", "brief"),
+    ] {
         let output = tokio::process::Command::new("node")
             .arg(root.join("tests/browser").join(script))
-            .arg(format!("{}/interact/preview/web", app.address))
+            .arg(format!("{}/interact/preview/{contact}", app.address))
             .arg(&artifacts)
             .kill_on_drop(true)
             .output()

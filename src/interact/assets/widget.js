@@ -627,6 +627,7 @@
   var log, typingEl, choicesEl, composer, input, attachIn, composerErr, endBox;
   var es = null, streamTimer = 0, streamFails = 0, broken = false, seq = 0;
   var chatState = "connecting", agent = null, position = 0, typingUntil = 0, typingTimer = 0, limitedUntil = 0;
+  var wasConnected = false;
   var mine = {}; /* client message id → {node, meta, seen} */
   var fileIds = {};
   var lastSender = null;
@@ -647,6 +648,7 @@
     seq = 0;
     chatState = "connecting";
     agent = null;
+    wasConnected = false;
     position = 0;
     broken = false;
     streamFails = 0;
@@ -884,6 +886,7 @@
     switch (ev.type) {
       case "state":
         if (ev.state === "connected") {
+          wasConnected = true;
           var name = ev.agent || null;
           if (name && name !== agent) note(t("joined", name));
           agent = name;
@@ -986,21 +989,33 @@
     renderStatus();
     clear(endBox);
     endBox.hidden = false;
-    if (cfg.survey && !S.survey) endBox.appendChild(survey());
+    // Nobody answered: the customer may leave a message instead (no survey of a chat nobody had).
+    var unanswered = !wasConnected && cfg.offlineMessages;
+    if (cfg.survey && !S.survey && wasConnected) endBox.appendChild(survey());
     endBox.appendChild(h("div", { cls: "btns" }, [
-      h("button", { type: "button", cls: "btn", text: W.newChat, onclick: newChat }),
+      unanswered ? h("button", { type: "button", cls: "btn", text: W.offlineTitle, onclick: leaveMessage }) : null,
+      h("button", { type: "button", cls: unanswered ? "btn btn2" : "btn", text: W.newChat, onclick: newChat }),
       h("button", { type: "button", cls: "btn btn2", text: W.download, onclick: download })
-    ]));
+    ].filter(Boolean)));
     // What had focus is gone: it goes to what comes next, the survey or the buttons.
     if (lostFocus) endBox.querySelector("input,button").focus({ preventScroll: true });
   }
-  function newChat() {
+  function leaveMessage() {
+    newChat(true);
+  }
+  function newChat(leave) {
     if (es) es.close();
     es = null;
     clearTimeout(pumpTimer);
     S = null;
     try { sessionStorage.removeItem(storeKey); } catch (e) { /* ignore */ }
-    showStart();
+    if (leave === true) {
+      clear(els.body);
+      clear(els.foot);
+      els.bar.hidden = true;
+      els.end.hidden = true;
+      showUnavailable();
+    } else showStart();
     focusFirst();
   }
   function download() {
