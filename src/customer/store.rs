@@ -436,8 +436,21 @@ pub async fn events_after(
     session: &str,
     after: i64,
 ) -> sqlx::Result<Vec<(i64, CustomerEvent)>> {
+    Ok(timed_events_after(pool, session, after)
+        .await?
+        .into_iter()
+        .map(|(seq, _, event)| (seq, event))
+        .collect())
+}
+
+/// [`events_after`] with when each was stored (ms): `(seq, at, event)`.
+pub async fn timed_events_after(
+    pool: &Pool,
+    session: &str,
+    after: i64,
+) -> sqlx::Result<Vec<(i64, i64, CustomerEvent)>> {
     let rows = sqlx::query(
-        "SELECT seq, event FROM interact_events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
+        "SELECT seq, created_at, event FROM interact_events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
     )
     .bind(session)
     .bind(after)
@@ -447,8 +460,9 @@ pub async fn events_after(
         .into_iter()
         .filter_map(|r| {
             let seq: i64 = r.try_get("seq").ok()?;
+            let at: i64 = r.try_get("created_at").ok()?;
             let event = serde_json::from_str(&r.try_get::<String, _>("event").ok()?).ok()?;
-            Some((seq, event))
+            Some((seq, at, event))
         })
         .collect())
 }

@@ -55,7 +55,7 @@ pub(super) async fn events(
         session,
         after,
         signal,
-        Vec::<(i64, CustomerEvent)>::new().into_iter(),
+        Vec::<(i64, i64, CustomerEvent)>::new().into_iter(),
     );
     // Ends at shutdown, or when a newer stream of the session took this one's place.
     let stopping = app.stopping.clone();
@@ -69,12 +69,17 @@ pub(super) async fn events(
             let displaced = displaced.clone();
             async move {
                 loop {
-                    if let Some((seq, event)) = pending.next() {
+                    if let Some((seq, at, event)) = pending.next() {
                         last = seq;
+                        // The event with when it happened (ms), so the page shows its time.
+                        let mut data = serde_json::to_value(&event).unwrap_or_default();
+                        if let Some(object) = data.as_object_mut() {
+                            object.insert("at".into(), at.into());
+                        }
                         let sse = Event::default()
                             .id(seq.to_string())
                             .event("event")
-                            .json_data(&event)
+                            .json_data(&data)
                             .unwrap_or_else(|_| Event::default().comment("unserialisable event"));
                         return Some((
                             Ok::<_, Infallible>(sse),
@@ -85,7 +90,7 @@ pub(super) async fn events(
                     let notified = signal.notified();
                     tokio::pin!(notified);
                     notified.as_mut().enable();
-                    match store::events_after(&pool, &session, last).await {
+                    match store::timed_events_after(&pool, &session, last).await {
                         Ok(found) if !found.is_empty() => {
                             pending = found.into_iter();
                             continue;

@@ -123,6 +123,13 @@ async fn a_session_gets_a_strong_token_only_its_hash_is_stored_and_the_greeting_
         "{stream}"
     );
     assert!(stream.contains("id: 1"), "{stream}");
+    // Every event says when it happened (ms), so a page shows the times after a reload too.
+    let now = chrono::Utc::now().timestamp_millis();
+    for data in stream.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let event: Value = serde_json::from_str(data).expect("event JSON");
+        let at = event["at"].as_i64().expect("at");
+        assert!((now - 60_000..=now + 1000).contains(&at), "{event}");
+    }
 
     // A reconnect after event 1 replays the rest, not event 1 again.
     let resumed = read_events(&app, session, token, Some("1"), |t| {
