@@ -241,6 +241,8 @@ fn resolve_name<'a>(name: &str, env: &Env<'a>) -> Option<Resolved<'a>> {
         "$data" => Some(Resolved::Ref(scope.data)),
         "$host" => scope.host.map(Resolved::Ref),
         "$index" => scope.index.map(|i| Resolved::Owned(number(i as f64))),
+        // The templating engine's version, as Microsoft's 2.3 exposes it.
+        "$_acTemplateVersion" => Some(Resolved::Owned(serde_json::json!({"major": 2, "minor": 3}))),
         _ => property(scope.data, name).map(Resolved::Ref),
     }
 }

@@ -24,12 +24,16 @@
 //!   spliced.
 //! - Numbers are doubles printed the JavaScript way; `/` on two whole numbers is integer
 //!   division; string lengths and positions count UTF-16 code units.
+//! - `\${…}` is the text `${…}`; an unterminated `${` is text; `$_acTemplateVersion` is
+//!   `{major: 2, minor: 3}`; `formatNumber(n, digits, locale)` writes the separators and
+//!   grouping of the reference's own locale table (exact names such as `de-DE`; Arabic
+//!   numerals for `ar-EG` and its kin; any other name as en-US).
 //!
 //! # Deliberate deviations from the reference
 //! | case | reference | Switchboard | why |
 //! |---|---|---|---|
 //! | `invitation_null_in_interpolation_error`, `null_literal_error` | a `null` (or `undefined`) inside a longer string throws and the whole card fails | it adds no text | an invitation must never fail because a customer left a field empty |
-//! | (no case) `formatNumber`/`formatDateTime` with a locale | the process or given locale | always en-US digits and English names (`fr-FR` month names stay English, as in the reference run) | deterministic output; Teams localises nothing inside card text |
+//! | (no case) `formatNumber` without a locale | the locale of the process expanding the card | en-US | the server's locale is not the agent's; a template that wants another passes it (`formatDateTime` names stay English with any locale, as in the reference) |
 //!
 //! Everything else in the corpus matches the reference exactly; the conformance test fails on
 //! any case that neither matches nor is listed here.

@@ -206,8 +206,17 @@ fn split(s: &str) -> Result<Vec<Part>, String> {
                 i += 2;
             }
             '`' => return Err("a backtick in a string with ${…} must be escaped as \\`".into()),
+            // `\${…}` is the text `${…}`, as in Microsoft's engine.
+            '\\' if chars.get(i + 1) == Some(&'$') && chars.get(i + 2) == Some(&'{') => {
+                text.push_str("${");
+                i += 3;
+            }
             '$' if chars.get(i + 1) == Some(&'{') => {
-                let end = closing_brace(&chars, i + 2).ok_or("unterminated ${ expression")?;
+                // An unterminated `${` is text, as in Microsoft's engine.
+                let Some(end) = closing_brace(&chars, i + 2) else {
+                    text.extend(&chars[i..]);
+                    break;
+                };
                 let source: String = chars[i + 2..end].iter().collect();
                 let parsed = expr::parse(&source).map_err(|e| format!("in ${{{source}}}: {e}"))?;
                 if !text.is_empty() {
@@ -423,7 +432,12 @@ mod tests {
         assert_eq!(err.path, "/a/b~1c");
         let err = Template::parse(&json!({"t": "It`s ${name}"})).expect_err("backtick");
         assert!(err.message.contains("backtick"), "{err}");
-        assert!(Template::parse(&json!({"t": "${unclosed"})).is_err());
+        // As in Microsoft's engine, an unterminated `${` and an escaped `\${` are text.
+        let text = Template::parse(&json!({"t": "${unclosed", "e": "\\${name} ${name}"}))
+            .expect("text")
+            .expand(&json!({"name": "Ada"}), None)
+            .expect("expands");
+        assert_eq!(text, Some(json!({"t": "${unclosed", "e": "${name} Ada"})));
     }
 
     #[test]

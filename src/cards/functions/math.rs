@@ -226,17 +226,78 @@ fn format_number(v: &[Option<Value>]) -> EvalResult {
     let (int_part, frac) = fixed
         .split_once('.')
         .map_or((fixed.as_str(), None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, c) in int_part.chars().enumerate() {
-        if i > 0 && (int_part.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
+    let locale = match v.get(2) {
+        Some(Some(Value::String(l))) => Some(l.as_str()),
+        _ => None,
+    };
+    let style = number_style(locale);
+    // Groups from the right: the first of `grouping`, then the next, the last repeating.
+    let digits: Vec<char> = int_part.chars().collect();
+    let mut sizes = Vec::new();
+    let mut left = digits.len();
+    let mut g = 0;
+    while left > 0 {
+        let size = style.grouping[g.min(style.grouping.len() - 1)].min(left);
+        sizes.push(size);
+        left -= size;
+        g += 1;
     }
+    let mut groups = Vec::new();
+    let mut at = 0;
+    for size in sizes.iter().rev() {
+        groups.push(digits[at..at + size].iter().collect::<String>());
+        at += size;
+    }
+    let grouped = groups.join(style.thousands);
     let is_zero = fixed.chars().all(|c| c == '0' || c == '.');
     let sign = if n < 0.0 && !is_zero { "\u{2212}" } else { "" };
-    Ok(Some(Value::String(match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
+    let text = match frac {
+        Some(f) => format!("{sign}{grouped}{}{f}", style.decimal),
         None => format!("{sign}{grouped}"),
+    };
+    Ok(Some(Value::String(match style.numerals {
+        Some(numerals) => text
+            .chars()
+            .map(|c| c.to_digit(10).map_or(c, |d| numerals[d as usize]))
+            .collect(),
+        None => text,
     })))
+}
+
+/// How a locale writes numbers: the reference engine's own table (`adaptive-expressions`
+/// 4.23.3, `localeInfo`), by exact name (`de-DE`, not `de-de`); any other locale is en-US.
+struct NumberStyle {
+    decimal: &'static str,
+    thousands: &'static str,
+    grouping: &'static [usize],
+    numerals: Option<[char; 10]>,
+}
+
+fn number_style(locale: Option<&str>) -> NumberStyle {
+    const ARABIC: [char; 10] = ['٠', '١', '٢', '٣', '٤', '٥', '٦', '٧', '٨', '٩'];
+    let style = |decimal, thousands| NumberStyle {
+        decimal,
+        thousands,
+        grouping: &[3],
+        numerals: None,
+    };
+    match locale.unwrap_or("en-US") {
+        "ar-MA" | "it-IT" | "ca-ES" | "es-ES" | "ar-DZ" | "nl-NL" | "es-BO" | "ar-TN" | "pt-BR"
+        | "ar-LY" | "pl-PL" | "mk-MK" | "de-DE" => style(",", "."),
+        "uk-UA" | "sv-SE" | "fi-FI" | "cs-CZ" | "fr-CA" | "ru-RU" | "hu-HU" | "fr-FR" => {
+            style(",", "\u{a0}")
+        }
+        "de-CH" => style(",", "'"),
+        "en-IN" => NumberStyle {
+            grouping: &[3, 2],
+            ..style(".", ",")
+        },
+        "ar-BH" | "ar-PS" | "ar-EG" | "ar-IQ" | "ar-AE" | "ar-MR" | "ar-TD" | "ar-SY" | "ar-JO"
+        | "ar-ER" | "ar-LB" | "ar-YE" | "ar-SS" | "ar-SO" | "ar-DJ" | "ar-SD" | "ar-001"
+        | "ar-SA" | "ar-KW" | "ar-QA" | "ar-IL" | "ar-OM" | "ar-KM" => NumberStyle {
+            numerals: Some(ARABIC),
+            ..style("\u{66b}", "\u{66c}")
+        },
+        _ => style(".", ","),
+    }
 }
