@@ -91,8 +91,9 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
     })
     .await;
 
-    // Customer → agent, in order, attributed, after the first message.
-    for text in ["one", "two", "three"] {
+    // Customer → agent, in order, attributed, after the first message; an address is a link
+    // showing its target.
+    for text in ["one", "two: https://shop.example.com/o_1", "three"] {
         ada.say(&app, text).await;
     }
     wait_post(&app, "third message", |(_, c, _, b)| {
@@ -110,7 +111,7 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
             "Chat started",
             r"**Ada \*Lovelace\***: My printer is on fire",
             r"**Ada \*Lovelace\***: one",
-            r"**Ada \*Lovelace\***: two",
+            r"**Ada \*Lovelace\***: two: [https://shop.example.com/o\_1](https://shop.example.com/o_1)",
             r"**Ada \*Lovelace\***: three"
         ]
     );

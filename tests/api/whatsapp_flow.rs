@@ -532,12 +532,14 @@ async fn media_reaches_the_agent_as_a_link_and_other_kinds_in_words() {
             .iter()
             .find(|t| t.contains(marker))
             .unwrap_or_else(|| panic!("no {marker} in {texts:?}"));
-        let at = text.find("http").expect("a link");
-        text[at..]
-            .split_whitespace()
-            .next()
-            .expect("url")
-            .to_owned()
+        // A markdown link showing its target: `[url](url)`.
+        let at = text.find("](http").expect("a link") + 2;
+        let target = &text[at..at + text[at..].find(')').expect("link end")];
+        assert!(
+            text.contains(&format!("[{target}]")),
+            "the link shows its target: {text}"
+        );
+        target.to_owned()
     };
     let image = link("my receipt");
     let scan = link("scan.pdf");

@@ -282,12 +282,13 @@ fn parameters(brief: &Brief) -> Vec<Parameter> {
         .collect()
 }
 
-/// A markdown message attributed to `who`.
+/// A customer's message in markdown, attributed to `who`: nothing they wrote is formatting,
+/// and the addresses in it are links showing their target.
 pub fn attributed(who: &str, text: &str) -> Activity {
     let mut activity = Activity::message(format!(
         "**{}**: {}",
         markdown::escape(who),
-        markdown::escape(text)
+        markdown::escape_with_links(text)
     ));
     activity.text_format = Some("markdown".into());
     activity
