@@ -1101,7 +1101,18 @@
     setMine(b, "sending");
     call("/sessions/" + enc(S.id) + "/files?name=" + enc(file.name), { method: "POST", auth: true, body: file, headers: { "content-type": file.type || "application/octet-stream" } }).then(function (r) {
       return readProblem(r).then(function (p) {
-        if (r.status === 201 || r.ok) { if (p.id) fileIds[p.id] = true; return setMine(b, "sent"); }
+        if (r.status === 201 || r.ok) {
+          if (p.id) {
+            // The server puts the file in the conversation as "file:ID": that event is this
+            // bubble (if it came first, its own bubble goes).
+            var key = "file:" + p.id, dup = mine[key];
+            if (dup && dup !== b && dup.node.parentNode) dup.node.parentNode.removeChild(dup.node);
+            fileIds[p.id] = true;
+            mine[key] = b;
+            b.seen = !!dup || b.seen;
+          }
+          return setMine(b, "sent");
+        }
         if (r.status === 413 || r.status === 415) {
           setMine(b, "failed");
           composerErr.textContent = r.status === 413 ? t("fileTooLarge", size(cfg.uploads.maxBytes)) : W.fileType;
