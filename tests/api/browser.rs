@@ -224,3 +224,48 @@ async fn the_widget_is_one_small_script_that_builds_no_html_from_text() {
         assert!(!script.contains(never), "the widget uses {never}");
     }
 }
+
+/// The connected chat in a real browser with an agent in anonymous dev mode (the demo tenant):
+/// typing, safe links, files sent to the real upload endpoint, the unread badge, and after the
+/// end the survey stored and the transcript; `tests/browser/agent.js` plays the Teams agent
+/// (unauthenticated activities, as dev mode takes them, and the Connector on loopback).
+#[tokio::test]
+async fn a_connected_chat_sends_files_and_ends_with_a_survey_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let Some(reason) = missing_prerequisite(root) {
+        assert!(
+            std::env::var("SWITCHBOARD_BROWSER_TEST").as_deref() != Ok("required"),
+            "the browser test must run here: {reason}"
+        );
+        eprintln!("browser test did not run: {reason}");
+        return;
+    }
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestConfig::anonymous()).await;
+    let artifacts = root.join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser/agentchat.js"))
+        .arg(format!("{}/interact/preview/demo", app.address))
+        .arg(&artifacts)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // What the customer left is stored: the survey and the file.
+    let surveys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_surveys WHERE rating = 4")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("surveys");
+    assert_eq!(surveys, 1, "the survey");
+    let files: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interact_files")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("files");
+    assert!(files >= 1, "the file");
+}
