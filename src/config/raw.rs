@@ -191,21 +191,10 @@ fn server_limits(
     public_url: Option<Url>,
 ) -> anyhow::Result<ServerSettings> {
     let secs = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
-        if range.contains(&value) {
-            Ok(Duration::from_secs(value))
-        } else {
-            bail!(
-                "server.{key} must be {} to {} seconds, not {value}",
-                range.start(),
-                range.end()
-            )
-        }
+        within(&format!("server.{key}"), value, range).map(Duration::from_secs)
     };
     let count = |key: &str, value: usize| {
-        if value == 0 {
-            bail!("server.{key} must be at least 1");
-        }
-        Ok(value)
+        at_least(&format!("server.{key}"), value as u64, 1).map(|_| value)
     };
     let header_read_timeout = secs(
         "header_read_timeout_secs",

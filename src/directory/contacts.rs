@@ -26,6 +26,17 @@ impl Contact {
             Target::User(u) => &u.interact,
         }
     }
+
+    /// Whether the contact takes chats at all (its licences and settings), or why not.
+    pub fn takes_chats(&self) -> Result<(), String> {
+        match &self.target {
+            Target::Service(s) => s.can_receive_im().map_err(|r| r.0),
+            Target::User(u) => u
+                .receives_direct_chats()
+                .then_some(())
+                .ok_or_else(|| "this person does not take chats".to_owned()),
+        }
+    }
 }
 
 /// The service or user whose Interact settings carry `contact_id`.

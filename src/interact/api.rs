@@ -104,7 +104,7 @@ pub(super) async fn find_contact(app: &AppState, contact: &str) -> Result<Contac
 }
 
 /// Whether `presented` is the contact's widget key (compared in constant time).
-pub(super) fn key_matches(contact: &Contact, presented: &str) -> bool {
+fn key_matches(contact: &Contact, presented: &str) -> bool {
     contact
         .interact()
         .widget_key
@@ -137,15 +137,93 @@ async fn preflight_session(
     Ok(preflight_headers(cors(&contact, &headers)?))
 }
 
+/// Who a customer says they are in the widget's forms (a chat, a message left).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateSession {
+pub(super) struct CustomerForm {
     widget_key: String,
     display_name: String,
     email: String,
     privacy_consent: bool,
+}
+
+#[derive(Deserialize)]
+struct CreateSession {
+    #[serde(flatten)]
+    form: CustomerForm,
     #[serde(default)]
     message: Option<String>,
+}
+
+/// A customer at a contact's widget: the contact, the page's CORS headers, and the customer.
+pub(super) struct Arrival {
+    pub contact: Contact,
+    pub cors: HeaderMap,
+    pub customer: Customer,
+    widget_key: String,
+}
+
+impl Arrival {
+    /// A 400 the page can read.
+    pub fn refuse(&self, code: &str, detail: &str) -> Refused {
+        bad_request(code, detail).with(&self.cors)
+    }
+
+    /// Refuses a widget key that is not the contact's.
+    pub fn require_key(&self) -> Result<(), Refused> {
+        require_key(&self.contact, &self.widget_key, &self.cors)
+    }
+}
+
+/// Checks a widget form as far as the contact and the customer go: the client's new-session
+/// limit, the contact, the page's origin, the name, email and consent. Every refusal is
+/// readable by the page (a wrong contact and a rate limit by any), so the widget can tell the
+/// customer why. The widget key is the caller's to check, after its own fields.
+pub(super) async fn arrive(
+    app: &AppState,
+    client: &str,
+    contact_id: &str,
+    headers: &HeaderMap,
+    form: CustomerForm,
+) -> Result<Arrival, Refused> {
+    app.limits
+        .new_session(client)
+        .map_err(|l| Refused::from(l).with(&any_origin()))?;
+    let contact = find_contact(app, contact_id).await?;
+    let cors = cors(&contact, headers)?;
+    let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors);
+    let name =
+        DisplayName::parse(&form.display_name).map_err(|e| refuse("invalid_display_name", e))?;
+    let email = CustomerEmail::parse(&form.email).map_err(|e| refuse("invalid_email", e))?;
+    if !form.privacy_consent {
+        return Err(refuse("consent_required", "privacyConsent must be true"));
+    }
+    Ok(Arrival {
+        contact,
+        cors,
+        customer: Customer {
+            display_name: name.as_str().to_owned(),
+            email: email.as_str().to_owned(),
+        },
+        widget_key: form.widget_key,
+    })
+}
+
+/// Refuses (403, readable by the page) a widget key that is not the contact's.
+pub(super) fn require_key(
+    contact: &Contact,
+    presented: &str,
+    cors: &HeaderMap,
+) -> Result<(), Refused> {
+    if key_matches(contact, presented) {
+        return Ok(());
+    }
+    Err(Refused::new(
+        StatusCode::FORBIDDEN,
+        "invalid_widget_key",
+        "the widget key does not match this contact",
+    )
+    .with(cors))
 }
 
 async fn create_session(
@@ -155,42 +233,22 @@ async fn create_session(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult {
-    // Every refusal is readable by the page, so the widget can tell the customer why.
-    app.limits
-        .new_session(&client.to_string())
-        .map_err(|l| Refused::from(l).with(&any_origin()))?;
-    let contact = find_contact(&app, &contact_id).await?;
-    let cors_headers = cors(&contact, &headers)?;
-    let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors_headers);
-    let name =
-        DisplayName::parse(&body.display_name).map_err(|e| refuse("invalid_display_name", e))?;
-    let email = CustomerEmail::parse(&body.email).map_err(|e| refuse("invalid_email", e))?;
-    if !body.privacy_consent {
-        return Err(refuse("consent_required", "privacyConsent must be true"));
-    }
+    let arrival = arrive(&app, &client.to_string(), &contact_id, &headers, body.form).await?;
     let first = body
         .message
         .as_deref()
         .filter(|m| !m.trim().is_empty())
         .map(MessageText::parse)
         .transpose()
-        .map_err(|e| refuse("invalid_message", e))?;
-    if !key_matches(&contact, &body.widget_key) {
-        return Err(Refused::new(
-            StatusCode::FORBIDDEN,
-            "invalid_widget_key",
-            "the widget key does not match this contact",
-        )
-        .with(&cors_headers));
-    }
-    let available = match &contact.target {
-        Target::Service(s) => s.can_receive_im().map_err(|r| r.0),
-        Target::User(u) => u
-            .receives_direct_chats()
-            .then_some(())
-            .ok_or_else(|| "this person does not take chats".to_owned()),
-    };
-    if let Err(reason) = available {
+        .map_err(|e| arrival.refuse("invalid_message", e))?;
+    arrival.require_key()?;
+    let Arrival {
+        contact,
+        cors: cors_headers,
+        customer,
+        ..
+    } = arrival;
+    if let Err(reason) = contact.takes_chats() {
         return Err(
             Refused::new(StatusCode::FORBIDDEN, "interact_unavailable", &reason)
                 .with(&cors_headers),
@@ -210,10 +268,6 @@ async fn create_session(
         state: CustomerState::Connecting,
     };
     store::create(&app.pool, &row, now).await?;
-    let customer = Customer {
-        display_name: name.as_str().to_owned(),
-        email: email.as_str().to_owned(),
-    };
     start(&app, &contact, &session, customer, first.as_ref()).await?;
     tracing::info!(tenant.id = %contact.tenant, session.id = %session, "customer session started");
     let body = json!({"sessionId": session, "token": token, "state": "connecting"});

@@ -9,18 +9,17 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{bad_request, find_contact, key_matches};
+use super::api::{Arrival, CustomerForm, arrive, find_contact, require_key};
 use super::session::{CustomerSession, cors};
-use super::validate::{CustomerEmail, DisplayName, MessageText};
+use super::validate::MessageText;
 use crate::app::AppState;
 use crate::customer::feedback::{self, OfflineMessage};
 use crate::customer::store::CustomerState;
 use crate::directory::contacts::Target;
 use crate::directory::widget_look::Side;
-use crate::engine::messages::Customer;
 use crate::http::client_ip::ClientIp;
 use crate::http::extract::JsonBody;
-use crate::http::problem::{ApiResult, Refused};
+use crate::http::problem::ApiResult;
 
 /// The longest survey comment taken.
 const MAX_COMMENT_CHARS: usize = 2000;
@@ -41,18 +40,12 @@ pub(super) async fn widget_config(
 ) -> ApiResult {
     let contact = find_contact(&app, &contact_id).await?;
     let cors_headers = cors(&contact, &headers)?;
-    if !key_matches(&contact, &query.key) {
-        return Err(Refused::new(
-            StatusCode::FORBIDDEN,
-            "invalid_widget_key",
-            "the widget key does not match this contact",
-        )
-        .with(&cors_headers));
-    }
-    let (name, takes_chats) = match &contact.target {
-        Target::Service(s) => (s.name.clone(), s.can_receive_im().is_ok()),
-        Target::User(u) => (u.display_name.clone(), u.receives_direct_chats()),
+    require_key(&contact, &query.key, &cors_headers)?;
+    let name = match &contact.target {
+        Target::Service(s) => s.name.clone(),
+        Target::User(u) => u.display_name.clone(),
     };
+    let takes_chats = contact.takes_chats().is_ok();
     // Someone takes the chats now: an agent of the service present, or the person themselves.
     let available = takes_chats
         && match &contact.target {
@@ -95,13 +88,10 @@ pub(super) async fn widget_config(
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(super) struct LeaveMessage {
-    widget_key: String,
-    display_name: String,
-    email: String,
+    #[serde(flatten)]
+    form: CustomerForm,
     message: String,
-    privacy_consent: bool,
 }
 
 /// `POST /contacts/{contact}/offline-messages`: stored for the tenant's admins and told to its
@@ -113,30 +103,19 @@ pub(super) async fn leave_message(
     headers: HeaderMap,
     JsonBody(body): JsonBody<LeaveMessage>,
 ) -> ApiResult {
-    app.limits
-        .new_session(&client.to_string())
-        .map_err(|l| Refused::from(l).with(&super::session::any_origin()))?;
-    let contact = find_contact(&app, &contact_id).await?;
-    let cors_headers = cors(&contact, &headers)?;
-    let refuse = |code: &str, detail: &str| bad_request(code, detail).with(&cors_headers);
-    let name =
-        DisplayName::parse(&body.display_name).map_err(|e| refuse("invalid_display_name", e))?;
-    let email = CustomerEmail::parse(&body.email).map_err(|e| refuse("invalid_email", e))?;
-    if !body.privacy_consent {
-        return Err(refuse("consent_required", "privacyConsent must be true"));
-    }
+    let arrival = arrive(&app, &client.to_string(), &contact_id, &headers, body.form).await?;
     if body.message.trim().is_empty() {
-        return Err(refuse("invalid_message", "message must not be empty"));
+        return Err(arrival.refuse("invalid_message", "message must not be empty"));
     }
-    let message = MessageText::parse(&body.message).map_err(|e| refuse("invalid_message", e))?;
-    if !key_matches(&contact, &body.widget_key) {
-        return Err(Refused::new(
-            StatusCode::FORBIDDEN,
-            "invalid_widget_key",
-            "the widget key does not match this contact",
-        )
-        .with(&cors_headers));
-    }
+    let message =
+        MessageText::parse(&body.message).map_err(|e| arrival.refuse("invalid_message", e))?;
+    arrival.require_key()?;
+    let Arrival {
+        contact,
+        cors: cors_headers,
+        customer,
+        ..
+    } = arrival;
     let service = match &contact.target {
         Target::Service(s) => s.id.clone(),
         Target::User(_) => String::new(),
@@ -146,10 +125,7 @@ pub(super) async fn leave_message(
         tenant: contact.tenant.clone(),
         contact: contact_id,
         service,
-        customer: Customer {
-            display_name: name.as_str().to_owned(),
-            email: email.as_str().to_owned(),
-        },
+        customer,
         message: message.as_str().to_owned(),
         created_at: String::new(),
         handled_at: None,

@@ -29,15 +29,42 @@ fn missing_prerequisite(root: &Path) -> Option<String> {
     None
 }
 
+/// Whether the browser tests can run; when they cannot, says so (and fails where CI requires
+/// them).
+fn browser_available(root: &Path) -> bool {
+    let Some(reason) = missing_prerequisite(root) else {
+        return true;
+    };
+    assert!(
+        std::env::var("SWITCHBOARD_BROWSER_TEST").as_deref() != Ok("required"),
+        "the browser test must run here: {reason}"
+    );
+    eprintln!("browser test did not run: {reason}");
+    false
+}
+
+/// Runs `tests/browser/SCRIPT PAGE_URL OUT_DIR` and asserts it passed, with its output.
+async fn run_scenario(root: &Path, script: &str, url: &str, out: &Path) {
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser").join(script))
+        .arg(url)
+        .arg(out)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("node");
+    assert!(
+        output.status.success(),
+        "{script}\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test]
 async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if let Some(reason) = missing_prerequisite(root) {
-        assert!(
-            std::env::var("SWITCHBOARD_BROWSER_TEST").as_deref() != Ok("required"),
-            "the browser test must run here: {reason}"
-        );
-        eprintln!("browser test did not run: {reason}");
+    if !browser_available(root) {
         return;
     }
     let app = crate::helpers::teams::spawn().await;
@@ -175,20 +202,8 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
         ("states.js", "web"),
         ("unanswered.js", "brief"),
     ] {
-        let output = tokio::process::Command::new("node")
-            .arg(root.join("tests/browser").join(script))
-            .arg(format!("{}/interact/preview/{contact}", app.address))
-            .arg(&artifacts)
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("node");
-        assert!(
-            output.status.success(),
-            "{script}\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let url = format!("{}/interact/preview/{contact}", app.address);
+        run_scenario(root, script, &url, &artifacts).await;
     }
 }
 
@@ -232,31 +247,14 @@ async fn the_widget_is_one_small_script_that_builds_no_html_from_text() {
 #[tokio::test]
 async fn a_connected_chat_sends_files_and_ends_with_a_survey_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if let Some(reason) = missing_prerequisite(root) {
-        assert!(
-            std::env::var("SWITCHBOARD_BROWSER_TEST").as_deref() != Ok("required"),
-            "the browser test must run here: {reason}"
-        );
-        eprintln!("browser test did not run: {reason}");
+    if !browser_available(root) {
         return;
     }
     let app = crate::helpers::spawn_app_with(crate::helpers::TestConfig::anonymous()).await;
     let artifacts = root.join("target/browser-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let output = tokio::process::Command::new("node")
-        .arg(root.join("tests/browser/agentchat.js"))
-        .arg(format!("{}/interact/preview/demo", app.address))
-        .arg(&artifacts)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("node");
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let url = format!("{}/interact/preview/demo", app.address);
+    run_scenario(root, "agentchat.js", &url, &artifacts).await;
     // What the customer left is stored: the survey and the file.
     let surveys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_surveys WHERE rating = 4")
         .fetch_one(&app.state.pool)
