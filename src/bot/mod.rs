@@ -13,6 +13,7 @@ pub mod agents;
 mod lanes;
 pub mod relay;
 pub mod store;
+pub mod teams_html;
 pub mod teams_worker;
 mod whatsapp;
 
@@ -238,6 +239,19 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
         }
         "typing" => {
             relay::typing(app, &actor, conversation).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        "messageUpdate" | "messageDelete" => {
+            let done = if activity.kind == "messageUpdate" {
+                relay::edited(app, &actor, activity, conversation).await?
+            } else {
+                relay::deleted(app, &actor, activity, conversation).await?
+            };
+            if let relay::Relayed::Done(Some(note)) = done {
+                app.outbox
+                    .send(&inbound.service_url, &reply(Activity::message(note)))
+                    .await?;
+            }
             Ok(StatusCode::OK.into_response())
         }
         // Every other type, known or not, is acknowledged (Teams adds new ones over time).

@@ -23,6 +23,10 @@ use crate::directory::store::{self as docs, Kind};
 use super::actions;
 use super::agents::Actor;
 use super::store::{self, Chatroom, Focus, PERSONAL};
+use super::teams_html::{self, Converted};
+
+/// The longest text a customer is sent at once (characters).
+const MAX_TEXT: usize = 4000;
 
 /// Typing indicators are passed on at most this often per session.
 const TYPING_EVERY: Duration = Duration::from_secs(3);
@@ -47,38 +51,47 @@ async fn open_rooms(app: &App, conversation: &str, actor: &Actor) -> anyhow::Res
     Ok(rooms)
 }
 
-/// Strips Teams markup from a message: `<at>` mentions and HTML tags.
-fn plain_text(activity: &Activity) -> String {
+/// The `<at>` texts of the message's mentions of the bot itself (left out of what the
+/// customer sees; a mention of anyone else keeps the name).
+fn bot_mentions(activity: &Activity) -> Vec<String> {
+    let bot = activity.recipient.as_ref().map(|r| r.id.as_str());
+    activity
+        .entities
+        .iter()
+        .flatten()
+        .filter(|e| e.get("type").and_then(|t| t.as_str()) == Some("mention"))
+        .filter(|e| e.pointer("/mentioned/id").and_then(|v| v.as_str()) == bot)
+        .filter_map(|e| e.get("text").and_then(|t| t.as_str()))
+        .map(|t| {
+            t.trim_start_matches("<at>")
+                .trim_end_matches("</at>")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The agent's message as the customer is shown it: from Teams' HTML copy of it when there
+/// is one, else from its text (HTML unless Teams says it is plain).
+pub(super) fn converted(activity: &Activity) -> Converted {
+    let mentions = bot_mentions(activity);
+    let html_copy = activity
+        .attachments
+        .iter()
+        .flatten()
+        .find(|a| a.content_type == "text/html")
+        .and_then(|a| a.content.as_ref())
+        .and_then(|c| c.as_str());
+    let entities = activity.entities.as_deref().unwrap_or_default();
     let text = activity.text.as_deref().unwrap_or_default();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<at>") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("</at>") {
-            Some(end) => rest = &rest[start + end + 5..],
-            None => {
-                rest = "";
-            }
+    match html_copy {
+        Some(html) => {
+            teams_html::convert(&teams_html::expand_quotes(html, entities, true), &mentions)
         }
-    }
-    out.push_str(rest);
-    let mut plain = String::with_capacity(out.len());
-    let mut in_tag = false;
-    for c in out.chars() {
-        match c {
-            '<' if activity.text_format.as_deref() != Some("plain") => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => plain.push(c),
-            _ => {}
+        None if activity.text_format.as_deref() == Some("plain") => {
+            teams_html::plain_message(&teams_html::expand_quotes(text, entities, false), &mentions)
         }
+        None => teams_html::convert(&teams_html::expand_quotes(text, entities, true), &mentions),
     }
-    plain
-        .replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-        .trim()
-        .to_owned()
 }
 
 /// Attachments a customer cannot receive (files, images); cards and the HTML copy of the text
@@ -103,14 +116,15 @@ pub async fn message(
     let Some(newest) = rooms.last() else {
         return Ok(Relayed::NoChatroom);
     };
-    let text = plain_text(activity);
+    let message = converted(activity);
+    let text = message.text.clone();
     if newest.mode != PERSONAL {
         if text.eq_ignore_ascii_case("end") {
             return Ok(note(
                 actions::end_chat(app, actor, &newest.session_id).await?,
             ));
         }
-        return to_customer(app, actor, newest, activity, &text).await;
+        return to_customer(app, actor, newest, activity, message).await;
     }
     let focus = store::focus_in(&app.pool, conversation).await?;
     let current = current(&rooms, focus.as_ref());
@@ -149,8 +163,20 @@ pub async fn message(
                 list(&rooms, None)
             ))),
         },
-        Said::Text(text) => match current {
-            Some(room) => to_customer(app, actor, room, activity, text).await,
+        Said::Text(said) => match current {
+            Some(room) => {
+                // `//…` was unescaped: its formatting is not the text's any more.
+                let message = if said.len() == text.len() {
+                    message
+                } else {
+                    Converted {
+                        text: said.to_owned(),
+                        html: None,
+                        images: message.images,
+                    }
+                };
+                to_customer(app, actor, room, activity, message).await
+            }
             None => Ok(note(format!(
                 "Nothing was sent: which chat is it for? Choose with /switch and a number, then \
                  write again:\n{}",
@@ -325,15 +351,16 @@ pub async fn end_from_card(app: &App, actor: &Actor, room: &Chatroom) -> anyhow:
     end(app, actor, &rooms, room, current(&rooms, focus.as_ref())).await
 }
 
-/// Sends an agent's text to the customer of `room`.
+/// Sends an agent's message to the customer of `room`, remembering which event it became.
 async fn to_customer(
     app: &App,
     actor: &Actor,
     room: &Chatroom,
     activity: &Activity,
-    text: &str,
+    message: Converted,
 ) -> anyhow::Result<Relayed> {
     let dropped = foreign_attachments(activity);
+    let text = message.text.as_str();
     if !text.is_empty() {
         let name =
             match docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id).await? {
@@ -342,14 +369,20 @@ async fn to_customer(
             };
         let event = CustomerEvent::Message {
             from: "agent".into(),
-            text: text.chars().take(4000).collect(),
+            text: text.chars().take(MAX_TEXT).collect(),
             name: Some(name),
+            html: message.html.filter(|_| text.chars().count() <= MAX_TEXT),
         };
         let now = app.clock.now_ms();
-        if customer_store::append_unless_ended(&app.pool, &room.session_id, &event, now)
-            .await?
-            .is_none()
-        {
+        let mut tx = crate::store::begin_write(&app.pool).await?;
+        let seq =
+            customer_store::append_unless_ended(&mut *tx, &room.session_id, &event, now).await?;
+        if let (Some(seq), Some(id)) = (seq, activity.id.as_deref()) {
+            store::record_relayed(&mut tx, &room.conversation_id, id, &room.session_id, seq)
+                .await?;
+        }
+        tx.commit().await?;
+        if seq.is_none() {
             // The chat ended before this arrived (its room closes a moment later).
             return Ok(note(
                 "This chat has ended: nothing was sent to the customer.",
@@ -392,6 +425,9 @@ pub async fn typing(app: &App, actor: &Actor, conversation: &str) -> anyhow::Res
     app.events.notify(&room.session_id);
     Ok(())
 }
+
+mod edits;
+pub use edits::{deleted, edited};
 
 #[cfg(test)]
 mod tests;

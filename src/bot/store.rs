@@ -242,3 +242,40 @@ pub async fn set_focus(
     .await?;
     Ok(())
 }
+
+/// Records that the agent's message `activity_id` in `conversation` became customer event
+/// `seq` of `session` (so its later edit or deletion finds it).
+pub async fn record_relayed(
+    conn: &mut SqliteConnection,
+    conversation: &str,
+    activity_id: &str,
+    session: &str,
+    seq: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO agent_messages (conversation_id, activity_id, session_id, seq)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(conversation)
+    .bind(activity_id)
+    .bind(session)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The session and customer event an agent's message `activity_id` in `conversation` became.
+pub async fn relayed(
+    pool: &Pool,
+    conversation: &str,
+    activity_id: &str,
+) -> sqlx::Result<Option<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT session_id, seq FROM agent_messages WHERE conversation_id = $1 AND activity_id = $2",
+    )
+    .bind(conversation)
+    .bind(activity_id)
+    .fetch_optional(pool)
+    .await
+}

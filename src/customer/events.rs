@@ -115,6 +115,7 @@ pub fn customer_events(effect: &Effect) -> Option<(String, Vec<CustomerEvent>)> 
     if let Some(text) = text {
         events.push(if choices.is_empty() {
             CustomerEvent::Message {
+                html: None,
                 from: "service".into(),
                 text: text.clone(),
                 name: None,

@@ -67,13 +67,25 @@ pub enum CustomerEvent {
     /// The customer's place in the queue (1-based) changed.
     Queue { position: usize },
     /// A message to the customer from the service (workflow) or an agent (`from` is
-    /// `service` or `agent`; an agent's message carries their display name).
+    /// `service` or `agent`; an agent's message carries their display name, and `html`, the
+    /// safe subset of its formatting, when it has any — `text` is always there).
     Message {
         from: String,
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
     },
+    /// The agent edited their message of event `seq`: this is its text now.
+    MessageEdited {
+        seq: i64,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
+    },
+    /// The agent deleted their message of event `seq`.
+    MessageDeleted { seq: i64 },
     /// The agent is typing.
     Typing {},
     /// The customer's own message, as accepted.
@@ -373,8 +385,8 @@ pub async fn touch_all(
 }
 
 /// Appends an event unless the session has ended (one statement); `None` when it had.
-pub async fn append_unless_ended(
-    pool: &Pool,
+pub async fn append_unless_ended<'e>(
+    exec: impl sqlx::SqliteExecutor<'e>,
     session: &str,
     event: &CustomerEvent,
     now: i64,
@@ -388,7 +400,7 @@ pub async fn append_unless_ended(
     .bind(session)
     .bind(serde_json::to_string(event).unwrap_or_default())
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(exec)
     .await?;
     row.map(|r| r.try_get("seq")).transpose()
 }

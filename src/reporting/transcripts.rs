@@ -37,6 +37,12 @@ pub struct Line {
     /// `delivered`, `read`, `failed`; `notSent` when it never left).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// An agent's message they edited later: what it said first (`text` is the last version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_text: Option<String>,
+    /// When the agent deleted the message (kept in the transcript, marked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
 }
 
 /// `GET /tenants/{tenant}/sessions/{session}/transcript`
@@ -118,12 +124,27 @@ pub async fn transcript(
                 ),
                 _ => None,
             },
+            original_text: None,
+            deleted_at: None,
         };
         match serde_json::from_str::<CustomerEvent>(&event) {
             Ok(CustomerEvent::CustomerMessage { text, .. }) => {
                 lines.push(line("customer", None, text));
             }
-            Ok(CustomerEvent::Message { from, text, name }) => {
+            Ok(CustomerEvent::MessageEdited { seq: of, text, .. }) => {
+                if let Some(edited) = lines.iter_mut().find(|l: &&mut Line| l.seq == of) {
+                    let first = std::mem::replace(&mut edited.text, text);
+                    edited.original_text.get_or_insert(first);
+                }
+            }
+            Ok(CustomerEvent::MessageDeleted { seq: of }) => {
+                if let Some(deleted) = lines.iter_mut().find(|l: &&mut Line| l.seq == of) {
+                    deleted.deleted_at = Some(rfc3339(at));
+                }
+            }
+            Ok(CustomerEvent::Message {
+                from, text, name, ..
+            }) => {
                 let from = if from == "agent" { "agent" } else { "service" };
                 lines.push(line(from, name, text));
             }
@@ -176,6 +197,7 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             "interact_events",
             "interact_messages",
             "interact_files",
+            "agent_messages",
             "whatsapp_outbound",
             "whatsapp_media",
             "whatsapp_sessions",

@@ -119,6 +119,17 @@ async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> a
                 }
                 Some(text_to(&wa, &text))
             }
+            // WhatsApp lets a business neither edit nor delete a sent message: the customer is
+            // told in words.
+            CustomerEvent::MessageEdited { text, .. } => {
+                if !open {
+                    not_sent.push(seq);
+                }
+                Some(text_to(&wa, &format!("Edited message: {text}")))
+            }
+            CustomerEvent::MessageDeleted { .. } => {
+                Some(text_to(&wa, "The agent deleted a message they sent you."))
+            }
             CustomerEvent::Prompt { text, choices } => Some(prompt(&wa, &text, &choices)),
             // A template may be sent whether the window is open or not.
             CustomerEvent::Template {

@@ -164,6 +164,7 @@ pub async fn tell_agent(
         .find(|(s, _)| *s == seq)
         .and_then(|(_, event)| match event {
             CustomerEvent::Message { text, .. }
+            | CustomerEvent::MessageEdited { text, .. }
             | CustomerEvent::Prompt { text, .. }
             | CustomerEvent::Template { text, .. } => Some(text),
             _ => None,

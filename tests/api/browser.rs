@@ -241,11 +241,13 @@ async fn the_widget_is_one_small_script_that_builds_no_html_from_text() {
 }
 
 /// The connected chat in a real browser with an agent in anonymous dev mode (the demo tenant):
-/// typing, safe links, files sent to the real upload endpoint, the unread badge, and after the
+/// typing, safe links, formatted messages with their edits and deletions, files sent to the
+/// real upload endpoint, the unread badge, and after the
 /// end the survey stored and the transcript; `tests/browser/agent.js` plays the Teams agent
 /// (unauthenticated activities, as dev mode takes them, and the Connector on loopback).
 #[tokio::test]
-async fn a_connected_chat_sends_files_and_ends_with_a_survey_in_a_real_browser() {
+async fn a_connected_chat_shows_formatting_and_edits_sends_files_and_ends_with_a_survey_in_a_real_browser()
+ {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if !browser_available(root) {
         return;

@@ -2,6 +2,7 @@
 //! Framework on loopback.
 
 mod admin;
+mod agent_side;
 mod binary;
 mod browser;
 mod bundle;

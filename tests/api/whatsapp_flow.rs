@@ -724,3 +724,41 @@ async fn the_access_token_is_write_only() {
         .expect("body");
     assert!(!export.contains(TOKEN));
 }
+
+#[tokio::test]
+async fn an_agents_formatting_edit_and_deletion_reach_whatsapp_in_words() {
+    let (app, cloud) = spawn().await;
+    let teams = Teams { app: &app };
+    let chat = connected(&app, &cloud, &teams).await;
+
+    let mut formatted = teams.activity(ANNE, &chat, "message");
+    formatted["id"] = json!("1700000000101");
+    formatted["text"] = json!("Track it here");
+    formatted["textFormat"] = json!("plain");
+    formatted["attachments"] = json!([{"contentType": "text/html",
+        "content": r#"<p><strong>Track</strong> it <a href="https://shop.example.com/t/1">here</a></p><ul><li>today</li></ul>"#}]);
+    assert_eq!(teams.post(&formatted).await.status(), 200);
+    let plain = "Track it here (https://shop.example.com/t/1)\n• today";
+    wait_cloud(&cloud, "the formatted message as text", |c| {
+        c.texts_to(SHEENA).contains(&plain.to_owned())
+    })
+    .await;
+
+    let mut edit = formatted.clone();
+    edit["type"] = json!("messageUpdate");
+    edit["attachments"][0]["content"] = json!("<p>Track it tomorrow</p>");
+    edit["channelData"]["eventType"] = json!("editMessage");
+    assert_eq!(teams.post(&edit).await.status(), 200);
+    let mut delete = teams.activity(ANNE, &chat, "messageDelete");
+    delete["id"] = json!("1700000000101");
+    delete["channelData"]["eventType"] = json!("softDeleteMessage");
+    assert_eq!(teams.post(&delete).await.status(), 200);
+    wait_cloud(&cloud, "the edit and the deletion in words", |c| {
+        let texts = c.texts_to(SHEENA);
+        texts.ends_with(&[
+            "Edited message: Track it tomorrow".to_owned(),
+            "The agent deleted a message they sent you.".to_owned(),
+        ])
+    })
+    .await;
+}

@@ -78,7 +78,12 @@ async function startAgent(base, who = {}) {
     accept(invitationId) {
       return post(activity("invoke", personal, { name: "adaptiveCard/action", value: { action: { type: "Action.Execute", verb: "im.invitation.accept", data: { invitationId } }, trigger: "manual" } }));
     },
-    say(text) { return post(activity("message", personal, { text, textFormat: "plain" })); },
+    say(text, id) { return post(activity("message", personal, Object.assign({ text, textFormat: "plain" }, id ? { id } : {}))); },
+    // A formatted message as Teams sends it (a plain flattening and a text/html copy), with
+    // the id its later edit or deletion names.
+    sayRich(id, text, html) { return post(activity("message", personal, { id, text, textFormat: "plain", attachments: [{ contentType: "text/html", content: html }] })); },
+    edit(id, text, html) { return post(activity("messageUpdate", personal, { id, text, textFormat: "plain", attachments: [{ contentType: "text/html", content: html }], channelData: { tenant: { id: TENANT }, eventType: "editMessage" } })); },
+    remove(id) { return post(activity("messageDelete", personal, { id, channelData: { tenant: { id: TENANT }, eventType: "softDeleteMessage" } })); },
     typing() { return post(activity("typing", personal)); },
     posts,
     close() { server.close(); },

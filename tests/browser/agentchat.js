@@ -4,7 +4,9 @@
 // The widget configuration is mocked (survey on, uploads on, a teal accent); the survey and
 // file endpoints are mocked only while the server answers them 404 `not_found`.
 // Checks: connected state with the agent's name, "joined" note, typing indicator, the agent's
-// text with a safe clickable link, HTML kept as text and line breaks; a file attached (and
+// text with a safe clickable link, HTML kept as text and line breaks; a formatted message
+// (bold, list, link, quote, code; an image described, no markup outside the subset), its edit
+// and another's deletion; a file attached (and
 // refused client-side when too large or of a wrong type); the unread badge while closed;
 // the end: composer gone, survey (stars as radio buttons, comment), transcript download, a
 // new chat. axe-core in light and dark. Screenshots in OUT_DIR: agent-*.png (desktop and
@@ -64,6 +66,30 @@ run("agentchat", async ({ browser, url, out, shot }) => {
     expect(await log.getByText("<b>not bold</b>", { exact: false }).count() === 1, "HTML shown as text");
     expect((await log.innerText()).includes("today: https://example.com/track?id=42.\nAnything else?"), "line breaks kept");
 
+    // Formatting from Teams: bold, a list, a safe link, a quote; markup outside the subset
+    // never reaches the page. Then the agent edits it, and deletes another message.
+    await agent.sayRich("1700000000001", "Try these: Restart Reset", '<blockquote itemtype="http://schema.skype.com/Reply"><strong itemprop="mri">Ada</strong><p itemprop="preview">Where is my order?</p></blockquote><p>Try <strong>these</strong>:</p><ol><li>Restart</li><li>Reset, see <a href="https://example.com/reset">the guide</a></li></ol><img src="x" onerror="window.pwned=1"><p><code>ORD-42</code></p>');
+    const rich = log.locator(".bubble.rich").first();
+    await rich.locator("strong", { hasText: "these" }).waitFor({ timeout: 10000 });
+    expect(await rich.locator("ol li").count() === 2, "the list's two items");
+    expect(await rich.locator("blockquote").innerText() === "Ada\nWhere is my order?", "the quote with its author");
+    expect(await rich.getByRole("link", { name: "the guide" }).getAttribute("href") === "https://example.com/reset", "the link's target");
+    expect(await rich.getByRole("link", { name: "the guide" }).getAttribute("rel") === "noopener noreferrer", "a safe link");
+    expect(await log.locator("img, script, [onerror]").count() === 0, "no markup outside the subset");
+    expect(await rich.getByText("[an image]").count() === 1, "the image described");
+    expect(await page.evaluate(() => window.pwned === undefined), "nothing ran");
+    await shot(page, "agent-formatted.png");
+    await agent.edit("1700000000001", "Try this: restart", "<p>Try <em>this</em>: restart</p>");
+    await rich.locator("em", { hasText: "this" }).waitFor({ timeout: 10000 });
+    expect(await rich.locator("ol").count() === 0, "the edit replaced the message");
+    await log.locator(".item.in").filter({ hasText: "Try this" }).getByText("edited").waitFor();
+    await agent.say("Ignore this, wrong chat", "1700000000002");
+    await log.getByText("Ignore this, wrong chat").waitFor({ timeout: 10000 });
+    await agent.remove("1700000000002");
+    await log.getByText("This message was deleted.").waitFor({ timeout: 10000 });
+    expect(await log.getByText("Ignore this, wrong chat").count() === 0, "the deleted text is gone");
+    await shot(page, "agent-edited.png");
+
     // A file: refused here when too large or of another type, else sent.
     const file = page.locator("input[type=file]");
     await file.setInputFiles({ name: "big.pdf", mimeType: "application/pdf", buffer: Buffer.alloc(1048577) });
@@ -109,7 +135,7 @@ run("agentchat", async ({ browser, url, out, shot }) => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download transcript" }).click()]);
     const transcript = fs.readFileSync(await download.path(), "utf8");
     fs.writeFileSync(out + "/agent-transcript.txt", transcript);
-    for (const t of ["Acme Support", "You: Where is my order?", "Anne Agent: Your order ships today", "Anne Agent: Are you still there?", "note.pdf"]) {
+    for (const t of ["Acme Support", "You: Where is my order?", "Anne Agent: Your order ships today", "Anne Agent: Try this: restart (edited)", "Anne Agent: Are you still there?", "note.pdf"]) {
       expect(transcript.includes(t), "the transcript has " + t);
     }
     await shot(page, "agent-ended.png");

@@ -57,6 +57,7 @@
       messages: "Messages", send: "Send", placeholder: "Write a message…",
       sending: "Sending…", sent: "Sent", failed: "Not sent", retry: "Retry",
       notSentEnded: "Not sent: the chat had ended",
+      edited: "edited", deleted: "This message was deleted.",
       attach: "Attach a file", fileTooLarge: "This file is too large (at most {n}).",
       fileType: "This type of file cannot be sent.",
       surveyTitle: "How was your chat?", stars: "{n} of 5 stars", comment: "Comment (optional)",
@@ -91,6 +92,7 @@
       messages: "Nachrichten", send: "Senden", placeholder: "Nachricht schreiben…",
       sending: "Wird gesendet…", sent: "Gesendet", failed: "Nicht gesendet", retry: "Erneut senden",
       notSentEnded: "Nicht gesendet: Der Chat war beendet",
+      edited: "bearbeitet", deleted: "Diese Nachricht wurde gelöscht.",
       attach: "Datei anhängen", fileTooLarge: "Diese Datei ist zu groß (höchstens {n}).",
       fileType: "Diese Dateiart kann nicht gesendet werden.",
       surveyTitle: "Wie war Ihr Chat?", stars: "{n} von 5 Sternen", comment: "Kommentar (optional)",
@@ -125,6 +127,7 @@
       messages: "Messages", send: "Envoyer", placeholder: "Écrivez un message…",
       sending: "Envoi…", sent: "Envoyé", failed: "Non envoyé", retry: "Réessayer",
       notSentEnded: "Non envoyé : le chat était terminé",
+      edited: "modifié", deleted: "Ce message a été supprimé.",
       attach: "Joindre un fichier", fileTooLarge: "Ce fichier est trop volumineux ({n} au plus).",
       fileType: "Ce type de fichier ne peut pas être envoyé.",
       surveyTitle: "Comment s’est passé votre chat ?", stars: "{n} étoiles sur 5", comment: "Commentaire (facultatif)",
@@ -159,6 +162,7 @@
       messages: "Messaggi", send: "Invia", placeholder: "Scrivi un messaggio…",
       sending: "Invio…", sent: "Inviato", failed: "Non inviato", retry: "Riprova",
       notSentEnded: "Non inviato: la chat era terminata",
+      edited: "modificato", deleted: "Questo messaggio è stato eliminato.",
       attach: "Allega un file", fileTooLarge: "Il file è troppo grande (al massimo {n}).",
       fileType: "Questo tipo di file non può essere inviato.",
       surveyTitle: "Com’è andata la chat?", stars: "{n} stelle su 5", comment: "Commento (facoltativo)",
@@ -193,6 +197,7 @@
       messages: "Mensajes", send: "Enviar", placeholder: "Escribe un mensaje…",
       sending: "Enviando…", sent: "Enviado", failed: "No enviado", retry: "Reintentar",
       notSentEnded: "No enviado: el chat había terminado",
+      edited: "editado", deleted: "Este mensaje se eliminó.",
       attach: "Adjuntar un archivo", fileTooLarge: "Este archivo es demasiado grande (como máximo {n}).",
       fileType: "Este tipo de archivo no se puede enviar.",
       surveyTitle: "¿Qué tal ha ido el chat?", stars: "{n} de 5 estrellas", comment: "Comentario (opcional)",
@@ -278,6 +283,25 @@
     frag.appendChild(document.createTextNode(text.slice(last)));
     return frag;
   }
+  /* An agent's formatted message: the server's safe subset, parsed inert by DOMParser and
+     rebuilt here element by element from an allowlist (anything else keeps only its text). */
+  var KEEP = { P: 1, BR: 1, STRONG: 1, EM: 1, U: 1, S: 1, CODE: 1, PRE: 1, UL: 1, OL: 1, LI: 1, BLOCKQUOTE: 1 };
+  function safeHtml(html) {
+    var frag = document.createDocumentFragment(), doc;
+    try { doc = new DOMParser().parseFromString(String(html), "text/html"); } catch (e) { return null; }
+    (function copy(from, to) {
+      Array.prototype.forEach.call(from.childNodes, function (n) {
+        if (n.nodeType === 3) { to.appendChild(document.createTextNode(n.nodeValue)); return; }
+        if (n.nodeType !== 1) return;
+        var tag = n.tagName, href = tag === "A" && (httpUrl(n.getAttribute("href")) || (/^mailto:/i.test(n.getAttribute("href") || "") ? n.getAttribute("href") : null));
+        var el = href ? h("a", { href: href, target: "_blank", rel: "noopener noreferrer" }) : KEEP[tag] ? document.createElement(tag.toLowerCase()) : null;
+        copy(n, el || to);
+        if (el) to.appendChild(el);
+      });
+    })(doc.body, frag);
+    return frag;
+  }
+  function content(text, html) { return (html && safeHtml(html)) || richText(text); }
   function load() {
     try { return JSON.parse(sessionStorage.getItem(storeKey) || "null"); } catch (e) { return null; }
   }
@@ -413,6 +437,10 @@
       ".composer textarea{flex:1;resize:none;max-height:140px;min-height:44px;border-radius:22px;padding:11px 16px}" +
       ".composer .icon{color:var(--fg)}.composer .send{background:var(--accent);color:var(--afg);width:44px;height:44px}" +
       ".cerr{padding:0 16px}.endbox{padding:12px 16px 16px;border-top:1px solid var(--soft);display:flex;flex-direction:column;gap:8px}" +
+      ".bubble.rich{white-space:normal}.bubble p{margin:0}.bubble p+p,.bubble p+ul,.bubble p+ol{margin-top:6px}" +
+      ".bubble ul,.bubble ol{margin:4px 0;padding-left:20px}.bubble blockquote{margin:0 0 6px;padding-left:8px;border-left:3px solid currentColor;opacity:.85}" +
+      ".bubble pre{margin:4px 0;padding:6px 8px;border-radius:6px;background:rgba(127,127,127,.15);overflow:auto;white-space:pre}" +
+      ".bubble code,.bubble pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em}.deleted .bubble{font-style:italic;opacity:.7}" +
       ".bubble.file{display:flex;gap:6px;align-items:center}.bubble.file svg{width:18px;height:18px;fill:currentColor;flex:none}" +
       ".endbox p{margin:0}.endbox .btn{min-height:40px;padding:8px 12px;font-size:14px}.endbox .btns{display:flex;flex-wrap:wrap;gap:8px}" +
       "fieldset{border:0;padding:0;margin:0}legend{font-weight:600;padding:0;margin-bottom:6px}" +
@@ -629,6 +657,7 @@
   var chatState = "connecting", agent = null, position = 0, typingUntil = 0, typingTimer = 0, limitedUntil = 0;
   var wasConnected = false;
   var mine = {}; /* client message id → {node, meta, seen} */
+  var agentSaid = {}; /* event seq of an agent's message → {node, bubble, meta} */
   var fileIds = {};
   var lastSender = null;
 
@@ -643,6 +672,7 @@
     clear(els.body);
     clear(els.foot);
     mine = {};
+    agentSaid = {};
     fileIds = {};
     lastSender = null;
     seq = 0;
@@ -749,7 +779,7 @@
     b.meta.appendChild(h("span", { cls: status === "failed" || status === "ended" ? "bad" : null, text: "· " + label }));
     if (retry) b.meta.appendChild(h("button", { type: "button", text: W.retry, onclick: retry }));
   }
-  function incoming(from, name, text, at) {
+  function incoming(from, name, text, at, html) {
     var who = from === "agent" ? (name || W.someone) : cfg.title;
     var key = from + ":" + who;
     var node = item("in" + (key === lastSender ? " cont" : ""), who, text, at);
@@ -759,11 +789,31 @@
     else if (from !== "agent") av.appendChild(icon("chat"));
     else av.textContent = initials(who);
     if (from === "agent") node.appendChild(h("p", { cls: "who", text: who }));
-    node.appendChild(h("div", { cls: "row" }, [av, h("div", { cls: "bubble" }, [richText(text)])]));
-    node.appendChild(h("div", { cls: "meta", text: clock(at) }));
+    var bubble = h("div", { cls: "bubble" + (html ? " rich" : "") }, [content(text, html)]);
+    var meta = h("div", { cls: "meta", text: clock(at) });
+    node.appendChild(h("div", { cls: "row" }, [av, bubble]));
+    node.appendChild(meta);
+    if (from === "agent" && seq) agentSaid[seq] = { node: node, bubble: bubble, meta: meta };
     place(node);
     if (!open && seq > (S.read || 0)) { unread++; renderBadge(); }
     scrollDown(false);
+  }
+  /* The agent edited or deleted a message: its bubble shows it (and the transcript says so). */
+  function changed(ev) {
+    var said = agentSaid[ev.seq];
+    if (!said) return;
+    clear(said.bubble);
+    if (ev.type === "messageDeleted") {
+      said.node.classList.add("deleted");
+      said.bubble.className = "bubble";
+      said.bubble.appendChild(document.createTextNode(W.deleted));
+      said.node.sbLine.text = W.deleted;
+    } else {
+      said.bubble.className = "bubble" + (ev.html ? " rich" : "");
+      said.bubble.appendChild(content(ev.text, ev.html));
+      said.node.sbLine.text = ev.text + " (" + W.edited + ")";
+      if (!said.meta.querySelector(".edited")) said.meta.appendChild(h("span", { cls: "edited", text: " · " + W.edited }));
+    }
   }
   function note(text) {
     var node = h("p", { cls: "note", text: text });
@@ -905,7 +955,11 @@
       case "message":
       case "template":
         typingUntil = 0;
-        incoming(ev.from === "agent" || ev.agent ? "agent" : "service", ev.name || ev.agent, ev.text, at);
+        incoming(ev.from === "agent" || ev.agent ? "agent" : "service", ev.name || ev.agent, ev.text, at, ev.html);
+        break;
+      case "messageEdited":
+      case "messageDeleted":
+        changed(ev);
         break;
       case "prompt":
         incoming("service", null, ev.text, at);
