@@ -27,11 +27,12 @@ use crate::store::Pool;
 pub const FORMAT: u32 = 1;
 
 /// The order documents are written in: what others refer to first.
-const ORDER: [(DocKind, &str); 4] = [
+const ORDER: [(DocKind, &str); 5] = [
     (DocKind::Calendar, "calendars"),
     (DocKind::Workflow, "workflows"),
     (DocKind::User, "users"),
     (DocKind::Service, "services"),
+    (DocKind::CannedAnswer, "cannedAnswers"),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +48,8 @@ pub struct Bundle {
     pub users: Vec<Value>,
     #[serde(default)]
     pub services: Vec<Value>,
+    #[serde(default)]
+    pub canned_answers: Vec<Value>,
     /// Webhook endpoints (`{id, url, secret}`); absent: left as they are (deleted with prune).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks: Option<Vec<Value>>,
@@ -59,6 +62,7 @@ impl Bundle {
             DocKind::Workflow => &self.workflows,
             DocKind::User => &self.users,
             DocKind::Service => &self.services,
+            DocKind::CannedAnswer => &self.canned_answers,
         }
     }
 
@@ -131,6 +135,7 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
         workflows: Vec::new(),
         users: Vec::new(),
         services: Vec::new(),
+        canned_answers: Vec::new(),
         webhooks: None,
     };
     let mut conn = pool.acquire().await?;
@@ -155,6 +160,7 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
             DocKind::Workflow => bundle.workflows = values,
             DocKind::User => bundle.users = values,
             DocKind::Service => bundle.services = values,
+            DocKind::CannedAnswer => bundle.canned_answers = values,
         }
     }
     Ok(bundle)

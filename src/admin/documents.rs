@@ -43,7 +43,9 @@ pub(super) async fn check_document(
     };
     // Only workflows (and the workflow a service is given) name services.
     let services = match kind {
-        DocKind::Service | DocKind::Workflow => service_names(app, tenant).await?,
+        DocKind::Service | DocKind::Workflow | DocKind::CannedAnswer => {
+            service_names(app, tenant).await?
+        }
         DocKind::User | DocKind::Calendar => workflow::ServiceNames::default(),
     };
     let (id, value) =

@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod agents;
+pub mod canned;
 mod lanes;
 pub mod relay;
 pub mod store;
@@ -187,6 +188,10 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             Ok(answer_response(
                 actions::act(app, &actor, verb, &data).await?,
             ))
+        }
+        "invoke" if activity.name.as_deref() == Some("composeExtension/query") => {
+            let body = canned::query(app, &actor, activity).await?;
+            Ok((StatusCode::OK, Json(body)).into_response())
         }
         "invoke" => Ok(Problem::new(
             StatusCode::NOT_IMPLEMENTED,

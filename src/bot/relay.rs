@@ -22,6 +22,7 @@ use crate::directory::store::{self as docs, Kind};
 
 use super::actions;
 use super::agents::Actor;
+use super::canned;
 use super::store::{self, Chatroom, Focus, PERSONAL};
 use super::teams_html::{self, Converted};
 
@@ -83,7 +84,7 @@ pub(super) fn converted(activity: &Activity) -> Converted {
         .and_then(|c| c.as_str());
     let entities = activity.entities.as_deref().unwrap_or_default();
     let text = activity.text.as_deref().unwrap_or_default();
-    match html_copy {
+    let mut message = match html_copy {
         Some(html) => {
             teams_html::convert(&teams_html::expand_quotes(html, entities, true), &mentions)
         }
@@ -91,18 +92,100 @@ pub(super) fn converted(activity: &Activity) -> Converted {
             teams_html::plain_message(&teams_html::expand_quotes(text, entities, false), &mentions)
         }
         None => teams_html::convert(&teams_html::expand_quotes(text, entities, true), &mentions),
+    };
+    let cards = cards_text(activity);
+    if !cards.is_empty() {
+        if let Some(html) = message.html.as_mut() {
+            html.push_str("<p>");
+            for (i, line) in cards.lines().enumerate() {
+                if i > 0 {
+                    html.push_str("<br>");
+                }
+                teams_html::escape_into(line, html);
+            }
+            html.push_str("</p>");
+        }
+        if !message.text.is_empty() {
+            message.text.push('\n');
+        }
+        message.text.push_str(&cards);
     }
+    message
 }
 
-/// Attachments a customer cannot receive (files, images); cards and the HTML copy of the text
-/// that Teams adds are not counted.
+/// Attachments a customer cannot receive (files, images); cards (their text is sent) and the
+/// HTML copy of the text that Teams adds are not counted.
 fn foreign_attachments(activity: &Activity) -> usize {
     activity
         .attachments
         .iter()
         .flatten()
-        .filter(|a| a.content_type != "text/html")
+        .filter(|a| a.content_type != "text/html" && !is_card(&a.content_type))
         .count()
+}
+
+fn is_card(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        crate::botframework::activity::ADAPTIVE_CARD
+            | "application/vnd.microsoft.card.hero"
+            | "application/vnd.microsoft.card.thumbnail"
+    )
+}
+
+/// The text of the cards an agent sent (a canned answer inserted from the message extension,
+/// another app's card): an Adaptive Card's TextBlocks, rich text runs and facts, a hero or
+/// thumbnail card's title, subtitle and text — markdown escapes undone.
+fn cards_text(activity: &Activity) -> String {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                let kind = o.get("type").and_then(|t| t.as_str());
+                let text = o.get("text").and_then(|t| t.as_str());
+                match (kind, text) {
+                    (Some("TextBlock" | "TextRun"), Some(t)) => out.push(t.to_owned()),
+                    (Some("Fact"), _) | (None, _)
+                        if o.contains_key("title") && o.contains_key("value") =>
+                    {
+                        let field = |k: &str| o.get(k).and_then(|t| t.as_str()).unwrap_or_default();
+                        out.push(format!("{}: {}", field("title"), field("value")));
+                    }
+                    _ => {}
+                }
+                for (key, child) in o {
+                    if key != "text" && key != "actions" && key != "selectAction" {
+                        walk(child, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut parts = Vec::new();
+    for a in activity.attachments.iter().flatten() {
+        let Some(content) = a.content.as_ref() else {
+            continue;
+        };
+        if a.content_type == crate::botframework::activity::ADAPTIVE_CARD {
+            walk(
+                content.get("body").unwrap_or(&serde_json::Value::Null),
+                &mut parts,
+            );
+        } else if is_card(&a.content_type) {
+            for key in ["title", "subtitle", "text"] {
+                if let Some(t) = content.get(key).and_then(|t| t.as_str()) {
+                    parts.push(t.to_owned());
+                }
+            }
+        }
+    }
+    parts
+        .iter()
+        .map(|p| crate::cards::markdown::unescape(p.trim()))
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Relays an agent's message, or carries out what it asks for in a personal chat.
@@ -124,6 +207,9 @@ pub async fn message(
                 actions::end_chat(app, actor, &newest.session_id).await?,
             ));
         }
+        if let Some(name) = canned_name(&text) {
+            return canned::send(app, actor, newest, activity, name).await;
+        }
         return to_customer(app, actor, newest, activity, message).await;
     }
     let focus = store::focus_in(&app.pool, conversation).await?;
@@ -135,6 +221,14 @@ pub async fn message(
             "Open chats here:\n{}\nWrite /switch and a number to choose the chat you write to.",
             list(&rooms, current)
         ))),
+        Said::Canned(name) => match current {
+            Some(room) => canned::send(app, actor, room, activity, name).await,
+            None => Ok(note(format!(
+                "Nothing was sent: which chat is it for? Choose with /switch and a number, then \
+                 write again:\n{}",
+                list(&rooms, None)
+            ))),
+        },
         Said::Switch(which) => {
             let Some(room) = pick(&rooms, which) else {
                 let what = if which.is_empty() {
@@ -202,8 +296,34 @@ enum Said<'a> {
     Chats,
     /// `/switch N`: write to chat N (or the one chat whose customer's name starts so).
     Switch(&'a str),
+    /// `/canned NAME`: send a canned answer (`/canned` alone lists them).
+    Canned(&'a str),
     /// Any other command, for the bot's commands.
     Command(&'a str),
+}
+
+/// `canned NAME` (or `canned` alone) typed in a group chatroom: the NAME.
+fn canned_name(text: &str) -> Option<&str> {
+    let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    word.eq_ignore_ascii_case("canned").then(|| rest.trim())
+}
+
+/// The chat an agent acts on in `conversation`: a group chatroom's customer, or the current
+/// chat of their personal chat (`None` when there is none, or it is unclear which).
+pub(super) async fn chat_at_hand(
+    app: &App,
+    actor: &Actor,
+    conversation: &str,
+) -> anyhow::Result<Option<Chatroom>> {
+    let rooms = open_rooms(app, conversation, actor).await?;
+    match rooms.last() {
+        None => Ok(None),
+        Some(newest) if newest.mode != PERSONAL => Ok(Some(newest.clone())),
+        Some(_) => {
+            let focus = store::focus_in(&app.pool, conversation).await?;
+            Ok(current(&rooms, focus.as_ref()).cloned())
+        }
+    }
 }
 
 fn said(text: &str) -> Said<'_> {
@@ -225,6 +345,7 @@ fn said(text: &str) -> Said<'_> {
         "end" if rest.is_empty() => Said::End,
         "chats" if rest.is_empty() => Said::Chats,
         "switch" => Said::Switch(rest),
+        "canned" => Said::Canned(rest),
         _ => Said::Command(text),
     }
 }
@@ -352,7 +473,7 @@ pub async fn end_from_card(app: &App, actor: &Actor, room: &Chatroom) -> anyhow:
 }
 
 /// Sends an agent's message to the customer of `room`, remembering which event it became.
-async fn to_customer(
+pub(super) async fn to_customer(
     app: &App,
     actor: &Actor,
     room: &Chatroom,

@@ -236,6 +236,11 @@ fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Writes `text` escaped for HTML.
+pub fn escape_into(text: &str, out: &mut String) {
+    escape(text, out);
+}
+
 fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
@@ -604,18 +609,75 @@ pub fn plain_message(text: &str, bot_mentions: &[String]) -> Converted {
     }
 }
 
+/// Leaves out the mentions of the bot: `<at>Name</at>`, and Teams' HTML form, one
+/// `<span itemtype=…/Mention itemid=N>` per word of the name (the words of one mention share
+/// their `itemid`).
 fn drop_mentions(nodes: &mut Vec<Node>, bot_mentions: &[String]) {
+    if bot_mentions.is_empty() {
+        return;
+    }
+    let mut spans: std::collections::HashMap<String, Vec<String>> = Default::default();
+    collect_mention_spans(nodes, &mut spans);
+    let bot_ids: Vec<String> = spans
+        .into_iter()
+        .filter(|(_, words)| {
+            let said = words.join(" ");
+            bot_mentions.iter().any(|m| m.trim() == said.trim())
+        })
+        .map(|(id, _)| id)
+        .collect();
+    drop_in(nodes, bot_mentions, &bot_ids);
+}
+
+fn mention_id(name: &str, attrs: &[(String, String)]) -> Option<String> {
+    (name == "span" && attr(attrs, "itemtype").is_some_and(|t| t.ends_with("/Mention")))
+        .then(|| attr(attrs, "itemid").unwrap_or_default().to_owned())
+}
+
+fn collect_mention_spans(
+    nodes: &[Node],
+    spans: &mut std::collections::HashMap<String, Vec<String>>,
+) {
+    for node in nodes {
+        if let Node::Element {
+            name,
+            attrs,
+            children,
+        } = node
+        {
+            if let Some(id) = mention_id(name, attrs) {
+                let mut word = String::new();
+                text_of(children, &mut word);
+                spans.entry(id).or_default().push(word.trim().to_owned());
+            } else {
+                collect_mention_spans(children, spans);
+            }
+        }
+    }
+}
+
+fn drop_in(nodes: &mut Vec<Node>, bot_mentions: &[String], bot_ids: &[String]) {
     nodes.retain(|node| match node {
-        Node::Element { name, children, .. } if name == "at" => {
+        Node::Element {
+            name,
+            attrs,
+            children,
+        } => {
+            if let Some(id) = mention_id(name, attrs) {
+                return !bot_ids.contains(&id);
+            }
+            if name != "at" {
+                return true;
+            }
             let mut said = String::new();
             text_of(children, &mut said);
             !bot_mentions.iter().any(|m| m.trim() == said.trim())
         }
-        _ => true,
+        Node::Text(_) => true,
     });
     for node in nodes {
         if let Node::Element { children, .. } = node {
-            drop_mentions(children, bot_mentions);
+            drop_in(children, bot_mentions, bot_ids);
         }
     }
 }

@@ -12,9 +12,11 @@ pub fn escape(text: &str) -> String {
         // List items ("- x", "+ x", "1. x") and headings are only markup at a line start.
         let digits = body.chars().take_while(char::is_ascii_digit).count();
         if digits > 0 && body[digits..].starts_with(['.', ')']) {
+            // `1.` / `1)`: one backslash before the mark (`)` is not escaped twice).
             out.push_str(&body[..digits]);
             out.push('\\');
-            escape_inline(&body[digits..], &mut out);
+            out.push_str(&body[digits..=digits]);
+            escape_inline(&body[digits + 1..], &mut out);
             continue;
         }
         if body.starts_with(['-', '+']) {
@@ -25,12 +27,33 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Undoes [`escape`]: a backslash before a character it escapes is dropped (text an agent sends
+/// from a card, for a customer who reads plain text).
+pub fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&next) = chars.peek()
+            && (ESCAPED.contains(&next) || matches!(next, '.' | '-' | '+'))
+        {
+            out.push(next);
+            chars.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The characters [`escape`] puts a backslash before, wherever they are.
+const ESCAPED: &[char] = &[
+    '\\', '*', '_', '`', '[', ']', '(', ')', '#', '~', '<', '>', '|', '!',
+];
+
 fn escape_inline(text: &str, out: &mut String) {
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '`' | '[' | ']' | '(' | ')' | '#' | '~' | '<' | '>' | '|' | '!'
-        ) {
+        if ESCAPED.contains(&c) {
             out.push('\\');
         }
         out.push(c);
@@ -143,7 +166,18 @@ fn next_url(text: &str) -> Option<(usize, String, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, escape_with_links};
+    use super::{escape, escape_with_links, unescape};
+
+    #[test]
+    fn unescape_gives_back_what_escape_was_given() {
+        for text in [
+            r"Ada *Lovelace* [x](https://e.example) 1. \ back\slash",
+            "- item\n+ more\n12) twelve # not a heading",
+            "plain",
+        ] {
+            assert_eq!(unescape(&escape(text)), text);
+        }
+    }
 
     #[test]
     fn a_customers_addresses_become_links_that_show_their_target() {

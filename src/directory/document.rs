@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::directory::calendar::Calendar;
+use crate::directory::canned::CannedAnswer;
 use crate::directory::model::{Service, User};
 use crate::directory::store::Kind;
 use crate::workflow;
@@ -18,16 +19,19 @@ pub enum DocKind {
     User,
     Workflow,
     Calendar,
+    CannedAnswer,
 }
 
 impl DocKind {
-    /// The kind a path segment names (`services`, `users`, `workflows`, `calendars`).
+    /// The kind a path segment names (`services`, `users`, `workflows`, `calendars`,
+    /// `canned-answers`).
     pub fn parse(segment: &str) -> Option<Self> {
         Some(match segment {
             "services" => DocKind::Service,
             "users" => DocKind::User,
             "workflows" => DocKind::Workflow,
             "calendars" => DocKind::Calendar,
+            "canned-answers" => DocKind::CannedAnswer,
             _ => return None,
         })
     }
@@ -39,6 +43,7 @@ impl DocKind {
             DocKind::User => Kind::User,
             DocKind::Workflow => Kind::Workflow,
             DocKind::Calendar => Kind::Calendar,
+            DocKind::CannedAnswer => Kind::CannedAnswer,
         }
     }
 
@@ -49,6 +54,7 @@ impl DocKind {
             DocKind::User => "user",
             DocKind::Workflow => "workflow",
             DocKind::Calendar => "calendar",
+            DocKind::CannedAnswer => "canned answer",
         }
     }
 }
@@ -178,6 +184,14 @@ pub fn check(
                 return Err(vec![problem("", "invalid_calendar", e.to_string())]);
             }
             Ok((id, stored(serde_json::to_value(calendar))?))
+        }
+        DocKind::CannedAnswer => {
+            let answer: CannedAnswer = serde_json::from_value(doc).map_err(shape)?;
+            let problems = answer.problems(services);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
+            Ok((id, stored(serde_json::to_value(answer))?))
         }
     }
 }

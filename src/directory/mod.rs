@@ -2,6 +2,7 @@
 //! stored as versioned JSON documents (optimistic concurrency) in `directory_documents`.
 
 pub mod calendar;
+pub mod canned;
 pub mod check;
 pub mod contacts;
 pub mod document;

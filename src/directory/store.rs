@@ -15,6 +15,7 @@ pub enum Kind {
     User,
     Workflow,
     Calendar,
+    CannedAnswer,
 }
 
 impl Kind {
@@ -25,6 +26,7 @@ impl Kind {
             Kind::User => "user",
             Kind::Workflow => "workflow",
             Kind::Calendar => "calendar",
+            Kind::CannedAnswer => "cannedAnswer",
         }
     }
 }

@@ -105,6 +105,8 @@ async fn sync_stored(
 ) -> anyhow::Result<()> {
     let engine = engines.get(tenant).await?;
     match kind {
+        // Read where they are used: the engine does not route by them.
+        Kind::CannedAnswer => {}
         Kind::Service => {
             let service: Service = serde_json::from_value(after.clone())?;
             engine

@@ -198,3 +198,151 @@ async fn formatting_survives_the_bridge_and_edits_and_deletions_reach_the_custom
     })
     .await;
 }
+
+/// The message extension's search as Teams sends it; the invoke response's body.
+async fn search(teams: &Teams<'_>, conversation: &str, parameter: (&str, &str)) -> Value {
+    let mut a = teams.activity(ANNE, conversation, "invoke");
+    a["name"] = json!("composeExtension/query");
+    a["value"] = json!({"commandId": "cannedAnswers",
+        "parameters": [{"name": parameter.0, "value": parameter.1}],
+        "queryOptions": {"skip": 0, "count": 25}});
+    let response = teams.post(&a).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("invoke body")
+}
+
+#[tokio::test]
+async fn canned_answers_are_managed_searched_in_teams_inserted_and_sent_by_name() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+
+    // Managed in the admin API, every problem named; scoped to services by id or name.
+    let (status, _, body) = api
+        .post(
+            "/canned-answers",
+            &json!({"id": "bad one", "title": "", "text": "Hi ${customer.(}", "services": ["nope"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let codes: Vec<&str> = body["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|p| p["code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "out_of_range",
+            "invalid_template",
+            "invalid_id",
+            "unknown_service"
+        ]
+    );
+    for answer in [
+        json!({"id": "greeting", "title": "Greeting",
+               "text": "Hello ${customer.displayName}, I am ${agent.displayName} from ${service.name}."}),
+        json!({"id": "refund", "title": "Refund policy", "text": "Refunds take 5 days.",
+               "services": ["Support"], "keywords": ["money back"]}),
+        json!({"id": "sales-only", "title": "Sales discount", "text": "10 % off.", "services": ["sales-x"]}),
+    ] {
+        let id = answer["id"].as_str().expect("id").to_owned();
+        let (status, _, body) = api.post("/canned-answers", &answer).await;
+        if id == "sales-only" {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        } else {
+            assert!(status.is_success(), "{status} {body}");
+        }
+    }
+    let (status, _, list) = api.get("/canned-answers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.to_string().matches("\"title\"").count(), 2, "{list}");
+
+    let t = Teams { app: &app };
+    let (ada, chat) = {
+        t.install(ANNE).await;
+        let ada = teams::start_chat(&app, "Ada *Lovelace*", Some("Hi")).await;
+        let id = teams::invitation_for(&app, ANNE, 1).await;
+        t.answer(ANNE, "im.invitation.accept", &id).await;
+        let (_, chat, _, _) =
+            teams::wait_post(&app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+        ada.wait_event(&app, "connected", |e| e["state"] == "connected")
+            .await;
+        (ada, chat)
+    };
+
+    // The message extension: the initial run lists the chat's answers, filled in for its
+    // customer with the values escaped for Teams' markdown; a search narrows them.
+    let all = search(&t, &chat, ("initialRun", "true")).await;
+    assert_eq!(all["composeExtension"]["type"], "result", "{all}");
+    let results = all["composeExtension"]["attachments"]
+        .as_array()
+        .expect("results");
+    let titles: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["preview"]["content"]["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Greeting", "Refund policy"]);
+    let greeting = &results[0];
+    assert_eq!(
+        greeting["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(
+        greeting["content"]["body"][0]["text"],
+        r"Hello Ada \*Lovelace\*, I am Anne Agent from Support."
+    );
+    assert_eq!(
+        greeting["preview"]["content"]["text"],
+        "Hello Ada *Lovelace*, I am Anne Agent from Support."
+    );
+    let money = search(&t, &chat, ("search", "money")).await;
+    assert_eq!(
+        money["composeExtension"]["attachments"][0]["preview"]["content"]["title"], "Refund policy",
+        "{money}"
+    );
+    let none = search(&t, &chat, ("search", "zebra")).await;
+    assert_eq!(none["composeExtension"]["type"], "message");
+
+    // The agent sends the inserted card: the customer gets its text, unescaped.
+    let mut inserted = t.activity(ANNE, &chat, "message");
+    inserted["attachments"] =
+        json!([{"contentType": greeting["contentType"], "content": greeting["content"]}]);
+    assert_eq!(t.post(&inserted).await.status(), 200);
+    ada.wait_event(&app, "the inserted answer", |e| {
+        e["from"] == "agent" && e["text"] == "Hello Ada *Lovelace*, I am Anne Agent from Support."
+    })
+    .await;
+
+    // `canned NAME` sends it at once and shows the agent what was sent; a wrong name lists.
+    assert_eq!(t.say(ANNE, &chat, "canned refund").await.status(), 200);
+    ada.wait_event(&app, "the canned answer", |e| {
+        e["from"] == "agent" && e["text"] == "Refunds take 5 days."
+    })
+    .await;
+    teams::wait_post(&app, "what was sent", |(_, c, h, _)| {
+        c == &chat && h.starts_with("Sent to the customer:") && h.contains("Refunds take 5 days.")
+    })
+    .await;
+    assert_eq!(t.say(ANNE, &chat, "canned refnd").await.status(), 200);
+    teams::wait_post(&app, "did you mean", |(_, c, h, _)| {
+        c == &chat && h.starts_with("There is no canned answer refnd.")
+    })
+    .await;
+    let agent_texts = ada
+        .events(&app)
+        .await
+        .into_iter()
+        .filter(|e| e["from"] == "agent")
+        .count();
+    assert_eq!(agent_texts, 2, "a wrong name sends nothing");
+
+    // Someone who is not an agent of the tenant gets no answers.
+    let mut stranger = t.activity(ANNE, &chat, "invoke");
+    stranger["from"] = json!({"id": "29:stranger", "name": "S", "aadObjectId": "00000000-0000-0000-0000-00000000dead"});
+    stranger["name"] = json!("composeExtension/query");
+    stranger["value"] = json!({"commandId": "cannedAnswers", "parameters": [{"name": "initialRun", "value": "true"}]});
+    let answer: Value = t.post(&stranger).await.json().await.expect("json");
+    assert_eq!(answer["composeExtension"]["type"], "message", "{answer}");
+}

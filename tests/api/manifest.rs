@@ -90,7 +90,13 @@ fn the_app_package_is_a_valid_manifest_with_both_icons() {
         commands("personal"),
         ["status", "available", "away", "back", "help"]
     );
-    assert_eq!(commands("groupChat"), ["end"]);
+    assert_eq!(commands("groupChat"), ["end", "canned"]);
+    // The canned answers' message extension is the bot's, with its search parameter.
+    let extension = &manifest["composeExtensions"][0];
+    assert_eq!(extension["botId"], APP_ID);
+    assert_eq!(extension["commands"][0]["id"], "cannedAnswers");
+    assert_eq!(extension["commands"][0]["type"], "query");
+    assert_eq!(extension["commands"][0]["parameters"][0]["name"], "search");
     assert_eq!(
         manifest["validDomains"],
         serde_json::json!(["chat.contoso.example"])

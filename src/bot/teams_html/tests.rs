@@ -190,3 +190,10 @@ fn a_quoted_reply_placeholder_is_expanded_from_its_entity() {
         "> Dana <Customer>:\n> Where is my order?\nIt ships today.\n> (a message that was deleted)"
     );
 }
+
+#[test]
+fn teams_html_mentions_of_the_bot_are_left_out_word_by_word() {
+    let source = r#"<div><div><span itemscope="" itemtype="http://schema.skype.com/Mention" itemid="0">Switch</span>&nbsp;<span itemscope="" itemtype="http://schema.skype.com/Mention" itemid="0">Board</span>&nbsp;ask <span itemscope="" itemtype="http://schema.skype.com/Mention" itemid="1">Sam</span> <strong>now</strong></div></div>"#;
+    let c = convert(source, &["Switch Board".to_owned()]);
+    assert_eq!(c.text, "ask Sam now");
+}

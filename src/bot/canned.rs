@@ -1,0 +1,241 @@
+//! Canned answers in Teams: the message extension's search (`composeExtension/query`) lists
+//! the answers the chat at hand may use, filled in for its customer, as cards the agent inserts
+//! and sends (the relay passes a card's text on); `canned NAME` (`/canned NAME` in the
+//! personal chat) sends one straight to the customer. See [`crate::directory::canned`].
+
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::botframework::activity::{ADAPTIVE_CARD, Activity};
+use crate::cards::markdown;
+use crate::directory::canned::{self, CannedAnswer, Fill};
+use crate::directory::model::{Service, User};
+use crate::directory::store::{self as docs, Kind};
+
+use super::agents::Actor;
+use super::relay::{self, Relayed};
+use super::store::Chatroom;
+use super::teams_html::Converted;
+
+/// The message extension's search command (the manifest's `composeExtensions` command id).
+pub const COMMAND: &str = "cannedAnswers";
+
+/// Results shown at most (Teams asks for 25 at a time).
+const MAX_RESULTS: usize = 25;
+
+/// The tenant's answers.
+async fn answers(app: &App, tenant: &str) -> anyhow::Result<Vec<CannedAnswer>> {
+    Ok(
+        docs::list::<CannedAnswer>(&app.pool, tenant, Kind::CannedAnswer)
+            .await?
+            .into_iter()
+            .map(|d| d.value)
+            .collect(),
+    )
+}
+
+/// The service `(id, name)` of a chat (`None`: a direct chat, or a service since deleted).
+async fn service_of(
+    app: &App,
+    tenant: &str,
+    room: &Chatroom,
+) -> anyhow::Result<Option<(String, String)>> {
+    if room.brief.service.is_empty() {
+        return Ok(None);
+    }
+    Ok(docs::list::<Service>(&app.pool, tenant, Kind::Service)
+        .await?
+        .into_iter()
+        .find(|s| s.value.name == room.brief.service)
+        .map(|s| (s.value.id, s.value.name)))
+}
+
+/// The agent's display name in the directory (`None`: not an agent of the tenant).
+async fn agent_name(app: &App, actor: &Actor) -> anyhow::Result<Option<String>> {
+    Ok(
+        docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)
+            .await?
+            .map(|u| u.value.display_name),
+    )
+}
+
+/// `composeExtension/query`: the body of the invoke response.
+pub async fn query(app: &App, actor: &Actor, activity: &Activity) -> anyhow::Result<Value> {
+    let value = activity.value.clone().unwrap_or(Value::Null);
+    let message = |text: &str| json!({"composeExtension": {"type": "message", "text": text}});
+    if value.get("commandId").and_then(Value::as_str) != Some(COMMAND) {
+        return Ok(message("This app has no such search."));
+    }
+    let Some(agent) = agent_name(app, actor).await? else {
+        return Ok(message(
+            "Canned answers are for the agents of this contact center.",
+        ));
+    };
+    // The initial run names its parameter `initialRun`; a search, the manifest's parameter.
+    let search = value
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|p| p.get("name").and_then(Value::as_str) != Some("initialRun"))
+        .and_then(|p| p.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let skip = value
+        .pointer("/queryOptions/skip")
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    let conversation = activity
+        .conversation
+        .as_ref()
+        .map(|c| c.id.as_str())
+        .unwrap_or_default();
+    let room = relay::chat_at_hand(app, actor, conversation).await?;
+    let service = match &room {
+        Some(room) => service_of(app, &actor.tenant, room).await?,
+        None => None,
+    };
+    let all = answers(app, &actor.tenant).await?;
+    // Outside a chat every answer is offered (filled in as far as known).
+    let scope = service
+        .as_ref()
+        .map(|(id, name)| (id.as_str(), name.as_str()));
+    let found: Vec<&CannedAnswer> = if room.is_some() {
+        canned::search(&all, scope, &search, skip + MAX_RESULTS)
+    } else {
+        all.iter().filter(|a| a.score(&search) > 0).collect()
+    };
+    let fill = fill(room.as_ref(), scope.map(|s| s.1), &agent);
+    let attachments: Vec<Value> = found
+        .into_iter()
+        .skip(skip)
+        .take(MAX_RESULTS)
+        .map(|a| result(a, &fill))
+        .collect();
+    if attachments.is_empty() && skip == 0 {
+        return Ok(message(if all.is_empty() {
+            "There are no canned answers yet: your administrator adds them."
+        } else {
+            "No canned answer matches."
+        }));
+    }
+    tracing::info!(results = attachments.len(), "canned answers searched");
+    Ok(json!({"composeExtension": {
+        "type": "result", "attachmentLayout": "list", "attachments": attachments,
+    }}))
+}
+
+fn fill<'a>(room: Option<&'a Chatroom>, service: Option<&'a str>, agent: &'a str) -> Fill<'a> {
+    Fill {
+        customer_name: room.map(|r| r.brief.customer.display_name.as_str()),
+        customer_email: room
+            .map(|r| r.brief.customer.email.as_str())
+            .filter(|e| !e.is_empty()),
+        service_name: service,
+        agent_name: Some(agent),
+    }
+}
+
+/// One search result: the card inserted (its text with the values escaped for Teams'
+/// markdown) and its preview.
+fn result(answer: &CannedAnswer, fill: &Fill<'_>) -> Value {
+    let card = json!({
+        "type": "AdaptiveCard", "version": "1.5",
+        "body": [{"type": "TextBlock", "text": answer.render(fill, true), "wrap": true}],
+    });
+    let plain = answer.render(fill, false);
+    let preview: String = plain.chars().take(120).collect();
+    json!({
+        "contentType": ADAPTIVE_CARD,
+        "content": card,
+        "preview": {"contentType": "application/vnd.microsoft.card.thumbnail",
+                    "content": {"title": answer.title, "text": preview}},
+    })
+}
+
+/// `canned NAME` in a chat: sends the answer to the customer of `room`, and shows the agent
+/// what was sent; `canned` alone lists the answers the chat may use.
+pub async fn send(
+    app: &App,
+    actor: &Actor,
+    room: &Chatroom,
+    activity: &Activity,
+    name: &str,
+) -> anyhow::Result<Relayed> {
+    let all = answers(app, &actor.tenant).await?;
+    let service = service_of(app, &actor.tenant, room).await?;
+    let scope = service
+        .as_ref()
+        .map(|(id, name)| (id.as_str(), name.as_str()));
+    let usable: Vec<&CannedAnswer> = all.iter().filter(|a| a.serves(scope)).collect();
+    let list = |answers: &[&CannedAnswer]| {
+        answers
+            .iter()
+            .take(15)
+            .map(|a| {
+                format!(
+                    "- {} – {}",
+                    markdown::escape(&a.id),
+                    markdown::escape(&a.title)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let name = name.trim();
+    let chosen = usable.iter().find(|a| a.id.eq_ignore_ascii_case(name));
+    let Some(answer) = chosen else {
+        if usable.is_empty() {
+            return Ok(Relayed::Done(Some(
+                "There are no canned answers for this chat: your administrator adds them.".into(),
+            )));
+        }
+        let near = canned::search(&all, scope, name, 15);
+        let (intro, shown) = if name.is_empty() || near.is_empty() {
+            (
+                if name.is_empty() {
+                    "Canned answers for this chat (write canned and a name):".to_owned()
+                } else {
+                    format!(
+                        "There is no canned answer {}. These are:",
+                        markdown::escape(name)
+                    )
+                },
+                list(&usable),
+            )
+        } else {
+            (
+                format!(
+                    "There is no canned answer {}. Did you mean:",
+                    markdown::escape(name)
+                ),
+                list(&near),
+            )
+        };
+        return Ok(Relayed::Done(Some(format!("{intro}\n{shown}"))));
+    };
+    let agent = agent_name(app, actor).await?.unwrap_or_default();
+    let fill = fill(Some(room), scope.map(|s| s.1), &agent);
+    let text = answer.render(&fill, false);
+    let sent = relay::to_customer(
+        app,
+        actor,
+        room,
+        activity,
+        Converted {
+            text: text.clone(),
+            html: None,
+            images: 0,
+        },
+    )
+    .await?;
+    tracing::info!(session.id = %room.session_id, "agent sent a canned answer");
+    Ok(match sent {
+        Relayed::Done(None) => Relayed::Done(Some(format!(
+            "Sent to the customer:\n\n{}",
+            markdown::escape(&text)
+        ))),
+        other => other,
+    })
+}
