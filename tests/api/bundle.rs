@@ -49,7 +49,7 @@ async fn the_cli_imports_the_demo_file_idempotently_and_exports_what_it_imports(
     assert!(ok, "{err}");
     assert!(
         out.starts_with(&format!(
-            "tenant {DEMO_TENANT}: 5 created, 0 updated, 0 unchanged, 0 deleted"
+            "tenant {DEMO_TENANT}: 8 created, 0 updated, 0 unchanged, 0 deleted"
         )),
         "{out}"
     );
@@ -57,7 +57,7 @@ async fn the_cli_imports_the_demo_file_idempotently_and_exports_what_it_imports(
     assert!(ok);
     assert!(
         out.starts_with(&format!(
-            "tenant {DEMO_TENANT}: 0 created, 0 updated, 5 unchanged, 0 deleted"
+            "tenant {DEMO_TENANT}: 0 created, 0 updated, 8 unchanged, 0 deleted"
         )),
         "applying it again changes nothing: {out}"
     );
@@ -68,12 +68,13 @@ async fn the_cli_imports_the_demo_file_idempotently_and_exports_what_it_imports(
     assert_eq!(exported["switchboardTenant"], 1);
     assert_eq!(exported["tenant"]["name"], "Demo");
     assert_eq!(exported["workflows"], demo["workflows"]);
+    assert_eq!(exported["cannedAnswers"], demo["cannedAnswers"]);
     assert_eq!(exported["services"][0]["id"], "support");
     assert_eq!(exported["services"][0]["interact"]["contactId"], "demo");
     let again = cli.write("exported.json", &exported.to_string());
     let (ok, out, _) = cli.run(&["import", &again]);
     assert!(ok);
-    assert!(out.contains("0 created, 0 updated, 5 unchanged"), "{out}");
+    assert!(out.contains("0 created, 0 updated, 8 unchanged"), "{out}");
     assert_eq!(cli.export(), exported);
 
     // A change: one updated; --prune removes what the file no longer has.
@@ -90,7 +91,7 @@ async fn the_cli_imports_the_demo_file_idempotently_and_exports_what_it_imports(
     let changed_file = cli.write("changed.json", &changed.to_string());
     let (ok, out, err) = cli.run(&["import", &changed_file]);
     assert!(ok, "{err}");
-    assert!(out.contains("1 created, 1 updated, 4 unchanged"), "{out}");
+    assert!(out.contains("1 created, 1 updated, 7 unchanged"), "{out}");
     assert!(out.contains("  service/support") && out.contains("  workflow/spare"));
     let (ok, out, _) = cli.run(&["import", "--prune", &again]);
     assert!(ok);
