@@ -36,6 +36,7 @@ fn invitation() -> Invitation {
         first_message: Some(UserText::new(
             "Hello, I was charged twice for my subscription. Can someone help?",
         )),
+        transfer: None,
     }
 }
 

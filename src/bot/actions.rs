@@ -103,7 +103,7 @@ pub fn outcome_name(outcome: &OfferOutcome) -> &'static str {
     }
 }
 
-fn string_field(data: &Value, key: &str) -> Option<String> {
+pub(super) fn string_field(data: &Value, key: &str) -> Option<String> {
     match data.get(key)? {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -118,6 +118,11 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
             invitation(app, actor, verb, data).await?
         }
         "im.session.end" => end_session(app, actor, data).await?,
+        super::transfer::VERB => super::transfer::request(app, actor, data).await?,
+        super::transfer::OPEN_VERB => match super::transfer::open(app, actor, data).await? {
+            Ok(card) => Answer::Card(card),
+            Err(why) => Answer::Message(why.into()),
+        },
         "im.whatsapp.template" => super::whatsapp::send_template(app, actor, data).await?,
         "im.agent.back" => {
             agents::back(app, &actor.tenant, &actor.user_id).await?;

@@ -16,6 +16,7 @@ pub mod relay;
 pub mod store;
 pub mod teams_html;
 pub mod teams_worker;
+pub mod transfer;
 mod whatsapp;
 
 use axum::Json;
@@ -226,6 +227,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             }
             let answer = match relay::message(app, &actor, activity, conversation).await? {
                 relay::Relayed::Done(note) => note.map(Activity::message),
+                relay::Relayed::Card(card) => Some(card_activity(card)),
                 relay::Relayed::Command(text) => {
                     Some(agents::command(app, &actor, &text, true).await?)
                 }

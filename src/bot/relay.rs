@@ -40,6 +40,8 @@ pub enum Relayed {
     Done(Option<String>),
     /// A bot command (`/away`, `/status`…) typed in a personal chat holding chatrooms.
     Command(String),
+    /// Handled; this card is sent back to the agent.
+    Card(serde_json::Value),
 }
 
 /// The open chatrooms of `actor`'s tenant in `conversation`, oldest first (the order `/chats`
@@ -210,6 +212,11 @@ pub async fn message(
         if let Some(name) = canned_name(&text) {
             return canned::send(app, actor, newest, activity, name).await;
         }
+        if text.eq_ignore_ascii_case("transfer") {
+            return Ok(Relayed::Card(
+                super::transfer::card(app, actor, newest).await?,
+            ));
+        }
         return to_customer(app, actor, newest, activity, message).await;
     }
     let focus = store::focus_in(&app.pool, conversation).await?;
@@ -221,6 +228,15 @@ pub async fn message(
             "Open chats here:\n{}\nWrite /switch and a number to choose the chat you write to.",
             list(&rooms, current)
         ))),
+        Said::Transfer => match current {
+            Some(room) => Ok(Relayed::Card(
+                super::transfer::card(app, actor, room).await?,
+            )),
+            None => Ok(note(format!(
+                "Which chat? Choose with /switch and a number, then write /transfer again:\n{}",
+                list(&rooms, None)
+            ))),
+        },
         Said::Canned(name) => match current {
             Some(room) => canned::send(app, actor, room, activity, name).await,
             None => Ok(note(format!(
@@ -298,6 +314,8 @@ enum Said<'a> {
     Switch(&'a str),
     /// `/canned NAME`: send a canned answer (`/canned` alone lists them).
     Canned(&'a str),
+    /// `/transfer`: the transfer card for the current chat.
+    Transfer,
     /// Any other command, for the bot's commands.
     Command(&'a str),
 }
@@ -346,6 +364,7 @@ fn said(text: &str) -> Said<'_> {
         "chats" if rest.is_empty() => Said::Chats,
         "switch" => Said::Switch(rest),
         "canned" => Said::Canned(rest),
+        "transfer" if rest.is_empty() => Said::Transfer,
         _ => Said::Command(text),
     }
 }

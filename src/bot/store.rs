@@ -129,12 +129,18 @@ fn chatroom(r: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Chatroom> {
 
 const CHATROOM_COLUMNS: &str = "session_id, tenant_id, user_id, conversation_id, service_url, mode, brief, opened_at, closed_at";
 
+/// Stores a session's chatroom. Idempotent for its agent (an effect carried out again changes
+/// nothing); another agent's (a transfer) replaces it.
 pub async fn put_chatroom(conn: &mut SqliteConnection, c: &Chatroom) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO chatrooms (session_id, tenant_id, user_id, conversation_id, service_url, mode,
             brief, opened_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (session_id) DO NOTHING",
+         ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id,
+            conversation_id = excluded.conversation_id, service_url = excluded.service_url,
+            mode = excluded.mode, brief = excluded.brief, opened_at = excluded.opened_at,
+            closed_at = NULL
+         WHERE chatrooms.user_id <> excluded.user_id",
     )
     .bind(&c.session_id)
     .bind(&c.tenant_id)

@@ -91,8 +91,31 @@ card_data!(
         pub parameters: Vec<Parameter>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub first_message: Option<UserText>,
+        /// A colleague transfers a connected chat: who, why, and the last lines so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub transfer: Option<TransferInfo>,
     }
 );
+
+/// A transfer on its invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransferInfo {
+    /// The transferring agent's display name.
+    pub from: UserText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<UserText>,
+    /// The conversation's last lines, oldest first.
+    pub recent: Vec<ChatLine>,
+}
+
+/// One line of a conversation shown on a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatLine {
+    pub who: UserText,
+    pub text: UserText,
+}
 
 card_data!(
     /// The invitation after this agent accepted it.

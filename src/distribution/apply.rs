@@ -129,6 +129,12 @@ impl State {
             Event::ConnectDirect { session, user } => {
                 self.connect_direct(session, user, now, &mut effects)
             }
+            Event::Transfer {
+                session,
+                from,
+                target,
+                ring_ms,
+            } => self.start_transfer(session, from, target, ring_ms, now, &mut effects),
         }
         effects
     }
@@ -223,6 +229,12 @@ impl State {
                     let Some(offer) = self.offers.get(&offer_id).cloned() else {
                         continue;
                     };
+                    if offer.transfer {
+                        self.end_offer(offer_id, OfferOutcome::Rona, effects);
+                        let missed = Some((offer.user, super::TransferFailure::Unanswered));
+                        self.transfer_next(&offer.session, missed, now, effects);
+                        continue;
+                    }
                     let task = self.tasks.get(&offer.session);
                     let direct = task.is_some_and(|t| t.distribution == Distribution::Direct);
                     let reset = task

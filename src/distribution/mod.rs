@@ -22,9 +22,12 @@
 mod apply;
 pub mod model;
 mod offers;
+mod transfer;
 
 pub use apply::BROADCAST_BATCH;
-pub use model::{Agent, OfferId, Presence, ServiceId, ServiceSettings, SessionId, State, UserId};
+pub use model::{
+    Agent, OfferId, Presence, ServiceId, ServiceSettings, SessionId, State, TransferTarget, UserId,
+};
 
 use model::{Distribution, Priority};
 use serde::{Deserialize, Serialize};
@@ -97,6 +100,28 @@ pub enum Event {
         session: SessionId,
         user: UserId,
     },
+    /// The agent of a connected chat hands it to a service or a colleague: it is offered
+    /// (`ring_ms` each) and stays with `from` until accepted.
+    Transfer {
+        session: SessionId,
+        from: UserId,
+        target: TransferTarget,
+        ring_ms: i64,
+    },
+}
+
+/// Why a transfer came back to the agent who asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TransferFailure {
+    /// The (last) agent it was offered to declined.
+    Declined,
+    /// The (last) agent it was offered to did not answer in time.
+    Unanswered,
+    /// Nobody of the service, or not the colleague, could take it now.
+    NobodyAvailable,
+    /// The chat is not connected with the agent, or a transfer is already under way.
+    NotPossible,
 }
 
 /// Why a direct-to-user chat was refused.
@@ -174,6 +199,18 @@ pub enum Decision {
     },
     AcwEnded {
         user: UserId,
+    },
+    /// A transfer was accepted: the chat is `to`'s now.
+    Transferred {
+        session: SessionId,
+        from: UserId,
+        to: UserId,
+    },
+    /// A transfer came back to `from`, who keeps the chat.
+    TransferFailed {
+        session: SessionId,
+        from: UserId,
+        reason: TransferFailure,
     },
     /// A direct-to-user chat could not connect.
     DirectRefused {

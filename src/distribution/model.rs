@@ -185,6 +185,29 @@ pub struct Offer {
     pub session: SessionId,
     pub user: UserId,
     pub deadline: i64,
+    /// An offer of a connected chat its agent transfers (see [`Transfer`]).
+    #[serde(default)]
+    pub transfer: bool,
+}
+
+/// Where an agent transfers a connected chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferTarget {
+    /// The first free agent of the service who accepts.
+    Service(ServiceId),
+    /// One colleague.
+    User(UserId),
+}
+
+/// A transfer under way: the chat stays with `from` until someone accepts; each agent it is
+/// offered to is tried once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub session: SessionId,
+    pub from: UserId,
+    pub target: TransferTarget,
+    pub ring_ms: i64,
+    pub tried: BTreeSet<UserId>,
 }
 
 /// Position of a queued task: strict first, then higher priority, then arrival.
@@ -215,6 +238,9 @@ pub struct State {
     pub deadlines: BTreeSet<(i64, Deadline)>,
     /// Something changed that may allow a new offer.
     pub dirty: bool,
+    /// Transfers under way, by session.
+    #[serde(default)]
+    pub transfers: BTreeMap<SessionId, Transfer>,
 }
 
 impl State {

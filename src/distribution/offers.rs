@@ -82,6 +82,9 @@ impl State {
             });
             return;
         };
+        if offer.transfer {
+            return self.transfer_accepted(offer, now, effects);
+        }
         self.end_offer(offer_id, OfferOutcome::Accepted, effects);
         let others: Vec<OfferId> = match self.tasks.get(&offer.session).map(|t| &t.phase) {
             Some(Phase::Ringing(ids)) => ids.iter().copied().collect(),
@@ -118,6 +121,10 @@ impl State {
             return;
         };
         self.end_offer(offer_id, OfferOutcome::Declined, effects);
+        if offer.transfer {
+            let declined = Some((offer.user, super::TransferFailure::Declined));
+            return self.transfer_next(&offer.session, declined, now, effects);
+        }
         let persistent = self
             .tasks
             .get(&offer.session)
@@ -140,6 +147,7 @@ impl State {
         reason: CancelReason,
         effects: &mut Vec<Decision>,
     ) {
+        self.cancel_transfer(session, reason, effects);
         let Some(task) = self.tasks.get(session) else {
             return;
         };
@@ -217,6 +225,7 @@ impl State {
     }
 
     pub(super) fn session_ended(&mut self, session: &str, now: i64, effects: &mut Vec<Decision>) {
+        self.cancel_transfer(session, CancelReason::CustomerLeft, effects);
         let Some(task) = self.tasks.get(session) else {
             return;
         };
@@ -331,6 +340,7 @@ impl State {
                     session: session.to_owned(),
                     user: user.clone(),
                     deadline,
+                    transfer: false,
                 },
             );
             self.deadlines.insert((deadline, Deadline::Ring(id)));

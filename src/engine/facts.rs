@@ -23,11 +23,12 @@ pub(super) async fn report(
             accepted_at,
             ended_at,
             transferred_from,
+            transferred_by,
         } => {
             sqlx::query(
                 "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent, created_at,
-                    queued_at, offered_at, accepted_at, ended_at, transferred_from)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    queued_at, offered_at, accepted_at, ended_at, transferred_from, transferred_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(tenant)
             .bind(session)
@@ -41,6 +42,7 @@ pub(super) async fn report(
             .bind(accepted_at)
             .bind(ended_at)
             .bind(serde_json::to_string(transferred_from)?)
+            .bind(serde_json::to_string(transferred_by)?)
             .execute(&mut *tx)
             .await?;
         }

@@ -107,6 +107,14 @@ pub enum Command {
     EndSession {
         session: String,
     },
+    /// The agent (`user`) of a connected chat transfers it to a service or a colleague.
+    Transfer {
+        session: String,
+        user: String,
+        target: crate::distribution::TransferTarget,
+        #[serde(default)]
+        reason: String,
+    },
     AcwDone {
         user: String,
     },
@@ -161,6 +169,21 @@ pub struct Session {
     /// What the customer wrote first (shown on the invitation).
     #[serde(default)]
     pub first_message: Option<String>,
+    /// Agents who handed the chat on, in order.
+    #[serde(default)]
+    pub previous_agents: Vec<String>,
+    /// The transfer under way: who asks, why.
+    #[serde(default)]
+    pub transfer: Option<TransferNote>,
+}
+
+/// A transfer as the agent offered it is told: who transfers the chat, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferNote {
+    /// The transferring agent's display name.
+    pub from: String,
+    pub reason: String,
 }
 
 /// What an agent is shown of a session on cards: who, where from, what so far.
@@ -276,6 +299,16 @@ pub enum Effect {
         /// How long the invitation rings.
         #[serde(default)]
         ring_seconds: u64,
+        /// A transfer of a connected chat: who transfers it and why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transfer: Option<TransferNote>,
+    },
+    /// A transfer was accepted: the chatroom of `user` (who transferred) closes with a notice
+    /// naming `to`, the agent who has the chat now.
+    HandOver {
+        session: String,
+        user: String,
+        to: String,
     },
     UpdateInvitation {
         offer: u64,
@@ -355,6 +388,7 @@ impl Effect {
             Effect::RelayToAgent { .. } => "relayToAgent",
             Effect::NoteToAgent { .. } => "noteToAgent",
             Effect::CloseChatroom { .. } => "closeChatroom",
+            Effect::HandOver { .. } => "handOver",
             Effect::AgentState { .. } => "agentState",
             Effect::CollectInformation { .. } => "collectInformation",
             Effect::HttpRequest { .. } => "httpRequest",
@@ -389,6 +423,9 @@ pub enum Fact {
         ended_at: i64,
         /// Services the session was transferred from before it ended in `service`.
         transferred_from: Vec<String>,
+        /// Agents who transferred the chat, in order (`agent` had it last).
+        #[serde(default)]
+        transferred_by: Vec<String>,
     },
     OfferEnded {
         offer: u64,

@@ -48,6 +48,8 @@ pub struct SessionRecord {
     pub connected_seconds: Option<f64>,
     /// Services the session was transferred from, in order.
     pub transferred_from: Vec<String>,
+    /// Agents who transferred the chat, in order (`agent` had it last).
+    pub transferred_by: Vec<String>,
 }
 
 /// One ended offer (invitation of one agent).
@@ -131,7 +133,7 @@ pub async fn sessions(
         &app,
         &admin.tenant,
         "SELECT session_id, service, channel, outcome, agent, created_at, queued_at, offered_at,
-                accepted_at, ended_at, transferred_from
+                accepted_at, ended_at, transferred_from, transferred_by
          FROM report_sessions WHERE tenant_id = ",
         ("agent", "session_id"),
         &filters,
@@ -150,6 +152,7 @@ pub async fn sessions(
             let ended_at: i64 = r.try_get("ended_at")?;
             let session_id: String = r.try_get("session_id")?;
             let transferred: String = r.try_get("transferred_from")?;
+            let transferred_by: String = r.try_get("transferred_by")?;
             Ok((
                 SessionRecord {
                     session_id: session_id.clone(),
@@ -166,6 +169,7 @@ pub async fn sessions(
                         .and_then(|q| seconds(Some(q), Some(accepted_at.unwrap_or(ended_at)))),
                     connected_seconds: seconds(accepted_at, Some(ended_at)),
                     transferred_from: serde_json::from_str(&transferred).unwrap_or_default(),
+                    transferred_by: serde_json::from_str(&transferred_by).unwrap_or_default(),
                 },
                 Cursor {
                     ended_at,
@@ -303,6 +307,7 @@ const SESSION_COLUMNS: &[&str] = &[
     "queueSeconds",
     "connectedSeconds",
     "transferredFrom",
+    "transferredBy",
 ];
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
@@ -327,6 +332,7 @@ impl CsvRow for SessionRecord {
             opt(&r.queue_seconds),
             opt(&r.connected_seconds),
             r.transferred_from.join(";"),
+            r.transferred_by.join(";"),
         ]
     }
 }

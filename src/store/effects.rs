@@ -52,6 +52,7 @@ impl Consumer {
             | Effect::RelayToAgent { .. }
             | Effect::NoteToAgent { .. }
             | Effect::CloseChatroom { .. }
+            | Effect::HandOver { .. }
             | Effect::AgentState { .. } => Consumer::Teams,
             Effect::HttpRequest { .. } => Consumer::Http,
             Effect::CollectInformation { .. } => Consumer::Webhooks,

@@ -257,6 +257,7 @@ mod tests {
                 accepted_at: None,
                 ended_at: 61_000,
                 transferred_from: Vec::new(),
+                transferred_by: Vec::new(),
             }),
         ];
         let events = events_of("t1", &effects, 5_000);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::admin::Api;
 use crate::helpers::TestApp;
-use crate::helpers::teams::{self, ANNE, Customer, Teams};
+use crate::helpers::teams::{self, ANNE, BOB, Customer, Teams};
 use crate::mock_bf::TENANT_ID;
 
 /// The customer's event stream (the public API the widget reads) until `done` holds of it; the
@@ -345,4 +345,169 @@ async fn canned_answers_are_managed_searched_in_teams_inserted_and_sent_by_name(
     stranger["value"] = json!({"commandId": "cannedAnswers", "parameters": [{"name": "initialRun", "value": "true"}]});
     let answer: Value = t.post(&stranger).await.json().await.expect("json");
     assert_eq!(answer["composeExtension"]["type"], "message", "{answer}");
+}
+
+/// The transfer invitations sent to `agent`'s personal chat, oldest first.
+fn transfer_cards(app: &TestApp, agent: teams::Agent) -> Vec<Value> {
+    teams::posts(app)
+        .into_iter()
+        .filter(|(m, c, h, _)| m == "POST" && c == agent.personal && h == "Chat transfer")
+        .map(|(_, _, _, b)| b)
+        .collect()
+}
+
+async fn transfer_invitation(app: &TestApp, agent: teams::Agent, n: usize) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(card) = transfer_cards(app, agent).get(n - 1) {
+            return card.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no transfer #{n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn invitation_id(card: &Value) -> String {
+    card.to_string()
+        .split("\"invitationId\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("invitation id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_transfer_declined_unanswered_then_accepted_moves_the_chat_and_is_reported() {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::default());
+    let app = teams::spawn_with(teams::config().clock(clock.clone())).await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("My invoice is wrong")).await;
+    t.install(BOB).await;
+    t.say(ANNE, &chat, "Let me find the right person.").await;
+    ada.wait_event(&app, "agent message", |e| e["from"] == "agent")
+        .await;
+
+    // `transfer` brings the card: the services and the colleagues free now, never Anne.
+    assert_eq!(t.say(ANNE, &chat, "transfer").await.status(), 200);
+    let (_, _, _, card) = teams::wait_post(&app, "transfer card", |(_, c, h, _)| {
+        c == &chat && h == "Transfer this chat"
+    })
+    .await;
+    let choices = card
+        .pointer("/attachments/0/content/body/2/choices")
+        .expect("choices")
+        .to_string();
+    assert!(choices.contains("service:support"), "{choices}");
+    assert!(choices.contains(&format!("user:{}", BOB.aad)), "{choices}");
+    assert!(!choices.contains(ANNE.aad), "{choices}");
+    let session = ada.session.clone();
+    let transfer = |reason: &str| json!({"sessionId": session, "target": format!("user:{}", BOB.aad), "reason": reason});
+
+    // 1. Bob declines: the chat stays with Anne, who is told.
+    let answer = t
+        .press(ANNE, &chat, "im.transfer", transfer("Billing *question*"))
+        .await;
+    assert_eq!(
+        answer["value"]["body"][0]["text"], "Transfer requested",
+        "{answer}"
+    );
+    let invitation = transfer_invitation(&app, BOB, 1).await;
+    let text = invitation.to_string();
+    assert!(
+        text.contains("Anne Agent transfers this chat to you"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"Billing \\*question\\*"),
+        "the reason is escaped: {text}"
+    );
+    assert!(
+        text.contains("My invoice is wrong") && text.contains("Let me find the right person."),
+        "the conversation so far: {text}"
+    );
+    t.answer(BOB, "im.invitation.decline", &invitation_id(&invitation))
+        .await;
+    teams::wait_post(&app, "declined notice", |(_, c, h, _)| {
+        c == &chat && h.contains("Your transfer was declined: the chat stays with you.")
+    })
+    .await;
+    t.say(ANNE, &chat, "Still me.").await;
+    ada.wait_event(&app, "Anne still writes", |e| e["text"] == "Still me.")
+        .await;
+
+    // 2. Nobody answers in time: back to Anne.
+    t.press(ANNE, &chat, "im.transfer", transfer("")).await;
+    transfer_invitation(&app, BOB, 2).await;
+    clock.advance(chrono::Duration::seconds(31));
+    let engine = app.state.engines.get(TENANT_ID).await.expect("engine");
+    engine
+        .send(switchboard::engine::messages::Command::Tick)
+        .await
+        .expect("tick");
+    teams::wait_post(&app, "unanswered notice", |(_, c, h, _)| {
+        c == &chat && h.contains("Nobody answered your transfer in time")
+    })
+    .await;
+
+    // 3. Accepted: Bob's chatroom opens with the conversation so far, Anne's closes with a
+    // notice, the customer is told who writes now, and both sides reach the right people.
+    t.press(ANNE, &chat, "im.transfer", transfer("Billing"))
+        .await;
+    let third = transfer_invitation(&app, BOB, 3).await;
+    t.answer(BOB, "im.invitation.accept", &invitation_id(&third))
+        .await;
+    teams::wait_post(&app, "handed over", |(_, c, h, _)| {
+        c == &chat && h.contains("Bob Agent accepted your transfer")
+    })
+    .await;
+    ada.wait_event(&app, "Bob connected", |e| {
+        e["state"] == "connected" && e["agent"] == "Bob Agent"
+    })
+    .await;
+    let (_, bob_chat, _, _) = teams::wait_post(&app, "Bob's chatroom", |(_, c, h, _)| {
+        h == "Chat started" && *c != chat
+    })
+    .await;
+    teams::wait_post(&app, "the conversation so far", |(_, c, h, _)| {
+        c == &bob_chat && h.starts_with("**The conversation so far:**") && h.contains("Still me.")
+    })
+    .await;
+    ada.say(&app, "Hello Bob").await;
+    teams::wait_post(&app, "customer to Bob", |(_, c, h, _)| {
+        c == &bob_chat && h.ends_with("Hello Bob")
+    })
+    .await;
+    t.say(BOB, &bob_chat, "Hi, Bob here.").await;
+    ada.wait_event(&app, "Bob writes", |e| {
+        e["text"] == "Hi, Bob here." && e["name"] == "Bob Agent"
+    })
+    .await;
+    let before = ada.events(&app).await.len();
+    t.say(ANNE, &chat, "Anne again?").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        ada.events(&app).await.len(),
+        before,
+        "Anne's chatroom is closed"
+    );
+
+    // The chat ends with Bob; the report names the transfer chain.
+    assert_eq!(t.say(BOB, &bob_chat, "end").await.status(), 200);
+    ada.wait_event(&app, "ended", |e| e["state"] == "ended")
+        .await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let session = loop {
+        let (status, _, body) = api.get("/reports/sessions").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if let Some(s) = body["items"].as_array().and_then(|i| i.first()).cloned() {
+            break s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no report: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(session["agent"], BOB.aad, "{session}");
+    assert_eq!(session["transferredBy"], json!([ANNE.aad]), "{session}");
+    assert_eq!(session["outcome"], "handled");
 }

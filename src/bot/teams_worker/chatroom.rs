@@ -6,8 +6,10 @@ use std::time::Duration;
 use sqlx::Row;
 
 use crate::app::App;
+use crate::botframework::activity::Activity;
 use crate::botframework::service_url::ServiceUrl;
 use crate::cards::data::{Acw, AfterContactWork, Id, SessionStarted};
+use crate::cards::markdown;
 use crate::config::ChatroomMode;
 use crate::customer::store::{CustomerEvent, CustomerState};
 use crate::directory::model::Service;
@@ -51,7 +53,10 @@ pub(super) async fn open_chatroom(
         parameters: parameters(&brief),
         whatsapp: whatsapp_window(app, session, &brief).await?,
     })?;
-    let earlier = earlier_messages(app, session, &brief).await?;
+    let earlier = match so_far(app, session, &brief).await? {
+        Some(summary) => vec![summary],
+        None => earlier_messages(app, session, &brief).await?,
+    };
     let url = ServiceUrl::parse(&reg.service_url)?;
     let mut tx = crate::store::begin_write(&app.pool).await?;
     store::put_chatroom(
@@ -73,15 +78,12 @@ pub(super) async fn open_chatroom(
         .enqueue(&mut tx, &url, &send(&conversation, card_activity(card)))
         .await?;
     for text in earlier {
+        let activity = match text {
+            Earlier::Customer(text) => attributed(&brief.customer.display_name, &text),
+            Earlier::SoFar(activity) => *activity,
+        };
         app.outbox
-            .enqueue(
-                &mut tx,
-                &url,
-                &send(
-                    &conversation,
-                    attributed(&brief.customer.display_name, &text),
-                ),
-            )
+            .enqueue(&mut tx, &url, &send(&conversation, activity))
             .await?;
     }
     done(&mut tx, id).await?;
@@ -151,11 +153,111 @@ where
 /// workflow), to post into the chatroom after the start card. What they wrote after the
 /// customer was told `connected` reaches the chatroom as the engine's relays (behind this
 /// chatroom in its session's lane), so it is not posted twice.
+/// What a new chatroom shows of the conversation before it.
+pub(super) enum Earlier {
+    /// A customer's message written before any agent was there.
+    Customer(String),
+    /// A transferred chat: the conversation so far, both sides, in one message.
+    SoFar(Box<Activity>),
+}
+
+/// Lines of a transferred conversation shown: on the invitation, and in the new chatroom.
+const RECENT_ON_CARD: usize = 5;
+const RECENT_IN_CHAT: usize = 30;
+
+/// The customer's and agents' messages of a session so far, oldest first: `(who, text)`.
+async fn conversation(
+    app: &App,
+    session: &str,
+    brief: &Brief,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut seqs: Vec<i64> = Vec::new();
+    for (seq, event) in events {
+        match event {
+            CustomerEvent::CustomerMessage { text, .. } => {
+                lines.push((brief.customer.display_name.clone(), text));
+                seqs.push(seq);
+            }
+            CustomerEvent::Message {
+                from, text, name, ..
+            } if from == "agent" => {
+                lines.push((name.unwrap_or_else(|| "Agent".into()), text));
+                seqs.push(seq);
+            }
+            CustomerEvent::MessageEdited { seq: of, text, .. } => {
+                if let Some(i) = seqs.iter().position(|s| *s == of) {
+                    lines[i].1 = text;
+                }
+            }
+            CustomerEvent::MessageDeleted { seq: of } => {
+                if let Some(i) = seqs.iter().position(|s| *s == of) {
+                    lines.remove(i);
+                    seqs.remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(lines)
+}
+
+/// A transferred chat's conversation so far, as one message for the new chatroom (`None`:
+/// no agent has written yet, so the chat was not transferred or nothing was said).
+async fn so_far(app: &App, session: &str, brief: &Brief) -> anyhow::Result<Option<Earlier>> {
+    let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
+    let transferred = events
+        .iter()
+        .any(|(_, e)| matches!(e, CustomerEvent::Message { from, .. } if from == "agent"));
+    if !transferred {
+        return Ok(None);
+    }
+    let lines = conversation(app, session, brief).await?;
+    let skip = lines.len().saturating_sub(RECENT_IN_CHAT);
+    let mut text = String::from("**The conversation so far:**");
+    for (who, said) in &lines[skip..] {
+        text.push_str(&format!(
+            "\n\n**{}**: {}",
+            markdown::escape(who),
+            markdown::escape_with_links(said)
+        ));
+    }
+    let mut activity = Activity::message(text);
+    activity.text_format = Some("markdown".into());
+    Ok(Some(Earlier::SoFar(Box::new(activity))))
+}
+
+/// A transfer's invitation: who transfers the chat and why, and its last lines.
+pub(super) async fn transfer_info(
+    app: &App,
+    session: &str,
+    brief: &Brief,
+    note: crate::engine::messages::TransferNote,
+) -> anyhow::Result<crate::cards::data::TransferInfo> {
+    use crate::cards::data::{ChatLine, TransferInfo, UserText};
+    let lines = conversation(app, session, brief).await?;
+    let skip = lines.len().saturating_sub(RECENT_ON_CARD);
+    Ok(TransferInfo {
+        from: UserText::new(note.from),
+        reason: Some(note.reason)
+            .filter(|r| !r.trim().is_empty())
+            .map(UserText::new),
+        recent: lines[skip..]
+            .iter()
+            .map(|(who, text)| ChatLine {
+                who: UserText::new(who.clone()),
+                text: UserText::new(text.chars().take(200).collect::<String>()),
+            })
+            .collect(),
+    })
+}
+
 pub(super) async fn earlier_messages(
     app: &App,
     session: &str,
     brief: &Brief,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<Earlier>> {
     let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
     let mut texts: Vec<String> = Vec::new();
     let mut before_connected: Option<usize> = None;
@@ -175,9 +277,14 @@ pub(super) async fn earlier_messages(
         texts.truncate(n);
     }
     if texts.is_empty() {
-        return Ok(brief.first_message.clone().into_iter().collect());
+        return Ok(brief
+            .first_message
+            .clone()
+            .into_iter()
+            .map(Earlier::Customer)
+            .collect());
     }
-    Ok(texts)
+    Ok(texts.into_iter().map(Earlier::Customer).collect())
 }
 
 /// Sends the after-contact-work card to the agent's personal chat.

@@ -24,10 +24,17 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             user,
             brief,
             ring_seconds,
+            transfer,
         } => {
             let Some(reg) = registrations::registered(&app.pool, tenant, &user).await? else {
                 tracing::warn!(effect.id = %id, user.id = %user, "invitation for a user who is not registered");
                 return skip(app, id).await;
+            };
+            let transfer = match transfer {
+                Some(note) => {
+                    Some(super::chatroom::transfer_info(app, &session, &brief, note).await?)
+                }
+                None => None,
             };
             let card = app.cards.render_data(&InvitationCard {
                 invitation: Id {
@@ -38,6 +45,7 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 wait_seconds: u64::try_from((now - brief.since) / 1000).unwrap_or(0),
                 parameters: parameters(&brief),
                 first_message: brief.first_message.clone().map(UserText::new),
+                transfer,
             })?;
             let url = ServiceUrl::parse(&reg.service_url)?;
             let mut tx = crate::store::begin_write(&app.pool).await?;
@@ -170,6 +178,29 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             done(&mut tx, id).await?;
             tx.commit().await?;
             app.outbox.wake();
+        }
+        Effect::HandOver { session, to, .. } => {
+            let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
+                return skip(app, id).await;
+            };
+            let text = format!(
+                "{to} accepted your transfer: the chat continues with them. What you write here no \
+                 longer reaches the customer."
+            );
+            let url = ServiceUrl::parse(&room.service_url)?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
+            app.outbox
+                .enqueue(
+                    &mut tx,
+                    &url,
+                    &send(&room.conversation_id, super::notice(&text)),
+                )
+                .await?;
+            store::close_chatroom(&mut tx, &session, now).await?;
+            done(&mut tx, id).await?;
+            tx.commit().await?;
+            app.outbox.wake();
+            tracing::info!(session.id = %session, "chat transferred: the first chatroom closed");
         }
         Effect::AgentState {
             user,

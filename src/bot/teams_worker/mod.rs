@@ -71,7 +71,8 @@ fn target(effect: &Effect) -> Target<'_> {
         | Effect::OpenChatroom { session, user, .. }
         | Effect::RelayToAgent { session, user, .. }
         | Effect::NoteToAgent { session, user, .. }
-        | Effect::CloseChatroom { session, user, .. } => Target::Session { session, user },
+        | Effect::CloseChatroom { session, user, .. }
+        | Effect::HandOver { session, user, .. } => Target::Session { session, user },
         Effect::InvitationUnavailable { user, .. } | Effect::AgentState { user, .. } => {
             Target::Agent { user }
         }

@@ -89,6 +89,7 @@ fn invitation(name: &str, message: Option<&str>) -> Invitation {
             value: UserText::new("[click](https://evil.example)"),
         }],
         first_message: message.map(UserText::new),
+        transfer: None,
     }
 }
 
@@ -170,7 +171,7 @@ fn only_the_live_cards_carry_buttons_each_with_a_submit_fallback() {
         ("im-invitation-missed", &["im.agent.back"]),
         ("im-invitation-taken", &[]),
         ("im-invitation-withdrawn", &[]),
-        ("im-session-started", &["im.session.end"]),
+        ("im-session-started", &["im.session.end", "im.transfer.open"]),
         ("im-session-ended", &[]),
         ("im-acw", &["im.acw.done", "im.acw.extend"]),
         ("im-whatsapp-templates", &["im.whatsapp.template"]),
@@ -251,4 +252,37 @@ fn a_broken_override_stops_loading_with_the_file_and_the_json_path() {
         .expect_err("must fail")
         .to_string();
     assert!(message.contains("leftover_expression"), "{message}");
+}
+
+#[test]
+fn a_transfer_invitation_says_who_transfers_why_and_the_last_lines_escaped() {
+    use crate::cards::data::{ChatLine, TransferInfo};
+    let catalog = CardCatalog::builtin().expect("built-in cards load");
+    let mut data = invitation("Ada", Some("Hi"));
+    data.transfer = Some(TransferInfo {
+        from: UserText::new("Anne *Agent*"),
+        reason: Some(UserText::new("Billing [question](https://evil.example)")),
+        recent: vec![ChatLine {
+            who: UserText::new("Ada"),
+            text: UserText::new("My invoice is **wrong**"),
+        }],
+    });
+    let card = catalog.render_data(&data).expect("renders");
+    assert!(teams_findings(&card).is_empty());
+    let text = card.to_string();
+    assert_eq!(card["body"][0]["text"], "Chat transfer");
+    assert!(text.contains(r"Anne \\*Agent\\* transfers this chat to you"), "{text}");
+    assert!(text.contains(r"Billing \\[question\\]\\(https://evil.example\\)"), "{text}");
+    assert!(text.contains(r"My invoice is \\*\\*wrong\\*\\*"), "{text}");
+    // Without lines so far, no empty fact set.
+    if let Some(t) = data.transfer.as_mut() {
+        t.recent.clear();
+        t.reason = None;
+    }
+    let card = catalog.render_data(&data).expect("renders");
+    assert!(teams_findings(&card).is_empty());
+    assert!(!card.to_string().contains("\"facts\":[]"), "{card}");
+    // An invitation that is no transfer is as before.
+    let plain = catalog.render_data(&invitation("Ada", None)).expect("renders");
+    assert_eq!(plain["body"][0]["text"], "New chat request");
 }

@@ -444,3 +444,139 @@ fn unselectable_agents_are_never_offered_a_task() {
         "Busy is allowed when the service says so"
     );
 }
+
+#[test]
+fn a_transfer_to_a_service_passes_a_decline_on_and_moves_the_chat_and_its_capacity_on_accept() {
+    use crate::distribution::{TransferFailure, TransferTarget};
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a", "b", "c"]);
+    let offered = offers(&state.apply(enqueue("s1", Distribution::Direct), 10));
+    state.apply(
+        Event::Accept {
+            offer: offered[0].0,
+            user: "a".into(),
+        },
+        11,
+    );
+    let transfer = |from: &str| Event::Transfer {
+        session: "s1".into(),
+        from: from.into(),
+        target: TransferTarget::Service(S.into()),
+        ring_ms: 30_000,
+    };
+    // Only the chat's agent may transfer it, and only once at a time.
+    let refused = state.apply(transfer("b"), 12);
+    assert!(matches!(
+        refused.as_slice(),
+        [Decision::TransferFailed {
+            reason: TransferFailure::NotPossible,
+            ..
+        }]
+    ));
+    // Offered to b (longest idle but a); the chat stays with a meanwhile.
+    let first = offers(&state.apply(transfer("a"), 20));
+    assert_eq!(
+        first.iter().map(|o| o.2.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert!(state.agents["a"].connected.contains("s1"));
+    assert!(matches!(
+        state.apply(transfer("a"), 21).as_slice(),
+        [Decision::TransferFailed {
+            reason: TransferFailure::NotPossible,
+            ..
+        }]
+    ));
+    // b declines: offered to c; c accepts.
+    let next = state.apply(
+        Event::Decline {
+            offer: first[0].0,
+            user: "b".into(),
+        },
+        30,
+    );
+    let second = offers(&next);
+    assert_eq!(
+        second.iter().map(|o| o.2.as_str()).collect::<Vec<_>>(),
+        ["c"]
+    );
+    assert!(
+        state.agents["b"].rona_until.is_none(),
+        "a declined transfer sets no RONA"
+    );
+    let accepted = state.apply(
+        Event::Accept {
+            offer: second[0].0,
+            user: "c".into(),
+        },
+        40,
+    );
+    assert!(accepted.contains(&Decision::Transferred {
+        session: "s1".into(),
+        from: "a".into(),
+        to: "c".into(),
+    }));
+    assert!(
+        !state.agents["a"].connected.contains("s1") && state.agents["c"].connected.contains("s1")
+    );
+    assert!(state.transfers.is_empty());
+    state.check_indexes().expect("indexes");
+    // The chat ends with c: c's ACW, a handled task.
+    let ended = state.apply(
+        Event::SessionEnded {
+            session: "s1".into(),
+        },
+        50,
+    );
+    assert!(ended.contains(&Decision::TaskEnded {
+        session: "s1".into(),
+        outcome: TaskOutcome::Handled
+    }));
+    assert!(state.agents["c"].acw_until.is_some() && state.agents["a"].acw_until.is_none());
+}
+
+#[test]
+fn a_transfer_nobody_answers_comes_back_and_one_the_customer_leaves_is_withdrawn() {
+    use crate::distribution::{TransferFailure, TransferTarget};
+    let mut state = service(ServiceSettings::default());
+    with_agents(&mut state, &["a", "b"]);
+    let offered = offers(&state.apply(enqueue("s1", Distribution::Direct), 10));
+    state.apply(
+        Event::Accept {
+            offer: offered[0].0,
+            user: "a".into(),
+        },
+        11,
+    );
+    let to_b = Event::Transfer {
+        session: "s1".into(),
+        from: "a".into(),
+        target: TransferTarget::User("b".into()),
+        ring_ms: 30_000,
+    };
+    state.apply(to_b.clone(), 20);
+    let expired = state.apply(Event::Tick, 30_020);
+    assert!(expired.contains(&Decision::TransferFailed {
+        session: "s1".into(),
+        from: "a".into(),
+        reason: TransferFailure::Unanswered,
+    }));
+    assert!(state.agents["b"].rona_until.is_none() && state.agents["b"].ringing.is_none());
+    // Tried once per transfer: a new transfer may ring b again; the customer leaves meanwhile.
+    let again = offers(&state.apply(to_b, 40_000));
+    assert_eq!(again.len(), 1);
+    let left = state.apply(
+        Event::SessionEnded {
+            session: "s1".into(),
+        },
+        41_000,
+    );
+    assert!(left.contains(&Decision::OfferEnded {
+        offer: again[0].0,
+        session: "s1".into(),
+        user: "b".into(),
+        outcome: OfferOutcome::Cancelled(CancelReason::CustomerLeft),
+    }));
+    assert!(state.transfers.is_empty() && state.offers.is_empty());
+    state.check_indexes().expect("indexes");
+}

@@ -392,6 +392,47 @@ impl Core {
                     self.end_connected(&session, EndedBy::Agent, now, &mut out);
                 }
             }
+            Command::Transfer {
+                session,
+                user,
+                target,
+                reason,
+            } => {
+                let known = match &target {
+                    dist::TransferTarget::Service(id) => self.services.contains_key(id),
+                    dist::TransferTarget::User(id) => self.distribution.agents.contains_key(id),
+                };
+                let from = self.agent_name(&user).unwrap_or_else(|| user.clone());
+                let ring_ms = self
+                    .distribution
+                    .tasks
+                    .get(&session)
+                    .map_or(30_000, |t| t.ring_ms.max(30_000));
+                let Some(s) = self.sessions.get_mut(&session).filter(|_| known) else {
+                    let event = dist::Event::Transfer {
+                        session,
+                        from: user,
+                        // Refused: not a chat of this engine, or no such target.
+                        target: dist::TransferTarget::User(String::new()),
+                        ring_ms: 0,
+                    };
+                    self.distribute(event, now, &mut out);
+                    return out;
+                };
+                if s.transfer.is_none() {
+                    s.transfer = Some(crate::engine::messages::TransferNote {
+                        from,
+                        reason: reason.chars().take(500).collect(),
+                    });
+                }
+                let event = dist::Event::Transfer {
+                    session,
+                    from: user,
+                    target,
+                    ring_ms,
+                };
+                self.distribute(event, now, &mut out);
+            }
             Command::AcwDone { user } => {
                 self.distribute(dist::Event::AcwDone { user }, now, &mut out)
             }

@@ -65,6 +65,8 @@ impl Core {
                 offered_at: None,
                 accepted_at: None,
                 transferred_from: Vec::new(),
+                previous_agents: Vec::new(),
+                transfer: None,
                 first_message,
             },
         );
@@ -99,6 +101,8 @@ impl Core {
                 offered_at: None,
                 accepted_at: None,
                 transferred_from: Vec::new(),
+                previous_agents: Vec::new(),
+                transfer: None,
                 first_message,
             },
         );
@@ -276,6 +280,7 @@ impl Core {
             accepted_at: s.accepted_at,
             ended_at: now,
             transferred_from: s.transferred_from,
+            transferred_by: s.previous_agents,
         }));
     }
 }
