@@ -119,6 +119,9 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
         }
         "im.session.end" => end_session(app, actor, data).await?,
         super::transfer::VERB => super::transfer::request(app, actor, data).await?,
+        verb if super::supervise::is_verb(verb) => {
+            super::supervise::act(app, actor, verb, data).await?
+        }
         super::transfer::OPEN_VERB => match super::transfer::open(app, actor, data).await? {
             Ok(card) => Answer::Card(card),
             Err(why) => Answer::Message(why.into()),

@@ -14,6 +14,7 @@ pub mod canned;
 mod lanes;
 pub mod relay;
 pub mod store;
+pub mod supervise;
 pub mod teams_html;
 pub mod teams_worker;
 pub mod transfer;
@@ -232,8 +233,23 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                     Some(agents::command(app, &actor, &text, true).await?)
                 }
                 relay::Relayed::NoChatroom if is_personal(activity) => {
-                    let text = activity.text.as_deref().unwrap_or_default();
-                    Some(agents::command(app, &actor, text, false).await?)
+                    let text = activity.text.as_deref().unwrap_or_default().trim();
+                    match supervise::barged(app, &actor, conversation, text).await? {
+                        Some(relay::Relayed::Done(note)) => note.map(Activity::message),
+                        Some(_) => None,
+                        None => {
+                            let word = text.trim_start_matches('/');
+                            let chats = if word.eq_ignore_ascii_case("chats") {
+                                supervise::chats(app, &actor).await?
+                            } else {
+                                None
+                            };
+                            match chats {
+                                Some(card) => Some(card_activity(card)),
+                                None => Some(agents::command(app, &actor, text, false).await?),
+                            }
+                        }
+                    }
                 }
                 relay::Relayed::NoChatroom => None,
             };

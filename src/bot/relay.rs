@@ -522,6 +522,9 @@ pub(super) async fn to_customer(
                 .await?;
         }
         tx.commit().await?;
+        if seq.is_some() {
+            super::supervise::mirror(app, &room.session_id, &event_name(&event), text).await?;
+        }
         if seq.is_none() {
             // The chat ended before this arrived (its room closes a moment later).
             return Ok(note(
@@ -539,6 +542,16 @@ pub(super) async fn to_customer(
         ),
         (_, false) => note("The customer cannot receive files or images: only your text was sent."),
     })
+}
+
+/// Who wrote an agent's message event (for the monitors' mirror).
+fn event_name(event: &CustomerEvent) -> String {
+    match event {
+        CustomerEvent::Message {
+            name: Some(name), ..
+        } => name.clone(),
+        _ => "Agent".into(),
+    }
 }
 
 /// Passes an agent's typing indicator on to the customer of the current chat (throttled).

@@ -177,6 +177,10 @@ pub struct Service {
     /// Entra object ids of the members.
     #[serde(default)]
     pub members: BTreeSet<String>,
+    /// Entra object ids of the users who supervise the service's chats (list, monitor,
+    /// whisper, barge in, take over).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub supervisors: BTreeSet<String>,
 }
 
 /// Why something cannot take part in IM.

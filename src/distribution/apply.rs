@@ -135,6 +135,7 @@ impl State {
                 target,
                 ring_ms,
             } => self.start_transfer(session, from, target, ring_ms, now, &mut effects),
+            Event::TakeOver { session, user } => self.take_over(session, user, now, &mut effects),
         }
         effects
     }

@@ -108,6 +108,12 @@ pub enum Event {
         target: TransferTarget,
         ring_ms: i64,
     },
+    /// A supervisor takes a connected chat over: it is theirs at once, whatever their
+    /// capacity (a transfer under way is withdrawn).
+    TakeOver {
+        session: SessionId,
+        user: UserId,
+    },
 }
 
 /// Why a transfer came back to the agent who asked for it.

@@ -147,6 +147,47 @@ impl State {
         });
     }
 
+    /// A supervisor takes the chat over: no offer, no acceptance.
+    pub(super) fn take_over(
+        &mut self,
+        session: String,
+        user: String,
+        now: i64,
+        effects: &mut Vec<Decision>,
+    ) {
+        let from = match self.tasks.get(&session).map(|t| &t.phase) {
+            Some(Phase::Connected(from)) if *from != user && self.agents.contains_key(&user) => {
+                from.clone()
+            }
+            _ => {
+                effects.push(Decision::TransferFailed {
+                    session,
+                    from: user,
+                    reason: TransferFailure::NotPossible,
+                });
+                return;
+            }
+        };
+        self.cancel_transfer(&session, CancelReason::Taken, effects);
+        if let Some(task) = self.tasks.get_mut(&session) {
+            task.phase = Phase::Connected(user.clone());
+        }
+        self.update_agent(&from, |a| {
+            a.connected.remove(&session);
+            if a.connected.is_empty() {
+                a.idle_since = now;
+            }
+        });
+        self.update_agent(&user, |a| {
+            a.connected.insert(session.clone());
+        });
+        effects.push(Decision::Transferred {
+            session,
+            from,
+            to: user,
+        });
+    }
+
     /// The chat ends (or its task is cancelled) while a transfer is under way: its offer is
     /// withdrawn and the transfer forgotten.
     pub(super) fn cancel_transfer(

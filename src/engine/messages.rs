@@ -107,6 +107,11 @@ pub enum Command {
     EndSession {
         session: String,
     },
+    /// A supervisor (`user`) takes a connected chat over, without acceptance.
+    TakeOver {
+        session: String,
+        user: String,
+    },
     /// The agent (`user`) of a connected chat transfers it to a service or a colleague.
     Transfer {
         session: String,

@@ -215,6 +215,31 @@ impl GraphClient {
 }
 
 impl GraphClient {
+    /// Adds a user to a group chat as an owner who sees its whole history (a supervisor
+    /// barging in). An existing membership is fine.
+    pub async fn add_chat_member(
+        &self,
+        tenant: &str,
+        chat: &str,
+        user: &str,
+    ) -> Result<(), GraphError> {
+        if !self.is_configured() {
+            return Err(GraphError::NotConfigured);
+        }
+        let base = self.base_url.as_str().trim_end_matches('/');
+        let body = json!({
+            "@odata.type": "#microsoft.graph.aadUserConversationMember",
+            "roles": ["owner"],
+            "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+            "user@odata.bind": format!("{base}/users('{}')", encode(user)),
+        });
+        let path = format!("/chats/{}/members", encode(chat));
+        match self.call(tenant, Method::POST, &path, &body).await {
+            Ok(_) | Err(GraphError::Status { status: 409, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Installs our Teams app for a user (their personal chat with the bot, reference §5
     /// "Proactive install for a user"). `Ok(true)`: installed now; `Ok(false)`: it already was.
     pub async fn install_for_user(&self, tenant: &str, user: &str) -> Result<bool, GraphError> {

@@ -158,6 +158,17 @@ pub async fn transcript(
             }
         }
     }
+    let supervision: Vec<serde_json::Value> = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT user_id, action, at FROM supervision_log WHERE tenant_id = $1 AND session_id = $2 ORDER BY at, rowid",
+    )
+    .bind(&admin.tenant)
+    .bind(&session)
+    .fetch_all(&app.pool)
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .map(|(user, action, at)| json!({"user": user, "action": action, "at": rfc3339(at)}))
+    .collect();
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, session.id = %session, "admin read a transcript");
     let created_at: i64 = found.try_get("created_at").map_err(internal)?;
     let state: String = found.try_get("state").map_err(internal)?;
@@ -167,6 +178,7 @@ pub async fn transcript(
         "state": state,
         "channel": if whatsapp.is_some() { "whatsapp" } else { "interact" },
         "lines": lines,
+        "supervision": supervision,
     }))
     .into_response())
 }
@@ -198,6 +210,9 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             "interact_messages",
             "interact_files",
             "agent_messages",
+            "chat_monitors",
+            "chat_barge_ins",
+            "supervision_log",
             "whatsapp_outbound",
             "whatsapp_media",
             "whatsapp_sessions",

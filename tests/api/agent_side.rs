@@ -458,7 +458,7 @@ async fn a_transfer_declined_unanswered_then_accepted_moves_the_chat_and_is_repo
     t.answer(BOB, "im.invitation.accept", &invitation_id(&third))
         .await;
     teams::wait_post(&app, "handed over", |(_, c, h, _)| {
-        c == &chat && h.contains("Bob Agent accepted your transfer")
+        c == &chat && h.contains("Bob Agent has this chat now.")
     })
     .await;
     ada.wait_event(&app, "Bob connected", |e| {
@@ -510,4 +510,181 @@ async fn a_transfer_declined_unanswered_then_accepted_moves_the_chat_and_is_repo
     assert_eq!(session["agent"], BOB.aad, "{session}");
     assert_eq!(session["transferredBy"], json!([ANNE.aad]), "{session}");
     assert_eq!(session["outcome"], "handled");
+}
+
+#[tokio::test]
+async fn a_supervisor_lists_monitors_whispers_barges_in_and_takes_over_and_it_is_logged() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let (status, etag, mut service) = api.get("/services/support").await;
+    assert_eq!(status, StatusCode::OK, "{service}");
+    service["supervisors"] = json!([BOB.aad]);
+    let (status, _, body) = api
+        .put("/services/support", &service, etag.as_deref())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    t.install(BOB).await;
+
+    // `chats` lists the live chats of the services Bob supervises; Anne supervises none.
+    assert_eq!(t.say(BOB, BOB.personal, "chats").await.status(), 200);
+    let (_, _, _, list) = teams::wait_post(&app, "live chats", |(_, c, h, _)| {
+        c == BOB.personal && h == "Live chats"
+    })
+    .await;
+    let list = list.to_string();
+    assert!(
+        list.contains("**Ada** – Support – with Anne Agent"),
+        "{list}"
+    );
+    for verb in [
+        "im.supervise.monitor",
+        "im.supervise.whisper",
+        "im.supervise.barge",
+        "im.supervise.takeover",
+    ] {
+        assert!(list.contains(verb), "{verb}: {list}");
+    }
+    let data = json!({"sessionId": ada.session});
+    let refused = t
+        .press(ANNE, ANNE.personal, "im.supervise.monitor", data.clone())
+        .await;
+    assert_eq!(
+        refused["value"],
+        "Only a supervisor of this chat's service can do this."
+    );
+
+    // Monitor: both sides, in order, in Bob's personal chat.
+    t.press(BOB, BOB.personal, "im.supervise.monitor", data.clone())
+        .await;
+    ada.say(&app, "My order is late").await;
+    teams::wait_post(&app, "customer line at Anne", |(_, c, h, _)| {
+        c == &chat && h.ends_with("My order is late")
+    })
+    .await;
+    t.say(ANNE, &chat, "Let me look").await;
+    ada.wait_event(&app, "Anne's answer", |e| e["text"] == "Let me look")
+        .await;
+    let mirrored = |app: &TestApp| -> Vec<String> {
+        teams::posts(app)
+            .into_iter()
+            .filter(|(m, c, h, _)| m == "POST" && c == BOB.personal && h.starts_with("👁"))
+            .map(|(_, _, h, _)| h)
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while mirrored(&app).len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            mirrored(&app)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mirrored(&app),
+        [
+            "👁 **Ada**: My order is late",
+            "👁 **Anne Agent**: Let me look"
+        ]
+    );
+
+    // Whisper: in Anne's chat, marked, never the customer's.
+    let whisper = t
+        .press(
+            BOB,
+            BOB.personal,
+            "im.supervise.whisper",
+            json!({"sessionId": ada.session, "whisper": "Offer a refund"}),
+        )
+        .await;
+    assert_eq!(whisper["value"], "Whispered to the agent.");
+    teams::wait_post(&app, "whisper", |(_, c, h, _)| {
+        c == &chat
+            && h.starts_with("🔒 **Whisper from Bob Agent**")
+            && h.ends_with("Offer a refund")
+    })
+    .await;
+
+    // Barge in: Bob is added to the group chat with Graph, the customer is told, and what Bob
+    // writes there reaches the customer with his name.
+    t.press(BOB, BOB.personal, "im.supervise.barge", data.clone())
+        .await;
+    let member = app
+        .mock
+        .state
+        .graph_calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|c| c.path == format!("/chats/{chat}/members"))
+        .cloned()
+        .expect("members call");
+    assert!(
+        member.body.expect("body")["user@odata.bind"]
+            .as_str()
+            .expect("bind")
+            .contains(BOB.aad)
+    );
+    ada.wait_event(&app, "joined", |e| {
+        e["text"] == "Bob Agent joined the chat."
+    })
+    .await;
+    t.say(BOB, &chat, "Hello, I am Anne's supervisor.").await;
+    ada.wait_event(&app, "Bob in the chat", |e| {
+        e["text"] == "Hello, I am Anne's supervisor." && e["name"] == "Bob Agent"
+    })
+    .await;
+
+    // Take over: the chat is Bob's at once, in a chatroom of his own.
+    let taken = t
+        .press(BOB, BOB.personal, "im.supervise.takeover", data.clone())
+        .await;
+    assert_eq!(
+        taken["value"],
+        "The chat with Ada is yours: it opens in a new chat."
+    );
+    ada.wait_event(&app, "Bob has it", |e| {
+        e["state"] == "connected" && e["agent"] == "Bob Agent"
+    })
+    .await;
+    teams::wait_post(&app, "Anne's chat closes", |(_, c, h, _)| {
+        c == &chat && h.contains("Bob Agent has this chat now.")
+    })
+    .await;
+
+    assert!(
+        !ada.events(&app)
+            .await
+            .iter()
+            .any(|e| e.to_string().contains("Offer a refund")),
+        "a whisper never reaches the customer"
+    );
+    let (status, _, transcript) = api
+        .get(&format!("/sessions/{}/transcript", ada.session))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<(String, String)> = transcript["supervision"]
+        .as_array()
+        .expect("supervision")
+        .iter()
+        .map(|a| {
+            (
+                a["user"].as_str().expect("user").to_owned(),
+                a["action"].as_str().expect("action").to_owned(),
+            )
+        })
+        .collect();
+    let bob = BOB.aad.to_owned();
+    assert_eq!(
+        actions,
+        [
+            (bob.clone(), "monitor".to_owned()),
+            (bob.clone(), "whisper".to_owned()),
+            (bob.clone(), "barge".to_owned()),
+            (bob, "takeover".to_owned())
+        ]
+    );
 }

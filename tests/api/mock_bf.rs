@@ -554,6 +554,22 @@ async fn graph(
             installs.push((*user).to_owned());
             StatusCode::CREATED.into_response()
         }
+        ("POST", ["chats", _, "members"]) => {
+            let member = body.as_ref().filter(|b| {
+                b["@odata.type"] == "#microsoft.graph.aadUserConversationMember"
+                    && b["user@odata.bind"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("/users('"))
+            });
+            match member {
+                Some(b) => (
+                    StatusCode::CREATED,
+                    axum::Json(json!({"id": "member-1", "roles": b["roles"]})),
+                )
+                    .into_response(),
+                None => error(StatusCode::BAD_REQUEST, "BadRequest"),
+            }
+        }
         ("POST", ["chats", _, "installedApps"]) => {
             let bound = body
                 .as_ref()

@@ -117,6 +117,16 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             };
             let activity = attributed(&room.brief.customer.display_name, &text);
             post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
+            if let Err(e) = crate::bot::supervise::mirror(
+                app,
+                &session,
+                &room.brief.customer.display_name,
+                &text,
+            )
+            .await
+            {
+                tracing::warn!(session.id = %session, error = %e, "mirroring to monitors failed");
+            }
         }
         Effect::NoteToAgent {
             session,
@@ -178,14 +188,15 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             done(&mut tx, id).await?;
             tx.commit().await?;
             app.outbox.wake();
+            crate::bot::supervise::chat_ended(app, &session, &room.brief.customer.display_name)
+                .await?;
         }
         Effect::HandOver { session, to, .. } => {
             let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
                 return skip(app, id).await;
             };
             let text = format!(
-                "{to} accepted your transfer: the chat continues with them. What you write here no \
-                 longer reaches the customer."
+                "{to} has this chat now. What you write here no longer reaches the customer."
             );
             let url = ServiceUrl::parse(&room.service_url)?;
             let mut tx = crate::store::begin_write(&app.pool).await?;

@@ -170,10 +170,13 @@ impl Core {
                     from,
                     reason,
                 } => {
+                    // Told in the chat of the agent who asked (a refused take-over is answered
+                    // by the supervisor's own command).
                     let connected = match self.sessions.get_mut(&session) {
                         Some(s) => {
                             s.transfer = None;
                             s.state == SessionState::Connected
+                                && s.agent.as_deref() == Some(from.as_str())
                         }
                         None => false,
                     };

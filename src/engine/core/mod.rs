@@ -433,6 +433,9 @@ impl Core {
                 };
                 self.distribute(event, now, &mut out);
             }
+            Command::TakeOver { session, user } => {
+                self.distribute(dist::Event::TakeOver { session, user }, now, &mut out)
+            }
             Command::AcwDone { user } => {
                 self.distribute(dist::Event::AcwDone { user }, now, &mut out)
             }

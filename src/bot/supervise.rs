@@ -1,0 +1,430 @@
+//! Supervision of live chats — which the product we model does not offer. A service's
+//! `supervisors` type `chats` in their personal chat with the bot: the live chats of their
+//! services, each with **Monitor** (both sides mirrored into their personal chat, in order),
+//! **Whisper** (a note in the agent's chat only, marked as such; never the customer's),
+//! **Barge in** (added to the Graph group chat — their messages there reach the customer with
+//! their name; in the personal-chat fallback what they write in their personal chat goes to
+//! the customer as from the service — and the customer is told they joined) and **Take over**
+//! (the chat is theirs at once, no acceptance). Only a supervisor of the chat's service may
+//! act; every action is logged with who and when (`supervision_log`, in the transcript).
+
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::botframework::activity::Activity;
+use crate::botframework::connector::ConnectorCall;
+use crate::botframework::service_url::ServiceUrl;
+use crate::cards::markdown;
+use crate::customer::store::{self as customer_store, CustomerEvent};
+use crate::directory::model::{Service, User};
+use crate::directory::store::{self as docs, Kind};
+use crate::engine::messages::{Command, SessionState};
+use crate::store::registrations;
+
+use super::actions::{Answer, string_field};
+use super::agents::Actor;
+use super::relay::Relayed;
+use super::store::{self, Chatroom};
+
+pub const MONITOR: &str = "im.supervise.monitor";
+pub const WHISPER: &str = "im.supervise.whisper";
+pub const BARGE: &str = "im.supervise.barge";
+pub const TAKE_OVER: &str = "im.supervise.takeover";
+
+/// Whether `verb` is a supervision button.
+pub fn is_verb(verb: &str) -> bool {
+    [MONITOR, WHISPER, BARGE, TAKE_OVER].contains(&verb)
+}
+
+async fn display_name(app: &App, tenant: &str, user: &str) -> anyhow::Result<String> {
+    Ok(docs::get::<User>(&app.pool, tenant, Kind::User, user)
+        .await?
+        .map_or_else(|| user.to_owned(), |u| u.value.display_name))
+}
+
+/// The services `actor` supervises.
+async fn supervised(app: &App, actor: &Actor) -> anyhow::Result<Vec<Service>> {
+    Ok(
+        docs::list::<Service>(&app.pool, &actor.tenant, Kind::Service)
+            .await?
+            .into_iter()
+            .map(|d| d.value)
+            .filter(|s| s.supervisors.contains(&actor.user_id))
+            .collect(),
+    )
+}
+
+/// `chats`: the card of the live chats `actor` supervises; `None` when they supervise nothing.
+pub async fn chats(app: &App, actor: &Actor) -> anyhow::Result<Option<Value>> {
+    let services = supervised(app, actor).await?;
+    if services.is_empty() {
+        return Ok(None);
+    }
+    let live = app.engines.get(&actor.tenant).await?.live().await?;
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": "Live chats", "weight": "Bolder",
+                               "size": "Medium", "wrap": true}),
+    ];
+    let mut shown = 0;
+    for session in live
+        .sessions
+        .iter()
+        .filter(|s| services.iter().any(|v| v.id == s.service))
+    {
+        let service = services
+            .iter()
+            .find(|v| v.id == session.service)
+            .map_or("", |v| v.name.as_str());
+        let room = store::chatroom_of(&app.pool, &session.id)
+            .await?
+            .filter(|r| r.closed_at.is_none());
+        let customer = room.as_ref().map_or_else(
+            || "A customer".to_owned(),
+            |r| r.brief.customer.display_name.clone(),
+        );
+        let state = match (&session.state, &session.agent) {
+            (SessionState::Connected, Some(agent)) => {
+                format!("with {}", display_name(app, &actor.tenant, agent).await?)
+            }
+            (SessionState::Queued, _) => format!(
+                "waiting {} s",
+                session.waiting_seconds.unwrap_or(session.age_seconds)
+            ),
+            _ => "in the workflow".to_owned(),
+        };
+        let line = format!(
+            "**{}** – {} – {state} – {} min",
+            markdown::escape(&customer),
+            markdown::escape(service),
+            session.age_seconds / 60
+        );
+        body.push(json!({"type": "TextBlock", "text": line, "wrap": true, "separator": true}));
+        if room.is_some() && session.state == SessionState::Connected {
+            let data = json!({"sessionId": session.id});
+            let button = |title: &str, verb: &str| json!({"type": "Action.Execute", "title": title, "verb": verb, "data": data});
+            body.push(json!({"type": "ActionSet", "actions": [
+                button("Monitor", MONITOR),
+                {"type": "Action.ShowCard", "title": "Whisper", "card": {
+                    "type": "AdaptiveCard", "version": "1.5",
+                    "body": [{"type": "Input.Text", "id": "whisper", "label": "To the agent only",
+                              "isMultiline": true, "maxLength": 2000, "isRequired": true,
+                              "errorMessage": "Write the note"}],
+                    "actions": [button("Whisper", WHISPER)]}},
+                button("Barge in", BARGE),
+                button("Take over", TAKE_OVER),
+            ]}));
+        }
+        shown += 1;
+    }
+    if shown == 0 {
+        body.push(json!({"type": "TextBlock", "wrap": true, "isSubtle": true,
+                         "text": "No live chats in your services now."}));
+    }
+    Ok(Some(
+        json!({"type": "AdaptiveCard", "version": "1.5", "body": body}),
+    ))
+}
+
+/// The open chat `data.sessionId` names, when `actor` supervises its service.
+async fn authorized(
+    app: &App,
+    actor: &Actor,
+    data: &Value,
+) -> anyhow::Result<Result<Chatroom, &'static str>> {
+    let Some(session) = string_field(data, "sessionId") else {
+        return Ok(Err("This chat is not valid."));
+    };
+    let Some(room) = store::chatroom_of(&app.pool, &session)
+        .await?
+        .filter(|r| r.tenant_id == actor.tenant && r.closed_at.is_none())
+    else {
+        return Ok(Err("This chat has ended."));
+    };
+    let supervises = supervised(app, actor)
+        .await?
+        .iter()
+        .any(|s| s.name == room.brief.service);
+    Ok(if supervises {
+        Ok(room)
+    } else {
+        Err("Only a supervisor of this chat's service can do this.")
+    })
+}
+
+async fn record(app: &App, actor: &Actor, session: &str, action: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO supervision_log (tenant_id, session_id, user_id, action, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&actor.tenant)
+    .bind(session)
+    .bind(&actor.user_id)
+    .bind(action)
+    .bind(app.clock.now_ms())
+    .execute(&app.pool)
+    .await?;
+    tracing::info!(session.id = %session, supervision.action = action, "supervisor acted on a chat");
+    Ok(())
+}
+
+/// Posts `activity` into a conversation through the outbox.
+async fn post(
+    app: &App,
+    service_url: &str,
+    conversation: &str,
+    activity: Activity,
+) -> anyhow::Result<()> {
+    let url = ServiceUrl::parse(service_url)?;
+    let call = ConnectorCall::Send {
+        conversation_id: conversation.to_owned(),
+        activity,
+    };
+    app.outbox.send(&url, &call).await?;
+    Ok(())
+}
+
+/// Starts mirroring the chat of `room` into `actor`'s personal chat.
+async fn monitor(
+    app: &App,
+    actor: &Actor,
+    room: &Chatroom,
+) -> anyhow::Result<Result<(), &'static str>> {
+    let Some(reg) = registrations::registered(&app.pool, &actor.tenant, &actor.user_id).await?
+    else {
+        return Ok(Err(
+            "Install the bot in Teams first: the chat is mirrored into your chat with it.",
+        ));
+    };
+    sqlx::query(
+        "INSERT INTO chat_monitors (session_id, user_id, tenant_id, conversation_id, service_url, since)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(&room.session_id)
+    .bind(&actor.user_id)
+    .bind(&actor.tenant)
+    .bind(&reg.conversation_id)
+    .bind(&reg.service_url)
+    .bind(app.clock.now_ms())
+    .execute(&app.pool)
+    .await?;
+    Ok(Ok(()))
+}
+
+/// A supervision button.
+pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::Result<Answer> {
+    let room = match authorized(app, actor, data).await? {
+        Ok(room) => room,
+        Err(why) => return Ok(Answer::Message(why.into())),
+    };
+    let me = display_name(app, &actor.tenant, &actor.user_id).await?;
+    let customer = room.brief.customer.display_name.clone();
+    let answer = match verb {
+        MONITOR => match monitor(app, actor, &room).await? {
+            Ok(()) => format!(
+                "You now see the chat with {customer} in your chat with the bot, both sides as they write."
+            ),
+            Err(why) => return Ok(Answer::Message(why.into())),
+        },
+        WHISPER => {
+            let text: String = string_field(data, "whisper")
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(2000)
+                .collect();
+            if text.is_empty() {
+                return Ok(Answer::Message("Write the note to whisper.".into()));
+            }
+            let mut note = Activity::message(format!(
+                "🔒 **Whisper from {}** (only you see this, not the customer): {}",
+                markdown::escape(&me),
+                markdown::escape(&text)
+            ));
+            note.text_format = Some("markdown".into());
+            post(app, &room.service_url, &room.conversation_id, note).await?;
+            "Whispered to the agent.".to_owned()
+        }
+        BARGE => {
+            if room.mode == store::GROUP {
+                if let Err(e) = app
+                    .graph
+                    .add_chat_member(&actor.tenant, &room.conversation_id, &actor.user_id)
+                    .await
+                {
+                    tracing::warn!(session.id = %room.session_id, error = %e, "adding a supervisor to a chatroom failed");
+                    return Ok(Answer::Message(
+                        "You could not be added to the chat now: try again.".into(),
+                    ));
+                }
+            } else {
+                let Some(reg) =
+                    registrations::registered(&app.pool, &actor.tenant, &actor.user_id).await?
+                else {
+                    return Ok(Answer::Message("Install the bot in Teams first.".into()));
+                };
+                sqlx::query(
+                    "INSERT INTO chat_barge_ins (session_id, user_id, tenant_id, conversation_id, at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(&room.session_id)
+                .bind(&actor.user_id)
+                .bind(&actor.tenant)
+                .bind(&reg.conversation_id)
+                .bind(app.clock.now_ms())
+                .execute(&app.pool)
+                .await?;
+                let _ = monitor(app, actor, &room).await?;
+            }
+            let mut joined = Activity::message(format!(
+                "**{}** (supervisor) joined this chat.",
+                markdown::escape(&me)
+            ));
+            joined.text_format = Some("markdown".into());
+            post(app, &room.service_url, &room.conversation_id, joined).await?;
+            let event = CustomerEvent::Message {
+                from: "service".into(),
+                text: format!("{me} joined the chat."),
+                name: None,
+                html: None,
+            };
+            if customer_store::append_unless_ended(
+                &app.pool,
+                &room.session_id,
+                &event,
+                app.clock.now_ms(),
+            )
+            .await?
+            .is_some()
+            {
+                app.events.notify(&room.session_id);
+            }
+            if room.mode == store::GROUP {
+                format!(
+                    "You joined the chat with {customer}: what you write there reaches the customer."
+                )
+            } else {
+                format!(
+                    "You joined the chat with {customer}: what you write here now reaches the customer \
+                     (as the service), and you see both sides here. Commands start with /."
+                )
+            }
+        }
+        TAKE_OVER => {
+            let engine = app.engines.get(&actor.tenant).await?;
+            if !engine
+                .agent(&actor.user_id)
+                .await?
+                .is_some_and(|a| a.registered)
+            {
+                return Ok(Answer::Message(
+                    "To take a chat over, install the bot and be an agent of the tenant.".into(),
+                ));
+            }
+            engine
+                .send(Command::TakeOver {
+                    session: room.session_id.clone(),
+                    user: actor.user_id.clone(),
+                })
+                .await?;
+            format!("The chat with {customer} is yours: it opens in a new chat.")
+        }
+        _ => {
+            return Ok(Answer::Message(
+                "This button is not known to Switchboard.".into(),
+            ));
+        }
+    };
+    record(
+        app,
+        actor,
+        &room.session_id,
+        verb.trim_start_matches("im.supervise."),
+    )
+    .await?;
+    Ok(Answer::Message(answer))
+}
+
+/// Mirrors a line of the chat `session` to its monitors (`who` wrote `text`).
+pub async fn mirror(app: &App, session: &str, who: &str, text: &str) -> anyhow::Result<()> {
+    let monitors: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conversation_id, service_url FROM chat_monitors WHERE session_id = $1",
+    )
+    .bind(session)
+    .fetch_all(&app.pool)
+    .await?;
+    for (conversation, service_url) in monitors {
+        let mut line = Activity::message(format!(
+            "👁 **{}**: {}",
+            markdown::escape(who),
+            markdown::escape_with_links(text)
+        ));
+        line.text_format = Some("markdown".into());
+        post(app, &service_url, &conversation, line).await?;
+    }
+    Ok(())
+}
+
+/// The chat ended: its monitors are told and its supervision ends.
+pub async fn chat_ended(app: &App, session: &str, customer: &str) -> anyhow::Result<()> {
+    let monitors: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conversation_id, service_url FROM chat_monitors WHERE session_id = $1",
+    )
+    .bind(session)
+    .fetch_all(&app.pool)
+    .await?;
+    for (conversation, service_url) in monitors {
+        let text = format!("👁 The chat with {} has ended.", markdown::escape(customer));
+        post(app, &service_url, &conversation, Activity::message(text)).await?;
+    }
+    sqlx::query("DELETE FROM chat_monitors WHERE session_id = $1")
+        .bind(session)
+        .execute(&app.pool)
+        .await?;
+    sqlx::query("DELETE FROM chat_barge_ins WHERE session_id = $1")
+        .bind(session)
+        .execute(&app.pool)
+        .await?;
+    Ok(())
+}
+
+/// A supervisor's personal chat after a barge-in in the personal-chat fallback: their text
+/// goes to the customer as from the service (`None`: no barge-in here, or a `/` command).
+pub async fn barged(
+    app: &App,
+    actor: &Actor,
+    conversation: &str,
+    text: &str,
+) -> anyhow::Result<Option<Relayed>> {
+    if text.starts_with('/') || text.is_empty() {
+        return Ok(None);
+    }
+    let session: Option<(String,)> = sqlx::query_as(
+        "SELECT session_id FROM chat_barge_ins WHERE conversation_id = $1 AND user_id = $2 AND tenant_id = $3
+         ORDER BY at DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .bind(&actor.user_id)
+    .bind(&actor.tenant)
+    .fetch_optional(&app.pool)
+    .await?;
+    let Some((session,)) = session else {
+        return Ok(None);
+    };
+    let event = CustomerEvent::Message {
+        from: "service".into(),
+        text: text.chars().take(4000).collect(),
+        name: None,
+        html: None,
+    };
+    if customer_store::append_unless_ended(&app.pool, &session, &event, app.clock.now_ms())
+        .await?
+        .is_none()
+    {
+        return Ok(Some(Relayed::Done(Some(
+            "This chat has ended: nothing was sent.".into(),
+        ))));
+    }
+    app.events.notify(&session);
+    let me = display_name(app, &actor.tenant, &actor.user_id).await?;
+    mirror(app, &session, &format!("{me} (supervisor)"), text).await?;
+    Ok(Some(Relayed::Done(None)))
+}
