@@ -171,7 +171,10 @@ fn only_the_live_cards_carry_buttons_each_with_a_submit_fallback() {
         ("im-invitation-missed", &["im.agent.back"]),
         ("im-invitation-taken", &[]),
         ("im-invitation-withdrawn", &[]),
-        ("im-session-started", &["im.session.end", "im.transfer.open"]),
+        (
+            "im-session-started",
+            &["im.session.end", "im.transfer.open"],
+        ),
         ("im-session-ended", &[]),
         ("im-acw", &["im.acw.done", "im.acw.extend"]),
         ("im-whatsapp-templates", &["im.whatsapp.template"]),
@@ -271,8 +274,14 @@ fn a_transfer_invitation_says_who_transfers_why_and_the_last_lines_escaped() {
     assert!(teams_findings(&card).is_empty());
     let text = card.to_string();
     assert_eq!(card["body"][0]["text"], "Chat transfer");
-    assert!(text.contains(r"Anne \\*Agent\\* transfers this chat to you"), "{text}");
-    assert!(text.contains(r"Billing \\[question\\]\\(https://evil.example\\)"), "{text}");
+    assert!(
+        text.contains(r"Anne \\*Agent\\* transfers this chat to you"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"Billing \\[question\\]\\(https://evil.example\\)"),
+        "{text}"
+    );
     assert!(text.contains(r"My invoice is \\*\\*wrong\\*\\*"), "{text}");
     // Without lines so far, no empty fact set.
     if let Some(t) = data.transfer.as_mut() {
@@ -283,6 +292,8 @@ fn a_transfer_invitation_says_who_transfers_why_and_the_last_lines_escaped() {
     assert!(teams_findings(&card).is_empty());
     assert!(!card.to_string().contains("\"facts\":[]"), "{card}");
     // An invitation that is no transfer is as before.
-    let plain = catalog.render_data(&invitation("Ada", None)).expect("renders");
+    let plain = catalog
+        .render_data(&invitation("Ada", None))
+        .expect("renders");
     assert_eq!(plain["body"][0]["text"], "New chat request");
 }
