@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod agents;
 pub mod canned;
+pub mod files;
 mod lanes;
 pub mod relay;
 pub mod store;

@@ -122,7 +122,11 @@ fn foreign_attachments(activity: &Activity) -> usize {
         .attachments
         .iter()
         .flatten()
-        .filter(|a| a.content_type != "text/html" && !is_card(&a.content_type))
+        .filter(|a| {
+            a.content_type != "text/html"
+                && a.content_type != super::files::DOWNLOAD_INFO
+                && !is_card(&a.content_type)
+        })
         .count()
 }
 
@@ -497,9 +501,29 @@ pub(super) async fn to_customer(
     actor: &Actor,
     room: &Chatroom,
     activity: &Activity,
-    message: Converted,
+    mut message: Converted,
 ) -> anyhow::Result<Relayed> {
     let dropped = foreign_attachments(activity);
+    let (sent, refused) =
+        super::files::from_agent(app, &room.tenant_id, &room.session_id, activity).await?;
+    for file in &sent {
+        if !message.text.is_empty() {
+            message.text.push('\n');
+        }
+        message.text.push_str(&format!(
+            "📎 {} ({}): {}",
+            file.name,
+            super::files::human_size(file.size),
+            file.link
+        ));
+        if let Some(html) = message.html.as_mut() {
+            html.push_str("<p>📎 <a href=\"");
+            teams_html::escape_into(&file.link, html);
+            html.push_str("\">");
+            teams_html::escape_into(&file.name, html);
+            html.push_str("</a></p>");
+        }
+    }
     let text = message.text.as_str();
     if !text.is_empty() {
         let name =
@@ -532,6 +556,20 @@ pub(super) async fn to_customer(
             ));
         }
         app.events.notify(&room.session_id);
+    }
+    if !refused.is_empty() {
+        let what = if text.is_empty() {
+            "Nothing was sent"
+        } else {
+            "Only the rest was sent"
+        };
+        return Ok(note(format!("{what}: {}.", refused.join("; "))));
+    }
+    if message.images > 0 {
+        return Ok(note(
+            "Teams does not pass on images or files put in a message: the customer saw them \
+             described in words. Share a link instead.",
+        ));
     }
     Ok(match (dropped, text.is_empty()) {
         (0, true) => note("Nothing was sent to the customer: the message was empty."),

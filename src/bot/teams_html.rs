@@ -23,7 +23,7 @@ pub struct Converted {
     pub text: String,
     /// The safe HTML subset, when the message has formatting the plain text loses.
     pub html: Option<String>,
-    /// Inline images the message held (described in the text, not sent).
+    /// Inline images and attached files the message held (described in the text, not sent).
     pub images: usize,
 }
 
@@ -366,6 +366,11 @@ fn html(nodes: &[Node], out: &mut String, images: &mut usize) {
                 escape(&image_words(attrs), out);
                 out.push_str("</em>");
             }
+            // A file attached in a group chat: Teams gives the bot only this placeholder.
+            "attachment" => {
+                *images += 1;
+                out.push_str("<em>[a file]</em>");
+            }
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
                 out.push_str("<p><strong>");
                 html(children, out, images);
@@ -545,6 +550,7 @@ fn plain(nodes: &[Node], out: &mut String) {
                 }
             }
             "img" => out.push_str(&image_words(attrs)),
+            "attachment" => out.push_str("[a file]"),
             "table" => {
                 block(out);
                 for row in rows(children) {

@@ -111,8 +111,11 @@ pub struct PreferencesSettings {
 pub struct InteractSettings {
     /// A session without customer activity for this long is ended.
     pub inactivity: Duration,
-    /// The largest file a customer may upload in the widget (0: no uploads).
+    /// The largest file a customer may upload in the widget (0: no uploads); also the
+    /// largest an agent may send.
     pub upload_max_bytes: usize,
+    /// How long the link to a file sent in a chat works.
+    pub file_link: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +295,7 @@ impl Settings {
             .set_default("outbox.retention_secs", 7 * 24 * 3600)?
             .set_default("interact.inactivity_secs", 30 * 60)?
             .set_default("interact.upload_max_bytes", 10 * 1024 * 1024)?
+            .set_default("interact.file_link_hours", 72)?
             .set_default("bot.service_url", DEFAULT_SERVICE_URL)?
             .set_default("preferences.authority_url", DEFAULT_AUTHORITY_URL)?
             .set_default("preferences.session_hours", 8)?

@@ -65,6 +65,7 @@ struct RawPreferences {
 struct RawInteract {
     inactivity_secs: u64,
     upload_max_bytes: u64,
+    file_link_hours: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -426,6 +427,13 @@ impl TryFrom<RawSettings> for Settings {
                     0..=100 * 1024 * 1024,
                 )?)
                 .unwrap_or(0),
+                file_link: Duration::from_secs(
+                    3600 * within(
+                        "interact.file_link_hours",
+                        raw.interact.file_link_hours,
+                        1..=24 * 365,
+                    )?,
+                ),
             },
             preferences: PreferencesSettings {
                 authority_url: parse_url(

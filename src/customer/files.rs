@@ -78,6 +78,36 @@ pub async fn find(pool: &Pool, id: &str) -> sqlx::Result<Option<StoredFile>> {
     .transpose()
 }
 
+/// What the card of a file shows: its name, type and size, and when it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// A file's facts and when it was stored (Unix ms), without its bytes.
+pub async fn find_meta(pool: &Pool, id: &str) -> sqlx::Result<Option<(FileMeta, i64)>> {
+    let row = sqlx::query(
+        "SELECT name, content_type, size, created_at FROM interact_files WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let size: i64 = r.try_get("size")?;
+        Ok((
+            FileMeta {
+                name: r.try_get("name")?,
+                content_type: r.try_get("content_type")?,
+                size: usize::try_from(size).unwrap_or(0),
+            },
+            r.try_get("created_at")?,
+        ))
+    })
+    .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

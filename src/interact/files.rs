@@ -177,11 +177,23 @@ fn human_size(bytes: usize) -> String {
     }
 }
 
-/// `GET /files/{id}`: the file behind an agent's link.
+/// `GET /files/{id}`: the file behind a link sent in a chat, for `interact.file_link_hours`
+/// after it was stored (then 410 `link_expired`).
 pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let not_found = || Refused::new(StatusCode::NOT_FOUND, "not_found", "no such file");
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
+    }
+    let (_, created_at) = files::find_meta(&app.pool, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let valid_for = i64::try_from(app.settings.interact.file_link.as_millis()).unwrap_or(i64::MAX);
+    if app.clock.now_ms() - created_at > valid_for {
+        return Err(Refused::new(
+            StatusCode::GONE,
+            "link_expired",
+            "this link has expired: ask for the file to be sent again",
+        ));
     }
     let file = files::find(&app.pool, &id).await?.ok_or_else(not_found)?;
     Ok(crate::http::files::stored_file(

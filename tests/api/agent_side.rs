@@ -688,3 +688,101 @@ async fn a_supervisor_lists_monitors_whispers_barges_in_and_takes_over_and_it_is
         ]
     );
 }
+
+#[tokio::test]
+async fn files_go_both_ways_checked_capped_and_their_links_expire() {
+    let clock = std::sync::Arc::new(switchboard::clock::ManualClock::default());
+    let config = teams::config()
+        .clock(clock.clone())
+        .env("SWITCHBOARD_BOT__CHATROOM", "personal")
+        .env("SWITCHBOARD_INTERACT__UPLOAD_MAX_BYTES", "1048576");
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    assert_eq!(chat, ANNE.personal, "the personal-chat chatroom");
+    let origin = app.mock.service_url().trim_end_matches("/amer/").to_owned();
+    let attach = |text: &str, name: &str| {
+        let mut a = t.activity(ANNE, &chat, "message");
+        a["text"] = json!(text);
+        a["textFormat"] = json!("plain");
+        a["attachments"] = json!([{"contentType": "application/vnd.microsoft.teams.file.download.info",
+            "name": name, "contentUrl": format!("https://contoso.sharepoint.com/{name}"),
+            "content": {"downloadUrl": format!("{origin}/files/{name}"), "uniqueId": "1", "fileType": "pdf"}}]);
+        a
+    };
+
+    // Agent → customer: fetched, checked, stored, sent as a link that serves the file.
+    assert_eq!(
+        t.post(&attach("Here is your invoice", "invoice.pdf"))
+            .await
+            .status(),
+        200
+    );
+    let sent = ada
+        .wait_event(&app, "the file's link", |e| {
+            e["from"] == "agent"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("📎 invoice.pdf"))
+        })
+        .await;
+    let text = sent["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("Here is your invoice\n📎 invoice.pdf (22 B): "),
+        "{text}"
+    );
+    let link = text.rsplit(' ').next().expect("link").to_owned();
+    let file = reqwest::get(&link).await.expect("file");
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    assert!(file.bytes().await.expect("bytes").starts_with(b"%PDF-1.4"));
+    // A file that is not what its name says, or too large, is refused with the reason.
+    t.post(&attach("", "fake.pdf")).await;
+    teams::wait_post(&app, "fake refused", |(_, c, h, _)| {
+        c == &chat && h == "Nothing was sent: fake.pdf: its content is not a application/pdf file."
+    })
+    .await;
+    t.post(&attach("", "huge.pdf")).await;
+    teams::wait_post(&app, "huge refused", |(_, c, h, _)| {
+        c == &chat && h == "Nothing was sent: huge.pdf: it is larger than 1.0 MB."
+    })
+    .await;
+
+    // Customer → agent: a file card with the image shown and an Open button.
+    let png = b"\x89PNG\r\n\x1a\nmock".to_vec();
+    let upload = reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/sessions/{}/files?name=shot.png",
+            app.address, ada.session
+        ))
+        .header("origin", "https://shop.example.com")
+        .header("content-type", "image/png")
+        .bearer_auth(&ada.token)
+        .body(png)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 201);
+    let (_, _, _, card) = teams::wait_post(&app, "file card", |(_, c, h, _)| {
+        c == &chat && h == "**Ada** sent a file"
+    })
+    .await;
+    let content = &card["attachments"][0]["content"];
+    assert_eq!(content["body"][2]["type"], "Image", "{content}");
+    let open = content["actions"][0]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
+    assert_eq!(reqwest::get(&open).await.expect("open").status(), 200);
+
+    // After interact.file_link_hours (72 h by default) the links are gone.
+    clock.advance(chrono::Duration::hours(73));
+    for url in [&link, &open] {
+        let expired = reqwest::get(url.as_str()).await.expect("expired");
+        assert_eq!(expired.status(), 410);
+        let body: Value = expired.json().await.expect("problem");
+        assert_eq!(body["code"], "link_expired");
+    }
+}

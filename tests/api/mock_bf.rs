@@ -751,6 +751,17 @@ async fn connector(
         .map(str::to_owned);
     let body_json: Option<Value> = serde_json::from_slice(&body).ok();
     let path = uri.path().to_owned();
+    // Files an agent attached, as Teams' pre-authenticated download URLs serve them.
+    if method == Method::GET
+        && let Some(name) = path.strip_prefix("/files/")
+    {
+        return match name {
+            "invoice.pdf" => (StatusCode::OK, b"%PDF-1.4\nmock invoice\n".to_vec()).into_response(),
+            "fake.pdf" => (StatusCode::OK, b"MZ not a pdf".to_vec()).into_response(),
+            "huge.pdf" => (StatusCode::OK, vec![b'%'; 2 * 1024 * 1024]).into_response(),
+            _ => StatusCode::NOT_FOUND.into_response(),
+        };
+    }
 
     let scripted = state.script.lock().expect("lock").pop_front();
     let (status, retry_after, reply) = if let Some(s) = scripted {

@@ -145,7 +145,7 @@ async fn a_customer_chats_with_a_teams_agent_end_to_end() {
     assert_eq!(teams.post(&echo).await.status(), 200);
     assert_eq!(teams.post(&other_bot).await.status(), 200);
     let mut file = teams.activity(ANNE, &chat, "message");
-    file["attachments"] = json!([{"contentType": "application/vnd.microsoft.teams.file.download.info", "name": "photo.png"}]);
+    file["attachments"] = json!([{"contentType": "image/png", "contentUrl": "https://smba.example/v3/attachments/1", "name": "photo.png"}]);
     assert_eq!(teams.post(&file).await.status(), 200);
     wait_post(&app, "attachment note", |(_, c, h, _)| {
         c == &chat && h.starts_with("The customer cannot receive files")

@@ -115,7 +115,11 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 tracing::warn!(effect.id = %id, session.id = %session, "customer message for a session without a chatroom");
                 return skip(app, id).await;
             };
-            let activity = attributed(&room.brief.customer.display_name, &text);
+            let customer = &room.brief.customer.display_name;
+            let activity = match crate::bot::files::upload_card(app, customer, &text).await? {
+                Some(card) => card_activity(card),
+                None => attributed(customer, &text),
+            };
             post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
             if let Err(e) = crate::bot::supervise::mirror(
                 app,
