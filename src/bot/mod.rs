@@ -13,6 +13,7 @@ pub mod agents;
 pub mod canned;
 pub mod files;
 mod lanes;
+pub mod reads;
 pub mod relay;
 pub mod store;
 pub mod supervise;
@@ -263,6 +264,17 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
         }
         "typing" => {
             relay::typing(app, &actor, conversation).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        "event" if activity.name.as_deref() == Some(reads::READ_RECEIPT) => {
+            let last = activity
+                .value
+                .as_ref()
+                .and_then(|v| v.get("lastReadMessageId"))
+                .and_then(Value::as_str);
+            if let Some(last) = last {
+                reads::receipt(app, conversation, last).await?;
+            }
             Ok(StatusCode::OK.into_response())
         }
         "messageUpdate" | "messageDelete" => {

@@ -86,6 +86,9 @@ pub enum CustomerEvent {
     },
     /// The agent deleted their message of event `seq`.
     MessageDeleted { seq: i64 },
+    /// The agent has read the customer's messages up to event `up_to` (Teams read receipts,
+    /// personal chats).
+    Read { up_to: i64 },
     /// The agent is typing.
     Typing {},
     /// The customer's own message, as accepted.

@@ -67,6 +67,9 @@ pub enum Command {
     CustomerMessage {
         session: String,
         text: String,
+        /// The customer's event (`interact_events.seq`), when the edge knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// Tells the agent of a connected chat something in the chat (see [`Effect::NoteToAgent`]);
     /// nothing when the chat is not connected.
@@ -338,6 +341,9 @@ pub enum Effect {
         session: String,
         user: String,
         text: String,
+        /// The customer's event it is (for read receipts), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<i64>,
     },
     /// A notice from Switchboard to the agent of a connected chat, in the chat (a message that
     /// could not reach the customer, and why): never shown to the customer.

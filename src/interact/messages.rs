@@ -115,6 +115,10 @@ pub(super) async fn customer_message(
         .send(Command::CustomerMessage {
             session: session.to_owned(),
             text: text.as_str().to_owned(),
+            seq: match accepted {
+                Accepted::New(seq) => Some(seq),
+                _ => None,
+            },
         })
         .await?;
     Ok(accepted)

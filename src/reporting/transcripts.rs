@@ -210,6 +210,7 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             "interact_messages",
             "interact_files",
             "agent_messages",
+            "agent_reads",
             "chat_monitors",
             "chat_barge_ins",
             "supervision_log",

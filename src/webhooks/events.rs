@@ -312,6 +312,7 @@ mod tests {
                 session: "s1".into(),
                 user: "u".into(),
                 text: "hi".into(),
+                seq: None,
             },
         ];
         assert!(events_of("t1", &effects, 0).is_empty());

@@ -174,6 +174,7 @@ async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> a
                 .map(client::typing_body),
             CustomerEvent::State { .. }
             | CustomerEvent::Queue { .. }
+            | CustomerEvent::Read { .. }
             | CustomerEvent::CustomerMessage { .. } => None,
         };
         if let Some(body) = body.filter(|_| open) {

@@ -210,6 +210,7 @@ impl Pass {
                 Command::CustomerMessage {
                     session,
                     text: said.text,
+                    seq: None,
                 },
             );
             return Ok(());

@@ -786,3 +786,59 @@ async fn files_go_both_ways_checked_capped_and_their_links_expire() {
         assert_eq!(body["code"], "link_expired");
     }
 }
+
+#[tokio::test]
+async fn a_read_receipt_in_the_personal_chat_marks_the_customers_messages_read() {
+    let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", "personal");
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    for text in ["one", "two", "three"] {
+        ada.say(&app, text).await;
+    }
+    teams::wait_post(&app, "three", |(_, c, h, _)| {
+        c == &chat && h.ends_with("three")
+    })
+    .await;
+    let seq_of = |events: &[Value], text: &str| -> usize {
+        events
+            .iter()
+            .position(|e| e["type"] == "customerMessage" && e["text"] == text)
+            .expect("message")
+            + 1
+    };
+    // The ids Teams gave the posts of "one", "two", "three" (in the order they were posted).
+    let mut ids: Vec<String> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ids.len() < 3 {
+        ids = sqlx::query_scalar(
+            "SELECT o.result_id FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
+             WHERE o.state = 'delivered' ORDER BY r.outbox_id",
+        )
+        .fetch_all(&app.state.pool)
+        .await
+        .expect("ids");
+        assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut receipt = t.activity(ANNE, &chat, "event");
+    receipt["name"] = json!("application/vnd.microsoft.readReceipt");
+    receipt["value"] = json!({"lastReadMessageId": ids[1]});
+    assert_eq!(t.post(&receipt).await.status(), 200);
+    let read = ada.wait_event(&app, "read", |e| e["type"] == "read").await;
+    let events = ada.events(&app).await;
+    assert_eq!(read["upTo"], seq_of(&events, "two") as i64, "{events:?}");
+    // Read again up to the same message: nothing new; an unknown id changes nothing.
+    t.post(&receipt).await;
+    receipt["value"] = json!({"lastReadMessageId": "not-a-message"});
+    t.post(&receipt).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reads = ada
+        .events(&app)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "read")
+        .count();
+    assert_eq!(reads, 1);
+}

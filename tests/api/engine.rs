@@ -78,6 +78,7 @@ async fn queue_first_chat(engine: &Engine) {
         .send(Command::CustomerMessage {
             session: "s1".into(),
             text: "Technical".into(),
+            seq: None,
         })
         .await
         .expect("answer");
@@ -106,6 +107,7 @@ fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_sessi
         Command::CustomerMessage {
             session: "s1".into(),
             text: "Technical".into(),
+            seq: None,
         },
         2000,
     );
@@ -131,6 +133,7 @@ fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_sessi
         Command::CustomerMessage {
             session: "s1".into(),
             text: "my printer".into(),
+            seq: None,
         },
         4000,
     );
@@ -139,7 +142,8 @@ fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_sessi
         vec![Effect::RelayToAgent {
             session: "s1".into(),
             user: "u1".into(),
-            text: "my printer".into()
+            text: "my printer".into(),
+            seq: None,
         }]
     );
 
@@ -171,6 +175,7 @@ fn a_chat_goes_from_the_workflow_to_an_agent_and_ends_with_one_outcome_per_sessi
         Command::CustomerMessage {
             session: "s2".into(),
             text: "Technical".into(),
+            seq: None,
         },
         63_000,
     );
@@ -188,6 +193,7 @@ fn a_customer_who_leaves_while_ringing_is_abandoned_and_the_offer_cancelled() {
         Command::CustomerMessage {
             session: "s1".into(),
             text: "Technical".into(),
+            seq: None,
         },
         1000,
     );
@@ -242,6 +248,7 @@ async fn at_start_the_engine_offers_what_a_restored_snapshot_left_waiting() {
         Command::CustomerMessage {
             session: "s1".into(),
             text: "Technical".into(),
+            seq: None,
         },
         now,
     );
@@ -389,6 +396,7 @@ async fn after_a_crash_the_replayed_log_behaves_exactly_like_the_engine_that_cra
         Command::CustomerMessage {
             session: "a".into(),
             text: "Billing".into(),
+            seq: None,
         },
     ]);
     for command in commands {
@@ -409,6 +417,7 @@ async fn after_a_crash_the_replayed_log_behaves_exactly_like_the_engine_that_cra
         Command::CustomerMessage {
             session: "b".into(),
             text: "Technical".into(),
+            seq: None,
         },
         Command::Decline {
             offer: 2,
@@ -710,6 +719,7 @@ fn random_command_sequences_keep_the_engine_consistent() {
                 2 => Command::CustomerMessage {
                     session: pick(&mut rng),
                     text: ["Technical", "Billing", "?"][rng.random_range(0..3)].into(),
+                    seq: None,
                 },
                 3 => match offer {
                     Some(o) => Command::Accept {
@@ -917,6 +927,7 @@ async fn restart_while_queued_keeps_the_queue_position_and_the_workflow_timer() 
             .send(Command::CustomerMessage {
                 session: session.into(),
                 text: "Technical".into(),
+                seq: None,
             })
             .await
             .expect("answer");

@@ -53,6 +53,7 @@ fn answer(session: &str) -> Command {
     Command::CustomerMessage {
         session: session.into(),
         text: "Technical".into(),
+        seq: None,
     }
 }
 

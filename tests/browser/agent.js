@@ -85,6 +85,9 @@ async function startAgent(base, who = {}) {
     edit(id, text, html) { return post(activity("messageUpdate", personal, { id, text, textFormat: "plain", attachments: [{ contentType: "text/html", content: html }], channelData: { tenant: { id: TENANT }, eventType: "editMessage" } })); },
     remove(id) { return post(activity("messageDelete", personal, { id, channelData: { tenant: { id: TENANT }, eventType: "softDeleteMessage" } })); },
     typing() { return post(activity("typing", personal)); },
+    // Teams' read receipt: the agent read up to the last message posted to them.
+    readAll() { return post(activity("event", personal, { name: "application/vnd.microsoft.readReceipt", value: { lastReadMessageId: "act-" + posts.length } })); },
+    waitFor,
     posts,
     close() { server.close(); },
   };

@@ -101,6 +101,10 @@ run("agentchat", async ({ browser, url, out, shot }) => {
     await page.getByRole("textbox", { name: "Message" }).fill("Thanks! I attached the invoice.");
     await page.keyboard.press("Enter");
     await log.getByText("Thanks! I attached the invoice.").waitFor();
+    // The agent reads it in Teams (a read receipt): the customer's bubble says Read.
+    await agent.waitFor((p) => p.method === "POST" && JSON.stringify(p.body || {}).includes("I attached the invoice"), "the message posted to the agent");
+    await agent.readAll();
+    await log.locator(".item.me").filter({ hasText: "Thanks! I attached the invoice." }).getByText("Read").waitFor({ timeout: 10000 });
     await page.waitForTimeout(500);
     await shot(page, "agent-desktop-light.png");
     await axe(page, "connected, light");

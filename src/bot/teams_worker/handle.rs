@@ -12,7 +12,7 @@ use crate::bot::store::{self, Invitation};
 use crate::store::registrations;
 
 use super::chatroom::{acw_card, open_chatroom};
-use super::{attributed, done, notice, parameters, post_one, send, skip};
+use super::{attributed, done, notice, parameters, send, skip};
 
 pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
     let (id, tenant, effect) = (handed.id, handed.tenant.as_str(), handed.effect.clone());
@@ -110,7 +110,9 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             user,
             brief,
         } => open_chatroom(app, id, tenant, &session, &user, brief).await?,
-        Effect::RelayToAgent { session, text, .. } => {
+        Effect::RelayToAgent {
+            session, text, seq, ..
+        } => {
             let Some(room) = store::chatroom_of(&app.pool, &session).await? else {
                 tracing::warn!(effect.id = %id, session.id = %session, "customer message for a session without a chatroom");
                 return skip(app, id).await;
@@ -120,7 +122,21 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 Some(card) => card_activity(card),
                 None => attributed(customer, &text),
             };
-            post_one(app, id, &room.service_url, &room.conversation_id, activity).await?;
+            // In a personal chat Teams reports what the agent read: remember which call
+            // posted which customer message.
+            let url = ServiceUrl::parse(&room.service_url)?;
+            let mut tx = crate::store::begin_write(&app.pool).await?;
+            let posted = app
+                .outbox
+                .enqueue(&mut tx, &url, &send(&room.conversation_id, activity))
+                .await?;
+            if let (Some(seq), store::PERSONAL) = (seq, room.mode.as_str()) {
+                crate::bot::reads::posted(&mut tx, &room.conversation_id, posted, &session, seq)
+                    .await?;
+            }
+            done(&mut tx, id).await?;
+            tx.commit().await?;
+            app.outbox.wake();
             if let Err(e) = crate::bot::supervise::mirror(
                 app,
                 &session,

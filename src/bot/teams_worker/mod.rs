@@ -368,6 +368,7 @@ mod tests {
             session: s.into(),
             user: "anne".into(),
             text: "hi".into(),
+            seq: None,
         };
         router.route(
             &mut lanes,

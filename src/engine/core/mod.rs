@@ -319,7 +319,7 @@ impl Core {
                     &mut out,
                 );
             }
-            Command::CustomerMessage { session, text } => {
+            Command::CustomerMessage { session, text, seq } => {
                 let Some(s) = self.sessions.get_mut(&session) else {
                     return out;
                 };
@@ -331,6 +331,7 @@ impl Core {
                         session,
                         user,
                         text,
+                        seq,
                     }),
                     _ => self.run_event(&session, RunEvent::CustomerInput { text }, now, &mut out),
                 }

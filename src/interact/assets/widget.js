@@ -57,7 +57,7 @@
       messages: "Messages", send: "Send", placeholder: "Write a message…",
       sending: "Sending…", sent: "Sent", failed: "Not sent", retry: "Retry",
       notSentEnded: "Not sent: the chat had ended",
-      edited: "edited", deleted: "This message was deleted.",
+      readStatus: "Read", edited: "edited", deleted: "This message was deleted.",
       attach: "Attach a file", fileTooLarge: "This file is too large (at most {n}).",
       fileType: "This type of file cannot be sent.",
       surveyTitle: "How was your chat?", stars: "{n} of 5 stars", comment: "Comment (optional)",
@@ -92,7 +92,7 @@
       messages: "Nachrichten", send: "Senden", placeholder: "Nachricht schreiben…",
       sending: "Wird gesendet…", sent: "Gesendet", failed: "Nicht gesendet", retry: "Erneut senden",
       notSentEnded: "Nicht gesendet: Der Chat war beendet",
-      edited: "bearbeitet", deleted: "Diese Nachricht wurde gelöscht.",
+      readStatus: "Gelesen", edited: "bearbeitet", deleted: "Diese Nachricht wurde gelöscht.",
       attach: "Datei anhängen", fileTooLarge: "Diese Datei ist zu groß (höchstens {n}).",
       fileType: "Diese Dateiart kann nicht gesendet werden.",
       surveyTitle: "Wie war Ihr Chat?", stars: "{n} von 5 Sternen", comment: "Kommentar (optional)",
@@ -127,7 +127,7 @@
       messages: "Messages", send: "Envoyer", placeholder: "Écrivez un message…",
       sending: "Envoi…", sent: "Envoyé", failed: "Non envoyé", retry: "Réessayer",
       notSentEnded: "Non envoyé : le chat était terminé",
-      edited: "modifié", deleted: "Ce message a été supprimé.",
+      readStatus: "Lu", edited: "modifié", deleted: "Ce message a été supprimé.",
       attach: "Joindre un fichier", fileTooLarge: "Ce fichier est trop volumineux ({n} au plus).",
       fileType: "Ce type de fichier ne peut pas être envoyé.",
       surveyTitle: "Comment s’est passé votre chat ?", stars: "{n} étoiles sur 5", comment: "Commentaire (facultatif)",
@@ -162,7 +162,7 @@
       messages: "Messaggi", send: "Invia", placeholder: "Scrivi un messaggio…",
       sending: "Invio…", sent: "Inviato", failed: "Non inviato", retry: "Riprova",
       notSentEnded: "Non inviato: la chat era terminata",
-      edited: "modificato", deleted: "Questo messaggio è stato eliminato.",
+      readStatus: "Letto", edited: "modificato", deleted: "Questo messaggio è stato eliminato.",
       attach: "Allega un file", fileTooLarge: "Il file è troppo grande (al massimo {n}).",
       fileType: "Questo tipo di file non può essere inviato.",
       surveyTitle: "Com’è andata la chat?", stars: "{n} stelle su 5", comment: "Commento (facoltativo)",
@@ -197,7 +197,7 @@
       messages: "Mensajes", send: "Enviar", placeholder: "Escribe un mensaje…",
       sending: "Enviando…", sent: "Enviado", failed: "No enviado", retry: "Reintentar",
       notSentEnded: "No enviado: el chat había terminado",
-      edited: "editado", deleted: "Este mensaje se eliminó.",
+      readStatus: "Leído", edited: "editado", deleted: "Este mensaje se eliminó.",
       attach: "Adjuntar un archivo", fileTooLarge: "Este archivo es demasiado grande (como máximo {n}).",
       fileType: "Este tipo de archivo no se puede enviar.",
       surveyTitle: "¿Qué tal ha ido el chat?", stars: "{n} de 5 estrellas", comment: "Comentario (opcional)",
@@ -775,7 +775,7 @@
     clear(b.meta);
     b.status = status;
     b.meta.appendChild(h("span", { text: clock(b.at) }));
-    var label = status === "sending" ? W.sending : status === "sent" ? W.sent : status === "ended" ? W.notSentEnded : W.failed;
+    var label = status === "sending" ? W.sending : status === "sent" ? W.sent : status === "read" ? W.readStatus : status === "ended" ? W.notSentEnded : W.failed;
     b.meta.appendChild(h("span", { cls: status === "failed" || status === "ended" ? "bad" : null, text: "· " + label }));
     if (retry) b.meta.appendChild(h("button", { type: "button", text: W.retry, onclick: retry }));
   }
@@ -961,6 +961,12 @@
       case "messageDeleted":
         changed(ev);
         break;
+      case "read":
+        Object.keys(mine).forEach(function (id) {
+          var b = mine[id];
+          if (b.seq && b.seq <= ev.upTo && b.status === "sent") setMine(b, "read");
+        });
+        break;
       case "prompt":
         incoming("service", null, ev.text, at);
         showChoices(ev.choices || []);
@@ -975,9 +981,9 @@
     var id = ev.clientMessageId, b = mine[id];
     if (!b && (fileIds[id] || fileIds[ev.fileId] || Object.keys(fileIds).some(function (f) { return String(ev.text).indexOf(f) >= 0; }))) return;
     if (b) {
-      if (seq) S.times[seq] = b.at; // shown at the time the customer wrote it, after a reload too
+      if (seq) { S.times[seq] = b.at; b.seq = seq; } // shown at the time the customer wrote it, after a reload too
       if (!b.seen) { b.seen = true; place(b.node); }
-      if (b.status !== "sent") {
+      if (b.status !== "sent" && b.status !== "read") {
         S.pending = S.pending.filter(function (m) { return m.id !== id; });
         save();
         setMine(b, "sent");
@@ -986,6 +992,7 @@
     }
     b = bubbleMine(id, ev.text, at);
     b.seen = true;
+    b.seq = seq;
     place(b.node);
     setMine(b, "sent");
     scrollDown(false);

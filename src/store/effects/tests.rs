@@ -47,6 +47,7 @@ fn effects_are_handed_to_their_consumer_in_order() {
         session: "s".into(),
         user: "u".into(),
         text: "hi".into(),
+        seq: None,
     };
     queue.hand_over(vec![
         handed(1, to_customer("a")),

@@ -1,0 +1,105 @@
+//! Read receipts: in a personal chat Teams tells the bot up to which message the agent has
+//! read (`event` `application/vnd.microsoft.readReceipt`, `value.lastReadMessageId`; the app
+//! asks for `ChatMessageReadReceipt.Read.Chat`, and users may turn receipts off). The customer
+//! messages posted up to it are read: their widget shows it (`read` event, `upTo` their seq).
+//! A message is read when its id is the one named or, both being numbers as Teams' are, at or
+//! below it — and then so is every message posted before it in the chat.
+
+use sqlx::{Row, SqliteConnection};
+
+use crate::app::App;
+use crate::customer::store::{self as customer_store, CustomerEvent};
+
+/// The event's name.
+pub const READ_RECEIPT: &str = "application/vnd.microsoft.readReceipt";
+
+/// Records that outbox call `outbox_id` posts customer message `seq` of `session` into
+/// `conversation`.
+pub async fn posted(
+    conn: &mut SqliteConnection,
+    conversation: &str,
+    outbox_id: i64,
+    session: &str,
+    seq: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO agent_reads (conversation_id, outbox_id, session_id, seq) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(conversation)
+    .bind(outbox_id)
+    .bind(session)
+    .bind(seq)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the message `id` is read when the agent read up to `last`.
+fn read(id: &str, last: &str) -> bool {
+    id == last
+        || matches!((id.parse::<u64>(), last.parse::<u64>()), (Ok(id), Ok(last)) if id <= last)
+}
+
+/// A read receipt in `conversation`: the customers of the messages read are told.
+pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Result<()> {
+    let rows = sqlx::query(
+        "SELECT r.outbox_id, r.session_id, r.seq, o.result_id FROM agent_reads r
+         JOIN outbox o ON o.id = r.outbox_id
+         WHERE r.conversation_id = $1 AND r.read = 0 AND o.state = 'delivered'
+         ORDER BY r.outbox_id",
+    )
+    .bind(conversation)
+    .fetch_all(&app.pool)
+    .await?;
+    // The last message read; all before it in the chat are read too.
+    let mut upto: Option<i64> = None;
+    for r in &rows {
+        let id: Option<String> = r.try_get("result_id")?;
+        if id.as_deref().is_some_and(|id| read(id, last)) {
+            upto = Some(r.try_get("outbox_id")?);
+        }
+    }
+    let Some(upto) = upto else {
+        return Ok(());
+    };
+    let mut sessions: std::collections::BTreeMap<String, i64> = Default::default();
+    for r in rows {
+        let outbox_id: i64 = r.try_get("outbox_id")?;
+        if outbox_id <= upto {
+            let seq: i64 = r.try_get("seq")?;
+            let entry = sessions.entry(r.try_get("session_id")?).or_insert(seq);
+            *entry = (*entry).max(seq);
+        }
+    }
+    sqlx::query("UPDATE agent_reads SET read = 1 WHERE conversation_id = $1 AND outbox_id <= $2")
+        .bind(conversation)
+        .bind(upto)
+        .execute(&app.pool)
+        .await?;
+    let now = app.clock.now_ms();
+    for (session, seq) in sessions {
+        let event = CustomerEvent::Read { up_to: seq };
+        if customer_store::append_unless_ended(&app.pool, &session, &event, now)
+            .await?
+            .is_some()
+        {
+            app.events.notify(&session);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read;
+
+    #[test]
+    fn a_message_is_read_when_named_or_numerically_at_or_below() {
+        assert!(read("1700000000001", "1700000000001"));
+        assert!(read("1700000000000", "1700000000001"));
+        assert!(!read("1700000000002", "1700000000001"));
+        assert!(read("act-3", "act-3"));
+        assert!(!read("act-2", "act-3"), "not numbers: only the one named");
+    }
+}
