@@ -2,7 +2,9 @@
 # Drives Switchboard with Microsoft's M365 Agents Playground as the Teams client, offline and
 # over HTTP (no browser): the Playground installs the bot (registration + welcome card), a
 # customer starts a chat on the Interact API, the invitation card reaches the Playground, the
-# agent accepts it through the Playground's invoke API, and messages go both ways; then the same
+# agent accepts it through the Playground's invoke API, and messages go both ways; a supervisor
+# (the same user, made supervisor with the admin API) whispers, and a transfer to the service
+# comes back (nobody else is there); then the same
 # with a WhatsApp customer on the dev-mode WhatsApp simulator (signed webhooks in, Graph calls
 # out to its built-in mock).
 #
@@ -89,6 +91,26 @@ curl -fsS -H 'content-type: application/json' "$pgapi/_conversation/v1/conversat
   -d '{"from":{"id":"user-id-0"},"text":"Hello from Teams","textFormat":"plain"}' >/dev/null
 wait_for "the agent's reply for the customer" 'test "$(sql "SELECT COUNT(*) FROM interact_events WHERE session_id='\''$sid'\'' AND event LIKE '\''%Hello from Teams%'\''")" -ge 1'
 
+echo "5b. the agent supervises the demo service too: a whisper lands in the chat, never the customer's"
+key=$(cd "$work" && "$target/release/switchboard" admin create-key --tenant demo --name playground 2>/dev/null | grep -o 'sbk_[A-Za-z0-9_-]*' | head -1)
+me=$(sql "SELECT user_id FROM registrations LIMIT 1")
+admin="http://127.0.0.1:$sb/api/admin/v1/tenants/$(sql "SELECT tenant_id FROM registrations LIMIT 1")"
+etag=$(curl -fsS -D - -o "$work/service.json" -H "authorization: Bearer $key" "$admin/services/support" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+python3 -c "import json,sys;d=json.load(open('$work/service.json'));d['supervisors']=['$me'];json.dump(d,open('$work/service.json','w'))"
+curl -fsS -X PUT -H "authorization: Bearer $key" -H "if-match: $etag" -H 'content-type: application/json' \
+  --data-binary "@$work/service.json" "$admin/services/support" >/dev/null
+answer=$(press "$card" Whisper im.supervise.whisper "{\"sessionId\": \"$sid\", \"whisper\": \"Offer the express shipping\"}")
+echo "$answer" | grep -q "Whispered to the agent" || { echo "FAILED: whisper answered $answer" >&2; exit 1; }
+wait_for "the whisper logged" 'test "$(sql "SELECT COUNT(*) FROM supervision_log WHERE action='\''whisper'\''")" = 1'
+test "$(sql "SELECT COUNT(*) FROM interact_events WHERE session_id='$sid' AND event LIKE '%express shipping%'")" = 0 \
+  || { echo "FAILED: the whisper reached the customer" >&2; exit 1; }
+
+echo "5c. the agent transfers the chat to the service: nobody else is there, so it comes back"
+notes=$(sql "SELECT COUNT(*) FROM engine_effects WHERE kind='noteToAgent'")
+answer=$(press "$card" Transfer im.transfer "{\"sessionId\": \"$sid\", \"target\": \"service:support\", \"reason\": \"Billing\"}")
+echo "$answer" | grep -q "Transfer requested" || { echo "FAILED: transfer answered $answer" >&2; exit 1; }
+wait_for "the transfer coming back" 'test "$(sql "SELECT COUNT(*) FROM engine_effects WHERE kind='\''noteToAgent'\'' AND state='\''done'\''")" -gt "$notes"'
+
 echo "6. the agent ends the chat"
 t=$(now_ms)
 curl -fsS -H 'content-type: application/json' "$pgapi/_conversation/v1/conversations/$conv/messages" \
@@ -130,4 +152,4 @@ echo "10. the agent ends the WhatsApp chat"
 curl -fsS -H 'content-type: application/json' "$pgapi/_conversation/v1/conversations/$conv/messages" \
   -d '{"from":{"id":"user-id-0"},"text":"end","textFormat":"plain"}' >/dev/null
 wait_for "the end on the phone" 'phone | grep -q "This chat has ended"'
-echo "PASS: registration, invitation, accept, relay both ways and end through the Agents Playground, for a website and a WhatsApp customer"
+echo "PASS: registration, invitation, accept, relay both ways, a supervisor's whisper, a transfer that comes back, and the end through the Agents Playground, for a website and a WhatsApp customer"
