@@ -105,6 +105,7 @@ run("agentchat", async ({ browser, url, out, shot }) => {
     await agent.waitFor((p) => p.method === "POST" && JSON.stringify(p.body || {}).includes("I attached the invoice"), "the message posted to the agent");
     await agent.readAll();
     await log.locator(".item.me").filter({ hasText: "Thanks! I attached the invoice." }).getByText("Read").waitFor({ timeout: 10000 });
+    await log.locator(".item.me").filter({ hasText: "note.pdf" }).getByText("Read").waitFor({ timeout: 10000 });
     await page.waitForTimeout(500);
     await shot(page, "agent-desktop-light.png");
     await axe(page, "connected, light");

@@ -1168,6 +1168,7 @@
             // bubble (if it came first, its own bubble goes).
             var key = "file:" + p.id, dup = mine[key];
             if (dup && dup !== b && dup.node.parentNode) dup.node.parentNode.removeChild(dup.node);
+            if (dup && dup !== b) b.seq = b.seq || dup.seq;
             fileIds[p.id] = true;
             mine[key] = b;
             b.seen = !!dup || b.seen;
