@@ -78,6 +78,7 @@ run("agentchat", async ({ browser, url, out, shot }) => {
     expect(await log.locator("img, script, [onerror]").count() === 0, "no markup outside the subset");
     expect(await rich.getByText("[an image]").count() === 1, "the image described");
     expect(await page.evaluate(() => window.pwned === undefined), "nothing ran");
+    await rich.scrollIntoViewIfNeeded();
     await shot(page, "agent-formatted.png");
     await agent.edit("1700000000001", "Try this: restart", "<p>Try <em>this</em>: restart</p>");
     await rich.locator("em", { hasText: "this" }).waitFor({ timeout: 10000 });
