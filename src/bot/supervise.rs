@@ -404,7 +404,9 @@ pub async fn barged(
     .bind(conversation)
     .bind(&actor.user_id)
     .bind(&actor.tenant)
-    .fetch_optional(&app.pool)
+    // Asked for every message in a personal chat without a chatroom: on the read connection
+    // kept for such hot reads, not through the pool.
+    .fetch_optional(&mut *app.hot_reads.conn().await)
     .await?;
     let Some((session,)) = session else {
         return Ok(None);
