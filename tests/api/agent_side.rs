@@ -842,3 +842,76 @@ async fn a_read_receipt_in_the_personal_chat_marks_the_customers_messages_read()
         .count();
     assert_eq!(reads, 1);
 }
+
+#[tokio::test]
+async fn in_the_personal_chat_fallback_a_barged_supervisor_writes_as_the_service_and_can_take_over()
+{
+    let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", "personal");
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let (_, etag, mut service) = api.get("/services/support").await;
+    service["supervisors"] = json!([BOB.aad]);
+    let (status, _, body) = api
+        .put("/services/support", &service, etag.as_deref())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    assert_eq!(chat, ANNE.personal);
+    t.install(BOB).await;
+    let data = json!({"sessionId": ada.session});
+
+    // No group chat to join: Bob writes from his personal chat, as the service, and sees both
+    // sides there.
+    let barged = t
+        .press(BOB, BOB.personal, "im.supervise.barge", data.clone())
+        .await;
+    assert!(
+        barged["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("as the service")),
+        "{barged}"
+    );
+    assert!(
+        !app.mock
+            .state
+            .graph_calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|c| c.path.ends_with("/members")),
+        "no Graph membership in the fallback"
+    );
+    ada.wait_event(&app, "joined", |e| {
+        e["text"] == "Bob Agent joined the chat."
+    })
+    .await;
+    t.say(BOB, BOB.personal, "A supervisor here.").await;
+    ada.wait_event(&app, "Bob as the service", |e| {
+        e["from"] == "service" && e["text"] == "A supervisor here."
+    })
+    .await;
+    t.say(ANNE, &chat, "Anne here.").await;
+    teams::wait_post(&app, "mirrored to Bob", |(_, c, h, _)| {
+        c == BOB.personal && h == "👁 **Anne Agent**: Anne here."
+    })
+    .await;
+
+    // Take over: the chat moves into Bob's personal chat; what he writes is the agent's now.
+    t.press(BOB, BOB.personal, "im.supervise.takeover", data)
+        .await;
+    ada.wait_event(&app, "Bob has it", |e| {
+        e["state"] == "connected" && e["agent"] == "Bob Agent"
+    })
+    .await;
+    teams::wait_post(&app, "Bob's chatroom", |(_, c, h, _)| {
+        c == BOB.personal && h == "Chat started"
+    })
+    .await;
+    t.say(BOB, BOB.personal, "I take it from here.").await;
+    ada.wait_event(&app, "Bob as the agent", |e| {
+        e["from"] == "agent" && e["name"] == "Bob Agent" && e["text"] == "I take it from here."
+    })
+    .await;
+}
