@@ -45,8 +45,35 @@ pub fn router(state: AppState, edges: Router<AppState>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new(tower_http::classify::SharedClassifier::new(ServerFaults))
+                .make_span_with(request_span),
+        )
         .with_state(state)
+}
+
+/// Which answers the request trace logs as failures (at ERROR): the server's faults. A 501 is
+/// not one — it answers a Bot Framework invoke Switchboard does not handle, which any client can
+/// send, so it must not fill the log.
+#[derive(Debug, Clone, Copy)]
+struct ServerFaults;
+
+impl tower_http::classify::ClassifyResponse for ServerFaults {
+    type FailureClass = StatusCode;
+    type ClassifyEos = tower_http::classify::NeverClassifyEos<StatusCode>;
+
+    fn classify_response<B>(
+        self,
+        res: &axum::http::Response<B>,
+    ) -> tower_http::classify::ClassifiedResponse<StatusCode, Self::ClassifyEos> {
+        let status = res.status();
+        let fault = status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED;
+        tower_http::classify::ClassifiedResponse::Ready(if fault { Err(status) } else { Ok(()) })
+    }
+
+    fn classify_error<E: std::fmt::Display + 'static>(self, _error: &E) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
 }
 
 /// A request's span: its method and route template (`/api/whatsapp/media/{id}`), never the
