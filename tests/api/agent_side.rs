@@ -401,6 +401,33 @@ async fn a_transfer_declined_unanswered_then_accepted_moves_the_chat_and_is_repo
     assert!(choices.contains("service:support"), "{choices}");
     assert!(choices.contains(&format!("user:{}", BOB.aad)), "{choices}");
     assert!(!choices.contains(ANNE.aad), "{choices}");
+    // The session card's Transfer button gives the same card (keeping End chat); only the
+    // chat's agent may use it.
+    let opened = t
+        .press(
+            ANNE,
+            &chat,
+            "im.transfer.open",
+            json!({"sessionId": ada.session}),
+        )
+        .await;
+    assert_eq!(
+        opened["value"]["body"][0]["text"], "Transfer this chat",
+        "{opened}"
+    );
+    assert!(opened.to_string().contains("im.session.end"), "{opened}");
+    let foreign = t
+        .press(
+            BOB,
+            BOB.personal,
+            "im.transfer.open",
+            json!({"sessionId": ada.session}),
+        )
+        .await;
+    assert_eq!(
+        foreign["value"],
+        "Only the agent of this chat can transfer it."
+    );
     let session = ada.session.clone();
     let transfer = |reason: &str| json!({"sessionId": session, "target": format!("user:{}", BOB.aad), "reason": reason});
 
