@@ -324,10 +324,12 @@ enum Said<'a> {
     Command(&'a str),
 }
 
-/// `canned NAME` (or `canned` alone) typed in a group chatroom: the NAME.
+/// `canned NAME` (or `canned` alone) typed in a group chatroom: the NAME. A name has no
+/// spaces, so a sentence that starts with the word ("Canned food ships today") is a message.
 fn canned_name(text: &str) -> Option<&str> {
     let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-    word.eq_ignore_ascii_case("canned").then(|| rest.trim())
+    let rest = rest.trim();
+    (word.eq_ignore_ascii_case("canned") && !rest.contains(char::is_whitespace)).then_some(rest)
 }
 
 /// The chat an agent acts on in `conversation`: a group chatroom's customer, or the current

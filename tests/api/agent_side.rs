@@ -337,6 +337,12 @@ async fn canned_answers_are_managed_searched_in_teams_inserted_and_sent_by_name(
         .filter(|e| e["from"] == "agent")
         .count();
     assert_eq!(agent_texts, 2, "a wrong name sends nothing");
+    // A sentence that starts with the word is a message, not the command.
+    t.say(ANNE, &chat, "Canned tea ships today").await;
+    ada.wait_event(&app, "a sentence", |e| {
+        e["text"] == "Canned tea ships today"
+    })
+    .await;
 
     // Someone who is not an agent of the tenant gets no answers.
     let mut stranger = t.activity(ANNE, &chat, "invoke");
