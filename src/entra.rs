@@ -94,6 +94,9 @@ struct IdClaims {
     iss: String,
     tid: String,
     oid: String,
+    /// An access token's delegated scopes (an id token has none).
+    #[serde(default)]
+    scp: Option<String>,
     #[serde(default)]
     nonce: Option<String>,
     #[serde(default)]
@@ -113,6 +116,9 @@ pub struct Signin {
     single_tenant: Option<String>,
     allowed_tenants: Vec<String>,
     app_id: String,
+    /// The app's resource (`api://{host}/{app id}`, the manifest's `webApplicationInfo`): the
+    /// audience of the tokens Teams gets for the app's tab (single sign-on).
+    resource: String,
     redirect_consent: String,
 }
 
@@ -158,6 +164,14 @@ impl Signin {
             single_tenant,
             allowed_tenants,
             app_id: credentials.app_id.clone(),
+            resource: format!(
+                "api://{}/{}",
+                Url::parse(public_base)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                credentials.app_id
+            ),
             redirect_consent: format!("{public_base}/preferences/consent"),
         })
     }
@@ -202,6 +216,23 @@ impl Signin {
     }
 
     async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<SignedIn, SigninError> {
+        self.verify(token, &[&self.app_id], Some(nonce)).await
+    }
+
+    /// Verifies the Entra access token Teams gives the app's tab (single sign-on): signed by
+    /// Entra, for the app (its id or its resource), issued by the token's tenant (v2), of an
+    /// allowed tenant.
+    pub async fn verify_access_token(&self, token: &str) -> Result<SignedIn, SigninError> {
+        self.verify(token, &[&self.app_id, &self.resource], None)
+            .await
+    }
+
+    async fn verify(
+        &self,
+        token: &str,
+        audiences: &[&str],
+        nonce: Option<&str>,
+    ) -> Result<SignedIn, SigninError> {
         let invalid = |why: &str| SigninError::InvalidToken(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
         if header.alg != Algorithm::RS256 {
@@ -218,7 +249,7 @@ impl Signin {
             KeyError::Unavailable(_) => SigninError::KeysUnavailable,
         })?;
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_audience(&[&self.app_id]);
+        validation.set_audience(audiences);
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -228,7 +259,11 @@ impl Signin {
         if claims.iss != format!("{}/{}/v2.0", self.authority, claims.tid) {
             return Err(invalid("issuer does not match the tenant"));
         }
-        let nonce_ok = claims.nonce.as_deref().is_some_and(|n| same_hash(n, nonce));
+        let nonce_ok = match nonce {
+            Some(nonce) => claims.nonce.as_deref().is_some_and(|n| same_hash(n, nonce)),
+            // An access token, not an id token passed off as one: it carries scopes.
+            None => claims.scp.as_deref().is_some_and(|s| !s.trim().is_empty()),
+        };
         if !nonce_ok {
             return Err(invalid("nonce does not match"));
         }

@@ -44,6 +44,7 @@ fn edges(simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>) -> Route
         )
         .merge(crate::interact::pages::router())
         .merge(crate::preferences::router())
+        .merge(crate::bot::tab::router())
         .merge(crate::whatsapp::router(simulator))
 }
 

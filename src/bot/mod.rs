@@ -17,6 +17,7 @@ pub mod reads;
 pub mod relay;
 pub mod store;
 pub mod supervise;
+pub mod tab;
 pub mod teams_html;
 pub mod teams_worker;
 pub mod transfer;

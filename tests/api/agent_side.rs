@@ -948,3 +948,191 @@ async fn in_the_personal_chat_fallback_a_barged_supervisor_writes_as_the_service
     })
     .await;
 }
+
+/// An Entra access token for the app, as Teams single sign-on gets it for the tab.
+pub(crate) fn tab_token(app: &TestApp, oid: &str, aud: &str, scp: Option<&str>) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "iss": format!("{}/entra/{TENANT_ID}/v2.0", app.mock.base_url),
+        "aud": aud, "tid": TENANT_ID, "oid": oid, "name": "Someone", "ver": "2.0",
+        "exp": now + 3600, "nbf": now - 10, "iat": now - 10,
+    });
+    if let Some(scp) = scp {
+        claims["scp"] = json!(scp);
+    }
+    crate::mock_bf::TestKey::one().sign(&claims)
+}
+
+pub(crate) fn tab_config() -> crate::helpers::TestConfig {
+    teams::config().env("SWITCHBOARD_PREFERENCES__AUTHORITY_URL", "{mock}/entra")
+}
+
+#[tokio::test]
+async fn my_sessions_signs_in_with_teams_sso_and_acts_like_the_cards() {
+    let app = teams::spawn_with(tab_config()).await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    t.install(ANNE).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/tab/v1/{path}", app.address);
+    let app_id = crate::mock_bf::APP_ID;
+    let host = url::Url::parse(&app.state.public_base)
+        .expect("base")
+        .host_str()
+        .expect("host")
+        .to_owned();
+    let anne = tab_token(
+        &app,
+        ANNE.aad,
+        &format!("api://{host}/{app_id}"),
+        Some("access_as_user"),
+    );
+
+    // Refused: no token, an id token (no scopes), another app's token, someone not an agent.
+    let no_token = http.get(url("me")).send().await.expect("me");
+    assert_eq!(no_token.status(), 401);
+    assert_eq!(
+        no_token.headers()["content-type"],
+        "application/problem+json"
+    );
+    for token in [
+        tab_token(&app, ANNE.aad, app_id, None),
+        tab_token(&app, ANNE.aad, "another-app", Some("access_as_user")),
+    ] {
+        let refused = http
+            .get(url("me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(refused.status(), 401);
+    }
+    let stranger = tab_token(
+        &app,
+        "00000000-0000-0000-0000-00000000dead",
+        app_id,
+        Some("access_as_user"),
+    );
+    let refused = http
+        .get(url("me"))
+        .bearer_auth(stranger)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(refused.status(), 403);
+
+    let me = || async {
+        let r = http
+            .get(url("me"))
+            .bearer_auth(&anne)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("json")
+    };
+    let act = |verb: &'static str, data: Value| {
+        let (http, url, anne) = (http.clone(), url("actions"), anne.clone());
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(anne)
+                .json(&json!({"verb": verb, "data": data}))
+                .send()
+                .await
+                .expect("act");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")["message"]
+                .as_str()
+                .expect("message")
+                .to_owned()
+        }
+    };
+
+    // A chat rings: the tab shows it, and Accept connects it.
+    let ada = teams::start_chat(&app, "Ada", Some("Hi")).await;
+    teams::invitation_for(&app, ANNE, 1).await;
+    let ringing = me().await;
+    assert_eq!(ringing["displayName"], "Anne Agent");
+    let invitation = ringing["invitations"][0].clone();
+    assert_eq!(invitation["customer"], "Ada", "{ringing}");
+    let accepted = act(
+        "im.invitation.accept",
+        json!({"invitationId": invitation["invitationId"]}),
+    )
+    .await;
+    assert_eq!(accepted, "You accepted this chat");
+    ada.wait_event(&app, "connected", |e| e["state"] == "connected")
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let live = loop {
+        let now = me().await;
+        if now["live"].as_array().is_some_and(|l| !l.is_empty()) {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(live["live"][0]["sessionId"], ada.session.as_str());
+    assert_eq!(live["supervised"], json!([]), "Anne supervises nothing yet");
+
+    // As a supervisor of Support she also sees its live chats: Ada's, and Bea's waiting.
+    let api = Api::new(&app, TENANT_ID).await;
+    let (_, etag, mut service) = api.get("/services/support").await;
+    service["supervisors"] = json!([ANNE.aad]);
+    let (status, _, body) = api
+        .put("/services/support", &service, etag.as_deref())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let _bea = teams::start_chat(&app, "Bea", None).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = me().await;
+        let states: Vec<&str> = now["supervised"]
+            .as_array()
+            .expect("supervised")
+            .iter()
+            .filter_map(|s| s["state"].as_str())
+            .collect();
+        if states.contains(&"connected") && states.contains(&"queued") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // End chat from the tab: after-contact work, which the tab extends and ends.
+    assert_eq!(
+        act("im.session.end", json!({"sessionId": ada.session})).await,
+        "The chat has ended."
+    );
+    ada.wait_event(&app, "ended", |e| e["state"] == "ended")
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = me().await;
+        if now["acw"].is_object() && now["recent"].as_array().is_some_and(|r| !r.is_empty()) {
+            assert_eq!(now["recent"][0]["outcome"], "handled");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        act("im.acw.extend", json!({})).await,
+        "After-contact work extended."
+    );
+    assert_eq!(
+        act("im.acw.done", json!({})).await,
+        "After-contact work done: you receive chats again."
+    );
+    // Only the cards' actions.
+    let other = http
+        .post(url("actions"))
+        .bearer_auth(&anne)
+        .json(&json!({"verb": "im.supervise.takeover", "data": {}}))
+        .send()
+        .await
+        .expect("act");
+    assert_eq!(other.status(), 400);
+}

@@ -269,3 +269,29 @@ async fn a_connected_chat_shows_formatting_and_edits_sends_files_and_ends_with_a
         .expect("files");
     assert!(files >= 1, "the file");
 }
+
+/// The "My Sessions" tab in a real browser: the real page and API, a stubbed Teams library
+/// whose single sign-on returns a token minted with the mock Entra's key.
+#[tokio::test]
+async fn my_sessions_accepts_ends_and_wraps_up_in_a_real_browser() {
+    use crate::helpers::teams::{self, ANNE, Teams};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_available(root) {
+        return;
+    }
+    let app = teams::spawn_with(crate::agent_side::tab_config()).await;
+    teams::seed(&app, "direct", 60, &[ANNE]).await;
+    Teams { app: &app }.install(ANNE).await;
+    teams::start_chat(&app, "Ada", Some("Hi")).await;
+    teams::invitation_for(&app, ANNE, 1).await;
+    let token = crate::agent_side::tab_token(
+        &app,
+        ANNE.aad,
+        crate::mock_bf::APP_ID,
+        Some("access_as_user"),
+    );
+    let artifacts = root.join("target/browser-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let url = format!("{}/tabs/my-sessions#token={token}", app.address);
+    run_scenario(root, "tab.js", &url, &artifacts).await;
+}

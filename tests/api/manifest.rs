@@ -97,6 +97,12 @@ fn the_app_package_is_a_valid_manifest_with_both_icons() {
     assert_eq!(extension["commands"][0]["id"], "cannedAnswers");
     assert_eq!(extension["commands"][0]["type"], "query");
     assert_eq!(extension["commands"][0]["parameters"][0]["name"], "search");
+    // "My Sessions", a personal tab on the service's own host.
+    assert_eq!(manifest["staticTabs"][0]["entityId"], "my-sessions");
+    assert_eq!(
+        manifest["staticTabs"][0]["contentUrl"],
+        "https://chat.contoso.example/tabs/my-sessions"
+    );
     assert_eq!(
         manifest["validDomains"],
         serde_json::json!(["chat.contoso.example"])
