@@ -44,6 +44,7 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
             .unwrap_or_default(),
         registered: true,
         presence: ChosenPresence::Available,
+        locale: activity.locale.clone().filter(|l| l.len() <= 20),
     };
     if app.settings.is_anonymous() && actor.tenant == DEMO_TENANT {
         join_demo(app, actor, app.clock.now_ms()).await?;

@@ -178,11 +178,22 @@ impl CardCatalog {
 
     /// Expands card `name` with `data`.
     pub fn render(&self, name: &str, data: &Value) -> Result<Value, RenderError> {
+        self.render_in(name, data, None)
+    }
+
+    /// Expands card `name` with `data` for a reader in `locale` (the agent's Teams locale):
+    /// see [`Template::expand_in`].
+    pub fn render_in(
+        &self,
+        name: &str,
+        data: &Value,
+        locale: Option<&str>,
+    ) -> Result<Value, RenderError> {
         let card = self
             .get(name)
             .ok_or_else(|| RenderError::UnknownCard(name.to_owned()))?;
         card.template
-            .expand(data, None)?
+            .expand_in(data, locale)?
             .ok_or_else(|| RenderError::Empty(name.to_owned()))
     }
 }

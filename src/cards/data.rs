@@ -34,9 +34,18 @@ pub trait CardData: Serialize {
 impl CardCatalog {
     /// Renders the card that `data` is for.
     pub fn render_data<T: CardData>(&self, data: &T) -> Result<Value, RenderError> {
+        self.render_data_in(data, None)
+    }
+
+    /// [`CardCatalog::render_data`] for a reader in `locale` (the agent's Teams locale).
+    pub fn render_data_in<T: CardData>(
+        &self,
+        data: &T,
+        locale: Option<&str>,
+    ) -> Result<Value, RenderError> {
         let value = serde_json::to_value(data)
             .map_err(|e| RenderError::UnknownCard(format!("{}: {e}", T::NAME)))?;
-        self.render(T::NAME, &value)
+        self.render_in(T::NAME, &value, locale)
     }
 }
 

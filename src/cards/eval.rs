@@ -57,6 +57,9 @@ pub struct Evaluator {
     pub substitute: bool,
     /// The time `utcNow()` returns.
     pub now: DateTime<Utc>,
+    /// The locale `formatNumber` uses when the template names none (a name of its locale
+    /// table; `None`: en-US).
+    pub locale: Option<&'static str>,
 }
 
 /// A property by exact name, else by case-insensitive name (AEL's `accessProperty`).

@@ -33,7 +33,7 @@
 //! | case | reference | Switchboard | why |
 //! |---|---|---|---|
 //! | `invitation_null_in_interpolation_error`, `null_literal_error` | a `null` (or `undefined`) inside a longer string throws and the whole card fails | it adds no text | an invitation must never fail because a customer left a field empty |
-//! | (no case) `formatNumber` without a locale | the locale of the process expanding the card | en-US | the server's locale is not the agent's; a template that wants another passes it (`formatDateTime` names stay English with any locale, as in the reference) |
+//! | (no case) `formatNumber` without a locale | the locale of the process expanding the card (in Teams, the reader's) | the agent's Teams locale (told by their install; en-US when unknown or not in the table) | the server's own locale is nobody's: the card is expanded for the agent who reads it, as their Teams client would (`formatDateTime` names stay English with any locale, as in the reference) |
 //!
 //! Everything else in the corpus matches the reference exactly; the conformance test fails on
 //! any case that neither matches nor is listed here.

@@ -93,6 +93,29 @@ impl Template {
         self.expand_at(data, host, Utc::now())
     }
 
+    /// Expands for a reader whose locale is `locale` (`de-DE`): `formatNumber` without a
+    /// locale of its own uses it, as a Teams client expanding the template in that locale
+    /// would. A locale the number table does not know is en-US.
+    pub fn expand_in(
+        &self,
+        data: &Value,
+        locale: Option<&str>,
+    ) -> Result<Option<Value>, ExpandError> {
+        let scope = Scope {
+            root: data,
+            data,
+            index: None,
+            host: None,
+        };
+        let expansion = Expansion {
+            now: Utc::now(),
+            locale: locale.and_then(super::functions::known_locale),
+        };
+        Ok(expansion
+            .node(&self.root, scope)?
+            .and_then(|v| if v.is_null() { None } else { Some(v) }))
+    }
+
     /// Expands with a fixed `utcNow()`.
     pub fn expand_at(
         &self,
@@ -106,7 +129,7 @@ impl Template {
             index: None,
             host,
         };
-        let expansion = Expansion { now };
+        let expansion = Expansion { now, locale: None };
         Ok(expansion
             .node(&self.root, scope)?
             .and_then(|v| if v.is_null() { None } else { Some(v) }))
@@ -265,6 +288,7 @@ fn closing_brace(chars: &[char], start: usize) -> Option<usize> {
 
 struct Expansion {
     now: DateTime<Utc>,
+    locale: Option<&'static str>,
 }
 
 impl Expansion {
@@ -272,6 +296,7 @@ impl Expansion {
         Evaluator {
             substitute,
             now: self.now,
+            locale: self.locale,
         }
     }
 

@@ -125,6 +125,7 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<RegisterOut
         bot_id: format!("28:{app_id}"),
         registered: true,
         presence: ChosenPresence::Available,
+        locale: None,
     };
     crate::registration::enroll(app, &reg).await?;
     Ok(RegisterOutcome::Registered)

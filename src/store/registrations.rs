@@ -45,6 +45,8 @@ pub struct Registration {
     pub bot_id: String,
     pub registered: bool,
     pub presence: ChosenPresence,
+    /// The user's Teams locale (`de-DE`), when an activity told it.
+    pub locale: Option<String>,
 }
 
 fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
@@ -57,11 +59,12 @@ fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
         bot_id: r.try_get("bot_id")?,
         registered: r.try_get("registered")?,
         presence: ChosenPresence::from_word(r.try_get("presence")?).unwrap_or_default(),
+        locale: r.try_get("locale")?,
     })
 }
 
 const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, conversation_id, \
-     service_url, bot_id, registered, presence";
+     service_url, bot_id, registered, presence, locale";
 
 /// Records a registration (or its end); the presence is kept. Returns `false` when the user
 /// was already registered in the same conversation (nothing changed): install events come in
@@ -73,12 +76,13 @@ pub async fn put_registration(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
-            service_url, bot_id, registered, presence, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            service_url, bot_id, registered, presence, updated_at, locale)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET channel_user_id = excluded.channel_user_id,
             conversation_id = excluded.conversation_id, service_url = excluded.service_url,
             bot_id = excluded.bot_id, registered = excluded.registered,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at,
+            locale = COALESCE(excluded.locale, registrations.locale)
          WHERE NOT (registrations.registered AND excluded.registered
                     AND registrations.conversation_id = excluded.conversation_id)",
     )
@@ -91,6 +95,7 @@ pub async fn put_registration(
     .bind(r.registered)
     .bind(r.presence.as_str())
     .bind(now)
+    .bind(&r.locale)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() > 0)

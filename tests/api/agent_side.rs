@@ -1136,3 +1136,33 @@ async fn my_sessions_signs_in_with_teams_sso_and_acts_like_the_cards() {
         .expect("act");
     assert_eq!(other.status(), 400);
 }
+
+#[tokio::test]
+async fn cards_format_numbers_in_the_agents_teams_locale() {
+    // A restyled invitation (cards.dir) that formats a number without naming a locale.
+    let dir = tempfile::tempdir().expect("cards dir");
+    let mut card: Value =
+        serde_json::from_str(include_str!("../../cards/im-invitation.json")).expect("card");
+    card["body"]
+        .as_array_mut()
+        .expect("body")
+        .push(json!({"type": "TextBlock", "text": "Order total ${formatNumber(1234.5, 2)}", "wrap": true}));
+    std::fs::write(dir.path().join("im-invitation.json"), card.to_string()).expect("write");
+    let config = teams::config().env("SWITCHBOARD_CARDS__DIR", dir.path().to_str().expect("path"));
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    // Anne's Teams runs in German: the install activity says so.
+    let mut install = t.activity(ANNE, ANNE.personal, "installationUpdate");
+    install["action"] = json!("add");
+    install["locale"] = json!("de-DE");
+    assert_eq!(t.post(&install).await.status(), 200);
+    teams::start_chat(&app, "Ada", None).await;
+    teams::invitation_for(&app, ANNE, 1).await;
+    let (_, _, _, invitation) = teams::wait_post(&app, "invitation", |(_, c, h, _)| {
+        c == ANNE.personal && h == "New chat request"
+    })
+    .await;
+    let text = invitation.to_string();
+    assert!(text.contains("Order total 1.234,50"), "{text}");
+}

@@ -44,15 +44,18 @@ pub(super) async fn open_chatroom(
         Some(chat) => (chat, store::GROUP),
         None => (reg.conversation_id.clone(), store::PERSONAL),
     };
-    let card = app.cards.render_data(&SessionStarted {
-        session: Id {
-            id: session.to_owned(),
+    let card = app.cards.render_data_in(
+        &SessionStarted {
+            session: Id {
+                id: session.to_owned(),
+            },
+            service: service(&brief),
+            customer: customer(&brief),
+            parameters: parameters(&brief),
+            whatsapp: whatsapp_window(app, session, &brief).await?,
         },
-        service: service(&brief),
-        customer: customer(&brief),
-        parameters: parameters(&brief),
-        whatsapp: whatsapp_window(app, session, &brief).await?,
-    })?;
+        reg.locale.as_deref(),
+    )?;
     let earlier = match so_far(app, session, &brief).await? {
         Some(summary) => vec![summary],
         None => earlier_messages(app, session, &brief).await?,
@@ -319,18 +322,21 @@ pub(super) async fn acw_card(
         .find(|s| s.value.name == brief.service)
         .map(|s| s.value.distribution);
     let extend = settings.as_ref().and_then(|d| d.acw_extension_seconds);
-    let card = app.cards.render_data(&AfterContactWork {
-        session: Id { id: session },
-        service: service(&brief),
-        acw: Acw {
-            seconds: u64::try_from((until - now).max(0) / 1000).unwrap_or(0),
-            ends_at: chrono::DateTime::from_timestamp_millis(until)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            can_extend: extend.is_some(),
-            extend_seconds: u64::from(extend.unwrap_or(0)),
+    let card = app.cards.render_data_in(
+        &AfterContactWork {
+            session: Id { id: session },
+            service: service(&brief),
+            acw: Acw {
+                seconds: u64::try_from((until - now).max(0) / 1000).unwrap_or(0),
+                ends_at: chrono::DateTime::from_timestamp_millis(until)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                can_extend: extend.is_some(),
+                extend_seconds: u64::from(extend.unwrap_or(0)),
+            },
         },
-    })?;
+        reg.locale.as_deref(),
+    )?;
     post_one(
         app,
         id,

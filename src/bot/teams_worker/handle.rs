@@ -36,17 +36,20 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let card = app.cards.render_data(&InvitationCard {
-                invitation: Id {
-                    id: offer.to_string(),
+            let card = app.cards.render_data_in(
+                &InvitationCard {
+                    invitation: Id {
+                        id: offer.to_string(),
+                    },
+                    service: service(&brief),
+                    customer: customer(&brief),
+                    wait_seconds: u64::try_from((now - brief.since) / 1000).unwrap_or(0),
+                    parameters: parameters(&brief),
+                    first_message: brief.first_message.clone().map(UserText::new),
+                    transfer,
                 },
-                service: service(&brief),
-                customer: customer(&brief),
-                wait_seconds: u64::try_from((now - brief.since) / 1000).unwrap_or(0),
-                parameters: parameters(&brief),
-                first_message: brief.first_message.clone().map(UserText::new),
-                transfer,
-            })?;
+                reg.locale.as_deref(),
+            )?;
             let url = ServiceUrl::parse(&reg.service_url)?;
             let mut tx = crate::store::begin_write(&app.pool).await?;
             let outbox_id = app

@@ -6,7 +6,12 @@ use super::super::value::{is_logic_true, number, to_js_string};
 use super::{EvalError, EvalResult, number_arg};
 use crate::cards::expr::Expr;
 
-pub fn call(name: &str, v: &[Option<Value>], exprs: &[Expr]) -> Option<EvalResult> {
+pub fn call(
+    name: &str,
+    v: &[Option<Value>],
+    exprs: &[Expr],
+    locale: Option<&'static str>,
+) -> Option<EvalResult> {
     Some(match name {
         "+" | "add" => add(v),
         "-" if v.len() == 1 => number_arg(name, &v[0]).map(|n| Some(number(-n))),
@@ -77,7 +82,7 @@ pub fn call(name: &str, v: &[Option<Value>], exprs: &[Expr]) -> Option<EvalResul
             .find(|x| !x.is_null())
             .cloned()
             .or(Some(Value::Null))),
-        "formatNumber" => format_number(v),
+        "formatNumber" => format_number(v, locale),
         _ => return None,
     })
 }
@@ -206,7 +211,7 @@ fn js_round(x: f64) -> f64 {
 
 /// `formatNumber(number, precision, locale?)`: fixed decimals with en-US digit grouping, as
 /// the reference's d3-format prints them (exact ties round away from zero, `−` for minus).
-fn format_number(v: &[Option<Value>]) -> EvalResult {
+fn format_number(v: &[Option<Value>], default_locale: Option<&'static str>) -> EvalResult {
     let n = number_arg("formatNumber", &v[0])?;
     let precision = super::integer_arg("formatNumber", &v[1])?;
     if !(0..=20).contains(&precision) {
@@ -228,7 +233,7 @@ fn format_number(v: &[Option<Value>]) -> EvalResult {
         .map_or((fixed.as_str(), None), |(i, f)| (i, Some(f)));
     let locale = match v.get(2) {
         Some(Some(Value::String(l))) => Some(l.as_str()),
-        _ => None,
+        _ => default_locale,
     };
     let style = number_style(locale);
     // Groups from the right: the first of `grouping`, then the next, the last repeating.
@@ -271,6 +276,23 @@ struct NumberStyle {
     thousands: &'static str,
     grouping: &'static [usize],
     numerals: Option<[char; 10]>,
+}
+
+/// The locale table's own name for `locale` (matched case-insensitively, `de_DE` as `de-DE`):
+/// the names `formatNumber` knows, else `None`.
+pub fn known_locale(locale: &str) -> Option<&'static str> {
+    const KNOWN: &[&str] = &[
+        "ar-MA", "it-IT", "ca-ES", "es-ES", "ar-DZ", "nl-NL", "es-BO", "ar-TN", "pt-BR", "ar-LY",
+        "pl-PL", "mk-MK", "de-DE", "uk-UA", "sv-SE", "fi-FI", "cs-CZ", "fr-CA", "ru-RU", "hu-HU",
+        "fr-FR", "de-CH", "en-IN", "ar-BH", "ar-PS", "ar-EG", "ar-IQ", "ar-AE", "ar-MR", "ar-TD",
+        "ar-SY", "ar-JO", "ar-ER", "ar-LB", "ar-YE", "ar-SS", "ar-SO", "ar-DJ", "ar-SD", "ar-001",
+        "ar-SA", "ar-KW", "ar-QA", "ar-IL", "ar-OM", "ar-KM", "en-US",
+    ];
+    let wanted = locale.trim().replace('_', "-");
+    KNOWN
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(&wanted))
 }
 
 fn number_style(locale: Option<&str>) -> NumberStyle {

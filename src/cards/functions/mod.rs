@@ -89,6 +89,8 @@ pub fn check_arity(expr: &Expr) -> Result<(), String> {
 /// Calls `name` with unevaluated `args`. Logic, comparison, `exists`, `empty` and the
 /// condition of `if` see a missing path as undefined (no `${path}` substitution) and treat an
 /// argument that fails as false, as the reference does.
+pub use math::known_locale;
+
 pub fn call(ev: &Evaluator, name: &str, args: &[Expr], env: &Env<'_>) -> EvalResult {
     let plain = Evaluator {
         substitute: false,
@@ -109,7 +111,7 @@ pub fn call(ev: &Evaluator, name: &str, args: &[Expr], env: &Env<'_>) -> EvalRes
         "!" | "not" => boolean(!truth(&args[0])),
         "exists" | "empty" => match plain.eval(&args[0], env) {
             Err(_) => boolean(false),
-            Ok(v) => math::call(name, &[v], args).unwrap_or_else(|| boolean(false)),
+            Ok(v) => math::call(name, &[v], args, None).unwrap_or_else(|| boolean(false)),
         },
         "==" | "equals" | "!=" | "<" | "<=" | ">" | ">=" | "less" | "lessOrEquals" | "greater"
         | "greaterOrEquals" => {
@@ -134,7 +136,7 @@ pub fn call(ev: &Evaluator, name: &str, args: &[Expr], env: &Env<'_>) -> EvalRes
 }
 
 fn eager(ev: &Evaluator, name: &str, v: &[Option<Value>], exprs: &[Expr]) -> EvalResult {
-    if let Some(result) = math::call(name, v, exprs) {
+    if let Some(result) = math::call(name, v, exprs, ev.locale) {
         return result;
     }
     if let Some(result) = text::call(name, v) {
