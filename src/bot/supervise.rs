@@ -355,7 +355,7 @@ pub async fn mirror(app: &App, session: &str, who: &str, text: &str) -> anyhow::
         let mut line = Activity::message(format!(
             "👁 **{}**: {}",
             markdown::escape(who),
-            markdown::escape_with_links(text)
+            markdown::hard_breaks(&markdown::escape_with_links(text))
         ));
         line.text_format = Some("markdown".into());
         post(app, &service_url, &conversation, line).await?;

@@ -27,6 +27,12 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Keeps each line break of `markdown` in a Teams message: Teams' markdown joins lines broken by
+/// a single newline, so each becomes a hard break (two spaces before it).
+pub fn hard_breaks(markdown: &str) -> String {
+    markdown.replace("\r\n", "\n").replace('\n', "  \n")
+}
+
 /// Undoes [`escape`]: a backslash before a character it escapes is dropped (text an agent sends
 /// from a card, for a customer who reads plain text).
 pub fn unescape(text: &str) -> String {
@@ -166,7 +172,15 @@ fn next_url(text: &str) -> Option<(usize, String, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape, escape_with_links, unescape};
+    use super::{escape, escape_with_links, hard_breaks, unescape};
+
+    #[test]
+    fn every_line_break_is_a_hard_break() {
+        assert_eq!(
+            hard_breaks("one\ntwo\r\n\nthree"),
+            "one  \ntwo  \n  \nthree"
+        );
+    }
 
     #[test]
     fn unescape_gives_back_what_escape_was_given() {

@@ -78,6 +78,14 @@ async fn formatting_survives_the_bridge_and_edits_and_deletions_reach_the_custom
     let t = Teams { app: &app };
     let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
 
+    // Customer → agent: each line break kept (Teams' markdown joins lines a single newline
+    // breaks), the customer's markdown shown as text.
+    ada.say(&app, "line *one*\nline two").await;
+    teams::wait_post(&app, "two lines", |(_, c, h, _)| {
+        c == &chat && h.ends_with("line \\*one\\*  \nline two")
+    })
+    .await;
+
     // Formatting, a list, a link, a mention of the bot (left out) and a script (never sent).
     let mut first = rich(
         &t,

@@ -223,7 +223,7 @@ async fn so_far(app: &App, session: &str, brief: &Brief) -> anyhow::Result<Optio
         text.push_str(&format!(
             "\n\n**{}**: {}",
             markdown::escape(who),
-            markdown::escape_with_links(said)
+            markdown::hard_breaks(&markdown::escape_with_links(said))
         ));
     }
     let mut activity = Activity::message(text);

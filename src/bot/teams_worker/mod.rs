@@ -289,7 +289,7 @@ pub fn attributed(who: &str, text: &str) -> Activity {
     let mut activity = Activity::message(format!(
         "**{}**: {}",
         markdown::escape(who),
-        markdown::escape_with_links(text)
+        markdown::hard_breaks(&markdown::escape_with_links(text))
     ));
     activity.text_format = Some("markdown".into());
     activity
