@@ -115,9 +115,11 @@ pub async fn from_agent(
             .and_then(|c| c.get("downloadUrl"))
             .and_then(Value::as_str)
             .and_then(|u| url::Url::parse(u).ok());
-        let Some(content_type) = type_of(&name) else {
+        let allowed = &app.settings.interact.file_types;
+        let Some(content_type) = type_of(&name).filter(|t| allowed.contains(t)) else {
             refused.push(format!(
-                "{name}: only images, PDF and text files can be sent"
+                "{name}: only these types can be sent: {}",
+                allowed.join(", ")
             ));
             continue;
         };

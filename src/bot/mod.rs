@@ -274,7 +274,12 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                 .and_then(|v| v.get("lastReadMessageId"))
                 .and_then(Value::as_str);
             if let Some(last) = last {
-                reads::receipt(app, conversation, last).await?;
+                // Answered at once; applied when the post it names has its outcome recorded.
+                tokio::spawn(reads::receipt_with_retries(
+                    app.clone(),
+                    conversation.to_owned(),
+                    last.to_owned(),
+                ));
             }
             Ok(StatusCode::OK.into_response())
         }

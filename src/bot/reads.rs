@@ -41,12 +41,41 @@ fn read(id: &str, last: &str) -> bool {
         || matches!((id.parse::<u64>(), last.parse::<u64>()), (Ok(id), Ok(last)) if id <= last)
 }
 
+/// What became of a read receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// The customers were told.
+    Applied,
+    /// It names no message posted here that is not read yet.
+    Nothing,
+    /// It names none of the delivered posts, but some posts' outcomes are not recorded yet:
+    /// it may name one of them (the agent read it as it appeared).
+    Early,
+}
+
+/// A read receipt, applied now or, when it came before the outcome of the post it names was
+/// recorded, again a little later (a few times).
+pub async fn receipt_with_retries(app: crate::app::AppState, conversation: String, last: String) {
+    for attempt in 0..6 {
+        match receipt(&app, &conversation, &last).await {
+            Ok(Receipt::Early) if attempt < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "a read receipt was not applied");
+                return;
+            }
+        }
+    }
+}
+
 /// A read receipt in `conversation`: the customers of the messages read are told.
-pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Result<()> {
+pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Result<Receipt> {
     let rows = sqlx::query(
-        "SELECT r.outbox_id, r.session_id, r.seq, o.result_id FROM agent_reads r
+        "SELECT r.outbox_id, r.session_id, r.seq, o.result_id, o.state FROM agent_reads r
          JOIN outbox o ON o.id = r.outbox_id
-         WHERE r.conversation_id = $1 AND r.read = 0 AND o.state = 'delivered'
+         WHERE r.conversation_id = $1 AND r.read = 0
          ORDER BY r.outbox_id",
     )
     .bind(conversation)
@@ -54,14 +83,24 @@ pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Resul
     .await?;
     // The last message read; all before it in the chat are read too.
     let mut upto: Option<i64> = None;
+    let mut unrecorded = false;
     for r in &rows {
+        let state: String = r.try_get("state")?;
+        if state != "delivered" {
+            unrecorded |= state == "pending";
+            continue;
+        }
         let id: Option<String> = r.try_get("result_id")?;
         if id.as_deref().is_some_and(|id| read(id, last)) {
             upto = Some(r.try_get("outbox_id")?);
         }
     }
     let Some(upto) = upto else {
-        return Ok(());
+        return Ok(if unrecorded {
+            Receipt::Early
+        } else {
+            Receipt::Nothing
+        });
     };
     let mut sessions: std::collections::BTreeMap<String, i64> = Default::default();
     for r in rows {
@@ -87,7 +126,7 @@ pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Resul
             app.events.notify(&session);
         }
     }
-    Ok(())
+    Ok(Receipt::Applied)
 }
 
 #[cfg(test)]

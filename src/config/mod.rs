@@ -116,6 +116,8 @@ pub struct InteractSettings {
     pub upload_max_bytes: usize,
     /// How long the link to a file sent in a chat works.
     pub file_link: Duration,
+    /// The file types chats take, both ways (`interact.file_types`; empty: none).
+    pub file_types: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +340,7 @@ impl Settings {
                 .with_list_parse_key("bot.allowed_service_urls")
                 .with_list_parse_key("bot.allowed_tenants")
                 .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("interact.file_types")
                 .try_parsing(true)
                 .source(Some(own_vars)),
         );

@@ -66,6 +66,9 @@ struct RawInteract {
     inactivity_secs: u64,
     upload_max_bytes: u64,
     file_link_hours: u64,
+    /// The file types chats take (a subset of the types Switchboard can check).
+    #[serde(default)]
+    file_types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +166,32 @@ fn within(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> anyhow
         );
     }
     Ok(value)
+}
+
+/// `interact.file_types`: each one of the types whose content Switchboard checks (all of them
+/// when not set).
+fn file_types(configured: Option<Vec<String>>) -> anyhow::Result<Vec<&'static str>> {
+    let known = crate::customer::files::TYPES;
+    let Some(configured) = configured else {
+        return Ok(known.to_vec());
+    };
+    let mut types = Vec::new();
+    for t in configured
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+    {
+        let Some(found) = known.iter().copied().find(|k| k.eq_ignore_ascii_case(t)) else {
+            bail!(
+                "interact.file_types: {t:?} is not a type Switchboard can check; use some of {}",
+                known.join(", ")
+            );
+        };
+        if !types.contains(&found) {
+            types.push(found);
+        }
+    }
+    Ok(types)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -434,6 +463,7 @@ impl TryFrom<RawSettings> for Settings {
                         1..=24 * 365,
                     )?,
                 ),
+                file_types: file_types(raw.interact.file_types)?,
             },
             preferences: PreferencesSettings {
                 authority_url: parse_url(

@@ -244,3 +244,34 @@ fn a_typo_or_a_value_out_of_range_is_refused_with_its_key_named() {
     // Variables of the prefix that are not settings (test knobs) are not ours to refuse.
     Settings::load(None, &env(&[("SWITCHBOARD_FUZZ_CASES", "10")])).expect("not a setting");
 }
+
+#[test]
+fn file_types_are_a_checked_subset_of_what_switchboard_can_check() {
+    let s = Settings::load(None, &env(&[])).expect("defaults load");
+    assert_eq!(
+        s.interact.file_types,
+        crate::customer::files::TYPES.to_vec()
+    );
+    let s = Settings::load(
+        None,
+        &env(&[(
+            "SWITCHBOARD_INTERACT__FILE_TYPES",
+            "application/PDF, image/png",
+        )]),
+    )
+    .expect("two types");
+    assert_eq!(s.interact.file_types, ["application/pdf", "image/png"]);
+    let err = Settings::load(
+        None,
+        &env(&[(
+            "SWITCHBOARD_INTERACT__FILE_TYPES",
+            "application/pdf,application/x-msdownload",
+        )]),
+    )
+    .expect_err("an unchecked type");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("interact.file_types: \"application/x-msdownload\" is not a type"),
+        "{message}"
+    );
+}

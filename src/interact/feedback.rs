@@ -79,9 +79,11 @@ pub(super) async fn widget_config(
         "available": available,
         "offlineMessages": takes_chats,
         "survey": true,
-        "uploads": (app.settings.interact.upload_max_bytes > 0).then(|| json!({
+        "uploads": (app.settings.interact.upload_max_bytes > 0
+            && !app.settings.interact.file_types.is_empty())
+        .then(|| json!({
             "maxBytes": app.settings.interact.upload_max_bytes,
-            "types": crate::customer::files::TYPES,
+            "types": app.settings.interact.file_types,
         })),
     });
     Ok((cors_headers, axum::Json(body)).into_response())

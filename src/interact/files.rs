@@ -16,7 +16,7 @@ use super::messages::customer_message;
 use super::session::CustomerSession;
 use super::validate::MessageText;
 use crate::app::AppState;
-use crate::customer::files::{self, StoredFile, TYPES};
+use crate::customer::files::{self, StoredFile};
 use crate::customer::store::{Accepted, CustomerState};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::{ApiResult, Refused};
@@ -110,13 +110,14 @@ pub(super) async fn upload(
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    if !TYPES.contains(&content_type.as_str()) || !files::looks_like(&content_type, &bytes) {
+    let types = &app.settings.interact.file_types;
+    if !types.contains(&content_type.as_str()) || !files::looks_like(&content_type, &bytes) {
         return Err(session.refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "file_type_not_allowed",
             &format!(
                 "a file must be one of {} (and be what its type says)",
-                TYPES.join(", ")
+                types.join(", ")
             ),
         ));
     }

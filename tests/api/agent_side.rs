@@ -1174,3 +1174,50 @@ async fn cards_format_numbers_in_the_agents_teams_locale() {
     let text = invitation.to_string();
     assert!(text.contains("Order total 1.234,50"), "{text}");
 }
+
+#[tokio::test]
+async fn the_file_types_chats_take_are_configurable() {
+    let config = teams::config().env("SWITCHBOARD_INTERACT__FILE_TYPES", "application/pdf");
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    let (ada, _) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    let widget: Value = reqwest::get(format!(
+        "{}/api/interact/v1/contacts/{}/widget?key={}",
+        app.address,
+        teams::CONTACT,
+        teams::KEY
+    ))
+    .await
+    .expect("widget")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(
+        widget["uploads"]["types"],
+        json!(["application/pdf"]),
+        "{widget}"
+    );
+    let upload = |name: &str, content_type: &str, bytes: Vec<u8>| {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/api/interact/v1/sessions/{}/files?name={name}",
+                app.address, ada.session
+            ))
+            .header("origin", "https://shop.example.com")
+            .header("content-type", content_type.to_owned())
+            .bearer_auth(&ada.token)
+            .body(bytes)
+            .send()
+    };
+    let png = upload("shot.png", "image/png", b"\x89PNG\r\n\x1a\nx".to_vec())
+        .await
+        .expect("png");
+    assert_eq!(png.status(), 415);
+    let problem: Value = png.json().await.expect("problem");
+    assert_eq!(problem["code"], "file_type_not_allowed");
+    let pdf = upload("a.pdf", "application/pdf", b"%PDF-1.4\n".to_vec())
+        .await
+        .expect("pdf");
+    assert_eq!(pdf.status(), 201);
+}

@@ -43,8 +43,14 @@ fn browser_available(root: &Path) -> bool {
     false
 }
 
+/// One scenario browser at a time: each starts Chromium, and two at once on a loaded 2-core
+/// machine starve each other past the scenarios' waits. (The widget flow test, whose Teams side
+/// runs on a clock while its browser runs, does not wait for this.)
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `tests/browser/SCRIPT PAGE_URL OUT_DIR` and asserts it passed, with its output.
 async fn run_scenario(root: &Path, script: &str, url: &str, out: &Path) {
+    let _one = ONE_BROWSER.lock().await;
     let output = tokio::process::Command::new("node")
         .arg(root.join("tests/browser").join(script))
         .arg(url)
