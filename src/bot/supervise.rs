@@ -343,14 +343,20 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
     Ok(Answer::Message(answer))
 }
 
-/// Mirrors a line of the chat `session` to its monitors (`who` wrote `text`).
-pub async fn mirror(app: &App, session: &str, who: &str, text: &str) -> anyhow::Result<()> {
-    let monitors: Vec<(String, String)> = sqlx::query_as(
+/// The personal chats (`conversation, service URL`) the chat `session` is mirrored into. Asked
+/// for every message relayed either way: on the hot read connection, not through the pool.
+async fn monitors(app: &App, session: &str) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
         "SELECT conversation_id, service_url FROM chat_monitors WHERE session_id = $1",
     )
     .bind(session)
-    .fetch_all(&app.pool)
-    .await?;
+    .fetch_all(&mut *app.hot_reads.conn().await)
+    .await?)
+}
+
+/// Mirrors a line of the chat `session` to its monitors (`who` wrote `text`).
+pub async fn mirror(app: &App, session: &str, who: &str, text: &str) -> anyhow::Result<()> {
+    let monitors = monitors(app, session).await?;
     for (conversation, service_url) in monitors {
         let mut line = Activity::message(format!(
             "👁 **{}**: {}",
@@ -365,12 +371,7 @@ pub async fn mirror(app: &App, session: &str, who: &str, text: &str) -> anyhow::
 
 /// The chat ended: its monitors are told and its supervision ends.
 pub async fn chat_ended(app: &App, session: &str, customer: &str) -> anyhow::Result<()> {
-    let monitors: Vec<(String, String)> = sqlx::query_as(
-        "SELECT conversation_id, service_url FROM chat_monitors WHERE session_id = $1",
-    )
-    .bind(session)
-    .fetch_all(&app.pool)
-    .await?;
+    let monitors = monitors(app, session).await?;
     for (conversation, service_url) in monitors {
         let text = format!("👁 The chat with {} has ended.", markdown::escape(customer));
         post(app, &service_url, &conversation, Activity::message(text)).await?;

@@ -313,6 +313,39 @@ impl State {
         }
     }
 
+    /// Rings `user` for `session` until `deadline` (a transfer's offer when `transfer`);
+    /// returns the offer's id.
+    pub(super) fn ring(
+        &mut self,
+        session: &str,
+        user: String,
+        deadline: i64,
+        transfer: bool,
+        effects: &mut Vec<Decision>,
+    ) -> OfferId {
+        self.next_offer += 1;
+        let id = self.next_offer;
+        self.offers.insert(
+            id,
+            Offer {
+                id,
+                session: session.to_owned(),
+                user: user.clone(),
+                deadline,
+                transfer,
+            },
+        );
+        self.deadlines.insert((deadline, Deadline::Ring(id)));
+        self.update_agent(&user, |a| a.ringing = Some(id));
+        effects.push(Decision::Offered {
+            offer: id,
+            session: session.to_owned(),
+            user,
+            deadline,
+        });
+        id
+    }
+
     pub(super) fn offer(
         &mut self,
         session: &str,
@@ -330,27 +363,7 @@ impl State {
         }
         let mut ids = std::collections::BTreeSet::new();
         for user in users {
-            self.next_offer += 1;
-            let id = self.next_offer;
-            ids.insert(id);
-            self.offers.insert(
-                id,
-                Offer {
-                    id,
-                    session: session.to_owned(),
-                    user: user.clone(),
-                    deadline,
-                    transfer: false,
-                },
-            );
-            self.deadlines.insert((deadline, Deadline::Ring(id)));
-            self.update_agent(&user, |a| a.ringing = Some(id));
-            effects.push(Decision::Offered {
-                offer: id,
-                session: session.to_owned(),
-                user,
-                deadline,
-            });
+            ids.insert(self.ring(session, user, deadline, false, effects));
         }
         if let Some(task) = self.tasks.get_mut(session) {
             task.phase = Phase::Ringing(ids);

@@ -5,7 +5,7 @@
 //! colleague, or from the last agent the service had free, gives it back with the reason. A
 //! missed transfer sets no RONA: it is a colleague's request, not the queue's.
 
-use super::model::{Deadline, Offer, Phase, State, Transfer, TransferTarget};
+use super::model::{Offer, Phase, State, Transfer, TransferTarget};
 use super::{CancelReason, Decision, OfferOutcome, TransferFailure};
 
 impl State {
@@ -90,27 +90,7 @@ impl State {
             });
             return;
         };
-        self.next_offer += 1;
-        let id = self.next_offer;
-        let deadline = now + transfer.ring_ms;
-        self.offers.insert(
-            id,
-            Offer {
-                id,
-                session: session.to_owned(),
-                user: user.clone(),
-                deadline,
-                transfer: true,
-            },
-        );
-        self.deadlines.insert((deadline, Deadline::Ring(id)));
-        self.update_agent(&user, |a| a.ringing = Some(id));
-        effects.push(Decision::Offered {
-            offer: id,
-            session: session.to_owned(),
-            user,
-            deadline,
-        });
+        self.ring(session, user, now + transfer.ring_ms, true, effects);
     }
 
     /// The transfer's offer was accepted: the chat moves to the new agent (and to the service
