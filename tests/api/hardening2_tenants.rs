@@ -1,0 +1,1 @@
+//! Issue 30 (hardening II).
