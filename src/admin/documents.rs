@@ -11,7 +11,7 @@ use super::{conflict, if_match, invalid, not_found, parse_body, refusal, with_et
 use crate::app::{App, AppState};
 use crate::directory::document::{DocKind, check, workflow_problems};
 use crate::directory::model::{Service, User};
-use crate::directory::store::{self as docs, Kind, StoreError, Versioned};
+use crate::directory::store::{self as docs, Kind, PublicId, StoreError, Versioned};
 use crate::engine::sync::{Scope, sync};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
@@ -50,21 +50,24 @@ pub(super) async fn check_document(
     };
     let (id, value) =
         check(kind, doc, workflow.as_ref(), &services).map_err(|p| Refused::from(refusal(p)))?;
-    if let Some(number) = value
-        .pointer("/whatsapp/phoneNumberId")
-        .and_then(Value::as_str)
-    {
+    // Checked here for a refusal that names the holder; the database's unique indexes close
+    // the race between two writers (`conflict` answers `StoreError::Claimed` the same way).
+    let kind_name = kind.kind().name();
+    for public in [PublicId::ContactId, PublicId::WhatsAppNumber] {
+        let Some(held) = value.pointer(public.pointer()).and_then(Value::as_str) else {
+            continue;
+        };
         let taken =
-            crate::directory::contacts::whatsapp_number_taken(&app.pool, tenant, number, |owner| {
-                owner == id
+            crate::directory::contacts::taken(&app.pool, tenant, public, held, |k, owner| {
+                k == kind_name && owner == id
             })
             .await
             .map_err(internal)?;
         if let Some(who) = taken {
             return Err(Refused::new(
                 StatusCode::CONFLICT,
-                "phone_number_claimed",
-                &format!("WhatsApp phone number id {number} is already taken by {who}"),
+                public.code(),
+                &format!("{public} {held} is already taken by {who}"),
             ));
         }
     }
@@ -123,7 +126,7 @@ pub(super) async fn create_document(
             .into_response()
             .into());
         }
-        Err(e) => return Err(internal(e).into()),
+        Err(e) => return Err(conflict(e).into()),
     };
     sync(
         &app.pool,

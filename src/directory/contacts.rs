@@ -4,6 +4,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::directory::model::{InteractSettings, Service, User};
+use crate::directory::store::PublicId;
 use crate::store::Pool;
 
 /// Who a contact id reaches.
@@ -39,49 +40,48 @@ impl Contact {
     }
 }
 
-/// The service or user whose Interact settings carry `contact_id`.
+/// The service or user whose Interact settings carry `contact_id` (one at most: the database
+/// keeps contact ids unique across every tenant and kind).
 pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contact>> {
-    // Uses the expression index `directory_contact_id`.
-    let rows = sqlx::query(
-        "SELECT tenant_id, kind, body FROM directory_documents
-         WHERE json_extract(body, '$.interact.contactId') = $1 AND kind IN ('service', 'user')
-         ORDER BY tenant_id, kind, id",
-    )
-    .bind(contact_id)
-    .fetch_all(pool)
-    .await?;
-    for row in rows {
-        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
-        if body.pointer("/interact/contactId").and_then(Value::as_str) != Some(contact_id) {
-            continue;
-        }
-        let tenant: String = row.try_get("tenant_id")?;
-        let target = match row.try_get::<String, _>("kind")?.as_str() {
-            "service" => Target::Service(Box::new(serde_json::from_value(body)?)),
-            _ => Target::User(Box::new(serde_json::from_value(body)?)),
-        };
-        return Ok(Some(Contact { tenant, target }));
-    }
-    Ok(None)
+    let Some(holder) = holders(pool, PublicId::ContactId, contact_id)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let target = match holder.kind.as_str() {
+        "service" => Target::Service(Box::new(serde_json::from_value(holder.body)?)),
+        _ => Target::User(Box::new(serde_json::from_value(holder.body)?)),
+    };
+    Ok(Some(Contact {
+        tenant: holder.tenant,
+        target,
+    }))
 }
 
-/// Who already takes WhatsApp chats for `phone_number_id`, other than the services of
-/// `tenant` that `ours` accepts (the service being stored, or ones being replaced with it), in a
-/// refusal's words: `service "sales" (Sales)`, or `a service of another tenant` — another
-/// tenant's service is never named. `None` when the number is free.
-pub async fn whatsapp_number_taken(
+/// Who already holds the public identifier `value` (a contact id, a WhatsApp number), other
+/// than the documents of `tenant` that `ours(kind, id)` accepts (the document being stored, or
+/// ones being replaced with it), in a refusal's words: `service "sales" (Sales)`, `user "u1"`,
+/// or `a document of another tenant` — another tenant's documents are never named. `None`
+/// when it is free.
+pub async fn taken(
     pool: &Pool,
     tenant: &str,
-    phone_number_id: &str,
-    ours: impl Fn(&str) -> bool,
+    id: PublicId,
+    value: &str,
+    ours: impl Fn(&str, &str) -> bool,
 ) -> anyhow::Result<Option<String>> {
-    for (owner_tenant, owner, body) in services_with_number(pool, phone_number_id).await? {
-        if owner_tenant != tenant {
-            return Ok(Some("a service of another tenant".to_owned()));
+    for holder in holders(pool, id, value).await? {
+        if holder.tenant != tenant {
+            return Ok(Some("a document of another tenant".to_owned()));
         }
-        if !ours(&owner) {
-            let name = body["name"].as_str().unwrap_or_default();
-            return Ok(Some(format!("service {owner:?} ({name})")));
+        if !ours(&holder.kind, &holder.id) {
+            let owner = &holder.id;
+            return Ok(Some(match holder.body["name"].as_str() {
+                Some(name) => format!("{} {owner:?} ({name})", holder.kind),
+                None => format!("{} {owner:?}", holder.kind),
+            }));
         }
     }
     Ok(None)
@@ -92,40 +92,52 @@ pub async fn whatsapp_service(
     pool: &Pool,
     phone_number_id: &str,
 ) -> anyhow::Result<Option<(String, Service)>> {
-    match services_with_number(pool, phone_number_id)
+    match holders(pool, PublicId::WhatsAppNumber, phone_number_id)
         .await?
         .into_iter()
         .next()
     {
-        Some((tenant, _, body)) => Ok(Some((tenant, serde_json::from_value(body)?))),
+        Some(holder) => Ok(Some((holder.tenant, serde_json::from_value(holder.body)?))),
         None => Ok(None),
     }
 }
 
-/// `(tenant, service id, document)` of every service whose document gives `phone_number_id`,
-/// by tenant and id.
-async fn services_with_number(
-    pool: &Pool,
-    phone_number_id: &str,
-) -> anyhow::Result<Vec<(String, String, Value)>> {
-    // Uses the expression index `directory_whatsapp_number`.
-    let rows = sqlx::query(
-        "SELECT tenant_id, id, body FROM directory_documents
-         WHERE kind = 'service' AND json_extract(body, '$.whatsapp.phoneNumberId') = $1
-         ORDER BY tenant_id, id",
-    )
-    .bind(phone_number_id)
-    .fetch_all(pool)
-    .await?;
+/// A document that holds a public identifier.
+struct Holder {
+    tenant: String,
+    kind: String,
+    id: String,
+    body: Value,
+}
+
+/// Every document whose body gives `value` as the public identifier `id`, by tenant, kind and
+/// id (one at most once the unique indexes hold).
+async fn holders(pool: &Pool, id: PublicId, value: &str) -> anyhow::Result<Vec<Holder>> {
+    // Each uses its unique expression index (`directory_contact_id`,
+    // `directory_whatsapp_number`); the partial index's condition is repeated word for word.
+    let sql = match id {
+        PublicId::ContactId => {
+            "SELECT tenant_id, kind, id, body FROM directory_documents
+             WHERE json_extract(body, '$.interact.contactId') = $1 AND kind IN ('service', 'user')
+             ORDER BY tenant_id, kind, id"
+        }
+        PublicId::WhatsAppNumber => {
+            "SELECT tenant_id, kind, id, body FROM directory_documents
+             WHERE json_extract(body, '$.whatsapp.phoneNumberId') = $1 AND kind = 'service'
+             ORDER BY tenant_id, kind, id"
+        }
+    };
+    let rows = sqlx::query(sql).bind(value).fetch_all(pool).await?;
     let mut found = Vec::new();
     for row in rows {
         let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
-        if body
-            .pointer("/whatsapp/phoneNumberId")
-            .and_then(Value::as_str)
-            == Some(phone_number_id)
-        {
-            found.push((row.try_get("tenant_id")?, row.try_get("id")?, body));
+        if body.pointer(id.pointer()).and_then(Value::as_str) == Some(value) {
+            found.push(Holder {
+                tenant: row.try_get("tenant_id")?,
+                kind: row.try_get("kind")?,
+                id: row.try_get("id")?,
+                body,
+            });
         }
     }
     Ok(found)

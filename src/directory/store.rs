@@ -19,7 +19,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Tenant => "tenant",
             Kind::Service => "service",
@@ -46,8 +46,69 @@ pub enum StoreError {
         id: String,
         message: String,
     },
+    /// Another document (of any tenant or kind) already holds a public identifier this one
+    /// gives; the database's unique index refused it.
+    #[error("{0} is already taken by another document")]
+    Claimed(PublicId),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+}
+
+/// The public identifiers one document holds at a time, across every tenant and kind: they
+/// route customers (a contact id stands in a company's snippet, a number on its WhatsApp
+/// profile), so the database keeps each unique (migration `public_ids_unique`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicId {
+    ContactId,
+    WhatsAppNumber,
+}
+
+impl PublicId {
+    /// The problem code of a refusal.
+    pub fn code(self) -> &'static str {
+        match self {
+            PublicId::ContactId => "contact_id_claimed",
+            PublicId::WhatsAppNumber => "phone_number_claimed",
+        }
+    }
+
+    /// Its JSON pointer in a document.
+    pub fn pointer(self) -> &'static str {
+        match self {
+            PublicId::ContactId => "/interact/contactId",
+            PublicId::WhatsAppNumber => "/whatsapp/phoneNumberId",
+        }
+    }
+
+    fn index(self) -> &'static str {
+        match self {
+            PublicId::ContactId => "directory_contact_id",
+            PublicId::WhatsAppNumber => "directory_whatsapp_number",
+        }
+    }
+}
+
+impl std::fmt::Display for PublicId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PublicId::ContactId => "the Interact contact id",
+            PublicId::WhatsAppNumber => "the WhatsApp phone number id",
+        })
+    }
+}
+
+/// A write refused by one of the public identifiers' unique indexes, as [`StoreError::Claimed`].
+fn claimed(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        for id in [PublicId::ContactId, PublicId::WhatsAppNumber] {
+            if db.message().contains(&format!("'{}'", id.index())) {
+                return StoreError::Claimed(id);
+            }
+        }
+    }
+    StoreError::Database(e)
 }
 
 /// A stored document and its version.
@@ -98,7 +159,8 @@ pub async fn put_in<T: Serialize>(
         .bind(&body)
         .bind(now_ms)
         .execute(&mut *conn)
-        .await?
+        .await
+        .map_err(claimed)?
         .rows_affected(),
         Some(version) => sqlx::query(
             "UPDATE directory_documents SET body = $4, version = version + 1, updated_at = $6
@@ -111,7 +173,8 @@ pub async fn put_in<T: Serialize>(
         .bind(version)
         .bind(now_ms)
         .execute(&mut *conn)
-        .await?
+        .await
+        .map_err(claimed)?
         .rows_affected(),
     };
     if affected == 1 {
@@ -124,6 +187,28 @@ pub async fn put_in<T: Serialize>(
         expected,
         actual,
     })
+}
+
+/// Removes the public identifiers (contact id, WhatsApp number) from a stored document, inside
+/// the caller's transaction that then writes its new version: an import that swaps them between
+/// two documents would otherwise trip the unique indexes half way.
+pub async fn release_public_ids_in(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE directory_documents
+         SET body = json_remove(body, '$.interact.contactId', '$.whatsapp')
+         WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+    )
+    .bind(tenant)
+    .bind(kind.name())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn version(

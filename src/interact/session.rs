@@ -118,8 +118,11 @@ pub(super) async fn session_contact(
     let row = store::find(&app.pool, session)
         .await?
         .ok_or_else(unknown_session)?;
+    // A contact id now held by another tenant (given up and claimed again) is not this
+    // session's contact.
     let contact = contacts::find(&app.pool, &row.contact_id)
         .await?
+        .filter(|c| c.tenant == row.tenant_id)
         .ok_or_else(unknown_session)?;
     Ok((row, contact))
 }

@@ -1,1 +1,444 @@
-//! Issue 30 (hardening II).
+//! Issue 30 (hardening II), the findings about tenants and the rights between them: public
+//! identifiers one document holds across every tenant and kind, supervision and canned answers
+//! scoped by service id, supervision that ends with the supervisor's rights, quotes that never
+//! carry the bot's own posts to a customer, and a take-over that did nothing.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::directory::store::{self as docs, Kind, PublicId, StoreError};
+
+use crate::admin::Api;
+use crate::helpers::TestApp;
+use crate::helpers::teams::{self, ANNE, BOB, CONTACT, KEY, Teams};
+use crate::mock_bf::{OTHER_TENANT_ID, TENANT_ID};
+
+fn workflow() -> Value {
+    teams::queue_workflow("im", "direct", 30)
+}
+
+/// A service of the other tenant that gives `contact` (and the victim's widget key).
+fn service(id: &str, contact: &str) -> Value {
+    json!({"id": id, "name": "Support", "workflow": "im",
+        "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": contact, "widgetKey": KEY}})
+}
+
+async fn tenant_of_session(app: &TestApp, session: &str) -> String {
+    sqlx::query_scalar("SELECT tenant_id FROM interact_sessions WHERE session_id = $1")
+        .bind(session)
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("session")
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_claim_a_contact_id_through_post_put_or_import() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let other = Api::new(&app, OTHER_TENANT_ID).await;
+    assert_eq!(
+        other.post("/workflows", &workflow()).await.0,
+        StatusCode::CREATED
+    );
+
+    // POST with the victim's contact id (public: it stands in their snippet): refused, and
+    // the holder is not named.
+    let (status, _, body) = other.post("/services", &service("mine", CONTACT)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "contact_id_claimed");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("another tenant") && !detail.contains("\"support\""),
+        "{body}"
+    );
+
+    // PUT: a service of its own, then given the victim's contact id.
+    let (status, etag, _) = other.post("/services", &service("mine", "mine-web")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = other
+        .put("/services/mine", &service("mine", CONTACT), etag.as_deref())
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("contact_id_claimed")),
+        "{body}"
+    );
+
+    // Import: the problem names its path.
+    let file = json!({"switchboardTenant": 1, "tenant": {"id": OTHER_TENANT_ID, "name": "Other"},
+        "workflows": [workflow()], "services": [service("mine", CONTACT)]});
+    let (status, _, body) = other.post("/import", &file).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["problems"][0]["code"], "contact_id_claimed", "{body}");
+    assert_eq!(
+        body["problems"][0]["path"],
+        "/services/0/interact/contactId"
+    );
+
+    // The store itself refuses it (the unique index, whatever path a write takes).
+    let mut doc = service("raw", CONTACT);
+    doc["workflow"] = json!(null);
+    let refused = docs::put(
+        &app.state.pool,
+        OTHER_TENANT_ID,
+        Kind::Service,
+        "raw",
+        &doc,
+        None,
+        0,
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(StoreError::Claimed(PublicId::ContactId))),
+        "{refused:?}"
+    );
+
+    // The victim's customers still reach the victim.
+    let ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
+    assert_eq!(tenant_of_session(&app, &ada.session).await, TENANT_ID);
+}
+
+#[tokio::test]
+async fn within_a_tenant_a_user_cannot_shadow_a_services_contact_id() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let user = json!({"id": "00000000-0000-0000-0000-0000000000c3", "upn": "carl@example.com",
+        "displayName": "Carl", "licenses": {"im": true, "interact": true},
+        "interact": {"enabled": true, "instantMessage": true, "contactId": CONTACT, "widgetKey": "x"}});
+    let (status, _, body) = api.post("/users", &user).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "contact_id_claimed");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("service \"support\""),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn of_writers_racing_for_one_contact_id_in_two_tenants_exactly_one_wins() {
+    let app = teams::spawn().await;
+    let a = Api::new(&app, TENANT_ID).await;
+    let b = Api::new(&app, OTHER_TENANT_ID).await;
+    for api in [&a, &b] {
+        assert_eq!(
+            api.post("/workflows", &workflow()).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let documents: Vec<Value> = (0..8)
+        .map(|i| service(&format!("s{i}"), "contested"))
+        .collect();
+    let calls = documents.iter().enumerate().map(|(i, doc)| {
+        let api = if i % 2 == 0 { &a } else { &b };
+        api.post("/services", doc)
+    });
+    let results = futures::future::join_all(calls).await;
+    let created = results
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    for (status, _, body) in &results {
+        if *status != StatusCode::CREATED {
+            assert_eq!(
+                (*status, body["code"].as_str()),
+                (StatusCode::CONFLICT, Some("contact_id_claimed")),
+                "{body}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_import_may_swap_contact_ids_between_its_own_services() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let file = |first: &str, second: &str| {
+        json!({"switchboardTenant": 1, "tenant": {"id": TENANT_ID, "name": "T"}, "workflows": [workflow()],
+            "services": [service("a", first), service("b", second)]})
+    };
+    let (status, _, body) = api.post("/import", &file("one", "two")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = api.post("/import", &file("two", "one")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, a) = api.get("/services/a").await;
+    assert_eq!(a["interact"]["contactId"], "two");
+    // Two services of one file may not share one.
+    let (status, _, body) = api.post("/import", &file("same", "same")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["problems"][0]["code"], "contact_id_claimed");
+}
+
+/// Makes `supervisors` the supervisors of `support`.
+async fn set_supervisors(api: &Api<'_>, id: &str, supervisors: &[&str]) {
+    let (status, etag, mut service) = api.get(&format!("/services/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{service}");
+    service["supervisors"] = json!(supervisors);
+    let (status, _, body) = api
+        .put(&format!("/services/{id}"), &service, etag.as_deref())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn supervision_and_canned_answers_go_by_service_id_not_by_a_shared_name() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    // A second service with the same name, which Bob supervises; and one without a name.
+    for (id, name) in [("support-2", "Support"), ("nameless", "")] {
+        let (status, _, body) = api
+            .post(
+                "/services",
+                &json!({"id": id, "name": name, "workflow": "im", "supervisors": [BOB.aad],
+                    "licenses": {"contactCenter": true}, "modalities": {"instantMessage": true}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, _, body) = api
+        .post(
+            "/canned-answers",
+            &json!({"id": "other-only", "title": "Other", "text": "Only for the other service.",
+                "services": ["Support"]}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    t.install(BOB).await;
+
+    for verb in [
+        "im.supervise.monitor",
+        "im.supervise.barge",
+        "im.supervise.takeover",
+    ] {
+        let answer = t
+            .press(BOB, BOB.personal, verb, json!({"sessionId": ada.session}))
+            .await;
+        assert_eq!(
+            answer["value"], "Only a supervisor of this chat's service can do this.",
+            "{verb}"
+        );
+    }
+    let whisper = t
+        .press(
+            BOB,
+            BOB.personal,
+            "im.supervise.whisper",
+            json!({"sessionId": ada.session, "whisper": "psst"}),
+        )
+        .await;
+    assert_eq!(
+        whisper["value"],
+        "Only a supervisor of this chat's service can do this."
+    );
+
+    // "Support" names two services: an answer scoped by that name serves neither.
+    assert_eq!(t.say(ANNE, &chat, "canned other-only").await.status(), 200);
+    teams::wait_post(&app, "not usable here", |(_, c, h, _)| {
+        c == &chat && h.starts_with("There are no canned answers for this chat")
+    })
+    .await;
+    assert!(
+        !ada.events(&app)
+            .await
+            .iter()
+            .any(|e| e["text"] == "Only for the other service."),
+        "the answer reached the customer"
+    );
+    // Bob's rights were never used: nothing was logged.
+    let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM supervision_log")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("log");
+    assert_eq!(logged, 0);
+}
+
+/// The mirrored lines Bob received so far.
+fn mirrored(app: &TestApp) -> Vec<String> {
+    teams::posts(app)
+        .into_iter()
+        .filter(|(m, c, h, _)| m == "POST" && c == BOB.personal && h.starts_with("👁"))
+        .map(|(_, _, h, _)| h)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_supervisor_removed_from_the_service_stops_seeing_and_writing_to_the_chat() {
+    let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", "personal");
+    let app = teams::spawn_with(config).await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    set_supervisors(&api, "support", &[BOB.aad]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    t.install(BOB).await;
+    t.press(
+        BOB,
+        BOB.personal,
+        "im.supervise.barge",
+        json!({"sessionId": ada.session}),
+    )
+    .await;
+    ada.say(&app, "first line").await;
+    teams::wait_post(&app, "mirrored", |(_, c, h, _)| {
+        c == BOB.personal && h.ends_with("first line")
+    })
+    .await;
+
+    // The admin removes Bob from the supervisors.
+    set_supervisors(&api, "support", &[]).await;
+    let before = mirrored(&app).len();
+    ada.say(&app, "second line").await;
+    teams::wait_post(&app, "at Anne", |(_, c, h, _)| {
+        c == &chat && h.ends_with("second line")
+    })
+    .await;
+    t.say(ANNE, &chat, "Anne answers").await;
+    ada.wait_event(&app, "Anne's answer", |e| e["text"] == "Anne answers")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mirrored(&app).len(), before, "{:?}", mirrored(&app));
+
+    // What Bob writes no longer reaches the customer as the service; he is told.
+    assert_eq!(t.say(BOB, BOB.personal, "Still here?").await.status(), 200);
+    teams::wait_post(&app, "told", |(_, c, h, _)| {
+        c == BOB.personal && h.starts_with("You no longer supervise this chat's service")
+    })
+    .await;
+    assert!(
+        !ada.events(&app)
+            .await
+            .iter()
+            .any(|e| e["text"] == "Still here?"),
+        "the barged message reached the customer"
+    );
+
+    // A deleted user is no supervisor either, even if a service still lists them.
+    set_supervisors(&api, "support", &[BOB.aad]).await;
+    t.press(
+        BOB,
+        BOB.personal,
+        "im.supervise.monitor",
+        json!({"sessionId": ada.session}),
+    )
+    .await;
+    let (_, etag, _) = api.get(&format!("/users/{}", BOB.aad)).await;
+    let (status, _, body) = api
+        .delete(&format!("/users/{}", BOB.aad), etag.as_deref())
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let before = mirrored(&app).len();
+    ada.say(&app, "third line").await;
+    teams::wait_post(&app, "at Anne", |(_, c, h, _)| {
+        c == &chat && h.ends_with("third line")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mirrored(&app).len(), before, "{:?}", mirrored(&app));
+}
+
+#[tokio::test]
+async fn a_quoted_whisper_or_mirror_line_never_reaches_the_customer() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    set_supervisors(&api, "support", &[BOB.aad]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Where is my order?")).await;
+    t.install(BOB).await;
+    let answer = t
+        .press(
+            BOB,
+            BOB.personal,
+            "im.supervise.whisper",
+            json!({"sessionId": ada.session, "whisper": "Offer a refund"}),
+        )
+        .await;
+    assert_eq!(answer["value"], "Whispered to the agent.");
+    let whisper = teams::posted_id(&app, &chat, "Offer a refund").await;
+    let customer = teams::posted_id(&app, &chat, "Where is my order?").await;
+
+    // Anne quote-replies the whisper (newer form), then in Teams' older form: only her words
+    // go.
+    let mut reply = t.activity(ANNE, &chat, "message");
+    reply["text"] = json!(format!(r#"<quoted messageId="{whisper}"/> Sure."#));
+    reply["textFormat"] = json!("plain");
+    reply["entities"] = json!([{"type": "quotedReply", "quotedReply": {
+        "messageId": whisper, "senderName": "Switchboard", "preview": "Whisper from Bob Agent: Offer a refund"}}]);
+    assert_eq!(t.post(&reply).await.status(), 200);
+    let mut old = t.activity(ANNE, &chat, "message");
+    old["text"] = json!("Switchboard Offer a refund Right.");
+    old["attachments"] = json!([{"contentType": "text/html", "content": format!(
+        r#"<blockquote itemscope="" itemtype="http://schema.skype.com/Reply" itemid="{whisper}"><strong itemprop="mri" itemid="28:bot">Switchboard</strong><p itemprop="preview">Whisper from Bob Agent: Offer a refund</p></blockquote><p>Right.</p>"#)}]);
+    assert_eq!(t.post(&old).await.status(), 200);
+    // A quote of the customer's own line is the chat's: it goes.
+    let mut theirs = t.activity(ANNE, &chat, "message");
+    theirs["text"] = json!(format!(
+        r#"<quoted messageId="{customer}"/> It ships today."#
+    ));
+    theirs["textFormat"] = json!("plain");
+    theirs["entities"] = json!([{"type": "quotedReply", "quotedReply": {
+        "messageId": customer, "senderName": "Ada", "preview": "Where is my order?"}}]);
+    assert_eq!(t.post(&theirs).await.status(), 200);
+
+    ada.wait_event(&app, "the quote of the customer's line", |e| {
+        e["text"] == "> Ada:\n> Where is my order?\nIt ships today."
+    })
+    .await;
+    let agent: Vec<Value> = ada
+        .events(&app)
+        .await
+        .into_iter()
+        .filter(|e| e["from"] == "agent")
+        .collect();
+    let texts: Vec<&str> = agent.iter().filter_map(|e| e["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Sure.",
+            "Right.",
+            "> Ada:\n> Where is my order?\nIt ships today."
+        ]
+    );
+    assert!(
+        !agent.iter().any(|e| e.to_string().contains("refund")),
+        "{agent:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_take_over_that_did_nothing_says_so_and_is_not_logged() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    set_supervisors(&api, "support", &[ANNE.aad]).await;
+    let t = Teams { app: &app };
+    let (ada, _chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    // Anne supervises the service and has the chat already: nothing to take.
+    let answer = t
+        .press(
+            ANNE,
+            ANNE.personal,
+            "im.supervise.takeover",
+            json!({"sessionId": ada.session}),
+        )
+        .await;
+    assert_eq!(
+        answer["value"],
+        "The chat with Ada could not be taken over: it has ended, or it is already yours."
+    );
+    let logged: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM supervision_log WHERE action = 'takeover'")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("log");
+    assert_eq!(logged, 0);
+}
