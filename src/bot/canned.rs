@@ -34,20 +34,49 @@ async fn answers(app: &App, tenant: &str) -> anyhow::Result<Vec<CannedAnswer>> {
     )
 }
 
-/// The service `(id, name)` of a chat (`None`: a direct chat, or a service since deleted).
+/// The service of a chat, by the id its brief carries (`None`: a direct chat, or a service
+/// since deleted).
+struct ChatService {
+    id: String,
+    name: String,
+    /// The name answers may scope by: the service's name when no other service of the tenant
+    /// has it (case aside), else empty — names are neither unique nor required.
+    scope_name: String,
+}
+
+impl ChatService {
+    fn scope(&self) -> (&str, &str) {
+        (&self.id, &self.scope_name)
+    }
+}
+
 async fn service_of(
     app: &App,
     tenant: &str,
     room: &Chatroom,
-) -> anyhow::Result<Option<(String, String)>> {
-    if room.brief.service.is_empty() {
+) -> anyhow::Result<Option<ChatService>> {
+    let Some(id) = &room.brief.service_id else {
         return Ok(None);
-    }
-    Ok(docs::list::<Service>(&app.pool, tenant, Kind::Service)
-        .await?
-        .into_iter()
-        .find(|s| s.value.name == room.brief.service)
-        .map(|s| (s.value.id, s.value.name)))
+    };
+    let services = docs::list::<Service>(&app.pool, tenant, Kind::Service).await?;
+    let Some(service) = services.iter().find(|s| &s.value.id == id) else {
+        return Ok(None);
+    };
+    let name = service.value.name.clone();
+    let shared = services
+        .iter()
+        .filter(|s| s.value.name.eq_ignore_ascii_case(&name))
+        .count()
+        > 1;
+    Ok(Some(ChatService {
+        id: id.clone(),
+        scope_name: if shared || name.trim().is_empty() {
+            String::new()
+        } else {
+            name.clone()
+        },
+        name,
+    }))
 }
 
 /// The agent's display name in the directory (`None`: not an agent of the tenant).
@@ -98,15 +127,17 @@ pub async fn query(app: &App, actor: &Actor, activity: &Activity) -> anyhow::Res
     };
     let all = answers(app, &actor.tenant).await?;
     // Outside a chat every answer is offered (filled in as far as known).
-    let scope = service
-        .as_ref()
-        .map(|(id, name)| (id.as_str(), name.as_str()));
+    let scope = service.as_ref().map(ChatService::scope);
     let found: Vec<&CannedAnswer> = if room.is_some() {
         canned::search(&all, scope, &search, skip + MAX_RESULTS)
     } else {
         all.iter().filter(|a| a.score(&search) > 0).collect()
     };
-    let fill = fill(room.as_ref(), scope.map(|s| s.1), &agent);
+    let fill = fill(
+        room.as_ref(),
+        service.as_ref().map(|s| s.name.as_str()),
+        &agent,
+    );
     let attachments: Vec<Value> = found
         .into_iter()
         .skip(skip)
@@ -165,9 +196,7 @@ pub async fn send(
 ) -> anyhow::Result<Relayed> {
     let all = answers(app, &actor.tenant).await?;
     let service = service_of(app, &actor.tenant, room).await?;
-    let scope = service
-        .as_ref()
-        .map(|(id, name)| (id.as_str(), name.as_str()));
+    let scope = service.as_ref().map(ChatService::scope);
     let usable: Vec<&CannedAnswer> = all.iter().filter(|a| a.serves(scope)).collect();
     let list = |answers: &[&CannedAnswer]| {
         answers
@@ -216,7 +245,11 @@ pub async fn send(
         return Ok(Relayed::Done(Some(format!("{intro}\n{shown}"))));
     };
     let agent = agent_name(app, actor).await?.unwrap_or_default();
-    let fill = fill(Some(room), scope.map(|s| s.1), &agent);
+    let fill = fill(
+        Some(room),
+        service.as_ref().map(|s| s.name.as_str()),
+        &agent,
+    );
     let text = answer.render(&fill, false);
     let sent = relay::to_customer(
         app,

@@ -18,7 +18,7 @@ use crate::cards::markdown;
 use crate::customer::store::{self as customer_store, CustomerEvent};
 use crate::directory::model::{Service, User};
 use crate::directory::store::{self as docs, Kind};
-use crate::engine::messages::{Command, SessionState};
+use crate::engine::messages::{Command, Effect, SessionState};
 use crate::store::registrations;
 
 use super::actions::{Answer, string_field};
@@ -140,10 +140,11 @@ async fn authorized(
     else {
         return Ok(Err("This chat has ended."));
     };
-    let supervises = supervised(app, actor)
-        .await?
-        .iter()
-        .any(|s| s.name == room.brief.service);
+    // By the service's id: names are neither unique nor required, and a direct chat has none.
+    let supervises = match &room.brief.service_id {
+        Some(id) => supervised(app, actor).await?.iter().any(|s| &s.id == id),
+        None => false,
+    };
     Ok(if supervises {
         Ok(room)
     } else {
@@ -319,12 +320,24 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
                     "To take a chat over, install the bot and be an agent of the tenant.".into(),
                 ));
             }
-            engine
+            let effects = engine
                 .send(Command::TakeOver {
                     session: room.session_id.clone(),
                     user: actor.user_id.clone(),
                 })
                 .await?;
+            // Only a hand-over the engine made is a take-over (the chat may have ended or
+            // changed hands meanwhile, or be theirs already): anything else is neither
+            // claimed nor logged.
+            let took = effects.iter().any(|e| {
+                matches!(e, Effect::HandOver { session, to, .. }
+                    if *session == room.session_id && *to == actor.user_id)
+            });
+            if !took {
+                return Ok(Answer::Message(format!(
+                    "The chat with {customer} could not be taken over: it has ended, or it is already yours."
+                )));
+            }
             format!("The chat with {customer} is yours: it opens in a new chat.")
         }
         _ => {
@@ -343,12 +356,27 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
     Ok(Answer::Message(answer))
 }
 
-/// The personal chats (`conversation, service URL`) the chat `session` is mirrored into. Asked
-/// for every message relayed either way: on the hot read connection, not through the pool.
+/// The condition, on a row `s` of `chat_monitors` or `chat_barge_ins`, that its supervisor
+/// still supervises the chat's service: the service (by the id in the chatroom's brief) lists
+/// them and they are still a user of the tenant. Checked at every mirrored line and barged
+/// message, so removing a supervisor, or deleting the user, ends their supervision at once,
+/// whichever way the directory changed (admin API, import).
+const STILL_SUPERVISES: &str = "EXISTS (
+    SELECT 1 FROM chatrooms c
+    JOIN directory_documents svc ON svc.tenant_id = c.tenant_id AND svc.kind = 'service'
+        AND svc.id = json_extract(c.brief, '$.serviceId')
+    JOIN directory_documents u ON u.tenant_id = c.tenant_id AND u.kind = 'user' AND u.id = s.user_id
+    WHERE c.session_id = s.session_id AND c.tenant_id = s.tenant_id
+      AND EXISTS (SELECT 1 FROM json_each(svc.body, '$.supervisors') WHERE json_each.value = s.user_id))";
+
+/// The personal chats (`conversation, service URL`) the chat `session` is mirrored into, of
+/// the monitors who still supervise it. Asked for every message relayed either way: on the hot
+/// read connection, not through the pool.
 async fn monitors(app: &App, session: &str) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
-        "SELECT conversation_id, service_url FROM chat_monitors WHERE session_id = $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT conversation_id, service_url FROM chat_monitors s
+         WHERE session_id = $1 AND {STILL_SUPERVISES}"
+    ))
     .bind(session)
     .fetch_all(&mut *app.hot_reads.conn().await)
     .await?)
@@ -412,6 +440,33 @@ pub async fn barged(
     let Some((session,)) = session else {
         return Ok(None);
     };
+    let allowed: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT 1 FROM chat_barge_ins s
+         WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3 AND {STILL_SUPERVISES}"
+    ))
+    .bind(&session)
+    .bind(&actor.user_id)
+    .bind(&actor.tenant)
+    .fetch_optional(&mut *app.hot_reads.conn().await)
+    .await?;
+    if allowed.is_none() {
+        // Their rights went after they barged in: the barge-in and the mirror end here.
+        for table in ["chat_barge_ins", "chat_monitors"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3"
+            ))
+            .bind(&session)
+            .bind(&actor.user_id)
+            .bind(&actor.tenant)
+            .execute(&app.pool)
+            .await?;
+        }
+        tracing::info!(session.id = %session, "a barge-in ended: the user no longer supervises the chat's service");
+        return Ok(Some(Relayed::Done(Some(
+            "You no longer supervise this chat's service: nothing was sent, and you left the chat."
+                .into(),
+        ))));
+    }
     let event = CustomerEvent::Message {
         from: "service".into(),
         text: text.chars().take(4000).collect(),

@@ -74,13 +74,14 @@ impl CannedAnswer {
     }
 
     /// Whether a chat of the service `(id, name)` may use it (`None`: a direct chat, which only
-    /// answers for every service serve).
+    /// answers for every service serve). The name counts only when the caller gives one (the
+    /// service's name when no other service has it); an empty name matches nothing.
     pub fn serves(&self, service: Option<(&str, &str)>) -> bool {
         self.services.is_empty()
             || service.is_some_and(|(id, name)| {
                 self.services
                     .iter()
-                    .any(|s| s == id || s.eq_ignore_ascii_case(name))
+                    .any(|s| s == id || (!name.trim().is_empty() && s.eq_ignore_ascii_case(name)))
             })
     }
 

@@ -198,8 +198,12 @@ pub struct TransferNote {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Brief {
-    /// The service's display name (empty for a direct chat).
+    /// The service's display name (empty for a direct chat). For showing only: names are
+    /// neither unique nor required; rights and settings go by `service_id`.
     pub service: String,
+    /// The service's id (`None` for a direct chat, and in briefs stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
     pub channel: String,
     pub customer: Customer,
     pub first_message: Option<String>,

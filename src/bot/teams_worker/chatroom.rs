@@ -81,13 +81,19 @@ pub(super) async fn open_chatroom(
         .enqueue(&mut tx, &url, &send(&conversation, card_activity(card)))
         .await?;
     for text in earlier {
-        let activity = match text {
-            Earlier::Customer(text) => attributed(&brief.customer.display_name, &text),
-            Earlier::SoFar(activity) => *activity,
+        let (activity, seq) = match text {
+            Earlier::Customer(text, seq) => (attributed(&brief.customer.display_name, &text), seq),
+            Earlier::SoFar(activity, seq) => (*activity, seq),
         };
-        app.outbox
+        let posted = app
+            .outbox
             .enqueue(&mut tx, &url, &send(&conversation, activity))
             .await?;
+        // Lines of this chat: read receipts count them, and a quote of them may go back to
+        // the customer.
+        if let Some(seq) = seq {
+            crate::bot::reads::posted(&mut tx, &conversation, posted, session, seq).await?;
+        }
     }
     done(&mut tx, id).await?;
     tx.commit().await?;
@@ -158,10 +164,12 @@ where
 /// chatroom in its session's lane), so it is not posted twice.
 /// What a new chatroom shows of the conversation before it.
 pub(super) enum Earlier {
-    /// A customer's message written before any agent was there.
-    Customer(String),
-    /// A transferred chat: the conversation so far, both sides, in one message.
-    SoFar(Box<Activity>),
+    /// A customer's message written before any agent was there (with its event's seq, when
+    /// it has one).
+    Customer(String, Option<i64>),
+    /// A transferred chat: the conversation so far, both sides, in one message (with the seq
+    /// of the customer's last message in it).
+    SoFar(Box<Activity>, Option<i64>),
 }
 
 /// Lines of a transferred conversation shown: on the invitation, and in the new chatroom.
@@ -228,7 +236,12 @@ async fn so_far(app: &App, session: &str, brief: &Brief) -> anyhow::Result<Optio
     }
     let mut activity = Activity::message(text);
     activity.text_format = Some("markdown".into());
-    Ok(Some(Earlier::SoFar(Box::new(activity))))
+    let last_customer = events
+        .iter()
+        .filter(|(_, e)| matches!(e, CustomerEvent::CustomerMessage { .. }))
+        .map(|(seq, _)| *seq)
+        .max();
+    Ok(Some(Earlier::SoFar(Box::new(activity), last_customer)))
 }
 
 /// A transfer's invitation: who transfers the chat and why, and its last lines.
@@ -262,11 +275,11 @@ pub(super) async fn earlier_messages(
     brief: &Brief,
 ) -> anyhow::Result<Vec<Earlier>> {
     let events = crate::customer::store::events_after(&app.pool, session, 0).await?;
-    let mut texts: Vec<String> = Vec::new();
+    let mut texts: Vec<(String, Option<i64>)> = Vec::new();
     let mut before_connected: Option<usize> = None;
-    for (_, event) in events {
+    for (seq, event) in events {
         match event {
-            CustomerEvent::CustomerMessage { text, .. } => texts.push(text),
+            CustomerEvent::CustomerMessage { text, .. } => texts.push((text, Some(seq))),
             CustomerEvent::State {
                 state: CustomerState::Connected,
                 ..
@@ -284,10 +297,13 @@ pub(super) async fn earlier_messages(
             .first_message
             .clone()
             .into_iter()
-            .map(Earlier::Customer)
+            .map(|text| Earlier::Customer(text, None))
             .collect());
     }
-    Ok(texts.into_iter().map(Earlier::Customer).collect())
+    Ok(texts
+        .into_iter()
+        .map(|(text, seq)| Earlier::Customer(text, seq))
+        .collect())
 }
 
 /// Sends the after-contact-work card to the agent's personal chat.
@@ -316,11 +332,12 @@ pub(super) async fn acw_card(
         return skip(app, id).await;
     };
     let brief: Brief = serde_json::from_str(&brief)?;
-    let settings = docs::list::<Service>(&app.pool, tenant, Kind::Service)
-        .await?
-        .into_iter()
-        .find(|s| s.value.name == brief.service)
-        .map(|s| s.value.distribution);
+    let settings = match &brief.service_id {
+        Some(id) => docs::get::<Service>(&app.pool, tenant, Kind::Service, id)
+            .await?
+            .map(|s| s.value.distribution),
+        None => None,
+    };
     let extend = settings.as_ref().and_then(|d| d.acw_extension_seconds);
     let card = app.cards.render_data_in(
         &AfterContactWork {

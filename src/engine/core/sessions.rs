@@ -188,6 +188,7 @@ impl Core {
                 .get(&s.service)
                 .map(|svc| svc.name.clone())
                 .unwrap_or_default(),
+            service_id: self.services.get(&s.service).map(|svc| svc.id.clone()),
             channel: s.channel.clone(),
             customer: s.customer.clone(),
             first_message: s.first_message.clone(),
