@@ -75,7 +75,63 @@ fn bot_mentions(activity: &Activity) -> Vec<String> {
 
 /// The agent's message as the customer is shown it: from Teams' HTML copy of it when there
 /// is one, else from its text (HTML unless Teams says it is plain).
+/// Quotes are left out: [`for_room`] puts back those of the chat's own lines.
 pub(super) fn converted(activity: &Activity) -> Converted {
+    converted_quoting(activity, &|_| false)
+}
+
+/// The agent's message for the customer of `room`. A quote reaches the customer only when it
+/// quotes this chat's own lines (the customer's messages posted here, the agent's messages
+/// relayed to them); a quote of anything else the bot posted — a whisper, a monitor's mirror
+/// line, a notice, another chat's line — is left out, whoever's name it carries.
+async fn for_room(
+    app: &App,
+    room: &Chatroom,
+    activity: &Activity,
+    message: Converted,
+) -> anyhow::Result<Converted> {
+    for_chat(
+        app,
+        &room.conversation_id,
+        &room.session_id,
+        activity,
+        message,
+    )
+    .await
+}
+
+/// [`for_room`] by the chat's conversation and session.
+pub(super) async fn for_chat(
+    app: &App,
+    conversation: &str,
+    session: &str,
+    activity: &Activity,
+    message: Converted,
+) -> anyhow::Result<Converted> {
+    let mut ids = Vec::new();
+    for source in activity
+        .attachments
+        .iter()
+        .flatten()
+        .filter(|a| a.content_type == "text/html")
+        .filter_map(|a| a.content.as_ref().and_then(|c| c.as_str()))
+        .chain(activity.text.as_deref())
+    {
+        ids.extend(teams_html::quoted_ids(source));
+    }
+    if ids.is_empty() {
+        return Ok(message);
+    }
+    let mut relayable = std::collections::HashSet::new();
+    for id in ids {
+        if store::line_of_chat(&app.pool, conversation, session, &id).await? {
+            relayable.insert(id);
+        }
+    }
+    Ok(converted_quoting(activity, &|id| relayable.contains(id)))
+}
+
+fn converted_quoting(activity: &Activity, relayable: &dyn Fn(&str) -> bool) -> Converted {
     let mentions = bot_mentions(activity);
     let html_copy = activity
         .attachments
@@ -86,14 +142,14 @@ pub(super) fn converted(activity: &Activity) -> Converted {
         .and_then(|c| c.as_str());
     let entities = activity.entities.as_deref().unwrap_or_default();
     let text = activity.text.as_deref().unwrap_or_default();
+    let expand =
+        |source: &str, html: bool| teams_html::expand_quotes_of(source, entities, html, relayable);
     let mut message = match html_copy {
-        Some(html) => {
-            teams_html::convert(&teams_html::expand_quotes(html, entities, true), &mentions)
-        }
+        Some(html) => teams_html::convert_quoting(&expand(html, true), &mentions, relayable),
         None if activity.text_format.as_deref() == Some("plain") => {
-            teams_html::plain_message(&teams_html::expand_quotes(text, entities, false), &mentions)
+            teams_html::plain_message(&expand(text, false), &mentions)
         }
-        None => teams_html::convert(&teams_html::expand_quotes(text, entities, true), &mentions),
+        None => teams_html::convert_quoting(&expand(text, true), &mentions, relayable),
     };
     let cards = cards_text(activity);
     if !cards.is_empty() {
@@ -221,6 +277,7 @@ pub async fn message(
                 super::transfer::card(app, actor, newest).await?,
             ));
         }
+        let message = for_room(app, newest, activity, message).await?;
         return to_customer(app, actor, newest, activity, message).await;
     }
     let focus = store::focus_in(&app.pool, conversation).await?;
@@ -281,7 +338,7 @@ pub async fn message(
             Some(room) => {
                 // `//…` was unescaped: its formatting is not the text's any more.
                 let message = if said.len() == text.len() {
-                    message
+                    for_room(app, room, activity, message).await?
                 } else {
                     Converted {
                         text: said.to_owned(),

@@ -285,3 +285,28 @@ pub async fn relayed(
     .fetch_optional(pool)
     .await
 }
+
+/// Whether the message `activity_id` of `conversation` is a line of the chat `session`: a
+/// customer message the bot posted there for it, or an agent's message relayed to its
+/// customer. Anything else the bot posts (whispers, mirrors, notices) is not.
+pub async fn line_of_chat(
+    pool: &Pool,
+    conversation: &str,
+    session: &str,
+    activity_id: &str,
+) -> anyhow::Result<bool> {
+    let found: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM agent_messages
+         WHERE conversation_id = $1 AND activity_id = $2 AND session_id = $3
+         UNION ALL
+         SELECT 1 FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
+         WHERE r.session_id = $3 AND r.conversation_id = $1 AND o.result_id = $2
+         LIMIT 1",
+    )
+    .bind(conversation)
+    .bind(activity_id)
+    .bind(session)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}

@@ -589,8 +589,21 @@ fn formatted(html: &str) -> bool {
 
 /// Converts a message's HTML (Teams' `text/html` copy, or its `text`) for a customer.
 /// `bot_mentions` are the `<at>` texts that name the bot itself: they are left out.
+#[cfg(test)]
 pub fn convert(source: &str, bot_mentions: &[String]) -> Converted {
+    convert_quoting(source, bot_mentions, &|_| true)
+}
+
+/// Converts a message's HTML (Teams' `text/html` copy, or its `text`) for a customer, leaving
+/// out the `<at>` texts that name the bot (`bot_mentions`) and each quoted reply (`<blockquote itemtype=…/Reply itemid=…>`) whose
+/// message id `relayable` refuses, and each without an id.
+pub fn convert_quoting(
+    source: &str,
+    bot_mentions: &[String],
+    relayable: &dyn Fn(&str) -> bool,
+) -> Converted {
     let mut tree = parse(source);
+    drop_quotes(&mut tree, relayable);
     drop_mentions(&mut tree, bot_mentions);
     let mut text = String::new();
     plain(&tree, &mut text);
@@ -613,6 +626,63 @@ pub fn plain_message(text: &str, bot_mentions: &[String]) -> Converted {
         html: None,
         images: 0,
     }
+}
+
+/// Leaves out the quoted replies whose message id `relayable` refuses (or that have none).
+fn drop_quotes(nodes: &mut Vec<Node>, relayable: &dyn Fn(&str) -> bool) {
+    nodes.retain(|node| match node {
+        Node::Element { name, attrs, .. } if name == "blockquote" && is_reply(attrs) => {
+            attr(attrs, "itemid").is_some_and(relayable)
+        }
+        _ => true,
+    });
+    for node in nodes {
+        if let Node::Element { children, .. } = node {
+            drop_quotes(children, relayable);
+        }
+    }
+}
+
+/// The ids of the messages a message quotes: Teams' `<quoted messageId=…>` placeholders and
+/// its quoted-reply blockquotes (`itemid`).
+pub fn quoted_ids(source: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("<quoted") {
+        let Some(end) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start + 1..start + end];
+        let attrs = attributes(tag.trim_start_matches("quoted").trim_end_matches('/'));
+        if let Some(id) = attr(&attrs, "messageid") {
+            ids.push(id.to_owned());
+        }
+        rest = &rest[start + end + 1..];
+    }
+    fn replies(nodes: &[Node], ids: &mut Vec<String>) {
+        for node in nodes {
+            if let Node::Element {
+                name,
+                attrs,
+                children,
+            } = node
+            {
+                if name == "blockquote"
+                    && is_reply(attrs)
+                    && let Some(id) = attr(attrs, "itemid")
+                {
+                    ids.push(id.to_owned());
+                }
+                replies(children, ids);
+            }
+        }
+    }
+    if source.contains("blockquote") {
+        replies(&parse(source), &mut ids);
+    }
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Leaves out the mentions of the bot: `<at>Name</at>`, and Teams' HTML form, one
@@ -691,7 +761,20 @@ fn drop_in(nodes: &mut Vec<Node>, bot_mentions: &[String], bot_ids: &[String]) {
 /// Replaces Teams' quoted-reply placeholders (`<quoted messageId="…"/>` in the text, with a
 /// `quotedReply` entity per quote) by the quote itself: a Reply blockquote when `html`, `> `
 /// lines otherwise. A placeholder whose entity is missing or deleted says so.
+#[cfg(test)]
 pub fn expand_quotes(source: &str, entities: &[serde_json::Value], html: bool) -> String {
+    expand_quotes_of(source, entities, html, &|_| true)
+}
+
+/// Replaces Teams' quoted-reply placeholders as `expand_quotes` does, leaving out (with nothing
+/// in their place) those whose message id `relayable` refuses; the blockquotes it writes carry
+/// the id (`itemid`).
+pub fn expand_quotes_of(
+    source: &str,
+    entities: &[serde_json::Value],
+    html: bool,
+    relayable: &dyn Fn(&str) -> bool,
+) -> String {
     if !source.contains("<quoted") {
         return source.to_owned();
     }
@@ -716,7 +799,14 @@ pub fn expand_quotes(source: &str, entities: &[serde_json::Value], html: bool) -
             rest = close;
         }
         let attrs = attributes(tag.trim_start_matches("quoted").trim_end_matches('/'));
-        let quote = attr(&attrs, "messageid").and_then(quote_of);
+        let id = attr(&attrs, "messageid").unwrap_or_default();
+        if !relayable(id) {
+            if !html {
+                rest = rest.trim_start_matches(' ');
+            }
+            continue;
+        }
+        let quote = quote_of(id);
         let field = |name: &str| {
             quote
                 .and_then(|q| q.get(name))
@@ -732,9 +822,9 @@ pub fn expand_quotes(source: &str, entities: &[serde_json::Value], html: bool) -
             (field("senderName"), field("preview"))
         };
         if html {
-            out.push_str(
-                r#"<blockquote itemtype="http://schema.skype.com/Reply"><strong itemprop="mri">"#,
-            );
+            out.push_str(r#"<blockquote itemtype="http://schema.skype.com/Reply" itemid=""#);
+            escape(id, &mut out);
+            out.push_str(r#""><strong itemprop="mri">"#);
             escape(&author, &mut out);
             out.push_str(r#"</strong><p itemprop="preview">"#);
             escape(&preview, &mut out);

@@ -98,13 +98,15 @@ async fn formatting_survives_the_bridge_and_edits_and_deletions_reach_the_custom
     first["entities"] = json!([{"type": "mention", "text": "<at>Switchboard</at>",
         "mentioned": {"id": format!("28:{}", crate::mock_bf::APP_ID), "name": "Switchboard"}}]);
     assert_eq!(t.post(&first).await.status(), 200);
-    // A quoted reply, in Teams' newer form: a placeholder and its entity.
+    // A quoted reply of the customer's line, in Teams' newer form: a placeholder and its
+    // entity.
+    let quoted = teams::posted_id(&app, &chat, "line two").await;
     let mut second = t.activity(ANNE, &chat, "message");
     second["id"] = json!("1700000000002");
-    second["text"] = json!(r#"<quoted messageId="1699999999999"/> It ships today."#);
+    second["text"] = json!(format!(r#"<quoted messageId="{quoted}"/> It ships today."#));
     second["textFormat"] = json!("plain");
     second["entities"] = json!([{"type": "quotedReply", "quotedReply": {
-        "messageId": "1699999999999", "senderName": "Ada", "preview": "Where is my order?"}}]);
+        "messageId": quoted, "senderName": "Ada", "preview": "Where is my order?"}}]);
     assert_eq!(t.post(&second).await.status(), 200);
 
     let events = stream(&app, &ada, |events| {
@@ -301,9 +303,10 @@ async fn canned_answers_are_managed_searched_in_teams_inserted_and_sent_by_name(
         greeting["content"]["body"][0]["text"],
         r"Hello Ada \*Lovelace\*, I am Anne Agent from Support."
     );
+    // The preview shows the card's text: the customer's name as written, never markup.
     assert_eq!(
         greeting["preview"]["content"]["text"],
-        "Hello Ada *Lovelace*, I am Anne Agent from Support."
+        r"Hello Ada \*Lovelace\*, I am Anne Agent from Support."
     );
     let money = search(&t, &chat, ("search", "money")).await;
     assert_eq!(

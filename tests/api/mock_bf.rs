@@ -149,6 +149,8 @@ pub struct RecordedCall {
     pub body: Option<Value>,
     pub status: u16,
     pub at: Instant,
+    /// The JSON the mock answered with.
+    pub answer: Option<Value>,
 }
 
 /// A scripted Connector answer, used before the default answers.
@@ -783,6 +785,7 @@ async fn connector(
         body: body_json,
         status,
         at: Instant::now(),
+        answer: reply.clone(),
     });
     let mut response = match reply {
         Some(body) => (

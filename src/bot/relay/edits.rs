@@ -76,7 +76,8 @@ pub async fn edited(
     let Some((session, seq)) = relayed(app, actor, activity, conversation).await? else {
         return Ok(Relayed::Done(None));
     };
-    let message = converted(activity);
+    let message =
+        super::for_chat(app, conversation, &session, activity, converted(activity)).await?;
     if message.text.is_empty() {
         return Ok(Relayed::Done(None));
     }

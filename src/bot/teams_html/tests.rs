@@ -197,3 +197,31 @@ fn teams_html_mentions_of_the_bot_are_left_out_word_by_word() {
     let c = convert(source, &["Switch Board".to_owned()]);
     assert_eq!(c.text, "ask Sam now");
 }
+
+#[test]
+fn quotes_that_are_not_relayable_are_left_out_in_both_forms() {
+    let entities = vec![
+        serde_json::json!({"type": "quotedReply", "quotedReply": {
+        "messageId": "1", "senderName": "Ada", "preview": "Where is my order?"}}),
+        serde_json::json!({"type": "quotedReply", "quotedReply": {
+        "messageId": "2", "senderName": "Switchboard", "preview": "Whisper from Bob: refund"}}),
+    ];
+    let only_one = |id: &str| id == "1";
+    // The newer form: a placeholder per quote.
+    let text = r#"<quoted messageId="2"/><quoted messageId="1"/> It ships today."#;
+    assert_eq!(quoted_ids(text), ["1", "2"]);
+    let html = expand_quotes_of(text, &entities, true, &only_one);
+    let c = convert_quoting(&html, &[], &only_one);
+    assert_eq!(c.text, "> Ada:\n> Where is my order?\nIt ships today.");
+    let plain = expand_quotes_of(text, &entities, false, &only_one);
+    assert_eq!(
+        plain_message(&plain, &[]).text,
+        "> Ada:\n> Where is my order?\nIt ships today."
+    );
+    // The older form: a Reply blockquote naming the message; one without an id is left out.
+    let old = r#"<blockquote itemtype="http://schema.skype.com/Reply" itemid="2"><strong itemprop="mri">Switchboard</strong><p itemprop="preview">Whisper from Bob: refund</p></blockquote><blockquote itemtype="http://schema.skype.com/Reply"><p>no id</p></blockquote><p>OK</p>"#;
+    assert_eq!(quoted_ids(old), ["2"]);
+    let c = convert_quoting(old, &[], &only_one);
+    assert_eq!(c.text, "OK");
+    assert!(!c.html.unwrap_or_default().contains("Whisper"));
+}

@@ -125,15 +125,16 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 Some(card) => card_activity(card),
                 None => attributed(customer, &text),
             };
-            // In a personal chat Teams reports what the agent read: remember which call
-            // posted which customer message.
+            // Remember which call posted which customer message: in a personal chat Teams
+            // reports what the agent read, and in any chat a quote of it may be relayed back
+            // to this customer (and only a quote of this chat's lines).
             let url = ServiceUrl::parse(&room.service_url)?;
             let mut tx = crate::store::begin_write(&app.pool).await?;
             let posted = app
                 .outbox
                 .enqueue(&mut tx, &url, &send(&room.conversation_id, activity))
                 .await?;
-            if let (Some(seq), store::PERSONAL) = (seq, room.mode.as_str()) {
+            if let Some(seq) = seq {
                 crate::bot::reads::posted(&mut tx, &room.conversation_id, posted, &session, seq)
                     .await?;
             }

@@ -457,3 +457,29 @@ pub fn template_choices(card: &Value) -> Vec<String> {
         .filter_map(|c| c["value"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// The activity id Teams gave the bot's post into `chat` whose text contains `text` (as the
+/// mock Connector answered it), waiting for it.
+pub async fn posted_id(app: &TestApp, chat: &str, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = app.mock.calls().into_iter().find(|c| {
+            c.method == "POST"
+                && c.status < 300
+                && c.path.split('/').nth(4).is_some_and(|s| {
+                    percent_encoding::percent_decode_str(s).decode_utf8_lossy() == chat
+                })
+                && c.body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains(text))
+        });
+        if let Some(id) = found.and_then(|c| c.answer?["id"].as_str().map(str::to_owned)) {
+            return id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no post of {text:?} in {chat}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
