@@ -277,6 +277,12 @@ pub async fn message(
                 super::transfer::card(app, actor, newest).await?,
             ));
         }
+        // Never the customer's: the answer to a whisper goes to its supervisor only.
+        if let Said::Reply(answer) = said(&text) {
+            return Ok(note(
+                super::supervise::reply(app, actor, newest, answer).await?,
+            ));
+        }
         let message = for_room(app, newest, activity, message).await?;
         return to_customer(app, actor, newest, activity, message).await;
     }
@@ -295,6 +301,16 @@ pub async fn message(
             )),
             None => Ok(note(format!(
                 "Which chat? Choose with /switch and a number, then write /transfer again:\n{}",
+                list(&rooms, None)
+            ))),
+        },
+        Said::Reply(answer) => match current {
+            Some(room) => Ok(note(
+                super::supervise::reply(app, actor, room, answer).await?,
+            )),
+            None => Ok(note(format!(
+                "Nothing was sent: which chat's whisper do you answer? Choose with /switch and a \
+                 number, then write /reply again:\n{}",
                 list(&rooms, None)
             ))),
         },
@@ -377,6 +393,8 @@ enum Said<'a> {
     Canned(&'a str),
     /// `/transfer`: the transfer card for the current chat.
     Transfer,
+    /// `/reply TEXT`: answers the supervisor who last whispered in the current chat.
+    Reply(&'a str),
     /// Any other command, for the bot's commands.
     Command(&'a str),
 }
@@ -428,6 +446,7 @@ fn said(text: &str) -> Said<'_> {
         "switch" => Said::Switch(rest),
         "canned" => Said::Canned(rest),
         "transfer" if rest.is_empty() => Said::Transfer,
+        "reply" => Said::Reply(rest),
         _ => Said::Command(text),
     }
 }

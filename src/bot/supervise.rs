@@ -167,6 +167,48 @@ async fn record(app: &App, actor: &Actor, session: &str, action: &str) -> anyhow
     Ok(())
 }
 
+/// `/reply TEXT` in the chat `room`: the agent answers the supervisor who last whispered in it,
+/// in the supervisor's personal chat with the bot; never the customer. What the agent is told.
+pub async fn reply(
+    app: &App,
+    actor: &Actor,
+    room: &Chatroom,
+    answer: &str,
+) -> anyhow::Result<String> {
+    let answer: String = answer.trim().chars().take(2000).collect();
+    if answer.is_empty() {
+        return Ok("Nothing was sent: write /reply and your answer to the supervisor.".into());
+    }
+    let whisperer: Option<(String,)> = sqlx::query_as(
+        "SELECT user_id FROM supervision_log WHERE tenant_id = $1 AND session_id = $2
+         AND action = 'whisper' ORDER BY at DESC LIMIT 1",
+    )
+    .bind(&actor.tenant)
+    .bind(&room.session_id)
+    .fetch_optional(&app.pool)
+    .await?;
+    let Some((supervisor,)) = whisperer else {
+        return Ok("Nothing was sent: no supervisor whispered in this chat.".into());
+    };
+    let Some(reg) = registrations::registered(&app.pool, &actor.tenant, &supervisor).await? else {
+        return Ok("Nothing was sent: the supervisor cannot be reached in Teams now.".into());
+    };
+    let me = display_name(app, &actor.tenant, &actor.user_id).await?;
+    let mut line = Activity::message(format!(
+        "↩ **{}** answers your whisper (chat with {}): {}",
+        markdown::escape(&me),
+        markdown::escape(&room.brief.customer.display_name),
+        markdown::escape(&answer)
+    ));
+    line.text_format = Some("markdown".into());
+    post(app, &reg.service_url, &reg.conversation_id, line).await?;
+    let name = display_name(app, &actor.tenant, &supervisor).await?;
+    Ok(format!(
+        "Sent to {} only; the customer does not see it.",
+        markdown::escape(&name)
+    ))
+}
+
 /// Posts `activity` into a conversation through the outbox.
 async fn post(
     app: &App,
@@ -236,7 +278,8 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
                 return Ok(Answer::Message("Write the note to whisper.".into()));
             }
             let mut note = Activity::message(format!(
-                "🔒 **Whisper from {}** (only you see this, not the customer): {}",
+                "🔒 **Whisper from {}** (only you see this, not the customer; answer with /reply \
+                 and your text): {}",
                 markdown::escape(&me),
                 markdown::escape(&text)
             ));

@@ -442,3 +442,53 @@ async fn a_take_over_that_did_nothing_says_so_and_is_not_logged() {
             .expect("log");
     assert_eq!(logged, 0);
 }
+
+#[tokio::test]
+async fn the_agent_answers_a_whisper_with_reply_and_the_customer_never_sees_it() {
+    for mode in ["group", "personal"] {
+        let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", mode);
+        let app = teams::spawn_with(config).await;
+        teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+        let api = Api::new(&app, TENANT_ID).await;
+        set_supervisors(&api, "support", &[BOB.aad]).await;
+        let t = Teams { app: &app };
+        let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+        t.install(BOB).await;
+        // Nobody whispered yet: nothing to answer, nothing sent.
+        assert_eq!(t.say(ANNE, &chat, "/reply early").await.status(), 200);
+        teams::wait_post(&app, "nobody whispered", |(_, c, h, _)| {
+            c == &chat && h == "Nothing was sent: no supervisor whispered in this chat."
+        })
+        .await;
+        t.press(
+            BOB,
+            BOB.personal,
+            "im.supervise.whisper",
+            json!({"sessionId": ada.session, "whisper": "Offer a refund"}),
+        )
+        .await;
+        teams::wait_post(&app, "the whisper says how to answer", |(_, c, h, _)| {
+            c == &chat && h.contains("answer with /reply") && h.ends_with("Offer a refund")
+        })
+        .await;
+        assert_eq!(t.say(ANNE, &chat, "/reply Will do").await.status(), 200);
+        teams::wait_post(&app, "the answer at Bob", |(_, c, h, _)| {
+            c == BOB.personal
+                && h == "↩ **Anne Agent** answers your whisper (chat with Ada): Will do"
+        })
+        .await;
+        teams::wait_post(&app, "told where it went", |(_, c, h, _)| {
+            c == &chat && h.starts_with("Sent to Bob Agent only")
+        })
+        .await;
+        t.say(ANNE, &chat, "To the customer").await;
+        ada.wait_event(&app, "a normal message", |e| e["text"] == "To the customer")
+            .await;
+        let leaked = ada
+            .events(&app)
+            .await
+            .into_iter()
+            .any(|e| e.to_string().contains("Will do") || e.to_string().contains("early"));
+        assert!(!leaked, "{mode}: the answer reached the customer");
+    }
+}
