@@ -231,6 +231,7 @@ impl Application {
         if recovered > 0 {
             tracing::info!(effects = recovered, "pending engine effects recovered");
         }
+        let uploads_per_minute = settings.interact.uploads_per_minute;
         let state = AppState::new(App {
             settings,
             references: ConversationReferences::new(pool.clone()),
@@ -242,7 +243,7 @@ impl Application {
             )),
             events: Arc::new(EventHub::new(Arc::clone(&effects))),
             effects,
-            limits: crate::http::limits::Limits::default(),
+            limits: crate::http::limits::Limits::new(uploads_per_minute),
             session_gates: crate::customer::gates::SessionGates::default(),
             graph,
             typing: moka::sync::Cache::builder()

@@ -1,6 +1,6 @@
 //! The tenant as a whole: the live view, export and import of the tenant file.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +9,7 @@ use serde_json::json;
 use super::invalid;
 use crate::app::AppState;
 use crate::engine::sync::{Scope, sync};
+use crate::http::body;
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, internal};
 use crate::tenant_file;
@@ -94,14 +95,29 @@ pub(super) fn import_refusal(e: tenant_file::ImportError) -> Response {
     }
 }
 
+/// `POST /tenants/{tenant}/import`: the body, at most `server.import_max_bytes` (a larger one
+/// is refused with 413 `body_too_large`, on its announced length before it is read).
 pub(super) async fn import(
     State(app): State<AppState>,
     admin: Admin,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
-    body: Bytes,
+    headers: axum::http::HeaderMap,
+    body: Body,
 ) -> ApiResult {
     let params = crate::http::query::Params::parse(raw.as_deref(), &["prune"])?;
     let prune = params.choice("prune", &["true", "false"])?.as_deref() == Some("true");
+    let max = app.settings.server.import_max_bytes;
+    if body::announced_over(&headers, max) {
+        return Err(body::too_large(max).into());
+    }
+    let body = body::read_capped(body, max).await.map_err(|e| match e {
+        body::BodyError::TooLarge => body::too_large(max),
+        body::BodyError::Unreadable => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            "the body could not be read".to_owned(),
+        ),
+    })?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,

@@ -47,15 +47,15 @@ pub fn wait_needed(
 
 /// Sliding-window rate limiter keyed by a string (a conversation, an address, a session).
 pub struct SlidingLimiter {
-    windows: &'static [(Duration, usize)],
+    windows: Box<[(Duration, usize)]>,
     logs: Cache<String, Arc<Mutex<VecDeque<Instant>>>>,
 }
 
 impl SlidingLimiter {
-    pub fn new(windows: &'static [(Duration, usize)]) -> Self {
+    pub fn new(windows: &[(Duration, usize)]) -> Self {
         let longest = windows.iter().map(|w| w.0).max().unwrap_or(Duration::ZERO);
         SlidingLimiter {
-            windows,
+            windows: windows.into(),
             logs: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(longest)
@@ -73,7 +73,7 @@ impl SlidingLimiter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        let wait = wait_needed(&history, self.windows, now);
+        let wait = wait_needed(&history, &self.windows, now);
         if !wait.is_zero() {
             return Err(wait);
         }
@@ -99,7 +99,7 @@ impl SlidingLimiter {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let now = Instant::now();
-                let wait = wait_needed(&history, self.windows, now);
+                let wait = wait_needed(&history, &self.windows, now);
                 if wait.is_zero() {
                     history.push_back(now);
                     let longest = self.windows.iter().map(|w| w.0).max().unwrap_or_default();

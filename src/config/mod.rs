@@ -116,8 +116,16 @@ pub struct InteractSettings {
     pub upload_max_bytes: usize,
     /// How long the link to a file sent in a chat works.
     pub file_link: Duration,
-    /// The file types chats take, both ways (`interact.file_types`; empty: none).
+    /// The file types chats take, both ways (`interact.file_types`; empty: none): widget
+    /// uploads, agents' files and WhatsApp media.
     pub file_types: Vec<&'static str>,
+    /// Bytes of uploads one chat may keep stored (`interact.upload_session_max_bytes`).
+    pub upload_session_max_bytes: u64,
+    /// Bytes of customers' files (uploads and WhatsApp media) one tenant may keep stored
+    /// (`interact.upload_tenant_max_bytes`).
+    pub upload_tenant_max_bytes: u64,
+    /// Uploads one client address may start per minute (`interact.uploads_per_minute`).
+    pub uploads_per_minute: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +168,8 @@ pub struct ServerSettings {
     pub max_streams_per_address: usize,
     /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// The largest tenant file the admin API's `import` takes (`server.import_max_bytes`).
+    pub import_max_bytes: usize,
 }
 
 /// `/metrics`.
@@ -279,6 +289,7 @@ impl Settings {
             .set_default("server.max_streams_per_session", 4)?
             .set_default("server.max_streams_per_address", 64)?
             .set_default("server.trusted_proxies", Vec::<String>::new())?
+            .set_default("server.import_max_bytes", 10 * 1024 * 1024)?
             .set_default("store.url", "sqlite://switchboard.db")?
             .set_default("bot.openid_metadata_url", DEFAULT_OPENID_METADATA_URL)?
             .set_default(
@@ -298,6 +309,12 @@ impl Settings {
             .set_default("interact.inactivity_secs", 30 * 60)?
             .set_default("interact.upload_max_bytes", 10 * 1024 * 1024)?
             .set_default("interact.file_link_hours", 72)?
+            .set_default("interact.upload_session_max_bytes", 50 * 1024 * 1024)?
+            .set_default(
+                "interact.upload_tenant_max_bytes",
+                2_i64 * 1024 * 1024 * 1024,
+            )?
+            .set_default("interact.uploads_per_minute", 10)?
             .set_default("bot.service_url", DEFAULT_SERVICE_URL)?
             .set_default("preferences.authority_url", DEFAULT_AUTHORITY_URL)?
             .set_default("preferences.session_hours", 8)?

@@ -69,6 +69,9 @@ struct RawInteract {
     /// The file types chats take (a subset of the types Switchboard can check).
     #[serde(default)]
     file_types: Option<Vec<String>>,
+    upload_session_max_bytes: u64,
+    upload_tenant_max_bytes: u64,
+    uploads_per_minute: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +101,7 @@ struct RawServer {
     max_streams_per_address: usize,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    import_max_bytes: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,6 +269,12 @@ fn server_limits(
         max_streams_per_session: count("max_streams_per_session", raw.max_streams_per_session)?,
         max_streams_per_address: count("max_streams_per_address", raw.max_streams_per_address)?,
         trusted_proxies: crate::http::client_ip::TrustedProxies::new(networks),
+        import_max_bytes: usize::try_from(within(
+            "server.import_max_bytes",
+            raw.import_max_bytes,
+            64 * 1024..=100 * 1024 * 1024,
+        )?)
+        .unwrap_or(usize::MAX),
     })
 }
 
@@ -464,6 +474,14 @@ impl TryFrom<RawSettings> for Settings {
                     )?,
                 ),
                 file_types: file_types(raw.interact.file_types)?,
+                upload_session_max_bytes: raw.interact.upload_session_max_bytes,
+                upload_tenant_max_bytes: raw.interact.upload_tenant_max_bytes,
+                uploads_per_minute: usize::try_from(within(
+                    "interact.uploads_per_minute",
+                    raw.interact.uploads_per_minute,
+                    1..=10_000,
+                )?)
+                .unwrap_or(1),
             },
             preferences: PreferencesSettings {
                 authority_url: parse_url(

@@ -1,5 +1,6 @@
 //! Files customers upload in the widget: which types are taken (checked against the bytes,
-//! not only the declared type), and their rows.
+//! not only the declared type), the name a file is downloaded under (its extension always the
+//! checked type's), the storage a chat and a tenant may use, and their rows.
 
 use sqlx::Row;
 
@@ -27,6 +28,149 @@ pub fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
         "text/plain" => std::str::from_utf8(bytes).is_ok_and(|t| !t.contains('\0')),
         _ => false,
     }
+}
+
+/// The extensions of a checked type, the usual one first.
+fn extensions(content_type: &str) -> &'static [&'static str] {
+    match content_type {
+        "image/png" => &["png"],
+        "image/jpeg" => &["jpg", "jpeg"],
+        "image/gif" => &["gif"],
+        "image/webp" => &["webp"],
+        "application/pdf" => &["pdf"],
+        "text/plain" => &["txt"],
+        _ => &[],
+    }
+}
+
+/// The name a file of `content_type` is downloaded under: `name` when its extension is one
+/// of the type's, otherwise `name` with the type's extension added (`invoice.html` checked as
+/// text is `invoice.html.txt`, `setup.exe` checked as PNG is `setup.exe.png`), so what opens
+/// the download is what the bytes were checked to be.
+pub fn download_name(name: &str, content_type: &str) -> String {
+    let known = extensions(content_type);
+    let Some(usual) = known.first() else {
+        return name.to_owned();
+    };
+    let matches = name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && known.iter().any(|k| k.eq_ignore_ascii_case(ext))
+    });
+    if matches {
+        name.to_owned()
+    } else {
+        format!("{name}.{usual}")
+    }
+}
+
+/// The media type of a `Content-Type` value: its essence, lower case, without parameters.
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// How many bytes of files a chat and its tenant may keep stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub session: u64,
+    pub tenant: u64,
+}
+
+/// Which budget a file does not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exhausted {
+    Session,
+    Tenant,
+}
+
+/// The bytes of files stored now for a chat (both ways) and for its tenant (the chats' files
+/// and WhatsApp media).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub session: u64,
+    pub tenant: u64,
+}
+
+impl Usage {
+    /// Whether `more` bytes still fit `budget`; which budget is full if not.
+    pub fn fits(&self, more: u64, budget: Budget) -> Result<(), Exhausted> {
+        if self.session.saturating_add(more) > budget.session {
+            return Err(Exhausted::Session);
+        }
+        if self.tenant.saturating_add(more) > budget.tenant {
+            return Err(Exhausted::Tenant);
+        }
+        Ok(())
+    }
+}
+
+const TENANT_BYTES: &str =
+    "(SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE tenant_id = $1)
+     + (SELECT COALESCE(SUM(size), 0) FROM whatsapp_media WHERE tenant_id = $1)";
+
+/// The bytes stored now for `session` (none when `None`) and for `tenant`.
+pub async fn usage(pool: &Pool, tenant: &str, session: Option<&str>) -> sqlx::Result<Usage> {
+    let (session_bytes, tenant_bytes): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT (SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE session_id = $2),
+                {TENANT_BYTES}"
+    ))
+    .bind(tenant)
+    .bind(session.unwrap_or_default())
+    .fetch_one(pool)
+    .await?;
+    let bytes = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(Usage {
+        session: if session.is_some() {
+            bytes(session_bytes)
+        } else {
+            0
+        },
+        tenant: bytes(tenant_bytes),
+    })
+}
+
+/// Stores a customer's upload if it fits the chat's and the tenant's budgets, checked and
+/// written in one statement (two uploads at once cannot both take the last room).
+pub async fn store_within(
+    pool: &Pool,
+    tenant: &str,
+    session: &str,
+    file: &StoredFile,
+    now: i64,
+    budget: Budget,
+) -> sqlx::Result<Result<(), Exhausted>> {
+    let size = i64::try_from(file.bytes.len()).unwrap_or(i64::MAX);
+    let limit = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let written = sqlx::query(&format!(
+        "INSERT INTO interact_files (id, tenant_id, session_id, name, content_type, size, bytes, created_at)
+         SELECT $2, $1, $3, $4, $5, $6, $7, $8
+         WHERE (SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE session_id = $3) + $6 <= $9
+           AND {TENANT_BYTES} + $6 <= $10"
+    ))
+    .bind(tenant)
+    .bind(&file.id)
+    .bind(session)
+    .bind(&file.name)
+    .bind(&file.content_type)
+    .bind(size)
+    .bind(&file.bytes)
+    .bind(now)
+    .bind(limit(budget.session))
+    .bind(limit(budget.tenant))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if written == 1 {
+        return Ok(Ok(()));
+    }
+    let used = usage(pool, tenant, Some(session)).await?;
+    Ok(Err(used
+        .fits(file.bytes.len() as u64, budget)
+        .err()
+        .unwrap_or(Exhausted::Tenant)))
 }
 
 /// A stored upload.
@@ -121,5 +265,45 @@ mod tests {
         assert!(!looks_like("text/plain", &[0xff, 0xfe, 0x00]));
         assert!(looks_like("image/webp", b"RIFF\x10\0\0\0WEBPVP8 "));
         assert!(!looks_like("text/html", b"<p>hi</p>"));
+    }
+
+    #[test]
+    fn a_download_name_ends_in_its_checked_type() {
+        assert_eq!(
+            download_name("invoice.html", "text/plain"),
+            "invoice.html.txt"
+        );
+        assert_eq!(
+            download_name("Invoice.hta", "text/plain"),
+            "Invoice.hta.txt"
+        );
+        assert_eq!(
+            download_name("report.pdf.exe", "application/pdf"),
+            "report.pdf.exe.pdf"
+        );
+        assert_eq!(download_name("setup.exe", "image/png"), "setup.exe.png");
+        assert_eq!(download_name("photo.JPEG", "image/jpeg"), "photo.JPEG");
+        assert_eq!(download_name("notes.txt", "text/plain"), "notes.txt");
+        assert_eq!(download_name(".png", "image/png"), ".png.png");
+        assert_eq!(essence("Image/PNG; x=y"), "image/png");
+    }
+
+    #[test]
+    fn a_file_fits_while_both_budgets_have_room() {
+        let budget = Budget {
+            session: 10,
+            tenant: 100,
+        };
+        let used = Usage {
+            session: 4,
+            tenant: 90,
+        };
+        assert_eq!(used.fits(6, budget), Ok(()));
+        assert_eq!(used.fits(7, budget), Err(Exhausted::Session));
+        let full = Usage {
+            session: 0,
+            tenant: 98,
+        };
+        assert_eq!(full.fits(3, budget), Err(Exhausted::Tenant));
     }
 }

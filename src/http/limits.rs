@@ -1,5 +1,6 @@
 //! Rate limits of the customer API: session creation per client IP, messages per session and
-//! per client IP. Over a limit the answer is 429 with `Retry-After`.
+//! per client IP, and uploads per client IP (`interact.uploads_per_minute`, counted besides the
+//! message limits). Over a limit the answer is 429 with `Retry-After`.
 
 use std::time::Duration;
 
@@ -21,14 +22,34 @@ pub struct Limits {
     sessions_per_ip: SlidingLimiter,
     messages_per_session: SlidingLimiter,
     messages_per_ip: SlidingLimiter,
+    uploads_per_ip: SlidingLimiter,
 }
+
+/// Uploads per client IP a minute when not configured (`interact.uploads_per_minute`).
+pub const DEFAULT_UPLOADS_PER_MINUTE: usize = 10;
 
 impl Default for Limits {
     fn default() -> Self {
+        Limits::new(DEFAULT_UPLOADS_PER_MINUTE)
+    }
+}
+
+impl Limits {
+    /// The limits, with `uploads_per_minute` uploads per client IP a minute (and six times as
+    /// many an hour).
+    pub fn new(uploads_per_minute: usize) -> Self {
+        let uploads = [
+            (Duration::from_secs(60), uploads_per_minute),
+            (
+                Duration::from_secs(3600),
+                uploads_per_minute.saturating_mul(6),
+            ),
+        ];
         Limits {
             sessions_per_ip: SlidingLimiter::new(SESSIONS_PER_IP),
             messages_per_session: SlidingLimiter::new(MESSAGES_PER_SESSION),
             messages_per_ip: SlidingLimiter::new(MESSAGES_PER_IP),
+            uploads_per_ip: SlidingLimiter::new(&uploads),
         }
     }
 }
@@ -71,6 +92,11 @@ impl Limits {
     /// A message request from `ip`, counted before its token is checked.
     pub fn message_from(&self, ip: &str) -> Result<(), Limited> {
         self.messages_per_ip.try_acquire(ip).map_err(Limited)
+    }
+
+    /// An upload from `ip`, counted once the request has opened its session.
+    pub fn upload_from(&self, ip: &str) -> Result<(), Limited> {
+        self.uploads_per_ip.try_acquire(ip).map_err(Limited)
     }
 
     /// A new message in `session`, counted only once the request has opened the session.

@@ -1,9 +1,10 @@
 //! What every HTTP edge stands on: router assembly around the edges' routes, the error envelope
-//! ([`problem`]), the shared extractors, query parser, HTML helpers, rate limits and stream
-//! limits, middleware (tracing, timeouts), the listener ([`serve`]), the health endpoints and
-//! the landing page ([`landing`]).
+//! ([`problem`]), request bodies within a cap ([`body`]), the shared extractors, query parser,
+//! HTML helpers, rate limits and stream limits, middleware (tracing, timeouts), the listener
+//! ([`serve`]), the health endpoints and the landing page ([`landing`]).
 //! It names no edge: [`crate::startup`] hands it their routes.
 
+pub mod body;
 pub mod client_ip;
 pub mod extract;
 pub mod files;
@@ -37,6 +38,7 @@ pub fn router(state: AppState, edges: Router<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .merge(edges)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(body::guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_request,

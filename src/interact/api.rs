@@ -30,7 +30,7 @@ use crate::http::problem::{ApiResult, Refused};
 use crate::security::{hash_secret, same_hash};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let json = Router::new()
         .route(
             "/contacts/{contact}/sessions",
             post(create_session).options(preflight_contact),
@@ -62,17 +62,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/sessions/{session}/survey",
             post(super::feedback::survey).options(preflight_session),
-        )
+        );
+    // The JSON routes take small bodies (a larger announced one is refused unread); an upload
+    // reads its own body, within its own cap, once the request is allowed.
+    crate::http::body::limit(json, MAX_JSON_BODY_BYTES)
         .route(
             "/sessions/{session}/files",
-            post(super::files::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    super::files::MAX_UPLOAD_BODY,
-                ))
-                .options(preflight_session),
+            post(super::files::upload).options(preflight_session),
         )
         .route("/files/{id}", get(super::files::serve))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
 }
 
 pub(super) fn bad_request(code: &str, detail: &str) -> Refused {

@@ -1,11 +1,16 @@
 //! `POST /sessions/{session}/files?name=`: a customer's file (the raw body, its type in
-//! `Content-Type`), checked — size (`interact.upload_max_bytes`), type (images, PDF, text) and
-//! that the bytes are of that type — stored with the session, and put in the conversation as
-//! the customer's message with a link the agent opens (`GET /files/{id}`, a random key; the
-//! file is deleted with the transcript).
+//! `Content-Type`), checked — size (`interact.upload_max_bytes`), type (`interact.file_types`)
+//! and that the bytes are of that type — stored with the session within the chat's and the
+//! tenant's storage budgets, and put in the conversation as the customer's message with a link
+//! the agent opens (`GET /files/{id}`, a random key; the file is deleted with the transcript).
+//!
+//! Nothing reads the body before the request is known to deserve it: the session and its
+//! token, the rate limits, the announced size, the name, the declared type, the session's state
+//! and the budgets are checked on the head alone; then at most `upload_max_bytes` are read. The
+//! name the file is downloaded under always ends in its checked type's extension.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -14,15 +19,13 @@ use serde_json::json;
 
 use super::messages::customer_message;
 use super::session::CustomerSession;
-use super::validate::MessageText;
+use super::validate::{MessageText, has_hidden_format};
 use crate::app::AppState;
-use crate::customer::files::{self, StoredFile};
+use crate::customer::files::{self, Budget, Exhausted, StoredFile};
 use crate::customer::store::{Accepted, CustomerState};
+use crate::http::body::{BodyError, announced_length, read_capped};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::{ApiResult, Refused};
-
-/// The hard cap of an upload's body, whatever the setting (which may only be lower).
-pub(super) const MAX_UPLOAD_BODY: usize = 100 * 1024 * 1024;
 
 #[derive(Deserialize)]
 pub(super) struct NameQuery {
@@ -30,14 +33,15 @@ pub(super) struct NameQuery {
     name: String,
 }
 
-/// The file's name as shown: its last path segment, trimmed, 1 to 200 characters of text.
+/// The file's name as shown: its last path segment, trimmed, 1 to 200 characters of text, with
+/// no control characters and no invisible or bidirectional formatting ones (the rule of
+/// display names: `invoice\u{2066}exe.pdf` would show as something else).
 fn file_name(raw: &str) -> Option<String> {
     let name = raw.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     let ok = !name.is_empty()
         && name.chars().count() <= 200
-        && !name
-            .chars()
-            .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c));
+        && !name.chars().any(char::is_control)
+        && !has_hidden_format(name);
     ok.then(|| name.to_owned())
 }
 
@@ -45,11 +49,12 @@ pub(super) async fn upload(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
     session: Result<CustomerSession, Refused>,
-    Query(query): Query<NameQuery>,
+    query: Result<Query<NameQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult {
-    let address_limited = app.limits.message_from(&client.to_string()).err();
+    let client = client.to_string();
+    let address_limited = app.limits.message_from(&client).err();
     let session = match session {
         Ok(s) => s,
         Err(refused) => return Err(address_limited.map_or(refused, Refused::from)),
@@ -57,7 +62,8 @@ pub(super) async fn upload(
     if let Some(limited) = address_limited {
         return Err(Refused::from(limited).with(&session.cors));
     }
-    let max = app.settings.interact.upload_max_bytes;
+    let interact = &app.settings.interact;
+    let max = interact.upload_max_bytes;
     if max == 0 {
         return Err(session.refuse(
             StatusCode::FORBIDDEN,
@@ -72,55 +78,42 @@ pub(super) async fn upload(
             &format!("a file may have at most {max} bytes"),
         )
     };
-    // Refused before reading the body when its announced length says so.
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if announced.is_some_and(|n| n > max) {
+    let announced = announced_length(&headers);
+    if announced.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            session.refuse(
-                StatusCode::BAD_REQUEST,
-                "body_unreadable",
-                "the file could not be read",
-            )
-        }
-    })?;
-    if bytes.len() > max {
-        return Err(too_large());
-    }
-    if bytes.is_empty() {
+    if announced == Some(0) {
         return Err(session.refuse(StatusCode::BAD_REQUEST, "empty_file", "the file is empty"));
     }
-    let name = file_name(&query.name).ok_or_else(|| {
-        session.refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_file_name",
-            "name must be 1 to 200 characters of text",
-        )
-    })?;
+    let name = query
+        .ok()
+        .and_then(|Query(q)| file_name(&q.name))
+        .ok_or_else(|| {
+            session.refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_file_name",
+                "name must be 1 to 200 characters of visible text",
+            )
+        })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
+        .map(files::essence)
         .unwrap_or_default();
-    let types = &app.settings.interact.file_types;
-    if !types.contains(&content_type.as_str()) || !files::looks_like(&content_type, &bytes) {
-        return Err(session.refuse(
+    let types = &interact.file_types;
+    let not_allowed = || {
+        session.refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "file_type_not_allowed",
             &format!(
                 "a file must be one of {} (and be what its type says)",
                 types.join(", ")
             ),
-        ));
-    }
+        )
+    };
+    let Some(content_type) = types.iter().copied().find(|t| *t == content_type) else {
+        return Err(not_allowed());
+    };
     if session.row.state == CustomerState::Ended {
         return Err(session.refuse(
             StatusCode::CONFLICT,
@@ -129,17 +122,53 @@ pub(super) async fn upload(
         ));
     }
     app.limits
+        .upload_from(&client)
+        .map_err(|limited| Refused::from(limited).with(&session.cors))?;
+    app.limits
         .message_in(session.id())
         .map_err(|limited| Refused::from(limited).with(&session.cors))?;
+    let budget = Budget {
+        session: interact.upload_session_max_bytes,
+        tenant: interact.upload_tenant_max_bytes,
+    };
+    let exhausted = |which: Exhausted| budget_exhausted(&session, which, budget);
+    files::usage(&app.pool, session.tenant(), Some(session.id()))
+        .await?
+        .fits(announced.unwrap_or(1), budget)
+        .map_err(exhausted)?;
 
+    let bytes = read_capped(body, max).await.map_err(|e| match e {
+        BodyError::TooLarge => too_large(),
+        BodyError::Unreadable => session.refuse(
+            StatusCode::BAD_REQUEST,
+            "body_unreadable",
+            "the file could not be read",
+        ),
+    })?;
+    if bytes.is_empty() {
+        return Err(session.refuse(StatusCode::BAD_REQUEST, "empty_file", "the file is empty"));
+    }
+    if !files::looks_like(content_type, &bytes) {
+        return Err(not_allowed());
+    }
     let file = StoredFile {
         id: uuid::Uuid::new_v4().simple().to_string(),
-        name,
-        content_type,
+        name: files::download_name(&name, content_type),
+        content_type: content_type.to_owned(),
         bytes: bytes.to_vec(),
     };
+    drop(bytes);
     let now = app.clock.now_ms();
-    files::store(&app.pool, session.tenant(), session.id(), &file, now).await?;
+    files::store_within(
+        &app.pool,
+        session.tenant(),
+        session.id(),
+        &file,
+        now,
+        budget,
+    )
+    .await?
+    .map_err(exhausted)?;
     let size = file.bytes.len();
     let text = format!(
         "📎 {} ({}) — open it: {}/api/interact/v1/files/{}",
@@ -168,6 +197,26 @@ pub(super) async fn upload(
         axum::Json(json!({"id": file.id, "name": file.name, "size": size, "contentType": file.content_type})),
     )
         .into_response())
+}
+
+/// 413 `upload_budget_exhausted`: the chat, or the whole service, has stored all the files it
+/// may.
+fn budget_exhausted(session: &CustomerSession, which: Exhausted, budget: Budget) -> Refused {
+    let detail = match which {
+        Exhausted::Session => format!(
+            "this chat has stored all the files it may ({} bytes); send no more files in it",
+            budget.session
+        ),
+        Exhausted::Tenant => {
+            tracing::warn!(tenant.id = %session.tenant(), "the tenant's file storage budget is full");
+            "this service cannot store more files now".to_owned()
+        }
+    };
+    session.refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload_budget_exhausted",
+        &detail,
+    )
 }
 
 fn human_size(bytes: usize) -> String {
@@ -217,6 +266,8 @@ mod tests {
         assert_eq!(file_name("../../etc/passwd").as_deref(), Some("passwd"));
         assert_eq!(file_name("  "), None);
         assert_eq!(file_name("a\u{202e}gnp.exe"), None);
+        assert_eq!(file_name("invoice\u{2066}exe.pdf"), None);
+        assert_eq!(file_name("in\u{200b}voice.pdf"), None);
         assert_eq!(file_name(&"x".repeat(201)), None);
         assert_eq!(human_size(2048), "2 KB");
     }

@@ -201,6 +201,9 @@ fn error_body(code: i64) -> Value {
         "fbtrace_id": "AbCdEf"}})
 }
 
+/// A page a customer sends as a document (`M-HTML`, `text/html`).
+pub const HTML: &[u8] = b"<html><script>alert(document.domain)</script></html>";
+
 /// The bytes of a test image (`M-IMAGE`); `M-HUGE` announces 20 MB.
 pub const IMAGE: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg";
 
@@ -221,6 +224,7 @@ async fn media_info(Path(media): Path<String>, headers: HeaderMap) -> Response {
     let (size, mime) = match media.as_str() {
         "M-IMAGE" => (IMAGE.len(), "image/jpeg"),
         "M-HUGE" => (20 * 1024 * 1024, "application/pdf"),
+        "M-HTML" => (HTML.len(), "text/html"),
         _ => return (StatusCode::BAD_REQUEST, axum::Json(error_body(100))).into_response(),
     };
     axum::Json(
@@ -237,6 +241,7 @@ async fn download(Path(media): Path<String>, headers: HeaderMap) -> Response {
     }
     match media.as_str() {
         "M-IMAGE" => ([("content-type", "image/jpeg")], IMAGE).into_response(),
+        "M-HTML" => ([("content-type", "text/html")], HTML).into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
