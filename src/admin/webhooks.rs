@@ -52,7 +52,12 @@ pub(crate) async fn deliveries(
     )
     .await
     .map_err(internal)?;
-    Ok(axum::Json(json!({ "items": items })).into_response())
+    // Each endpoint's breaker as the dispatcher of this instance sees it.
+    let health = app
+        .outbox
+        .webhook_health
+        .of_tenant(&admin.tenant, app.clock.now_ms());
+    Ok(axum::Json(json!({ "items": items, "endpoints": health })).into_response())
 }
 
 fn bad_parameters(code: &str, detail: String) -> Refused {

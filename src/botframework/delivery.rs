@@ -33,8 +33,12 @@ use crate::store::{Pool, outbox};
 mod dispatcher;
 pub use dispatcher::Dispatcher;
 
-/// Calls delivered at the same time, across lanes.
+/// Calls delivered at the same time, across lanes (Connector and WhatsApp sends).
 const MAX_IN_FLIGHT: usize = 64;
+/// Tenant webhook attempts at the same time: a pool of their own, so that slow or dead
+/// endpoints never delay a chat (each endpoint also has its own cap and circuit breaker,
+/// [`crate::webhooks::health`]).
+const MAX_WEBHOOKS_IN_FLIGHT: usize = 16;
 /// Longest sleep when nothing is due; commits wake the worker, this is a safety net for rows
 /// committed by another process.
 const IDLE_SCAN: Duration = Duration::from_secs(5);
@@ -60,6 +64,8 @@ pub struct Outbox {
         std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WhatsAppOutcome>>>,
     /// Calls queued by [`Outbox::send`], committed together by one task.
     sends: tokio::sync::mpsc::UnboundedSender<Send>,
+    /// Tenant webhook endpoints' in-flight attempts and circuit breakers.
+    pub webhook_health: Arc<crate::webhooks::health::Health>,
 }
 
 /// The end of a WhatsApp send: the wamid the Cloud API gave it (none for a read receipt), or
@@ -153,6 +159,7 @@ impl Outbox {
             whatsapp_outcomes,
             whatsapp_outcomes_rx: std::sync::Mutex::new(Some(whatsapp_outcomes_rx)),
             sends,
+            webhook_health: Arc::default(),
         }
     }
 

@@ -335,6 +335,40 @@ async fn render(app: &App) -> anyhow::Result<String> {
         delivery.add_histogram(Vec::new(), &h);
     }
 
+    let now = app.clock.now_ms();
+    let mut hook_open = Family::new(
+        "switchboard_webhook_circuit_open",
+        "gauge",
+        "1 while a tenant webhook endpoint's circuit breaker holds its deliveries back (open or half-open), else 0.",
+    );
+    let mut hook_failures = Family::new(
+        "switchboard_webhook_consecutive_failures",
+        "gauge",
+        "Failed attempts in a row to a tenant webhook endpoint.",
+    );
+    let mut hook_in_flight = Family::new(
+        "switchboard_webhook_in_flight",
+        "gauge",
+        "Webhook attempts in flight to an endpoint now.",
+    );
+    let mut hook_opened = Family::new(
+        "switchboard_webhook_circuit_opened_total",
+        "counter",
+        "How often an endpoint's circuit breaker opened, since start.",
+    );
+    let mut health = app.outbox.webhook_health.all(now);
+    health.sort_by(|a, b| (&a.tenant, &a.endpoint).cmp(&(&b.tenant, &b.endpoint)));
+    for h in health {
+        let labels = vec![
+            ("tenant", h.tenant.clone()),
+            ("endpoint", h.endpoint.clone()),
+        ];
+        hook_open.add(labels.clone(), if h.state == "closed" { 0.0 } else { 1.0 });
+        hook_failures.add(labels.clone(), f64::from(h.consecutive_failures));
+        hook_in_flight.add(labels.clone(), h.in_flight as f64);
+        hook_opened.add(labels, h.times_opened as f64);
+    }
+
     let mut connections = Family::new(
         "switchboard_http_connections",
         "gauge",
@@ -427,6 +461,10 @@ async fn render(app: &App) -> anyhow::Result<String> {
         &calls,
         &call_seconds,
         &delivery,
+        &hook_open,
+        &hook_failures,
+        &hook_in_flight,
+        &hook_opened,
         &connections,
         &shed,
         &streams,

@@ -15,6 +15,7 @@
 
 pub mod endpoints;
 pub mod events;
+pub mod health;
 pub mod record;
 pub mod sender;
 pub mod validate;

@@ -112,8 +112,9 @@ pub async fn endpoints(
 }
 
 /// Whether `url` may receive webhooks: an absolute https URL without credentials whose host
-/// does not resolve to an internal address (unless allowed); http only to allowed loopback.
-/// A name that does not resolve now is accepted (delivery checks again, and retries).
+/// resolves, and not to an internal address (unless allowed); http only to allowed loopback.
+/// A name that does not resolve now is refused now, rather than retried for a day of
+/// deliveries (delivery checks the address again each time).
 pub async fn url(url: &str, allowed: &[Network]) -> Result<(), (&'static str, String)> {
     let invalid = |why: &str| ("webhook_url_invalid", why.to_owned());
     if url.len() > MAX_URL {
@@ -134,7 +135,13 @@ pub async fn url(url: &str, allowed: &[Network]) -> Result<(), (&'static str, St
     let addrs = match http_request::vet(&parsed, allowed).await {
         Ok(addrs) => addrs,
         Err(Refused::BadUrl) => return Err(invalid("not an absolute http(s) URL")),
-        Err(Refused::Unresolvable) => Vec::new(),
+        Err(Refused::Unresolvable) => {
+            return Err((
+                "webhook_url_unresolvable",
+                "the host does not resolve to an address now: check its spelling and DNS"
+                    .to_owned(),
+            ));
+        }
         Err(Refused::Internal(ip)) => {
             return Err((
                 "webhook_url_private",

@@ -492,3 +492,132 @@ async fn the_agent_answers_a_whisper_with_reply_and_the_customer_never_sees_it()
         assert!(!leaked, "{mode}: the answer reached the customer");
     }
 }
+
+/// An endpoint that accepts connections and never answers; it holds them until dropped.
+async fn hanging_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_tenants_dead_webhook_endpoint_does_not_delay_another_tenants_invitations() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    t.install(ANNE).await;
+
+    // Tenant A's endpoint hangs, with 250 deliveries pending (one per session).
+    let (url, _hanging) = hanging_endpoint().await;
+    let a = Api::new(&app, OTHER_TENANT_ID).await;
+    let (_, tag, mut settings) = a.get("/settings").await;
+    settings["httpAllowedNetworks"] = json!(["127.0.0.0/8"]);
+    settings["webhooks"] =
+        json!([{"id": "crm", "url": url, "secret": "0123456789abcdef0123456789abcdef"}]);
+    let (status, _, body) = a.put("/settings", &settings, tag.as_deref()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows: Vec<(String, String)> = (0..250)
+        .map(|i| {
+            let session = format!("s-{i}");
+            // An outbox row as the engine records a delivery (`webhooks::record`).
+            let delivery = json!({"tenant": OTHER_TENANT_ID, "endpoint": "crm",
+                "delivery": format!("d-{i}"), "event": "session.queued", "session": session,
+                "body": json!({"type": "session.queued", "session": session}).to_string()});
+            (
+                format!("webhook|{OTHER_TENANT_ID}|crm|{session}"),
+                delivery.to_string(),
+            )
+        })
+        .collect();
+    let calls: Vec<switchboard::store::outbox::NewCall<'_>> = rows
+        .iter()
+        .map(|(lane, call)| switchboard::store::outbox::NewCall {
+            lane,
+            service_url: &url,
+            operation: "webhook",
+            call,
+        })
+        .collect();
+    let mut tx = app.state.pool.begin().await.expect("tx");
+    switchboard::store::outbox::enqueue_many(&mut tx, &calls, app.state.clock.now_ms())
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    app.state.outbox.wake();
+    // The endpoint is being tried: at most two attempts at a time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, body) = a.get("/webhooks/deliveries").await;
+        let endpoint = &body["endpoints"][0];
+        if endpoint["inFlight"].as_u64() == Some(2) {
+            assert_eq!(endpoint["state"], "closed", "{body}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Tenant B's customer asks for a chat: the invitation reaches Teams at once.
+    let started = std::time::Instant::now();
+    let asked = tokio::time::Instant::now();
+    let _ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
+    let invitation = loop {
+        let found = app.mock.calls().into_iter().find(|c| {
+            c.method == "POST"
+                && c.body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains("im.invitation.accept"))
+        });
+        if let Some(call) = found {
+            break call;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no invitation in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = invitation.at.saturating_duration_since(asked.into_std());
+    println!("noisy neighbour: tenant B's invitation reached the Connector after {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the invitation took {took:?} (before the fix: 29-40 s)"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "switchboard_webhook_in_flight{{tenant=\"{OTHER_TENANT_ID}\",endpoint=\"crm\"}} 2"
+        )),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_url_that_does_not_resolve_is_refused_when_configured() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    let (_, tag, mut settings) = api.get("/settings").await;
+    for url in ["https://localhost./x", "https://hooks.invalid/x"] {
+        settings["webhooks"] =
+            json!([{"id": "crm", "url": url, "secret": "0123456789abcdef0123456789abcdef"}]);
+        let (status, _, body) = api.put("/settings", &settings, tag.as_deref()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(
+            body["problems"][0]["code"], "webhook_url_unresolvable",
+            "{body}"
+        );
+    }
+}

@@ -6,6 +6,8 @@ use super::*;
 
 mod whatsapp;
 
+use crate::webhooks::health::{Admit, Health, Outcome};
+
 /// The worker that drains the outbox.
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
@@ -24,6 +26,10 @@ pub struct Dispatcher {
 struct Lanes {
     calls: HashMap<String, VecDeque<outbox::PendingCall>>,
     ready: VecDeque<String>,
+    /// Webhook lanes whose head may start now: they take turns in their own pool.
+    hooks_ready: VecDeque<String>,
+    /// Webhook lanes whose endpoint is busy (its cap in flight, or its probe), by endpoint.
+    hooks_waiting: HashMap<(String, String), VecDeque<String>>,
     parked: BinaryHeap<Reverse<(i64, String)>>,
     busy: HashSet<String>,
     /// The highest id read from the store.
@@ -50,10 +56,52 @@ impl Lanes {
             Some(head) if head.next_attempt_at > now => {
                 self.parked.push(Reverse((head.next_attempt_at, lane)));
             }
-            Some(_) => self.ready.push_back(lane),
+            Some(_) => self.make_ready(lane),
             None => {
                 self.calls.remove(&lane);
             }
+        }
+    }
+
+    fn make_ready(&mut self, lane: String) {
+        if endpoint_of(&lane).is_some() {
+            self.hooks_ready.push_back(lane);
+        } else {
+            self.ready.push_back(lane);
+        }
+    }
+
+    /// The next webhook head to start whose endpoint admits it (counted in flight there),
+    /// marking its lane busy; lanes of busy endpoints wait for them, those of open breakers are
+    /// parked until they half-open.
+    fn next_hook(&mut self, health: &Health, now: i64) -> Option<outbox::PendingCall> {
+        while let Some(lane) = self.hooks_ready.pop_front() {
+            let Some(head) = self.calls.get(&lane).and_then(VecDeque::front) else {
+                continue;
+            };
+            let Some((tenant, endpoint)) = endpoint_of(&lane) else {
+                continue;
+            };
+            match health.admit(tenant, endpoint, now) {
+                Admit::Now => {
+                    let head = head.clone();
+                    self.busy.insert(lane);
+                    return Some(head);
+                }
+                Admit::Busy => {
+                    let key = (tenant.to_owned(), endpoint.to_owned());
+                    self.hooks_waiting.entry(key).or_default().push_back(lane);
+                }
+                Admit::OpenUntil(until) => self.parked.push(Reverse((until, lane))),
+            }
+        }
+        None
+    }
+
+    /// An attempt to `endpoint` ended: the lanes waiting for it try again.
+    fn endpoint_freed(&mut self, endpoint: (String, String)) {
+        if let Some(waiting) = self.hooks_waiting.remove(&endpoint) {
+            self.hooks_ready.extend(waiting);
         }
     }
 
@@ -76,7 +124,7 @@ impl Lanes {
                 return Some(*at);
             }
             if let Some(Reverse((_, lane))) = self.parked.pop() {
-                self.ready.push_back(lane);
+                self.make_ready(lane);
             }
         }
         None
@@ -144,6 +192,8 @@ impl Dispatcher {
         let this = Arc::new(self);
         let mut lanes = Lanes::default();
         let mut tasks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
+        let mut hooks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
+        let health = Arc::clone(&this.outbox.webhook_health);
         let mut next_purge = tokio::time::Instant::now();
         let mut catch_up = true;
         loop {
@@ -171,6 +221,26 @@ impl Dispatcher {
                     .instrument(span),
                 );
             }
+            while hooks.len() < MAX_WEBHOOKS_IN_FLIGHT {
+                let Some(head) = lanes.next_hook(&health, now) else {
+                    break;
+                };
+                let this = Arc::clone(&this);
+                let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
+                hooks.spawn(
+                    async move {
+                        let lane = head.lane.clone();
+                        (lane, this.deliver_webhook(head).await)
+                    }
+                    .instrument(span),
+                );
+            }
+            // A breaker that opened parked lanes: the earliest of them may be sooner.
+            let next_deadline = match (next_deadline, lanes.parked.peek()) {
+                (Some(at), Some(Reverse((first, _)))) => Some(at.min(*first)),
+                (None, Some(Reverse((first, _)))) => Some(*first),
+                (at, None) => at,
+            };
             let sleep = next_deadline.map_or(IDLE_SCAN, |at| {
                 Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE_SCAN)
             });
@@ -194,10 +264,29 @@ impl Dispatcher {
                         lanes.settled(lane, &settlement, now);
                     }
                 }
+                Some(done) = hooks.join_next(), if !hooks.is_empty() => {
+                    let mut settled = Vec::new();
+                    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
+                        Ok(done) => settled.push(done),
+                        Err(e) => tracing::error!(error = %e, "a webhook delivery task failed"),
+                    };
+                    push(done);
+                    while let Some(done) = hooks.try_join_next() {
+                        push(done);
+                    }
+                    this.record(&settled, &shutdown).await;
+                    let now = this.outbox.clock.now_ms();
+                    for (lane, settlement) in settled {
+                        if let Some((tenant, endpoint)) = endpoint_of(&lane) {
+                            lanes.endpoint_freed((tenant.to_owned(), endpoint.to_owned()));
+                        }
+                        lanes.settled(lane, &settlement, now);
+                    }
+                }
                 () = tokio::time::sleep(sleep) => {
                     // Nothing was due for a while: look for rows another process committed
                     // without waking this one (an indexed read of ids above the highest held).
-                    catch_up = next_deadline.is_none() && tasks.is_empty();
+                    catch_up = next_deadline.is_none() && tasks.is_empty() && hooks.is_empty();
                 }
             }
         }
@@ -208,6 +297,8 @@ impl Dispatcher {
                     settled.push(done);
                 }
             }
+            // A webhook attempt in flight is retried after restart rather than waited for.
+            hooks.abort_all();
             settled
         };
         match tokio::time::timeout(DRAIN_TIMEOUT, drain).await {
@@ -411,11 +502,30 @@ impl Dispatcher {
     /// after delivery: the admin API lists deliveries from it.
     async fn deliver_webhook(&self, head: outbox::PendingCall) -> outbox::Settlement {
         let max_age = i64::try_from(self.settings.max_age.as_millis()).unwrap_or(i64::MAX);
-        if self.outbox.clock.now_ms() - head.created_at > max_age {
-            return give_up(&head, head.attempts, "expired");
-        }
-        let result = self.webhooks.deliver(&head.call).await;
+        let result = if self.outbox.clock.now_ms() - head.created_at > max_age {
+            Err(crate::webhooks::sender::WebhookFailure {
+                retryable: false,
+                retry_after: None,
+                code: "expired".to_owned(),
+            })
+        } else {
+            self.webhooks.deliver(&head.call).await
+        };
         let (attempts, now) = (head.attempts + 1, self.outbox.clock.now_ms());
+        if let Some((tenant, endpoint)) = endpoint_of(&head.lane) {
+            let outcome = match &result {
+                Ok(()) => Outcome::Delivered,
+                // Our side, not the endpoint's.
+                Err(f) if f.code == "store_unavailable" || f.code == "client_unavailable" => {
+                    Outcome::Neutral
+                }
+                Err(f) if f.retryable => Outcome::Unhealthy,
+                Err(_) => Outcome::Neutral,
+            };
+            self.outbox
+                .webhook_health
+                .finished(tenant, endpoint, outcome, now);
+        }
         match result {
             Ok(()) => outbox::Settlement::Delivered {
                 id: head.id,
@@ -430,6 +540,16 @@ impl Dispatcher {
             Err(failed) => give_up(&head, attempts, &failed.code),
         }
     }
+}
+
+/// The `(tenant, endpoint)` of a webhook lane (`webhook|tenant|endpoint|session`); `None` for
+/// every other lane.
+fn endpoint_of(lane: &str) -> Option<(&str, &str)> {
+    let rest = lane
+        .strip_prefix(crate::webhooks::OPERATION)?
+        .strip_prefix('|')?;
+    let mut parts = rest.splitn(3, '|');
+    Some((parts.next()?, parts.next()?))
 }
 
 fn give_up(head: &outbox::PendingCall, attempts: i64, reason: &str) -> outbox::Settlement {
