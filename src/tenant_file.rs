@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::directory::document::{DocKind, check};
 use crate::directory::model::Tenant;
-use crate::directory::store::{self as docs, Kind, StoreError};
+use crate::directory::store::{self as docs, Kind, PublicId, StoreError};
 use crate::store::Pool;
 
 /// The format version this build reads and writes.
@@ -166,11 +166,11 @@ pub async fn export(pool: &Pool, tenant: &str) -> Result<Bundle, StoreError> {
     Ok(bundle)
 }
 
-/// Checks every document; returns them by kind and id, ready to store.
-/// One WhatsApp number, one service: two services of the file may not share a number, nor may
-/// one take a number that another tenant's service, or one of this tenant's the file leaves
-/// in place, already has.
-async fn checked_numbers(
+/// The public identifiers of the file's documents, checked: one contact id for one service or
+/// user, one WhatsApp number for one service. Two documents of the file may not share one, nor
+/// may one take one that another tenant's document, or one of this tenant's the file leaves in
+/// place, already holds.
+async fn checked_claims(
     pool: &Pool,
     tenant: &str,
     bundle: &Bundle,
@@ -178,39 +178,46 @@ async fn checked_numbers(
     prune: bool,
 ) -> Result<Vec<Value>, ImportError> {
     let mut problems = Vec::new();
-    let mut in_file: BTreeMap<&str, &str> = BTreeMap::new();
-    let services = wanted.get("services").into_iter().flatten();
-    for (id, doc) in services {
-        let Some(number) = doc
-            .pointer("/whatsapp/phoneNumberId")
-            .and_then(Value::as_str)
-        else {
-            continue;
+    for public in [PublicId::ContactId, PublicId::WhatsAppNumber] {
+        let sections: &[(&str, DocKind)] = match public {
+            PublicId::ContactId => &[("services", DocKind::Service), ("users", DocKind::User)],
+            PublicId::WhatsAppNumber => &[("services", DocKind::Service)],
         };
-        let index = bundle
-            .services
-            .iter()
-            .position(|s| s.get("id").and_then(Value::as_str) == Some(id.as_str()))
-            .unwrap_or_default();
-        let path = format!("/services/{index}/whatsapp/phoneNumberId");
-        if let Some(first) = in_file.insert(number, id) {
-            problems.push(json!({"path": path, "code": "phone_number_claimed",
-                "message": format!("WhatsApp phone number id {number} is given to service {first:?} too")}));
-            continue;
-        }
-        let replaced = |owner: &str| {
-            owner == id
-                || prune
-                || wanted
-                    .get("services")
-                    .is_some_and(|s| s.contains_key(owner))
-        };
-        let taken =
-            crate::directory::contacts::whatsapp_number_taken(pool, tenant, number, replaced)
-                .await?;
-        if let Some(who) = taken {
-            problems.push(json!({"path": path, "code": "phone_number_claimed",
-                "message": format!("WhatsApp phone number id {number} is already taken by {who}")}));
+        let mut in_file: BTreeMap<&str, String> = BTreeMap::new();
+        for (section, kind) in sections {
+            for (id, doc) in wanted.get(section).into_iter().flatten() {
+                let Some(held) = doc.pointer(public.pointer()).and_then(Value::as_str) else {
+                    continue;
+                };
+                let index = bundle
+                    .docs(*kind)
+                    .iter()
+                    .position(|s| s.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                    .unwrap_or_default();
+                let path = format!("/{section}/{index}{}", public.pointer());
+                let who = format!("{} {id:?}", kind.name());
+                if let Some(first) = in_file.insert(held, who) {
+                    problems.push(json!({"path": path, "code": public.code(),
+                        "message": format!("{public} {held} is given to {first} too")}));
+                    continue;
+                }
+                // A document of this tenant that the file replaces, or removes, lets it go.
+                let replaced = |k: &str, owner: &str| {
+                    prune
+                        || [("service", "services"), ("user", "users")].iter().any(
+                            |(name, section)| {
+                                k == *name
+                                    && wanted.get(section).is_some_and(|s| s.contains_key(owner))
+                            },
+                        )
+                };
+                let taken =
+                    crate::directory::contacts::taken(pool, tenant, public, held, replaced).await?;
+                if let Some(who) = taken {
+                    problems.push(json!({"path": path, "code": public.code(),
+                        "message": format!("{public} {held} is already taken by {who}")}));
+                }
+            }
         }
     }
     Ok(problems)
@@ -322,7 +329,7 @@ pub async fn import(
     let wanted = checked(bundle, &stored_workflows, &stored_services);
     let hooks = checked_webhooks(pool, &tenant, bundle, prune).await?;
     let wanted = match wanted {
-        Ok(wanted) => match checked_numbers(pool, &tenant, bundle, &wanted, prune).await? {
+        Ok(wanted) => match checked_claims(pool, &tenant, bundle, &wanted, prune).await? {
             problems if problems.is_empty() => Ok(wanted),
             problems => Err(problems),
         },
@@ -345,6 +352,9 @@ pub async fn import(
     let conflict = |e: StoreError| match e {
         StoreError::Conflict { kind, id, .. } => ImportError::Conflict(format!(
             "{kind} {id} was changed while the file was applied; nothing was written, apply it again"
+        )),
+        StoreError::Claimed(public) => ImportError::Conflict(format!(
+            "{public} of a document in the file was taken while the file was applied; nothing was written, apply it again"
         )),
         other => ImportError::Store(other),
     };
@@ -386,6 +396,16 @@ pub async fn import(
                     done.deleted += 1;
                     done.changes.push(format!("{}/{id}", kind.name()));
                 }
+            }
+        }
+    }
+    // The documents the file changes let their public identifiers go first, so that two of
+    // them may swap contact ids or numbers whatever order they are written in (the unique
+    // indexes are checked at each statement).
+    for (kind, section) in ORDER {
+        for (id, value) in &wanted[section] {
+            if current[section].get(id).is_some_and(|(v, _)| v != value) {
+                docs::release_public_ids_in(&mut tx, &tenant, kind.kind(), id).await?;
             }
         }
     }

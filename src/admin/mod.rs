@@ -128,6 +128,12 @@ fn conflict(e: StoreError) -> Response {
             }
             None => not_found(kind, &id),
         },
+        StoreError::Claimed(public) => Problem::new(
+            StatusCode::CONFLICT,
+            public.code(),
+            format!("{public} is already taken by another document"),
+        )
+        .into_response(),
         other => internal(other),
     }
 }
