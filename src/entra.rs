@@ -36,6 +36,24 @@ const CONSENT_ROLES: &[&str] = &[
     "e8611ab8-c189-46e8-94e1-60213ab1f814",
 ];
 
+/// The issuer of Entra's v1 access tokens, before `/{tid}/`.
+const V1_ISSUER: &str = "https://sts.windows.net";
+
+/// Why `jsonwebtoken` refused a token, in words that carry nothing of the token.
+fn refusal(kind: &jsonwebtoken::errors::ErrorKind) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)",
+        ErrorKind::InvalidAudience => "the audience is not this app",
+        ErrorKind::InvalidSignature => "the signature does not verify",
+        ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+        ErrorKind::Json(_) => "its claims are not of the expected shape",
+        ErrorKind::InvalidAlgorithm => "not RS256",
+        _ => "malformed",
+    }
+}
+
 /// Clock skew tolerated on `exp` / `nbf`.
 const LEEWAY_SECS: u64 = 120;
 
@@ -220,8 +238,10 @@ impl Signin {
     }
 
     /// Verifies the Entra access token Teams gives the app's tab (single sign-on): signed by
-    /// Entra, for the app (its id or its resource), issued by the token's tenant (v2), of an
-    /// allowed tenant.
+    /// Entra, for the app (its id or its resource), issued by the token's tenant, of an allowed
+    /// tenant. An app registration whose manifest leaves `accessTokenAcceptedVersion` unset
+    /// gets v1 tokens, issued by `https://sts.windows.net/{tid}/`; with version 2, v2 tokens,
+    /// issued by `{authority}/{tid}/v2.0`. Both are taken.
     pub async fn verify_access_token(&self, token: &str) -> Result<SignedIn, SigninError> {
         self.verify(token, &[&self.app_id, &self.resource], None)
             .await
@@ -254,10 +274,15 @@ impl Signin {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<IdClaims>(token, &key.decoding_key, &validation)
-            .map_err(|e| invalid(&format!("{:?}", e.kind())))?
+            .map_err(|e| invalid(refusal(e.kind())))?
             .claims;
-        if claims.iss != format!("{}/{}/v2.0", self.authority, claims.tid) {
-            return Err(invalid("issuer does not match the tenant"));
+        let v2 = claims.iss == format!("{}/{}/v2.0", self.authority, claims.tid);
+        // An id token comes from the v2 endpoint the sign-in uses; an access token may be v1.
+        let v1 = nonce.is_none() && claims.iss == format!("{V1_ISSUER}/{}/", claims.tid);
+        if !(v2 || v1) {
+            return Err(invalid(
+                "the issuer is neither the token's tenant's v2 issuer nor (for an access token) its v1 issuer",
+            ));
         }
         let nonce_ok = match nonce {
             Some(nonce) => claims.nonce.as_deref().is_some_and(|n| same_hash(n, nonce)),

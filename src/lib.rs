@@ -14,6 +14,7 @@
 //! | core | [`telemetry`] | `tracing` setup |
 //! | core | [`clock`] | injected time, RFC 3339 formatting |
 //! | core | [`security`] | secrets: making, hashing, comparing in constant time |
+//! | core | [`strict_json`] | JSON read with duplicate keys refused (tenant files, admin documents) |
 //! | core | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
 //! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
@@ -76,6 +77,7 @@ pub mod reporting;
 pub mod security;
 pub mod startup;
 pub mod store;
+pub mod strict_json;
 pub mod telemetry;
 pub mod tenant_file;
 pub(crate) mod webhooks;

@@ -66,11 +66,12 @@ impl Bundle {
         }
     }
 
-    /// Parses a file's text, naming the JSON path of a shape error.
+    /// Parses a file's text, naming the JSON path of a shape error; a key given twice in one
+    /// object is refused (`duplicate_key`), never silently the last one kept.
     pub fn parse(text: &str) -> Result<Bundle, ImportError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
+        let value: Value = crate::strict_json::from_str(text).map_err(|e| {
             ImportError::Invalid(vec![
-                json!({"path": "", "code": "invalid_json", "message": e.to_string()}),
+                json!({"path": e.path(), "code": e.code(), "message": e.to_string()}),
             ])
         })?;
         if value.get("switchboardTenant").and_then(Value::as_u64) != Some(u64::from(FORMAT)) {

@@ -138,16 +138,28 @@ fn conflict(e: StoreError) -> Response {
     }
 }
 
+/// A document's body: JSON, a key given twice in one object refused (400 `duplicate_key` with
+/// its `path`) rather than silently the last one kept.
 fn parse_body(body: &Bytes) -> Result<Value, Refused> {
-    serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
+    crate::strict_json::from_slice(body).map_err(|e| body_refusal(&e))
+}
+
+fn body_refusal(e: &crate::strict_json::StrictJsonError) -> Refused {
+    use crate::strict_json::StrictJsonError;
+    match e {
+        StrictJsonError::Syntax(e) => Problem::new(
             StatusCode::BAD_REQUEST,
             "invalid_json",
             format!("the body is not JSON: {e}"),
         )
         .into_response()
-        .into()
-    })
+        .into(),
+        StrictJsonError::DuplicateKey { path, .. } => problem_with(
+            Problem::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()),
+            json!({ "path": path }),
+        )
+        .into(),
+    }
 }
 
 fn invalid(problems: Vec<Value>) -> Response {

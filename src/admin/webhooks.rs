@@ -68,8 +68,7 @@ fn bad_parameters(code: &str, detail: String) -> Refused {
 
 /// The body of `PUT …/parameters`: a JSON object of string values, none of them built in.
 fn parameters(body: &Bytes) -> Result<BTreeMap<String, String>, Refused> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| bad_parameters("invalid_json", format!("the body is not JSON: {e}")))?;
+    let value: Value = crate::strict_json::from_slice(body).map_err(|e| super::body_refusal(&e))?;
     let Some(object) = value.as_object() else {
         return Err(bad_parameters(
             "invalid_parameters",

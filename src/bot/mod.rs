@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod agents;
 pub mod canned;
+mod compose;
 pub mod files;
 mod lanes;
 pub mod reads;
@@ -195,7 +196,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             ))
         }
         "invoke" if activity.name.as_deref() == Some("composeExtension/query") => {
-            let body = canned::query(app, &actor, activity).await?;
+            let body = compose::safe_previews(canned::query(app, &actor, activity).await?);
             Ok((StatusCode::OK, Json(body)).into_response())
         }
         "invoke" => Ok(Problem::new(

@@ -5,7 +5,8 @@
 //! recent sessions, and for supervisors the live chats of their services) and
 //! `POST /api/tab/v1/actions` (accept, decline, end, ACW done or extended: the same actions as
 //! the cards). Tokens are checked like the Preferences sign-in's (signature, audience — the
-//! app id or its `api://` resource —, issuer, expiry, allowed tenants) and must carry scopes.
+//! app id or its `api://` resource —, issuer: the tenant's v2 or v1 issuer, expiry, allowed
+//! tenants) and must carry scopes; why one is refused is logged at WARN, without the token.
 //! Without the bot's Entra app (anonymous dev mode) the API answers 503 `signin_unavailable`.
 
 use axum::Router;
@@ -92,7 +93,7 @@ async fn actor(app: &App, headers: &HeaderMap) -> Result<(Actor, String), Refuse
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::http::bearer_credentials)
         .ok_or_else(|| {
             Refused::new(
                 StatusCode::UNAUTHORIZED,
@@ -101,7 +102,9 @@ async fn actor(app: &App, headers: &HeaderMap) -> Result<(Actor, String), Refuse
             )
         })?;
     let signed = signin.verify_access_token(token).await.map_err(|e| {
-        tracing::info!(reason = %e, "a tab token was refused");
+        // The reason only, never the token; WARN, since a refused tab is usually a setup fault
+        // (the app registration's token version, audience or tenant).
+        tracing::warn!(reason = %e, "a tab token was refused");
         Refused::new(
             StatusCode::UNAUTHORIZED,
             "token_invalid",

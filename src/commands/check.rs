@@ -69,7 +69,9 @@ fn tenant_file_services(
 ) -> Result<switchboard::workflow::ServiceNames, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let bundle: switchboard::tenant_file::Bundle = serde_json::from_str(&text)
+    let bundle: switchboard::tenant_file::Bundle = switchboard::strict_json::from_str(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|value| serde_json::from_value(value).map_err(|e| e.to_string()))
         .map_err(|e| format!("{} is not a tenant file: {e}", file.display()))?;
     Ok(switchboard::workflow::ServiceNames::from_documents(
         &bundle.services,
@@ -101,7 +103,7 @@ pub fn workflow(
     let document = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))
         .and_then(|text| {
-            serde_json::from_str::<serde_json::Value>(&text)
+            switchboard::strict_json::from_str(&text)
                 .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))
         });
     let document = match document {

@@ -1,5 +1,5 @@
 //! Extractors every edge shares. [`JsonBody`]: a JSON body whose errors are problem+json.
-//! [`Admin`]: the admin API key (`Authorization: Bearer sbk_…`)
+//! [`Admin`]: the admin API key (`Authorization: Bearer sbk_…`, the scheme in any case)
 //! checked against the store and against the tenant the path names; a request without a valid
 //! key for that tenant is refused with problem+json (401 or 403) before any handler runs.
 
@@ -58,8 +58,7 @@ impl FromRequestParts<AppState> for Admin {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(crate::http::bearer_credentials);
         let unauthorized = |code: &str, detail: &str| {
             let mut r =
                 Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned()).into_response();

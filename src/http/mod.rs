@@ -113,13 +113,19 @@ async fn count_request(
 }
 
 /// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive and may be
-/// followed by more than one space (RFC 9110 §11.1, §11.4). `/api/messages` and the admin API
-/// keep their exact `Bearer ` form.
+/// followed by more than one space (RFC 9110 §11.1, §11.4; RFC 7235). Every API of ours that
+/// takes a bearer token reads it here (customer, admin, My Sessions tab, metrics), except
+/// `/api/messages`, which keeps the exact `Bearer ` form the Bot Framework's channel
+/// authentication specifies and its SDKs check.
 pub fn bearer_token(value: &str) -> Option<&str> {
+    bearer_credentials(value).filter(|token| !token.is_empty() && !token.contains(' '))
+}
+
+/// What follows the `Bearer` scheme (in any case), trimmed, however malformed: for a caller
+/// that refuses a malformed token as a wrong one rather than as a missing one.
+pub fn bearer_credentials(value: &str) -> Option<&str> {
     let (scheme, rest) = value.split_once(' ')?;
-    let token = rest.trim_start_matches(' ');
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 async fn healthz() -> &'static str {
@@ -154,7 +160,7 @@ async fn not_found() -> Problem {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::{bearer_credentials, bearer_token};
 
     #[test]
     fn a_bearer_token_is_read_in_any_case_of_the_scheme() {
@@ -169,5 +175,7 @@ mod tests {
         ] {
             assert_eq!(bearer_token(value), token, "{value:?}");
         }
+        assert_eq!(bearer_credentials("bEaReR a b "), Some("a b"));
+        assert_eq!(bearer_credentials("Basic a"), None);
     }
 }

@@ -186,7 +186,7 @@ impl Pass {
                 id: key,
                 tenant_id: tenant.clone(),
                 session_id: session.clone(),
-                media_id: m.id.clone(),
+                media_id: m.id.as_str().to_owned(),
                 kind: m.kind.clone(),
                 mime_type: m.mime_type.clone(),
                 filename: m.filename.clone(),

@@ -4,9 +4,11 @@
 //! bytes checked as for widget uploads) and fits the tenant's storage budget
 //! (`interact.upload_tenant_max_bytes`), and kept with the session under the transcript
 //! retention. The agent gets a link in the customer's message,
-//! `GET /api/whatsapp/media/{id}`: the id is random (128 bits) and the file goes when the
-//! session's transcript does. A file is served as a download (inline only for images) with
-//! `nosniff` and a sandboxing CSP, so a hostile file cannot run in Switchboard's origin.
+//! `GET /api/whatsapp/media/{id}`: the id is random (128 bits), the link works for
+//! `interact.file_link_hours` after the message arrived (then 410 `link_expired`, as the
+//! chats' other file links), and the file goes when the session's transcript does. A file is
+//! served as a download (inline only for images) with `nosniff` and a sandboxing CSP, so a
+//! hostile file cannot run in Switchboard's origin.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,6 +142,18 @@ pub(super) async fn serve(State(app): State<AppState>, Path(id): Path<String>) -
     let not_found = || Refused::new(StatusCode::NOT_FOUND, "not_found", "no such file");
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
+    }
+    let Some(created_at) = wa_store::media_created_at(&app.pool, &id).await? else {
+        return Err(not_found());
+    };
+    // The same lifetime as every other file link in a chat.
+    let valid_for = i64::try_from(app.settings.interact.file_link.as_millis()).unwrap_or(i64::MAX);
+    if app.clock.now_ms().saturating_sub(created_at) > valid_for {
+        return Err(Refused::new(
+            StatusCode::GONE,
+            "link_expired",
+            "this link has expired: ask the customer to send the file again",
+        ));
     }
     let Some(row) = wa_store::media(&app.pool, &id).await? else {
         return Err(not_found());

@@ -2,7 +2,7 @@
 //!
 //! - `GET`: the subscription handshake. With `hub.mode=subscribe` and the configured
 //!   `whatsapp.verify_token` (compared in constant time), it answers 200 with `hub.challenge` as
-//!   plain text. Otherwise it answers 403.
+//!   plain text, never sniffed (`nosniff`) nor cached. Otherwise it answers 403.
 //! - `POST`: `X-Hub-Signature-256` is checked over the raw bytes with `whatsapp.app_secret`
 //!   before anything is parsed (else 401, nothing stored). The verified items are stored once
 //!   each (`store::whatsapp`), and only then is the webhook answered 200, so an item Meta sent
@@ -116,11 +116,18 @@ async fn handshake(
             "hub.challenge is too long",
         ));
     }
+    // The challenge is the caller's text: never sniffed as anything but plain text.
     let mut response = (StatusCode::OK, challenge.to_owned()).into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::message::MediaId;
+
 /// The outbox operation of a Cloud API send.
 pub const OPERATION: &str = "whatsapp.send";
 
@@ -248,6 +250,17 @@ impl CloudClient {
         })
     }
 
+    /// `{graph}/{segment}/…`, each segment percent-encoded as one path segment (a `/`, `?` or
+    /// `..` in one cannot reach another endpoint).
+    fn endpoint(&self, segments: &[&str]) -> Option<url::Url> {
+        let mut url = url::Url::parse(&self.base_url).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .extend(segments);
+        Some(url)
+    }
+
     /// The approved templates of a WhatsApp Business Account (at most 10 pages of 100; a
     /// `paging.next` elsewhere than the Graph API is not followed).
     pub async fn templates(&self, token: &str, account: &str) -> Result<Vec<Template>, CloudError> {
@@ -283,16 +296,19 @@ impl CloudClient {
         max_bytes: usize,
     ) -> Result<(Vec<u8>, Option<String>), String> {
         let unreachable = |_| "WhatsApp could not be reached".to_owned();
-        let info = answer(
-            self.http
-                .get(format!("{}/{media_id}", self.base_url))
-                .bearer_auth(token),
-        )
-        .await
-        .map_err(|e| match e.status {
-            Some(_) => format!("WhatsApp refused it ({})", e.code()),
-            None => "WhatsApp could not be reached".to_owned(),
-        })?;
+        // Checked again here: a row stored before ids were checked at parse is never sent.
+        let Some(media_id) = MediaId::parse(media_id) else {
+            return Err("its media id is not valid".to_owned());
+        };
+        let url = self
+            .endpoint(&[media_id.as_str()])
+            .ok_or_else(|| "the Graph API address is not usable".to_owned())?;
+        let info = answer(self.http.get(url).bearer_auth(token))
+            .await
+            .map_err(|e| match e.status {
+                Some(_) => format!("WhatsApp refused it ({})", e.code()),
+                None => "WhatsApp could not be reached".to_owned(),
+            })?;
         let too_large = || format!("it is larger than {} MB", max_bytes / (1024 * 1024));
         if info["file_size"]
             .as_u64()
@@ -329,7 +345,14 @@ impl CloudClient {
 
     /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
     pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
-        let url = format!("{}/{}/messages", self.base_url, send.phone_number_id);
+        let url = self
+            .endpoint(&[&send.phone_number_id, "messages"])
+            .ok_or_else(|| CloudError {
+                code: None,
+                status: None,
+                details: "invalid_address".to_owned(),
+                retryable: false,
+            })?;
         let body = answer(self.http.post(url).bearer_auth(token).json(&send.body)).await?;
         Ok(body
             .pointer("/messages/0/id")
@@ -394,6 +417,28 @@ mod tests {
                 .get("components")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_path_segment_stays_one_segment() {
+        let client = CloudClient::new("http://graph.test/v24.0/").expect("client");
+        let url = |segments: &[&str]| client.endpoint(segments).map(|u| u.to_string());
+        assert_eq!(
+            url(&["1037543291543636"]).as_deref(),
+            Some("http://graph.test/v24.0/1037543291543636")
+        );
+        assert_eq!(
+            url(&["../../me/accounts?x="]).as_deref(),
+            Some("http://graph.test/v24.0/..%2F..%2Fme%2Faccounts%3Fx=")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_media_id_is_never_requested() {
+        // Nothing listens on port 9: a request would fail as unreachable, not as invalid.
+        let client = CloudClient::new("http://127.0.0.1:9/v24.0").expect("client");
+        let refused = client.media("token", "../../me/accounts?x=", 1024).await;
+        assert_eq!(refused, Err("its media id is not valid".to_owned()));
     }
 
     #[test]

@@ -35,10 +35,35 @@ pub struct CustomerMessage {
 /// The media of an image, document, audio or video message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Media {
-    pub id: String,
+    pub id: MediaId,
     pub kind: String,
     pub mime_type: Option<String>,
     pub filename: Option<String>,
+}
+
+/// A Cloud API media id, as Switchboard puts it in a request path (`GET /{media-id}`): 1 to
+/// [`MediaId::MAX_CHARS`] ASCII letters, digits, `-` or `_`. Meta's ids are digits; anything
+/// that could leave its path segment (`/`, `.`, `?`, `%`…) is refused, so a webhook cannot make
+/// Switchboard call another Graph endpoint with the tenant's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaId(String);
+
+impl MediaId {
+    /// The longest id taken (Meta's are about 16 digits).
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Option<MediaId> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_CHARS
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| MediaId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The longest text taken from a message (WhatsApp's own limit for a text body is 4,096).
@@ -107,12 +132,17 @@ fn words(message: &Value) -> (String, Option<Media>) {
             .unwrap_or("(an empty message)")
             .to_owned(),
         "image" | "document" | "audio" | "video" => {
-            let media = Media {
-                id: field(&format!("/{kind}/id")).unwrap_or_default().to_owned(),
-                kind: kind.to_owned(),
-                mime_type: field(&format!("/{kind}/mime_type")).map(str::to_owned),
-                filename: field(&format!("/{kind}/filename")).map(str::to_owned),
-            };
+            let raw_id = field(&format!("/{kind}/id"));
+            let id = raw_id.and_then(MediaId::parse);
+            if raw_id.is_some() && id.is_none() {
+                // Signed by Meta, yet not an id: nothing is fetched for it.
+                tracing::warn!(
+                    media.kind = kind,
+                    "WhatsApp media with an invalid id ignored"
+                );
+            }
+            let mime_type = field(&format!("/{kind}/mime_type")).map(str::to_owned);
+            let filename = field(&format!("/{kind}/filename")).map(str::to_owned);
             let what = match kind {
                 "image" => "an image",
                 "document" => "a document",
@@ -120,14 +150,22 @@ fn words(message: &Value) -> (String, Option<Media>) {
                 _ => "a video",
             };
             let mut text = format!("[The customer sent {what}");
-            if let Some(name) = &media.filename {
+            if let Some(name) = &filename {
                 text.push_str(&format!(" ({name})"));
+            }
+            if raw_id.is_some() && id.is_none() {
+                text.push_str(", which cannot be fetched");
             }
             text.push(']');
             if let Some(caption) = field(&format!("/{kind}/caption")) {
                 text.push_str(&format!(" {caption}"));
             }
-            let media = (!media.id.is_empty()).then_some(media);
+            let media = id.map(|id| Media {
+                id,
+                kind: kind.to_owned(),
+                mime_type,
+                filename,
+            });
             return (text, media);
         }
         "sticker" => "[The customer sent a sticker]".to_owned(),
@@ -243,6 +281,30 @@ mod tests {
     }
 
     #[test]
+    fn a_media_id_is_one_path_segment_of_plain_characters() {
+        for ok in ["1037543291543636", "M-IMAGE", "a_b"] {
+            assert_eq!(
+                MediaId::parse(ok).map(|m| m.as_str().to_owned()),
+                Some(ok.to_owned())
+            );
+        }
+        for bad in [
+            "",
+            "../../../../me/accounts?x=",
+            "1/2",
+            "1.2",
+            "%2e%2e",
+            "1?x",
+            "1#x",
+            "1 2",
+            "١٢",
+            &"1".repeat(MediaId::MAX_CHARS + 1),
+        ] {
+            assert_eq!(MediaId::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn every_kind_of_message_has_words() {
         let said = |message: Value| {
             let mut message = message;
@@ -254,6 +316,12 @@ mod tests {
         );
         assert_eq!(image.text, "[The customer sent an image] my receipt");
         assert_eq!(image.media.as_ref().map(|m| m.id.as_str()), Some("M1"));
+        let forged = said(json!({"type":"image","image":{"id":"../../me/accounts?x="}}));
+        assert_eq!(forged.media, None);
+        assert_eq!(
+            forged.text,
+            "[The customer sent an image, which cannot be fetched]"
+        );
         let doc =
             said(json!({"type":"document","document":{"id":"M2","filename":"Rechnung März.pdf"}}));
         assert_eq!(

@@ -70,6 +70,14 @@ pub async fn pending_media(pool: &Pool, limit: i64) -> sqlx::Result<Vec<MediaRow
     rows.iter().map(|r| media_of(r, false)).collect()
 }
 
+/// When a media file's message arrived (ms), which its link's lifetime counts from.
+pub async fn media_created_at(pool: &Pool, id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT created_at FROM whatsapp_media WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// A media file with its bytes.
 pub async fn media(pool: &Pool, id: &str) -> sqlx::Result<Option<MediaRow>> {
     let row = sqlx::query(

@@ -73,7 +73,7 @@ fn authorised(sim: &Sim, client: ClientIp, headers: &HeaderMap) -> Result<Arc<Si
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(crate::http::bearer_token);
     let expected = crate::security::hash_secret(&simulator.access_token);
     if !presented
         .is_some_and(|p| crate::security::same_hash(&crate::security::hash_secret(p), &expected))
