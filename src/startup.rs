@@ -333,6 +333,10 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
+        let undelivered = tokio::spawn(crate::bot::undelivered::run(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let retention = tokio::spawn(crate::reporting::transcripts::run_retention(
             self.state.clone(),
             stop.clone(),
@@ -361,6 +365,7 @@ impl Application {
         let _ = customer_events.await;
         let _ = inactivity.await;
         let _ = bot_effects.await;
+        let _ = undelivered.await;
         let _ = retention.await;
         for task in whatsapp {
             let _ = task.await;

@@ -22,6 +22,7 @@ pub mod tab;
 pub mod teams_html;
 pub mod teams_worker;
 pub mod transfer;
+pub mod undelivered;
 mod whatsapp;
 
 use axum::Json;

@@ -44,6 +44,9 @@ const MAX_WEBHOOKS_IN_FLIGHT: usize = 16;
 const IDLE_SCAN: Duration = Duration::from_secs(5);
 /// How often delivered and given-up calls past their retention are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// Attempts that end in a Connector 500 before a call is given up: Teams' `ServiceError` is
+/// often transient, but a call it keeps refusing is not retried for a day.
+const SERVER_ERROR_ATTEMPTS: u32 = 5;
 /// How long shutdown waits for calls in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,6 +69,10 @@ pub struct Outbox {
     sends: tokio::sync::mpsc::UnboundedSender<Send>,
     /// Tenant webhook endpoints' in-flight attempts and circuit breakers.
     pub webhook_health: Arc<crate::webhooks::health::Health>,
+    /// Teams calls given up (their outbox ids), once that is stored: the bot tells whoever
+    /// the call was for, so that nothing fails silently.
+    given_up: tokio::sync::mpsc::UnboundedSender<OutboxId>,
+    given_up_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<OutboxId>>>,
 }
 
 /// The end of a WhatsApp send: the wamid the Cloud API gave it (none for a read receipt), or
@@ -144,6 +151,7 @@ impl Outbox {
         let (sends, sends_rx) = tokio::sync::mpsc::unbounded_channel();
         let (whatsapp_outcomes, whatsapp_outcomes_rx) = tokio::sync::mpsc::unbounded_channel();
         let wake = Arc::new(Notify::new());
+        let (given_up, given_up_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(commit_sends(
             pool.clone(),
             Arc::clone(&clock),
@@ -160,6 +168,8 @@ impl Outbox {
             whatsapp_outcomes_rx: std::sync::Mutex::new(Some(whatsapp_outcomes_rx)),
             sends,
             webhook_health: Arc::default(),
+            given_up,
+            given_up_rx: std::sync::Mutex::new(Some(given_up_rx)),
         }
     }
 
@@ -167,6 +177,12 @@ impl Outbox {
     /// them (one receiver: the first caller takes it).
     pub fn take_blocked(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
         self.blocked_rx.lock().ok()?.take()
+    }
+
+    /// The Teams calls given up, by outbox id, after their outcome is stored (one receiver:
+    /// the first caller takes it).
+    pub fn take_given_up(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<OutboxId>> {
+        self.given_up_rx.lock().ok()?.take()
     }
 
     /// The WhatsApp sends delivered or given up (one receiver: the first caller takes it).

@@ -89,6 +89,9 @@ pub enum CustomerEvent {
     /// The agent has read the customer's messages up to event `up_to` (Teams read receipts,
     /// personal chats).
     Read { up_to: i64 },
+    /// The customer's message of event `seq` could not be delivered to the agent (Teams
+    /// refused it for good): the widget marks it "not delivered", with Retry.
+    Undelivered { seq: i64 },
     /// The agent is typing.
     Typing {},
     /// The customer's own message, as accepted.

@@ -335,6 +335,24 @@ async fn render(app: &App) -> anyhow::Result<String> {
         delivery.add_histogram(Vec::new(), &h);
     }
 
+    let mut undelivered = Family::new(
+        "switchboard_customer_messages_undelivered",
+        "gauge",
+        "Customer messages Teams refused for good (the customer saw \"not delivered\" and the agent a notice), kept with their transcripts.",
+    );
+    for r in sqlx::query(
+        "SELECT s.tenant_id, COUNT(*) AS n FROM agent_reads r
+         JOIN interact_sessions s ON s.session_id = r.session_id
+         WHERE r.read = 2 GROUP BY s.tenant_id ORDER BY s.tenant_id",
+    )
+    .fetch_all(&app.pool)
+    .await?
+    {
+        undelivered.add(
+            vec![("tenant", r.try_get("tenant_id")?)],
+            r.try_get::<i64, _>("n")? as f64,
+        );
+    }
     let now = app.clock.now_ms();
     let mut hook_open = Family::new(
         "switchboard_webhook_circuit_open",
@@ -461,6 +479,7 @@ async fn render(app: &App) -> anyhow::Result<String> {
         &calls,
         &call_seconds,
         &delivery,
+        &undelivered,
         &hook_open,
         &hook_failures,
         &hook_in_flight,

@@ -33,6 +33,7 @@ pub struct Line {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub text: String,
+    /// `notDelivered` on a customer's message Teams refused for good (the customer was told);
     /// WhatsApp: the delivery status of a message to the customer (`accepted`, `sent`,
     /// `delivered`, `read`, `failed`; `notSent` when it never left).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,6 +136,11 @@ pub async fn transcript(
                 if let Some(edited) = lines.iter_mut().find(|l: &&mut Line| l.seq == of) {
                     let first = std::mem::replace(&mut edited.text, text);
                     edited.original_text.get_or_insert(first);
+                }
+            }
+            Ok(CustomerEvent::Undelivered { seq: of }) => {
+                if let Some(lost) = lines.iter_mut().find(|l: &&mut Line| l.seq == of) {
+                    lost.status = Some("notDelivered".to_owned());
                 }
             }
             Ok(CustomerEvent::MessageDeleted { seq: of }) => {

@@ -167,6 +167,10 @@ async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> a
                     "This chat has ended. Write to us again any time to start a new one.",
                 ))
             }
+            CustomerEvent::Undelivered { .. } => Some(text_to(
+                &wa,
+                "We could not deliver your last message to the agent. Please send it again.",
+            )),
             CustomerEvent::Typing {} => wa
                 .last_inbound_wamid
                 .as_deref()

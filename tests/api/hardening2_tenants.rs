@@ -621,3 +621,135 @@ async fn a_webhook_url_that_does_not_resolve_is_refused_when_configured() {
         );
     }
 }
+
+fn refusals(n: usize) -> Vec<crate::mock_bf::Scripted> {
+    (0..n)
+        .map(|_| crate::mock_bf::Scripted::status(500))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_customer_message_teams_refuses_for_good_is_marked_not_delivered_and_told_to_the_agent() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    ada.say(&app, "first, delivered").await;
+    teams::wait_post(&app, "delivered", |(_, c, h, _)| {
+        c == &chat && h.ends_with("first, delivered")
+    })
+    .await;
+
+    // One 500 is retried and the message arrives; five in a row give it up.
+    app.mock.script(refusals(1));
+    ada.say(&app, "second, after a 500").await;
+    teams::wait_post(&app, "delivered after a retry", |(_, c, h, _)| {
+        c == &chat && h.ends_with("second, after a 500")
+    })
+    .await;
+    app.mock.script(refusals(5));
+    ada.say(&app, "third, refused").await;
+    let lost = ada
+        .wait_event(&app, "not delivered", |e| e["type"] == "undelivered")
+        .await;
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT seq FROM interact_events WHERE session_id = $1 AND event LIKE '%third, refused%'",
+    )
+    .bind(&ada.session)
+    .fetch_one(&app.state.pool)
+    .await
+    .expect("seq");
+    assert_eq!(lost["seq"], seq);
+    // The agent is told in the chat, with what was lost.
+    teams::wait_post(&app, "the notice", |(_, c, h, _)| {
+        c == &chat && h.contains("did not reach this chat") && h.contains("third, refused")
+    })
+    .await;
+    // The transcript and /metrics say so.
+    let api = Api::new(&app, TENANT_ID).await;
+    let (_, _, transcript) = api
+        .get(&format!("/sessions/{}/transcript", ada.session))
+        .await;
+    let line = transcript["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["seq"] == seq)
+        .cloned()
+        .expect("line");
+    assert_eq!(line["status"], "notDelivered", "{transcript}");
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!(
+            "switchboard_customer_messages_undelivered{{tenant=\"{TENANT_ID}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    // Only the refused one: the others arrived once each.
+    let texts = teams::chat_texts(&app, &chat);
+    for said in ["first, delivered", "second, after a 500"] {
+        assert_eq!(
+            texts.iter().filter(|t| t.ends_with(said)).count(),
+            1,
+            "{texts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_teams_refuses_for_good_goes_to_the_next_agent_at_once() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 60, &[ANNE, BOB]).await;
+    let t = Teams { app: &app };
+    t.install(ANNE).await;
+    t.install(BOB).await;
+    app.mock.script(refusals(5));
+    let started = std::time::Instant::now();
+    let _ada = teams::start_chat(&app, "Ada", Some("Hello")).await;
+    // The first agent's invitation is refused five times; the second agent's arrives long
+    // before the 60 s ring timeout.
+    let invited = loop {
+        let accepted: Vec<String> = app
+            .mock
+            .calls()
+            .into_iter()
+            .filter(|c| {
+                c.method == "POST"
+                    && c.status < 300
+                    && c.body
+                        .as_ref()
+                        .is_some_and(|b| b.to_string().contains("im.invitation.accept"))
+            })
+            .map(|c| c.path)
+            .collect();
+        if let Some(path) = accepted.first() {
+            break path.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no invitation delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let refused: Vec<String> = app
+        .mock
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 500)
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(refused.len(), 5);
+    assert!(
+        refused.iter().all(|p| *p != invited),
+        "the refused invitation went to another agent's chat: {refused:?} / {invited}"
+    );
+    println!(
+        "undelivered invitation: the next agent was invited after {:?}",
+        started.elapsed()
+    );
+}

@@ -245,7 +245,7 @@ async fn skip(app: &App, id: EffectId) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn send(conversation: &str, activity: Activity) -> ConnectorCall {
+pub(crate) fn send(conversation: &str, activity: Activity) -> ConnectorCall {
     ConnectorCall::Send {
         conversation_id: conversation.to_owned(),
         activity,

@@ -16,6 +16,9 @@ pub struct Dispatcher {
     webhooks: crate::webhooks::Sender,
     /// The Cloud API client WhatsApp sends go through.
     whatsapp: Option<Arc<crate::whatsapp_cloud::client::CloudClient>>,
+    /// Connector 500s each pending call has met in this process, by outbox id (bounded by
+    /// [`SERVER_ERROR_ATTEMPTS`]; forgotten once the call is settled for good).
+    server_errors: std::sync::Mutex<HashMap<i64, u32>>,
 }
 
 /// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
@@ -175,6 +178,7 @@ impl Dispatcher {
             connector,
             settings,
             whatsapp: None,
+            server_errors: std::sync::Mutex::default(),
         }
     }
 
@@ -261,6 +265,14 @@ impl Dispatcher {
                     this.record(&settled, &shutdown).await;
                     let now = this.outbox.clock.now_ms();
                     for (lane, settlement) in settled {
+                        match &settlement {
+                            outbox::Settlement::Failed { id, .. } => {
+                                this.forget_server_errors(*id);
+                                let _ = this.outbox.given_up.send(*id);
+                            }
+                            outbox::Settlement::Delivered { id, .. } => this.forget_server_errors(*id),
+                            outbox::Settlement::Retry { .. } => {}
+                        }
                         lanes.settled(lane, &settlement, now);
                     }
                 }
@@ -450,6 +462,10 @@ impl Dispatcher {
                     now,
                 )
             }
+            Err(failed) if self.server_error_again(&head, &failed.error) => {
+                let attempts = head.attempts + i64::from(failed.attempts);
+                self.retry_later(&head, attempts, None, failed.error.code(), now)
+            }
             Err(failed) => {
                 let attempts = head.attempts + i64::from(failed.attempts);
                 if matches!(failed.error, ConnectorError::WritesBlocked) {
@@ -464,6 +480,32 @@ impl Dispatcher {
                 give_up(&head, attempts, &failed.error.code())
             }
         }
+    }
+
+    fn forget_server_errors(&self, id: i64) {
+        self.server_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// Whether a call that met a Connector 500 is tried again: up to
+    /// [`SERVER_ERROR_ATTEMPTS`] 500s per call.
+    fn server_error_again(&self, head: &outbox::PendingCall, error: &ConnectorError) -> bool {
+        if !matches!(error, ConnectorError::Status { status: 500, .. }) {
+            return false;
+        }
+        let mut seen = self
+            .server_errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = seen.entry(head.id).or_insert(0);
+        *n += 1;
+        if *n < SERVER_ERROR_ATTEMPTS {
+            return true;
+        }
+        seen.remove(&head.id);
+        false
     }
 
     /// Parks a call until the receiver's `Retry-After` or the next backoff step (at least the

@@ -55,7 +55,7 @@
       ended: "The chat has ended.", endChat: "End chat", newChat: "Start a new chat",
       download: "Download transcript", transcript: "Chat transcript", you: "You",
       messages: "Messages", send: "Send", placeholder: "Write a message…",
-      sending: "Sending…", sent: "Sent", failed: "Not sent", retry: "Retry",
+      sending: "Sending…", sent: "Sent", failed: "Not sent", retry: "Retry", undelivered: "Not delivered",
       notSentEnded: "Not sent: the chat had ended",
       readStatus: "Read", edited: "edited", deleted: "This message was deleted.",
       attach: "Attach a file", fileTooLarge: "This file is too large (at most {n}).",
@@ -90,7 +90,7 @@
       ended: "Der Chat wurde beendet.", endChat: "Chat beenden", newChat: "Neuen Chat starten",
       download: "Verlauf herunterladen", transcript: "Chatverlauf", you: "Sie",
       messages: "Nachrichten", send: "Senden", placeholder: "Nachricht schreiben…",
-      sending: "Wird gesendet…", sent: "Gesendet", failed: "Nicht gesendet", retry: "Erneut senden",
+      sending: "Wird gesendet…", sent: "Gesendet", failed: "Nicht gesendet", retry: "Erneut senden", undelivered: "Nicht zugestellt",
       notSentEnded: "Nicht gesendet: Der Chat war beendet",
       readStatus: "Gelesen", edited: "bearbeitet", deleted: "Diese Nachricht wurde gelöscht.",
       attach: "Datei anhängen", fileTooLarge: "Diese Datei ist zu groß (höchstens {n}).",
@@ -125,7 +125,7 @@
       ended: "Le chat est terminé.", endChat: "Terminer le chat", newChat: "Démarrer un nouveau chat",
       download: "Télécharger la conversation", transcript: "Conversation", you: "Vous",
       messages: "Messages", send: "Envoyer", placeholder: "Écrivez un message…",
-      sending: "Envoi…", sent: "Envoyé", failed: "Non envoyé", retry: "Réessayer",
+      sending: "Envoi…", sent: "Envoyé", failed: "Non envoyé", retry: "Réessayer", undelivered: "Non distribué",
       notSentEnded: "Non envoyé : le chat était terminé",
       readStatus: "Lu", edited: "modifié", deleted: "Ce message a été supprimé.",
       attach: "Joindre un fichier", fileTooLarge: "Ce fichier est trop volumineux ({n} au plus).",
@@ -160,7 +160,7 @@
       ended: "La chat è terminata.", endChat: "Termina la chat", newChat: "Avvia una nuova chat",
       download: "Scarica la conversazione", transcript: "Conversazione", you: "Tu",
       messages: "Messaggi", send: "Invia", placeholder: "Scrivi un messaggio…",
-      sending: "Invio…", sent: "Inviato", failed: "Non inviato", retry: "Riprova",
+      sending: "Invio…", sent: "Inviato", failed: "Non inviato", retry: "Riprova", undelivered: "Non consegnato",
       notSentEnded: "Non inviato: la chat era terminata",
       readStatus: "Letto", edited: "modificato", deleted: "Questo messaggio è stato eliminato.",
       attach: "Allega un file", fileTooLarge: "Il file è troppo grande (al massimo {n}).",
@@ -195,7 +195,7 @@
       ended: "El chat ha terminado.", endChat: "Terminar el chat", newChat: "Iniciar un nuevo chat",
       download: "Descargar la conversación", transcript: "Conversación", you: "Tú",
       messages: "Mensajes", send: "Enviar", placeholder: "Escribe un mensaje…",
-      sending: "Enviando…", sent: "Enviado", failed: "No enviado", retry: "Reintentar",
+      sending: "Enviando…", sent: "Enviado", failed: "No enviado", retry: "Reintentar", undelivered: "No entregado",
       notSentEnded: "No enviado: el chat había terminado",
       readStatus: "Leído", edited: "editado", deleted: "Este mensaje se eliminó.",
       attach: "Adjuntar un archivo", fileTooLarge: "Este archivo es demasiado grande (como máximo {n}).",
@@ -775,8 +775,8 @@
     clear(b.meta);
     b.status = status;
     b.meta.appendChild(h("span", { text: clock(b.at) }));
-    var label = status === "sending" ? W.sending : status === "sent" ? W.sent : status === "read" ? W.readStatus : status === "ended" ? W.notSentEnded : W.failed;
-    b.meta.appendChild(h("span", { cls: status === "failed" || status === "ended" ? "bad" : null, text: "· " + label }));
+    var label = status === "sending" ? W.sending : status === "sent" ? W.sent : status === "read" ? W.readStatus : status === "ended" ? W.notSentEnded : status === "undelivered" ? W.undelivered : W.failed;
+    b.meta.appendChild(h("span", { cls: status === "failed" || status === "ended" || status === "undelivered" ? "bad" : null, text: "· " + label }));
     if (retry) b.meta.appendChild(h("button", { type: "button", text: W.retry, onclick: retry }));
   }
   function incoming(from, name, text, at, html) {
@@ -960,6 +960,16 @@
       case "messageEdited":
       case "messageDeleted":
         changed(ev);
+        break;
+      case "undelivered":
+        /* Teams refused it for good: the customer sees so and may send it again. */
+        Object.keys(mine).forEach(function (id) {
+          var b = mine[id];
+          if (b.seq === ev.seq && b.status !== "undelivered") {
+            var text = b.node.sbLine.text, file = b.node.querySelector(".bubble.file");
+            setMine(b, "undelivered", S.ended || file ? null : function () { setMine(b, "undelivered"); sendText(text); });
+          }
+        });
         break;
       case "read":
         Object.keys(mine).forEach(function (id) {
