@@ -373,8 +373,8 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
             // changed hands meanwhile, or be theirs already): anything else is neither
             // claimed nor logged.
             let took = effects.iter().any(|e| {
-                matches!(e, Effect::HandOver { session, to, .. }
-                    if *session == room.session_id && *to == actor.user_id)
+                matches!(e, Effect::OpenChatroom { session, user, .. }
+                    if *session == room.session_id && *user == actor.user_id)
             });
             if !took {
                 return Ok(Answer::Message(format!(

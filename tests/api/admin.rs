@@ -533,8 +533,12 @@ async fn a_whatsapp_number_belongs_to_one_service_and_its_workflow_must_suit_wha
         other.post("/workflows", &workflow()).await.0,
         StatusCode::CREATED
     );
-    let (status, _, body) = other.post("/services", &support).await;
+    // (its own contact id: contact ids are one document's across tenants too)
+    let mut theirs = support.clone();
+    theirs["interact"]["contactId"] = json!("other-web");
+    let (status, _, body) = other.post("/services", &theirs).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "phone_number_claimed");
     let detail = body["detail"].as_str().unwrap_or_default();
     assert!(
         detail.contains("another tenant") && !detail.contains("support"),
