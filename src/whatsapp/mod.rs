@@ -3,11 +3,13 @@
 //! - `GET`: the subscription handshake. With `hub.mode=subscribe` and the configured
 //!   `whatsapp.verify_token` (compared in constant time), it answers 200 with `hub.challenge` as
 //!   plain text, never sniffed (`nosniff`) nor cached. Otherwise it answers 403.
-//! - `POST`: `X-Hub-Signature-256` is checked over the raw bytes with `whatsapp.app_secret`
-//!   before anything is parsed (else 401, nothing stored). The verified items are stored once
-//!   each (`store::whatsapp`), and only then is the webhook answered 200, so an item Meta sent
-//!   is never lost and a retry is never stored twice. Without an app secret every webhook is
-//!   refused (403).
+//! - `POST`: a body announced larger than [`MAX_WEBHOOK_BYTES`] is refused on its head (413
+//!   `body_too_large`), as is one without a well-formed `X-Hub-Signature-256` (401); the body is
+//!   then read with that cap, never buffering more. The signature is checked over the raw bytes
+//!   with `whatsapp.app_secret` before anything is parsed (else 401, nothing stored). The
+//!   verified items are stored once each (`store::whatsapp`), and only then is the webhook
+//!   answered 200, so an item Meta sent is never lost and a retry is never stored twice.
+//!   Without an app secret every webhook is refused (403).
 //!
 //!
 //! Behind it: [`inbound`] turns the stored items into sessions (in arrival order), [`courier`]
@@ -23,9 +25,8 @@ pub mod simulator;
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::body::Body;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -34,9 +35,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
+use crate::http::body::{BodyError, announced_over, read_capped, too_large};
 use crate::http::problem::{ApiResult, Refused};
 use crate::security::{hash_secret, same_hash};
-use crate::whatsapp_cloud::webhook::{self, verify_signature};
+use crate::whatsapp_cloud::webhook::{self, PresentedSignature, SignatureError};
 
 /// The largest webhook body taken. Meta batches at most a few hundred small items per call.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -75,12 +77,14 @@ pub fn start(app: &AppState, shutdown: &CancellationToken) -> Vec<tokio::task::J
     tasks
 }
 
+/// The webhook, the agents' media links and the simulator; no route here takes a body over
+/// [`MAX_WEBHOOK_BYTES`] (refused on its announced length, see [`crate::http::body::limit`]).
 pub fn router(simulator: Option<std::sync::Arc<simulator::Simulator>>) -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/api/whatsapp/webhook", get(handshake).post(receive))
         .route("/api/whatsapp/media/{id}", get(media::serve))
-        .merge(simulator::router(simulator))
-        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
+        .merge(simulator::router(simulator));
+    crate::http::body::limit(router, MAX_WEBHOOK_BYTES)
 }
 
 async fn handshake(
@@ -131,11 +135,10 @@ async fn handshake(
     Ok(response)
 }
 
-async fn receive(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
+/// `POST`: refused on its head when it can be (no app secret, an announced body over
+/// [`MAX_WEBHOOK_BYTES`], no usable signature header), then read with that cap, so no more than
+/// the cap is ever buffered for the signature check.
+async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult {
     let Some(secret) = &app.settings.whatsapp.app_secret else {
         return Err(Refused::new(
             StatusCode::FORBIDDEN,
@@ -143,32 +146,30 @@ async fn receive(
             "whatsapp.app_secret is not set: no webhook can be verified",
         ));
     };
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Refused::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the body is larger than {MAX_WEBHOOK_BYTES} bytes"),
-            )
-        } else {
-            Refused::new(
-                StatusCode::BAD_REQUEST,
-                "body_unreadable",
-                "the body could not be read",
-            )
-        }
-    })?;
+    if announced_over(&headers, MAX_WEBHOOK_BYTES) {
+        return Err(too_large(MAX_WEBHOOK_BYTES).into());
+    }
+    let refused = |e: SignatureError| {
+        tracing::info!(code = e.code(), "WhatsApp webhook refused");
+        Refused::new(StatusCode::UNAUTHORIZED, e.code(), &e.to_string())
+    };
     let presented = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
-    if let Err(e) = verify_signature(secret.expose_secret().as_bytes(), &body, presented) {
-        tracing::info!(code = e.code(), "WhatsApp webhook refused");
-        return Err(Refused::new(
-            StatusCode::UNAUTHORIZED,
-            e.code(),
-            &e.to_string(),
-        ));
-    }
+    let signature = PresentedSignature::parse(presented).map_err(refused)?;
+    let body = read_capped(body, MAX_WEBHOOK_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => Refused::from(too_large(MAX_WEBHOOK_BYTES)),
+            BodyError::Unreadable => Refused::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "the body could not be read",
+            ),
+        })?;
+    signature
+        .verify(secret.expose_secret().as_bytes(), &body)
+        .map_err(refused)?;
     let payload: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         Refused::new(
             StatusCode::BAD_REQUEST,

@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::interact::validate::{has_hidden_format, is_hidden_format};
+
 /// How a customer is addressed in a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -22,7 +24,8 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerMessage {
     pub identity: Identity,
-    /// `contacts[].profile.name`, or "WhatsApp customer" (at most 100 characters).
+    /// `contacts[].profile.name` (without hidden formatting), or "WhatsApp customer" (at most
+    /// 100 characters).
     pub display_name: String,
     /// The text, or the words describing what was sent.
     pub text: String,
@@ -38,6 +41,7 @@ pub struct Media {
     pub id: MediaId,
     pub kind: String,
     pub mime_type: Option<String>,
+    /// The document's name, made safe to show (without hidden formatting).
     pub filename: Option<String>,
 }
 
@@ -64,6 +68,31 @@ impl MediaId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The longest file name kept (the rule of Interact uploads).
+const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// `raw` without control characters and, when it has any invisible or bidirectional formatting
+/// character (`invoice\u{2066}exe.pdf` would show as something else), without every such
+/// character: the rule of display names and Interact file names, which refuse them, applied
+/// where a signed webhook cannot be refused for it. Trimmed.
+fn shown(raw: &str) -> String {
+    let hidden = has_hidden_format(raw);
+    let text: String = raw
+        .chars()
+        .filter(|&c| !(c.is_control() || (hidden && is_hidden_format(c))))
+        .collect();
+    text.trim().to_owned()
+}
+
+/// A document's name as the agent reads it and downloads it: its last path segment,
+/// [`shown`], at most [`MAX_FILE_NAME_CHARS`] characters; `None` when nothing is left.
+fn file_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let name: String = shown(last).chars().take(MAX_FILE_NAME_CHARS).collect();
+    let name = name.trim_end();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// The longest text taken from a message (WhatsApp's own limit for a text body is 4,096).
@@ -97,9 +126,9 @@ pub fn read(item: &Value) -> Option<CustomerMessage> {
     };
     let display_name = contact["profile"]["name"]
         .as_str()
-        .map(str::trim)
+        .map(shown)
         .filter(|n| !n.is_empty())
-        .unwrap_or("WhatsApp customer")
+        .unwrap_or_else(|| "WhatsApp customer".to_owned())
         .chars()
         .take(100)
         .collect();
@@ -142,7 +171,7 @@ fn words(message: &Value) -> (String, Option<Media>) {
                 );
             }
             let mime_type = field(&format!("/{kind}/mime_type")).map(str::to_owned);
-            let filename = field(&format!("/{kind}/filename")).map(str::to_owned);
+            let filename = field(&format!("/{kind}/filename")).and_then(file_name);
             let what = match kind {
                 "image" => "an image",
                 "document" => "a document",
@@ -278,6 +307,39 @@ mod tests {
             read(&item(json!({"id":"w","type":"text"}), Value::Null)),
             None
         );
+    }
+
+    #[test]
+    fn file_and_profile_names_lose_invisible_bidi_and_control_characters() {
+        for (raw, shown) in [
+            ("invoice\u{2066}exe.pdf", Some("invoiceexe.pdf")),
+            ("invoice\u{202e}fdp.exe", Some("invoicefdp.exe")),
+            ("inv\u{200b}oice.pdf", Some("invoice.pdf")),
+            ("\u{feff}invoice.pdf", Some("invoice.pdf")),
+            ("line\nbreak.pdf", Some("linebreak.pdf")),
+            ("../../etc/passwd", Some("passwd")),
+            ("C:\\x\\scan.pdf", Some("scan.pdf")),
+            ("\u{2066}\u{2069}", None),
+            // Scripts that need a joiner keep it.
+            ("می\u{200c}خواهم.pdf", Some("می\u{200c}خواهم.pdf")),
+        ] {
+            assert_eq!(file_name(raw).as_deref(), shown, "{raw:?}");
+        }
+        assert_eq!(
+            file_name(&"a".repeat(300)).map(|n| n.chars().count()),
+            Some(MAX_FILE_NAME_CHARS)
+        );
+        let doc = read(&item(
+            json!({"from":"1","type":"document","document":{"id":"M","filename":"a\u{2067}b.pdf"}}),
+            json!({"profile":{"name":"Shee\u{202e}na\u{2066}"}}),
+        ))
+        .expect("a sender");
+        assert_eq!(doc.text, "[The customer sent a document (ab.pdf)]");
+        assert_eq!(
+            doc.media.and_then(|m| m.filename).as_deref(),
+            Some("ab.pdf")
+        );
+        assert_eq!(doc.display_name, "Sheena");
     }
 
     #[test]

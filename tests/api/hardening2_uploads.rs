@@ -649,3 +649,100 @@ fn the_new_limits_are_settings_with_their_defaults() {
     );
     assert_eq!(settings.interact.uploads_per_minute, 10);
 }
+
+// --- Findings 3 and 7 at the WhatsApp edge ---------------------------------------------
+
+/// A webhook head with a well-formed (wrong) signature and `extra` headers, no body.
+fn webhook_head(extra: &str) -> String {
+    format!(
+        "POST /api/whatsapp/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         X-Hub-Signature-256: sha256={}\r\n{extra}\r\n",
+        "0".repeat(64)
+    )
+}
+
+#[tokio::test]
+async fn a_whatsapp_webhook_announcing_more_than_its_limit_gets_413_before_its_body_is_sent() {
+    let (app, _cloud) = whatsapp_app(&[]).await;
+    // The webhook's limit (`whatsapp::MAX_WEBHOOK_BYTES`).
+    let limit: usize = 1024 * 1024;
+    // Over the webhook's own limit, and far over it: refused on the head, nothing sent after.
+    for length in [limit as u64 + 1, 2_000_000_000] {
+        let (status, problem) = head_only(
+            &app,
+            &webhook_head(&format!("Content-Length: {length}\r\n")),
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (413, Some("body_too_large")),
+            "{length}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&limit.to_string()),
+            "{problem}"
+        );
+    }
+    // Without a length: read up to the limit and refused as soon as it is passed.
+    let mut stream = TcpStream::connect(("127.0.0.1", port(&app)))
+        .await
+        .expect("connect");
+    let mut request = webhook_head("Transfer-Encoding: chunked\r\n").into_bytes();
+    request.extend_from_slice(format!("{:x}\r\n", limit + 1).as_bytes());
+    request.resize(request.len() + limit + 1, b' ');
+    stream.write_all(&request).await.expect("write");
+    let (status, problem) = read_answer(&mut stream).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
+    // A webhook within the limit is still verified and taken; a wrong signature is not.
+    let (status, problem) = head_only(&app, &webhook_head("Content-Length: 0\r\n")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("signature_invalid"))
+    );
+}
+
+#[tokio::test]
+async fn a_whatsapp_document_name_reaches_the_agent_without_invisible_or_bidi_characters() {
+    let (app, cloud) = whatsapp_app(&[]).await;
+    let teams = teams::Teams { app: &app };
+    teams.install(ANNE).await;
+    let hidden = ['\u{2066}', '\u{202e}', '\u{200b}'];
+    let message = json!({"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": NUMBER},
+        "contacts": [{"profile": {"name": "Sheena"}, "wa_id": "16505551234"}],
+        "messages": [{"from": "16505551234", "id": "wamid.BIDI", "timestamp": "1739321024",
+                      "type": "document", "document": {"id": "M-IMAGE", "mime_type": "image/jpeg",
+                      "filename": "Rech\u{200b}nung\u{2066}\u{202e}fdp.exe\u{2069}.jpg"}}]});
+    assert_eq!(cloud.post_webhook(message).await, 200);
+    let invitation = teams::invitation_for(&app, ANNE, 1).await;
+    teams
+        .answer(ANNE, "im.invitation.accept", &invitation)
+        .await;
+    let (_, chat, _, _) =
+        teams::wait_post(&app, "chat started", |(_, _, h, _)| h == "Chat started").await;
+    let (_, _, said, _) = teams::wait_post(&app, "the document", |(m, c, h, _)| {
+        m == "POST" && c == &chat && h.contains("The customer sent a document")
+    })
+    .await;
+    assert!(
+        said.contains("Rechnungfdp.exe.jpg"),
+        "the name, made safe: {said:?}"
+    );
+    // Nowhere in what reached Teams (the invitation, the chat), nor in the stored name.
+    for (_, _, _, body) in teams::posts(&app) {
+        let body = body.to_string();
+        assert!(!body.contains(hidden), "{body:?}");
+    }
+    let stored: Option<String> = sqlx::query("SELECT filename FROM whatsapp_media")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("media")
+        .get("filename");
+    assert_eq!(stored.as_deref(), Some("Rechnungfdp.exe.jpg"));
+}
