@@ -246,6 +246,8 @@ impl Application {
             limits: crate::http::limits::Limits::new(uploads_per_minute),
             session_gates: crate::customer::gates::SessionGates::default(),
             graph,
+            resends: crate::bot::resends::Resends::default(),
+            in_order: crate::bot::in_order::InOrder::default(),
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))
                 .build(),
@@ -277,6 +279,13 @@ impl Application {
             .context("resuming the engines")?;
         if resumed > 0 {
             tracing::info!(engines = resumed, "engines resumed from the store");
+        }
+        // Agents' messages answered but not carried out before the last stop, in their order.
+        let queued = crate::bot::in_order::resume(&state)
+            .await
+            .context("resuming the queued agent messages")?;
+        if queued > 0 {
+            tracing::info!(messages = queued, "queued agent messages resumed");
         }
         // What was imported while the service was stopped reaches the resumed engines.
         for tenant in state.engines.running().await {

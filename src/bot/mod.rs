@@ -7,15 +7,23 @@
 //! chat it is for the customer; in the agent's personal chat (the fallback when Graph cannot
 //! make a group chat) text starting with `/` is a command and the rest goes to the chat the
 //! agent chose. Without an open chatroom, a personal-chat message is a command.
+//!
+//! Teams re-sends an activity it got no answer to within 15 s: [`resends`] makes a re-send do
+//! nothing. An agent's message with a file is answered at once and carried out after the
+//! answer, in order with what follows it in the conversation ([`in_order`]);
+//! `agent_says` carries out an agent's message either way.
 
 pub mod actions;
+mod agent_says;
 pub mod agents;
 pub mod canned;
 mod compose;
 pub mod files;
+pub mod in_order;
 mod lanes;
 pub mod reads;
 pub mod relay;
+pub mod resends;
 pub mod store;
 pub mod supervise;
 pub mod tab;
@@ -34,13 +42,14 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::botframework::activity::Activity;
 use crate::botframework::auth::VerifiedActivity;
-use crate::botframework::connector::ConnectorCall;
 use crate::http::problem::Problem;
 use crate::store::conversations::ConversationReference;
 
 pub use crate::botframework::activity::{ADAPTIVE_CARD, card_activity};
 
 use actions::Answer;
+use agent_says::agent_message;
+use agent_says::queued;
 use agents::Actor;
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].
@@ -64,8 +73,39 @@ pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity)
         "activity received"
     );
     let is_invoke = activity.kind == "invoke";
+    // A re-send (Teams got no answer within 15 s) is acknowledged and does nothing else.
+    let key = resends::key_of(inbound);
+    let mut handling = None;
+    if let Some(key) = &key {
+        match state
+            .resends
+            .begin(&state.pool, key, state.clock.now_ms())
+            .await
+        {
+            Ok(Some(h)) => handling = Some(h),
+            Ok(None) => {
+                tracing::info!(activity.kind = %activity.kind, "re-sent activity ignored");
+                return StatusCode::OK.into_response();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "looking up a re-sent activity failed");
+                return Problem::internal().into_response();
+            }
+        }
+    }
     match dispatch(&state, &verified).await {
-        Ok(response) => response,
+        Ok(response) => {
+            if let Some(handling) = handling
+                && let Err(e) = state
+                    .resends
+                    .handled(&state.pool, handling, state.clock.now_ms())
+                    .await
+            {
+                // Handled all the same: only a re-send of it would be handled again.
+                tracing::error!(error = %e, "recording a handled activity failed");
+            }
+            response
+        }
         Err(e) => {
             tracing::error!(activity.kind = %activity.kind, error = format!("{e:#}"), "handling an activity failed");
             if is_invoke {
@@ -137,10 +177,6 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
         // Our own echoes, other bots, activities without a tenant: acknowledged, not acted on.
         return Ok(StatusCode::OK.into_response());
     };
-    let reply = |activity: Activity| ConnectorCall::Send {
-        conversation_id: conversation.to_owned(),
-        activity,
-    };
     match activity.kind.as_str() {
         "installationUpdate" if is_personal(activity) => {
             match activity.action.as_deref() {
@@ -209,59 +245,12 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             ),
         )
         .into_response()),
-        "message" => {
-            // Action.Submit from a client without Universal Actions: `value` carries the verb.
-            if let Some(verb) = activity
-                .value
-                .as_ref()
-                .and_then(|v| v.get("verb"))
-                .and_then(Value::as_str)
-            {
-                let data = activity.value.clone().unwrap_or(Value::Null);
-                let answer = actions::act(app, &actor, verb, &data).await?;
-                let call = match (answer, &activity.reply_to_id) {
-                    (Answer::Card(card), Some(card_id)) => ConnectorCall::Update {
-                        conversation_id: conversation.to_owned(),
-                        activity_id: card_id.clone(),
-                        activity: card_activity(card),
-                    },
-                    (Answer::Card(card), None) => reply(card_activity(card)),
-                    (Answer::Message(text), _) => reply(Activity::message(text)),
-                };
-                app.outbox.send(&inbound.service_url, &call).await?;
-                return Ok(StatusCode::OK.into_response());
-            }
-            let answer = match relay::message(app, &actor, activity, conversation).await? {
-                relay::Relayed::Done(note) => note.map(Activity::message),
-                relay::Relayed::Card(card) => Some(card_activity(card)),
-                relay::Relayed::Command(text) => {
-                    Some(agents::command(app, &actor, &text, true).await?)
-                }
-                relay::Relayed::NoChatroom if is_personal(activity) => {
-                    let text = activity.text.as_deref().unwrap_or_default().trim();
-                    match supervise::barged(app, &actor, conversation, text).await? {
-                        Some(relay::Relayed::Done(note)) => note.map(Activity::message),
-                        Some(_) => None,
-                        None => {
-                            let word = text.trim_start_matches('/');
-                            let chats = if word.eq_ignore_ascii_case("chats") {
-                                supervise::chats(app, &actor).await?
-                            } else {
-                                None
-                            };
-                            match chats {
-                                Some(card) => Some(card_activity(card)),
-                                None => Some(agents::command(app, &actor, text, false).await?),
-                            }
-                        }
-                    }
-                }
-                relay::Relayed::NoChatroom => None,
-            };
-            if let Some(answer) = answer {
-                app.outbox
-                    .send(&inbound.service_url, &reply(answer))
-                    .await?;
+        "message" | "messageUpdate" | "messageDelete" => {
+            // A file to fetch is fetched after the answer; what follows it waits its turn.
+            if in_order::wanted(app, inbound) {
+                in_order::enqueue(app, inbound).await?;
+            } else {
+                agent_message(app, &actor, inbound).await?;
             }
             Ok(StatusCode::OK.into_response())
         }
@@ -282,19 +271,6 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
                     conversation.to_owned(),
                     last.to_owned(),
                 ));
-            }
-            Ok(StatusCode::OK.into_response())
-        }
-        "messageUpdate" | "messageDelete" => {
-            let done = if activity.kind == "messageUpdate" {
-                relay::edited(app, &actor, activity, conversation).await?
-            } else {
-                relay::deleted(app, &actor, activity, conversation).await?
-            };
-            if let relay::Relayed::Done(Some(note)) = done {
-                app.outbox
-                    .send(&inbound.service_url, &reply(Activity::message(note)))
-                    .await?;
             }
             Ok(StatusCode::OK.into_response())
         }

@@ -15,6 +15,7 @@ mod engine;
 mod feedback;
 mod fuzz;
 mod hardening;
+mod hardening2_resends;
 mod hardening2_small;
 mod hardening2_tenants;
 mod hardening2_uploads;

@@ -761,6 +761,11 @@ async fn connector(
             "invoice.pdf" => (StatusCode::OK, b"%PDF-1.4\nmock invoice\n".to_vec()).into_response(),
             "fake.pdf" => (StatusCode::OK, b"MZ not a pdf".to_vec()).into_response(),
             "huge.pdf" => (StatusCode::OK, vec![b'%'; 2 * 1024 * 1024]).into_response(),
+            // A slow host: Teams re-sends an activity it got no answer to within 15 s.
+            "slow.pdf" => {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                (StatusCode::OK, b"%PDF-1.4\nslow invoice\n".to_vec()).into_response()
+            }
             _ => StatusCode::NOT_FOUND.into_response(),
         };
     }
