@@ -66,9 +66,9 @@ pub struct App {
     /// The Microsoft Graph client (calendars, user lookups).
     pub graph: Arc<crate::graph::GraphClient>,
     /// Activities being handled now, so that Teams' re-sends of them do nothing.
-    pub resends: crate::bot::resends::Resends,
+    pub resends: crate::botframework::resends::Resends,
     /// Agents' messages carried out after the answer, in order per conversation.
-    pub in_order: crate::bot::in_order::InOrder,
+    pub in_order: crate::botframework::in_order::InOrder,
     /// When each session last showed the customer that the agent is typing.
     pub typing: moka::sync::Cache<String, i64>,
     /// The service's public origin (`server.public_url`, else the bound address).

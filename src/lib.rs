@@ -15,6 +15,7 @@
 //! | core | [`clock`] | injected time, RFC 3339 formatting |
 //! | core | [`security`] | secrets: making, hashing, comparing in constant time |
 //! | core | [`strict_json`] | JSON read with duplicate keys refused (tenant files, admin documents) |
+//! | core | [`hidden_format`] | the invisible and bidi formatting characters names may not carry |
 //! | core | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
 //! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
@@ -68,6 +69,7 @@ pub mod distribution;
 pub mod engine;
 pub(crate) mod entra;
 pub(crate) mod graph;
+pub mod hidden_format;
 pub(crate) mod http;
 pub mod interact;
 pub mod manifest;

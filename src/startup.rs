@@ -246,8 +246,8 @@ impl Application {
             limits: crate::http::limits::Limits::new(uploads_per_minute),
             session_gates: crate::customer::gates::SessionGates::default(),
             graph,
-            resends: crate::bot::resends::Resends::default(),
-            in_order: crate::bot::in_order::InOrder::default(),
+            resends: crate::botframework::resends::Resends::default(),
+            in_order: crate::botframework::in_order::InOrder::default(),
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))
                 .build(),

@@ -16,69 +16,12 @@
 //! and ends when its queue is empty. It takes no new message once the service is stopping;
 //! those left are resumed at the next start.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-
 use anyhow::Context;
 
 use crate::app::{App, AppState};
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::botframework::connector::ConnectorCall;
-
-/// A queued message: its row and the activity.
-struct Queued {
-    row: i64,
-    inbound: InboundActivity,
-}
-
-/// The conversations with messages queued or under way, each with those waiting.
-#[derive(Default)]
-pub struct InOrder {
-    lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
-}
-
-impl InOrder {
-    /// Whether `conversation` has messages queued or under way: a new one goes behind them.
-    pub fn is_busy(&self, conversation: &str) -> bool {
-        self.lanes
-            .lock()
-            .map(|lanes| lanes.contains_key(conversation))
-            .unwrap_or(false)
-    }
-
-    /// Queues a message; starts its conversation's task when there is none.
-    fn push(&self, app: &AppState, queued: Queued) {
-        let conversation = queued.inbound.conversation_id.clone();
-        let Ok(mut lanes) = self.lanes.lock() else {
-            tracing::error!("the in-order queue is poisoned; a queued message waits for a restart");
-            return;
-        };
-        match lanes.get_mut(&conversation) {
-            Some(waiting) => waiting.push_back(queued),
-            None => {
-                lanes.insert(conversation.clone(), VecDeque::from([queued]));
-                tokio::spawn(drain(app.clone(), conversation));
-            }
-        }
-    }
-
-    /// The next message of `conversation`, or `None` (its lane closed) when there is none.
-    fn next(&self, conversation: &str) -> Option<Queued> {
-        let mut lanes = self.lanes.lock().ok()?;
-        let next = lanes.get_mut(conversation).and_then(VecDeque::pop_front);
-        if next.is_none() {
-            lanes.remove(conversation);
-        }
-        next
-    }
-
-    /// Closes the lane of `conversation` (the service is stopping; its rows stay stored).
-    fn close(&self, conversation: &str) {
-        if let Ok(mut lanes) = self.lanes.lock() {
-            lanes.remove(conversation);
-        }
-    }
-}
+use crate::botframework::in_order::Queued;
 
 /// Whether an agent's message (or edit, or deletion) is carried out after the answer: it
 /// brings a file to fetch, or its conversation has messages queued already.
@@ -111,7 +54,7 @@ pub async fn enqueue(app: &AppState, inbound: &InboundActivity) -> anyhow::Resul
         queued.row = row,
         "agent message queued"
     );
-    app.in_order.push(
+    push(
         app,
         Queued {
             row,
@@ -119,6 +62,14 @@ pub async fn enqueue(app: &AppState, inbound: &InboundActivity) -> anyhow::Resul
         },
     );
     Ok(())
+}
+
+/// Queues a message; starts its conversation's task when there is none.
+fn push(app: &AppState, queued: Queued) {
+    let conversation = queued.inbound.conversation_id.clone();
+    if app.in_order.push(queued) {
+        tokio::spawn(drain(app.clone(), conversation));
+    }
 }
 
 /// Queues again the messages stored before the last stop, oldest first.
@@ -135,7 +86,7 @@ pub async fn resume(app: &AppState) -> anyhow::Result<usize> {
             .and_then(|a| InboundActivity::validate(a).ok());
         match inbound {
             Some(inbound) => {
-                app.in_order.push(app, Queued { row, inbound });
+                push(app, Queued { row, inbound });
                 resumed += 1;
             }
             None => {

@@ -8,7 +8,7 @@
 //! make a group chat) text starting with `/` is a command and the rest goes to the chat the
 //! agent chose. Without an open chatroom, a personal-chat message is a command.
 //!
-//! Teams re-sends an activity it got no answer to within 15 s: [`resends`] makes a re-send do
+//! Teams re-sends an activity it got no answer to within 15 s: [`crate::botframework::resends`] makes a re-send do
 //! nothing. An agent's message with a file is answered at once and carried out after the
 //! answer, in order with what follows it in the conversation ([`in_order`]);
 //! `agent_says` carries out an agent's message either way.
@@ -23,7 +23,6 @@ pub mod in_order;
 mod lanes;
 pub mod reads;
 pub mod relay;
-pub mod resends;
 pub mod store;
 pub mod supervise;
 pub mod tab;
@@ -74,7 +73,7 @@ pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity)
     );
     let is_invoke = activity.kind == "invoke";
     // A re-send (Teams got no answer within 15 s) is acknowledged and does nothing else.
-    let key = resends::key_of(inbound);
+    let key = crate::botframework::resends::key_of(inbound);
     let mut handling = None;
     if let Some(key) = &key {
         match state

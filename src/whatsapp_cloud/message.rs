@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::interact::validate::{has_hidden_format, is_hidden_format};
+use crate::hidden_format::{has_hidden_format, is_hidden_format};
 
 /// How a customer is addressed in a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
