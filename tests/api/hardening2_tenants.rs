@@ -753,3 +753,144 @@ async fn an_invitation_teams_refuses_for_good_goes_to_the_next_agent_at_once() {
         started.elapsed()
     );
 }
+
+/// Sends `text` as the customer; whether the server accepted it (202).
+async fn say(app: &TestApp, customer: &teams::Customer, text: &str) -> bool {
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/interact/v1/sessions/{}/messages",
+            app.address, customer.session
+        ))
+        .bearer_auth(&customer.token)
+        .json(&json!({"text": text, "clientMessageId": uuid::Uuid::new_v4().to_string()}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 202)
+}
+
+#[tokio::test]
+async fn under_connector_faults_every_accepted_message_reaches_the_agent_or_is_told_undelivered() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+
+    // Phases: 429s with Retry-After, then a run of 500s, then a slow Connector (five messages
+    // each: a customer may send 10 in 10 s).
+    let started = std::time::Instant::now();
+    let mut accepted = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("soak message {n:03}")
+    };
+    app.mock
+        .script((0..6).map(|_| crate::mock_bf::Scripted::status(429).retry_after("0")));
+    for _ in 0..5 {
+        let text = next();
+        if say(&app, &ada, &text).await {
+            accepted.push(text);
+        }
+    }
+    app.mock.script(refusals(17));
+    for _ in 0..5 {
+        let text = next();
+        if say(&app, &ada, &text).await {
+            accepted.push(text);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(11).saturating_sub(started.elapsed())).await;
+    app.mock.set_delay(Duration::from_millis(150));
+    for _ in 0..5 {
+        let text = next();
+        if say(&app, &ada, &text).await {
+            accepted.push(text);
+        }
+    }
+    assert_eq!(accepted.len(), 15, "the server accepted every message");
+
+    // Every accepted message reaches the agent once, or the customer is told it did not and
+    // the agent gets a notice naming it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (delivered, undelivered) = loop {
+        let texts = teams::chat_texts(&app, &chat);
+        let events = ada.events(&app).await;
+        let undelivered_seqs: Vec<i64> = events
+            .iter()
+            .filter(|e| e["type"] == "undelivered")
+            .filter_map(|e| e["seq"].as_i64())
+            .collect();
+        let mut lost = Vec::new();
+        for seq in &undelivered_seqs {
+            let text: String = sqlx::query_scalar(
+                "SELECT event FROM interact_events WHERE session_id = $1 AND seq = $2",
+            )
+            .bind(&ada.session)
+            .bind(seq)
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("event");
+            let said: Value = serde_json::from_str(&text).expect("json");
+            lost.push(said["text"].as_str().unwrap_or_default().to_owned());
+        }
+        let reached: Vec<&String> = accepted
+            .iter()
+            .filter(|a| texts.iter().any(|t| t.ends_with(a.as_str())))
+            .collect();
+        let told_agent = lost.iter().all(|l| {
+            texts
+                .iter()
+                .any(|t| t.contains("did not reach this chat") && t.contains(l.as_str()))
+        });
+        if reached.len() + lost.len() == accepted.len() && told_agent {
+            break (reached.len(), lost.len());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reached {} + undelivered {lost:?} of {}; told agent: {told_agent}",
+            reached.len(),
+            accepted.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for a in &accepted {
+        let times = teams::chat_texts(&app, &chat)
+            .iter()
+            .filter(|t| t.ends_with(a.as_str()))
+            .count();
+        assert!(times <= 1, "{a} reached the agent {times} times");
+    }
+    println!("connector faults: {delivered} delivered, {undelivered} told undelivered, 0 silent");
+    assert!(undelivered >= 1, "the run of 500s gave at least one up");
+
+    // Told again after a crash between the give-up and the telling: the start finds it.
+    sqlx::query("UPDATE agent_reads SET read = 0 WHERE read = 2")
+        .execute(&app.state.pool)
+        .await
+        .expect("forget");
+    let before = ada
+        .events(&app)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "undelivered")
+        .count();
+    let mock = std::sync::Arc::clone(&app.mock);
+    mock.set_delay(Duration::ZERO);
+    let config = app.stop().await;
+    let app = crate::helpers::spawn_app_on(mock, config).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ada
+        .events(&app)
+        .await
+        .iter()
+        .filter(|e| e["type"] == "undelivered")
+        .count()
+        < before + undelivered
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not told after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -87,6 +87,11 @@ async function startAgent(base, who = {}) {
     typing() { return post(activity("typing", personal)); },
     // Teams' read receipt: the agent read up to the last message posted to them.
     readAll() { return post(activity("event", personal, { name: "application/vnd.microsoft.readReceipt", value: { lastReadMessageId: "act-" + posts.length } })); },
+    // The id Teams gave the bot's message whose text holds `text` (a quote names it).
+    idOf(text) {
+      const i = posts.findIndex((p) => p.method === "POST" && p.body && typeof p.body.text === "string" && p.body.text.includes(text));
+      return i < 0 ? null : "act-" + (i + 1);
+    },
     waitFor,
     posts,
     close() { server.close(); },

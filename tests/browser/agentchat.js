@@ -68,7 +68,11 @@ run("agentchat", async ({ browser, url, out, shot }) => {
 
     // Formatting from Teams: bold, a list, a safe link, a quote; markup outside the subset
     // never reaches the page. Then the agent edits it, and deletes another message.
-    await agent.sayRich("1700000000001", "Try these: Restart Reset", '<blockquote itemtype="http://schema.skype.com/Reply"><strong itemprop="mri">Ada</strong><p itemprop="preview">Where is my order?</p></blockquote><p>Try <strong>these</strong>:</p><ol><li>Restart</li><li>Reset, see <a href="https://example.com/reset">the guide</a></li></ol><img src="x" onerror="window.pwned=1"><p><code>ORD-42</code></p>');
+    // The quote names the customer's own message (a quote of anything else the bot posted is
+    // never relayed).
+    const quoted = agent.idOf("Where is my order?");
+    expect(quoted !== null, "the customer's message was posted to the agent");
+    await agent.sayRich("1700000000001", "Try these: Restart Reset", '<blockquote itemtype="http://schema.skype.com/Reply" itemid="' + quoted + '"><strong itemprop="mri">Ada</strong><p itemprop="preview">Where is my order?</p></blockquote><p>Try <strong>these</strong>:</p><ol><li>Restart</li><li>Reset, see <a href="https://example.com/reset">the guide</a></li></ol><img src="x" onerror="window.pwned=1"><p><code>ORD-42</code></p>');
     const rich = log.locator(".bubble.rich").first();
     await rich.locator("strong", { hasText: "these" }).waitFor({ timeout: 10000 });
     expect(await rich.locator("ol li").count() === 2, "the list's two items");
