@@ -96,6 +96,9 @@ pub fn check(
     match kind {
         DocKind::Service => {
             let service: Service = serde_json::from_value(doc).map_err(shape)?;
+            if let Some((path, code, message)) = service.interact.problem() {
+                return Err(vec![problem(path, code, message)]);
+            }
             if service.whatsapp.as_ref().is_some_and(|w| !w.valid()) {
                 return Err(vec![problem(
                     "/whatsapp/phoneNumberId",
@@ -156,6 +159,9 @@ pub fn check(
         }
         DocKind::User => {
             let user: User = serde_json::from_value(doc).map_err(shape)?;
+            if let Some((path, code, message)) = user.interact.problem() {
+                return Err(vec![problem(path, code, message)]);
+            }
             if user.capacity == 0 {
                 return Err(vec![problem(
                     "/capacity",

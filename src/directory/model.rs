@@ -64,6 +64,41 @@ pub struct InteractSettings {
     pub widget: Option<super::widget_look::WidgetLook>,
 }
 
+impl InteractSettings {
+    /// Why the contact id or widget key cannot be used, with its JSON path, if so. A contact
+    /// id is public and routes customers (it stands in a URL path and a site's snippet): 1 to
+    /// 64 ASCII letters, digits, `-`, `_` or `.`, so a look-alike (another script's letters,
+    /// invisible characters, spaces) cannot pass for another one. A widget key is 1 to 128
+    /// visible ASCII characters.
+    pub fn problem(&self) -> Option<(&'static str, &'static str, &'static str)> {
+        if let Some(id) = &self.contact_id {
+            let fits = (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && id != "."
+                && id != "..";
+            if !fits {
+                return Some((
+                    "/interact/contactId",
+                    "invalid_contact_id",
+                    "contactId must be 1 to 64 ASCII letters, digits, '-', '_' or '.'",
+                ));
+            }
+        }
+        if let Some(key) = &self.widget_key
+            && !((1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Some((
+                "/interact/widgetKey",
+                "invalid_widget_key",
+                "widgetKey must be 1 to 128 visible ASCII characters",
+            ));
+        }
+        None
+    }
+}
+
 /// The WhatsApp business number a service takes chats for (one number, one service).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -591,12 +591,7 @@ async fn a_tenants_dead_webhook_endpoint_does_not_delay_another_tenants_invitati
         took < Duration::from_secs(5),
         "the invitation took {took:?} (before the fix: 29-40 s)"
     );
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(&app).await;
     assert!(
         metrics.contains(&format!(
             "switchboard_webhook_in_flight{{tenant=\"{OTHER_TENANT_ID}\",endpoint=\"crm\"}} 2"
@@ -620,6 +615,15 @@ async fn a_webhook_url_that_does_not_resolve_is_refused_when_configured() {
             "{body}"
         );
     }
+}
+
+async fn metrics(app: &TestApp) -> String {
+    reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
 }
 
 fn refusals(n: usize) -> Vec<crate::mock_bf::Scripted> {
@@ -678,12 +682,7 @@ async fn a_customer_message_teams_refuses_for_good_is_marked_not_delivered_and_t
         .cloned()
         .expect("line");
     assert_eq!(line["status"], "notDelivered", "{transcript}");
-    let metrics = reqwest::get(format!("{}/metrics", app.address))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(&app).await;
     assert!(
         metrics.contains(&format!(
             "switchboard_customer_messages_undelivered{{tenant=\"{TENANT_ID}\"}} 1"
@@ -893,4 +892,47 @@ async fn under_connector_faults_every_accepted_message_reaches_the_agent_or_is_t
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_contact_id_is_plain_ascii_so_no_look_alike_passes_for_another() {
+    let app = teams::spawn().await;
+    let api = Api::new(&app, TENANT_ID).await;
+    assert_eq!(
+        api.post("/workflows", &workflow()).await.0,
+        StatusCode::CREATED
+    );
+    for (i, contact) in [
+        "",
+        " support-web",
+        "support\u{2011}web",
+        "sup/port",
+        "ѕupport-web",
+        "..",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, _, body) = api
+            .post("/services", &service(&format!("s{i}"), contact))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{contact:?}: {body}"
+        );
+        assert_eq!(body["problems"][0]["code"], "invalid_contact_id", "{body}");
+        assert_eq!(body["problems"][0]["path"], "/interact/contactId");
+    }
+    let mut spaced = service("spaced", "fine-id");
+    spaced["interact"]["widgetKey"] = json!("has space");
+    let (status, _, body) = api.post("/services", &spaced).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["problems"][0]["code"], "invalid_widget_key");
+    assert_eq!(
+        api.post("/services", &service("ok", "Support_web.2"))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
 }

@@ -253,47 +253,14 @@ impl Dispatcher {
                 () = this.outbox.wake.notified() => catch_up = true,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     // Record every attempt finished by now in one transaction.
-                    let mut settled = Vec::new();
-                    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
-                        Ok(done) => settled.push(done),
-                        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
-                    };
-                    push(done);
-                    while let Some(done) = tasks.try_join_next() {
-                        push(done);
-                    }
+                    let settled = finished(done, &mut tasks);
                     this.record(&settled, &shutdown).await;
-                    let now = this.outbox.clock.now_ms();
-                    for (lane, settlement) in settled {
-                        match &settlement {
-                            outbox::Settlement::Failed { id, .. } => {
-                                this.forget_server_errors(*id);
-                                let _ = this.outbox.given_up.send(*id);
-                            }
-                            outbox::Settlement::Delivered { id, .. } => this.forget_server_errors(*id),
-                            outbox::Settlement::Retry { .. } => {}
-                        }
-                        lanes.settled(lane, &settlement, now);
-                    }
+                    this.settled(&mut lanes, settled);
                 }
                 Some(done) = hooks.join_next(), if !hooks.is_empty() => {
-                    let mut settled = Vec::new();
-                    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
-                        Ok(done) => settled.push(done),
-                        Err(e) => tracing::error!(error = %e, "a webhook delivery task failed"),
-                    };
-                    push(done);
-                    while let Some(done) = hooks.try_join_next() {
-                        push(done);
-                    }
+                    let settled = finished(done, &mut hooks);
                     this.record(&settled, &shutdown).await;
-                    let now = this.outbox.clock.now_ms();
-                    for (lane, settlement) in settled {
-                        if let Some((tenant, endpoint)) = endpoint_of(&lane) {
-                            lanes.endpoint_freed((tenant.to_owned(), endpoint.to_owned()));
-                        }
-                        lanes.settled(lane, &settlement, now);
-                    }
+                    this.settled(&mut lanes, settled);
                 }
                 () = tokio::time::sleep(sleep) => {
                     // Nothing was due for a while: look for rows another process committed
@@ -328,6 +295,26 @@ impl Dispatcher {
             outbox.pending = lanes.pending(),
             "outbox dispatcher stopped"
         );
+    }
+
+    /// Moves each lane on after its head's outcome was recorded: a webhook endpoint's waiting
+    /// lanes try again, and a Teams call given up is handed to whoever tells its recipient.
+    fn settled(&self, lanes: &mut Lanes, settled: Vec<(String, outbox::Settlement)>) {
+        let now = self.outbox.clock.now_ms();
+        for (lane, settlement) in settled {
+            match (&settlement, endpoint_of(&lane)) {
+                (_, Some((tenant, endpoint))) => {
+                    lanes.endpoint_freed((tenant.to_owned(), endpoint.to_owned()));
+                }
+                (outbox::Settlement::Failed { id, .. }, None) => {
+                    self.forget_server_errors(*id);
+                    let _ = self.outbox.given_up.send(*id);
+                }
+                (outbox::Settlement::Delivered { id, .. }, None) => self.forget_server_errors(*id),
+                (outbox::Settlement::Retry { .. }, None) => {}
+            }
+            lanes.settled(lane, &settlement, now);
+        }
     }
 
     /// Reads the calls committed since the highest id held (all pending calls at start).
@@ -582,6 +569,23 @@ impl Dispatcher {
             Err(failed) => give_up(&head, attempts, &failed.code),
         }
     }
+}
+
+/// The outcomes of the attempts finished by now: `first`, and those of `set` done too.
+fn finished(
+    first: Result<(String, outbox::Settlement), tokio::task::JoinError>,
+    set: &mut JoinSet<(String, outbox::Settlement)>,
+) -> Vec<(String, outbox::Settlement)> {
+    let mut settled = Vec::new();
+    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
+        Ok(done) => settled.push(done),
+        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
+    };
+    push(first);
+    while let Some(done) = set.try_join_next() {
+        push(done);
+    }
+    settled
 }
 
 /// The `(tenant, endpoint)` of a webhook lane (`webhook|tenant|endpoint|session`); `None` for
