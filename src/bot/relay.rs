@@ -263,6 +263,17 @@ pub async fn message(
     };
     let message = converted(activity);
     let text = message.text.clone();
+    // In a group chatroom only its agent, and a supervisor of its service who barged in, write
+    // to the customer: someone who lost the right stays a member of the Teams chat.
+    if newest.mode != PERSONAL
+        && newest.user_id != actor.user_id
+        && !super::supervise::supervises_now(app, actor, newest).await?
+    {
+        tracing::info!(session.id = %newest.session_id, "a message from a chat member who is neither its agent nor its supervisor was not relayed");
+        return Ok(note(
+            "Nothing was sent: only this chat's agent and the supervisors of its service write to the customer.",
+        ));
+    }
     if newest.mode != PERSONAL {
         if text.eq_ignore_ascii_case("end") {
             return Ok(note(

@@ -252,6 +252,22 @@ async fn monitor(
     Ok(Ok(()))
 }
 
+/// Whether `actor` supervises the chat of `room` now: its service (by id) lists them and they
+/// are a user of the tenant. A supervisor who barged into a group chat stays a member of it in
+/// Teams after losing the right; what they write there is relayed only while this holds.
+pub async fn supervises_now(app: &App, actor: &Actor, room: &Chatroom) -> anyhow::Result<bool> {
+    let Some(service) = &room.brief.service_id else {
+        return Ok(false);
+    };
+    let is_user = docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)
+        .await?
+        .is_some();
+    Ok(is_user
+        && docs::get::<Service>(&app.pool, &actor.tenant, Kind::Service, service)
+            .await?
+            .is_some_and(|s| s.value.supervisors.contains(&actor.user_id)))
+}
+
 /// A supervision button.
 pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::Result<Answer> {
     let room = match authorized(app, actor, data).await? {

@@ -936,3 +936,43 @@ async fn a_contact_id_is_plain_ascii_so_no_look_alike_passes_for_another() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_supervisor_removed_after_barging_into_a_group_chat_no_longer_writes_to_the_customer() {
+    let app = teams::spawn().await;
+    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(&app, TENANT_ID).await;
+    set_supervisors(&api, "support", &[BOB.aad]).await;
+    let t = Teams { app: &app };
+    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
+    t.install(BOB).await;
+    t.press(
+        BOB,
+        BOB.personal,
+        "im.supervise.barge",
+        json!({"sessionId": ada.session}),
+    )
+    .await;
+    t.say(BOB, &chat, "Bob while supervising").await;
+    ada.wait_event(&app, "Bob's line", |e| e["text"] == "Bob while supervising")
+        .await;
+
+    // Removed from the service, Bob is still a member of the Teams chat: nothing he writes
+    // there reaches the customer; the agent still does.
+    set_supervisors(&api, "support", &[]).await;
+    t.say(BOB, &chat, "Bob after removal").await;
+    teams::wait_post(&app, "refused", |(_, c, h, _)| {
+        c == &chat && h.starts_with("Nothing was sent: only this chat's agent")
+    })
+    .await;
+    t.say(ANNE, &chat, "Anne still here").await;
+    ada.wait_event(&app, "Anne's line", |e| e["text"] == "Anne still here")
+        .await;
+    assert!(
+        !ada.events(&app)
+            .await
+            .iter()
+            .any(|e| e["text"] == "Bob after removal"),
+        "a removed supervisor wrote to the customer"
+    );
+}
