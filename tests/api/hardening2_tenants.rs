@@ -175,6 +175,21 @@ async fn an_import_may_swap_contact_ids_between_its_own_services() {
     assert_eq!(body["problems"][0]["code"], "contact_id_claimed");
 }
 
+/// Anne has a chat with Ada (who opened with `first`) in `support`, which Bob, installed too,
+/// supervises.
+async fn bob_supervises<'a>(
+    app: &'a TestApp,
+    first: &str,
+) -> (Api<'a>, Teams<'a>, teams::Customer, String) {
+    teams::seed(app, "direct", 30, &[ANNE, BOB]).await;
+    let api = Api::new(app, TENANT_ID).await;
+    set_supervisors(&api, "support", &[BOB.aad]).await;
+    let t = Teams { app };
+    let (ada, chat) = teams::connected_chat(app, &t, Some(first)).await;
+    t.install(BOB).await;
+    (api, t, ada, chat)
+}
+
 /// Makes `supervisors` the supervisors of `support`.
 async fn set_supervisors(api: &Api<'_>, id: &str, supervisors: &[&str]) {
     let (status, etag, mut service) = api.get(&format!("/services/{id}")).await;
@@ -274,12 +289,7 @@ fn mirrored(app: &TestApp) -> Vec<String> {
 async fn a_supervisor_removed_from_the_service_stops_seeing_and_writing_to_the_chat() {
     let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", "personal");
     let app = teams::spawn_with(config).await;
-    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
-    let api = Api::new(&app, TENANT_ID).await;
-    set_supervisors(&api, "support", &[BOB.aad]).await;
-    let t = Teams { app: &app };
-    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
-    t.install(BOB).await;
+    let (api, t, ada, chat) = bob_supervises(&app, "Hello").await;
     t.press(
         BOB,
         BOB.personal,
@@ -348,12 +358,7 @@ async fn a_supervisor_removed_from_the_service_stops_seeing_and_writing_to_the_c
 #[tokio::test]
 async fn a_quoted_whisper_or_mirror_line_never_reaches_the_customer() {
     let app = teams::spawn().await;
-    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
-    let api = Api::new(&app, TENANT_ID).await;
-    set_supervisors(&api, "support", &[BOB.aad]).await;
-    let t = Teams { app: &app };
-    let (ada, chat) = teams::connected_chat(&app, &t, Some("Where is my order?")).await;
-    t.install(BOB).await;
+    let (_api, t, ada, chat) = bob_supervises(&app, "Where is my order?").await;
     let answer = t
         .press(
             BOB,
@@ -448,12 +453,7 @@ async fn the_agent_answers_a_whisper_with_reply_and_the_customer_never_sees_it()
     for mode in ["group", "personal"] {
         let config = teams::config().env("SWITCHBOARD_BOT__CHATROOM", mode);
         let app = teams::spawn_with(config).await;
-        teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
-        let api = Api::new(&app, TENANT_ID).await;
-        set_supervisors(&api, "support", &[BOB.aad]).await;
-        let t = Teams { app: &app };
-        let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
-        t.install(BOB).await;
+        let (_api, t, ada, chat) = bob_supervises(&app, "Hello").await;
         // Nobody whispered yet: nothing to answer, nothing sent.
         assert_eq!(t.say(ANNE, &chat, "/reply early").await.status(), 200);
         teams::wait_post(&app, "nobody whispered", |(_, c, h, _)| {
@@ -940,12 +940,7 @@ async fn a_contact_id_is_plain_ascii_so_no_look_alike_passes_for_another() {
 #[tokio::test]
 async fn a_supervisor_removed_after_barging_into_a_group_chat_no_longer_writes_to_the_customer() {
     let app = teams::spawn().await;
-    teams::seed(&app, "direct", 30, &[ANNE, BOB]).await;
-    let api = Api::new(&app, TENANT_ID).await;
-    set_supervisors(&api, "support", &[BOB.aad]).await;
-    let t = Teams { app: &app };
-    let (ada, chat) = teams::connected_chat(&app, &t, Some("Hello")).await;
-    t.install(BOB).await;
+    let (api, t, ada, chat) = bob_supervises(&app, "Hello").await;
     t.press(
         BOB,
         BOB.personal,
