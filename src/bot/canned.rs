@@ -168,21 +168,52 @@ fn fill<'a>(room: Option<&'a Chatroom>, service: Option<&'a str>, agent: &'a str
     }
 }
 
+/// The longest preview text, in characters shown.
+const PREVIEW_CHARS: usize = 120;
+
 /// One search result: the card inserted (its text with the values escaped for Teams'
-/// markdown) and its preview.
+/// markdown) and its preview, cut from the same escaped text: Teams renders a thumbnail's text
+/// as markdown and some HTML, so a customer named `<b>Eve</b>` or `[Eve](https://evil.example)`
+/// is shown there as written, never as markup.
 fn result(answer: &CannedAnswer, fill: &Fill<'_>) -> Value {
+    let markdown = answer.render(fill, true);
+    let preview = preview_text(&markdown);
     let card = json!({
         "type": "AdaptiveCard", "version": "1.5",
-        "body": [{"type": "TextBlock", "text": answer.render(fill, true), "wrap": true}],
+        "body": [{"type": "TextBlock", "text": markdown, "wrap": true}],
     });
-    let plain = answer.render(fill, false);
-    let preview: String = plain.chars().take(120).collect();
     json!({
         "contentType": ADAPTIVE_CARD,
         "content": card,
         "preview": {"contentType": "application/vnd.microsoft.card.thumbnail",
                     "content": {"title": answer.title, "text": preview}},
     })
+}
+
+/// The first [`PREVIEW_CHARS`] characters of a card's markdown, an escape kept whole (never
+/// cut after its backslash) and an escaped `<` / `>` written as an HTML entity.
+fn preview_text(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len().min(4 * PREVIEW_CHARS));
+    let mut chars = markdown.chars();
+    let mut shown = 0;
+    while shown < PREVIEW_CHARS {
+        let Some(c) = chars.next() else { break };
+        shown += 1;
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('<') => out.push_str("&lt;"),
+            Some('>') => out.push_str("&gt;"),
+            Some(escaped) => {
+                out.push('\\');
+                out.push(escaped);
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 /// `canned NAME` in a chat: sends the answer to the customer of `room`, and shows the agent
@@ -271,4 +302,29 @@ pub async fn send(
         ))),
         other => other,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preview_shows_the_escaped_text_and_no_markup() {
+        assert_eq!(
+            preview_text(r"Hello \<b\>Eve\</b\> \[x\]\(https://evil.example\)"),
+            r"Hello &lt;b&gt;Eve&lt;/b&gt; \[x\]\(https://evil.example\)"
+        );
+    }
+
+    #[test]
+    fn a_long_preview_is_cut_between_escapes() {
+        let text = format!("{}\\*", "a".repeat(PREVIEW_CHARS - 1));
+        assert_eq!(
+            preview_text(&text),
+            format!("{}\\*", "a".repeat(PREVIEW_CHARS - 1))
+        );
+        let text = format!("{}\\*", "a".repeat(PREVIEW_CHARS));
+        assert_eq!(preview_text(&text), "a".repeat(PREVIEW_CHARS));
+        assert_eq!(preview_text("trailing \\"), "trailing ");
+    }
 }

@@ -8,16 +8,15 @@
 //! make a group chat) text starting with `/` is a command and the rest goes to the chat the
 //! agent chose. Without an open chatroom, a personal-chat message is a command.
 //!
-//! Teams re-sends an activity it got no answer to within 15 s: [`crate::botframework::resends`] makes a re-send do
-//! nothing. An agent's message with a file is answered at once and carried out after the
-//! answer, in order with what follows it in the conversation ([`in_order`]);
-//! `agent_says` carries out an agent's message either way.
+//! Teams re-sends an activity it got no answer to within 15 s:
+//! [`crate::botframework::resends`] makes a re-send do nothing. An agent's message with a file
+//! is answered at once and carried out after the answer, in order with what follows it in the
+//! conversation ([`in_order`]); `agent_says` carries out an agent's message either way.
 
 pub mod actions;
 mod agent_says;
 pub mod agents;
 pub mod canned;
-mod compose;
 pub mod files;
 pub mod in_order;
 mod lanes;
@@ -232,7 +231,7 @@ async fn dispatch(app: &AppState, verified: &VerifiedActivity) -> anyhow::Result
             ))
         }
         "invoke" if activity.name.as_deref() == Some("composeExtension/query") => {
-            let body = compose::safe_previews(canned::query(app, &actor, activity).await?);
+            let body = canned::query(app, &actor, activity).await?;
             Ok((StatusCode::OK, Json(body)).into_response())
         }
         "invoke" => Ok(Problem::new(
