@@ -256,16 +256,16 @@ async fn monitor(
 /// are a user of the tenant. A supervisor who barged into a group chat stays a member of it in
 /// Teams after losing the right; what they write there is relayed only while this holds.
 pub async fn supervises_now(app: &App, actor: &Actor, room: &Chatroom) -> anyhow::Result<bool> {
-    let Some(service) = &room.brief.service_id else {
-        return Ok(false);
-    };
-    let is_user = docs::get::<User>(&app.pool, &actor.tenant, Kind::User, &actor.user_id)
-        .await?
-        .is_some();
-    Ok(is_user
-        && docs::get::<Service>(&app.pool, &actor.tenant, Kind::Service, service)
-            .await?
-            .is_some_and(|s| s.value.supervisors.contains(&actor.user_id)))
+    let found: Option<(i64,)> = sqlx::query_as(&format!(
+        "SELECT 1 FROM (SELECT $1 AS session_id, $2 AS user_id, $3 AS tenant_id) s
+         WHERE {STILL_SUPERVISES}"
+    ))
+    .bind(&room.session_id)
+    .bind(&actor.user_id)
+    .bind(&actor.tenant)
+    .fetch_optional(&mut *app.hot_reads.conn().await)
+    .await?;
+    Ok(found.is_some())
 }
 
 /// A supervision button.
