@@ -55,6 +55,8 @@ pub struct Application {
     dispatcher: Dispatcher,
     /// The WhatsApp simulator of anonymous dev mode (`None` in every other mode).
     whatsapp_simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>,
+    /// This process's hold on an SQLite file, kept until it stops serving.
+    claim: store::Claim,
 }
 
 /// The one outbound HTTP client: timeouts, a user agent, and no redirects (a redirect must
@@ -97,7 +99,7 @@ impl Application {
                 .context("loading the card templates")?,
         );
         tracing::info!(store.url = %settings.store.url, "opening the store");
-        let pool = store::connect(&settings.store.url).await?;
+        let (pool, claim) = store::connect_to_serve(&settings.store.url).await?;
         if settings.is_anonymous() {
             crate::demo::seed_if_empty(&pool, clock.now_ms()).await?;
         }
@@ -303,6 +305,7 @@ impl Application {
             state,
             dispatcher,
             whatsapp_simulator,
+            claim,
         })
     }
 
@@ -320,6 +323,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
+        let _claim = self.claim;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
         let customer_events = tokio::spawn(crate::customer::events::run(

@@ -1,4 +1,4 @@
-//! Persistence: sqlx on SQLite (WAL) by default, schema in `migrations/`, applied at start.
+//! Persistence: sqlx on SQLite (WAL) by default, schema in `migrations/sqlite/`, applied at start.
 //! The SQL is kept portable so PostgreSQL can follow as the scale-out store.
 
 pub mod api_keys;
@@ -66,8 +66,41 @@ impl std::ops::DerefMut for WriteTransaction {
     }
 }
 
-/// Opens (creating if needed) the database at `url` and applies pending migrations.
+/// Opens (creating if needed) the database at `url` for a command that runs beside a server
+/// (the CLI, a test, a benchmark): it applies pending migrations only when no server holds
+/// the file, and otherwise waits until the server has applied them.
 pub async fn connect(url: &str) -> anyhow::Result<Pool> {
+    let (pool, options) = open(url).await?;
+    match Claim::try_take(&options)? {
+        Some(claim) => {
+            migrate(&pool).await?;
+            drop(claim);
+        }
+        None => wait_for_migrations(&pool).await?,
+    }
+    Ok(pool)
+}
+
+/// Opens the database at `url` for `switchboard serve`: one serving process per SQLite file.
+/// The claim is taken before the migrations run, so instances started together never race
+/// them, and a second instance on a file another process serves refuses to start. Keep the
+/// claim as long as the process serves.
+pub async fn connect_to_serve(url: &str) -> anyhow::Result<(Pool, Claim)> {
+    let (pool, options) = open(url).await?;
+    let Some(claim) = Claim::try_take(&options)? else {
+        pool.close().await;
+        anyhow::bail!(
+            "the SQLite database {:?} is in use by another process (another `switchboard serve`?). \
+             An SQLite file serves one instance at a time; several instances need a shared \
+             PostgreSQL store, which this version cannot use yet",
+            options.get_filename()
+        );
+    };
+    migrate(&pool).await?;
+    Ok((pool, claim))
+}
+
+async fn open(url: &str) -> anyhow::Result<(Pool, SqliteConnectOptions)> {
     if !url.starts_with("sqlite:") {
         anyhow::bail!(
             "store.url {url:?} is not supported: only sqlite: URLs are supported in this version"
@@ -89,14 +122,81 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         // A SQLite connection is a local file: pinging it before each use only costs a round
         // trip to its worker thread.
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .with_context(|| format!("opening the database {url:?}"))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
+    Ok((pool, options))
+}
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+    MIGRATIONS
+        .run(pool)
         .await
-        .context("applying database migrations")?;
-    Ok(pool)
+        .context("applying database migrations")
+}
+
+/// Waits (up to 30 s) until every migration this binary knows is applied, by the server that
+/// holds the file.
+async fn wait_for_migrations(pool: &Pool) -> anyhow::Result<()> {
+    let known: Vec<i64> = MIGRATIONS
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await
+                .unwrap_or_default();
+        let missing: Vec<i64> = known
+            .iter()
+            .copied()
+            .filter(|v| !applied.contains(v))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "the database is served by another process that has not applied migrations \
+                 {missing:?} within 30 s (is it an older version of switchboard?)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One process's hold on an SQLite file: an exclusive advisory lock (`flock`) on the database
+/// file itself, released when the claim is dropped or the process ends, however it ends.
+/// SQLite's own locks are POSIX record locks, which are independent of it.
+pub struct Claim {
+    _file: Option<std::fs::File>,
+}
+
+impl Claim {
+    /// The claim, `None` if another process (or another open file in this one) holds it, and
+    /// `Ok(Some)` with nothing held for an in-memory database.
+    fn try_take(options: &SqliteConnectOptions) -> anyhow::Result<Option<Claim>> {
+        let path = options.get_filename();
+        if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+            return Ok(Some(Claim { _file: None }));
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .open(path)
+            .with_context(|| format!("opening {path:?} to claim it"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Claim { _file: Some(file) })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("claiming {path:?}"))
+            }
+        }
+    }
 }
 
 /// Connections set aside for the reads every inbound message makes (its conversation's open

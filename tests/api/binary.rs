@@ -431,3 +431,83 @@ async fn even_at_debug_level_no_customer_token_is_logged() {
         "the route is traced at debug level: {lines:#?}"
     );
 }
+
+/// One SQLite file serves one instance. Three instances started at once on one file: exactly
+/// one serves, the others refuse to start before touching the schema, with a message that
+/// says why and what runs several instances; none fails halfway through the migrations. A
+/// command beside the server (`admin list-keys`) still works on the file it serves.
+#[tokio::test]
+async fn a_second_instance_on_an_sqlite_file_in_use_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut children: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            switchboard(dir.path())
+                .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut refusals = Vec::new();
+    while refusals.len() < 2 && Instant::now() < deadline {
+        let mut i = 0;
+        while i < children.len() {
+            if let Some(status) = children[i].try_wait().expect("wait") {
+                let mut child = children.remove(i);
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stdout.as_mut().expect("stdout"), &mut err)
+                    .expect("stdout");
+                let _ = child.wait();
+                assert!(!status.success(), "a refusal exits non-zero: {err}");
+                refusals.push(err);
+            } else {
+                i += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The one left keeps serving.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut running = Vec::new();
+    for mut child in children {
+        if child.try_wait().expect("wait").is_none() {
+            running.push(child);
+        } else {
+            let _ = child.wait();
+        }
+    }
+    assert_eq!(
+        running.len(),
+        1,
+        "exactly one serves; refusals: {refusals:?}"
+    );
+    assert_eq!(refusals.len(), 2);
+    for refusal in &refusals {
+        assert!(
+            refusal.contains("is in use by another process") && refusal.contains("PostgreSQL"),
+            "{refusal}"
+        );
+        assert!(!refusal.contains("already exists"), "{refusal}");
+    }
+
+    let listed = switchboard(dir.path())
+        .args(["admin", "list-keys"])
+        .output()
+        .expect("run");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+
+    for mut child in running {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Once the server is gone, the file is free for the next one.
+    let Running { mut child, .. } = run_dev(dir.path(), &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+}
