@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::botframework::auth::InboundAuth;
 use crate::botframework::connector::ConnectorClient;
-use crate::botframework::delivery::Outbox;
 use crate::cards::CardCatalog;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::customer::events::EventHub;
 use crate::engine::registry::Engines;
+use crate::outbox::Outbox;
 use crate::store::conversations::ConversationReferences;
 use crate::store::effects::EffectQueue;
 use crate::store::{self, Pool};

@@ -22,7 +22,8 @@
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | core | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
 //! | store | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
-//! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client, outbox delivery |
+//! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client |
+//! | adapters | [`outbox`] | the calls queued for Teams, tenant webhooks and WhatsApp: queued in their callers' transactions, delivered per lane in order, settled, recovered after a restart |
 //! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |
 //! | adapters | [`entra`] | Entra ID sign-in (OAuth2 + PKCE, id token check, admin consent link) |
 //! | adapters | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
@@ -44,7 +45,7 @@
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.
 //! Outbound: a caller queues a [`botframework::connector::ConnectorCall`] in the outbox inside
-//! its transaction → [`botframework::delivery::Dispatcher`] delivers it through
+//! its transaction → [`outbox::Dispatcher`] delivers it through
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
 //! Engine effects: the actor records them in its command's transaction, then hands them to
 //! their consumer's in-memory inbox ([`store::effects::EffectQueue`]): customer events
@@ -73,6 +74,7 @@ pub mod hidden_format;
 pub(crate) mod http;
 pub mod interact;
 pub mod manifest;
+pub mod outbox;
 pub(crate) mod preferences;
 pub(crate) mod registration;
 pub mod reporting;

@@ -18,7 +18,7 @@ pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
     let welcome = card_activity(app.cards.render_data(&RegistrationWelcome {
         preferences_url: app.preferences_url(),
     })?);
-    let mut tx = app.pool.begin().await?;
+    let mut tx = crate::store::begin_write(&app.pool).await?;
     if !registrations::put_registration(&mut tx, reg, app.clock.now_ms()).await? {
         // The other install event of the pair (or the Preferences page) got here first.
         return Ok(false);
@@ -36,7 +36,6 @@ pub async fn enroll(app: &App, reg: &Registration) -> anyhow::Result<bool> {
             .await?;
     }
     tx.commit().await?;
-    app.outbox.wake();
     sync(
         &app.pool,
         &app.engines,

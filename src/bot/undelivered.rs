@@ -9,7 +9,7 @@
 //!   behalf), so the task goes to the next agent rather than ringing out unseen.
 //!
 //! The outbox hands over each given-up call once its outcome is stored
-//! ([`crate::botframework::delivery::Outbox::take_given_up`]); at start the calls given up
+//! ([`crate::outbox::Outbox::take_given_up`]); at start the calls given up
 //! while nobody listened (a crash between the two) are found in the store.
 
 use sqlx::Row;

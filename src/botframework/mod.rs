@@ -8,7 +8,6 @@
 pub mod activity;
 pub mod auth;
 pub mod connector;
-pub mod delivery;
 pub mod in_order;
 pub mod ratelimit;
 pub mod resends;

@@ -27,8 +27,13 @@ pub struct OfflineMessage {
     pub handled_at: Option<String>,
 }
 
-/// Stores the message and queues its webhook; `true` when the outbox has deliveries to make.
-pub async fn leave(pool: &Pool, m: &OfflineMessage, now: i64) -> anyhow::Result<bool> {
+/// Stores the message and queues its webhook (the commit wakes the outbox's `dispatcher`).
+pub async fn leave(
+    pool: &Pool,
+    dispatcher: &std::sync::Arc<tokio::sync::Notify>,
+    m: &OfflineMessage,
+    now: i64,
+) -> anyhow::Result<()> {
     let mut tx = crate::store::begin_write(pool).await?;
     sqlx::query(
         "INSERT INTO offline_messages (id, tenant_id, contact_id, service_id, display_name, email, message, created_at)
@@ -56,9 +61,9 @@ pub async fn leave(pool: &Pool, m: &OfflineMessage, now: i64) -> anyhow::Result<
             message: m.message.clone(),
         },
     };
-    let queued = crate::webhooks::record_events(&mut tx, &m.tenant, &[event], now).await?;
+    crate::webhooks::record_events(&mut tx, dispatcher, &m.tenant, &[event], now).await?;
     tx.commit().await?;
-    Ok(queued > 0)
+    Ok(())
 }
 
 /// The tenant's messages, newest first: `limit` of them created before `before` (ms), only

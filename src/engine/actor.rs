@@ -362,11 +362,9 @@ impl Actor {
         }
         // Webhook deliveries commit with their transitions, as outbox rows.
         let batch_effects = logged.iter().flat_map(|(_, _, index)| &results[*index]);
-        let webhooks = crate::webhooks::record(&mut tx, &self.tenant, batch_effects, now).await?;
+        let outbox = self.effects.outbox();
+        crate::webhooks::record(&mut tx, outbox, &self.tenant, batch_effects, now).await?;
         tx.commit().await?;
-        if webhooks > 0 {
-            self.effects.outbox_committed();
-        }
         Ok(handed)
     }
 

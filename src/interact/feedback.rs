@@ -132,9 +132,7 @@ pub(super) async fn leave_message(
         created_at: String::new(),
         handled_at: None,
     };
-    if feedback::leave(&app.pool, &left, app.clock.now_ms()).await? {
-        app.outbox.wake();
-    }
+    feedback::leave(&app.pool, &app.outbox.waker(), &left, app.clock.now_ms()).await?;
     tracing::info!(tenant.id = %left.tenant, offline_message.id = %left.id, "customer left a message");
     Ok((
         StatusCode::CREATED,

@@ -335,7 +335,7 @@ pub struct EffectQueue {
     /// are only recorded, for the next start's recovery.
     detached: bool,
     /// Wakes the outbox dispatcher when a transition also queued outbox rows (webhooks).
-    outbox: Option<Arc<tokio::sync::Notify>>,
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl EffectQueue {
@@ -345,22 +345,21 @@ impl EffectQueue {
             teams: Inbox::default(),
             http: Inbox::default(),
             detached: false,
-            outbox: None,
+            outbox: Arc::default(),
         }
     }
 
     /// The same queue, waking the outbox dispatcher through `wake` after a commit that queued
     /// outbox rows.
     pub fn waking_outbox(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
-        self.outbox = Some(wake);
+        self.outbox = wake;
         self
     }
 
-    /// Tells the outbox dispatcher that a committed transition queued calls for it.
-    pub fn outbox_committed(&self) {
-        if let Some(wake) = &self.outbox {
-            wake.notify_one();
-        }
+    /// What wakes the outbox dispatcher, for transitions that queue calls for it (a
+    /// transaction's [`crate::store::WriteTransaction::wake_on_commit`]).
+    pub fn outbox(&self) -> &Arc<tokio::sync::Notify> {
+        &self.outbox
     }
 
     /// A queue that keeps nothing in memory: effects are only recorded.

@@ -30,6 +30,8 @@ static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub struct WriteTransaction {
     tx: Transaction<'static>,
     _turn: tokio::sync::MutexGuard<'static, ()>,
+    /// Woken once the transaction has committed: the worker of what it queued (the outbox).
+    wakes: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// Waits for the turn to write, then begins a transaction that holds SQLite's write lock from
@@ -40,12 +42,28 @@ pub struct WriteTransaction {
 pub async fn begin_write(pool: &Pool) -> sqlx::Result<WriteTransaction> {
     let turn = WRITES.lock().await;
     let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    Ok(WriteTransaction { tx, _turn: turn })
+    Ok(WriteTransaction {
+        tx,
+        _turn: turn,
+        wakes: None,
+    })
 }
 
 impl WriteTransaction {
+    /// Commits, then wakes the worker of what the transaction queued.
     pub async fn commit(self) -> sqlx::Result<()> {
-        self.tx.commit().await
+        self.tx.commit().await?;
+        if let Some(wakes) = self.wakes {
+            wakes.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Has `worker` woken once this transaction commits (not if it rolls back): whoever
+    /// queues work in a transaction registers its worker here, so that no caller has to
+    /// remember to wake it.
+    pub fn wake_on_commit(&mut self, worker: &std::sync::Arc<tokio::sync::Notify>) {
+        self.wakes = Some(std::sync::Arc::clone(worker));
     }
 
     pub async fn rollback(self) -> sqlx::Result<()> {

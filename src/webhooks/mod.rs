@@ -11,7 +11,7 @@
 //!
 //! Owns: endpoint settings ([`endpoints`], table `tenant_webhooks`, secrets write-only), the
 //! payload and signature format (README "Webhooks"). Does not own: the outbox's scheduling
-//! (`botframework::delivery`), or how parameters reach a session (`engine::messages::Command`).
+//! (`outbox`), or how parameters reach a session (`engine::messages::Command`).
 
 pub mod endpoints;
 pub mod events;

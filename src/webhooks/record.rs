@@ -7,12 +7,16 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
+use std::sync::Arc;
+
+use sqlx::Row;
+use tokio::sync::Notify;
 
 use super::endpoints;
 use super::events::events_of;
 use crate::clock::rfc3339;
 use crate::engine::messages::Effect;
+use crate::store::WriteTransaction;
 use crate::store::outbox::{self, NewCall};
 
 /// The outbox operation of webhook deliveries.
@@ -43,18 +47,27 @@ pub fn lane(tenant: &str, endpoint: &str, session: &str) -> String {
 /// rows were queued (wake the outbox after commit when some were). Costs nothing but a scan of
 /// the effects when none is an event.
 pub async fn record<'a>(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTransaction,
+    dispatcher: &Arc<Notify>,
     tenant: &str,
     effects: impl IntoIterator<Item = &'a Effect>,
     now: i64,
 ) -> anyhow::Result<usize> {
-    record_events(tx, tenant, &events_of(tenant, effects, now), now).await
+    record_events(
+        tx,
+        dispatcher,
+        tenant,
+        &events_of(tenant, effects, now),
+        now,
+    )
+    .await
 }
 
 /// Queues these events for every endpoint of the tenant in the caller's transaction; returns
-/// how many rows were queued (wake the outbox after commit when some were).
+/// how many rows were queued. The commit wakes the outbox's `dispatcher`.
 pub async fn record_events(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTransaction,
+    dispatcher: &Arc<Notify>,
     tenant: &str,
     events: &[super::events::WebhookEvent],
     now: i64,
@@ -91,7 +104,10 @@ pub async fn record_events(
             call,
         })
         .collect();
-    outbox::enqueue_many(&mut *tx, &calls, now).await?;
+    if !calls.is_empty() {
+        outbox::enqueue_many(&mut *tx, &calls, now).await?;
+        tx.wake_on_commit(dispatcher);
+    }
     Ok(calls.len())
 }
 

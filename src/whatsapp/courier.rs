@@ -199,9 +199,6 @@ async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> a
     }
     wa_store::sent_up_to(&mut tx, session, last, ended).await?;
     tx.commit().await?;
-    if !sends.is_empty() {
-        app.outbox.wake();
-    }
     if ended.is_some() {
         app.events.unwatch(session);
     }

@@ -80,7 +80,6 @@ struct Pass {
     statuses: Vec<(String, Outbound)>,
     received: u64,
     media: bool,
-    outbox: bool,
     /// Open sessions' ids by (number, customer key), read once for the pass and kept current.
     open: HashMap<(String, String), String>,
     /// Items handled, marked so at the end of the pass in one statement.
@@ -258,9 +257,6 @@ impl Pass {
         if self.media {
             app.whatsapp_media.notify_one();
         }
-        if self.outbox {
-            app.outbox.wake();
-        }
         for session in &self.ended {
             app.events.unwatch(session);
         }
@@ -340,7 +336,7 @@ async fn pass(app: &AppState) -> anyhow::Result<bool> {
 
 async fn message(
     app: &AppState,
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::store::WriteTransaction,
     pass: &mut Pass,
     item: &PendingItem,
     said: Option<message::CustomerMessage>,
@@ -407,7 +403,6 @@ async fn message(
             ),
         };
         app.outbox.enqueue_whatsapp(tx, &send).await?;
-        pass.outbox = true;
         pass.handled.push(item.dedupe_key.clone());
         return Ok(());
     }

@@ -8,9 +8,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::botframework::delivery::WhatsAppOutcome;
 use crate::customer::store::{self as customer_store, CustomerEvent};
 use crate::engine::messages::Command;
+use crate::outbox::WhatsAppOutcome;
 use crate::store::whatsapp::{self as wa_store, Outbound};
 use crate::whatsapp_cloud::client::codes;
 

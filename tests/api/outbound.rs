@@ -452,6 +452,8 @@ async fn concurrent_calls_share_one_token_request() {
     assert_eq!(app.mock.token_requests().len(), 1);
 }
 
+/// A call queued in a transaction is sent once it commits, and never if it rolls back; the
+/// commit itself wakes the dispatcher (well before its idle re-read of the table, 5 s).
 #[tokio::test]
 async fn a_call_queued_in_a_rolled_back_transaction_is_never_sent() {
     let app = spawn_app().await;
@@ -460,16 +462,19 @@ async fn a_call_queued_in_a_rolled_back_transaction_is_never_sent() {
         conversation_id: "a:1personal".into(),
         activity: Activity::message(text),
     };
-    let mut tx = app.state.pool.begin().await.expect("begin");
+    let mut tx = switchboard::store::begin_write(&app.state.pool)
+        .await
+        .expect("begin");
     app.state
         .outbox
         .enqueue(&mut tx, &url, &call("rolled back"))
         .await
         .expect("enqueue");
     tx.rollback().await.expect("rollback");
-    app.state.outbox.wake();
 
-    let mut tx = app.state.pool.begin().await.expect("begin");
+    let mut tx = switchboard::store::begin_write(&app.state.pool)
+        .await
+        .expect("begin");
     let committed = app
         .state
         .outbox
@@ -477,9 +482,12 @@ async fn a_call_queued_in_a_rolled_back_transaction_is_never_sent() {
         .await
         .expect("enqueue");
     tx.commit().await.expect("commit");
-    app.state.outbox.wake();
 
-    assert_eq!(app.settled(committed, SETTLE).await.state, "delivered");
+    let delivered = app
+        .settled(committed, Duration::from_millis(1500))
+        .await
+        .state;
+    assert_eq!(delivered, "delivered", "the commit woke the dispatcher");
     // Had the rolled-back call been stored, it would have gone first in this conversation.
     assert_eq!(app.mock.delivered_texts(), vec!["committed"]);
     assert_eq!(app.mock.calls().len(), 1);

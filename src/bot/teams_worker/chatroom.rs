@@ -97,7 +97,6 @@ pub(super) async fn open_chatroom(
     }
     done(&mut tx, id).await?;
     tx.commit().await?;
-    app.outbox.wake();
     tracing::info!(tenant.id = %tenant, session.id = %session, chatroom.mode = mode, "chatroom opened");
     Ok(())
 }

@@ -78,7 +78,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             .await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
         }
         Effect::UpdateInvitation {
             offer,
@@ -106,7 +105,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
                 .await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
         }
         Effect::OpenChatroom {
             session,
@@ -140,7 +138,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             }
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
             if let Err(e) = crate::bot::supervise::mirror(
                 app,
                 &session,
@@ -182,7 +179,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             }
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
         }
         Effect::CloseChatroom {
             session, ended_by, ..
@@ -211,7 +207,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             store::close_chatroom(&mut tx, &session, now).await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
             crate::bot::supervise::chat_ended(app, &session, &room.brief.customer.display_name)
                 .await?;
         }
@@ -234,7 +229,6 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             store::close_chatroom(&mut tx, &session, now).await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
-            app.outbox.wake();
             tracing::info!(session.id = %session, "chat transferred: the first chatroom closed");
         }
         Effect::AgentState {

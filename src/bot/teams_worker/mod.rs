@@ -267,7 +267,6 @@ async fn post_one(
         .await?;
     done(&mut tx, id).await?;
     tx.commit().await?;
-    app.outbox.wake();
     Ok(())
 }
 

@@ -1,5 +1,9 @@
-//! Delivers the outbox of Connector calls: after a restart or a Connector outage nothing is
-//! lost, and calls to one conversation arrive in the order they were queued.
+//! The outbox: calls to Teams (Bot Connector), to tenants' webhook endpoints and to the WhatsApp
+//! Cloud API, queued in the transaction of whatever caused them and delivered after its commit.
+//! After a restart or an outage nothing is lost, and calls of one lane (a conversation, a
+//! session's webhook events to one endpoint, a WhatsApp session) arrive in the order they were
+//! queued. Queuing a call inside a [`WriteTransaction`] has its commit wake the dispatcher, so no
+//! caller wakes it by hand. Each row's [`Operation`] says who delivers it.
 //!
 //! Each lane (service URL + conversation) has at most one call in flight; the next call of a
 //! lane starts only when the previous one is delivered or given up and that outcome is stored.
@@ -24,11 +28,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::connector::{ConnectorCall, ConnectorClient, ConnectorError};
-use super::service_url::ServiceUrl;
+use crate::botframework::connector::{ConnectorCall, ConnectorClient, ConnectorError};
+use crate::botframework::service_url::ServiceUrl;
 use crate::clock::Clock;
 use crate::config::OutboxSettings;
-use crate::store::{Pool, outbox};
+use crate::store::{Pool, WriteTransaction, outbox};
 
 mod dispatcher;
 pub use dispatcher::Dispatcher;
@@ -193,13 +197,14 @@ impl Outbox {
     }
 
     /// Queues a Cloud API send inside the caller's transaction (its lane: the customer's
-    /// session). Call [`Outbox::wake`] after commit.
+    /// session); the commit wakes the dispatcher.
     pub async fn enqueue_whatsapp(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut WriteTransaction,
         send: &crate::whatsapp_cloud::client::Send,
     ) -> anyhow::Result<OutboxId> {
         let payload = serde_json::to_string(send)?;
+        tx.wake_on_commit(&self.wake);
         let id = outbox::enqueue(
             tx,
             &outbox::NewCall {
@@ -214,15 +219,16 @@ impl Outbox {
         Ok(id)
     }
 
-    /// Queues a call inside the caller's transaction. Call [`Outbox::wake`] after commit.
+    /// Queues a call inside the caller's transaction; the commit wakes the dispatcher.
     pub async fn enqueue(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut WriteTransaction,
         service_url: &ServiceUrl,
         call: &ConnectorCall,
     ) -> anyhow::Result<OutboxId> {
         let payload = serde_json::to_string(call)?;
         let lane = lane(service_url, call);
+        tx.wake_on_commit(&self.wake);
         let id = outbox::enqueue(
             tx,
             &outbox::NewCall {
@@ -239,10 +245,11 @@ impl Outbox {
 
     /// Queues, inside the caller's transaction, an update of the activity that the queued call
     /// `sent` creates: its id is only known once that call is delivered, which the lane order
-    /// guarantees happens first. If `sent` was given up, so is the update.
+    /// guarantees happens first. If `sent` was given up, so is the update. The commit wakes the
+    /// dispatcher.
     pub async fn enqueue_update_of(
         &self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut WriteTransaction,
         service_url: &ServiceUrl,
         sent: OutboxId,
         conversation_id: &str,
@@ -255,6 +262,7 @@ impl Outbox {
         };
         let payload = serde_json::to_string(&UpdateOf { sent, call: &call })?;
         let lane = lane(service_url, &call);
+        tx.wake_on_commit(&self.wake);
         let id = outbox::enqueue(
             tx,
             &outbox::NewCall {
@@ -310,6 +318,34 @@ impl Outbox {
 
 /// Operation name of an update whose activity id comes from an earlier call.
 const UPDATE_OF: &str = "update_of";
+
+/// What a queued call is, by who delivers it: read once from the row's stored operation
+/// name, then matched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// A Bot Connector call, its operation named by [`ConnectorCall::name`].
+    Connector,
+    /// A Connector update of the activity an earlier call created (its id known only once
+    /// that call is delivered).
+    UpdateOf,
+    /// A tenant webhook delivery ([`crate::webhooks`]).
+    Webhook,
+    /// A WhatsApp Cloud API send ([`crate::whatsapp_cloud`]).
+    WhatsApp,
+}
+
+impl Operation {
+    /// The operation of a row by its stored name: every name that is not one of the others
+    /// is a Connector call's.
+    pub fn of(stored: &str) -> Self {
+        match stored {
+            UPDATE_OF => Operation::UpdateOf,
+            crate::webhooks::OPERATION => Operation::Webhook,
+            crate::whatsapp_cloud::client::OPERATION => Operation::WhatsApp,
+            _ => Operation::Connector,
+        }
+    }
+}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct UpdateOf<C> {

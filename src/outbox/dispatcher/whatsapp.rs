@@ -59,7 +59,7 @@ impl Dispatcher {
         let _ = self
             .outbox
             .whatsapp_outcomes
-            .send(crate::botframework::delivery::WhatsAppOutcome { send, result });
+            .send(crate::outbox::WhatsAppOutcome { send, result });
         settlement
     }
 }

@@ -369,8 +369,12 @@ impl Dispatcher {
     }
 
     /// The call of an outbox row, with an `update_of` resolved to the activity id it needs.
-    async fn decode(&self, head: &outbox::PendingCall) -> Result<ConnectorCall, &'static str> {
-        if head.operation != UPDATE_OF {
+    async fn decode(
+        &self,
+        head: &outbox::PendingCall,
+        operation: Operation,
+    ) -> Result<ConnectorCall, &'static str> {
+        if operation != Operation::UpdateOf {
             return serde_json::from_str(&head.call).map_err(|_| "undecodable_call");
         }
         let update: UpdateOf<ConnectorCall> =
@@ -400,13 +404,13 @@ impl Dispatcher {
 
     /// Attempts one call; the outcome is recorded by the caller, with others.
     async fn deliver(&self, head: outbox::PendingCall) -> outbox::Settlement {
-        if head.operation == crate::webhooks::OPERATION {
-            return self.deliver_webhook(head).await;
+        let operation = Operation::of(&head.operation);
+        match operation {
+            Operation::Webhook => return self.deliver_webhook(head).await,
+            Operation::WhatsApp => return self.deliver_whatsapp(head).await,
+            Operation::Connector | Operation::UpdateOf => {}
         }
-        if head.operation == crate::whatsapp_cloud::client::OPERATION {
-            return self.deliver_whatsapp(head).await;
-        }
-        let call = match self.decode(&head).await {
+        let call = match self.decode(&head, operation).await {
             Ok(call) => call,
             Err(reason) => return give_up(&head, head.attempts, reason),
         };
