@@ -6,6 +6,7 @@ pub mod consents;
 pub mod conversations;
 pub mod effects;
 pub mod outbox;
+pub mod postgres;
 pub mod registrations;
 pub mod whatsapp;
 

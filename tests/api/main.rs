@@ -33,6 +33,7 @@ mod personal_chat;
 mod preferences;
 mod reports;
 mod routing;
+mod store_postgres;
 mod teams;
 mod webhooks;
 mod whatsapp;

@@ -1,6 +1,7 @@
 //! `spawn_app()` and the `TestApp` driver: the real `Application::build` on port 0 with a fresh
 //! SQLite database, pointed at the mock Bot Framework.
 
+pub mod postgres;
 pub mod teams;
 
 use std::collections::HashMap;

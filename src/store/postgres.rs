@@ -1,0 +1,33 @@
+//! The PostgreSQL side of the store, for running several instances on one database (DESIGN
+//! §8b). In place so far: the connection (TLS through rustls, `sslmode` as in libpq) and the
+//! schema, `migrations/postgres/`, kept equal to SQLite's (a test compares the two). The
+//! queries of the other store modules run on SQLite only until they are converted, so
+//! `store.url = postgres://…` is still refused by [`super::connect`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Opens a pool on the PostgreSQL database at `url` and applies pending migrations. sqlx holds
+/// a session advisory lock on the database while it migrates, so instances started together
+/// apply each migration once, one after another.
+pub async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| "store.url is not a valid PostgreSQL URL".to_owned())?
+        .application_name("switchboard");
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("connecting to PostgreSQL")?;
+    MIGRATIONS
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
+    Ok(pool)
+}
