@@ -2,6 +2,7 @@
 //! The SQL is kept portable so PostgreSQL can follow as the scale-out store.
 
 pub mod api_keys;
+mod backend;
 pub mod consents;
 pub mod conversations;
 pub mod effects;
@@ -16,6 +17,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use backend::{AsConn, AsPool, On, PoolConn, acquire};
+
 pub type Pool = sqlx::SqlitePool;
 pub type Transaction<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
@@ -29,20 +32,29 @@ static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A write transaction that holds the process's turn to write until it commits or is dropped.
 /// Hold it for SQL only: never await anything else (an engine, a network call) inside it.
 pub struct WriteTransaction {
-    tx: Transaction<'static>,
+    tx: Tx,
     _turn: tokio::sync::MutexGuard<'static, ()>,
     /// Woken once the transaction has committed: the worker of what it queued (the outbox).
     wakes: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
-/// Waits for the turn to write, then begins a transaction that holds SQLite's write lock from
-/// its start (`BEGIN IMMEDIATE`; SQLite's busy handler waits out a single-statement write
-/// made outside the turn). A deferred transaction that read first would fail with
+enum Tx {
+    Sqlite(Transaction<'static>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Waits for the turn to write, then begins a transaction. On SQLite it holds the write lock
+/// from its start (`BEGIN IMMEDIATE`; SQLite's busy handler waits out a single-statement write
+/// made outside the turn): a deferred transaction that read first would fail with
 /// `SQLITE_BUSY_SNAPSHOT` ("database is locked", no waiting) whenever such a write committed
-/// between its first read and its first write.
-pub async fn begin_write(pool: &Pool) -> sqlx::Result<WriteTransaction> {
+/// between its first read and its first write. On PostgreSQL the turn alone keeps one
+/// process's writes one after another, as on SQLite (ids commit in the order they are taken).
+pub async fn begin_write(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<WriteTransaction> {
     let turn = WRITES.lock().await;
-    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let tx = match pool.on() {
+        On::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        On::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+    };
     Ok(WriteTransaction {
         tx,
         _turn: turn,
@@ -53,7 +65,10 @@ pub async fn begin_write(pool: &Pool) -> sqlx::Result<WriteTransaction> {
 impl WriteTransaction {
     /// Commits, then wakes the worker of what the transaction queued.
     pub async fn commit(self) -> sqlx::Result<()> {
-        self.tx.commit().await?;
+        match self.tx {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
         if let Some(wakes) = self.wakes {
             wakes.notify_one();
         }
@@ -68,20 +83,41 @@ impl WriteTransaction {
     }
 
     pub async fn rollback(self) -> sqlx::Result<()> {
-        self.tx.rollback().await
+        match self.tx {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
     }
 }
 
+impl AsConn for WriteTransaction {
+    fn conn(&mut self) -> On<&mut sqlx::SqliteConnection, &mut sqlx::PgConnection> {
+        match &mut self.tx {
+            Tx::Sqlite(tx) => On::Sqlite(tx),
+            Tx::Postgres(tx) => On::Postgres(tx),
+        }
+    }
+}
+
+/// While the store is converted to [`crate::db!`], code not yet converted uses the transaction
+/// as an SQLite connection. PostgreSQL is refused by [`connect`] until none is left, so no
+/// PostgreSQL transaction reaches it.
 impl std::ops::Deref for WriteTransaction {
     type Target = sqlx::SqliteConnection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        match &self.tx {
+            Tx::Sqlite(tx) => tx,
+            Tx::Postgres(_) => unreachable!("SQLite-only store code on a PostgreSQL transaction"),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTransaction {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        match &mut self.tx {
+            Tx::Sqlite(tx) => tx,
+            Tx::Postgres(_) => unreachable!("SQLite-only store code on a PostgreSQL transaction"),
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 //! caused them, and delivered by a worker after commit. Rows are opaque here (an operation name
 //! and a JSON payload); the adapter that delivers them owns their meaning.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
-use super::Pool;
+use super::{AsConn, AsPool};
 
 /// A call not yet delivered or given up.
 #[derive(Debug, Clone)]
@@ -40,23 +40,24 @@ pub struct NewCall<'a> {
 
 /// Adds a call inside the caller's transaction; returns its id.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     call: &NewCall<'_>,
     now_ms: i64,
 ) -> sqlx::Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(call.lane)
-    .bind(call.service_url)
-    .bind(call.operation)
-    .bind(call.call)
-    .bind(now_ms)
-    .bind(now_ms)
-    .fetch_one(conn)
-    .await?;
-    row.try_get("id")
+    crate::db!(conn.conn(), |c| {
+        sqlx::query_scalar(
+            "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(call.lane)
+        .bind(call.service_url)
+        .bind(call.operation)
+        .bind(call.call)
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_one(c)
+        .await
+    })
 }
 
 /// Rows per multi-row statement (at most 8 parameters each, well below SQLite's limit).
@@ -65,31 +66,33 @@ const ROWS_PER_STATEMENT: usize = 128;
 /// Adds many calls inside the caller's transaction, a statement per `ROWS_PER_STATEMENT`
 /// calls; returns their ids in the order of `calls`.
 pub async fn enqueue_many(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     calls: &[NewCall<'_>],
     now_ms: i64,
 ) -> sqlx::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(calls.len());
     for chunk in calls.chunks(ROWS_PER_STATEMENT) {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at) ",
-        );
-        insert.push_values(chunk, |mut row, call| {
-            row.push_bind(call.lane)
-                .push_bind(call.service_url)
-                .push_bind(call.operation)
-                .push_bind(call.call)
-                .push_bind(now_ms)
-                .push_bind(now_ms);
+        let mut chunk_ids: Vec<i64> = crate::db!(conn.conn(), |c| {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO outbox (lane, service_url, operation, call, next_attempt_at, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, call| {
+                row.push_bind(call.lane)
+                    .push_bind(call.service_url)
+                    .push_bind(call.operation)
+                    .push_bind(call.call)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms);
+            });
+            insert.push(" RETURNING id");
+            insert
+                .build()
+                .fetch_all(c)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<sqlx::Result<_>>()?
         });
-        insert.push(" RETURNING id");
-        let mut chunk_ids: Vec<i64> = insert
-            .build()
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<sqlx::Result<_>>()?;
         // Ids grow in the order the rows are inserted; RETURNING's own order is unspecified.
         chunk_ids.sort_unstable();
         ids.extend(chunk_ids);
@@ -101,19 +104,24 @@ pub async fn enqueue_many(
 /// this once at start (from 0) and then after each commit it is told of, from the highest id it
 /// holds. SQLite serialises writers, so ids become visible in commit order and nothing is
 /// skipped; a store whose ids may commit out of order must read by a commit-ordered key.
-pub async fn pending_after(pool: &Pool, after: i64, limit: i64) -> sqlx::Result<Vec<PendingCall>> {
-    let rows = sqlx::query(
-        "SELECT id, lane, service_url, operation, call, attempts, next_attempt_at, created_at
-         FROM outbox
-         WHERE id > $1 AND state = 'pending'
-         ORDER BY id
-         LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
+pub async fn pending_after(
+    pool: &(impl AsPool + ?Sized),
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<PendingCall>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT id, lane, service_url, operation, call, attempts, next_attempt_at, created_at
+             FROM outbox
+             WHERE id > $1 AND state = 'pending'
+             ORDER BY id
+             LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+        .into_iter()
         .map(|r| {
             Ok(PendingCall {
                 id: r.try_get("id")?,
@@ -127,6 +135,7 @@ pub async fn pending_after(pool: &Pool, after: i64, limit: i64) -> sqlx::Result<
             })
         })
         .collect()
+    })
 }
 
 /// What became of one delivery attempt.
@@ -158,104 +167,109 @@ pub enum Settlement {
 /// `ROWS_PER_STATEMENT` outcomes. A delivered call keeps its metadata until
 /// retention removes it, and its payload only when asked to (the store would otherwise grow by
 /// every card sent); a given-up call keeps its payload for inspection.
-pub async fn settle(pool: &Pool, settlements: &[Settlement]) -> sqlx::Result<()> {
+pub async fn settle(pool: &(impl AsPool + ?Sized), settlements: &[Settlement]) -> sqlx::Result<()> {
     let mut tx = super::begin_write(pool).await?;
     for chunk in settlements.chunks(ROWS_PER_STATEMENT) {
-        let mut update = sqlx::QueryBuilder::new(
-            "UPDATE outbox SET state = v.column2, attempts = v.column3,
+        crate::db!(tx.conn(), |c| {
+            let mut update = sqlx::QueryBuilder::new(
+                "UPDATE outbox SET state = v.column2, attempts = v.column3,
                 next_attempt_at = COALESCE(v.column4, outbox.next_attempt_at),
                 result_id = v.column5, delivered_at = v.column6, last_error = v.column7,
                 call = CASE WHEN v.column8 THEN outbox.call ELSE '' END
              FROM (",
-        );
-        update.push_values(chunk, |mut row, settlement| {
-            // (id, state, attempts, next attempt, result id, delivered at, error, keep payload)
-            let (id, state, attempts, next_attempt_at, result_id, delivered_at, error, keep) =
-                match settlement {
-                    Settlement::Delivered {
-                        id,
-                        attempts,
-                        result_id,
-                        at,
-                        keep_payload,
-                    } => (
-                        id,
-                        "delivered",
-                        attempts,
-                        None,
-                        result_id.clone(),
-                        Some(*at),
-                        None,
-                        *keep_payload,
-                    ),
-                    Settlement::Retry {
-                        id,
-                        attempts,
-                        next_attempt_at,
-                        error,
-                    } => (
-                        id,
-                        "pending",
-                        attempts,
-                        Some(*next_attempt_at),
-                        None,
-                        None,
-                        Some(error.clone()),
-                        true,
-                    ),
-                    Settlement::Failed {
-                        id,
-                        attempts,
-                        error,
-                    } => (
-                        id,
-                        "failed",
-                        attempts,
-                        None,
-                        None,
-                        None,
-                        Some(error.clone()),
-                        true,
-                    ),
-                };
-            row.push_bind(*id)
-                .push_bind(state)
-                .push_bind(*attempts)
-                .push_bind(next_attempt_at)
-                .push_bind(result_id)
-                .push_bind(delivered_at)
-                .push_bind(error)
-                .push_bind(keep);
+            );
+            update.push_values(chunk, |mut row, settlement| {
+                // (id, state, attempts, next attempt, result id, delivered at, error, keep payload)
+                let (id, state, attempts, next_attempt_at, result_id, delivered_at, error, keep) =
+                    match settlement {
+                        Settlement::Delivered {
+                            id,
+                            attempts,
+                            result_id,
+                            at,
+                            keep_payload,
+                        } => (
+                            id,
+                            "delivered",
+                            attempts,
+                            None,
+                            result_id.clone(),
+                            Some(*at),
+                            None,
+                            *keep_payload,
+                        ),
+                        Settlement::Retry {
+                            id,
+                            attempts,
+                            next_attempt_at,
+                            error,
+                        } => (
+                            id,
+                            "pending",
+                            attempts,
+                            Some(*next_attempt_at),
+                            None,
+                            None,
+                            Some(error.clone()),
+                            true,
+                        ),
+                        Settlement::Failed {
+                            id,
+                            attempts,
+                            error,
+                        } => (
+                            id,
+                            "failed",
+                            attempts,
+                            None,
+                            None,
+                            None,
+                            Some(error.clone()),
+                            true,
+                        ),
+                    };
+                row.push_bind(*id)
+                    .push_bind(state)
+                    .push_bind(*attempts)
+                    .push_bind(next_attempt_at)
+                    .push_bind(result_id)
+                    .push_bind(delivered_at)
+                    .push_bind(error)
+                    .push_bind(keep);
+            });
+            update.push(") AS v WHERE outbox.id = v.column1");
+            update.build().execute(c).await?;
         });
-        update.push(") AS v WHERE outbox.id = v.column1");
-        update.build().execute(&mut *tx).await?;
     }
     tx.commit().await
 }
 
-pub async fn get(pool: &Pool, id: i64) -> sqlx::Result<Option<Entry>> {
-    let row =
+pub async fn get(pool: &(impl AsPool + ?Sized), id: i64) -> sqlx::Result<Option<Entry>> {
+    crate::db!(pool.on(), |c| {
         sqlx::query("SELECT id, state, attempts, result_id, last_error FROM outbox WHERE id = $1")
             .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    row.map(|r| {
-        Ok(Entry {
-            id: r.try_get("id")?,
-            state: r.try_get("state")?,
-            attempts: r.try_get("attempts")?,
-            result_id: r.try_get("result_id")?,
-            last_error: r.try_get("last_error")?,
-        })
+            .fetch_optional(c)
+            .await?
+            .map(|r| {
+                Ok(Entry {
+                    id: r.try_get("id")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get("attempts")?,
+                    result_id: r.try_get("result_id")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .transpose()
     })
-    .transpose()
 }
 
 /// Deletes delivered and given-up calls created before `before_ms`; returns how many.
-pub async fn purge_settled(pool: &Pool, before_ms: i64) -> sqlx::Result<u64> {
-    let result = sqlx::query("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1")
-        .bind(before_ms)
-        .execute(pool)
-        .await?;
-    Ok(result.rows_affected())
+pub async fn purge_settled(pool: &(impl AsPool + ?Sized), before_ms: i64) -> sqlx::Result<u64> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM outbox WHERE state <> 'pending' AND created_at < $1")
+            .bind(before_ms)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }

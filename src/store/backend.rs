@@ -1,0 +1,126 @@
+//! One SQL text for both backends. A store function takes its database as
+//! `&(impl AsPool + ?Sized)` or `&mut (impl AsConn + ?Sized)` and runs each statement through
+//! [`crate::db!`], which writes the statement's code once and compiles it for SQLite and for
+//! PostgreSQL: no runtime conversion of rows or arguments (not `sqlx::Any`), and the binds and
+//! decodes are checked against both backends at compile time. Where the dialects differ, the
+//! function picks its text with [`On::pick`] or writes two arms.
+//!
+//! Converted functions accept today's SQLite pool and connections as they are, so callers do not
+//! change while the store is converted module by module.
+
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+/// Something of one backend or the other: a pool, a connection.
+pub enum On<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+impl<S, P> On<S, P> {
+    /// The text of this backend's dialect.
+    pub fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            On::Sqlite(_) => sqlite,
+            On::Postgres(_) => postgres,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, On::Postgres(_))
+    }
+}
+
+/// A pool of either backend.
+pub trait AsPool: Sync {
+    fn on(&self) -> On<&SqlitePool, &PgPool>;
+}
+
+impl AsPool for SqlitePool {
+    fn on(&self) -> On<&SqlitePool, &PgPool> {
+        On::Sqlite(self)
+    }
+}
+
+impl AsPool for PgPool {
+    fn on(&self) -> On<&SqlitePool, &PgPool> {
+        On::Postgres(self)
+    }
+}
+
+/// A connection (or a transaction) of either backend.
+pub trait AsConn: Send {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection>;
+}
+
+impl AsConn for SqliteConnection {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Sqlite(self)
+    }
+}
+
+impl AsConn for PgConnection {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Postgres(self)
+    }
+}
+
+impl AsConn for sqlx::Transaction<'_, sqlx::Sqlite> {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Sqlite(self)
+    }
+}
+
+impl AsConn for sqlx::Transaction<'_, sqlx::Postgres> {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Postgres(self)
+    }
+}
+
+impl AsConn for sqlx::pool::PoolConnection<sqlx::Sqlite> {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Sqlite(self)
+    }
+}
+
+impl AsConn for sqlx::pool::PoolConnection<sqlx::Postgres> {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        On::Postgres(self)
+    }
+}
+
+/// Runs one block of store code on whichever backend `$on` is (an [`On`]: `pool.on()`,
+/// `tx.conn()`), the block written once and compiled for each: `db!(pool.on(), |c| query.fetch_one(c).await)`.
+/// Inside, `c` is `&SqlitePool`/`&PgPool` or `&mut SqliteConnection`/`&mut PgConnection`; rows
+/// must be decoded inside the block.
+#[macro_export]
+macro_rules! db {
+    ($on:expr, |$c:ident| $body:expr) => {
+        match $on {
+            $crate::store::On::Sqlite($c) => $body,
+            $crate::store::On::Postgres($c) => $body,
+        }
+    };
+}
+
+/// A connection taken from a pool of either backend, until it is dropped.
+pub enum PoolConn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl AsConn for PoolConn {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        match self {
+            PoolConn::Sqlite(c) => On::Sqlite(c),
+            PoolConn::Postgres(c) => On::Postgres(c),
+        }
+    }
+}
+
+/// A connection of `pool`'s backend, for several statements in a row outside a transaction.
+pub async fn acquire(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<PoolConn> {
+    Ok(match pool.on() {
+        On::Sqlite(p) => PoolConn::Sqlite(p.acquire().await?),
+        On::Postgres(p) => PoolConn::Postgres(p.acquire().await?),
+    })
+}
