@@ -349,7 +349,7 @@ pub async fn import(
         tenant: tenant.clone(),
         ..Imported::default()
     };
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let conflict = |e: StoreError| match e {
         StoreError::Conflict { kind, id, .. } => ImportError::Conflict(format!(
             "{kind} {id} was changed while the file was applied; nothing was written, apply it again"

@@ -112,7 +112,9 @@ pub(super) async fn put_settings(
     };
     let expected = (version > 0).then_some(version);
     let now = app.clock.now_ms();
-    let mut tx = app.pool.begin().await.map_err(internal)?;
+    let mut tx = crate::store::begin_write(&app.pool)
+        .await
+        .map_err(internal)?;
     docs::put_in(
         &mut tx,
         &admin.tenant,

@@ -15,6 +15,7 @@ use crate::engine::messages::{Command, SessionState};
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Problem, Refused, internal, problem_with};
 use crate::http::query::Params;
+use crate::store::AsPool;
 use crate::webhooks;
 
 /// The most parameters one call may set, and their sizes.
@@ -136,15 +137,17 @@ pub(crate) async fn put_parameters(
         .await
         .map_err(|e| internal(format!("{e:#}")))?;
     if view.is_none_or(|v| v.state == SessionState::Ended) {
-        let ended = sqlx::query(
-            "SELECT 1 FROM report_sessions WHERE tenant_id = $1 AND session_id = $2 LIMIT 1",
-        )
-        .bind(&admin.tenant)
-        .bind(&session)
-        .fetch_optional(&app.pool)
-        .await
-        .map_err(internal)?
-        .is_some();
+        let ended = crate::db!(app.pool.on(), |c| {
+            sqlx::query(
+                "SELECT 1 FROM report_sessions WHERE tenant_id = $1 AND session_id = $2 LIMIT 1",
+            )
+            .bind(&admin.tenant)
+            .bind(&session)
+            .fetch_optional(c)
+            .await
+            .map(|found| found.is_some())
+        })
+        .map_err(internal)?;
         let (status, code, detail) = if ended {
             (
                 StatusCode::CONFLICT,

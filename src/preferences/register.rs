@@ -17,6 +17,7 @@ use crate::botframework::activity::{ChannelAccount, ConversationParameters};
 use crate::botframework::service_url::ServiceUrl;
 use crate::graph::GraphError;
 use crate::http::html::escape_html;
+use crate::store::AsPool;
 use crate::store::registrations::{self, ChosenPresence, Registration};
 
 use super::sessions::WebSession;
@@ -134,12 +135,14 @@ async fn try_register(app: &App, who: &WebSession) -> anyhow::Result<RegisterOut
 /// The Connector URL for a tenant: the one its users' install events came from, else the
 /// configured default (reference §5).
 async fn tenant_service_url(app: &App, tenant: &str) -> anyhow::Result<ServiceUrl> {
-    let known: Option<String> = sqlx::query_scalar(
-        "SELECT service_url FROM registrations WHERE tenant_id = $1 ORDER BY updated_at DESC LIMIT 1",
-    )
-    .bind(tenant)
-    .fetch_optional(&app.pool)
-    .await?;
+    let known: Option<String> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_scalar(
+            "SELECT service_url FROM registrations WHERE tenant_id = $1 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(c)
+        .await
+    })?;
     let raw = known.unwrap_or_else(|| app.settings.bot.service_url.as_str().to_owned());
     Ok(ServiceUrl::parse(&raw)?)
 }

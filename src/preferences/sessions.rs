@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use crate::security::{hash_secret as hash, new_secret};
-use crate::store::Pool;
+use crate::store::AsPool;
 
 /// A sign-in or consent is good for this long after it started.
 pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
@@ -18,51 +18,64 @@ pub struct Pending {
     pub session_hash: Option<String>,
 }
 
-pub async fn put_login(pool: &Pool, state: &str, pending: &Pending, now: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM web_logins WHERE created_at < $1")
-        .bind(now - LOGIN_TTL_MS)
-        .execute(pool)
-        .await?;
-    sqlx::query(
-        "INSERT INTO web_logins (state_hash, kind, pkce_verifier, nonce, session_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(hash(state))
-    .bind(&pending.kind)
-    .bind(&pending.pkce_verifier)
-    .bind(&pending.nonce)
-    .bind(&pending.session_hash)
-    .bind(now)
-    .execute(pool)
-    .await?;
+pub async fn put_login(
+    pool: &(impl AsPool + ?Sized),
+    state: &str,
+    pending: &Pending,
+    now: i64,
+) -> sqlx::Result<()> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM web_logins WHERE created_at < $1")
+            .bind(now - LOGIN_TTL_MS)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO web_logins (state_hash, kind, pkce_verifier, nonce, session_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(hash(state))
+        .bind(&pending.kind)
+        .bind(&pending.pkce_verifier)
+        .bind(&pending.nonce)
+        .bind(&pending.session_hash)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
     Ok(())
 }
 
 /// Takes (once) a pending sign-in or consent of `kind` that has not expired.
 pub async fn take_login(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     state: &str,
     kind: &str,
     now: i64,
 ) -> sqlx::Result<Option<Pending>> {
-    let row = sqlx::query(
-        "DELETE FROM web_logins WHERE state_hash = $1 AND kind = $2 AND created_at >= $3
-         RETURNING kind, pkce_verifier, nonce, session_hash",
-    )
-    .bind(hash(state))
-    .bind(kind)
-    .bind(now - LOGIN_TTL_MS)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(Pending {
-            kind: r.try_get("kind")?,
-            pkce_verifier: r.try_get("pkce_verifier")?,
-            nonce: r.try_get("nonce")?,
-            session_hash: r.try_get("session_hash")?,
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "DELETE FROM web_logins WHERE state_hash = $1 AND kind = $2 AND created_at >= $3
+             RETURNING kind, pkce_verifier, nonce, session_hash",
+        )
+        .bind(hash(state))
+        .bind(kind)
+        .bind(now - LOGIN_TTL_MS)
+        .fetch_optional(c)
+        .await?
+        .map(|r| {
+            Ok(Pending {
+                kind: r.try_get("kind")?,
+                pkce_verifier: r.try_get("pkce_verifier")?,
+                nonce: r.try_get("nonce")?,
+                session_hash: r.try_get("session_hash")?,
+            })
         })
+        .transpose()
     })
-    .transpose()
 }
 
 /// A signed-in browser.
@@ -78,60 +91,75 @@ pub struct WebSession {
 
 /// Creates a session; returns its id (the cookie value).
 pub async fn create_session(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     who: &crate::entra::SignedIn,
     now: i64,
     ttl_ms: i64,
 ) -> sqlx::Result<String> {
-    sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
-        .bind(now)
-        .execute(pool)
-        .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     let id = new_secret();
-    sqlx::query(
-        "INSERT INTO web_sessions (id_hash, tenant_id, user_id, display_name, is_admin,
-            csrf_token, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(hash(&id))
-    .bind(&who.tenant_id)
-    .bind(&who.user_id)
-    .bind(&who.display_name)
-    .bind(who.is_admin)
-    .bind(new_secret())
-    .bind(now)
-    .bind(now + ttl_ms)
-    .execute(pool)
-    .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO web_sessions (id_hash, tenant_id, user_id, display_name, is_admin,
+                csrf_token, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(hash(&id))
+        .bind(&who.tenant_id)
+        .bind(&who.user_id)
+        .bind(&who.display_name)
+        .bind(who.is_admin)
+        .bind(new_secret())
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
     Ok(id)
 }
 
-pub async fn session(pool: &Pool, id: &str, now: i64) -> sqlx::Result<Option<WebSession>> {
-    let row = sqlx::query(
-        "SELECT id_hash, tenant_id, user_id, display_name, is_admin, csrf_token
-         FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
-    )
-    .bind(hash(id))
-    .bind(now)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(WebSession {
-            id_hash: r.try_get("id_hash")?,
-            tenant_id: r.try_get("tenant_id")?,
-            user_id: r.try_get("user_id")?,
-            display_name: r.try_get("display_name")?,
-            is_admin: r.try_get("is_admin")?,
-            csrf_token: r.try_get("csrf_token")?,
+pub async fn session(
+    pool: &(impl AsPool + ?Sized),
+    id: &str,
+    now: i64,
+) -> sqlx::Result<Option<WebSession>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT id_hash, tenant_id, user_id, display_name, is_admin, csrf_token
+             FROM web_sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(hash(id))
+        .bind(now)
+        .fetch_optional(c)
+        .await?
+        .map(|r| {
+            Ok(WebSession {
+                id_hash: r.try_get("id_hash")?,
+                tenant_id: r.try_get("tenant_id")?,
+                user_id: r.try_get("user_id")?,
+                display_name: r.try_get("display_name")?,
+                is_admin: r.try_get("is_admin")?,
+                csrf_token: r.try_get("csrf_token")?,
+            })
         })
+        .transpose()
     })
-    .transpose()
 }
 
-pub async fn end_session(pool: &Pool, id_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(pool)
-        .await?;
+pub async fn end_session(pool: &(impl AsPool + ?Sized), id_hash: &str) -> sqlx::Result<()> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM web_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::QueryBuilder;
 
 use super::query::{self, CHANNELS, Cursor, Format};
 use crate::app::AppState;
@@ -20,6 +20,7 @@ use crate::clock::rfc3339;
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Refused, internal};
 use crate::http::query::{Params, bad};
+use crate::store::AsPool;
 
 const SESSION_OUTCOMES: &[&str] = &["handled", "abandoned", "cancelled", "failed"];
 pub(super) const OFFER_OUTCOMES: &[&str] = &["accepted", "declined", "rona", "cancelled"];
@@ -89,7 +90,14 @@ impl Filters {
     }
 
     /// Appends ` AND …` conditions; `user_column` is the agent's column of the table.
-    pub(super) fn push(&self, q: &mut QueryBuilder<'_, Sqlite>, user_column: &str) {
+    pub(super) fn push<'a, DB: sqlx::Database>(
+        &self,
+        q: &mut QueryBuilder<'a, DB>,
+        user_column: &str,
+    ) where
+        i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+        String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    {
         if let Some(from) = self.from {
             q.push(" AND ended_at >= ").push_bind(from);
         }
@@ -129,7 +137,7 @@ pub async fn sessions(
     let limit = limit(&params)?;
     let cursor = Cursor::of(&params)?;
 
-    let rows = fetch(
+    let rows: Vec<SessionFacts> = fetch(
         &app,
         &admin.tenant,
         "SELECT session_id, service, channel, outcome, agent, created_at, queued_at, offered_at,
@@ -144,42 +152,41 @@ pub async fn sessions(
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
-        let decode = || -> Result<(SessionRecord, Cursor), sqlx::Error> {
-            let created_at: i64 = r.try_get("created_at")?;
-            let queued_at: Option<i64> = r.try_get("queued_at")?;
-            let offered_at: Option<i64> = r.try_get("offered_at")?;
-            let accepted_at: Option<i64> = r.try_get("accepted_at")?;
-            let ended_at: i64 = r.try_get("ended_at")?;
-            let session_id: String = r.try_get("session_id")?;
-            let transferred: String = r.try_get("transferred_from")?;
-            let transferred_by: String = r.try_get("transferred_by")?;
-            Ok((
-                SessionRecord {
-                    session_id: session_id.clone(),
-                    service: r.try_get("service")?,
-                    channel: r.try_get("channel")?,
-                    outcome: r.try_get("outcome")?,
-                    agent: r.try_get("agent")?,
-                    created_at: rfc3339(created_at),
-                    queued_at: queued_at.map(rfc3339),
-                    offered_at: offered_at.map(rfc3339),
-                    accepted_at: accepted_at.map(rfc3339),
-                    ended_at: rfc3339(ended_at),
-                    queue_seconds: queued_at
-                        .and_then(|q| seconds(Some(q), Some(accepted_at.unwrap_or(ended_at)))),
-                    connected_seconds: seconds(accepted_at, Some(ended_at)),
-                    transferred_from: serde_json::from_str(&transferred).unwrap_or_default(),
-                    transferred_by: serde_json::from_str(&transferred_by).unwrap_or_default(),
-                },
-                Cursor {
-                    ended_at,
-                    key: session_id,
-                },
-            ))
-        };
-        let (item, key) = decode().map_err(internal)?;
-        items.push(item);
-        keys.push(key);
+        let SessionFacts {
+            session_id,
+            service,
+            channel,
+            outcome,
+            agent,
+            created_at,
+            queued_at,
+            offered_at,
+            accepted_at,
+            ended_at,
+            transferred_from,
+            transferred_by,
+        } = r;
+        items.push(SessionRecord {
+            session_id: session_id.clone(),
+            service,
+            channel,
+            outcome,
+            agent,
+            created_at: rfc3339(created_at),
+            queued_at: queued_at.map(rfc3339),
+            offered_at: offered_at.map(rfc3339),
+            accepted_at: accepted_at.map(rfc3339),
+            ended_at: rfc3339(ended_at),
+            queue_seconds: queued_at
+                .and_then(|q| seconds(Some(q), Some(accepted_at.unwrap_or(ended_at)))),
+            connected_seconds: seconds(accepted_at, Some(ended_at)),
+            transferred_from: serde_json::from_str(&transferred_from).unwrap_or_default(),
+            transferred_by: serde_json::from_str(&transferred_by).unwrap_or_default(),
+        });
+        keys.push(Cursor {
+            ended_at,
+            key: session_id,
+        });
     }
     page("sessions", &admin, &params, format, limit, items, keys)
 }
@@ -205,7 +212,7 @@ pub async fn offers(
         None => None,
     };
 
-    let rows = fetch(
+    let rows: Vec<OfferFacts> = fetch(
         &app,
         &admin.tenant,
         "SELECT offer_id, session_id, service, channel, user_id, outcome, ended_at
@@ -219,28 +226,19 @@ pub async fn offers(
     let mut items = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
     for r in rows {
-        let decode = || -> Result<(OfferRow, Cursor), sqlx::Error> {
-            let offer_id: i64 = r.try_get("offer_id")?;
-            let ended_at: i64 = r.try_get("ended_at")?;
-            Ok((
-                OfferRow {
-                    offer_id,
-                    session_id: r.try_get("session_id")?,
-                    service: r.try_get("service")?,
-                    channel: r.try_get("channel")?,
-                    user: r.try_get("user_id")?,
-                    outcome: r.try_get("outcome")?,
-                    ended_at: rfc3339(ended_at),
-                },
-                Cursor {
-                    ended_at,
-                    key: offer_id.to_string(),
-                },
-            ))
-        };
-        let (item, key) = decode().map_err(internal)?;
-        items.push(item);
-        keys.push(key);
+        items.push(OfferRow {
+            offer_id: r.offer_id,
+            session_id: r.session_id,
+            service: r.service,
+            channel: r.channel,
+            user: r.user_id,
+            outcome: r.outcome,
+            ended_at: rfc3339(r.ended_at),
+        });
+        keys.push(Cursor {
+            ended_at: r.ended_at,
+            key: r.offer_id.to_string(),
+        });
     }
     page("offers", &admin, &params, format, limit, items, keys)
 }
@@ -251,9 +249,38 @@ enum Key {
     Int(i64),
 }
 
+/// A row of `report_sessions` as the session history selects it.
+#[derive(sqlx::FromRow)]
+struct SessionFacts {
+    session_id: String,
+    service: String,
+    channel: String,
+    outcome: String,
+    agent: Option<String>,
+    created_at: i64,
+    queued_at: Option<i64>,
+    offered_at: Option<i64>,
+    accepted_at: Option<i64>,
+    ended_at: i64,
+    transferred_from: String,
+    transferred_by: String,
+}
+
+/// A row of `report_offers` as the offer history selects it.
+#[derive(sqlx::FromRow)]
+struct OfferFacts {
+    offer_id: i64,
+    session_id: String,
+    service: String,
+    channel: String,
+    user_id: String,
+    outcome: String,
+    ended_at: i64,
+}
+
 /// One page (plus one row, to know whether there is a next) of a report table, in end-time
-/// order; `columns` are the table's agent column and its key column.
-async fn fetch(
+/// order, each row read as a `T`; `columns` are the table's agent column and its key column.
+async fn fetch<T>(
     app: &crate::app::App,
     tenant: &str,
     select: &str,
@@ -261,23 +288,32 @@ async fn fetch(
     filters: &Filters,
     after: Option<(i64, Key)>,
     limit: usize,
-) -> Result<Vec<sqlx::sqlite::SqliteRow>, Refused> {
-    let mut q = QueryBuilder::<Sqlite>::new(select);
-    q.push_bind(tenant.to_owned());
-    filters.push(&mut q, user_column);
-    if let Some((at, key)) = after {
-        q.push(format!(" AND (ended_at, {key_column}) > ("))
-            .push_bind(at)
-            .push(", ");
-        match key {
-            Key::Text(k) => q.push_bind(k),
-            Key::Int(k) => q.push_bind(k),
-        };
-        q.push(")");
-    }
-    q.push(format!(" ORDER BY ended_at, {key_column} LIMIT "))
-        .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-    Ok(q.build().fetch_all(&app.pool).await.map_err(internal)?)
+) -> Result<Vec<T>, Refused>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    Ok(crate::db!(app.pool.on(), |c| {
+        let mut q = QueryBuilder::new(select);
+        q.push_bind(tenant.to_owned());
+        filters.push(&mut q, user_column);
+        if let Some((at, key)) = after {
+            q.push(format!(" AND (ended_at, {key_column}) > ("))
+                .push_bind(at)
+                .push(", ");
+            match key {
+                Key::Text(k) => q.push_bind(k),
+                Key::Int(k) => q.push_bind(k),
+            };
+            q.push(")");
+        }
+        q.push(format!(" ORDER BY ended_at, {key_column} LIMIT "))
+            .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
+        q.build_query_as().fetch_all(c).await
+    })
+    .map_err(internal)?)
 }
 
 fn limit(params: &Params) -> Result<usize, Refused> {

@@ -7,7 +7,6 @@ use axum::extract::{RawQuery, State};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::history::{Filters, OFFER_OUTCOMES};
 use crate::app::AppState;
@@ -15,6 +14,7 @@ use crate::clock::rfc3339;
 use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, internal};
 use crate::http::query::Params;
+use crate::store::AsPool;
 
 /// The KPIs of one service on one channel.
 #[derive(Debug, Serialize)]
@@ -49,6 +49,24 @@ pub struct Kpis {
     pub surveys: i64,
     /// Mean rating of those surveys (1–5).
     pub mean_rating: Option<f64>,
+}
+
+/// One row of the KPI query: a service on a channel.
+#[derive(sqlx::FromRow)]
+struct KpiFacts {
+    service: String,
+    channel: String,
+    tasks: i64,
+    queued: i64,
+    handled: i64,
+    abandoned: i64,
+    cancelled: i64,
+    failed: i64,
+    within_sla: i64,
+    queue_ms: Option<f64>,
+    connected_ms: Option<f64>,
+    surveys: i64,
+    mean_rating: Option<f64>,
 }
 
 fn no_offers() -> std::collections::BTreeMap<String, i64> {
@@ -94,77 +112,73 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
         .unwrap_or(app.settings.reporting.acceptance_sla.as_secs());
     let sla_ms = i64::try_from(sla_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
 
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "SELECT service, channel, COUNT(*) AS tasks,
-            SUM(queued_at IS NOT NULL) AS queued,
-            SUM(outcome = 'handled') AS handled,
-            SUM(outcome = 'abandoned') AS abandoned,
-            SUM(outcome = 'cancelled') AS cancelled,
-            SUM(outcome = 'failed') AS failed,
-            SUM(queued_at IS NOT NULL AND accepted_at IS NOT NULL AND accepted_at - queued_at <= ",
-    );
-    q.push_bind(sla_ms);
-    q.push(
-        ") AS within_sla,
-            AVG(CASE WHEN queued_at IS NOT NULL THEN COALESCE(accepted_at, ended_at) - queued_at END) AS queue_ms,
-            AVG(CASE WHEN accepted_at IS NOT NULL THEN ended_at - accepted_at END) AS connected_ms,
-            COUNT((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id)) AS surveys,
-            AVG((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id)) AS mean_rating
-         FROM report_sessions WHERE tenant_id = ",
-    );
-    q.push_bind(admin.tenant.clone());
-    filters.push(&mut q, "agent");
-    q.push(" GROUP BY service, channel ORDER BY service, channel");
-    let rows = q.build().fetch_all(&app.pool).await.map_err(internal)?;
+    // One text for both backends: PostgreSQL has no SUM of a boolean, and its AVG of integers
+    // is NUMERIC (cast to DOUBLE PRECISION, which SQLite's REAL AVG already is).
+    let rows: Vec<KpiFacts> = crate::db!(app.pool.on(), |c| {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT service, channel, COUNT(*) AS tasks,
+                SUM(CASE WHEN queued_at IS NOT NULL THEN 1 ELSE 0 END) AS queued,
+                SUM(CASE WHEN outcome = 'handled' THEN 1 ELSE 0 END) AS handled,
+                SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
+                SUM(CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+                SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
+                SUM(CASE WHEN queued_at IS NOT NULL AND accepted_at IS NOT NULL
+                    AND accepted_at - queued_at <= ",
+        );
+        q.push_bind(sla_ms);
+        q.push(
+            " THEN 1 ELSE 0 END) AS within_sla,
+                CAST(AVG(CASE WHEN queued_at IS NOT NULL THEN COALESCE(accepted_at, ended_at) - queued_at END)
+                    AS DOUBLE PRECISION) AS queue_ms,
+                CAST(AVG(CASE WHEN accepted_at IS NOT NULL THEN ended_at - accepted_at END)
+                    AS DOUBLE PRECISION) AS connected_ms,
+                COUNT((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id)) AS surveys,
+                CAST(AVG((SELECT v.rating FROM session_surveys v WHERE v.session_id = report_sessions.session_id))
+                    AS DOUBLE PRECISION) AS mean_rating
+             FROM report_sessions WHERE tenant_id = ",
+        );
+        q.push_bind(admin.tenant.clone());
+        filters.push(&mut q, "agent");
+        q.push(" GROUP BY service, channel ORDER BY service, channel");
+        q.build_query_as().fetch_all(c).await
+    })
+    .map_err(internal)?;
 
-    let mut o = QueryBuilder::<Sqlite>::new(
-        "SELECT service, channel, outcome, COUNT(*) AS n FROM report_offers WHERE tenant_id = ",
-    );
-    o.push_bind(admin.tenant.clone());
-    filters.push(&mut o, "user_id");
-    o.push(" GROUP BY service, channel, outcome");
-    let offer_rows = o.build().fetch_all(&app.pool).await.map_err(internal)?;
+    let offer_rows: Vec<(String, String, String, i64)> = crate::db!(app.pool.on(), |c| {
+        let mut o = sqlx::QueryBuilder::new(
+            "SELECT service, channel, outcome, COUNT(*) AS n FROM report_offers WHERE tenant_id = ",
+        );
+        o.push_bind(admin.tenant.clone());
+        filters.push(&mut o, "user_id");
+        o.push(" GROUP BY service, channel, outcome");
+        o.build_query_as().fetch_all(c).await
+    })
+    .map_err(internal)?;
 
     let ratio = |n: i64, d: i64| (d > 0).then(|| n as f64 / d as f64);
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        let decode = || -> Result<Kpis, sqlx::Error> {
-            let tasks: i64 = r.try_get("tasks")?;
-            let queued: i64 = r.try_get("queued")?;
-            let handled: i64 = r.try_get("handled")?;
-            let abandoned: i64 = r.try_get("abandoned")?;
-            let within_sla: i64 = r.try_get("within_sla")?;
-            Ok(Kpis {
-                service: r.try_get("service")?,
-                channel: r.try_get("channel")?,
-                tasks,
-                queued,
-                handled,
-                abandoned,
-                cancelled: r.try_get("cancelled")?,
-                failed: r.try_get("failed")?,
-                reachability: ratio(handled, queued),
-                accepted_within_sla: within_sla,
-                acceptance_sla: ratio(within_sla, queued),
-                mean_queue_seconds: r
-                    .try_get::<Option<f64>, _>("queue_ms")?
-                    .map(|ms| ms / 1000.0),
-                mean_connected_seconds: r
-                    .try_get::<Option<f64>, _>("connected_ms")?
-                    .map(|ms| ms / 1000.0),
-                abandoned_rate: ratio(abandoned, tasks),
-                offers: no_offers(),
-                surveys: r.try_get("surveys")?,
-                mean_rating: r.try_get("mean_rating")?,
-            })
-        };
-        items.push(decode().map_err(internal)?);
-    }
-    for r in offer_rows {
-        let service: String = r.try_get("service").map_err(internal)?;
-        let channel: String = r.try_get("channel").map_err(internal)?;
-        let outcome: String = r.try_get("outcome").map_err(internal)?;
-        let n: i64 = r.try_get("n").map_err(internal)?;
+    let mut items: Vec<Kpis> = rows
+        .into_iter()
+        .map(|r| Kpis {
+            reachability: ratio(r.handled, r.queued),
+            acceptance_sla: ratio(r.within_sla, r.queued),
+            mean_queue_seconds: r.queue_ms.map(|ms| ms / 1000.0),
+            mean_connected_seconds: r.connected_ms.map(|ms| ms / 1000.0),
+            abandoned_rate: ratio(r.abandoned, r.tasks),
+            offers: no_offers(),
+            service: r.service,
+            channel: r.channel,
+            tasks: r.tasks,
+            queued: r.queued,
+            handled: r.handled,
+            abandoned: r.abandoned,
+            cancelled: r.cancelled,
+            failed: r.failed,
+            accepted_within_sla: r.within_sla,
+            surveys: r.surveys,
+            mean_rating: r.mean_rating,
+        })
+        .collect();
+    for (service, channel, outcome, n) in offer_rows {
         let at = match items
             .iter()
             .position(|k| k.service == service && k.channel == channel)

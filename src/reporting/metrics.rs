@@ -15,11 +15,11 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sqlx::Row;
 
 use crate::app::{App, AppState};
 use crate::engine::messages::SessionState;
 use crate::http::problem::Problem;
+use crate::store::AsPool;
 use crate::telemetry::Histogram;
 
 /// One metric family: its samples as `(labels, value)`.
@@ -216,20 +216,22 @@ async fn render(app: &App) -> anyhow::Result<String> {
         "counter",
         "Sessions ended, by channel and outcome.",
     );
-    for r in sqlx::query(
-        "SELECT tenant_id, channel, outcome, COUNT(*) AS n FROM report_sessions
-         GROUP BY tenant_id, channel, outcome ORDER BY tenant_id, channel, outcome",
-    )
-    .fetch_all(&app.pool)
-    .await?
-    {
+    let rows: Vec<(String, String, String, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT tenant_id, channel, outcome, COUNT(*) AS n FROM report_sessions
+             GROUP BY tenant_id, channel, outcome ORDER BY tenant_id, channel, outcome",
+        )
+        .fetch_all(c)
+        .await
+    })?;
+    for (tenant, channel, outcome, n) in rows {
         ended.add(
             vec![
-                ("tenant", r.try_get("tenant_id")?),
-                ("channel", r.try_get("channel")?),
-                ("outcome", r.try_get("outcome")?),
+                ("tenant", tenant),
+                ("channel", channel),
+                ("outcome", outcome),
             ],
-            r.try_get::<i64, _>("n")? as f64,
+            n as f64,
         );
     }
     let mut whatsapp = Family::new(
@@ -248,20 +250,16 @@ async fn render(app: &App) -> anyhow::Result<String> {
         "counter",
         "Invitations ended, by outcome.",
     );
-    for r in sqlx::query(
-        "SELECT tenant_id, outcome, COUNT(*) AS n FROM report_offers
-         GROUP BY tenant_id, outcome ORDER BY tenant_id, outcome",
-    )
-    .fetch_all(&app.pool)
-    .await?
-    {
-        offers.add(
-            vec![
-                ("tenant", r.try_get("tenant_id")?),
-                ("outcome", r.try_get("outcome")?),
-            ],
-            r.try_get::<i64, _>("n")? as f64,
-        );
+    let rows: Vec<(String, String, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT tenant_id, outcome, COUNT(*) AS n FROM report_offers
+             GROUP BY tenant_id, outcome ORDER BY tenant_id, outcome",
+        )
+        .fetch_all(c)
+        .await
+    })?;
+    for (tenant, outcome, n) in rows {
+        offers.add(vec![("tenant", tenant), ("outcome", outcome)], n as f64);
     }
     let mut outbox = Family::new(
         "switchboard_outbox_calls",
@@ -277,17 +275,20 @@ async fn render(app: &App) -> anyhow::Result<String> {
         .into_iter()
         .map(|s| (s.to_owned(), (0, 0)))
         .collect();
-    for r in sqlx::query(
-        "SELECT state, COUNT(*) AS n, COALESCE(SUM(MAX(attempts - 1, 0)), 0) AS retries
-         FROM outbox GROUP BY state",
-    )
-    .fetch_all(&app.pool)
-    .await?
-    {
-        by_state.insert(
-            r.try_get("state")?,
-            (r.try_get("n")?, r.try_get("retries")?),
-        );
+    // One text for both: no two-argument MAX (SQLite only), and the sum cast back to BIGINT
+    // (PostgreSQL's SUM of BIGINT is NUMERIC).
+    let rows: Vec<(String, i64, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT state, COUNT(*) AS n,
+                    CAST(COALESCE(SUM(CASE WHEN attempts > 1 THEN attempts - 1 ELSE 0 END), 0)
+                         AS BIGINT) AS retries
+             FROM outbox GROUP BY state",
+        )
+        .fetch_all(c)
+        .await
+    })?;
+    for (state, n, r) in rows {
+        by_state.insert(state, (n, r));
     }
     for (state, (n, r)) in by_state {
         outbox.add(vec![("state", state.clone())], n as f64);
@@ -340,18 +341,17 @@ async fn render(app: &App) -> anyhow::Result<String> {
         "gauge",
         "Customer messages Teams refused for good (the customer saw \"not delivered\" and the agent a notice), kept with their transcripts.",
     );
-    for r in sqlx::query(
-        "SELECT s.tenant_id, COUNT(*) AS n FROM agent_reads r
-         JOIN interact_sessions s ON s.session_id = r.session_id
-         WHERE r.read = 2 GROUP BY s.tenant_id ORDER BY s.tenant_id",
-    )
-    .fetch_all(&app.pool)
-    .await?
-    {
-        undelivered.add(
-            vec![("tenant", r.try_get("tenant_id")?)],
-            r.try_get::<i64, _>("n")? as f64,
-        );
+    let rows: Vec<(String, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT s.tenant_id, COUNT(*) AS n FROM agent_reads r
+             JOIN interact_sessions s ON s.session_id = r.session_id
+             WHERE r.read = 2 GROUP BY s.tenant_id ORDER BY s.tenant_id",
+        )
+        .fetch_all(c)
+        .await
+    })?;
+    for (tenant, n) in rows {
+        undelivered.add(vec![("tenant", tenant)], n as f64);
     }
     let now = app.clock.now_ms();
     let mut hook_open = Family::new(

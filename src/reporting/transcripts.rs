@@ -10,7 +10,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, AppState};
@@ -19,7 +18,7 @@ use crate::customer::store::CustomerEvent;
 use crate::http::extract::Admin;
 use crate::http::problem::Problem;
 use crate::http::problem::{ApiResult, internal};
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool, On, Pool};
 
 /// One line of a transcript.
 #[derive(Debug, Serialize)]
@@ -52,47 +51,55 @@ pub async fn transcript(
     admin: Admin,
     Path((_, session)): Path<(String, String)>,
 ) -> ApiResult {
-    let found = sqlx::query(
-        "SELECT created_at, state FROM interact_sessions WHERE session_id = $1 AND tenant_id = $2",
-    )
-    .bind(&session)
-    .bind(&admin.tenant)
-    .fetch_optional(&app.pool)
-    .await
-    .map_err(internal)?;
-    let Some(found) = found else {
-        let reported = sqlx::query(
-            "SELECT 1 AS x FROM report_sessions WHERE tenant_id = $1 AND session_id = $2",
+    let found: Option<(i64, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT created_at, state FROM interact_sessions WHERE session_id = $1 AND tenant_id = $2",
         )
-        .bind(&admin.tenant)
         .bind(&session)
-        .fetch_optional(&app.pool)
+        .bind(&admin.tenant)
+        .fetch_optional(c)
         .await
+    })
+    .map_err(internal)?;
+    let Some((created_at, state)) = found else {
+        let reported = crate::db!(app.pool.on(), |c| {
+            sqlx::query(
+                "SELECT 1 AS x FROM report_sessions WHERE tenant_id = $1 AND session_id = $2",
+            )
+            .bind(&admin.tenant)
+            .bind(&session)
+            .fetch_optional(c)
+            .await
+            .map(|found| found.is_some())
+        })
         .map_err(internal)?;
-        return Err(match reported {
-            Some(_) => Problem::new(
+        return Err(if reported {
+            Problem::new(
                 StatusCode::GONE,
                 "transcript_deleted",
                 format!(
                     "the transcript of session {session:?} was deleted after {} days (reporting.transcript_retention_days)",
                     app.settings.reporting.transcript_retention.as_secs() / 86_400
                 ),
-            ),
-            None => Problem::new(
+            )
+        } else {
+            Problem::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("there is no session {session:?}"),
-            ),
+            )
         }
         .into_response()
         .into());
     };
-    let rows = sqlx::query(
-        "SELECT seq, event, created_at FROM interact_events WHERE session_id = $1 ORDER BY seq",
-    )
-    .bind(&session)
-    .fetch_all(&app.pool)
-    .await
+    let rows: Vec<(i64, String, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT seq, event, created_at FROM interact_events WHERE session_id = $1 ORDER BY seq",
+        )
+        .bind(&session)
+        .fetch_all(c)
+        .await
+    })
     .map_err(internal)?;
     let whatsapp = crate::store::whatsapp::session(&app.pool, &session)
         .await
@@ -106,10 +113,7 @@ pub async fn transcript(
         None => std::collections::HashMap::new(),
     };
     let mut lines = Vec::new();
-    for r in rows {
-        let seq: i64 = r.try_get("seq").map_err(internal)?;
-        let at: i64 = r.try_get("created_at").map_err(internal)?;
-        let event: String = r.try_get("event").map_err(internal)?;
+    for (seq, event, at) in rows {
         let line = |from: &str, name: Option<String>, text: String| Line {
             seq,
             at: rfc3339(at),
@@ -164,20 +168,24 @@ pub async fn transcript(
             }
         }
     }
-    let supervision: Vec<serde_json::Value> = sqlx::query_as::<_, (String, String, i64)>(
+    // Entries of the same millisecond in the order they were written: SQLite's rowid. The
+    // PostgreSQL table has no such key yet, so there they come in `at` order only.
+    let sql = app.pool.on().pick(
         "SELECT user_id, action, at FROM supervision_log WHERE tenant_id = $1 AND session_id = $2 ORDER BY at, rowid",
-    )
-    .bind(&admin.tenant)
-    .bind(&session)
-    .fetch_all(&app.pool)
-    .await
+        "SELECT user_id, action, at FROM supervision_log WHERE tenant_id = $1 AND session_id = $2 ORDER BY at",
+    );
+    let supervision: Vec<serde_json::Value> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as::<_, (String, String, i64)>(sql)
+            .bind(&admin.tenant)
+            .bind(&session)
+            .fetch_all(c)
+            .await
+    })
     .map_err(internal)?
     .into_iter()
     .map(|(user, action, at)| json!({"user": user, "action": action, "at": rfc3339(at)}))
     .collect();
     tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id, session.id = %session, "admin read a transcript");
-    let created_at: i64 = found.try_get("created_at").map_err(internal)?;
-    let state: String = found.try_get("state").map_err(internal)?;
     Ok(axum::Json(json!({
         "sessionId": session,
         "startedAt": rfc3339(created_at),
@@ -205,49 +213,9 @@ pub struct Purged {
 /// Deletes what customers wrote in sessions that ended before `before` (Unix ms).
 pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
     let mut purged = Purged::default();
-    // Every statement writes, so each transaction takes the write lock at once (a read first
-    // could not be upgraded while another writer is in).
-    let ended = "SELECT session_id FROM interact_sessions
-                 WHERE state = 'ended' AND last_activity_at < $1 LIMIT $2";
     loop {
-        let mut tx = pool.begin().await?;
-        for table in [
-            "interact_events",
-            "interact_messages",
-            "interact_files",
-            "agent_messages",
-            "agent_reads",
-            "chat_monitors",
-            "chat_barge_ins",
-            "supervision_log",
-            "whatsapp_outbound",
-            "whatsapp_media",
-            "whatsapp_sessions",
-        ] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE session_id IN ({ended})"
-            ))
-            .bind(before)
-            .bind(BATCH)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // The rating stays for the KPIs; the customer's words go.
-        sqlx::query(&format!(
-            "UPDATE session_surveys SET comment = NULL WHERE session_id IN ({ended})"
-        ))
-        .bind(before)
-        .bind(BATCH)
-        .execute(&mut *tx)
-        .await?;
-        let n = sqlx::query(&format!(
-            "DELETE FROM interact_sessions WHERE session_id IN ({ended})"
-        ))
-        .bind(before)
-        .bind(BATCH)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let mut tx = crate::store::begin_write(pool).await?;
+        let n = purge_batch(&mut tx, before).await?;
         tx.commit().await?;
         purged.sessions += n;
         if n < BATCH as u64 {
@@ -262,11 +230,13 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
         "DELETE FROM chatrooms WHERE closed_at IS NOT NULL AND closed_at < $1",
         "DELETE FROM offline_messages WHERE created_at < $1",
     ]) {
-        *count = sqlx::query(sql)
-            .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected();
+        *count = crate::db!(pool.on(), |c| {
+            sqlx::query(sql)
+                .bind(before)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
     }
     [
         purged.invitations,
@@ -274,13 +244,102 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
         purged.offline_messages,
     ] = counts;
     // Statuses of messages whose session is unknown (a status for a message never recorded).
-    sqlx::query("DELETE FROM whatsapp_outbound WHERE session_id IS NULL AND updated_at < $1")
-        .bind(before)
-        .execute(pool)
-        .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM whatsapp_outbound WHERE session_id IS NULL AND updated_at < $1")
+            .bind(before)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
 
     purged.effects = crate::store::effects::purge_settled(pool, before).await?;
     Ok(purged)
+}
+
+/// The tables that hold what customers wrote, by session (`interact_sessions` goes last).
+const SESSION_TABLES: [&str; 11] = [
+    "interact_events",
+    "interact_messages",
+    "interact_files",
+    "agent_messages",
+    "agent_reads",
+    "chat_monitors",
+    "chat_barge_ins",
+    "supervision_log",
+    "whatsapp_outbound",
+    "whatsapp_media",
+    "whatsapp_sessions",
+];
+
+/// Deletes, inside `tx`, what customers wrote in at most [`BATCH`] sessions that ended before
+/// `before`, and those sessions; returns how many sessions.
+async fn purge_batch(tx: &mut (impl AsConn + ?Sized), before: i64) -> sqlx::Result<u64> {
+    match tx.conn() {
+        // The transaction holds the write lock from its start (`begin_write`): no other
+        // writer comes in between, so each statement finds the same sessions.
+        On::Sqlite(c) => {
+            let ended = "SELECT session_id FROM interact_sessions
+                         WHERE state = 'ended' AND last_activity_at < $1 LIMIT $2";
+            for table in SESSION_TABLES {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE session_id IN ({ended})"
+                ))
+                .bind(before)
+                .bind(BATCH)
+                .execute(&mut *c)
+                .await?;
+            }
+            // The rating stays for the KPIs; the customer's words go.
+            sqlx::query(&format!(
+                "UPDATE session_surveys SET comment = NULL WHERE session_id IN ({ended})"
+            ))
+            .bind(before)
+            .bind(BATCH)
+            .execute(&mut *c)
+            .await?;
+            Ok(sqlx::query(&format!(
+                "DELETE FROM interact_sessions WHERE session_id IN ({ended})"
+            ))
+            .bind(before)
+            .bind(BATCH)
+            .execute(&mut *c)
+            .await?
+            .rows_affected())
+        }
+        // Read committed: each statement would see the sessions committed before it, so the
+        // sessions are chosen once and every statement deletes by that list.
+        On::Postgres(c) => {
+            let ended: Vec<String> = sqlx::query_scalar(
+                "SELECT session_id FROM interact_sessions
+                 WHERE state = 'ended' AND last_activity_at < $1 ORDER BY session_id LIMIT $2",
+            )
+            .bind(before)
+            .bind(BATCH)
+            .fetch_all(&mut *c)
+            .await?;
+            if ended.is_empty() {
+                return Ok(0);
+            }
+            for table in SESSION_TABLES {
+                sqlx::query(&format!("DELETE FROM {table} WHERE session_id = ANY($1)"))
+                    .bind(&ended)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            // The rating stays for the KPIs; the customer's words go.
+            sqlx::query("UPDATE session_surveys SET comment = NULL WHERE session_id = ANY($1)")
+                .bind(&ended)
+                .execute(&mut *c)
+                .await?;
+            Ok(
+                sqlx::query("DELETE FROM interact_sessions WHERE session_id = ANY($1)")
+                    .bind(&ended)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected(),
+            )
+        }
+    }
 }
 
 /// How often the retention purge runs.

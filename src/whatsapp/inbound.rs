@@ -24,6 +24,7 @@ use crate::directory::contacts;
 use crate::directory::model::Service;
 use crate::engine::messages::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
+use crate::store::WriteTransaction;
 use crate::store::whatsapp::Outbound;
 use crate::store::whatsapp::{self as wa_store, PendingItem, WaSession};
 use crate::whatsapp_cloud::client::{self, Send};
@@ -122,7 +123,7 @@ impl Pass {
     /// Writes what the pass planned, a few statements for the whole pass: the sessions it
     /// starts, its customers' messages (each taken once, by its wamid) and their events, the
     /// sessions' windows and activity, and the items handled. Then it knows what to tell.
-    async fn write(&mut self, tx: &mut sqlx::SqliteConnection, now: i64) -> anyhow::Result<()> {
+    async fn write(&mut self, tx: &mut WriteTransaction, now: i64) -> anyhow::Result<()> {
         let (rows, wa_rows): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.new_sessions).into_iter().unzip();
         customer_store::create_all(tx, &rows, now).await?;
@@ -166,7 +167,7 @@ impl Pass {
     /// the engine and the event hub are told after the commit.
     async fn take(
         &mut self,
-        tx: &mut sqlx::SqliteConnection,
+        tx: &mut WriteTransaction,
         planned: Planned,
         now: i64,
     ) -> anyhow::Result<()> {
@@ -336,7 +337,7 @@ async fn pass(app: &AppState) -> anyhow::Result<bool> {
 
 async fn message(
     app: &AppState,
-    tx: &mut crate::store::WriteTransaction,
+    tx: &mut WriteTransaction,
     pass: &mut Pass,
     item: &PendingItem,
     said: Option<message::CustomerMessage>,
@@ -436,7 +437,7 @@ async fn message(
 }
 
 async fn status(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut WriteTransaction,
     pass: &mut Pass,
     item: &PendingItem,
     now: i64,
