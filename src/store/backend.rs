@@ -124,3 +124,38 @@ pub async fn acquire(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<PoolConn> {
         On::Postgres(p) => PoolConn::Postgres(p.acquire().await?),
     })
 }
+
+/// The store's database: an SQLite file (one instance) or PostgreSQL (several).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl AsPool for Db {
+    fn on(&self) -> On<&SqlitePool, &PgPool> {
+        match self {
+            Db::Sqlite(p) => On::Sqlite(p),
+            Db::Postgres(p) => On::Postgres(p),
+        }
+    }
+}
+
+impl Db {
+    /// A connection for several statements in a row outside a transaction.
+    pub async fn acquire(&self) -> sqlx::Result<PoolConn> {
+        acquire(self).await
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+}

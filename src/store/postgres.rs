@@ -31,3 +31,24 @@ pub async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
         .context("applying database migrations")?;
     Ok(pool)
 }
+
+/// Any fixed key: the advisory lock one serving instance holds on its database.
+const SERVING_LOCK: i64 = 0x5357_4254_4348_0001;
+
+/// One serving instance per PostgreSQL database, until tenants have owners among several: a
+/// session advisory lock, held on a connection of its own for as long as the instance serves,
+/// and released by PostgreSQL when that connection ends, however the process ends. `None`:
+/// another instance holds it.
+pub async fn claim(pool: &sqlx::PgPool) -> anyhow::Result<Option<sqlx::PgConnection>> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .context("connecting to PostgreSQL")?
+        .detach();
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SERVING_LOCK)
+        .fetch_one(&mut conn)
+        .await
+        .context("claiming the database")?;
+    Ok(taken.then_some(conn))
+}
