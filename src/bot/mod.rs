@@ -19,7 +19,6 @@ pub mod agents;
 pub mod canned;
 pub mod files;
 pub mod in_order;
-mod lanes;
 pub mod reads;
 pub mod relay;
 pub mod store;

@@ -21,81 +21,72 @@ pub struct Dispatcher {
     server_errors: std::sync::Mutex<HashMap<i64, u32>>,
 }
 
-/// The dispatcher's memory of the outbox: every pending call, per lane, in id order. Each lane
-/// with calls is in exactly one place: `ready` (its head may start now), `parked` (its head
-/// waits for a retry deadline) or `busy` (its head is in flight, or settled and not yet
-/// recorded). Starting the next call of a lane is O(1) whatever the backlog.
+/// The dispatcher's memory of the outbox: every pending call, per lane, in id order, in two
+/// schedulers ([`super::lanes::Lanes`]): Connector and WhatsApp calls, and webhook deliveries,
+/// which take turns in a pool of their own. A head whose retry deadline has not come is parked
+/// until it has. Starting the next call of a lane is O(1) whatever the backlog.
 #[derive(Default)]
 struct Lanes {
-    calls: HashMap<String, VecDeque<outbox::PendingCall>>,
-    ready: VecDeque<String>,
-    /// Webhook lanes whose head may start now: they take turns in their own pool.
-    hooks_ready: VecDeque<String>,
+    calls: super::lanes::Lanes<String, outbox::PendingCall>,
+    hooks: super::lanes::Lanes<String, outbox::PendingCall>,
     /// Webhook lanes whose endpoint is busy (its cap in flight, or its probe), by endpoint.
     hooks_waiting: HashMap<(String, String), VecDeque<String>>,
-    parked: BinaryHeap<Reverse<(i64, String)>>,
-    busy: HashSet<String>,
     /// The highest id read from the store.
     high_water: i64,
 }
 
 impl Lanes {
     /// Adds calls read from the store (in id order).
-    fn add(&mut self, calls: Vec<outbox::PendingCall>, now: i64) {
+    fn add(&mut self, calls: Vec<outbox::PendingCall>) {
         for call in calls {
             self.high_water = self.high_water.max(call.id);
             let lane = call.lane.clone();
-            let queue = self.calls.entry(lane.clone()).or_default();
-            queue.push_back(call);
-            if queue.len() == 1 {
-                self.place(lane, now);
+            if endpoint_of(&lane).is_some() {
+                self.hooks.push(lane, call);
+            } else {
+                self.calls.push(lane, call);
             }
         }
     }
 
-    /// Puts a lane whose head is not in flight where its head's deadline says.
-    fn place(&mut self, lane: String, now: i64) {
-        match self.calls.get(&lane).and_then(VecDeque::front) {
-            Some(head) if head.next_attempt_at > now => {
-                self.parked.push(Reverse((head.next_attempt_at, lane)));
-            }
-            Some(_) => self.make_ready(lane),
-            None => {
-                self.calls.remove(&lane);
+    /// The next Connector or WhatsApp head to start, its lane then busy.
+    fn next_ready(&mut self, now: i64) -> Option<outbox::PendingCall> {
+        while let Some(lane) = self.calls.pop_ready() {
+            match self.calls.head(&lane).map(|h| h.next_attempt_at) {
+                Some(at) if at > now => self.calls.park(lane, at),
+                _ => {
+                    if let Some(head) = self.calls.start(lane) {
+                        return Some(head);
+                    }
+                }
             }
         }
-    }
-
-    fn make_ready(&mut self, lane: String) {
-        if endpoint_of(&lane).is_some() {
-            self.hooks_ready.push_back(lane);
-        } else {
-            self.ready.push_back(lane);
-        }
+        None
     }
 
     /// The next webhook head to start whose endpoint admits it (counted in flight there),
-    /// marking its lane busy; lanes of busy endpoints wait for them, those of open breakers are
+    /// its lane then busy; lanes of busy endpoints wait for them, those of open breakers are
     /// parked until they half-open.
     fn next_hook(&mut self, health: &Health, now: i64) -> Option<outbox::PendingCall> {
-        while let Some(lane) = self.hooks_ready.pop_front() {
-            let Some(head) = self.calls.get(&lane).and_then(VecDeque::front) else {
-                continue;
-            };
+        while let Some(lane) = self.hooks.pop_ready() {
+            match self.hooks.head(&lane).map(|h| h.next_attempt_at) {
+                Some(at) if at > now => {
+                    self.hooks.park(lane, at);
+                    continue;
+                }
+                Some(_) => {}
+                None => continue,
+            }
             let Some((tenant, endpoint)) = endpoint_of(&lane) else {
                 continue;
             };
             match health.admit(tenant, endpoint, now) {
-                Admit::Now => {
-                    let head = head.clone();
-                    self.busy.insert(lane);
-                    return Some(head);
-                }
+                Admit::Now => return self.hooks.start(lane),
                 Admit::Busy => {
                     let key = (tenant.to_owned(), endpoint.to_owned());
                     self.hooks_waiting.entry(key).or_default().push_back(lane);
                 }
-                Admit::OpenUntil(until) => self.parked.push(Reverse((until, lane))),
+                Admit::OpenUntil(until) => self.hooks.park(lane, until),
             }
         }
         None
@@ -104,40 +95,33 @@ impl Lanes {
     /// An attempt to `endpoint` ended: the lanes waiting for it try again.
     fn endpoint_freed(&mut self, endpoint: (String, String)) {
         if let Some(waiting) = self.hooks_waiting.remove(&endpoint) {
-            self.hooks_ready.extend(waiting);
+            for lane in waiting {
+                self.hooks.make_ready(lane);
+            }
         }
     }
 
-    /// The next head to start, marking its lane busy.
-    fn next_ready(&mut self) -> Option<outbox::PendingCall> {
-        while let Some(lane) = self.ready.pop_front() {
-            if let Some(head) = self.calls.get(&lane).and_then(VecDeque::front) {
-                let head = head.clone();
-                self.busy.insert(lane);
-                return Some(head);
-            }
-        }
-        None
+    /// Moves parked lanes whose deadline has come to ready.
+    fn unpark(&mut self, now: i64) {
+        self.calls.unpark(now);
+        self.hooks.unpark(now);
     }
 
-    /// Moves parked lanes whose deadline has come to `ready`; returns the next deadline.
-    fn unpark(&mut self, now: i64) -> Option<i64> {
-        while let Some(Reverse((at, _))) = self.parked.peek() {
-            if *at > now {
-                return Some(*at);
-            }
-            if let Some(Reverse((_, lane))) = self.parked.pop() {
-                self.make_ready(lane);
-            }
+    /// The earliest deadline of a parked lane.
+    fn next_deadline(&self) -> Option<i64> {
+        match (self.calls.next_deadline(), self.hooks.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        None
     }
 
-    /// Applies a recorded settlement of a lane's head.
-    fn settled(&mut self, lane: String, settlement: &outbox::Settlement, now: i64) {
-        self.busy.remove(&lane);
-        let Some(queue) = self.calls.get_mut(&lane) else {
-            return;
+    /// Applies a recorded settlement of a lane's head: a call to retry goes back first in its
+    /// lane, parked until its deadline.
+    fn settled(&mut self, mut call: outbox::PendingCall, settlement: &outbox::Settlement) {
+        let lanes = if endpoint_of(&call.lane).is_some() {
+            &mut self.hooks
+        } else {
+            &mut self.calls
         };
         match settlement {
             outbox::Settlement::Retry {
@@ -146,20 +130,19 @@ impl Lanes {
                 error: _,
                 id: _,
             } => {
-                if let Some(head) = queue.front_mut() {
-                    head.attempts = *attempts;
-                    head.next_attempt_at = *next_attempt_at;
-                }
+                call.attempts = *attempts;
+                call.next_attempt_at = *next_attempt_at;
+                let lane = call.lane.clone();
+                lanes.put_back(lane, call, *next_attempt_at);
             }
             outbox::Settlement::Delivered { .. } | outbox::Settlement::Failed { .. } => {
-                queue.pop_front();
+                lanes.finish(&call.lane);
             }
         }
-        self.place(lane, now);
     }
 
     fn pending(&self) -> usize {
-        self.calls.values().map(VecDeque::len).sum()
+        self.calls.pending() + self.hooks.pending()
     }
 }
 
@@ -195,8 +178,8 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let mut lanes = Lanes::default();
-        let mut tasks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
-        let mut hooks: JoinSet<(String, outbox::Settlement)> = JoinSet::new();
+        let mut tasks: JoinSet<Attempted> = JoinSet::new();
+        let mut hooks: JoinSet<Attempted> = JoinSet::new();
         let health = Arc::clone(&this.outbox.webhook_health);
         let mut next_purge = tokio::time::Instant::now();
         let mut catch_up = true;
@@ -210,17 +193,17 @@ impl Dispatcher {
                 this.read_new(&mut lanes, &shutdown).await;
             }
             let now = this.outbox.clock.now_ms();
-            let next_deadline = lanes.unpark(now);
+            lanes.unpark(now);
             while tasks.len() < MAX_IN_FLIGHT {
-                let Some(head) = lanes.next_ready() else {
+                let Some(head) = lanes.next_ready(now) else {
                     break;
                 };
                 let this = Arc::clone(&this);
                 let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
                 tasks.spawn(
                     async move {
-                        let lane = head.lane.clone();
-                        (lane, this.deliver(head).await)
+                        let call = head.clone();
+                        (call, this.deliver(head).await)
                     }
                     .instrument(span),
                 );
@@ -233,18 +216,14 @@ impl Dispatcher {
                 let span = tracing::info_span!("outbox.deliver", outbox.id = head.id, outbox.operation = %head.operation);
                 hooks.spawn(
                     async move {
-                        let lane = head.lane.clone();
-                        (lane, this.deliver_webhook(head).await)
+                        let call = head.clone();
+                        (call, this.deliver_webhook(head).await)
                     }
                     .instrument(span),
                 );
             }
-            // A breaker that opened parked lanes: the earliest of them may be sooner.
-            let next_deadline = match (next_deadline, lanes.parked.peek()) {
-                (Some(at), Some(Reverse((first, _)))) => Some(at.min(*first)),
-                (None, Some(Reverse((first, _)))) => Some(*first),
-                (at, None) => at,
-            };
+            // After the heads not due and the breakers that opened parked their lanes.
+            let next_deadline = lanes.next_deadline();
             let sleep = next_deadline.map_or(IDLE_SCAN, |at| {
                 Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(IDLE_SCAN)
             });
@@ -299,10 +278,9 @@ impl Dispatcher {
 
     /// Moves each lane on after its head's outcome was recorded: a webhook endpoint's waiting
     /// lanes try again, and a Teams call given up is handed to whoever tells its recipient.
-    fn settled(&self, lanes: &mut Lanes, settled: Vec<(String, outbox::Settlement)>) {
-        let now = self.outbox.clock.now_ms();
-        for (lane, settlement) in settled {
-            match (&settlement, endpoint_of(&lane)) {
+    fn settled(&self, lanes: &mut Lanes, settled: Vec<Attempted>) {
+        for (call, settlement) in settled {
+            match (&settlement, endpoint_of(&call.lane)) {
                 (_, Some((tenant, endpoint))) => {
                     lanes.endpoint_freed((tenant.to_owned(), endpoint.to_owned()));
                 }
@@ -313,7 +291,7 @@ impl Dispatcher {
                 (outbox::Settlement::Delivered { id, .. }, None) => self.forget_server_errors(*id),
                 (outbox::Settlement::Retry { .. }, None) => {}
             }
-            lanes.settled(lane, &settlement, now);
+            lanes.settled(call, &settlement);
         }
     }
 
@@ -323,7 +301,7 @@ impl Dispatcher {
             match outbox::pending_after(&self.outbox.pool, lanes.high_water, READ_BATCH).await {
                 Ok(calls) => {
                     let full = calls.len() as i64 == READ_BATCH;
-                    lanes.add(calls, self.outbox.clock.now_ms());
+                    lanes.add(calls);
                     if !full {
                         return;
                     }
@@ -341,7 +319,7 @@ impl Dispatcher {
 
     /// Records settlements; a lane moves on only once its head's outcome is stored, so a crash
     /// re-sends at most the one call per lane that was in flight.
-    async fn record(&self, settled: &[(String, outbox::Settlement)], shutdown: &CancellationToken) {
+    async fn record(&self, settled: &[Attempted], shutdown: &CancellationToken) {
         let settlements: Vec<_> = settled.iter().map(|(_, s)| s.clone()).collect();
         loop {
             match outbox::settle(&self.outbox.pool, &settlements).await {
@@ -575,13 +553,16 @@ impl Dispatcher {
     }
 }
 
+/// A call attempted, and what became of it.
+type Attempted = (outbox::PendingCall, outbox::Settlement);
+
 /// The outcomes of the attempts finished by now: `first`, and those of `set` done too.
 fn finished(
-    first: Result<(String, outbox::Settlement), tokio::task::JoinError>,
-    set: &mut JoinSet<(String, outbox::Settlement)>,
-) -> Vec<(String, outbox::Settlement)> {
+    first: Result<Attempted, tokio::task::JoinError>,
+    set: &mut JoinSet<Attempted>,
+) -> Vec<Attempted> {
     let mut settled = Vec::new();
-    let mut push = |done: Result<(String, outbox::Settlement), tokio::task::JoinError>| match done {
+    let mut push = |done: Result<Attempted, tokio::task::JoinError>| match done {
         Ok(done) => settled.push(done),
         Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
     };

@@ -18,8 +18,7 @@
 //! since (by id). Outcomes finished together are stored in one transaction. The table is
 //! written to record and read to recover, never scanned to find the next call.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +34,7 @@ use crate::config::OutboxSettings;
 use crate::store::{Pool, WriteTransaction, outbox};
 
 mod dispatcher;
+pub(crate) mod lanes;
 pub use dispatcher::Dispatcher;
 
 /// Calls delivered at the same time, across lanes (Connector and WhatsApp sends).

@@ -28,7 +28,7 @@ use crate::cards::markdown;
 use crate::engine::messages::{Brief, Effect};
 use crate::store::effects::{self, EffectId, EffectState, Handed};
 
-use crate::bot::lanes::Lanes;
+use crate::outbox::lanes::Lanes;
 
 use self::handle::handle;
 
