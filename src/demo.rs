@@ -1,7 +1,7 @@
 //! Demo mode: with no configuration (anonymous dev mode) and an empty directory, a demo tenant
 //! is seeded so a newcomer can open the preview page and chat at once. Never in any other mode.
 
-use crate::store::Pool;
+use crate::store::{AsPool, Pool};
 use crate::tenant_file::{self, Bundle};
 
 /// The Agents Playground's default tenant, so its users land in the demo tenant.
@@ -30,12 +30,11 @@ pub const DEMO_FILE: &str = include_str!("../demo/tenant.json");
 
 /// Seeds the demo tenant when the directory is empty; returns whether it did.
 pub async fn seed_if_empty(pool: &Pool, now: i64) -> anyhow::Result<bool> {
-    let existing: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM directory_documents")
-            .fetch_one(pool)
-            .await?,
-        "n",
-    )?;
+    let existing: i64 = crate::db!(pool.on(), |c| {
+        sqlx::query_scalar("SELECT COUNT(*) AS n FROM directory_documents")
+            .fetch_one(c)
+            .await
+    })?;
     if existing > 0 {
         return Ok(false);
     }
@@ -51,7 +50,7 @@ pub async fn seed_if_empty(pool: &Pool, now: i64) -> anyhow::Result<bool> {
 /// Whether `tenant` is the seeded demo: the demo tenant, whose demo contact leads to its
 /// service "support". Only then do users who install the bot join that service, and only then
 /// is the demo announced — a tenant imported into dev mode is left as its file says.
-pub async fn is_seeded_demo(pool: &Pool, tenant: &str) -> anyhow::Result<bool> {
+pub async fn is_seeded_demo(pool: &(impl AsPool + ?Sized), tenant: &str) -> anyhow::Result<bool> {
     if tenant != DEMO_TENANT {
         return Ok(false);
     }

@@ -4,23 +4,20 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sqlx::Row;
 
 use super::calendar::Calendar;
 use super::model::{Service, User};
 use super::store::{self, Kind};
-use crate::store::Pool;
+use crate::store::AsPool;
 use crate::workflow::{self, Channel, Workflow};
 
 /// Every problem in the stored directory, as `tenant: kind id: message` lines.
-pub async fn check_all(pool: &Pool) -> anyhow::Result<(usize, Vec<String>)> {
-    let tenants: Vec<String> =
-        sqlx::query("SELECT DISTINCT tenant_id FROM directory_documents ORDER BY tenant_id")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| r.try_get("tenant_id"))
-            .collect::<Result<_, _>>()?;
+pub async fn check_all(pool: &(impl AsPool + ?Sized)) -> anyhow::Result<(usize, Vec<String>)> {
+    let tenants: Vec<String> = crate::db!(pool.on(), |c| {
+        sqlx::query_scalar("SELECT DISTINCT tenant_id FROM directory_documents ORDER BY tenant_id")
+            .fetch_all(c)
+            .await
+    })?;
     let mut problems = Vec::new();
     let mut checked = 0;
     for tenant in &tenants {

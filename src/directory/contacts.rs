@@ -1,11 +1,10 @@
 //! Finding the service or user behind a contact id (its Interact settings).
 
 use serde_json::Value;
-use sqlx::Row;
 
 use crate::directory::model::{InteractSettings, Service, User};
 use crate::directory::store::PublicId;
-use crate::store::Pool;
+use crate::store::AsPool;
 
 /// Who a contact id reaches.
 #[derive(Debug, Clone)]
@@ -42,7 +41,10 @@ impl Contact {
 
 /// The service or user whose Interact settings carry `contact_id` (one at most: the database
 /// keeps contact ids unique across every tenant and kind).
-pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contact>> {
+pub async fn find(
+    pool: &(impl AsPool + ?Sized),
+    contact_id: &str,
+) -> anyhow::Result<Option<Contact>> {
     let Some(holder) = holders(pool, PublicId::ContactId, contact_id)
         .await?
         .into_iter()
@@ -66,7 +68,7 @@ pub async fn find(pool: &Pool, contact_id: &str) -> anyhow::Result<Option<Contac
 /// or `a document of another tenant` — another tenant's documents are never named. `None`
 /// when it is free.
 pub async fn taken(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     id: PublicId,
     value: &str,
@@ -89,7 +91,7 @@ pub async fn taken(
 
 /// The service that takes WhatsApp chats for `phone_number_id`, with its tenant.
 pub async fn whatsapp_service(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     phone_number_id: &str,
 ) -> anyhow::Result<Option<(String, Service)>> {
     match holders(pool, PublicId::WhatsAppNumber, phone_number_id)
@@ -112,30 +114,44 @@ struct Holder {
 
 /// Every document whose body gives `value` as the public identifier `id`, by tenant, kind and
 /// id (one at most once the unique indexes hold).
-async fn holders(pool: &Pool, id: PublicId, value: &str) -> anyhow::Result<Vec<Holder>> {
+async fn holders(
+    pool: &(impl AsPool + ?Sized),
+    id: PublicId,
+    value: &str,
+) -> anyhow::Result<Vec<Holder>> {
     // Each uses its unique expression index (`directory_contact_id`,
-    // `directory_whatsapp_number`); the partial index's condition is repeated word for word.
+    // `directory_whatsapp_number`); the index's expression (of each backend's migrations) and
+    // the partial index's condition are repeated word for word.
+    let on = pool.on();
     let sql = match id {
-        PublicId::ContactId => {
+        PublicId::ContactId => on.pick(
             "SELECT tenant_id, kind, id, body FROM directory_documents
              WHERE json_extract(body, '$.interact.contactId') = $1 AND kind IN ('service', 'user')
-             ORDER BY tenant_id, kind, id"
-        }
-        PublicId::WhatsAppNumber => {
+             ORDER BY tenant_id, kind, id",
+            "SELECT tenant_id, kind, id, body FROM directory_documents
+             WHERE (body::jsonb #>> '{interact,contactId}') = $1 AND kind IN ('service', 'user')
+             ORDER BY tenant_id, kind, id",
+        ),
+        PublicId::WhatsAppNumber => on.pick(
             "SELECT tenant_id, kind, id, body FROM directory_documents
              WHERE json_extract(body, '$.whatsapp.phoneNumberId') = $1 AND kind = 'service'
-             ORDER BY tenant_id, kind, id"
-        }
+             ORDER BY tenant_id, kind, id",
+            "SELECT tenant_id, kind, id, body FROM directory_documents
+             WHERE (body::jsonb #>> '{whatsapp,phoneNumberId}') = $1 AND kind = 'service'
+             ORDER BY tenant_id, kind, id",
+        ),
     };
-    let rows = sqlx::query(sql).bind(value).fetch_all(pool).await?;
+    let rows: Vec<(String, String, String, String)> = crate::db!(on, |c| {
+        sqlx::query_as(sql).bind(value).fetch_all(c).await
+    })?;
     let mut found = Vec::new();
-    for row in rows {
-        let body: Value = serde_json::from_str(&row.try_get::<String, _>("body")?)?;
+    for (tenant, kind, holder_id, body) in rows {
+        let body: Value = serde_json::from_str(&body)?;
         if body.pointer(id.pointer()).and_then(Value::as_str) == Some(value) {
             found.push(Holder {
-                tenant: row.try_get("tenant_id")?,
-                kind: row.try_get("kind")?,
-                id: row.try_get("id")?,
+                tenant,
+                kind,
+                id: holder_id,
                 body,
             });
         }

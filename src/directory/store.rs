@@ -1,11 +1,9 @@
 //! Versioned JSON documents per tenant and kind. Every write states the version it replaces
 //! (`None` to create), so two admins cannot silently overwrite each other.
 
+use crate::store::{AsConn, AsPool};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::Row;
-
-use crate::store::Pool;
 
 /// Kinds of directory documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +96,16 @@ impl std::fmt::Display for PublicId {
 }
 
 /// A write refused by one of the public identifiers' unique indexes, as [`StoreError::Claimed`].
+/// PostgreSQL names the index as the error's constraint; SQLite only in its message, in single
+/// quotes.
 fn claimed(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
         for id in [PublicId::ContactId, PublicId::WhatsAppNumber] {
-            if db.message().contains(&format!("'{}'", id.index())) {
+            if db.constraint() == Some(id.index())
+                || db.message().contains(&format!("'{}'", id.index()))
+            {
                 return StoreError::Claimed(id);
             }
         }
@@ -121,7 +123,7 @@ pub struct Versioned<T> {
 /// Creates (`expected: None`) or replaces the document at `expected` version; returns the new
 /// version.
 pub async fn put<T: Serialize>(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
@@ -129,13 +131,13 @@ pub async fn put<T: Serialize>(
     expected: Option<i64>,
     now_ms: i64,
 ) -> Result<i64, StoreError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::acquire(pool).await?;
     put_in(&mut conn, tenant, kind, id, value, expected, now_ms).await
 }
 
 /// [`put`] inside the caller's transaction.
 pub async fn put_in<T: Serialize>(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
@@ -149,38 +151,41 @@ pub async fn put_in<T: Serialize>(
         message: e.to_string(),
     })?;
     let affected = match expected {
-        None => sqlx::query(
-            "INSERT INTO directory_documents (tenant_id, kind, id, body, version, updated_at)
-             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id, kind, id) DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(kind.name())
-        .bind(id)
-        .bind(&body)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await
-        .map_err(claimed)?
-        .rows_affected(),
-        Some(version) => sqlx::query(
-            "UPDATE directory_documents SET body = $4, version = version + 1, updated_at = $6
-             WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $5",
-        )
-        .bind(tenant)
-        .bind(kind.name())
-        .bind(id)
-        .bind(&body)
-        .bind(version)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await
-        .map_err(claimed)?
-        .rows_affected(),
-    };
+        None => crate::db!(conn.conn(), |c| {
+            sqlx::query(
+                "INSERT INTO directory_documents (tenant_id, kind, id, body, version, updated_at)
+                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (tenant_id, kind, id) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(kind.name())
+            .bind(id)
+            .bind(&body)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        }),
+        Some(version) => crate::db!(conn.conn(), |c| {
+            sqlx::query(
+                "UPDATE directory_documents SET body = $4, version = version + 1, updated_at = $6
+                 WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $5",
+            )
+            .bind(tenant)
+            .bind(kind.name())
+            .bind(id)
+            .bind(&body)
+            .bind(version)
+            .bind(now_ms)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        }),
+    }
+    .map_err(claimed)?;
     if affected == 1 {
         return Ok(expected.map_or(1, |v| v + 1));
     }
-    let actual = version(conn, tenant, kind, id).await?;
+    let actual = version(&mut *conn, tenant, kind, id).await?;
     Err(StoreError::Conflict {
         kind: kind.name(),
         id: id.to_owned(),
@@ -193,74 +198,84 @@ pub async fn put_in<T: Serialize>(
 /// the caller's transaction that then writes its new version: an import that swaps them between
 /// two documents would otherwise trip the unique indexes half way.
 pub async fn release_public_ids_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    // PostgreSQL writes the body back re-serialised by jsonb (key order, spacing): the same
+    // document once read.
+    let sql = conn.conn().pick(
         "UPDATE directory_documents
          SET body = json_remove(body, '$.interact.contactId', '$.whatsapp')
          WHERE tenant_id = $1 AND kind = $2 AND id = $3",
-    )
-    .bind(tenant)
-    .bind(kind.name())
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+        "UPDATE directory_documents
+         SET body = CAST((CAST(body AS jsonb) #- '{interact,contactId}') - 'whatsapp' AS text)
+         WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+    );
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(sql)
+            .bind(tenant)
+            .bind(kind.name())
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
     Ok(())
 }
 
 async fn version(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query(
-        "SELECT version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3",
-    )
-    .bind(tenant)
-    .bind(kind.name())
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| r.try_get("version"))
-    .transpose()?)
+    Ok(crate::db!(conn.conn(), |c| {
+        sqlx::query_scalar(
+            "SELECT version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+        )
+        .bind(tenant)
+        .bind(kind.name())
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?)
 }
 
 pub async fn get<T: DeserializeOwned>(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
 ) -> Result<Option<Versioned<T>>, StoreError> {
-    let row = sqlx::query("SELECT body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3")
-        .bind(tenant)
-        .bind(kind.name())
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| decode(kind, id, r.try_get("body")?, r.try_get("version")?))
+    let row: Option<(String, i64)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as("SELECT body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3")
+            .bind(tenant)
+            .bind(kind.name())
+            .bind(id)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(|(body, version)| decode(kind, id, body, version))
         .transpose()
 }
 
 /// Every document of a kind in a tenant, by id.
 pub async fn list<T: DeserializeOwned>(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     kind: Kind,
 ) -> Result<Vec<Versioned<T>>, StoreError> {
-    let rows = sqlx::query("SELECT id, body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 ORDER BY id")
-        .bind(tenant)
-        .bind(kind.name())
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(String, String, i64)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as("SELECT id, body, version FROM directory_documents WHERE tenant_id = $1 AND kind = $2 ORDER BY id")
+            .bind(tenant)
+            .bind(kind.name())
+            .fetch_all(c)
+            .await
+    })?;
     rows.into_iter()
-        .map(|r| {
-            let id: String = r.try_get("id")?;
-            decode(kind, &id, r.try_get("body")?, r.try_get("version")?)
-        })
+        .map(|(id, body, version)| decode(kind, &id, body, version))
         .collect()
 }
 
@@ -280,34 +295,36 @@ fn decode<T: DeserializeOwned>(
 
 /// Deletes the document at `expected` version.
 pub async fn delete(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::acquire(pool).await?;
     delete_in(&mut conn, tenant, kind, id, expected).await
 }
 
 /// [`delete`] inside the caller's transaction.
 pub async fn delete_in(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     kind: Kind,
     id: &str,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let affected = sqlx::query(
-        "DELETE FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $4",
-    )
-    .bind(tenant)
-    .bind(kind.name())
-    .bind(id)
-    .bind(expected)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let affected = crate::db!(conn.conn(), |c| {
+        sqlx::query(
+            "DELETE FROM directory_documents WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND version = $4",
+        )
+        .bind(tenant)
+        .bind(kind.name())
+        .bind(id)
+        .bind(expected)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     if affected == 1 {
         return Ok(());
     }
@@ -315,6 +332,6 @@ pub async fn delete_in(
         kind: kind.name(),
         id: id.to_owned(),
         expected: Some(expected),
-        actual: version(conn, tenant, kind, id).await?,
+        actual: version(&mut *conn, tenant, kind, id).await?,
     })
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,8 +18,8 @@ use super::core::Core;
 use super::messages::{Command, Effect, SessionView};
 use crate::clock::Clock;
 use crate::distribution::model::Agent;
-use crate::store::Pool;
 use crate::store::effects::{self, EffectQueue, Handed};
+use crate::store::{AsConn, AsPool, Pool};
 
 /// A snapshot is taken after this many commands.
 const SNAPSHOT_EVERY: i64 = 1000;
@@ -334,16 +333,24 @@ impl Actor {
             .iter()
             .map(|(seq, command, _)| Ok((seq, serde_json::to_string(command)?)))
             .collect::<serde_json::Result<Vec<_>>>()?;
-        sqlx::query(
+        let rows = serde_json::to_string(&rows)?;
+        let sql = tx.conn().pick(
             "INSERT INTO engine_log (tenant_id, seq, at, command)
              SELECT $1, json_extract(value, '$[0]'), $2, json_extract(value, '$[1]')
              FROM json_each($3)",
-        )
-        .bind(&self.tenant)
-        .bind(now)
-        .bind(serde_json::to_string(&rows)?)
-        .execute(&mut *tx)
-        .await?;
+            "INSERT INTO engine_log (tenant_id, seq, at, command)
+             SELECT $1, CAST(t.value->>0 AS BIGINT), $2, t.value->>1
+             FROM json_array_elements(CAST($3 AS json)) AS t(value)",
+        );
+        crate::db!(tx.conn(), |c| {
+            sqlx::query(sql)
+                .bind(&self.tenant)
+                .bind(now)
+                .bind(&rows)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
         for (seq, _, index) in logged {
             for effect in &results[*index] {
                 match effect {
@@ -425,21 +432,28 @@ impl Actor {
 
     async fn snapshot(&mut self) -> anyhow::Result<()> {
         let state = serde_json::to_string(&self.core)?;
-        sqlx::query(
-            "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, taken_at = excluded.taken_at",
-        )
-        .bind(&self.tenant)
-        .bind(self.seq)
-        .bind(state)
-        .bind(self.clock.now_ms())
-        .execute(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM engine_log WHERE tenant_id = $1 AND seq <= $2")
+        let taken_at = self.clock.now_ms();
+        crate::db!(self.pool.on(), |c| {
+            sqlx::query(
+                "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, taken_at = excluded.taken_at",
+            )
             .bind(&self.tenant)
             .bind(self.seq)
-            .execute(&self.pool)
-            .await?;
+            .bind(&state)
+            .bind(taken_at)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
+        crate::db!(self.pool.on(), |c| {
+            sqlx::query("DELETE FROM engine_log WHERE tenant_id = $1 AND seq <= $2")
+                .bind(&self.tenant)
+                .bind(self.seq)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
         self.snapshot_seq = self.seq;
         Ok(())
     }
@@ -453,33 +467,35 @@ async fn sleep_or_forever(wait: Option<Duration>) {
 }
 
 /// The last snapshot plus every logged command after it, replayed.
-async fn load(pool: &Pool, tenant: &str) -> anyhow::Result<(Core, i64, i64)> {
-    let snapshot = sqlx::query("SELECT seq, state FROM engine_snapshots WHERE tenant_id = $1")
-        .bind(tenant)
-        .fetch_optional(pool)
-        .await?;
+async fn load(pool: &(impl AsPool + ?Sized), tenant: &str) -> anyhow::Result<(Core, i64, i64)> {
+    let snapshot: Option<(i64, String)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as("SELECT seq, state FROM engine_snapshots WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_optional(c)
+            .await
+    })?;
     let (mut core, snapshot_seq) = match snapshot {
-        Some(row) => {
-            let state: String = row.try_get("state")?;
+        Some((seq, state)) => {
             let core: Core = serde_json::from_str(&state).context("reading the engine snapshot")?;
-            (core.restore(), row.try_get::<i64, _>("seq")?)
+            (core.restore(), seq)
         }
         None => (Core::default(), 0),
     };
-    let rows = sqlx::query(
-        "SELECT seq, at, command FROM engine_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
-    )
-    .bind(tenant)
-    .bind(snapshot_seq)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<(i64, i64, String)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT seq, at, command FROM engine_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(tenant)
+        .bind(snapshot_seq)
+        .fetch_all(c)
+        .await
+    })?;
     let mut seq = snapshot_seq;
-    for row in rows {
-        let command: Command = serde_json::from_str(&row.try_get::<String, _>("command")?)
-            .context("reading the engine log")?;
+    for (row_seq, at, command) in rows {
+        let command: Command = serde_json::from_str(&command).context("reading the engine log")?;
         // The effects were stored when the command first ran; replay only rebuilds the state.
-        let _ = core.handle(command, row.try_get("at")?);
-        seq = row.try_get("seq")?;
+        let _ = core.handle(command, at);
+        seq = row_seq;
     }
     Ok((core, seq, snapshot_seq))
 }

@@ -3,10 +3,11 @@
 //! transaction, so a fact is stored exactly when the transition that produced it is.
 
 use super::messages::Fact;
+use crate::store::AsConn;
 
 /// Records a reporting fact (a session or an offer that ended) in the command's transaction.
 pub(super) async fn report(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     tenant: &str,
     fact: &Fact,
 ) -> anyhow::Result<()> {
@@ -25,7 +26,10 @@ pub(super) async fn report(
             transferred_from,
             transferred_by,
         } => {
-            sqlx::query(
+            let transferred_from = serde_json::to_string(transferred_from)?;
+            let transferred_by = serde_json::to_string(transferred_by)?;
+            crate::db!(tx.conn(), |c| {
+                sqlx::query(
                 "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent, created_at,
                     queued_at, offered_at, accepted_at, ended_at, transferred_from, transferred_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -41,10 +45,12 @@ pub(super) async fn report(
             .bind(offered_at)
             .bind(accepted_at)
             .bind(ended_at)
-            .bind(serde_json::to_string(transferred_from)?)
-            .bind(serde_json::to_string(transferred_by)?)
-            .execute(&mut *tx)
-            .await?;
+            .bind(&transferred_from)
+            .bind(&transferred_by)
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
         }
         Fact::OfferEnded {
             offer,
@@ -55,7 +61,8 @@ pub(super) async fn report(
             outcome,
             ended_at,
         } => {
-            sqlx::query(
+            crate::db!(tx.conn(), |c| {
+                sqlx::query(
                 "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at, channel)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -67,8 +74,10 @@ pub(super) async fn report(
             .bind(serde_name(outcome))
             .bind(ended_at)
             .bind(channel)
-            .execute(&mut *tx)
-            .await?;
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
         }
     }
     Ok(())

@@ -125,7 +125,7 @@ pub enum Refused {
 /// The networks a tenant allows outbound HTTP to reach although they are internal
 /// (`httpAllowedNetworks` of its settings; none when it has no settings).
 pub async fn allowed_networks(
-    pool: &crate::store::Pool,
+    pool: &(impl crate::store::AsPool + ?Sized),
     tenant: &str,
 ) -> Result<Vec<Network>, crate::directory::store::StoreError> {
     use crate::directory::store::{self as docs, Kind};

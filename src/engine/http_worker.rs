@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::http_request::execute;
 use super::messages::{Command, Effect};
 use super::registry::Engines;
-use crate::store::Pool;
 use crate::store::effects::{self as effects_store, EffectQueue, EffectState, Handed};
+use crate::store::{AsPool, Pool};
 
 /// Requests running at once.
 pub const PARALLEL: usize = 16;
@@ -58,7 +58,7 @@ pub async fn run(
 }
 
 /// Performs one request and sends its result to the tenant's engine.
-async fn handle(pool: &Pool, engines: &Engines, handed: Handed) {
+async fn handle(pool: &(impl AsPool + ?Sized), engines: &Engines, handed: Handed) {
     let Handed {
         id, tenant, effect, ..
     } = handed;

@@ -4,15 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlx::Row;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::Engine;
 use crate::clock::Clock;
-use crate::store::Pool;
 use crate::store::effects::EffectQueue;
+use crate::store::{AsPool, Pool};
 
 pub struct Engines {
     pool: Pool,
@@ -55,14 +54,13 @@ impl Engines {
 
     /// Starts the engine of every tenant that has stored state; returns how many.
     pub async fn resume_all(&self) -> anyhow::Result<usize> {
-        let tenants: Vec<String> = sqlx::query(
-            "SELECT tenant_id FROM engine_snapshots UNION SELECT DISTINCT tenant_id FROM engine_log",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| r.try_get("tenant_id"))
-        .collect::<Result<_, _>>()?;
+        let tenants: Vec<String> = crate::db!(self.pool.on(), |c| {
+            sqlx::query_scalar(
+                "SELECT tenant_id FROM engine_snapshots UNION SELECT DISTINCT tenant_id FROM engine_log",
+            )
+            .fetch_all(c)
+            .await
+        })?;
         for tenant in &tenants {
             self.get(tenant).await?;
         }

@@ -12,7 +12,7 @@ use crate::directory::store::{self as docs, Kind};
 use crate::distribution::Presence;
 use crate::engine::messages::Command;
 use crate::engine::registry::Engines;
-use crate::store::Pool;
+use crate::store::AsPool;
 use crate::store::registrations::{self, ChosenPresence};
 
 /// What of a tenant's directory its engine is brought in step with.
@@ -40,7 +40,7 @@ pub enum Scope<'a> {
 
 /// Brings `tenant`'s engine in step with `scope` of its stored directory.
 pub async fn sync(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     engines: &Engines,
     tenant: &str,
     scope: Scope<'_>,
@@ -59,7 +59,11 @@ pub async fn sync(
     }
 }
 
-async fn sync_tenant(pool: &Pool, engines: &Engines, tenant: &str) -> anyhow::Result<()> {
+async fn sync_tenant(
+    pool: &(impl AsPool + ?Sized),
+    engines: &Engines,
+    tenant: &str,
+) -> anyhow::Result<()> {
     let engine = engines.get(tenant).await?;
     if let Some(t) = docs::get::<Tenant>(pool, tenant, Kind::Tenant, tenant).await? {
         engine
@@ -96,7 +100,7 @@ async fn sync_tenant(pool: &Pool, engines: &Engines, tenant: &str) -> anyhow::Re
 }
 
 async fn sync_stored(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     engines: &Engines,
     tenant: &str,
     kind: Kind,
@@ -156,7 +160,7 @@ async fn sync_stored(
 }
 
 async fn sync_session_service(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     engines: &Engines,
     tenant: &str,
     service: &Service,
@@ -192,7 +196,12 @@ async fn sync_session_service(
 }
 
 /// The services `user` belongs to first, then the user (registered, presence).
-async fn sync_user(pool: &Pool, engines: &Engines, tenant: &str, user: &str) -> anyhow::Result<()> {
+async fn sync_user(
+    pool: &(impl AsPool + ?Sized),
+    engines: &Engines,
+    tenant: &str,
+    user: &str,
+) -> anyhow::Result<()> {
     let Some(u) = docs::get::<User>(pool, tenant, Kind::User, user).await? else {
         return Ok(());
     };
@@ -213,7 +222,11 @@ async fn sync_user(pool: &Pool, engines: &Engines, tenant: &str, user: &str) -> 
 }
 
 /// The engine command that tells it about a directory user and their registration.
-async fn upsert_user(pool: &Pool, tenant: &str, user: User) -> anyhow::Result<Command> {
+async fn upsert_user(
+    pool: &(impl AsPool + ?Sized),
+    tenant: &str,
+    user: User,
+) -> anyhow::Result<Command> {
     let reg = registrations::registration_of(pool, tenant, &user.id).await?;
     Ok(Command::UpsertUser {
         registered: reg.as_ref().is_some_and(|r| r.registered),

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use crate::security::{hash_secret as hash, new_secret, same_hash};
-use crate::store::Pool;
+use crate::store::AsPool;
 
 const PREFIX: &str = "sbk_";
 
@@ -22,20 +22,26 @@ pub struct KeyInfo {
 
 /// Whether the store knows `tenant`: it has settings or directory documents, or one of its
 /// admins granted consent on the Preferences page.
-pub async fn tenant_known(pool: &Pool, tenant: &str) -> anyhow::Result<bool> {
+pub async fn tenant_known(pool: &(impl AsPool + ?Sized), tenant: &str) -> anyhow::Result<bool> {
     let tenant = tenant.trim().to_ascii_lowercase();
-    let known: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM directory_documents WHERE tenant_id = $1
-         UNION ALL SELECT 1 FROM tenant_consents WHERE tenant_id = $1 LIMIT 1",
-    )
-    .bind(&tenant)
-    .fetch_optional(pool)
-    .await?;
+    let known: Option<i64> = crate::db!(pool.on(), |c| {
+        sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM directory_documents WHERE tenant_id = $1
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM tenant_consents WHERE tenant_id = $1 LIMIT 1",
+        )
+        .bind(&tenant)
+        .fetch_optional(c)
+        .await
+    })?;
     Ok(known.is_some())
 }
 
 /// Stores default settings for a tenant the store does not know yet (`create-key --new-tenant`).
-pub async fn create_tenant(pool: &Pool, tenant: &str, now: i64) -> anyhow::Result<()> {
+pub async fn create_tenant(
+    pool: &(impl AsPool + ?Sized),
+    tenant: &str,
+    now: i64,
+) -> anyhow::Result<()> {
     use crate::directory::store::{self as docs, Kind};
     let tenant = tenant.trim().to_ascii_lowercase();
     let settings = crate::directory::Tenant {
@@ -50,7 +56,7 @@ pub async fn create_tenant(pool: &Pool, tenant: &str, now: i64) -> anyhow::Resul
 
 /// Creates a key for `tenant`; returns its id and the whole key (shown once).
 pub async fn create(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     name: &str,
     now: i64,
@@ -63,37 +69,43 @@ pub async fn create(
         .take(12)
         .collect();
     let secret = new_secret();
-    sqlx::query(
-        "INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(tenant.to_ascii_lowercase())
-    .bind(name)
-    .bind(hash(&secret))
-    .bind(now)
-    .execute(pool)
-    .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(tenant.to_ascii_lowercase())
+        .bind(name)
+        .bind(hash(&secret))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
     Ok((id.clone(), format!("{PREFIX}{id}_{secret}")))
 }
 
 /// Revokes a key; `false` when there is no such key (or it was already revoked).
-pub async fn revoke(pool: &Pool, id: &str, now: i64) -> anyhow::Result<bool> {
-    let done =
+pub async fn revoke(pool: &(impl AsPool + ?Sized), id: &str, now: i64) -> anyhow::Result<bool> {
+    let affected = crate::db!(pool.on(), |c| {
         sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
             .bind(now)
-            .execute(pool)
-            .await?;
-    Ok(done.rows_affected() == 1)
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(affected == 1)
 }
 
-pub async fn list(pool: &Pool) -> anyhow::Result<Vec<KeyInfo>> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, name, created_at, revoked_at FROM api_keys ORDER BY tenant_id, created_at",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
+pub async fn list(pool: &(impl AsPool + ?Sized)) -> anyhow::Result<Vec<KeyInfo>> {
+    let keys = crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT id, tenant_id, name, created_at, revoked_at FROM api_keys ORDER BY tenant_id, created_at",
+        )
+        .fetch_all(c)
+        .await?
+        .iter()
         .map(|r| {
             Ok(KeyInfo {
                 id: r.try_get("id")?,
@@ -103,29 +115,35 @@ pub async fn list(pool: &Pool) -> anyhow::Result<Vec<KeyInfo>> {
                 revoked_at: r.try_get("revoked_at")?,
             })
         })
-        .collect()
+        .collect::<sqlx::Result<Vec<_>>>()
+    })?;
+    Ok(keys)
 }
 
 /// The tenant and key id of a presented key, if it is valid and not revoked.
-pub async fn verify(pool: &Pool, presented: &str) -> sqlx::Result<Option<(String, String)>> {
+pub async fn verify(
+    pool: &(impl AsPool + ?Sized),
+    presented: &str,
+) -> sqlx::Result<Option<(String, String)>> {
     let Some((id, secret)) = presented
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.split_once('_'))
     else {
         return Ok(None);
     };
-    let row = sqlx::query(
-        "SELECT tenant_id, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else {
+    let row: Option<(String, String)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT tenant_id, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?;
+    let Some((tenant, stored)) = row else {
         return Ok(None);
     };
-    let stored: String = row.try_get("secret_hash")?;
     if !same_hash(&stored, &hash(secret)) {
         return Ok(None);
     }
-    Ok(Some((row.try_get("tenant_id")?, id.to_owned())))
+    Ok(Some((tenant, id.to_owned())))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::Pool;
+use super::{AsPool, Pool};
 
 /// How long a reference this process wrote is trusted to still be in the store unchanged.
 const RECENT_FOR: Duration = Duration::from_secs(3600);
@@ -58,11 +58,12 @@ pub struct ConversationReference {
 
 /// Inserts or refreshes a reference.
 pub async fn upsert(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     reference: &ConversationReference,
     now_ms: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
         "INSERT INTO conversation_references
             (channel_id, conversation_id, service_url, tenant_id, conversation_type, bot_id,
              user_id, user_aad_object_id, updated_at)
@@ -85,37 +86,41 @@ pub async fn upsert(
     .bind(&reference.user_id)
     .bind(&reference.user_aad_object_id)
     .bind(now_ms)
-    .execute(pool)
-    .await?;
+    .execute(c)
+    .await
+    .map(|_| ())
+    })?;
     Ok(())
 }
 
 /// The stored reference of a conversation.
 pub async fn find(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     channel_id: &str,
     conversation_id: &str,
 ) -> sqlx::Result<Option<ConversationReference>> {
-    let row = sqlx::query(
-        "SELECT channel_id, conversation_id, service_url, tenant_id, conversation_type, bot_id,
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT channel_id, conversation_id, service_url, tenant_id, conversation_type, bot_id,
                 user_id, user_aad_object_id
          FROM conversation_references WHERE channel_id = $1 AND conversation_id = $2",
-    )
-    .bind(channel_id)
-    .bind(conversation_id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(ConversationReference {
-            channel_id: r.try_get("channel_id")?,
-            conversation_id: r.try_get("conversation_id")?,
-            service_url: r.try_get("service_url")?,
-            tenant_id: r.try_get("tenant_id")?,
-            conversation_type: r.try_get("conversation_type")?,
-            bot_id: r.try_get("bot_id")?,
-            user_id: r.try_get("user_id")?,
-            user_aad_object_id: r.try_get("user_aad_object_id")?,
+        )
+        .bind(channel_id)
+        .bind(conversation_id)
+        .fetch_optional(c)
+        .await?
+        .map(|r| {
+            Ok(ConversationReference {
+                channel_id: r.try_get("channel_id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                service_url: r.try_get("service_url")?,
+                tenant_id: r.try_get("tenant_id")?,
+                conversation_type: r.try_get("conversation_type")?,
+                bot_id: r.try_get("bot_id")?,
+                user_id: r.try_get("user_id")?,
+                user_aad_object_id: r.try_get("user_aad_object_id")?,
+            })
         })
+        .transpose()
     })
-    .transpose()
 }

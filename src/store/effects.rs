@@ -17,11 +17,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
-use sqlx::Row;
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
 use crate::engine::messages::Effect;
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool, On};
 
 /// Who carries an effect out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +128,7 @@ pub struct Handed {
 /// to the consumer after the commit; `None` for effects recorded as done at once (webhooks)
 /// and for reporting facts, which are not stored here (the caller writes them).
 pub async fn record(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     tenant: &str,
     seq: i64,
     effect: &Effect,
@@ -137,19 +137,21 @@ pub async fn record(
     let Some(state) = Consumer::of(effect).initial_state() else {
         return Ok(None);
     };
-    let id: i64 = sqlx::query(
-        "INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind, state)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(tenant)
-    .bind(seq)
-    .bind(serde_json::to_string(effect)?)
-    .bind(at)
-    .bind(effect.kind())
-    .bind(state.as_str())
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    let stored = serde_json::to_string(effect)?;
+    let id: i64 = crate::db!(tx.conn(), |c| {
+        sqlx::query_scalar(
+            "INSERT INTO engine_effects (tenant_id, seq, effect, created_at, kind, state)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(tenant)
+        .bind(seq)
+        .bind(&stored)
+        .bind(at)
+        .bind(effect.kind())
+        .bind(state.as_str())
+        .fetch_one(c)
+        .await
+    })?;
     Ok((state == EffectState::Pending).then(|| Handed {
         id: EffectId(id),
         tenant: tenant.to_owned(),
@@ -158,23 +160,77 @@ pub async fn record(
     }))
 }
 
+/// Where a store function that accepts either runs: a pool (`&pool`, a statement on its own)
+/// or a connection (`&mut tx`, in the caller's transaction), of either backend. [`finish`],
+/// [`finish_all`] and `registrations::registration_of` take one (`impl IntoExecutor`), so
+/// that their callers pass what they hold, as they did an `sqlx::SqliteExecutor`.
+pub enum Executor<'a> {
+    Pool(On<&'a SqlitePool, &'a PgPool>),
+    Conn(On<&'a mut SqliteConnection, &'a mut PgConnection>),
+}
+
+impl Executor<'_> {
+    /// The text of this backend's dialect.
+    pub fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        if self.is_postgres() { postgres } else { sqlite }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        match self {
+            Executor::Pool(on) => on.is_postgres(),
+            Executor::Conn(on) => on.is_postgres(),
+        }
+    }
+}
+
+/// A pool or a connection, as an [`Executor`].
+pub trait IntoExecutor<'a>: Send {
+    fn executor(self) -> Executor<'a>;
+}
+
+impl<'a, P: AsPool + ?Sized> IntoExecutor<'a> for &'a P {
+    fn executor(self) -> Executor<'a> {
+        Executor::Pool(self.on())
+    }
+}
+
+impl<'a, C: AsConn + ?Sized> IntoExecutor<'a> for &'a mut C {
+    fn executor(self) -> Executor<'a> {
+        Executor::Conn(self.conn())
+    }
+}
+
+/// [`crate::db!`] over an [`Executor`]: the block is compiled for each backend's pool and
+/// connection.
+macro_rules! on_executor {
+    ($executor:expr, |$c:ident| $body:expr) => {
+        match $executor {
+            $crate::store::effects::Executor::Pool(on) => $crate::db!(on, |$c| $body),
+            $crate::store::effects::Executor::Conn(on) => $crate::db!(on, |$c| $body),
+        }
+    };
+}
+pub(crate) use on_executor;
+
 /// Records what became of an effect (in the consumer's transaction, or on its own).
 pub async fn finish<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl IntoExecutor<'e>,
     id: EffectId,
     state: EffectState,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE engine_effects SET state = $2 WHERE id = $1")
-        .bind(id.0)
-        .bind(state.as_str())
-        .execute(executor)
-        .await?;
-    Ok(())
+    on_executor!(executor.executor(), |c| {
+        sqlx::query("UPDATE engine_effects SET state = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(state.as_str())
+            .execute(c)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Records what became of several effects in one statement.
 pub async fn finish_all<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl IntoExecutor<'e>,
     ids: &[EffectId],
     state: EffectState,
 ) -> sqlx::Result<()> {
@@ -182,56 +238,64 @@ pub async fn finish_all<'e>(
         return Ok(());
     }
     let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-    sqlx::query(
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let executor = executor.executor();
+    let sql = executor.pick(
         "UPDATE engine_effects SET state = $2 WHERE id IN (SELECT value FROM json_each($1))",
-    )
-    .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
-    .bind(state.as_str())
-    .execute(executor)
-    .await?;
-    Ok(())
+        "UPDATE engine_effects SET state = $2
+         WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_array_elements_text(CAST($1 AS json)) AS t(value))",
+    );
+    on_executor!(executor, |c| {
+        sqlx::query(sql)
+            .bind(&ids)
+            .bind(state.as_str())
+            .execute(c)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// Pending effects by kind (the metrics gauge).
-pub async fn pending_by_kind(pool: &Pool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query(
-        "SELECT kind, COUNT(*) AS n FROM engine_effects WHERE state = $1
-         GROUP BY kind ORDER BY kind",
-    )
-    .bind(EffectState::Pending.as_str())
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| Ok((r.try_get("kind")?, r.try_get("n")?)))
-    .collect()
+pub async fn pending_by_kind(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<Vec<(String, i64)>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT kind, COUNT(*) AS n FROM engine_effects WHERE state = $1
+             GROUP BY kind ORDER BY kind",
+        )
+        .bind(EffectState::Pending.as_str())
+        .fetch_all(c)
+        .await
+    })
 }
 
 /// Deletes settled effects created before `before` (they quote customers); returns how many.
-pub async fn purge_settled(pool: &Pool, before: i64) -> sqlx::Result<u64> {
-    Ok(
+pub async fn purge_settled(pool: &(impl AsPool + ?Sized), before: i64) -> sqlx::Result<u64> {
+    crate::db!(pool.on(), |c| {
         sqlx::query("DELETE FROM engine_effects WHERE state <> $1 AND created_at < $2")
             .bind(EffectState::Pending.as_str())
             .bind(before)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }
 
 /// Every pending effect, in the order it was recorded. Unreadable ones are set aside as
 /// failed; effects whose consumer records them at insert (webhooks) but were stored pending by
 /// an earlier version are marked done.
-async fn pending(pool: &Pool) -> anyhow::Result<Vec<Handed>> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, seq, effect FROM engine_effects WHERE state = $1 ORDER BY id",
-    )
-    .bind(EffectState::Pending.as_str())
-    .fetch_all(pool)
-    .await?;
+async fn pending(pool: &(impl AsPool + ?Sized)) -> anyhow::Result<Vec<Handed>> {
+    let rows: Vec<(i64, String, i64, String)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT id, tenant_id, seq, effect FROM engine_effects WHERE state = $1 ORDER BY id",
+        )
+        .bind(EffectState::Pending.as_str())
+        .fetch_all(c)
+        .await
+    })?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id = EffectId(row.try_get("id")?);
-        let effect = serde_json::from_str::<Effect>(&row.try_get::<String, _>("effect")?);
+    for (id, tenant, seq, effect) in rows {
+        let id = EffectId(id);
+        let effect = serde_json::from_str::<Effect>(&effect);
         let settled = match &effect {
             Err(e) => {
                 tracing::error!(effect.id = %id, error = %e, "a stored engine effect could not be read");
@@ -246,8 +310,8 @@ async fn pending(pool: &Pool) -> anyhow::Result<Vec<Handed>> {
             (Some(state), _) => finish(pool, id, state).await?,
             (None, Ok(effect)) => out.push(Handed {
                 id,
-                tenant: row.try_get("tenant_id")?,
-                seq: row.try_get("seq")?,
+                tenant,
+                seq,
                 effect,
             }),
             (None, Err(_)) => {}
@@ -421,7 +485,7 @@ impl EffectQueue {
 
     /// Fills the inboxes with every effect still pending in the store (at start, before the
     /// engines run); returns how many.
-    pub async fn recover(&self, pool: &Pool) -> anyhow::Result<usize> {
+    pub async fn recover(&self, pool: &(impl AsPool + ?Sized)) -> anyhow::Result<usize> {
         let pending = pending(pool)
             .await
             .context("reading the pending engine effects")?;

@@ -3,9 +3,8 @@
 //! them on install and uninstall, the Preferences page on register and unregister; the engine
 //! sync reads them. Sending anything to the user is not this module's business.
 
-use sqlx::{Row, SqliteConnection};
-
-use crate::store::Pool;
+use crate::store::effects::{IntoExecutor, on_executor};
+use crate::store::{AsConn, AsPool};
 
 /// The presence an agent chose with `available` / `away` (stored as that word). Anything else
 /// in the column reads as available, as it always has.
@@ -49,18 +48,42 @@ pub struct Registration {
     pub locale: Option<String>,
 }
 
-fn registration(r: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Registration> {
-    Ok(Registration {
-        tenant_id: r.try_get("tenant_id")?,
-        user_id: r.try_get("user_id")?,
-        channel_user_id: r.try_get("channel_user_id")?,
-        conversation_id: r.try_get("conversation_id")?,
-        service_url: r.try_get("service_url")?,
-        bot_id: r.try_get("bot_id")?,
-        registered: r.try_get("registered")?,
-        presence: ChosenPresence::from_word(r.try_get("presence")?).unwrap_or_default(),
-        locale: r.try_get("locale")?,
-    })
+/// A row of [`REGISTRATION_COLUMNS`], in their order.
+type RegistrationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    String,
+    Option<String>,
+);
+
+fn registration(r: RegistrationRow) -> Registration {
+    let (
+        tenant_id,
+        user_id,
+        channel_user_id,
+        conversation_id,
+        service_url,
+        bot_id,
+        registered,
+        presence,
+        locale,
+    ) = r;
+    Registration {
+        tenant_id,
+        user_id,
+        channel_user_id,
+        conversation_id,
+        service_url,
+        bot_id,
+        registered,
+        presence: ChosenPresence::from_word(&presence).unwrap_or_default(),
+        locale,
+    }
 }
 
 const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, conversation_id, \
@@ -70,12 +93,13 @@ const REGISTRATION_COLUMNS: &str = "tenant_id, user_id, channel_user_id, convers
 /// was already registered in the same conversation (nothing changed): install events come in
 /// pairs, and only the first one registers.
 pub async fn put_registration(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     r: &Registration,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
+    let affected = crate::db!(conn.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO registrations (tenant_id, user_id, channel_user_id, conversation_id,
             service_url, bot_id, registered, presence, updated_at, locale)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tenant_id, user_id) DO UPDATE SET channel_user_id = excluded.channel_user_id,
@@ -85,61 +109,67 @@ pub async fn put_registration(
             locale = COALESCE(excluded.locale, registrations.locale)
          WHERE NOT (registrations.registered AND excluded.registered
                     AND registrations.conversation_id = excluded.conversation_id)",
-    )
-    .bind(&r.tenant_id)
-    .bind(&r.user_id)
-    .bind(&r.channel_user_id)
-    .bind(&r.conversation_id)
-    .bind(&r.service_url)
-    .bind(&r.bot_id)
-    .bind(r.registered)
-    .bind(r.presence.as_str())
-    .bind(now)
-    .bind(&r.locale)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() > 0)
+        )
+        .bind(&r.tenant_id)
+        .bind(&r.user_id)
+        .bind(&r.channel_user_id)
+        .bind(&r.conversation_id)
+        .bind(&r.service_url)
+        .bind(&r.bot_id)
+        .bind(r.registered)
+        .bind(r.presence.as_str())
+        .bind(now)
+        .bind(&r.locale)
+        .execute(c)
+        .await
+        .map(|result| result.rows_affected())
+    })?;
+    Ok(affected > 0)
 }
 
 pub async fn set_presence(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     user: &str,
     presence: ChosenPresence,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE registrations SET presence = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
-    )
-    .bind(tenant)
-    .bind(user)
-    .bind(presence.as_str())
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "UPDATE registrations SET presence = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(tenant)
+        .bind(user)
+        .bind(presence.as_str())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })
 }
 
+/// The user's registration (registered now or not), on a pool or in the caller's connection.
 pub async fn registration_of<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
+    db: impl IntoExecutor<'e>,
     tenant: &str,
     user: &str,
 ) -> sqlx::Result<Option<Registration>> {
-    sqlx::query(&format!(
+    let sql = format!(
         "SELECT {REGISTRATION_COLUMNS} FROM registrations WHERE tenant_id = $1 AND user_id = $2"
-    ))
-    .bind(tenant)
-    .bind(user)
-    .fetch_optional(db)
-    .await?
-    .as_ref()
-    .map(registration)
-    .transpose()
+    );
+    let row: Option<RegistrationRow> = on_executor!(db.executor(), |c| {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(user)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(row.map(registration))
 }
 
 /// The user's registration if they are registered now.
 pub async fn registered(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     user: &str,
 ) -> sqlx::Result<Option<Registration>> {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use crate::store::{AsConn, AsPool};
 
 /// An endpoint as the admin API and the tenant file show it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,59 +36,59 @@ pub(crate) struct Target {
 }
 
 /// The tenant's endpoints, by id.
-pub async fn list(conn: &mut SqliteConnection, tenant: &str) -> sqlx::Result<Vec<Endpoint>> {
-    sqlx::query(
-        "SELECT endpoint_id, url FROM tenant_webhooks WHERE tenant_id = $1 ORDER BY endpoint_id",
-    )
-    .bind(tenant)
-    .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(|r| {
-        Ok(Endpoint {
-            id: r.try_get("endpoint_id")?,
-            url: r.try_get("url")?,
-        })
-    })
-    .collect()
+pub async fn list(conn: &mut (impl AsConn + ?Sized), tenant: &str) -> sqlx::Result<Vec<Endpoint>> {
+    let rows: Vec<(String, String)> = crate::db!(conn.conn(), |c| {
+        sqlx::query_as(
+            "SELECT endpoint_id, url FROM tenant_webhooks WHERE tenant_id = $1 ORDER BY endpoint_id",
+        )
+        .bind(tenant)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, url)| Endpoint { id, url })
+        .collect())
 }
 
 /// The URL and secret of one endpoint, as configured now.
 pub(crate) async fn target(
-    pool: &crate::store::Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     endpoint: &str,
 ) -> sqlx::Result<Option<Target>> {
-    let row = sqlx::query(
-        "SELECT url, secret FROM tenant_webhooks WHERE tenant_id = $1 AND endpoint_id = $2",
-    )
-    .bind(tenant)
-    .bind(endpoint)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        Ok(Target {
-            url: r.try_get("url")?,
-            secret: SecretString::from(r.try_get::<String, _>("secret")?),
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT url, secret FROM tenant_webhooks WHERE tenant_id = $1 AND endpoint_id = $2",
+        )
+        .bind(tenant)
+        .bind(endpoint)
+        .fetch_optional(c)
+        .await?
+        .map(|r| {
+            Ok(Target {
+                url: r.try_get("url")?,
+                secret: SecretString::from(r.try_get::<String, _>("secret")?),
+            })
         })
+        .transpose()
     })
-    .transpose()
 }
 
 /// Writes checked endpoints inside the caller's transaction: each listed one is created or
 /// updated (a missing secret keeps the stored one); with `replace`, the tenant's other
 /// endpoints are deleted. Returns the changes as `webhook/{id}` with what happened.
 pub async fn store(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     inputs: &[EndpointInput],
     replace: bool,
     now: i64,
 ) -> sqlx::Result<Changes> {
-    let before: BTreeMap<String, (String, String)> =
+    let before: BTreeMap<String, (String, String)> = crate::db!(conn.conn(), |c| {
         sqlx::query("SELECT endpoint_id, url, secret FROM tenant_webhooks WHERE tenant_id = $1")
             .bind(tenant)
-            .fetch_all(&mut *conn)
+            .fetch_all(c)
             .await?
             .into_iter()
             .map(|r| {
@@ -95,7 +97,8 @@ pub async fn store(
                     (r.try_get("url")?, r.try_get("secret")?),
                 ))
             })
-            .collect::<sqlx::Result<_>>()?;
+            .collect::<sqlx::Result<_>>()
+    })?;
     let mut changes = Changes::default();
     for input in inputs {
         let old = before.get(&input.id);
@@ -111,19 +114,22 @@ pub async fn store(
         let Some(secret) = secret.or_else(|| old.map(|(_, s)| s.clone())) else {
             continue;
         };
-        sqlx::query(
-            "INSERT INTO tenant_webhooks (tenant_id, endpoint_id, url, secret, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5)
-             ON CONFLICT (tenant_id, endpoint_id)
-             DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at",
-        )
-        .bind(tenant)
-        .bind(&input.id)
-        .bind(&input.url)
-        .bind(secret)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        crate::db!(conn.conn(), |c| {
+            sqlx::query(
+                "INSERT INTO tenant_webhooks (tenant_id, endpoint_id, url, secret, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)
+                 ON CONFLICT (tenant_id, endpoint_id)
+                 DO UPDATE SET url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at",
+            )
+            .bind(tenant)
+            .bind(&input.id)
+            .bind(&input.url)
+            .bind(&secret)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
         if old.is_some() {
             changes.updated.push(input.id.clone());
         } else {
@@ -133,13 +139,16 @@ pub async fn store(
     if replace {
         for id in before.keys() {
             if !inputs.iter().any(|i| &i.id == id) {
-                sqlx::query(
-                    "DELETE FROM tenant_webhooks WHERE tenant_id = $1 AND endpoint_id = $2",
-                )
-                .bind(tenant)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+                crate::db!(conn.conn(), |c| {
+                    sqlx::query(
+                        "DELETE FROM tenant_webhooks WHERE tenant_id = $1 AND endpoint_id = $2",
+                    )
+                    .bind(tenant)
+                    .bind(id)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+                })?;
                 changes.deleted.push(id.clone());
             }
         }

@@ -16,8 +16,8 @@ use super::endpoints;
 use super::events::events_of;
 use crate::clock::rfc3339;
 use crate::engine::messages::Effect;
-use crate::store::WriteTransaction;
 use crate::store::outbox::{self, NewCall};
+use crate::store::{AsPool, WriteTransaction};
 
 /// The outbox operation of webhook deliveries.
 pub const OPERATION: &str = "webhook";
@@ -113,14 +113,16 @@ pub async fn record_events(
 
 /// The tenant's most recent deliveries, newest first, as the admin API lists them.
 pub async fn recent(
-    pool: &crate::store::Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<Value>> {
     // Lanes of the tenant sort between `webhook|{tenant}|` and `webhook|{tenant}}` ('}' follows '|').
     let from = format!("{OPERATION}|{tenant}|");
     let to = format!("{OPERATION}|{tenant}}}");
-    let rows = sqlx::query(
+    // The range is in byte order: SQLite's, and the `"C"` collation of `lane` on PostgreSQL.
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
         "SELECT id, call, state, attempts, last_error, next_attempt_at, created_at, delivered_at
          FROM outbox
          WHERE operation = $1 AND lane >= $2 AND lane < $3
@@ -130,9 +132,9 @@ pub async fn recent(
     .bind(&from)
     .bind(&to)
     .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
+    .fetch_all(c)
+    .await?
+    .into_iter()
         .map(|r| {
             let call: String = r.try_get("call")?;
             let delivery: Option<Delivery> = serde_json::from_str(&call).ok();
@@ -152,4 +154,5 @@ pub async fn recent(
             }))
         })
         .collect()
+    })
 }

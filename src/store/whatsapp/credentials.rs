@@ -1,7 +1,9 @@
 //! Each tenant's Cloud API credentials (`tenant_whatsapp`): the access token is write-only
 //! through the admin API and never printed, even by `Debug`.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
+
+use crate::store::AsConn;
 
 /// A tenant's Cloud API credentials.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -21,42 +23,49 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// The tenant's credentials (all unset when never stored).
-pub async fn credentials(conn: &mut SqliteConnection, tenant: &str) -> sqlx::Result<Credentials> {
-    let row = sqlx::query(
-        "SELECT access_token, business_account_id, updated_at FROM tenant_whatsapp WHERE tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|r| {
-        Ok(Credentials {
-            access_token: r.try_get("access_token")?,
-            business_account_id: r.try_get("business_account_id")?,
-            updated_at: r.try_get("updated_at")?,
+pub async fn credentials(
+    conn: &mut (impl AsConn + ?Sized),
+    tenant: &str,
+) -> sqlx::Result<Credentials> {
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(
+            "SELECT access_token, business_account_id, updated_at FROM tenant_whatsapp WHERE tenant_id = $1",
+        )
+        .bind(tenant)
+        .fetch_optional(c)
+        .await?
+        .map(|r| {
+            Ok(Credentials {
+                access_token: r.try_get("access_token")?,
+                business_account_id: r.try_get("business_account_id")?,
+                updated_at: r.try_get("updated_at")?,
+            })
         })
+        .transpose()
+        .map(Option::unwrap_or_default)
     })
-    .transpose()
-    .map(Option::unwrap_or_default)
 }
 
 /// Replaces the tenant's credentials.
 pub async fn set_credentials(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     tenant: &str,
     credentials: &Credentials,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO tenant_whatsapp (tenant_id, access_token, business_account_id, updated_at)
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO tenant_whatsapp (tenant_id, access_token, business_account_id, updated_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id) DO UPDATE SET access_token = excluded.access_token,
              business_account_id = excluded.business_account_id, updated_at = excluded.updated_at",
-    )
-    .bind(tenant)
-    .bind(&credentials.access_token)
-    .bind(&credentials.business_account_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+        )
+        .bind(tenant)
+        .bind(&credentials.access_token)
+        .bind(&credentials.business_account_id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })
 }

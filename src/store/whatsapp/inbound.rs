@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool, Pool};
 use crate::whatsapp_cloud::webhook::Inbound;
 
 /// Webhooks stored by one task, those that arrive while a commit runs sharing the next one
@@ -88,7 +88,7 @@ impl InboundWriter {
 /// Stores the writes' items not stored before (one statement for the whole batch), numbered in
 /// arrival order; how many of each write's were new.
 async fn store_new_in(
-    tx: &mut SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     batch: &[Write],
     now: i64,
 ) -> sqlx::Result<Vec<usize>> {
@@ -105,8 +105,11 @@ async fn store_new_in(
             ])
         })
         .collect();
-    // `WHERE true`: SQLite's upsert after a SELECT needs it to parse.
-    let mut stored: HashSet<String> = sqlx::query_scalar(
+    // `WHERE true`: SQLite's upsert after a SELECT needs it to parse. The arrival numbers
+    // continue the highest stored: safe with one writer at a time (SQLite's, or one process's
+    // turn on PostgreSQL); two processes writing to one PostgreSQL may hand out the same
+    // numbers, and their items then keep the order of `received_at` among themselves.
+    let sql = tx.conn().pick(
         "INSERT INTO whatsapp_inbound (dedupe_key, phone_number_id, kind, wamid, item, received_at, arrival)
          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
                 json_extract(value, '$[3]'), json_extract(value, '$[4]'), $2,
@@ -114,13 +117,22 @@ async fn store_new_in(
          FROM json_each($1) WHERE true
          ON CONFLICT (dedupe_key) DO NOTHING
          RETURNING dedupe_key",
-    )
-    .bind(Value::Array(rows).to_string())
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .collect();
+        "INSERT INTO whatsapp_inbound (dedupe_key, phone_number_id, kind, wamid, item, received_at, arrival)
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, $2,
+                (SELECT COALESCE(MAX(arrival), 0) FROM whatsapp_inbound) + j.k
+         FROM json_array_elements(CAST($1 AS json)) WITH ORDINALITY AS j(value, k)
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING dedupe_key",
+    );
+    let rows = Value::Array(rows).to_string();
+    let stored: Vec<String> = crate::db!(tx.conn(), |c| {
+        sqlx::query_scalar(sql)
+            .bind(&rows)
+            .bind(now)
+            .fetch_all(c)
+            .await
+    })?;
+    let mut stored: HashSet<String> = stored.into_iter().collect();
     // A key sent twice in the batch was stored for its first sender only.
     Ok(batch
         .iter()
@@ -144,15 +156,16 @@ pub struct PendingItem {
 }
 
 /// Up to `limit` unhandled items, in arrival order.
-pub async fn pending(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingItem>> {
-    let rows = sqlx::query(
-        "SELECT dedupe_key, phone_number_id, kind, wamid, item FROM whatsapp_inbound
+pub async fn pending(pool: &(impl AsPool + ?Sized), limit: i64) -> sqlx::Result<Vec<PendingItem>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT dedupe_key, phone_number_id, kind, wamid, item FROM whatsapp_inbound
          WHERE handled_at IS NULL ORDER BY COALESCE(arrival, 0), received_at LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
+        )
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+        .iter()
         .map(|r| {
             Ok(PendingItem {
                 dedupe_key: r.try_get("dedupe_key")?,
@@ -163,41 +176,46 @@ pub async fn pending(pool: &Pool, limit: i64) -> sqlx::Result<Vec<PendingItem>> 
             })
         })
         .collect()
+    })
 }
 
 /// How long the key of a handled item is kept: Meta retries a webhook for about 7 days.
 pub const DEDUPE_KEEP_MS: i64 = 8 * 24 * 3600 * 1000;
 
 /// Deletes the keys of items handled more than [`DEDUPE_KEEP_MS`] ago.
-pub async fn purge_handled(pool: &Pool, now: i64) -> sqlx::Result<u64> {
-    Ok(
-        sqlx::query(
-            "DELETE FROM whatsapp_inbound WHERE handled_at IS NOT NULL AND handled_at < $1",
-        )
-        .bind(now.saturating_sub(DEDUPE_KEEP_MS))
-        .execute(pool)
-        .await?
-        .rows_affected(),
-    )
+pub async fn purge_handled(pool: &(impl AsPool + ?Sized), now: i64) -> sqlx::Result<u64> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM whatsapp_inbound WHERE handled_at IS NOT NULL AND handled_at < $1")
+            .bind(now.saturating_sub(DEDUPE_KEEP_MS))
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }
 
 /// Marks items handled and empties them: what the customer wrote is in their session now
 /// (under its retention); the key stays, so a retry of the item is still known. One statement.
 pub async fn handled_all(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     dedupe_keys: &[String],
     now: i64,
 ) -> sqlx::Result<()> {
     if dedupe_keys.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    let sql = conn.conn().pick(
         "UPDATE whatsapp_inbound SET handled_at = $2, item = '{}'
          WHERE dedupe_key IN (SELECT value FROM json_each($1))",
-    )
-    .bind(serde_json::to_string(dedupe_keys).unwrap_or_default())
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+        "UPDATE whatsapp_inbound SET handled_at = $2, item = '{}'
+         WHERE dedupe_key IN (SELECT value FROM json_array_elements_text(CAST($1 AS json)) AS t(value))",
+    );
+    let keys = serde_json::to_string(dedupe_keys).unwrap_or_default();
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(sql)
+            .bind(&keys)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })
 }

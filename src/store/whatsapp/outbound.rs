@@ -1,8 +1,8 @@
 //! Messages sent to customers (`whatsapp_outbound`) and their delivery status, only forward.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool};
 
 /// How far a delivery status has come (a status only moves forward).
 pub fn status_rank(status: &str) -> i64 {
@@ -28,34 +28,37 @@ pub struct Outbound {
     pub agent_told: bool,
 }
 
-async fn outbound_row(conn: &mut SqliteConnection, wamid: &str) -> sqlx::Result<Outbound> {
-    let r = sqlx::query(
-        "SELECT wamid, session_id, seq, status, error_code, error_title, agent_told
-         FROM whatsapp_outbound WHERE wamid = $1",
-    )
-    .bind(wamid)
-    .fetch_one(conn)
-    .await?;
-    Ok(Outbound {
-        wamid: r.try_get("wamid")?,
-        session_id: r.try_get("session_id")?,
-        seq: r.try_get("seq")?,
-        status: r.try_get("status")?,
-        error_code: r.try_get("error_code")?,
-        error_title: r.try_get("error_title")?,
-        agent_told: r.try_get::<i64, _>("agent_told")? != 0,
+async fn outbound_row(conn: &mut (impl AsConn + ?Sized), wamid: &str) -> sqlx::Result<Outbound> {
+    crate::db!(conn.conn(), |c| {
+        let r = sqlx::query(
+            "SELECT wamid, session_id, seq, status, error_code, error_title, agent_told
+             FROM whatsapp_outbound WHERE wamid = $1",
+        )
+        .bind(wamid)
+        .fetch_one(c)
+        .await?;
+        Ok(Outbound {
+            wamid: r.try_get("wamid")?,
+            session_id: r.try_get("session_id")?,
+            seq: r.try_get("seq")?,
+            status: r.try_get("status")?,
+            error_code: r.try_get("error_code")?,
+            error_title: r.try_get("error_title")?,
+            agent_told: r.try_get::<i64, _>("agent_told")? != 0,
+        })
     })
 }
 
 /// Records that the Cloud API accepted the message of `session`'s event `seq` as `wamid`.
 pub async fn record_sent(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     wamid: &str,
     session_id: &str,
     seq: i64,
     now: i64,
 ) -> sqlx::Result<Outbound> {
-    sqlx::query(
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(
         "INSERT INTO whatsapp_outbound (wamid, session_id, seq, status, status_rank, updated_at)
          VALUES ($1, $2, $3, 'accepted', 0, $4)
          ON CONFLICT (wamid) DO UPDATE SET session_id = excluded.session_id, seq = excluded.seq",
@@ -64,21 +67,24 @@ pub async fn record_sent(
     .bind(session_id)
     .bind(seq)
     .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    .execute(c)
+    .await
+    .map(|_| ())
+    })?;
     outbound_row(conn, wamid).await
 }
 
 /// Records a delivery status (only forward); returns the message's row.
 pub async fn record_status(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     wamid: &str,
     status: &str,
     error: Option<(i64, &str)>,
     now: i64,
 ) -> sqlx::Result<Outbound> {
     let rank = status_rank(status);
-    sqlx::query(
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(
         "INSERT INTO whatsapp_outbound (wamid, status, status_rank, error_code, error_title, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (wamid) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
@@ -93,46 +99,53 @@ pub async fn record_status(
     .bind(error.map(|e| e.0))
     .bind(error.map(|e| e.1))
     .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    .execute(c)
+    .await
+    .map(|_| ())
+    })?;
     outbound_row(conn, wamid).await
 }
 
 /// Marks a failure as reported to the agent.
-pub async fn agent_told(conn: &mut SqliteConnection, wamid: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE whatsapp_outbound SET agent_told = 1 WHERE wamid = $1")
-        .bind(wamid)
-        .execute(conn)
-        .await?;
-    Ok(())
+pub async fn agent_told(conn: &mut (impl AsConn + ?Sized), wamid: &str) -> sqlx::Result<()> {
+    crate::db!(conn.conn(), |c| {
+        sqlx::query("UPDATE whatsapp_outbound SET agent_told = 1 WHERE wamid = $1")
+            .bind(wamid)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })
 }
 
 /// The delivery status of each message sent in a session, by the customer event it carried.
-pub async fn statuses_of(pool: &Pool, session_id: &str) -> sqlx::Result<Vec<(i64, String)>> {
-    let rows = sqlx::query(
-        "SELECT seq, status FROM whatsapp_outbound WHERE session_id = $1 AND seq IS NOT NULL ORDER BY seq",
-    )
-    .bind(session_id)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("seq")?, r.try_get("status")?)))
-        .collect()
+pub async fn statuses_of(
+    pool: &(impl AsPool + ?Sized),
+    session_id: &str,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT seq, status FROM whatsapp_outbound WHERE session_id = $1 AND seq IS NOT NULL ORDER BY seq",
+        )
+        .bind(session_id)
+        .fetch_all(c)
+        .await
+    })
 }
 
 /// Sends the Cloud API took (their outbox row delivered, with a wamid) whose wamid is not
 /// recorded with its message: a crash came between the two. `(wamid, send payload)`.
-pub async fn unrecorded_sends(pool: &Pool) -> sqlx::Result<Vec<(String, String)>> {
-    let rows = sqlx::query(
-        "SELECT o.result_id, o.call FROM outbox o
+pub async fn unrecorded_sends(
+    pool: &(impl AsPool + ?Sized),
+) -> sqlx::Result<Vec<(String, String)>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT o.result_id, o.call FROM outbox o
          WHERE o.operation = 'whatsapp.send' AND o.state = 'delivered' AND o.result_id IS NOT NULL
            AND o.call <> ''
            AND NOT EXISTS (SELECT 1 FROM whatsapp_outbound w
                            WHERE w.wamid = o.result_id AND w.session_id IS NOT NULL)",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("result_id")?, r.try_get("call")?)))
-        .collect()
+        )
+        .fetch_all(c)
+        .await
+    })
 }
