@@ -246,8 +246,10 @@ pub async fn accept_message(
     now: i64,
 ) -> sqlx::Result<Accepted> {
     let mut tx = crate::store::begin_write(pool).await?;
-    // The transaction holds the write lock from its start: an end recorded by another
-    // connection is either before (refused) or after (it waits for us).
+    // On SQLite the transaction holds the write lock from its start: an end recorded by
+    // another connection is either before (refused) or after (it waits for us). PostgreSQL
+    // takes no such lock; within the process the session's gate (`customer::ending`) keeps a
+    // message and an end apart.
     let inserted = crate::db!(tx.conn(), |c| {
         sqlx::query(
             "INSERT INTO interact_messages (session_id, client_message_id)
