@@ -10,6 +10,7 @@ use crate::directory::model::{Service, User, UserLicenses};
 use crate::directory::store::{self as docs, Kind, StoreError};
 use crate::engine::messages::Command;
 use crate::engine::sync::{Scope, sync};
+use crate::store::AsPool;
 use crate::store::registrations::{self, ChosenPresence, Registration};
 
 use super::card_activity;
@@ -56,12 +57,14 @@ pub async fn register(app: &App, actor: &Actor, inbound: &InboundActivity) -> an
 /// Unregisters whoever is registered in a personal conversation (the Connector said the user
 /// blocked or uninstalled the bot).
 pub async fn unregister_conversation(app: &App, conversation: &str) -> anyhow::Result<()> {
-    let users: Vec<(String, String)> = sqlx::query_as(
-        "SELECT tenant_id, user_id FROM registrations WHERE conversation_id = $1 AND registered",
-    )
-    .bind(conversation)
-    .fetch_all(&app.pool)
-    .await?;
+    let users: Vec<(String, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT tenant_id, user_id FROM registrations WHERE conversation_id = $1 AND registered",
+        )
+        .bind(conversation)
+        .fetch_all(c)
+        .await
+    })?;
     for (tenant, user) in users {
         crate::registration::unregister(app, &tenant, &user).await?;
     }

@@ -22,6 +22,7 @@ use crate::app::{App, AppState};
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::botframework::connector::ConnectorCall;
 use crate::botframework::in_order::Queued;
+use crate::store::AsPool;
 
 /// Whether an agent's message (or edit, or deletion) is carried out after the answer: it
 /// brings a file to fetch, or its conversation has messages queued already.
@@ -39,15 +40,18 @@ pub fn wanted(app: &App, inbound: &InboundActivity) -> bool {
 /// Stores `inbound` and queues it behind its conversation's messages.
 pub async fn enqueue(app: &AppState, inbound: &InboundActivity) -> anyhow::Result<()> {
     let activity = serde_json::to_string(&inbound.activity)?;
-    let row: i64 = sqlx::query_scalar(
-        "INSERT INTO bot_queued_activities (conversation_id, activity, queued_at)
-         VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(&inbound.conversation_id)
-    .bind(activity)
-    .bind(app.clock.now_ms())
-    .fetch_one(&app.pool)
-    .await
+    let now = app.clock.now_ms();
+    let row: i64 = crate::db!(app.pool.on(), |c| {
+        sqlx::query_scalar(
+            "INSERT INTO bot_queued_activities (conversation_id, activity, queued_at)
+             VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(&inbound.conversation_id)
+        .bind(&activity)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })
     .context("queueing an agent's message")?;
     tracing::debug!(
         activity.kind = %inbound.activity.kind,
@@ -74,11 +78,12 @@ fn push(app: &AppState, queued: Queued) {
 
 /// Queues again the messages stored before the last stop, oldest first.
 pub async fn resume(app: &AppState) -> anyhow::Result<usize> {
-    let rows: Vec<(i64, String)> =
+    let rows: Vec<(i64, String)> = crate::db!(app.pool.on(), |c| {
         sqlx::query_as("SELECT id, activity FROM bot_queued_activities ORDER BY id")
-            .fetch_all(&app.pool)
+            .fetch_all(c)
             .await
-            .context("reading the queued agent messages")?;
+    })
+    .context("reading the queued agent messages")?;
     let mut resumed = 0;
     for (row, json) in rows {
         let inbound = serde_json::from_str::<Activity>(&json)
@@ -149,10 +154,12 @@ async fn tell_failed(app: &App, inbound: &InboundActivity) {
     }
 }
 
-async fn forget(pool: &crate::store::Pool, row: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM bot_queued_activities WHERE id = $1")
-        .bind(row)
-        .execute(pool)
-        .await?;
+async fn forget(pool: &(impl AsPool + ?Sized), row: i64) -> sqlx::Result<()> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("DELETE FROM bot_queued_activities WHERE id = $1")
+            .bind(row)
+            .execute(c)
+            .await?;
+    });
     Ok(())
 }

@@ -5,10 +5,9 @@
 //! A message is read when its id is the one named or, both being numbers as Teams' are, at or
 //! below it — and then so is every message posted before it in the chat.
 
-use sqlx::{Row, SqliteConnection};
-
 use crate::app::App;
 use crate::customer::store::{self as customer_store, CustomerEvent};
+use crate::store::{AsConn, AsPool};
 
 /// The event's name.
 pub const READ_RECEIPT: &str = "application/vnd.microsoft.readReceipt";
@@ -16,22 +15,24 @@ pub const READ_RECEIPT: &str = "application/vnd.microsoft.readReceipt";
 /// Records that outbox call `outbox_id` posts customer message `seq` of `session` into
 /// `conversation`.
 pub async fn posted(
-    conn: &mut SqliteConnection,
+    conn: &mut (impl AsConn + ?Sized),
     conversation: &str,
     outbox_id: i64,
     session: &str,
     seq: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO agent_reads (conversation_id, outbox_id, session_id, seq) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(conversation)
-    .bind(outbox_id)
-    .bind(session)
-    .bind(seq)
-    .execute(conn)
-    .await?;
+    crate::db!(conn.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO agent_reads (conversation_id, outbox_id, session_id, seq) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(conversation)
+        .bind(outbox_id)
+        .bind(session)
+        .bind(seq)
+        .execute(c)
+        .await?;
+    });
     Ok(())
 }
 
@@ -72,27 +73,28 @@ pub async fn receipt_with_retries(app: crate::app::AppState, conversation: Strin
 
 /// A read receipt in `conversation`: the customers of the messages read are told.
 pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Result<Receipt> {
-    let rows = sqlx::query(
-        "SELECT r.outbox_id, r.session_id, r.seq, o.result_id, o.state FROM agent_reads r
-         JOIN outbox o ON o.id = r.outbox_id
-         WHERE r.conversation_id = $1 AND r.read = 0
-         ORDER BY r.outbox_id",
-    )
-    .bind(conversation)
-    .fetch_all(&app.pool)
-    .await?;
+    // (outbox id, session, seq, the post's id once delivered, the outbox call's state)
+    let rows: Vec<(i64, String, i64, Option<String>, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT r.outbox_id, r.session_id, r.seq, o.result_id, o.state FROM agent_reads r
+             JOIN outbox o ON o.id = r.outbox_id
+             WHERE r.conversation_id = $1 AND r.read = 0
+             ORDER BY r.outbox_id",
+        )
+        .bind(conversation)
+        .fetch_all(c)
+        .await
+    })?;
     // The last message read; all before it in the chat are read too.
     let mut upto: Option<i64> = None;
     let mut unrecorded = false;
-    for r in &rows {
-        let state: String = r.try_get("state")?;
+    for (outbox_id, _, _, id, state) in &rows {
         if state != "delivered" {
             unrecorded |= state == "pending";
             continue;
         }
-        let id: Option<String> = r.try_get("result_id")?;
         if id.as_deref().is_some_and(|id| read(id, last)) {
-            upto = Some(r.try_get("outbox_id")?);
+            upto = Some(*outbox_id);
         }
     }
     let Some(upto) = upto else {
@@ -103,19 +105,21 @@ pub async fn receipt(app: &App, conversation: &str, last: &str) -> anyhow::Resul
         });
     };
     let mut sessions: std::collections::BTreeMap<String, i64> = Default::default();
-    for r in rows {
-        let outbox_id: i64 = r.try_get("outbox_id")?;
+    for (outbox_id, session, seq, _, _) in rows {
         if outbox_id <= upto {
-            let seq: i64 = r.try_get("seq")?;
-            let entry = sessions.entry(r.try_get("session_id")?).or_insert(seq);
+            let entry = sessions.entry(session).or_insert(seq);
             *entry = (*entry).max(seq);
         }
     }
-    sqlx::query("UPDATE agent_reads SET read = 1 WHERE conversation_id = $1 AND outbox_id <= $2")
+    crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "UPDATE agent_reads SET read = 1 WHERE conversation_id = $1 AND outbox_id <= $2",
+        )
         .bind(conversation)
         .bind(upto)
-        .execute(&app.pool)
+        .execute(c)
         .await?;
+    });
     let now = app.clock.now_ms();
     for (session, seq) in sessions {
         let event = CustomerEvent::Read { up_to: seq };

@@ -629,7 +629,7 @@ pub(super) async fn to_customer(
         let now = app.clock.now_ms();
         let mut tx = crate::store::begin_write(&app.pool).await?;
         let seq =
-            customer_store::append_unless_ended(&mut *tx, &room.session_id, &event, now).await?;
+            customer_store::append_unless_ended_in(&mut tx, &room.session_id, &event, now).await?;
         if let (Some(seq), Some(id)) = (seq, activity.id.as_deref()) {
             store::record_relayed(&mut tx, &room.conversation_id, id, &room.session_id, seq)
                 .await?;

@@ -20,6 +20,7 @@ use crate::directory::model::{Service, User};
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::messages::{Command, Effect, SessionState};
 use crate::store::registrations;
+use crate::store::{AsConn, AsPool, On};
 
 use super::actions::{Answer, string_field};
 use super::agents::Actor;
@@ -153,16 +154,19 @@ async fn authorized(
 }
 
 async fn record(app: &App, actor: &Actor, session: &str, action: &str) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO supervision_log (tenant_id, session_id, user_id, action, at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&actor.tenant)
-    .bind(session)
-    .bind(&actor.user_id)
-    .bind(action)
-    .bind(app.clock.now_ms())
-    .execute(&app.pool)
-    .await?;
+    let now = app.clock.now_ms();
+    crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO supervision_log (tenant_id, session_id, user_id, action, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&actor.tenant)
+        .bind(session)
+        .bind(&actor.user_id)
+        .bind(action)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     tracing::info!(session.id = %session, supervision.action = action, "supervisor acted on a chat");
     Ok(())
 }
@@ -179,14 +183,16 @@ pub async fn reply(
     if answer.is_empty() {
         return Ok("Nothing was sent: write /reply and your answer to the supervisor.".into());
     }
-    let whisperer: Option<(String,)> = sqlx::query_as(
-        "SELECT user_id FROM supervision_log WHERE tenant_id = $1 AND session_id = $2
-         AND action = 'whisper' ORDER BY at DESC LIMIT 1",
-    )
-    .bind(&actor.tenant)
-    .bind(&room.session_id)
-    .fetch_optional(&app.pool)
-    .await?;
+    let whisperer: Option<(String,)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT user_id FROM supervision_log WHERE tenant_id = $1 AND session_id = $2
+             AND action = 'whisper' ORDER BY at DESC LIMIT 1",
+        )
+        .bind(&actor.tenant)
+        .bind(&room.session_id)
+        .fetch_optional(c)
+        .await
+    })?;
     let Some((supervisor,)) = whisperer else {
         return Ok("Nothing was sent: no supervisor whispered in this chat.".into());
     };
@@ -237,18 +243,21 @@ async fn monitor(
             "Install the bot in Teams first: the chat is mirrored into your chat with it.",
         ));
     };
-    sqlx::query(
-        "INSERT INTO chat_monitors (session_id, user_id, tenant_id, conversation_id, service_url, since)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(&room.session_id)
-    .bind(&actor.user_id)
-    .bind(&actor.tenant)
-    .bind(&reg.conversation_id)
-    .bind(&reg.service_url)
-    .bind(app.clock.now_ms())
-    .execute(&app.pool)
-    .await?;
+    let now = app.clock.now_ms();
+    crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO chat_monitors (session_id, user_id, tenant_id, conversation_id, service_url, since)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&room.session_id)
+        .bind(&actor.user_id)
+        .bind(&actor.tenant)
+        .bind(&reg.conversation_id)
+        .bind(&reg.service_url)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     Ok(Ok(()))
 }
 
@@ -256,15 +265,21 @@ async fn monitor(
 /// are a user of the tenant. A supervisor who barged into a group chat stays a member of it in
 /// Teams after losing the right; what they write there is relayed only while this holds.
 pub async fn supervises_now(app: &App, actor: &Actor, room: &Chatroom) -> anyhow::Result<bool> {
-    let found: Option<(i64,)> = sqlx::query_as(&format!(
-        "SELECT 1 FROM (SELECT $1 AS session_id, $2 AS user_id, $3 AS tenant_id) s
-         WHERE {STILL_SUPERVISES}"
-    ))
-    .bind(&room.session_id)
-    .bind(&actor.user_id)
-    .bind(&actor.tenant)
-    .fetch_optional(&mut *app.hot_reads.conn().await)
-    .await?;
+    let mut conn = app.hot_reads.conn().await;
+    let sql = format!(
+        "SELECT CAST(1 AS BIGINT) FROM (SELECT $1 AS session_id, $2 AS user_id, $3 AS tenant_id) s
+         WHERE {}",
+        still_supervises(&conn.conn())
+    );
+    let found: Option<(i64,)> = crate::db!(conn.conn(), |c| {
+        sqlx::query_as(&sql)
+            .bind(&room.session_id)
+            .bind(&actor.user_id)
+            .bind(&actor.tenant)
+            .fetch_optional(c)
+            .await
+    })?;
+    drop(conn);
     Ok(found.is_some())
 }
 
@@ -321,17 +336,20 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
                 else {
                     return Ok(Answer::Message("Install the bot in Teams first.".into()));
                 };
-                sqlx::query(
-                    "INSERT INTO chat_barge_ins (session_id, user_id, tenant_id, conversation_id, at)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                )
-                .bind(&room.session_id)
-                .bind(&actor.user_id)
-                .bind(&actor.tenant)
-                .bind(&reg.conversation_id)
-                .bind(app.clock.now_ms())
-                .execute(&app.pool)
-                .await?;
+                let now = app.clock.now_ms();
+                crate::db!(app.pool.on(), |c| {
+                    sqlx::query(
+                        "INSERT INTO chat_barge_ins (session_id, user_id, tenant_id, conversation_id, at)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&room.session_id)
+                    .bind(&actor.user_id)
+                    .bind(&actor.tenant)
+                    .bind(&reg.conversation_id)
+                    .bind(now)
+                    .execute(c)
+                    .await?;
+                });
                 let _ = monitor(app, actor, &room).await?;
             }
             let mut joined = Activity::message(format!(
@@ -428,17 +446,35 @@ const STILL_SUPERVISES: &str = "EXISTS (
     WHERE c.session_id = s.session_id AND c.tenant_id = s.tenant_id
       AND EXISTS (SELECT 1 FROM json_each(svc.body, '$.supervisors') WHERE json_each.value = s.user_id))";
 
+/// [`STILL_SUPERVISES`] on PostgreSQL. `@>` rather than `jsonb_array_elements_text`, which
+/// fails on a `supervisors` that is null or not an array where SQLite's `json_each` yields no
+/// rows.
+const STILL_SUPERVISES_PG: &str = "EXISTS (
+    SELECT 1 FROM chatrooms c
+    JOIN directory_documents svc ON svc.tenant_id = c.tenant_id AND svc.kind = 'service'
+        AND svc.id = (CAST(c.brief AS jsonb) ->> 'serviceId')
+    JOIN directory_documents u ON u.tenant_id = c.tenant_id AND u.kind = 'user' AND u.id = s.user_id
+    WHERE c.session_id = s.session_id AND c.tenant_id = s.tenant_id
+      AND (CAST(svc.body AS jsonb) -> 'supervisors') @> jsonb_build_array(s.user_id))";
+
+/// [`STILL_SUPERVISES`] in the dialect of the backend `on`.
+fn still_supervises<S, P>(on: &On<S, P>) -> &'static str {
+    on.pick(STILL_SUPERVISES, STILL_SUPERVISES_PG)
+}
+
 /// The personal chats (`conversation, service URL`) the chat `session` is mirrored into, of
 /// the monitors who still supervise it. Asked for every message relayed either way: on the hot
 /// read connection, not through the pool.
 async fn monitors(app: &App, session: &str) -> anyhow::Result<Vec<(String, String)>> {
-    Ok(sqlx::query_as(&format!(
+    let mut conn = app.hot_reads.conn().await;
+    let sql = format!(
         "SELECT conversation_id, service_url FROM chat_monitors s
-         WHERE session_id = $1 AND {STILL_SUPERVISES}"
-    ))
-    .bind(session)
-    .fetch_all(&mut *app.hot_reads.conn().await)
-    .await?)
+         WHERE session_id = $1 AND {}",
+        still_supervises(&conn.conn())
+    );
+    Ok(crate::db!(conn.conn(), |c| {
+        sqlx::query_as(&sql).bind(session).fetch_all(c).await
+    })?)
 }
 
 /// Mirrors a line of the chat `session` to its monitors (`who` wrote `text`).
@@ -463,14 +499,18 @@ pub async fn chat_ended(app: &App, session: &str, customer: &str) -> anyhow::Res
         let text = format!("👁 The chat with {} has ended.", markdown::escape(customer));
         post(app, &service_url, &conversation, Activity::message(text)).await?;
     }
-    sqlx::query("DELETE FROM chat_monitors WHERE session_id = $1")
-        .bind(session)
-        .execute(&app.pool)
-        .await?;
-    sqlx::query("DELETE FROM chat_barge_ins WHERE session_id = $1")
-        .bind(session)
-        .execute(&app.pool)
-        .await?;
+    crate::db!(app.pool.on(), |c| {
+        sqlx::query("DELETE FROM chat_monitors WHERE session_id = $1")
+            .bind(session)
+            .execute(c)
+            .await?;
+    });
+    crate::db!(app.pool.on(), |c| {
+        sqlx::query("DELETE FROM chat_barge_ins WHERE session_id = $1")
+            .bind(session)
+            .execute(c)
+            .await?;
+    });
     Ok(())
 }
 
@@ -485,40 +525,51 @@ pub async fn barged(
     if text.starts_with('/') || text.is_empty() {
         return Ok(None);
     }
-    let session: Option<(String,)> = sqlx::query_as(
-        "SELECT session_id FROM chat_barge_ins WHERE conversation_id = $1 AND user_id = $2 AND tenant_id = $3
-         ORDER BY at DESC LIMIT 1",
-    )
-    .bind(conversation)
-    .bind(&actor.user_id)
-    .bind(&actor.tenant)
     // Asked for every message in a personal chat without a chatroom: on the read connection
     // kept for such hot reads, not through the pool.
-    .fetch_optional(&mut *app.hot_reads.conn().await)
-    .await?;
+    let session: Option<(String,)> = crate::db!(app.hot_reads.conn().await.conn(), |c| {
+        sqlx::query_as(
+            "SELECT session_id FROM chat_barge_ins WHERE conversation_id = $1 AND user_id = $2 AND tenant_id = $3
+             ORDER BY at DESC LIMIT 1",
+        )
+        .bind(conversation)
+        .bind(&actor.user_id)
+        .bind(&actor.tenant)
+        .fetch_optional(c)
+        .await
+    })?;
     let Some((session,)) = session else {
         return Ok(None);
     };
-    let allowed: Option<(i64,)> = sqlx::query_as(&format!(
-        "SELECT 1 FROM chat_barge_ins s
-         WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3 AND {STILL_SUPERVISES}"
-    ))
-    .bind(&session)
-    .bind(&actor.user_id)
-    .bind(&actor.tenant)
-    .fetch_optional(&mut *app.hot_reads.conn().await)
-    .await?;
-    if allowed.is_none() {
-        // Their rights went after they barged in: the barge-in and the mirror end here.
-        for table in ["chat_barge_ins", "chat_monitors"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3"
-            ))
+    let mut conn = app.hot_reads.conn().await;
+    let sql = format!(
+        "SELECT CAST(1 AS BIGINT) FROM chat_barge_ins s
+         WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3 AND {}",
+        still_supervises(&conn.conn())
+    );
+    let allowed: Option<(i64,)> = crate::db!(conn.conn(), |c| {
+        sqlx::query_as(&sql)
             .bind(&session)
             .bind(&actor.user_id)
             .bind(&actor.tenant)
-            .execute(&app.pool)
-            .await?;
+            .fetch_optional(c)
+            .await
+    })?;
+    drop(conn);
+    if allowed.is_none() {
+        // Their rights went after they barged in: the barge-in and the mirror end here.
+        for table in ["chat_barge_ins", "chat_monitors"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE session_id = $1 AND user_id = $2 AND tenant_id = $3"
+            );
+            crate::db!(app.pool.on(), |c| {
+                sqlx::query(&sql)
+                    .bind(&session)
+                    .bind(&actor.user_id)
+                    .bind(&actor.tenant)
+                    .execute(c)
+                    .await?;
+            });
         }
         tracing::info!(session.id = %session, "a barge-in ended: the user no longer supervises the chat's service");
         return Ok(Some(Relayed::Done(Some(

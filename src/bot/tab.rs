@@ -22,6 +22,7 @@ use crate::directory::model::{Service, User};
 use crate::directory::store::{self as docs, Kind};
 use crate::engine::messages::SessionState;
 use crate::http::problem::{ApiResult, Refused};
+use crate::store::AsPool;
 
 use super::actions::{self, Answer};
 use super::agents::Actor;
@@ -151,47 +152,51 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> ApiResult {
             }));
         }
     }
-    let live: Vec<Value> = sqlx::query(
-        "SELECT session_id, brief, opened_at FROM chatrooms
-         WHERE tenant_id = $1 AND user_id = $2 AND closed_at IS NULL ORDER BY opened_at",
-    )
-    .bind(&actor.tenant)
-    .bind(&actor.user_id)
-    .fetch_all(&app.pool)
-    .await
-    .map_err(anyhow::Error::from)?
-    .iter()
-    .filter_map(|r| {
-        let brief: crate::engine::messages::Brief =
-            serde_json::from_str(&r.try_get::<String, _>("brief").ok()?).ok()?;
-        Some(json!({
-            "sessionId": r.try_get::<String, _>("session_id").ok()?,
-            "customer": brief.customer.display_name,
-            "service": brief.service,
-            "openedAt": rfc3339(r.try_get("opened_at").ok()?),
-        }))
-    })
-    .collect();
-    let recent: Vec<Value> = sqlx::query(
-        "SELECT session_id, service, channel, outcome, ended_at FROM report_sessions
-         WHERE tenant_id = $1 AND agent = $2 ORDER BY ended_at DESC LIMIT 10",
-    )
-    .bind(&actor.tenant)
-    .bind(&actor.user_id)
-    .fetch_all(&app.pool)
-    .await
-    .map_err(anyhow::Error::from)?
-    .iter()
-    .filter_map(|r| {
-        Some(json!({
-            "sessionId": r.try_get::<String, _>("session_id").ok()?,
-            "service": r.try_get::<String, _>("service").ok()?,
-            "channel": r.try_get::<String, _>("channel").ok()?,
-            "outcome": r.try_get::<String, _>("outcome").ok()?,
-            "endedAt": rfc3339(r.try_get("ended_at").ok()?),
-        }))
-    })
-    .collect();
+    let live: Vec<Value> = crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "SELECT session_id, brief, opened_at FROM chatrooms
+             WHERE tenant_id = $1 AND user_id = $2 AND closed_at IS NULL ORDER BY opened_at",
+        )
+        .bind(&actor.tenant)
+        .bind(&actor.user_id)
+        .fetch_all(c)
+        .await
+        .map_err(anyhow::Error::from)?
+        .iter()
+        .filter_map(|r| {
+            let brief: crate::engine::messages::Brief =
+                serde_json::from_str(&r.try_get::<String, _>("brief").ok()?).ok()?;
+            Some(json!({
+                "sessionId": r.try_get::<String, _>("session_id").ok()?,
+                "customer": brief.customer.display_name,
+                "service": brief.service,
+                "openedAt": rfc3339(r.try_get("opened_at").ok()?),
+            }))
+        })
+        .collect()
+    });
+    let recent: Vec<Value> = crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "SELECT session_id, service, channel, outcome, ended_at FROM report_sessions
+             WHERE tenant_id = $1 AND agent = $2 ORDER BY ended_at DESC LIMIT 10",
+        )
+        .bind(&actor.tenant)
+        .bind(&actor.user_id)
+        .fetch_all(c)
+        .await
+        .map_err(anyhow::Error::from)?
+        .iter()
+        .filter_map(|r| {
+            Some(json!({
+                "sessionId": r.try_get::<String, _>("session_id").ok()?,
+                "service": r.try_get::<String, _>("service").ok()?,
+                "channel": r.try_get::<String, _>("channel").ok()?,
+                "outcome": r.try_get::<String, _>("outcome").ok()?,
+                "endedAt": rfc3339(r.try_get("ended_at").ok()?),
+            }))
+        })
+        .collect()
+    });
     let acw = agent
         .as_ref()
         .and_then(|a| a.acw_until)

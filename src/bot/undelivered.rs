@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::botframework::service_url::ServiceUrl;
 use crate::customer::store::{self as customer_store, CustomerEvent};
 use crate::engine::messages::Command;
+use crate::store::AsPool;
 
 use super::teams_worker::{notice, send};
 
@@ -57,21 +58,22 @@ pub async fn run(app: AppState, shutdown: CancellationToken) {
 /// Calls given up that nobody was told about yet.
 async fn missed(app: &AppState) -> anyhow::Result<Vec<i64>> {
     let since = app.clock.now_ms() - INVITATIONS_WITHIN_MS;
-    let rows = sqlx::query(
-        "SELECT r.outbox_id AS id FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
-         WHERE o.state = 'failed' AND r.read = 0
-         UNION
-         SELECT i.outbox_id AS id FROM teams_invitations i JOIN outbox o ON o.id = i.outbox_id
-         WHERE o.state = 'failed' AND i.created_at >= $1
-         ORDER BY id",
-    )
-    .bind(since)
-    .fetch_all(&app.pool)
-    .await?;
-    Ok(rows
+    Ok(crate::db!(app.pool.on(), |c| {
+        sqlx::query(
+            "SELECT r.outbox_id AS id FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
+             WHERE o.state = 'failed' AND r.read = 0
+             UNION
+             SELECT i.outbox_id AS id FROM teams_invitations i JOIN outbox o ON o.id = i.outbox_id
+             WHERE o.state = 'failed' AND i.created_at >= $1
+             ORDER BY id",
+        )
+        .bind(since)
+        .fetch_all(c)
+        .await?
         .into_iter()
         .filter_map(|r| r.try_get::<i64, _>("id").ok())
-        .collect())
+        .collect()
+    }))
 }
 
 async fn handle(app: &AppState, id: i64) {
@@ -93,20 +95,19 @@ async fn handle(app: &AppState, id: i64) {
 
 /// The customer message call `id` posted, if it was one: the customer and the agent are told.
 async fn customer_message(app: &AppState, id: i64) -> anyhow::Result<()> {
-    let Some(row) = sqlx::query(
-        "UPDATE agent_reads SET read = $2 WHERE outbox_id = $1 AND read <> $2
-         RETURNING conversation_id, session_id, seq",
-    )
-    .bind(id)
-    .bind(TOLD)
-    .fetch_optional(&app.pool)
-    .await?
-    else {
+    let told: Option<(String, String, i64)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "UPDATE agent_reads SET read = $2 WHERE outbox_id = $1 AND read <> $2
+             RETURNING conversation_id, session_id, seq",
+        )
+        .bind(id)
+        .bind(TOLD)
+        .fetch_optional(c)
+        .await
+    })?;
+    let Some((conversation, session, seq)) = told else {
         return Ok(());
     };
-    let session: String = row.try_get("session_id")?;
-    let seq: i64 = row.try_get("seq")?;
-    let conversation: String = row.try_get("conversation_id")?;
     tracing::warn!(session.id = %session, seq, outbox.id = id, "a customer message could not be posted to Teams; the customer and the agent are told");
     let now = app.clock.now_ms();
     if customer_store::append_unless_ended(
@@ -127,16 +128,17 @@ async fn customer_message(app: &AppState, id: i64) -> anyhow::Result<()> {
     if room.conversation_id != conversation || room.closed_at.is_some() {
         return Ok(());
     }
-    let text: Option<String> =
+    let event: Option<String> = crate::db!(app.pool.on(), |c| {
         sqlx::query_scalar("SELECT event FROM interact_events WHERE session_id = $1 AND seq = $2")
             .bind(&session)
             .bind(seq)
-            .fetch_optional(&app.pool)
-            .await?
-            .and_then(|event: String| match serde_json::from_str(&event).ok()? {
-                CustomerEvent::CustomerMessage { text, .. } => Some(text),
-                _ => None,
-            });
+            .fetch_optional(c)
+            .await
+    })?;
+    let text = event.and_then(|event| match serde_json::from_str(&event).ok()? {
+        CustomerEvent::CustomerMessage { text, .. } => Some(text),
+        _ => None,
+    });
     let customer = &room.brief.customer.display_name;
     let said = match text {
         Some(text) => format!(
@@ -157,19 +159,17 @@ async fn customer_message(app: &AppState, id: i64) -> anyhow::Result<()> {
 
 /// The invitation call `id` posted, if it was one: withdrawn, so the next agent gets the task.
 async fn invitation(app: &AppState, id: i64) -> anyhow::Result<()> {
-    let Some(row) = sqlx::query(
-        "SELECT tenant_id, offer_id, user_id, session_id FROM teams_invitations WHERE outbox_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&app.pool)
-    .await?
-    else {
+    let found: Option<(String, i64, String, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT tenant_id, offer_id, user_id, session_id FROM teams_invitations WHERE outbox_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?;
+    let Some((tenant, offer, user, session)) = found else {
         return Ok(());
     };
-    let tenant: String = row.try_get("tenant_id")?;
-    let offer: i64 = row.try_get("offer_id")?;
-    let user: String = row.try_get("user_id")?;
-    let session: String = row.try_get("session_id")?;
     tracing::warn!(tenant.id = %tenant, session.id = %session, user.id = %user, offer, "an invitation could not be posted to Teams; it is withdrawn and the chat offered to the next agent");
     app.engines
         .get(&tenant)

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::botframework::activity::InboundActivity;
-use crate::store::Pool;
+use crate::store::AsPool;
 
 /// How long an activity is known after it was handled.
 pub const WINDOW: Duration = Duration::from_secs(600);
@@ -95,7 +95,7 @@ impl Resends {
     /// now, or handled within [`WINDOW`].
     pub async fn begin(
         &self,
-        pool: &Pool,
+        pool: &(impl AsPool + ?Sized),
         key: &Key,
         now_ms: i64,
     ) -> sqlx::Result<Option<Handling<'_>>> {
@@ -106,15 +106,17 @@ impl Resends {
             resends: self,
             key: key.clone(),
         };
-        let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM bot_activities_seen
-             WHERE conversation_id = $1 AND activity_id = $2 AND seen_at >= $3",
-        )
-        .bind(&key.conversation)
-        .bind(&key.activity)
-        .bind(now_ms - window_ms())
-        .fetch_optional(pool)
-        .await?;
+        let seen: Option<i64> = crate::db!(pool.on(), |c| {
+            sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM bot_activities_seen
+                 WHERE conversation_id = $1 AND activity_id = $2 AND seen_at >= $3",
+            )
+            .bind(&key.conversation)
+            .bind(&key.activity)
+            .bind(now_ms - window_ms())
+            .fetch_optional(c)
+            .await
+        })?;
         Ok(seen.is_none().then_some(handling))
     }
 
@@ -129,30 +131,34 @@ impl Resends {
     /// Records that the activity of `handling` was handled.
     pub async fn handled(
         &self,
-        pool: &Pool,
+        pool: &(impl AsPool + ?Sized),
         handling: Handling<'_>,
         now_ms: i64,
     ) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO bot_activities_seen (conversation_id, activity_id, seen_at)
-             VALUES ($1, $2, $3)
-             ON CONFLICT (conversation_id, activity_id) DO UPDATE SET seen_at = excluded.seen_at",
-        )
-        .bind(&handling.key.conversation)
-        .bind(&handling.key.activity)
-        .bind(now_ms)
-        .execute(pool)
-        .await?;
+        crate::db!(pool.on(), |c| {
+            sqlx::query(
+                "INSERT INTO bot_activities_seen (conversation_id, activity_id, seen_at)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (conversation_id, activity_id) DO UPDATE SET seen_at = excluded.seen_at",
+            )
+            .bind(&handling.key.conversation)
+            .bind(&handling.key.activity)
+            .bind(now_ms)
+            .execute(c)
+            .await?;
+        });
         if self
             .marks
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(PURGE_EVERY)
         {
-            let purged = sqlx::query("DELETE FROM bot_activities_seen WHERE seen_at < $1")
-                .bind(now_ms - window_ms())
-                .execute(pool)
-                .await?
-                .rows_affected();
+            let purged = crate::db!(pool.on(), |c| {
+                sqlx::query("DELETE FROM bot_activities_seen WHERE seen_at < $1")
+                    .bind(now_ms - window_ms())
+                    .execute(c)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
             tracing::debug!(purged, "old handled activity ids purged");
         }
         Ok(())

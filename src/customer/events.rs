@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::store::{CustomerEvent, CustomerState, append_in};
 use crate::clock::Clock;
 use crate::engine::messages::Effect;
-use crate::store::Pool;
 use crate::store::effects::{self, EffectQueue, EffectState};
+use crate::store::{AsPool, Pool};
 
 /// Effects converted in one transaction.
 const BATCH: usize = 256;
@@ -165,14 +165,18 @@ pub async fn run(
 
 /// Converts the customer effects handed over so far (also called by the API, so a customer's
 /// own message is recorded after everything the engine said before it).
-pub async fn drain(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<()> {
+pub async fn drain(pool: &(impl AsPool + ?Sized), hub: &EventHub, now: i64) -> sqlx::Result<()> {
     while convert_next(pool, hub, now).await? {}
     Ok(())
 }
 
 /// Converts up to a batch of handed-over customer effects in one transaction; `false` when
 /// there was none.
-async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<bool> {
+async fn convert_next(
+    pool: &(impl AsPool + ?Sized),
+    hub: &EventHub,
+    now: i64,
+) -> sqlx::Result<bool> {
     let _converting = hub.converting.lock().await;
     let inbox = hub.queue.customer();
     let batch = inbox.take(BATCH);
@@ -195,7 +199,11 @@ async fn convert_next(pool: &Pool, hub: &EventHub, now: i64) -> sqlx::Result<boo
 
 /// Appends the events of `batch` and marks its effects done, in one transaction; returns the
 /// sessions to notify.
-async fn convert(pool: &Pool, batch: &[effects::Handed], now: i64) -> sqlx::Result<Vec<String>> {
+async fn convert(
+    pool: &(impl AsPool + ?Sized),
+    batch: &[effects::Handed],
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
     let mut tx = crate::store::begin_write(pool).await?;
     let mut notify = Vec::new();
     for handed in batch {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::engine::messages::Customer;
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool};
 use crate::webhooks::events::{EventData, EventKind, WebhookEvent};
 
 /// A message a customer left.
@@ -29,26 +29,28 @@ pub struct OfflineMessage {
 
 /// Stores the message and queues its webhook (the commit wakes the outbox's `dispatcher`).
 pub async fn leave(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     dispatcher: &std::sync::Arc<tokio::sync::Notify>,
     m: &OfflineMessage,
     now: i64,
 ) -> anyhow::Result<()> {
     let mut tx = crate::store::begin_write(pool).await?;
-    sqlx::query(
-        "INSERT INTO offline_messages (id, tenant_id, contact_id, service_id, display_name, email, message, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&m.id)
-    .bind(&m.tenant)
-    .bind(&m.contact)
-    .bind(&m.service)
-    .bind(&m.customer.display_name)
-    .bind(&m.customer.email)
-    .bind(&m.message)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    crate::db!(tx.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO offline_messages (id, tenant_id, contact_id, service_id, display_name, email, message, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&m.id)
+        .bind(&m.tenant)
+        .bind(&m.contact)
+        .bind(&m.service)
+        .bind(&m.customer.display_name)
+        .bind(&m.customer.email)
+        .bind(&m.message)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     let event = WebhookEvent {
         kind: EventKind::OfflineMessage,
         tenant: m.tenant.clone(),
@@ -69,25 +71,26 @@ pub async fn leave(
 /// The tenant's messages, newest first: `limit` of them created before `before` (ms), only
 /// those not handled yet when `open_only`.
 pub async fn offline_messages(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     before: i64,
     open_only: bool,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, OfflineMessage)>> {
-    let rows = sqlx::query(
-        "SELECT id, contact_id, service_id, display_name, email, message, created_at, handled_at
-         FROM offline_messages
-         WHERE tenant_id = $1 AND created_at < $2 AND ($3 = 0 OR handled_at IS NULL)
-         ORDER BY created_at DESC, id DESC LIMIT $4",
-    )
-    .bind(tenant)
-    .bind(before)
-    .bind(i64::from(open_only))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT id, contact_id, service_id, display_name, email, message, created_at, handled_at
+             FROM offline_messages
+             WHERE tenant_id = $1 AND created_at < $2 AND ($3 = 0 OR handled_at IS NULL)
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(before)
+        .bind(i64::from(open_only))
+        .bind(limit)
+        .fetch_all(c)
+        .await?
+        .iter()
         .map(|r| {
             let created: i64 = r.try_get("created_at")?;
             let handled: Option<i64> = r.try_get("handled_at")?;
@@ -109,43 +112,53 @@ pub async fn offline_messages(
             ))
         })
         .collect()
+    })
 }
 
 /// Marks a message handled (once; later calls keep the first time). `false`: no such message.
-pub async fn mark_handled(pool: &Pool, tenant: &str, id: &str, now: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE offline_messages SET handled_at = COALESCE(handled_at, $3)
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1)
+pub async fn mark_handled(
+    pool: &(impl AsPool + ?Sized),
+    tenant: &str,
+    id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let marked = crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "UPDATE offline_messages SET handled_at = COALESCE(handled_at, $3)
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(marked == 1)
 }
 
 /// Stores a session's survey; `false` when it already had one.
 pub async fn give_survey(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     session: &str,
     rating: u8,
     comment: Option<&str>,
     now: i64,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "INSERT INTO session_surveys (session_id, tenant_id, rating, comment, created_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_id) DO NOTHING",
-    )
-    .bind(session)
-    .bind(tenant)
-    .bind(i64::from(rating))
-    .bind(comment)
-    .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1)
+    let stored = crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO session_surveys (session_id, tenant_id, rating, comment, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(session)
+        .bind(tenant)
+        .bind(i64::from(rating))
+        .bind(comment)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(stored == 1)
 }

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use crate::store::Pool;
+use crate::store::AsPool;
 
 /// The types a customer may upload: images, PDF and plain text.
 pub const TYPES: [&str; 6] = [
@@ -111,16 +111,24 @@ const TENANT_BYTES: &str =
     "(SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE tenant_id = $1)
      + (SELECT COALESCE(SUM(size), 0) FROM whatsapp_media WHERE tenant_id = $1)";
 
-/// The bytes stored now for `session` (none when `None`) and for `tenant`.
-pub async fn usage(pool: &Pool, tenant: &str, session: Option<&str>) -> sqlx::Result<Usage> {
-    let (session_bytes, tenant_bytes): (i64, i64) = sqlx::query_as(&format!(
-        "SELECT (SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE session_id = $2),
-                {TENANT_BYTES}"
-    ))
-    .bind(tenant)
-    .bind(session.unwrap_or_default())
-    .fetch_one(pool)
-    .await?;
+/// The bytes stored now for `session` (none when `None`) and for `tenant`. The sums are cast:
+/// PostgreSQL's `SUM` of a BIGINT is a NUMERIC.
+pub async fn usage(
+    pool: &(impl AsPool + ?Sized),
+    tenant: &str,
+    session: Option<&str>,
+) -> sqlx::Result<Usage> {
+    let sql = format!(
+        "SELECT CAST((SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE session_id = $2) AS BIGINT),
+                CAST({TENANT_BYTES} AS BIGINT)"
+    );
+    let (session_bytes, tenant_bytes): (i64, i64) = crate::db!(pool.on(), |c| {
+        sqlx::query_as(&sql)
+            .bind(tenant)
+            .bind(session.unwrap_or_default())
+            .fetch_one(c)
+            .await
+    })?;
     let bytes = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Usage {
         session: if session.is_some() {
@@ -135,7 +143,7 @@ pub async fn usage(pool: &Pool, tenant: &str, session: Option<&str>) -> sqlx::Re
 /// Stores a customer's upload if it fits the chat's and the tenant's budgets, checked and
 /// written in one statement (two uploads at once cannot both take the last room).
 pub async fn store_within(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     session: &str,
     file: &StoredFile,
@@ -144,25 +152,28 @@ pub async fn store_within(
 ) -> sqlx::Result<Result<(), Exhausted>> {
     let size = i64::try_from(file.bytes.len()).unwrap_or(i64::MAX);
     let limit = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let written = sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO interact_files (id, tenant_id, session_id, name, content_type, size, bytes, created_at)
          SELECT $2, $1, $3, $4, $5, $6, $7, $8
          WHERE (SELECT COALESCE(SUM(size), 0) FROM interact_files WHERE session_id = $3) + $6 <= $9
            AND {TENANT_BYTES} + $6 <= $10"
-    ))
-    .bind(tenant)
-    .bind(&file.id)
-    .bind(session)
-    .bind(&file.name)
-    .bind(&file.content_type)
-    .bind(size)
-    .bind(&file.bytes)
-    .bind(now)
-    .bind(limit(budget.session))
-    .bind(limit(budget.tenant))
-    .execute(pool)
-    .await?
-    .rows_affected();
+    );
+    let written = crate::db!(pool.on(), |c| {
+        sqlx::query(&sql)
+            .bind(tenant)
+            .bind(&file.id)
+            .bind(session)
+            .bind(&file.name)
+            .bind(&file.content_type)
+            .bind(size)
+            .bind(&file.bytes)
+            .bind(now)
+            .bind(limit(budget.session))
+            .bind(limit(budget.tenant))
+            .execute(c)
+            .await?
+            .rows_affected()
+    });
     if written == 1 {
         return Ok(Ok(()));
     }
@@ -183,43 +194,47 @@ pub struct StoredFile {
 }
 
 pub async fn store(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     tenant: &str,
     session: &str,
     file: &StoredFile,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO interact_files (id, tenant_id, session_id, name, content_type, size, bytes, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&file.id)
-    .bind(tenant)
-    .bind(session)
-    .bind(&file.name)
-    .bind(&file.content_type)
-    .bind(i64::try_from(file.bytes.len()).unwrap_or(i64::MAX))
-    .bind(&file.bytes)
-    .bind(now)
-    .execute(pool)
-    .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO interact_files (id, tenant_id, session_id, name, content_type, size, bytes, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&file.id)
+        .bind(tenant)
+        .bind(session)
+        .bind(&file.name)
+        .bind(&file.content_type)
+        .bind(i64::try_from(file.bytes.len()).unwrap_or(i64::MAX))
+        .bind(&file.bytes)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     Ok(())
 }
 
-pub async fn find(pool: &Pool, id: &str) -> sqlx::Result<Option<StoredFile>> {
-    let row = sqlx::query("SELECT id, name, content_type, bytes FROM interact_files WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| {
-        Ok(StoredFile {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            content_type: r.try_get("content_type")?,
-            bytes: r.try_get("bytes")?,
-        })
+pub async fn find(pool: &(impl AsPool + ?Sized), id: &str) -> sqlx::Result<Option<StoredFile>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query("SELECT id, name, content_type, bytes FROM interact_files WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+            .map(|r| {
+                Ok(StoredFile {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    content_type: r.try_get("content_type")?,
+                    bytes: r.try_get("bytes")?,
+                })
+            })
+            .transpose()
     })
-    .transpose()
 }
 
 /// What the card of a file shows: its name, type and size, and when it was stored.
@@ -231,25 +246,28 @@ pub struct FileMeta {
 }
 
 /// A file's facts and when it was stored (Unix ms), without its bytes.
-pub async fn find_meta(pool: &Pool, id: &str) -> sqlx::Result<Option<(FileMeta, i64)>> {
-    let row = sqlx::query(
-        "SELECT name, content_type, size, created_at FROM interact_files WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    row.map(|r| {
-        let size: i64 = r.try_get("size")?;
-        Ok((
+pub async fn find_meta(
+    pool: &(impl AsPool + ?Sized),
+    id: &str,
+) -> sqlx::Result<Option<(FileMeta, i64)>> {
+    let row: Option<(String, String, i64, i64)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT name, content_type, size, created_at FROM interact_files WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(row.map(|(name, content_type, size, created_at)| {
+        (
             FileMeta {
-                name: r.try_get("name")?,
-                content_type: r.try_get("content_type")?,
+                name,
+                content_type,
                 size: usize::try_from(size).unwrap_or(0),
             },
-            r.try_get("created_at")?,
-        ))
-    })
-    .transpose()
+            created_at,
+        )
+    }))
 }
 
 #[cfg(test)]

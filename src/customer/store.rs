@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::engine::messages::SessionState;
-use crate::store::Pool;
+use crate::store::{AsConn, AsPool};
 
 /// A customer session's state as the customer sees it (and as `interact_sessions.state` stores
 /// it): the engine's workflow phase is `connecting`. `ended` is final.
@@ -123,44 +123,48 @@ pub struct InteractSession {
     pub state: CustomerState,
 }
 
-pub async fn create<'e>(
-    exec: impl sqlx::SqliteExecutor<'e>,
+pub async fn create(
+    pool: &(impl AsPool + ?Sized),
     row: &InteractSession,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(&row.session_id)
-    .bind(&row.tenant_id)
-    .bind(&row.contact_id)
-    .bind(&row.token_hash)
-    .bind(row.state.as_str())
-    .bind(now)
-    .execute(exec)
-    .await?;
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&row.session_id)
+        .bind(&row.tenant_id)
+        .bind(&row.contact_id)
+        .bind(&row.token_hash)
+        .bind(row.state.as_str())
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     Ok(())
 }
 
-pub async fn find(pool: &Pool, session: &str) -> sqlx::Result<Option<InteractSession>> {
-    let row = sqlx::query("SELECT session_id, tenant_id, contact_id, token_hash, state FROM interact_sessions WHERE session_id = $1")
-        .bind(session)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| {
+pub async fn find(
+    pool: &(impl AsPool + ?Sized),
+    session: &str,
+) -> sqlx::Result<Option<InteractSession>> {
+    let row: Option<(String, String, String, String, String)> = crate::db!(pool.on(), |c| {
+        sqlx::query_as("SELECT session_id, tenant_id, contact_id, token_hash, state FROM interact_sessions WHERE session_id = $1")
+            .bind(session)
+            .fetch_optional(c)
+            .await
+    })?;
+    row.map(|(session_id, tenant_id, contact_id, token_hash, stored)| {
         Ok(InteractSession {
-            session_id: r.try_get("session_id")?,
-            tenant_id: r.try_get("tenant_id")?,
-            contact_id: r.try_get("contact_id")?,
-            token_hash: r.try_get("token_hash")?,
-            state: {
-                let stored: String = r.try_get("state")?;
-                CustomerState::parse(&stored).ok_or_else(|| sqlx::Error::ColumnDecode {
-                    index: "state".into(),
-                    source: format!("unknown session state {stored:?}").into(),
-                })?
-            },
+            session_id,
+            tenant_id,
+            contact_id,
+            token_hash,
+            state: CustomerState::parse(&stored).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "state".into(),
+                source: format!("unknown session state {stored:?}").into(),
+            })?,
         })
     })
     .transpose()
@@ -168,7 +172,7 @@ pub async fn find(pool: &Pool, session: &str) -> sqlx::Result<Option<InteractSes
 
 /// Appends an event (and records a state change on the session); returns its sequence number.
 pub async fn append(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     session: &str,
     event: &CustomerEvent,
     now: i64,
@@ -179,9 +183,11 @@ pub async fn append(
     Ok(seq)
 }
 
-/// [`append`] inside the caller's transaction.
+/// [`append`] inside the caller's transaction. The event's `seq` is a counter (the session's
+/// last plus one) that relies on one writer at a time: SQLite's write lock, on PostgreSQL the
+/// process's turn to write ([`crate::store::begin_write`]), which holds for one instance only.
 pub async fn append_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     session: &str,
     event: &CustomerEvent,
     now: i64,
@@ -189,28 +195,32 @@ pub async fn append_in(
     // One statement that writes: the transaction takes the write lock at once instead of
     // upgrading a read, which SQLite refuses ("database is locked") when another writer got in
     // between.
-    let seq: i64 = sqlx::query(
-        "INSERT INTO interact_events (session_id, seq, event, created_at)
-         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM interact_events WHERE session_id = $1
-         RETURNING seq",
-    )
-    .bind(session)
-    .bind(serde_json::to_string(event).unwrap_or_default())
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("seq")?;
-    if let CustomerEvent::State { state, .. } = event {
-        // Ended is final: a state converted late (said before the end) does not reopen it.
-        sqlx::query(
-            "UPDATE interact_sessions SET state = $2, last_activity_at = $3
-             WHERE session_id = $1 AND state <> 'ended'",
+    let json = serde_json::to_string(event).unwrap_or_default();
+    let seq: i64 = crate::db!(tx.conn(), |c| {
+        sqlx::query_scalar(
+            "INSERT INTO interact_events (session_id, seq, event, created_at)
+             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM interact_events WHERE session_id = $1
+             RETURNING seq",
         )
         .bind(session)
-        .bind(state.as_str())
+        .bind(&json)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        .fetch_one(c)
+        .await
+    })?;
+    if let CustomerEvent::State { state, .. } = event {
+        // Ended is final: a state converted late (said before the end) does not reopen it.
+        crate::db!(tx.conn(), |c| {
+            sqlx::query(
+                "UPDATE interact_sessions SET state = $2, last_activity_at = $3
+                 WHERE session_id = $1 AND state <> 'ended'",
+            )
+            .bind(session)
+            .bind(state.as_str())
+            .bind(now)
+            .execute(c)
+            .await?;
+        });
     }
     Ok(seq)
 }
@@ -229,35 +239,41 @@ pub enum Accepted {
 /// Stores a customer's message (its client message id, its event and the activity time) in
 /// one transaction, unless the session has ended or the id was accepted before.
 pub async fn accept_message(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     session: &str,
     client_message_id: &str,
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<Accepted> {
     let mut tx = crate::store::begin_write(pool).await?;
-    // The transaction holds the write lock from its start: an end recorded by another
-    // connection is either before (refused) or after (it waits for us).
-    let inserted = sqlx::query(
-        "INSERT INTO interact_messages (session_id, client_message_id)
-         SELECT $1, $2 WHERE NOT EXISTS
-             (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
-         ON CONFLICT (session_id, client_message_id) DO NOTHING",
-    )
-    .bind(session)
-    .bind(client_message_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        let duplicate = sqlx::query(
-            "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
+    // On SQLite the transaction holds the write lock from its start: an end recorded by
+    // another connection is either before (refused) or after (it waits for us). PostgreSQL
+    // takes no such lock; within the process the session's gate (`customer::ending`) keeps a
+    // message and an end apart.
+    let inserted = crate::db!(tx.conn(), |c| {
+        sqlx::query(
+            "INSERT INTO interact_messages (session_id, client_message_id)
+             SELECT $1, $2 WHERE NOT EXISTS
+                 (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
+             ON CONFLICT (session_id, client_message_id) DO NOTHING",
         )
         .bind(session)
         .bind(client_message_id)
-        .fetch_optional(&mut *tx)
+        .execute(c)
         .await?
-        .is_some();
+        .rows_affected()
+    });
+    if inserted == 0 {
+        let duplicate = crate::db!(tx.conn(), |c| {
+            sqlx::query(
+                "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
+            )
+            .bind(session)
+            .bind(client_message_id)
+            .fetch_optional(c)
+            .await?
+            .is_some()
+        });
         tx.commit().await?;
         return Ok(if duplicate {
             Accepted::Duplicate
@@ -273,7 +289,7 @@ pub async fn accept_message(
 
 /// Creates these sessions (one statement).
 pub async fn create_all(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     rows: &[InteractSession],
     now: i64,
 ) -> sqlx::Result<()> {
@@ -291,49 +307,65 @@ pub async fn create_all(
             ]
         })
         .collect();
-    sqlx::query(
+    let on = tx.conn();
+    let sql = on.pick(
         "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
                 json_extract(value, '$[3]'), $2, $3, $3
          FROM json_each($1)",
-    )
-    .bind(serde_json::to_string(&rows).unwrap_or_default())
-    .bind(CustomerState::Connecting.as_str())
-    .bind(now)
-    .execute(tx)
-    .await?;
+        "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
+         SELECT t.value->>0, t.value->>1, t.value->>2, t.value->>3, $2, $3, $3
+         FROM json_array_elements(CAST($1 AS json)) AS t(value)",
+    );
+    crate::db!(on, |c| {
+        sqlx::query(sql)
+            .bind(serde_json::to_string(&rows).unwrap_or_default())
+            .bind(CustomerState::Connecting.as_str())
+            .bind(now)
+            .execute(c)
+            .await?;
+    });
     Ok(())
 }
 
 /// Takes these `(session, client message id)` pairs, except those taken before and those of
 /// ended sessions: the pairs taken (one statement). The caller appends their events.
 pub async fn accept_all(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     pairs: &[(String, String)],
 ) -> sqlx::Result<std::collections::HashSet<(String, String)>> {
     if pairs.is_empty() {
         return Ok(Default::default());
     }
-    let rows = sqlx::query(
+    let on = tx.conn();
+    let sql = on.pick(
         "INSERT INTO interact_messages (session_id, client_message_id)
          SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each($1) AS j
          WHERE NOT EXISTS (SELECT 1 FROM interact_sessions s
                            WHERE s.session_id = json_extract(j.value, '$[0]') AND s.state = 'ended')
          ON CONFLICT (session_id, client_message_id) DO NOTHING
          RETURNING session_id, client_message_id",
-    )
-    .bind(serde_json::to_string(pairs).unwrap_or_default())
-    .fetch_all(tx)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("session_id")?, r.try_get("client_message_id")?)))
-        .collect()
+        "INSERT INTO interact_messages (session_id, client_message_id)
+         SELECT j.value->>0, j.value->>1 FROM json_array_elements(CAST($1 AS json)) AS j(value)
+         WHERE NOT EXISTS (SELECT 1 FROM interact_sessions s
+                           WHERE s.session_id = j.value->>0 AND s.state = 'ended')
+         ON CONFLICT (session_id, client_message_id) DO NOTHING
+         RETURNING session_id, client_message_id",
+    );
+    let taken: Vec<(String, String)> = crate::db!(on, |c| {
+        sqlx::query_as(sql)
+            .bind(serde_json::to_string(pairs).unwrap_or_default())
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(taken.into_iter().collect())
 }
 
 /// Appends `(session, event)` pairs in their order, each after its session's last event (one
 /// statement). States are not among them: [`append_in`] also records those on the session.
+/// The same counter as [`append_in`], under the same one-writer condition.
 pub async fn append_all(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     events: &[(String, CustomerEvent)],
     now: i64,
 ) -> sqlx::Result<()> {
@@ -354,7 +386,8 @@ pub async fn append_all(
             )
         })
         .collect();
-    sqlx::query(
+    let on = tx.conn();
+    let sql = on.pick(
         "INSERT INTO interact_events (session_id, seq, event, created_at)
          SELECT j.sid,
                 COALESCE((SELECT MAX(e.seq) FROM interact_events e WHERE e.session_id = j.sid), 0)
@@ -362,81 +395,135 @@ pub async fn append_all(
                 j.event, $2
          FROM (SELECT key AS k, json_extract(value, '$[0]') AS sid, json_extract(value, '$[1]') AS event
                FROM json_each($1)) AS j",
-    )
-    .bind(serde_json::to_string(&rows).unwrap_or_default())
-    .bind(now)
-    .execute(tx)
-    .await?;
+        "INSERT INTO interact_events (session_id, seq, event, created_at)
+         SELECT j.sid,
+                COALESCE((SELECT MAX(e.seq) FROM interact_events e WHERE e.session_id = j.sid), 0)
+                    + ROW_NUMBER() OVER (PARTITION BY j.sid ORDER BY j.k),
+                j.event, $2
+         FROM (SELECT t.k, t.value->>0 AS sid, t.value->>1 AS event
+               FROM json_array_elements(CAST($1 AS json)) WITH ORDINALITY AS t(value, k)) AS j",
+    );
+    crate::db!(on, |c| {
+        sqlx::query(sql)
+            .bind(serde_json::to_string(&rows).unwrap_or_default())
+            .bind(now)
+            .execute(c)
+            .await?;
+    });
     Ok(())
 }
 
 /// Sets the last customer activity of `sessions` to `now` (one statement).
 pub async fn touch_all(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut (impl AsConn + ?Sized),
     sessions: &[String],
     now: i64,
 ) -> sqlx::Result<()> {
     if sessions.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    let on = tx.conn();
+    let sql = on.pick(
         "UPDATE interact_sessions SET last_activity_at = $2
          WHERE session_id IN (SELECT value FROM json_each($1))",
-    )
-    .bind(serde_json::to_string(sessions).unwrap_or_default())
-    .bind(now)
-    .execute(tx)
-    .await?;
+        "UPDATE interact_sessions SET last_activity_at = $2
+         WHERE session_id IN (SELECT value FROM json_array_elements_text(CAST($1 AS json)) AS t(value))",
+    );
+    crate::db!(on, |c| {
+        sqlx::query(sql)
+            .bind(serde_json::to_string(sessions).unwrap_or_default())
+            .bind(now)
+            .execute(c)
+            .await?;
+    });
     Ok(())
 }
 
 /// Appends an event unless the session has ended (one statement); `None` when it had.
-pub async fn append_unless_ended<'e>(
-    exec: impl sqlx::SqliteExecutor<'e>,
+/// On SQLite the statement runs on its own (SQLite's write lock orders it among the writers);
+/// on PostgreSQL it takes the process's turn to write, which its `seq` counter needs (see
+/// [`append_in`]).
+pub async fn append_unless_ended(
+    pool: &(impl AsPool + ?Sized),
     session: &str,
     event: &CustomerEvent,
     now: i64,
 ) -> sqlx::Result<Option<i64>> {
-    let row = sqlx::query(
-        "INSERT INTO interact_events (session_id, seq, event, created_at)
-         SELECT $1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM interact_events WHERE session_id = $1), $2, $3
-         WHERE NOT EXISTS (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
-         RETURNING seq",
-    )
-    .bind(session)
-    .bind(serde_json::to_string(event).unwrap_or_default())
-    .bind(now)
-    .fetch_optional(exec)
-    .await?;
-    row.map(|r| r.try_get("seq")).transpose()
+    if pool.on().is_postgres() {
+        let mut tx = crate::store::begin_write(pool).await?;
+        let seq = append_unless_ended_in(&mut tx, session, event, now).await?;
+        tx.commit().await?;
+        return Ok(seq);
+    }
+    crate::db!(pool.on(), |c| {
+        sqlx::query_scalar(APPEND_UNLESS_ENDED)
+            .bind(session)
+            .bind(serde_json::to_string(event).unwrap_or_default())
+            .bind(now)
+            .fetch_optional(c)
+            .await
+    })
 }
+
+/// [`append_unless_ended`] inside the caller's transaction.
+pub async fn append_unless_ended_in(
+    tx: &mut (impl AsConn + ?Sized),
+    session: &str,
+    event: &CustomerEvent,
+    now: i64,
+) -> sqlx::Result<Option<i64>> {
+    crate::db!(tx.conn(), |c| {
+        sqlx::query_scalar(APPEND_UNLESS_ENDED)
+            .bind(session)
+            .bind(serde_json::to_string(event).unwrap_or_default())
+            .bind(now)
+            .fetch_optional(c)
+            .await
+    })
+}
+
+const APPEND_UNLESS_ENDED: &str = "INSERT INTO interact_events (session_id, seq, event, created_at)
+     SELECT $1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM interact_events WHERE session_id = $1), $2, $3
+     WHERE NOT EXISTS (SELECT 1 FROM interact_sessions WHERE session_id = $1 AND state = 'ended')
+     RETURNING seq";
 
 /// Records that the session has ended for the customer (their stream is told by the event
 /// that follows). From then on [`accept_message`] refuses their messages.
-pub async fn mark_ended(pool: &Pool, session: &str, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2 WHERE session_id = $1",
-    )
-    .bind(session)
-    .bind(now)
-    .execute(pool)
-    .await?;
+pub async fn mark_ended(
+    pool: &(impl AsPool + ?Sized),
+    session: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2 WHERE session_id = $1",
+        )
+        .bind(session)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
     Ok(())
 }
 
 /// Ends the session with an `ended` event unless it has ended already; `true` when it did.
-pub async fn end_once(pool: &Pool, session: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn end_once(
+    pool: &(impl AsPool + ?Sized),
+    session: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
     let mut tx = crate::store::begin_write(pool).await?;
-    let ended = sqlx::query(
-        "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2
-         WHERE session_id = $1 AND state <> 'ended'",
-    )
-    .bind(session)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let ended = crate::db!(tx.conn(), |c| {
+        sqlx::query(
+            "UPDATE interact_sessions SET state = 'ended', last_activity_at = $2
+             WHERE session_id = $1 AND state <> 'ended'",
+        )
+        .bind(session)
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    }) == 1;
     if ended {
         let event = CustomerEvent::State {
             state: CustomerState::Ended,
@@ -450,7 +537,7 @@ pub async fn end_once(pool: &Pool, session: &str, now: i64) -> sqlx::Result<bool
 
 /// Events after `after`, in order.
 pub async fn events_after(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     session: &str,
     after: i64,
 ) -> sqlx::Result<Vec<(i64, CustomerEvent)>> {
@@ -463,18 +550,18 @@ pub async fn events_after(
 
 /// [`events_after`] with when each was stored (ms): `(seq, at, event)`.
 pub async fn timed_events_after(
-    pool: &Pool,
+    pool: &(impl AsPool + ?Sized),
     session: &str,
     after: i64,
 ) -> sqlx::Result<Vec<(i64, i64, CustomerEvent)>> {
-    let rows = sqlx::query(
-        "SELECT seq, created_at, event FROM interact_events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
-    )
-    .bind(session)
-    .bind(after)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+    crate::db!(pool.on(), |c| {
+        Ok(sqlx::query(
+            "SELECT seq, created_at, event FROM interact_events WHERE session_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(session)
+        .bind(after)
+        .fetch_all(c)
+        .await?
         .into_iter()
         .filter_map(|r| {
             let seq: i64 = r.try_get("seq").ok()?;
@@ -483,18 +570,25 @@ pub async fn timed_events_after(
             Some((seq, at, event))
         })
         .collect())
+    })
 }
 
 /// Whether a client message id was already accepted for the session.
-pub async fn seen(pool: &Pool, session: &str, client_message_id: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
-    )
-    .bind(session)
-    .bind(client_message_id)
-    .fetch_optional(pool)
-    .await?
-    .is_some())
+pub async fn seen(
+    pool: &(impl AsPool + ?Sized),
+    session: &str,
+    client_message_id: &str,
+) -> sqlx::Result<bool> {
+    Ok(crate::db!(pool.on(), |c| {
+        sqlx::query(
+            "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
+        )
+        .bind(session)
+        .bind(client_message_id)
+        .fetch_optional(c)
+        .await?
+        .is_some()
+    }))
 }
 
 #[cfg(test)]

@@ -3,24 +3,24 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
+use crate::store::AsPool;
 
 /// Ends every inactive session once; returns how many.
 pub async fn sweep_once(app: &AppState, now: i64) -> anyhow::Result<usize> {
     let limit = i64::try_from(app.settings.interact.inactivity.as_millis()).unwrap_or(i64::MAX);
-    let rows = sqlx::query(
-        "SELECT session_id, tenant_id FROM interact_sessions WHERE state <> 'ended' AND last_activity_at < $1",
-    )
-    .bind(now.saturating_sub(limit))
-    .fetch_all(&app.pool)
-    .await?;
-    for row in &rows {
-        let session: String = row.try_get("session_id")?;
-        let tenant: String = row.try_get("tenant_id")?;
-        crate::customer::ending::customer_left(app, &tenant, &session, true).await?;
+    let rows: Vec<(String, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT session_id, tenant_id FROM interact_sessions WHERE state <> 'ended' AND last_activity_at < $1",
+        )
+        .bind(now.saturating_sub(limit))
+        .fetch_all(c)
+        .await
+    })?;
+    for (session, tenant) in &rows {
+        crate::customer::ending::customer_left(app, tenant, session, true).await?;
         tracing::info!(session.id = %session, "customer session ended for inactivity");
     }
     Ok(rows.len())

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
-
 use crate::app::App;
 use crate::botframework::activity::Activity;
 use crate::botframework::service_url::ServiceUrl;
@@ -21,6 +19,7 @@ use crate::store::effects::EffectId;
 use crate::bot::actions::{customer, service};
 use crate::bot::card_activity;
 use crate::bot::store::{self, Chatroom};
+use crate::store::AsPool;
 use crate::store::registrations;
 
 use super::{attributed, done, parameters, post_one, send, skip};
@@ -317,16 +316,17 @@ pub(super) async fn acw_card(
     let Some(reg) = registrations::registered(&app.pool, tenant, user).await? else {
         return skip(app, id).await;
     };
-    let last: Option<(String, String)> = sqlx::query(
-        "SELECT session_id, brief FROM chatrooms WHERE tenant_id = $1 AND user_id = $2
-         ORDER BY closed_at DESC LIMIT 1",
-    )
-    .bind(tenant)
-    .bind(user)
-    .fetch_optional(&app.pool)
-    .await?
-    .map(|r| Ok::<_, sqlx::Error>((r.try_get("session_id")?, r.try_get("brief")?)))
-    .transpose()?;
+    // An open chatroom (no `closed_at`) comes last, on both backends.
+    let last: Option<(String, String)> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_as(
+            "SELECT session_id, brief FROM chatrooms WHERE tenant_id = $1 AND user_id = $2
+             ORDER BY closed_at DESC NULLS LAST LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(user)
+        .fetch_optional(c)
+        .await
+    })?;
     let Some((session, brief)) = last else {
         return skip(app, id).await;
     };
