@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::config::Settings;
 use switchboard::startup::Application;
+use switchboard::store::{AsConn, AsPool};
 
 const TENANT: &str = "bench-tenant";
 
@@ -40,8 +41,8 @@ fn main() {
     }
 }
 
-async fn seed(pool: &switchboard::store::Pool, n: usize) {
-    let mut tx = pool.begin().await.expect("tx");
+async fn seed(pool: &(impl AsPool + ?Sized), n: usize) {
+    let mut tx = switchboard::store::begin_write(pool).await.expect("tx");
     for i in 0..n {
         let t0 = 1_700_000_000_000_i64 + (i as i64) * 1000;
         let service = ["support", "sales", "billing"][i % 3];
@@ -51,39 +52,45 @@ async fn seed(pool: &switchboard::store::Pool, n: usize) {
             _ => ("handled", Some(t0 + 20_000 + (i as i64 % 40) * 1000)),
         };
         let agent = accepted.map(|_| format!("agent{}", i % 50));
-        sqlx::query(
-            "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent,
-                created_at, queued_at, offered_at, accepted_at, ended_at, transferred_from)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, '[]')",
-        )
-        .bind(TENANT)
-        .bind(format!("s{i:07}"))
-        .bind(service)
-        .bind(channel)
-        .bind(outcome)
-        .bind(&agent)
-        .bind(t0)
-        .bind(t0 + 5_000)
-        .bind(accepted)
-        .bind(t0 + 300_000)
-        .execute(&mut *tx)
-        .await
-        .expect("session");
-        for k in 0..2 {
+        switchboard::db!(tx.conn(), |c| {
             sqlx::query(
-                "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at, channel)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO report_sessions (tenant_id, session_id, service, channel, outcome, agent,
+                    created_at, queued_at, offered_at, accepted_at, ended_at, transferred_from)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, '[]')",
             )
             .bind(TENANT)
-            .bind((i * 2 + k) as i64)
             .bind(format!("s{i:07}"))
             .bind(service)
-            .bind(format!("agent{}", (i + k) % 50))
-            .bind(if k == 0 { "declined" } else { "accepted" })
-            .bind(t0 + 10_000 + k as i64 * 1000)
             .bind(channel)
-            .execute(&mut *tx)
+            .bind(outcome)
+            .bind(&agent)
+            .bind(t0)
+            .bind(t0 + 5_000)
+            .bind(accepted)
+            .bind(t0 + 300_000)
+            .execute(c)
             .await
+            .map(|_| ())
+        })
+        .expect("session");
+        for k in 0..2 {
+            switchboard::db!(tx.conn(), |c| {
+                sqlx::query(
+                    "INSERT INTO report_offers (tenant_id, offer_id, session_id, service, user_id, outcome, ended_at, channel)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(TENANT)
+                .bind((i * 2 + k) as i64)
+                .bind(format!("s{i:07}"))
+                .bind(service)
+                .bind(format!("agent{}", (i + k) % 50))
+                .bind(if k == 0 { "declined" } else { "accepted" })
+                .bind(t0 + 10_000 + k as i64 * 1000)
+                .bind(channel)
+                .execute(c)
+                .await
+                .map(|_| ())
+            })
             .expect("offer");
         }
     }

@@ -108,27 +108,23 @@ async fn run(customers: usize, messages: usize, clients: usize) {
     let accepted = started.elapsed();
     // Into sessions: every item handled.
     loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_inbound WHERE handled_at IS NULL")
-                .fetch_one(&state.pool)
-                .await
-                .expect("count");
+        let pending = common::count(
+            &state.pool,
+            "SELECT COUNT(*) FROM whatsapp_inbound WHERE handled_at IS NULL",
+        )
+        .await;
         if pending == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let handled = started.elapsed();
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sessions")
-        .fetch_one(&state.pool)
-        .await
-        .expect("sessions");
-    let events: i64 = sqlx::query_scalar(
+    let sessions = common::count(&state.pool, "SELECT COUNT(*) FROM whatsapp_sessions").await;
+    let events = common::count(
+        &state.pool,
         "SELECT COUNT(*) FROM interact_events WHERE event LIKE '{\"type\":\"customerMessage\"%'",
     )
-    .fetch_one(&state.pool)
-    .await
-    .expect("events");
+    .await;
     assert_eq!(sessions as usize, customers, "one session per customer");
     assert_eq!(events as usize, total, "every message once in its session");
     latencies.sort();

@@ -26,6 +26,7 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
+use switchboard::store::AsPool;
 use switchboard::store::whatsapp::{Credentials, set_credentials};
 use switchboard::whatsapp_cloud::webhook::signature;
 
@@ -267,11 +268,13 @@ async fn run(rate: usize, seconds: usize, chats: usize) {
     while mock.seen.lock().expect("lock").relayed.len() < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let sends: Vec<(String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT state, COUNT(*), MAX(last_error) FROM outbox WHERE lane LIKE 'whatsapp|%' GROUP BY state",
-    )
-    .fetch_all(&state.pool)
-    .await
+    let sends = switchboard::db!(state.pool.on(), |c| {
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT state, COUNT(*), MAX(last_error) FROM outbox WHERE lane LIKE 'whatsapp|%' GROUP BY state",
+        )
+        .fetch_all(c)
+        .await
+    })
     .expect("outbox");
     let seen = mock.seen.lock().expect("lock");
     let sent = sent.lock().expect("lock");

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard::store::AsPool;
 
 /// The bench's positional arguments (flags such as `--bench` skipped), each falling back to its
 /// default.
@@ -123,4 +124,12 @@ pub async fn install_agents(
             .expect("install");
         assert_eq!(r.status(), 200);
     }
+}
+
+/// A `SELECT COUNT(*) …` on the service's database, whichever backend it is.
+pub async fn count(pool: &(impl AsPool + ?Sized), sql: &str) -> i64 {
+    switchboard::db!(pool.on(), |c| sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(c)
+        .await)
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }

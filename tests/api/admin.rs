@@ -194,10 +194,7 @@ async fn keys_are_required_scoped_to_their_tenant_and_revocable() {
     assert_eq!(r.status(), 401);
 
     // Keys are stored hashed.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT secret_hash FROM api_keys")
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("keys");
+    let stored = app.texts("SELECT secret_hash FROM api_keys", &[]).await;
     assert!(stored.iter().all(|h| !other.contains(h.as_str())));
 }
 

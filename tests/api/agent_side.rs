@@ -857,13 +857,13 @@ async fn a_read_receipt_in_the_personal_chat_marks_the_customers_messages_read()
     let mut ids: Vec<String> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while ids.len() < 4 {
-        ids = sqlx::query_scalar(
-            "SELECT o.result_id FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
-             WHERE o.state = 'delivered' ORDER BY r.outbox_id",
-        )
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("ids");
+        ids = app
+            .texts(
+                "SELECT o.result_id FROM agent_reads r JOIN outbox o ON o.id = r.outbox_id
+                 WHERE o.state = 'delivered' ORDER BY r.outbox_id",
+                &[],
+            )
+            .await;
         assert!(tokio::time::Instant::now() < deadline, "{ids:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

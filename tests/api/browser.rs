@@ -158,12 +158,9 @@ async fn a_customer_chats_through_the_widget_in_a_real_browser() {
     let agent = async {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let written: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM interact_events WHERE event LIKE '%Still there?%'",
-            )
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("events");
+            let written = app
+                .count("SELECT COUNT(*) FROM interact_events WHERE event LIKE '%Still there?%'")
+                .await;
             if written > 0 {
                 break;
             }
@@ -264,15 +261,11 @@ async fn a_connected_chat_shows_formatting_and_edits_sends_files_and_ends_with_a
     let url = format!("{}/interact/preview/demo", app.address);
     run_scenario(root, "agentchat.js", &url, &artifacts).await;
     // What the customer left is stored: the survey and the file.
-    let surveys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM session_surveys WHERE rating = 4")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("surveys");
+    let surveys = app
+        .count("SELECT COUNT(*) FROM session_surveys WHERE rating = 4")
+        .await;
     assert_eq!(surveys, 1, "the survey");
-    let files: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interact_files")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("files");
+    let files = app.count("SELECT COUNT(*) FROM interact_files").await;
     assert!(files >= 1, "the file");
 }
 

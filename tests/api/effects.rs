@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::engine::messages::Command;
+use switchboard::store::AsPool;
 
 use crate::engine::start;
 use crate::helpers::teams::{
@@ -32,27 +32,20 @@ async fn engine_with(
 }
 
 async fn effect_states(app: &TestApp, tenant: &str, kind: &str) -> Vec<String> {
-    sqlx::query("SELECT state FROM engine_effects WHERE tenant_id = $1 AND kind = $2 ORDER BY id")
-        .bind(tenant)
-        .bind(kind)
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("effects")
-        .into_iter()
-        .map(|r| r.get("state"))
-        .collect()
+    app.texts(
+        "SELECT state FROM engine_effects WHERE tenant_id = $1 AND kind = $2 ORDER BY id",
+        &[tenant, kind],
+    )
+    .await
 }
 
 /// The texts of the service's messages to the customer of `session`, in order.
 async fn service_texts(app: &TestApp, session: &str) -> Vec<String> {
-    sqlx::query("SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq")
-        .bind(session)
-        .fetch_all(&app.state.pool)
+    app.event_texts(session)
         .await
-        .expect("events")
         .into_iter()
-        .filter_map(|r| {
-            let event: Value = serde_json::from_str(&r.get::<String, _>("event")).ok()?;
+        .filter_map(|event| {
+            let event: Value = serde_json::from_str(&event).ok()?;
             (event["from"] == "service").then(|| event["text"].as_str().map(str::to_owned))?
         })
         .collect()
@@ -275,11 +268,8 @@ async fn effects_pending_at_a_stop_are_carried_out_once_after_the_restart() {
 }
 
 async fn pending(app: &TestApp) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM engine_effects WHERE state = 'pending'")
-        .fetch_one(&app.state.pool)
+    app.count("SELECT COUNT(*) FROM engine_effects WHERE state = 'pending'")
         .await
-        .expect("count")
-        .get("n")
 }
 
 #[tokio::test]
@@ -300,14 +290,14 @@ async fn commands_sent_together_are_stored_together_and_each_caller_gets_its_own
         }
     }
     // Every command is logged once, in order, and its effects carry its own log position.
-    let log: Vec<(i64, String)> =
-        sqlx::query("SELECT seq, command FROM engine_log WHERE tenant_id = 't-batch' ORDER BY seq")
-            .fetch_all(&app.state.pool)
-            .await
-            .expect("log")
-            .into_iter()
-            .map(|r| (r.get("seq"), r.get("command")))
-            .collect();
+    let log = switchboard::db!(app.state.pool.on(), |c| {
+        sqlx::query_as::<_, (i64, String)>(
+            "SELECT seq, command FROM engine_log WHERE tenant_id = 't-batch' ORDER BY seq",
+        )
+        .fetch_all(c)
+        .await
+    })
+    .expect("log");
     let setup = crate::engine::setup().len();
     assert_eq!(log.len(), setup + sessions.len());
     assert!(
@@ -315,16 +305,17 @@ async fn commands_sent_together_are_stored_together_and_each_caller_gets_its_own
             .enumerate()
             .all(|(i, (seq, _))| *seq == i as i64 + 1)
     );
-    let effects = sqlx::query(
-        "SELECT seq, effect FROM engine_effects
-         WHERE tenant_id = 't-batch' AND kind <> 'queuePosition'",
-    )
-    .fetch_all(&app.state.pool)
-    .await
+    let effects = switchboard::db!(app.state.pool.on(), |c| {
+        sqlx::query_as::<_, (i64, String)>(
+            "SELECT seq, effect FROM engine_effects
+             WHERE tenant_id = 't-batch' AND kind <> 'queuePosition'",
+        )
+        .fetch_all(c)
+        .await
+    })
     .expect("effects");
-    for row in effects {
-        let seq: i64 = row.get("seq");
-        let effect: Value = serde_json::from_str(&row.get::<String, _>("effect")).expect("json");
+    for (seq, effect) in effects {
+        let effect: Value = serde_json::from_str(&effect).expect("json");
         let command: Value = serde_json::from_str(&log[seq as usize - 1].1).expect("json");
         assert_eq!(
             command["session"], effect["session"],

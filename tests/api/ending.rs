@@ -5,7 +5,6 @@
 //! answered as accepted.
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::directory::model::Service;
 
 use crate::helpers::teams::{self, ANNE, CONTACT, Customer, KEY, Teams};
@@ -39,13 +38,14 @@ async fn connect(app: &TestApp, n: usize) -> (Customer, String) {
         .wait_event(app, "connected", |e| e["state"] == "connected")
         .await;
     let chat = loop {
-        let room = sqlx::query("SELECT conversation_id FROM chatrooms WHERE session_id = $1")
-            .bind(&customer.session)
-            .fetch_optional(&app.state.pool)
-            .await
-            .expect("chatroom");
+        let room = app
+            .text(
+                "SELECT conversation_id FROM chatrooms WHERE session_id = $1",
+                &[&customer.session],
+            )
+            .await;
         if let Some(room) = room {
-            break room.get::<String, _>("conversation_id");
+            break room;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };

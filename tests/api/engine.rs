@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::clock::ManualClock;
 use switchboard::directory::model::{Service, User};
 use switchboard::distribution::{OfferOutcome, Presence};
@@ -14,6 +13,7 @@ use switchboard::engine::{
     core::Core,
     messages::{Command, Customer, Effect, Fact, Outcome, SessionState},
 };
+use switchboard::store::AsPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::spawn_app;
@@ -263,25 +263,27 @@ async fn at_start_the_engine_offers_what_a_restored_snapshot_left_waiting() {
     core.distribution.free.insert(key);
     core.distribution.dirty = false;
     core.distribution.check_indexes().expect("indexes");
-    sqlx::query(
-        "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ('tenant-s', 7, $1, 0)",
-    )
-    .bind(serde_json::to_string(&core).expect("state"))
-    .execute(&pool)
-    .await
+    let state = serde_json::to_string(&core).expect("state");
+    switchboard::db!(pool.on(), |c| {
+        sqlx::query(
+            "INSERT INTO engine_snapshots (tenant_id, seq, state, taken_at) VALUES ('tenant-s', 7, $1, 0)",
+        )
+        .bind(&state)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })
     .expect("snapshot");
 
     let stop = CancellationToken::new();
     let (_engine, actor) = Engine::start(pool.clone(), "tenant-s", clock, stop.clone())
         .await
         .expect("start");
-    let invited: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM engine_effects WHERE tenant_id = 'tenant-s' AND kind = 'sendInvitation'",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("count")
-    .get("n");
+    let invited = app
+        .count(
+            "SELECT COUNT(*) FROM engine_effects WHERE tenant_id = 'tenant-s' AND kind = 'sendInvitation'",
+        )
+        .await;
     assert_eq!(invited, 1, "the waiting chat is offered at start");
     stop.cancel();
     actor.await.expect("actor stops");
@@ -300,12 +302,9 @@ async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_
         .expect("start");
     queue_first_chat(&engine).await;
     // The effects were stored with the command.
-    let stored: i64 =
-        sqlx::query("SELECT COUNT(*) AS n FROM engine_effects WHERE tenant_id = 'tenant-1'")
-            .fetch_one(&pool)
-            .await
-            .expect("count")
-            .get("n");
+    let stored = app
+        .count("SELECT COUNT(*) FROM engine_effects WHERE tenant_id = 'tenant-1'")
+        .await;
     assert!(stored > 0);
     stop.cancel();
     actor.await.expect("actor stops");
@@ -349,33 +348,30 @@ async fn a_restart_resumes_the_queue_and_its_ring_timer_and_keeps_the_reporting_
     stop.cancel();
     actor.await.expect("actor stops");
 
-    let sessions = sqlx::query(
-        "SELECT outcome, agent, created_at, offered_at FROM report_sessions WHERE tenant_id = 'tenant-1'",
-    )
-    .fetch_all(&pool)
-    .await
+    let sessions = switchboard::db!(pool.on(), |c| {
+        sqlx::query_as::<_, (String, Option<String>, i64, Option<i64>)>(
+            "SELECT outcome, agent, created_at, offered_at FROM report_sessions WHERE tenant_id = 'tenant-1'",
+        )
+        .fetch_all(c)
+        .await
+    })
     .expect("report");
     assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].get::<String, _>("outcome"), "handled");
+    let (outcome, agent, created_at, offered_at) = &sessions[0];
+    assert_eq!(outcome, "handled");
+    assert_eq!(agent.as_deref(), Some("u2"));
+    assert_eq!(*created_at, t0);
     assert_eq!(
-        sessions[0].get::<Option<String>, _>("agent").as_deref(),
-        Some("u2")
-    );
-    assert_eq!(sessions[0].get::<i64, _>("created_at"), t0);
-    assert_eq!(
-        sessions[0].get::<Option<i64>, _>("offered_at"),
+        *offered_at,
         Some(t0),
         "the first invitation, before the restart"
     );
-    let offers: Vec<String> = sqlx::query(
-        "SELECT outcome FROM report_offers WHERE tenant_id = 'tenant-1' ORDER BY offer_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("report")
-    .into_iter()
-    .map(|r| r.get("outcome"))
-    .collect();
+    let offers = app
+        .texts(
+            "SELECT outcome FROM report_offers WHERE tenant_id = 'tenant-1' ORDER BY offer_id",
+            &[],
+        )
+        .await;
     assert_eq!(offers, vec!["rona", "accepted"]);
 }
 
@@ -878,18 +874,14 @@ async fn a_workflow_http_request_is_performed_and_its_result_continues_the_workf
 
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let row = sqlx::query(
-            "SELECT outcome FROM report_sessions WHERE tenant_id = 't-http' AND session_id = 's1'",
-        )
-        .fetch_optional(&pool)
-        .await
-        .expect("query");
-        if let Some(row) = row {
-            assert_eq!(
-                row.get::<String, _>("outcome"),
-                "cancelled",
-                "disconnected by the workflow"
-            );
+        let outcome = app
+            .text(
+                "SELECT outcome FROM report_sessions WHERE tenant_id = 't-http' AND session_id = 's1'",
+                &[],
+            )
+            .await;
+        if let Some(outcome) = outcome {
+            assert_eq!(outcome, "cancelled", "disconnected by the workflow");
             break;
         }
         assert!(
@@ -898,14 +890,12 @@ async fn a_workflow_http_request_is_performed_and_its_result_continues_the_workf
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let said: Vec<String> =
-        sqlx::query("SELECT effect FROM engine_effects WHERE tenant_id = 't-http' ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .expect("effects")
-            .into_iter()
-            .map(|r| r.get("effect"))
-            .collect();
+    let said = app
+        .texts(
+            "SELECT effect FROM engine_effects WHERE tenant_id = 't-http' ORDER BY id",
+            &[],
+        )
+        .await;
     assert!(said.iter().any(|e| e.contains("tier gold")), "{said:?}");
 }
 
@@ -959,15 +949,8 @@ async fn restart_while_queued_keeps_the_queue_position_and_the_workflow_timer() 
 #[tokio::test]
 async fn upserts_of_what_the_engine_already_holds_are_not_logged_again() {
     let app = spawn_app().await;
-    let pool = app.state.pool.clone();
     let engine = app.state.engines.get("t-noop").await.expect("engine");
-    let logged = || async {
-        sqlx::query("SELECT COUNT(*) AS n FROM engine_log WHERE tenant_id = 't-noop'")
-            .fetch_one(&pool)
-            .await
-            .expect("count")
-            .get::<i64, _>("n")
-    };
+    let logged = || app.count("SELECT COUNT(*) FROM engine_log WHERE tenant_id = 't-noop'");
     let commands = setup();
     for command in &commands {
         engine.send(command.clone()).await.expect("setup");

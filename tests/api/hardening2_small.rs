@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use axum::http::Uri;
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::clock::{Clock, ManualClock, SystemClock};
 use switchboard::directory::model::Service;
+use switchboard::store::AsPool;
 
 use crate::admin::Api;
 use crate::agent_side::{tab_config, tab_token};
@@ -78,13 +78,11 @@ async fn until(what: &str, done: impl AsyncFn() -> bool) {
 }
 
 async fn media_rows(app: &TestApp) -> Vec<(String, String)> {
-    sqlx::query("SELECT id, state FROM whatsapp_media ORDER BY created_at")
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("media")
-        .iter()
-        .map(|r| (r.get("id"), r.get("state")))
-        .collect()
+    app.text_pairs(
+        "SELECT id, state FROM whatsapp_media ORDER BY created_at",
+        &[],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -149,11 +147,15 @@ async fn a_media_id_that_leaves_its_path_segment_is_never_requested() {
         200
     );
     until("the forged message handled", async || {
-        sqlx::query("SELECT handled_at FROM whatsapp_inbound WHERE wamid = 'wamid.EVIL'")
-            .fetch_optional(&app.state.pool)
+        switchboard::db!(app.state.pool.on(), |c| {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT handled_at FROM whatsapp_inbound WHERE wamid = 'wamid.EVIL'",
+            )
+            .fetch_optional(c)
             .await
-            .expect("inbound")
-            .is_some_and(|r| r.get::<Option<i64>, _>("handled_at").is_some())
+        })
+        .expect("inbound")
+        .is_some_and(|handled_at| handled_at.is_some())
     })
     .await;
     // A real one after it: fetched, and once nothing is left to fetch, it is all that was.
@@ -174,13 +176,9 @@ async fn a_media_id_that_leaves_its_path_segment_is_never_requested() {
         "only the real media id is requested"
     );
     // The agent reads that the customer sent an image that cannot be fetched.
-    let said: Vec<String> = sqlx::query("SELECT event FROM interact_events ORDER BY seq")
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("events")
-        .iter()
-        .map(|r| r.get("event"))
-        .collect();
+    let said = app
+        .texts("SELECT event FROM interact_events ORDER BY seq", &[])
+        .await;
     assert!(
         said.iter()
             .any(|e| e.contains("[The customer sent an image, which cannot be fetched]")),

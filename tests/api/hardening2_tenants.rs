@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::directory::store::{self as docs, Kind, PublicId, StoreError};
+use switchboard::store::AsPool;
 
 use crate::admin::Api;
 use crate::helpers::TestApp;
@@ -26,11 +27,12 @@ fn service(id: &str, contact: &str) -> Value {
 }
 
 async fn tenant_of_session(app: &TestApp, session: &str) -> String {
-    sqlx::query_scalar("SELECT tenant_id FROM interact_sessions WHERE session_id = $1")
-        .bind(session)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("session")
+    app.text(
+        "SELECT tenant_id FROM interact_sessions WHERE session_id = $1",
+        &[session],
+    )
+    .await
+    .expect("session")
 }
 
 #[tokio::test]
@@ -269,10 +271,7 @@ async fn supervision_and_canned_answers_go_by_service_id_not_by_a_shared_name() 
         "the answer reached the customer"
     );
     // Bob's rights were never used: nothing was logged.
-    let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM supervision_log")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("log");
+    let logged = app.count("SELECT COUNT(*) FROM supervision_log").await;
     assert_eq!(logged, 0);
 }
 
@@ -440,11 +439,9 @@ async fn a_take_over_that_did_nothing_says_so_and_is_not_logged() {
         answer["value"],
         "The chat with Ada could not be taken over: it has ended, or it is already yours."
     );
-    let logged: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM supervision_log WHERE action = 'takeover'")
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("log");
+    let logged = app
+        .count("SELECT COUNT(*) FROM supervision_log WHERE action = 'takeover'")
+        .await;
     assert_eq!(logged, 0);
 }
 
@@ -546,7 +543,9 @@ async fn a_tenants_dead_webhook_endpoint_does_not_delay_another_tenants_invitati
             call,
         })
         .collect();
-    let mut tx = app.state.pool.begin().await.expect("tx");
+    let mut tx = switchboard::store::begin_write(&app.state.pool)
+        .await
+        .expect("tx");
     switchboard::store::outbox::enqueue_many(&mut tx, &calls, app.state.clock.now_ms())
         .await
         .expect("enqueue");
@@ -656,12 +655,14 @@ async fn a_customer_message_teams_refuses_for_good_is_marked_not_delivered_and_t
     let lost = ada
         .wait_event(&app, "not delivered", |e| e["type"] == "undelivered")
         .await;
-    let seq: i64 = sqlx::query_scalar(
-        "SELECT seq FROM interact_events WHERE session_id = $1 AND event LIKE '%third, refused%'",
-    )
-    .bind(&ada.session)
-    .fetch_one(&app.state.pool)
-    .await
+    let seq = switchboard::db!(app.state.pool.on(), |c| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT seq FROM interact_events WHERE session_id = $1 AND event LIKE '%third, refused%'",
+        )
+        .bind(&ada.session)
+        .fetch_one(c)
+        .await
+    })
     .expect("seq");
     assert_eq!(lost["seq"], seq);
     // The agent is told in the chat, with what was lost.
@@ -821,13 +822,15 @@ async fn under_connector_faults_every_accepted_message_reaches_the_agent_or_is_t
             .collect();
         let mut lost = Vec::new();
         for seq in &undelivered_seqs {
-            let text: String = sqlx::query_scalar(
-                "SELECT event FROM interact_events WHERE session_id = $1 AND seq = $2",
-            )
-            .bind(&ada.session)
-            .bind(seq)
-            .fetch_one(&app.state.pool)
-            .await
+            let text = switchboard::db!(app.state.pool.on(), |c| {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT event FROM interact_events WHERE session_id = $1 AND seq = $2",
+                )
+                .bind(&ada.session)
+                .bind(seq)
+                .fetch_one(c)
+                .await
+            })
             .expect("event");
             let said: Value = serde_json::from_str(&text).expect("json");
             lost.push(said["text"].as_str().unwrap_or_default().to_owned());
@@ -863,10 +866,8 @@ async fn under_connector_faults_every_accepted_message_reaches_the_agent_or_is_t
     assert!(undelivered >= 1, "the run of 500s gave at least one up");
 
     // Told again after a crash between the give-up and the telling: the start finds it.
-    sqlx::query("UPDATE agent_reads SET read = 0 WHERE read = 2")
-        .execute(&app.state.pool)
-        .await
-        .expect("forget");
+    app.execute("UPDATE agent_reads SET read = 0 WHERE read = 2")
+        .await;
     let before = ada
         .events(&app)
         .await

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::directory::model::Service;
+use switchboard::store::AsPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -170,10 +170,7 @@ async fn an_upload_announcing_more_than_the_limit_gets_413_before_its_body_is_se
         (413, Some("file_too_large"))
     );
     // Nothing was stored.
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM interact_files")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("count");
+    let stored = app.count("SELECT COUNT(*) FROM interact_files").await;
     assert_eq!(stored, 0);
 }
 
@@ -458,15 +455,16 @@ async fn whatsapp_document(
     assert_eq!(cloud.post_webhook(message).await, 200);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let row = sqlx::query(
-            "SELECT id, state FROM whatsapp_media WHERE filename = $1 AND state <> 'pending'",
-        )
-        .bind(document["filename"].as_str().expect("file name"))
-        .fetch_optional(&app.state.pool)
-        .await
-        .expect("media");
+        let row = app
+            .text_pairs(
+                "SELECT id, state FROM whatsapp_media WHERE filename = $1 AND state <> 'pending'",
+                &[document["filename"].as_str().expect("file name")],
+            )
+            .await
+            .into_iter()
+            .next();
         if let Some(row) = row {
-            return (row.get("id"), row.get("state"));
+            return row;
         }
         assert!(tokio::time::Instant::now() < deadline, "never fetched");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -739,10 +737,11 @@ async fn a_whatsapp_document_name_reaches_the_agent_without_invisible_or_bidi_ch
         let body = body.to_string();
         assert!(!body.contains(hidden), "{body:?}");
     }
-    let stored: Option<String> = sqlx::query("SELECT filename FROM whatsapp_media")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("media")
-        .get("filename");
+    let stored = switchboard::db!(app.state.pool.on(), |c| {
+        sqlx::query_scalar::<_, Option<String>>("SELECT filename FROM whatsapp_media")
+            .fetch_one(c)
+            .await
+    })
+    .expect("media");
     assert_eq!(stored.as_deref(), Some("Rechnungfdp.exe.jpg"));
 }

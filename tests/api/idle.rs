@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::clock::ManualClock;
 use switchboard::directory::model::Service;
 
@@ -27,22 +26,14 @@ struct Written {
 }
 
 async fn written(app: &TestApp) -> Written {
-    let count = |sql: &'static str| async move {
-        sqlx::query(sql)
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("count")
-            .get::<i64, _>("n")
-    };
     Written {
-        log: count("SELECT COUNT(*) AS n FROM engine_log").await,
-        ticks: count(
-            r#"SELECT COUNT(*) AS n FROM engine_log WHERE command = '{"command":"tick"}'"#,
-        )
-        .await,
-        effects: count("SELECT COUNT(*) AS n FROM engine_effects").await,
-        events: count("SELECT COUNT(*) AS n FROM interact_events").await,
-        outbox: count("SELECT COUNT(*) AS n FROM outbox").await,
+        log: app.count("SELECT COUNT(*) FROM engine_log").await,
+        ticks: app
+            .count(r#"SELECT COUNT(*) FROM engine_log WHERE command = '{"command":"tick"}'"#)
+            .await,
+        effects: app.count("SELECT COUNT(*) FROM engine_effects").await,
+        events: app.count("SELECT COUNT(*) FROM interact_events").await,
+        outbox: app.count("SELECT COUNT(*) FROM outbox").await,
     }
 }
 

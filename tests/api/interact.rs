@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self, Kind};
 
@@ -44,11 +43,7 @@ async fn create(app: &TestApp, origin: Option<&str>, body: &Value) -> reqwest::R
 }
 
 async fn sessions_stored(app: &TestApp) -> i64 {
-    sqlx::query("SELECT COUNT(*) AS n FROM interact_sessions")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("count")
-        .get("n")
+    app.count("SELECT COUNT(*) FROM interact_sessions").await
 }
 
 /// Reads an SSE stream until `done` holds for the text so far (bounded).
@@ -101,13 +96,13 @@ async fn a_session_gets_a_strong_token_only_its_hash_is_stored_and_the_greeting_
         created["token"].as_str().expect("token"),
     );
     assert!(token.len() >= 43, "256 random bits, base64url");
-    let stored: String =
-        sqlx::query("SELECT token_hash FROM interact_sessions WHERE session_id = $1")
-            .bind(session)
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("row")
-            .get("token_hash");
+    let stored: String = app
+        .text(
+            "SELECT token_hash FROM interact_sessions WHERE session_id = $1",
+            &[session],
+        )
+        .await
+        .expect("row");
     assert_ne!(stored, token);
 
     let stream = read_events(&app, session, token, None, |t| {

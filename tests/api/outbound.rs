@@ -8,6 +8,7 @@ use serde_json::json;
 use switchboard::botframework::activity::{Activity, ChannelAccount, ConversationParameters};
 use switchboard::botframework::connector::ConnectorError;
 use switchboard::botframework::service_url::ServiceUrl;
+use switchboard::store::AsConn;
 
 use crate::helpers::{TestConfig, spawn_app, spawn_app_on, spawn_app_with};
 use crate::mock_bf::{self, APP_ID, MockBotFramework, Scripted, TENANT_ID};
@@ -571,22 +572,27 @@ async fn many_conversations_waiting_for_a_retry_do_not_hold_up_one_that_is_due()
     let app = spawn_app().await;
     let service_url = app.mock.service_url();
     let now = mock_bf::unix_now() * 1000;
-    let mut tx = app.state.pool.begin().await.expect("begin");
+    let mut tx = switchboard::store::begin_write(&app.state.pool)
+        .await
+        .expect("begin");
     for i in 0..300 {
         let conversation = format!("a:parked-{i}");
         let call = json!({"op": "send", "conversation_id": conversation,
             "activity": {"type": "message", "text": format!("parked {i}")}});
-        sqlx::query(
-            "INSERT INTO outbox (lane, service_url, operation, call, attempts, next_attempt_at, created_at)
-             VALUES ($1, $2, 'send', $3, 4, $4, $5)",
-        )
-        .bind(format!("{service_url}|{conversation}"))
-        .bind(&service_url)
-        .bind(call.to_string())
-        .bind(now + 3_600_000)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
+        switchboard::db!(tx.conn(), |c| {
+            sqlx::query(
+                "INSERT INTO outbox (lane, service_url, operation, call, attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, 'send', $3, 4, $4, $5)",
+            )
+            .bind(format!("{service_url}|{conversation}"))
+            .bind(&service_url)
+            .bind(call.to_string())
+            .bind(now + 3_600_000)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })
         .expect("insert");
     }
     tx.commit().await.expect("commit");

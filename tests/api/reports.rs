@@ -601,19 +601,19 @@ async fn transcripts_show_both_sides_in_order_and_are_deleted_after_the_retentio
         .await;
     assert_eq!(status, StatusCode::GONE, "{body}");
     assert_eq!(body["code"], "transcript_deleted");
-    let left: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM interact_events WHERE session_id = $1")
-            .bind(&ada.session)
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("count");
+    let left = app
+        .count_with(
+            "SELECT COUNT(*) FROM interact_events WHERE session_id = $1",
+            &[&ada.session],
+        )
+        .await;
     assert_eq!(left, 0, "what the customer wrote is gone");
-    let briefs: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM teams_invitations WHERE session_id = $1")
-            .bind(&ada.session)
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("count");
+    let briefs = app
+        .count_with(
+            "SELECT COUNT(*) FROM teams_invitations WHERE session_id = $1",
+            &[&ada.session],
+        )
+        .await;
     assert_eq!(
         briefs, 0,
         "the invitation card data quoting the customer is gone"
@@ -632,19 +632,18 @@ async fn transcripts_show_both_sides_in_order_and_are_deleted_after_the_retentio
 async fn settled(app: &TestApp, session: &str) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let ended: Option<String> =
-            sqlx::query_scalar("SELECT state FROM interact_sessions WHERE session_id = $1")
-                .bind(session)
-                .fetch_optional(&app.state.pool)
-                .await
-                .expect("state");
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM chatrooms WHERE session_id = $1 AND closed_at IS NULL",
-        )
-        .bind(session)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("rooms");
+        let ended = app
+            .text(
+                "SELECT state FROM interact_sessions WHERE session_id = $1",
+                &[session],
+            )
+            .await;
+        let open = app
+            .count_with(
+                "SELECT COUNT(*) FROM chatrooms WHERE session_id = $1 AND closed_at IS NULL",
+                &[session],
+            )
+            .await;
         if ended.as_deref() == Some("ended") && open == 0 {
             return;
         }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self, Kind};
+use switchboard::store::AsPool;
 
 #[tokio::test]
 async fn a_customer_chats_with_a_teams_agent_end_to_end() {
@@ -572,11 +573,14 @@ async fn message_writes_blocked_unregisters_the_user() {
         if anne.is_some_and(|a| !a.registered) {
             break;
         }
-        let outbox: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT state, last_error FROM outbox ORDER BY id")
-                .fetch_all(&app.state.pool)
-                .await
-                .expect("outbox");
+        let outbox = switchboard::db!(app.state.pool.on(), |c| {
+            sqlx::query_as::<_, (String, Option<String>)>(
+                "SELECT state, last_error FROM outbox ORDER BY id",
+            )
+            .fetch_all(c)
+            .await
+        })
+        .expect("outbox");
         assert!(
             tokio::time::Instant::now() < deadline,
             "still registered: {outbox:?}"

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::directory::model::Service;
+use switchboard::store::AsPool;
 
 use crate::admin::Api;
 use crate::helpers::TestApp;
@@ -291,20 +291,24 @@ async fn a_failing_receiver_is_retried_and_each_session_s_events_keep_their_orde
     settings["webhooks"] = json!([]);
     let (status, _, _) = api.put("/settings", &settings, tag.as_deref()).await;
     assert_eq!(status, StatusCode::OK);
-    let row = sqlx::query(
-        "SELECT lane, service_url, call FROM outbox WHERE operation = 'webhook' LIMIT 1",
-    )
-    .fetch_one(&app.state.pool)
-    .await
+    let (lane, service_url, call) = switchboard::db!(app.state.pool.on(), |c| {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT lane, service_url, call FROM outbox WHERE operation = 'webhook' LIMIT 1",
+        )
+        .fetch_one(c)
+        .await
+    })
     .expect("row");
-    let mut tx = app.state.pool.begin().await.expect("tx");
+    let mut tx = switchboard::store::begin_write(&app.state.pool)
+        .await
+        .expect("tx");
     let id = switchboard::store::outbox::enqueue(
         &mut tx,
         &switchboard::store::outbox::NewCall {
-            lane: &row.get::<String, _>("lane"),
-            service_url: &row.get::<String, _>("service_url"),
+            lane: &lane,
+            service_url: &service_url,
             operation: "webhook",
-            call: &row.get::<String, _>("call"),
+            call: &call,
         },
         app.state.clock.now_ms(),
     )
@@ -374,14 +378,12 @@ async fn private_network_urls_are_refused_and_secrets_are_write_only() {
         json!([{"id": "crm", "url": "https://93.184.216.34/hook"}])
     );
     let stored = || async {
-        sqlx::query(
+        app.text(
             "SELECT secret FROM tenant_webhooks WHERE tenant_id = $1 AND endpoint_id = 'crm'",
+            &[TENANT_ID],
         )
-        .bind(TENANT_ID)
-        .fetch_one(&app.state.pool)
         .await
         .expect("secret")
-        .get::<String, _>("secret")
     };
     // What was read goes back unchanged (the secret is kept); a new secret rotates it.
     let (status, tag, _) = api.put("/settings", &read, tag.as_deref()).await;

@@ -2,7 +2,7 @@
 //! checked over the raw bytes (nothing stored without one), and retries stored once.
 
 use serde_json::{Value, json};
-use sqlx::Row;
+use switchboard::store::AsPool;
 use switchboard::whatsapp_cloud::webhook::signature;
 
 use crate::helpers::{TestApp, TestConfig, problem, spawn_app_with};
@@ -45,13 +45,11 @@ async fn post(app: &TestApp, body: Vec<u8>, signature: Option<String>) -> reqwes
 }
 
 async fn stored(app: &TestApp) -> Vec<String> {
-    sqlx::query("SELECT dedupe_key FROM whatsapp_inbound ORDER BY dedupe_key")
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("query")
-        .iter()
-        .map(|r| r.get::<String, _>("dedupe_key"))
-        .collect()
+    app.texts(
+        "SELECT dedupe_key FROM whatsapp_inbound ORDER BY dedupe_key",
+        &[],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -127,15 +125,17 @@ async fn a_signed_webhook_is_stored_once_however_often_meta_retries_it() {
     // what the customer wrote.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let rows = sqlx::query("SELECT item, handled_at FROM whatsapp_inbound")
-            .fetch_all(&app.state.pool)
+        let rows = switchboard::db!(app.state.pool.on(), |c| {
+            sqlx::query_as::<_, (String, Option<i64>)>(
+                "SELECT item, handled_at FROM whatsapp_inbound",
+            )
+            .fetch_all(c)
             .await
-            .expect("rows");
-        let handled = rows
-            .iter()
-            .all(|r| r.get::<Option<i64>, _>("handled_at").is_some());
+        })
+        .expect("rows");
+        let handled = rows.iter().all(|(_, handled_at)| handled_at.is_some());
         if handled {
-            assert!(rows.iter().all(|r| r.get::<String, _>("item") == "{}"));
+            assert!(rows.iter().all(|(item, _)| item == "{}"));
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "items not handled");

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Row;
 use switchboard::directory::model::Service;
+use switchboard::store::AsPool;
 
 use crate::admin::Api;
 use crate::helpers::TestApp;
@@ -110,16 +110,13 @@ async fn connected(app: &TestApp, cloud: &MockCloud, teams: &Teams<'_>) -> Strin
 }
 
 async fn outbound_status(app: &TestApp, text_seq_of: &str) -> Option<String> {
-    sqlx::query(
+    app.text(
         "SELECT o.status FROM whatsapp_outbound o JOIN interact_events e
            ON e.session_id = o.session_id AND e.seq = o.seq
          WHERE e.event LIKE '%' || $1 || '%'",
+        &[text_seq_of],
     )
-    .bind(text_seq_of)
-    .fetch_optional(&app.state.pool)
     .await
-    .expect("query")
-    .map(|r| r.get("status"))
 }
 
 #[tokio::test]
@@ -173,8 +170,8 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
     );
 
     // The website customer API never opens a WhatsApp session, whatever token is shown.
-    let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
-        .fetch_one(&app.state.pool)
+    let session = app
+        .text("SELECT session_id FROM whatsapp_sessions", &[])
         .await
         .expect("session");
     for token in ["", "!whatsapp", "x"] {
@@ -194,11 +191,9 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
             response.status()
         );
     }
-    let injected: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM interact_events WHERE event LIKE '%injected%'")
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("count");
+    let injected = app
+        .count("SELECT COUNT(*) FROM interact_events WHERE event LIKE '%injected%'")
+        .await;
     assert_eq!(injected, 0);
     // The customer's reply reaches the chat once, however often Meta delivers it.
     for _ in 0..3 {
@@ -237,20 +232,27 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
             .any(|t| t.starts_with("This chat has ended"))
     })
     .await;
-    let sessions: Vec<String> =
-        sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions ORDER BY rowid")
-            .fetch_all(&app.state.pool)
-            .await
-            .expect("sessions");
+    // In the order they were opened (PostgreSQL has no rowid).
+    let sessions = app
+        .texts(
+            "SELECT w.session_id FROM whatsapp_sessions w
+             LEFT JOIN interact_sessions i USING (session_id)
+             ORDER BY i.created_at, w.session_id",
+            &[],
+        )
+        .await;
     assert_eq!(sessions.len(), 1);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let ended: Option<i64> =
-            sqlx::query_scalar("SELECT ended_at FROM whatsapp_sessions WHERE session_id = $1")
-                .bind(&sessions[0])
-                .fetch_one(&app.state.pool)
-                .await
-                .expect("ended");
+        let ended = switchboard::db!(app.state.pool.on(), |c| {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT ended_at FROM whatsapp_sessions WHERE session_id = $1",
+            )
+            .bind(&sessions[0])
+            .fetch_one(c)
+            .await
+        })
+        .expect("ended");
         if ended.is_some() {
             break;
         }
@@ -266,16 +268,13 @@ async fn a_whatsapp_customer_reaches_an_agent_and_they_write_both_ways() {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let open: Vec<(String, String)> = sqlx::query(
-            "SELECT w.session_id, i.state FROM whatsapp_sessions w JOIN interact_sessions i USING (session_id)
-             WHERE w.ended_at IS NULL",
-        )
-        .fetch_all(&app.state.pool)
-        .await
-        .expect("open")
-        .iter()
-        .map(|r| (r.get("session_id"), r.get("state")))
-        .collect();
+        let open = app
+            .text_pairs(
+                "SELECT w.session_id, i.state FROM whatsapp_sessions w JOIN interact_sessions i USING (session_id)
+                 WHERE w.ended_at IS NULL",
+                &[],
+            )
+            .await;
         if let [(session, state)] = open.as_slice() {
             assert_ne!(session, &sessions[0]);
             if state == "queued" {
@@ -428,10 +427,8 @@ async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_la
 
     // The window closed here (the customer's last message is 25 hours old): nothing is sent,
     // the agent is told; the customer's next message opens it again.
-    sqlx::query("UPDATE whatsapp_sessions SET last_inbound_at = last_inbound_at - 90000000")
-        .execute(&app.state.pool)
-        .await
-        .expect("age");
+    app.execute("UPDATE whatsapp_sessions SET last_inbound_at = last_inbound_at - 90000000")
+        .await;
     teams.say(ANNE, &chat, "Anyone?").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !chat_texts(&app, &chat)
@@ -457,8 +454,8 @@ async fn a_closed_window_is_told_to_the_agent_whether_meta_refuses_at_once_or_la
     .await;
     let choices = teams::template_choices(&card);
     assert_eq!(choices, ["order_update|en_US", "hello_world|en_US"]);
-    let session: String = sqlx::query_scalar("SELECT session_id FROM whatsapp_sessions")
-        .fetch_one(&app.state.pool)
+    let session = app
+        .text("SELECT session_id FROM whatsapp_sessions", &[])
         .await
         .expect("session");
     let press = |values: &str| json!({"sessionId": session, "template": "order_update|en_US", "values": values});
@@ -595,24 +592,15 @@ async fn a_wamid_whose_record_was_lost_in_a_crash_is_recorded_at_the_next_start(
     let (app, cloud) = spawn().await;
     let teams = Teams { app: &app };
     connected(&app, &cloud, &teams).await;
-    let recorded = |app: &TestApp| {
-        let pool = app.state.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM whatsapp_outbound WHERE session_id IS NOT NULL",
-            )
-            .fetch_one(&pool)
+    async fn recorded(app: &TestApp) -> i64 {
+        app.count("SELECT COUNT(*) FROM whatsapp_outbound WHERE session_id IS NOT NULL")
             .await
-            .expect("count")
-        }
-    };
+    }
     let before = recorded(&app).await;
     assert!(before >= 1, "the connected message was recorded");
     // As if the process died between the outbox settling the sends and their record.
-    sqlx::query("UPDATE whatsapp_outbound SET session_id = NULL, seq = NULL")
-        .execute(&app.state.pool)
-        .await
-        .expect("forget");
+    app.execute("UPDATE whatsapp_outbound SET session_id = NULL, seq = NULL")
+        .await;
     let config = app.stop().await;
     let app = teams::spawn_with(config).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -654,10 +642,7 @@ async fn a_service_that_takes_no_chats_tells_the_customer_so() {
             .contains(&"Sorry, we cannot take chats on WhatsApp at the moment.".to_owned())
     })
     .await;
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sessions")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("count");
+    let sessions = app.count("SELECT COUNT(*) FROM whatsapp_sessions").await;
     assert_eq!(sessions, 0, "no session on a service that takes no chats");
 }
 

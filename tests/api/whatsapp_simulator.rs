@@ -81,11 +81,11 @@ async fn on_phone(app: &TestApp, what: &str, found: impl Fn(&Value) -> bool) -> 
 }
 
 async fn outbound_status(app: &TestApp, wamid: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT status FROM whatsapp_outbound WHERE wamid = $1")
-        .bind(wamid)
-        .fetch_optional(&app.state.pool)
-        .await
-        .expect("status")
+    app.text(
+        "SELECT status FROM whatsapp_outbound WHERE wamid = $1",
+        &[wamid],
+    )
+    .await
 }
 
 async fn wait_status(app: &TestApp, wamid: &str, status: &str) {

@@ -17,6 +17,7 @@ use switchboard::clock::{Clock, SystemClock};
 use switchboard::config::Settings;
 use switchboard::outbox::OutboxId;
 use switchboard::startup::Application;
+use switchboard::store::AsPool;
 use switchboard::store::conversations::{self, ConversationReference};
 use switchboard::store::outbox::Entry;
 use tokio::sync::oneshot;
@@ -254,6 +255,80 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A `SELECT COUNT(*) …` on the service's database, whichever backend it is.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.count_with(sql, &[]).await
+    }
+
+    /// [`Self::count`] with text arguments for `$1`, `$2`….
+    pub async fn count_with(&self, sql: &str, args: &[&str]) -> i64 {
+        switchboard::db!(self.state.pool.on(), |c| {
+            let mut query = sqlx::query_scalar::<_, i64>(sql);
+            for arg in args {
+                query = query.bind(*arg);
+            }
+            query.fetch_one(c).await
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column (text, not NULL) of every row of a query with text arguments for
+    /// `$1`, `$2`…, on the service's database.
+    pub async fn texts(&self, sql: &str, args: &[&str]) -> Vec<String> {
+        switchboard::db!(self.state.pool.on(), |c| {
+            let mut query = sqlx::query_scalar::<_, String>(sql);
+            for arg in args {
+                query = query.bind(*arg);
+            }
+            query.fetch_all(c).await
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column (text, not NULL) of the first row, if any: [`Self::texts`] for one.
+    pub async fn text(&self, sql: &str, args: &[&str]) -> Option<String> {
+        switchboard::db!(self.state.pool.on(), |c| {
+            let mut query = sqlx::query_scalar::<_, String>(sql);
+            for arg in args {
+                query = query.bind(*arg);
+            }
+            query.fetch_optional(c).await
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first two columns (text, not NULL) of every row, as [`Self::texts`].
+    pub async fn text_pairs(&self, sql: &str, args: &[&str]) -> Vec<(String, String)> {
+        switchboard::db!(self.state.pool.on(), |c| {
+            let mut query = sqlx::query_as::<_, (String, String)>(sql);
+            for arg in args {
+                query = query.bind(*arg);
+            }
+            query.fetch_all(c).await
+        })
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a statement without arguments on the service's database (to set up a state the
+    /// service would not reach by itself); the number of rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        switchboard::db!(self.state.pool.on(), |c| sqlx::query(sql)
+            .execute(c)
+            .await
+            .map(|done| done.rows_affected()))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// What is stored of the customer conversation `session`, its events' JSON texts in
+    /// order.
+    pub async fn event_texts(&self, session: &str) -> Vec<String> {
+        self.texts(
+            "SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq",
+            &[session],
+        )
+        .await
     }
 
     /// Stops the app gracefully, keeping its database for a restart.

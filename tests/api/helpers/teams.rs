@@ -5,7 +5,6 @@
 use super::{TestApp, TestConfig};
 use crate::mock_bf::{APP_ID, TENANT_ID};
 use serde_json::{Value, json};
-use sqlx::Row;
 use std::time::Duration;
 use switchboard::directory::model::{Service, User};
 use switchboard::directory::store::{self, Kind};
@@ -312,13 +311,10 @@ impl Customer {
 
     /// The events stored for the customer so far.
     pub async fn events(&self, app: &TestApp) -> Vec<Value> {
-        sqlx::query("SELECT event FROM interact_events WHERE session_id = $1 ORDER BY seq")
-            .bind(&self.session)
-            .fetch_all(&app.state.pool)
+        app.event_texts(&self.session)
             .await
-            .expect("events")
-            .into_iter()
-            .map(|r| serde_json::from_str(&r.get::<String, _>("event")).expect("event"))
+            .iter()
+            .map(|event| serde_json::from_str(event).expect("event"))
             .collect()
     }
 
@@ -346,13 +342,14 @@ impl Customer {
 pub async fn outcome(app: &TestApp, session: &str) -> Option<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let row = sqlx::query("SELECT outcome FROM report_sessions WHERE session_id = $1")
-            .bind(session)
-            .fetch_optional(&app.state.pool)
-            .await
-            .expect("report");
-        if let Some(row) = row {
-            return Some(row.get("outcome"));
+        let outcome = app
+            .text(
+                "SELECT outcome FROM report_sessions WHERE session_id = $1",
+                &[session],
+            )
+            .await;
+        if outcome.is_some() {
+            return outcome;
         }
         if tokio::time::Instant::now() > deadline {
             return None;
@@ -362,16 +359,11 @@ pub async fn outcome(app: &TestApp, session: &str) -> Option<String> {
 }
 
 pub async fn offer_outcomes(app: &TestApp, session: &str) -> Vec<(String, String)> {
-    sqlx::query(
+    app.text_pairs(
         "SELECT user_id, outcome FROM report_offers WHERE session_id = $1 ORDER BY offer_id",
+        &[session],
     )
-    .bind(session)
-    .fetch_all(&app.state.pool)
     .await
-    .expect("offers")
-    .into_iter()
-    .map(|r| (r.get("user_id"), r.get("outcome")))
-    .collect()
 }
 
 pub(crate) fn invitation_id(body: &Value) -> String {
