@@ -159,3 +159,55 @@ impl Db {
         matches!(self, Db::Postgres(_))
     }
 }
+
+/// Where a store function that accepts either runs: a pool (`&pool`, a statement on its own)
+/// or a connection (`&mut tx`, in the caller's transaction), of either backend. `effects::finish`,
+/// `effects::finish_all` and `registrations::registration_of` take one (`impl IntoExecutor`), so
+/// that their callers pass what they hold, as they did an `sqlx::SqliteExecutor`.
+pub enum Executor<'a> {
+    Pool(On<&'a SqlitePool, &'a PgPool>),
+    Conn(On<&'a mut SqliteConnection, &'a mut PgConnection>),
+}
+
+impl Executor<'_> {
+    /// The text of this backend's dialect.
+    pub fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        if self.is_postgres() { postgres } else { sqlite }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        match self {
+            Executor::Pool(on) => on.is_postgres(),
+            Executor::Conn(on) => on.is_postgres(),
+        }
+    }
+}
+
+/// A pool or a connection, as an [`Executor`].
+pub trait IntoExecutor<'a>: Send {
+    fn executor(self) -> Executor<'a>;
+}
+
+impl<'a, P: AsPool + ?Sized> IntoExecutor<'a> for &'a P {
+    fn executor(self) -> Executor<'a> {
+        Executor::Pool(self.on())
+    }
+}
+
+impl<'a, C: AsConn + ?Sized> IntoExecutor<'a> for &'a mut C {
+    fn executor(self) -> Executor<'a> {
+        Executor::Conn(self.conn())
+    }
+}
+
+/// [`crate::db!`] over an [`Executor`]: the block is compiled for each backend's pool and
+/// connection.
+macro_rules! on_executor {
+    ($executor:expr, |$c:ident| $body:expr) => {
+        match $executor {
+            $crate::store::Executor::Pool(on) => $crate::db!(on, |$c| $body),
+            $crate::store::Executor::Conn(on) => $crate::db!(on, |$c| $body),
+        }
+    };
+}
+pub(crate) use on_executor;

@@ -17,11 +17,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
-use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 use tokio::sync::Notify;
 
 use crate::engine::messages::Effect;
-use crate::store::{AsConn, AsPool, On};
+use crate::store::{AsConn, AsPool, IntoExecutor, on_executor};
 
 /// Who carries an effect out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,58 +158,6 @@ pub async fn record(
         effect: effect.clone(),
     }))
 }
-
-/// Where a store function that accepts either runs: a pool (`&pool`, a statement on its own)
-/// or a connection (`&mut tx`, in the caller's transaction), of either backend. [`finish`],
-/// [`finish_all`] and `registrations::registration_of` take one (`impl IntoExecutor`), so
-/// that their callers pass what they hold, as they did an `sqlx::SqliteExecutor`.
-pub enum Executor<'a> {
-    Pool(On<&'a SqlitePool, &'a PgPool>),
-    Conn(On<&'a mut SqliteConnection, &'a mut PgConnection>),
-}
-
-impl Executor<'_> {
-    /// The text of this backend's dialect.
-    pub fn pick(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
-        if self.is_postgres() { postgres } else { sqlite }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        match self {
-            Executor::Pool(on) => on.is_postgres(),
-            Executor::Conn(on) => on.is_postgres(),
-        }
-    }
-}
-
-/// A pool or a connection, as an [`Executor`].
-pub trait IntoExecutor<'a>: Send {
-    fn executor(self) -> Executor<'a>;
-}
-
-impl<'a, P: AsPool + ?Sized> IntoExecutor<'a> for &'a P {
-    fn executor(self) -> Executor<'a> {
-        Executor::Pool(self.on())
-    }
-}
-
-impl<'a, C: AsConn + ?Sized> IntoExecutor<'a> for &'a mut C {
-    fn executor(self) -> Executor<'a> {
-        Executor::Conn(self.conn())
-    }
-}
-
-/// [`crate::db!`] over an [`Executor`]: the block is compiled for each backend's pool and
-/// connection.
-macro_rules! on_executor {
-    ($executor:expr, |$c:ident| $body:expr) => {
-        match $executor {
-            $crate::store::effects::Executor::Pool(on) => $crate::db!(on, |$c| $body),
-            $crate::store::effects::Executor::Conn(on) => $crate::db!(on, |$c| $body),
-        }
-    };
-}
-pub(crate) use on_executor;
 
 /// Records what became of an effect (in the consumer's transaction, or on its own).
 pub async fn finish<'e>(

@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use backend::{AsConn, AsPool, Db, On, PoolConn, acquire};
+pub(crate) use backend::on_executor;
+pub use backend::{AsConn, AsPool, Db, Executor, IntoExecutor, On, PoolConn, acquire};
 
 pub type Pool = sqlx::SqlitePool;
 pub type Transaction<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;

@@ -3,8 +3,8 @@
 //! them on install and uninstall, the Preferences page on register and unregister; the engine
 //! sync reads them. Sending anything to the user is not this module's business.
 
-use crate::store::effects::{IntoExecutor, on_executor};
 use crate::store::{AsConn, AsPool};
+use crate::store::{IntoExecutor, on_executor};
 
 /// The presence an agent chose with `available` / `away` (stored as that word). Anything else
 /// in the column reads as available, as it always has.
