@@ -15,6 +15,7 @@ use serde_json::json;
 use switchboard::directory::model::Service;
 use switchboard::directory::store::{self as docs, Kind};
 use switchboard::security::hash_secret;
+use switchboard::store::AsConn;
 use tokio::sync::Mutex;
 
 fn rss_kib(pid: u32) -> u64 {
@@ -60,21 +61,24 @@ async fn run(streams: usize, samples: usize) {
         .await
         .expect("service");
     let mut tokens = Vec::with_capacity(streams);
-    let mut tx = pool.begin().await.expect("tx");
+    let mut tx = switchboard::store::begin_write(&pool).await.expect("tx");
     for i in 0..streams {
         let (session, token) = (
             format!("bench-{i}"),
             format!("token-{i}-{}", uuid::Uuid::new_v4()),
         );
-        sqlx::query(
+        switchboard::db!(tx.conn(), |c| {
+            sqlx::query(
             "INSERT INTO interact_sessions (session_id, tenant_id, contact_id, token_hash, state, created_at, last_activity_at)
              VALUES ($1, 't', 'bench', $2, 'queued', 0, 9000000000000)",
         )
         .bind(&session)
         .bind(hash_secret(&token))
-        .execute(&mut *tx)
+        .execute(c)
         .await
-        .expect("session");
+        .map(|_| ())
+        .expect("session")
+        });
         tokens.push((session, token));
     }
     tx.commit().await.expect("commit");

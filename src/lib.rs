@@ -21,7 +21,7 @@
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | core | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
-//! | store | [`store`] | sqlx persistence (SQLite, WAL), migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
+//! | store | [`store`] | sqlx persistence on SQLite (WAL) or PostgreSQL, one SQL text for both, migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
 //! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client |
 //! | adapters | [`outbox`] | the calls queued for Teams, tenant webhooks and WhatsApp: queued in their callers' transactions, delivered per lane in order, settled, recovered after a restart |
 //! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |

@@ -98,7 +98,10 @@ impl Application {
             CardCatalog::load(settings.cards.dir.as_deref())
                 .context("loading the card templates")?,
         );
-        tracing::info!(store.url = %settings.store.url, "opening the store");
+        tracing::info!(
+            store.url = %store::loggable_url(&settings.store.url),
+            "opening the store"
+        );
         let (pool, claim) = store::connect_to_serve(&settings.store.url).await?;
         if settings.is_anonymous() {
             crate::demo::seed_if_empty(&pool, clock.now_ms()).await?;
@@ -323,7 +326,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        let _claim = self.claim;
+        let claim = self.claim;
         let stop = CancellationToken::new();
         let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
         let customer_events = tokio::spawn(crate::customer::events::run(
@@ -388,6 +391,7 @@ impl Application {
             tracing::error!("the outbox worker ended abnormally");
         }
         self.state.pool.close().await;
+        claim.release().await;
         served.context("serving HTTP")
     }
 }

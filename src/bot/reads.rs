@@ -55,11 +55,14 @@ pub enum Receipt {
 }
 
 /// A read receipt, applied now or, when it came before the outcome of the post it names was
-/// recorded, again a little later (a few times).
+/// recorded, again a little later: every 300 ms for up to 6 s, since under load the outcome of a
+/// post can be recorded seconds after Teams showed it (a receipt given up on is a customer who
+/// never sees "Read").
 pub async fn receipt_with_retries(app: crate::app::AppState, conversation: String, last: String) {
-    for attempt in 0..6 {
+    const ATTEMPTS: usize = 20;
+    for attempt in 0..ATTEMPTS {
         match receipt(&app, &conversation, &last).await {
-            Ok(Receipt::Early) if attempt < 5 => {
+            Ok(Receipt::Early) if attempt + 1 < ATTEMPTS => {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
             Ok(_) => return,

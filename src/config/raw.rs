@@ -371,12 +371,16 @@ impl TryFrom<RawSettings> for Settings {
                     .filter(|t| !secrecy::ExposeSecret::expose_secret(t).trim().is_empty()),
             },
             store: StoreSettings {
-                url: if raw.store.url.starts_with("sqlite:") {
+                // The URL is not repeated: a PostgreSQL URL may carry a password.
+                url: if ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| raw.store.url.starts_with(scheme))
+                {
                     raw.store.url
                 } else {
                     bail!(
-                        "store.url {:?} is not supported: only sqlite: URLs are supported in this version",
-                        raw.store.url
+                        "store.url is not supported: it must start with sqlite: (one instance, \
+                         an SQLite file) or postgres:// (PostgreSQL)"
                     )
                 },
             },

@@ -211,8 +211,8 @@ fn a_typo_or_a_value_out_of_range_is_refused_with_its_key_named() {
             "log.format must be one of text, json, not \"yaml\"",
         ),
         (
-            &[("SWITCHBOARD_STORE__URL", "postgres://db/switchboard")],
-            "only sqlite: URLs are supported",
+            &[("SWITCHBOARD_STORE__URL", "mysql://u:secret@db/switchboard")],
+            "store.url is not supported: it must start with sqlite:",
         ),
         (
             &[("SWITCHBOARD_INTERACT__INACTIVITY_SECS", "5")],

@@ -215,7 +215,7 @@ async fn convert(
         }
     }
     let ids: Vec<_> = batch.iter().map(|h| h.id).collect();
-    effects::finish_all(&mut *tx, &ids, EffectState::Done).await?;
+    effects::finish_all(&mut tx, &ids, EffectState::Done).await?;
     tx.commit().await?;
     Ok(notify)
 }

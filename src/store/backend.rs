@@ -211,3 +211,18 @@ macro_rules! on_executor {
     };
 }
 pub(crate) use on_executor;
+
+/// A connection of either backend, detached from its pool.
+pub enum Connection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl AsConn for Connection {
+    fn conn(&mut self) -> On<&mut SqliteConnection, &mut PgConnection> {
+        match self {
+            Connection::Sqlite(c) => On::Sqlite(c),
+            Connection::Postgres(c) => On::Postgres(c),
+        }
+    }
+}

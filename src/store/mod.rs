@@ -1,8 +1,10 @@
-//! Persistence: sqlx on SQLite (WAL) by default, schema in `migrations/sqlite/`, applied at start.
-//! The SQL is kept portable so PostgreSQL can follow as the scale-out store.
+//! Persistence: sqlx on SQLite (WAL) by default or on PostgreSQL ([`postgres`]), the schema in
+//! `migrations/sqlite/` and `migrations/postgres/`, applied at start. Every statement is written
+//! once for both backends ([`backend`]: [`Db`], [`AsPool`], [`AsConn`], [`crate::db!`]), with a
+//! backend-specific text only where the dialects differ.
 
 pub mod api_keys;
-mod backend;
+pub mod backend;
 pub mod consents;
 pub mod conversations;
 pub mod effects;
@@ -20,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub(crate) use backend::on_executor;
 pub use backend::{AsConn, AsPool, Db, Executor, IntoExecutor, On, PoolConn, acquire};
 
-pub type Pool = sqlx::SqlitePool;
+pub type Pool = Db;
 pub type Transaction<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
 /// Whose turn it is to write. SQLite has one writer at a time, and a writer that finds
@@ -100,32 +102,14 @@ impl AsConn for WriteTransaction {
     }
 }
 
-/// While the store is converted to [`crate::db!`], code not yet converted uses the transaction
-/// as an SQLite connection. PostgreSQL is refused by [`connect`] until none is left, so no
-/// PostgreSQL transaction reaches it.
-impl std::ops::Deref for WriteTransaction {
-    type Target = sqlx::SqliteConnection;
-    fn deref(&self) -> &Self::Target {
-        match &self.tx {
-            Tx::Sqlite(tx) => tx,
-            Tx::Postgres(_) => unreachable!("SQLite-only store code on a PostgreSQL transaction"),
-        }
-    }
-}
-
-impl std::ops::DerefMut for WriteTransaction {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        match &mut self.tx {
-            Tx::Sqlite(tx) => tx,
-            Tx::Postgres(_) => unreachable!("SQLite-only store code on a PostgreSQL transaction"),
-        }
-    }
-}
-
-/// Opens (creating if needed) the database at `url` for a command that runs beside a server
-/// (the CLI, a test, a benchmark): it applies pending migrations only when no server holds
-/// the file, and otherwise waits until the server has applied them.
+/// Opens the database at `url` (an SQLite file, created if needed, or PostgreSQL) for a command
+/// that runs beside a server (the CLI, a test, a benchmark). On SQLite it applies pending
+/// migrations only when no server holds the file, and otherwise waits until the server has
+/// applied them; on PostgreSQL sqlx's advisory lock keeps concurrent migrations apart.
 pub async fn connect(url: &str) -> anyhow::Result<Pool> {
+    if is_postgres(url) {
+        return Ok(Db::Postgres(postgres::open(url).await?));
+    }
     let (pool, options) = open(url).await?;
     match Claim::try_take(&options)? {
         Some(claim) => {
@@ -134,32 +118,65 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         }
         None => wait_for_migrations(&pool).await?,
     }
-    Ok(pool)
+    Ok(Db::Sqlite(pool))
 }
 
-/// Opens the database at `url` for `switchboard serve`: one serving process per SQLite file.
-/// The claim is taken before the migrations run, so instances started together never race
-/// them, and a second instance on a file another process serves refuses to start. Keep the
-/// claim as long as the process serves.
+/// `url` as it may be logged: a PostgreSQL URL without its password.
+pub fn loggable_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if is_postgres(url) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            }
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) if is_postgres(url) => "postgres://(unreadable URL)".to_owned(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens the database at `url` for `switchboard serve`: one serving process per database for
+/// now. On SQLite the claim is taken before the migrations run, so instances started together
+/// never race them, and a second instance on a file another process serves refuses to start.
+/// On PostgreSQL the migrations run under sqlx's advisory lock, and the claim is an advisory
+/// lock of its own. Keep the claim as long as the process serves.
 pub async fn connect_to_serve(url: &str) -> anyhow::Result<(Pool, Claim)> {
+    if is_postgres(url) {
+        let pool = postgres::open(url).await?;
+        let Some(conn) = postgres::claim(&pool).await? else {
+            pool.close().await;
+            anyhow::bail!(
+                "the PostgreSQL database is in use by another instance: this version serves a \
+                 database from one instance at a time (tenants with owners among several \
+                 instances are not built yet)"
+            );
+        };
+        return Ok((Db::Postgres(pool), Claim::Postgres(conn)));
+    }
     let (pool, options) = open(url).await?;
     let Some(claim) = Claim::try_take(&options)? else {
         pool.close().await;
         anyhow::bail!(
             "the SQLite database {:?} is in use by another process (another `switchboard serve`?). \
              An SQLite file serves one instance at a time; several instances need a shared \
-             PostgreSQL store, which this version cannot use yet",
+             PostgreSQL store",
             options.get_filename()
         );
     };
     migrate(&pool).await?;
-    Ok((pool, claim))
+    Ok((Db::Sqlite(pool), claim))
 }
 
-async fn open(url: &str) -> anyhow::Result<(Pool, SqliteConnectOptions)> {
+async fn open(url: &str) -> anyhow::Result<(sqlx::SqlitePool, SqliteConnectOptions)> {
     if !url.starts_with("sqlite:") {
         anyhow::bail!(
-            "store.url {url:?} is not supported: only sqlite: URLs are supported in this version"
+            "store.url is not supported: it must start with sqlite: or postgres:// (postgresql://)"
         );
     }
     let options = SqliteConnectOptions::from_str(url)
@@ -186,7 +203,7 @@ async fn open(url: &str) -> anyhow::Result<(Pool, SqliteConnectOptions)> {
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-async fn migrate(pool: &Pool) -> anyhow::Result<()> {
+async fn migrate(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
     MIGRATIONS
         .run(pool)
         .await
@@ -195,7 +212,7 @@ async fn migrate(pool: &Pool) -> anyhow::Result<()> {
 
 /// Waits (up to 30 s) until every migration this binary knows is applied, by the server that
 /// holds the file.
-async fn wait_for_migrations(pool: &Pool) -> anyhow::Result<()> {
+async fn wait_for_migrations(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
     let known: Vec<i64> = MIGRATIONS
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
@@ -226,27 +243,37 @@ async fn wait_for_migrations(pool: &Pool) -> anyhow::Result<()> {
     }
 }
 
-/// One process's hold on an SQLite file: an exclusive advisory lock (`flock`) on the database
-/// file itself, released when the claim is dropped or the process ends, however it ends.
-/// SQLite's own locks are POSIX record locks, which are independent of it.
-pub struct Claim {
-    _file: Option<std::fs::File>,
+/// One process's hold on its database, released when the claim is dropped or the process ends,
+/// however it ends. On SQLite, an exclusive advisory lock (`flock`) on the database file itself
+/// (SQLite's own locks are POSIX record locks, which are independent of it); on PostgreSQL, an
+/// advisory lock held by a connection of its own ([`postgres::claim`]).
+pub enum Claim {
+    File(Option<std::fs::File>),
+    Postgres(sqlx::PgConnection),
 }
 
 impl Claim {
+    /// Lets the database go at once: a PostgreSQL claim ends its session (and so its lock)
+    /// cleanly instead of when the server notices the connection gone.
+    pub async fn release(self) {
+        if let Claim::Postgres(conn) = self {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+
     /// The claim, `None` if another process (or another open file in this one) holds it, and
     /// `Ok(Some)` with nothing held for an in-memory database.
     fn try_take(options: &SqliteConnectOptions) -> anyhow::Result<Option<Claim>> {
         let path = options.get_filename();
         if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
-            return Ok(Some(Claim { _file: None }));
+            return Ok(Some(Claim::File(None)));
         }
         let file = std::fs::OpenOptions::new()
             .read(true)
             .open(path)
             .with_context(|| format!("opening {path:?} to claim it"))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(Claim { _file: Some(file) })),
+            Ok(()) => Ok(Some(Claim::File(Some(file)))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => {
                 Err(e).with_context(|| format!("claiming {path:?}"))
@@ -260,15 +287,19 @@ impl Claim {
 /// connection and the ping sqlx sends when it is returned, each a round trip to SQLite's
 /// worker thread. They are detached from the pool, so closing the pool does not wait for them.
 pub struct HotReads {
-    conns: Vec<tokio::sync::Mutex<sqlx::SqliteConnection>>,
+    conns: Vec<tokio::sync::Mutex<backend::Connection>>,
     next: std::sync::atomic::AtomicUsize,
 }
 
 impl HotReads {
-    pub async fn open(pool: &Pool, count: usize) -> sqlx::Result<Self> {
+    pub async fn open(pool: &(impl AsPool + ?Sized), count: usize) -> sqlx::Result<Self> {
         let mut conns = Vec::with_capacity(count.max(1));
         for _ in 0..count.max(1) {
-            conns.push(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
+            let conn = match pool.on() {
+                On::Sqlite(p) => backend::Connection::Sqlite(p.acquire().await?.detach()),
+                On::Postgres(p) => backend::Connection::Postgres(p.acquire().await?.detach()),
+            };
+            conns.push(tokio::sync::Mutex::new(conn));
         }
         Ok(HotReads {
             conns,
@@ -277,7 +308,7 @@ impl HotReads {
     }
 
     /// A free connection if there is one, else the next in turn once it is free.
-    pub async fn conn(&self) -> tokio::sync::MutexGuard<'_, sqlx::SqliteConnection> {
+    pub async fn conn(&self) -> tokio::sync::MutexGuard<'_, backend::Connection> {
         for conn in &self.conns {
             if let Ok(guard) = conn.try_lock() {
                 return guard;
@@ -290,6 +321,9 @@ impl HotReads {
 
 /// Opens the database only if it already exists (for read-only commands such as `check`).
 pub async fn open_existing(url: &str) -> anyhow::Result<Option<Pool>> {
+    if is_postgres(url) {
+        return connect(url).await.map(Some);
+    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -302,8 +336,11 @@ pub async fn open_existing(url: &str) -> anyhow::Result<Option<Pool>> {
 }
 
 /// Whether the database answers (for `/readyz`).
-pub async fn ping(pool: &Pool) -> bool {
-    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+pub async fn ping(pool: &(impl AsPool + ?Sized)) -> bool {
+    crate::db!(pool.on(), |c| sqlx::query("SELECT 1")
+        .execute(c)
+        .await
+        .is_ok())
 }
 
 #[cfg(test)]
@@ -316,27 +353,31 @@ mod tests {
     #[tokio::test]
     async fn a_write_transaction_that_reads_first_holds_the_write_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let pool = connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        let Db::Sqlite(pool) = connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
             .await
-            .expect("store");
+            .expect("store")
+        else {
+            panic!("an sqlite: URL opens SQLite");
+        };
         sqlx::query("CREATE TABLE t (x INTEGER)")
             .execute(&pool)
             .await
             .expect("table");
         let mut tx = begin_write(&pool).await.expect("begin");
-        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(&mut *tx)
+        let before: i64 = crate::db!(tx.conn(), |c| sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(c)
             .await
-            .expect("read");
+            .expect("read"));
         let outside = tokio::spawn({
             let pool = pool.clone();
             async move { sqlx::query("INSERT INTO t VALUES (1)").execute(&pool).await }
         });
         tokio::time::sleep(Duration::from_millis(100)).await;
-        sqlx::query("INSERT INTO t VALUES (2)")
-            .execute(&mut *tx)
+        crate::db!(tx.conn(), |c| sqlx::query("INSERT INTO t VALUES (2)")
+            .execute(c)
             .await
-            .expect("the transaction writes after its read");
+            .map(|_| ())
+            .expect("the transaction writes after its read"));
         tx.commit().await.expect("commit");
         outside
             .await

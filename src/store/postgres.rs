@@ -1,8 +1,8 @@
-//! The PostgreSQL side of the store, for running several instances on one database (DESIGN
-//! §8b). In place so far: the connection (TLS through rustls, `sslmode` as in libpq) and the
-//! schema, `migrations/postgres/`, kept equal to SQLite's (a test compares the two). The
-//! queries of the other store modules run on SQLite only until they are converted, so
-//! `store.url = postgres://…` is still refused by [`super::connect`].
+//! The PostgreSQL side of the store (DESIGN §8b): the connection (TLS through rustls, `sslmode`
+//! as in libpq), the schema (`migrations/postgres/`, kept equal to SQLite's: a test compares the
+//! two) and, until tenants have owners among several instances, the claim of the one instance
+//! that serves a database. The queries themselves are the store's, written once for both
+//! backends ([`super::backend`]).
 
 use std::str::FromStr;
 use std::time::Duration;

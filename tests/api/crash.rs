@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use switchboard::store::AsPool;
 
 use crate::mock_bf::MockBotFramework;
 
@@ -38,12 +39,13 @@ impl Drop for Running {
 
 /// Starts the binary in `dir` (anonymous dev mode, loopback) and returns it with its address;
 /// its log goes to `dir/<log>` (read when the test fails).
-fn start(dir: &std::path::Path, log: &str) -> (Running, String) {
+fn start(dir: &std::path::Path, store: &str, log: &str) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .current_dir(dir)
         .env_clear()
         .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
         .env("SWITCHBOARD_LOG__FILTER", "info")
+        .env("SWITCHBOARD_STORE__URL", store)
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -99,7 +101,16 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
     // A slow Connector, so the crash leaves a backlog behind.
     mock.set_delay(Duration::from_millis(100));
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut child, address) = start(dir.path(), "before.log");
+    // The store: the SQLite file in the working directory, or a throw-away PostgreSQL
+    // database in a run on PostgreSQL.
+    let store = if crate::helpers::test_store_is_postgres() {
+        crate::helpers::postgres::database("crash")
+            .await
+            .expect("SWITCHBOARD_TEST_STORE=postgres needs the PostgreSQL server binaries")
+    } else {
+        format!("sqlite://{}", dir.path().join("switchboard.db").display())
+    };
+    let (mut child, address) = start(dir.path(), &store, "before.log");
     let client = reqwest::Client::new();
 
     // Load: each conversation sends its messages one after another until the process dies or
@@ -155,21 +166,20 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
     let acked = acked.lock().expect("lock").clone();
 
     // The crash left calls behind, so the restart has something to recover.
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("switchboard.db").display()
-    ))
-    .await
-    .expect("open the database");
-    let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
-        .fetch_one(&db)
+    let db = switchboard::store::connect(&store)
         .await
-        .expect("count");
+        .expect("open the database");
+    let pending: i64 = switchboard::db!(db.on(), |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
+    )
+    .fetch_one(c)
+    .await
+    .expect("count"));
     db.close().await;
     assert!(pending > 0, "the crash should leave pending calls");
 
     mock.set_delay(Duration::ZERO);
-    let (child, _) = start(dir.path(), "after.log");
+    let (child, _) = start(dir.path(), &store, "after.log");
     let delivered = |c: usize| -> Vec<Value> {
         let path = format!("/amer/v3/conversations/crash-{c}/activities");
         mock.calls()
@@ -189,7 +199,7 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
         if Instant::now() > deadline {
             panic!(
                 "replies missing after the restart in conversations {behind:?}\n{}",
-                diagnosis(dir.path(), &behind, &acked, &delivered).await
+                diagnosis(dir.path(), &store, &behind, &acked, &delivered).await
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -242,26 +252,25 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
 /// delivered, its outbox rows not delivered, and the warnings both runs logged.
 async fn diagnosis(
     dir: &std::path::Path,
+    store: &str,
     behind: &[usize],
     acked: &HashMap<usize, Vec<usize>>,
     delivered: &dyn Fn(usize) -> Vec<Value>,
 ) -> String {
     let mut out = String::new();
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.join("switchboard.db").display()
-    ))
-    .await
-    .expect("open the database");
-    for c in behind {
-        let rows: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
-            "SELECT id, state, attempts, next_attempt_at, last_error FROM outbox
-             WHERE lane LIKE $1 AND state <> 'delivered' ORDER BY id",
-        )
-        .bind(format!("%|crash-{c}"))
-        .fetch_all(&db)
+    let db = switchboard::store::connect(store)
         .await
-        .unwrap_or_default();
+        .expect("open the database");
+    for c in behind {
+        let rows: Vec<(i64, String, i64, i64, Option<String>)> =
+            switchboard::db!(db.on(), |c_| sqlx::query_as(
+                "SELECT id, state, attempts, next_attempt_at, last_error FROM outbox
+                 WHERE lane LIKE $1 AND state <> 'delivered' ORDER BY id",
+            )
+            .bind(format!("%|crash-{c}"))
+            .fetch_all(c_)
+            .await
+            .unwrap_or_default());
         out += &format!(
             "conversation {c}: acknowledged {:?}, delivered {}, outbox rows not delivered {rows:?}\n",
             acked.get(c),

@@ -19,10 +19,13 @@ struct Schema {
 
 async fn sqlite_schema() -> Schema {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pool =
+    let switchboard::store::Db::Sqlite(pool) =
         switchboard::store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
             .await
-            .expect("sqlite store");
+            .expect("sqlite store")
+    else {
+        panic!("an sqlite: URL opens SQLite");
+    };
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table'
          AND name NOT LIKE 'sqlite%' AND name <> '_sqlx_migrations'",

@@ -235,7 +235,7 @@ async fn carry_out(app: &App, handed: Handed) {
     );
 }
 
-async fn done(tx: &mut sqlx::SqliteConnection, id: EffectId) -> sqlx::Result<()> {
+async fn done(tx: &mut crate::store::WriteTransaction, id: EffectId) -> sqlx::Result<()> {
     effects::finish(tx, id, EffectState::Done).await
 }
 

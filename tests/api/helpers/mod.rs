@@ -32,6 +32,9 @@ pub struct TestConfig {
     pub env: Vec<(String, String)>,
     pub clock: Arc<dyn Clock>,
     pub db_dir: Option<Arc<tempfile::TempDir>>,
+    /// The PostgreSQL database of a run on PostgreSQL (`SWITCHBOARD_TEST_STORE=postgres`),
+    /// kept for a restart like `db_dir`.
+    pub db_url: Option<String>,
 }
 
 impl Default for TestConfig {
@@ -41,6 +44,7 @@ impl Default for TestConfig {
             env: Vec::new(),
             clock: Arc::new(SystemClock),
             db_dir: None,
+            db_url: None,
         }
     }
 }
@@ -90,12 +94,20 @@ pub async fn spawn_app_on(mock: Arc<MockBotFramework>, mut config: TestConfig) -
         .get_or_insert_with(|| Arc::new(tempfile::tempdir().expect("tempdir")))
         .clone();
     let db: PathBuf = dir.path().join("switchboard.db");
+    let store_url = match (&config.db_url, test_store_is_postgres()) {
+        (Some(url), _) => url.clone(),
+        (None, true) => {
+            let url = postgres::database("spawn_app")
+                .await
+                .expect("SWITCHBOARD_TEST_STORE=postgres needs the PostgreSQL server binaries");
+            config.db_url = Some(url.clone());
+            url
+        }
+        (None, false) => format!("sqlite://{}", db.display()),
+    };
     let mut env: HashMap<String, String> = HashMap::from([
         ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
-        (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!("sqlite://{}", db.display()),
-        ),
+        ("SWITCHBOARD_STORE__URL".into(), store_url),
         (
             "SWITCHBOARD_BOT__OPENID_METADATA_URL".into(),
             mock.metadata_url(),
@@ -341,6 +353,12 @@ impl TestApp {
         }
         self.config.clone()
     }
+}
+
+/// Whether the in-process apps of this run use a throw-away PostgreSQL instead of an SQLite file
+/// (`SWITCHBOARD_TEST_STORE=postgres`).
+pub fn test_store_is_postgres() -> bool {
+    std::env::var("SWITCHBOARD_TEST_STORE").as_deref() == Ok("postgres")
 }
 
 /// Runs the `switchboard` binary in `dir` with an empty environment, as a newcomer would.
