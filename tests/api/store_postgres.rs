@@ -178,3 +178,30 @@ async fn instances_starting_together_migrate_a_postgres_database_once() {
         .count();
     assert_eq!(applied, files as i64);
 }
+
+/// One instance serves a PostgreSQL database for now: a second one refuses to start with a
+/// message that says why, and once the first has stopped, the next one starts.
+#[tokio::test]
+async fn a_second_instance_on_a_postgres_database_in_use_refuses_to_start() {
+    let Some(url) =
+        postgres::database("a_second_instance_on_a_postgres_database_in_use_refuses_to_start")
+            .await
+    else {
+        return;
+    };
+    let (pool, claim) = switchboard::store::connect_to_serve(&url)
+        .await
+        .expect("the first instance starts");
+    let Err(refused) = switchboard::store::connect_to_serve(&url).await else {
+        panic!("a second instance on the same database must not start");
+    };
+    let refused = format!("{refused:#}");
+    assert!(refused.contains("in use by another instance"), "{refused}");
+    pool.close().await;
+    claim.release().await;
+    let (next, claim) = switchboard::store::connect_to_serve(&url)
+        .await
+        .expect("the next instance starts once the first has stopped");
+    next.close().await;
+    claim.release().await;
+}
