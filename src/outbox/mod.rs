@@ -204,8 +204,7 @@ impl Outbox {
         send: &crate::whatsapp_cloud::client::Send,
     ) -> anyhow::Result<OutboxId> {
         let payload = serde_json::to_string(send)?;
-        tx.wake_on_commit(&self.wake);
-        let id = outbox::enqueue(
+        self.queue(
             tx,
             &outbox::NewCall {
                 lane: &send.lane(),
@@ -213,10 +212,18 @@ impl Outbox {
                 operation: crate::whatsapp_cloud::client::OPERATION,
                 call: &payload,
             },
-            self.clock.now_ms(),
         )
-        .await?;
-        Ok(id)
+        .await
+    }
+
+    /// Queues one row in the caller's transaction, whose commit then wakes the dispatcher.
+    async fn queue(
+        &self,
+        tx: &mut WriteTransaction,
+        call: &outbox::NewCall<'_>,
+    ) -> anyhow::Result<OutboxId> {
+        tx.wake_on_commit(&self.wake);
+        Ok(outbox::enqueue(tx, call, self.clock.now_ms()).await?)
     }
 
     /// Queues a call inside the caller's transaction; the commit wakes the dispatcher.
@@ -227,20 +234,16 @@ impl Outbox {
         call: &ConnectorCall,
     ) -> anyhow::Result<OutboxId> {
         let payload = serde_json::to_string(call)?;
-        let lane = lane(service_url, call);
-        tx.wake_on_commit(&self.wake);
-        let id = outbox::enqueue(
+        self.queue(
             tx,
             &outbox::NewCall {
-                lane: &lane,
+                lane: &lane(service_url, call),
                 service_url: service_url.as_str(),
                 operation: call.name(),
                 call: &payload,
             },
-            self.clock.now_ms(),
         )
-        .await?;
-        Ok(id)
+        .await
     }
 
     /// Queues, inside the caller's transaction, an update of the activity that the queued call
@@ -261,20 +264,16 @@ impl Outbox {
             activity,
         };
         let payload = serde_json::to_string(&UpdateOf { sent, call: &call })?;
-        let lane = lane(service_url, &call);
-        tx.wake_on_commit(&self.wake);
-        let id = outbox::enqueue(
+        self.queue(
             tx,
             &outbox::NewCall {
-                lane: &lane,
+                lane: &lane(service_url, &call),
                 service_url: service_url.as_str(),
                 operation: UPDATE_OF,
                 call: &payload,
             },
-            self.clock.now_ms(),
         )
-        .await?;
-        Ok(id)
+        .await
     }
 
     /// Queues one call, committed with the other calls sent at the same time, and wakes the

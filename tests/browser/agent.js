@@ -85,8 +85,13 @@ async function startAgent(base, who = {}) {
     edit(id, text, html) { return post(activity("messageUpdate", personal, { id, text, textFormat: "plain", attachments: [{ contentType: "text/html", content: html }], channelData: { tenant: { id: TENANT }, eventType: "editMessage" } })); },
     remove(id) { return post(activity("messageDelete", personal, { id, channelData: { tenant: { id: TENANT }, eventType: "softDeleteMessage" } })); },
     typing() { return post(activity("typing", personal)); },
-    // Teams' read receipt: the agent read up to the last message posted to them.
-    readAll() { return post(activity("event", personal, { name: "application/vnd.microsoft.readReceipt", value: { lastReadMessageId: "act-" + posts.length } })); },
+    // Teams' read receipt: the agent read up to the last message posted to them. It names a
+    // message: not a typing indicator nor an update, which also got ids here.
+    readAll() {
+      let i = posts.length - 1;
+      while (i >= 0 && !(posts[i].method === "POST" && posts[i].body && posts[i].body.type === "message")) i--;
+      return post(activity("event", personal, { name: "application/vnd.microsoft.readReceipt", value: { lastReadMessageId: "act-" + (i + 1) } }));
+    },
     // The id Teams gave the bot's message whose text holds `text` (a quote names it).
     idOf(text) {
       const i = posts.findIndex((p) => p.method === "POST" && p.body && typeof p.body.text === "string" && p.body.text.includes(text));
