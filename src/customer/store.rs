@@ -264,16 +264,7 @@ pub async fn accept_message(
         .rows_affected()
     });
     if inserted == 0 {
-        let duplicate = crate::db!(tx.conn(), |c| {
-            sqlx::query(
-                "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
-            )
-            .bind(session)
-            .bind(client_message_id)
-            .fetch_optional(c)
-            .await?
-            .is_some()
-        });
+        let duplicate = seen(&mut tx, session, client_message_id).await?;
         tx.commit().await?;
         return Ok(if duplicate {
             Accepted::Duplicate
@@ -574,12 +565,12 @@ pub async fn timed_events_after(
 }
 
 /// Whether a client message id was already accepted for the session.
-pub async fn seen(
-    pool: &(impl AsPool + ?Sized),
+pub async fn seen<'e>(
+    executor: impl crate::store::IntoExecutor<'e>,
     session: &str,
     client_message_id: &str,
 ) -> sqlx::Result<bool> {
-    Ok(crate::db!(pool.on(), |c| {
+    Ok(crate::store::on_executor!(executor.executor(), |c| {
         sqlx::query(
             "SELECT 1 AS x FROM interact_messages WHERE session_id = $1 AND client_message_id = $2",
         )

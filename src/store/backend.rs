@@ -154,10 +154,6 @@ impl Db {
             Db::Postgres(p) => p.close().await,
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Db::Postgres(_))
-    }
 }
 
 /// Where a store function that accepts either runs: a pool (`&pool`, a statement on its own)

@@ -17,7 +17,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgr
 /// apply each migration once, one after another.
 pub async fn open(url: &str) -> anyhow::Result<sqlx::PgPool> {
     let options = PgConnectOptions::from_str(url)
-        .with_context(|| "store.url is not a valid PostgreSQL URL".to_owned())?
+        .context("store.url is not a valid PostgreSQL URL")?
         .application_name("switchboard");
     let pool = PgPoolOptions::new()
         .max_connections(10)
