@@ -163,7 +163,12 @@ async fn a_file_from_a_slow_host_is_answered_at_once_and_what_follows_waits_for_
         e["type"] == "messageEdited" && e["text"] == "Anything else I can do?"
     })
     .await;
-    // Once the queue is empty, messages are carried out while answering again.
+    // Once the queue is empty, messages are carried out while answering again. (The customer
+    // sees the edit before the queue has let its entry go.)
+    assert!(
+        crate::helpers::eventually(|| !app.state.in_order.is_busy(&chat)).await,
+        "the queue empties"
+    );
     assert_eq!(t.post(&text(&t, &chat, "Bye")).await.status(), 200);
     assert_eq!(agent_lines(&app, &ada, "Bye").await.len(), 1);
 }
