@@ -96,6 +96,9 @@ pub struct App {
     pub http_stats: crate::telemetry::HttpStats,
     /// The WhatsApp Cloud API client (sends go through the outbox; templates are listed here).
     pub whatsapp_cloud: Arc<crate::whatsapp_cloud::client::CloudClient>,
+    /// The instances sharing a PostgreSQL store, and which owns the tenants (`None` on SQLite,
+    /// where this process owns them all).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl App {

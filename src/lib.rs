@@ -22,6 +22,7 @@
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
 //! | core | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
 //! | store | [`store`] | sqlx persistence on SQLite (WAL) or PostgreSQL, one SQL text for both, migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
+//! | store | [`cluster`] | several instances on one PostgreSQL store: the owner's lease and fence, forwarding to the owner, customer events by `LISTEN`/`NOTIFY` |
 //! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client |
 //! | adapters | [`outbox`] | the calls queued for Teams, tenant webhooks and WhatsApp: queued in their callers' transactions, delivered per lane in order, settled, recovered after a restart |
 //! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |
@@ -62,6 +63,7 @@ pub mod botframework;
 pub mod cards;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub(crate) mod customer;
 pub mod demo;

@@ -57,6 +57,8 @@ pub struct Application {
     whatsapp_simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>,
     /// This process's hold on an SQLite file, kept until it stops serving.
     claim: store::Claim,
+    /// Whether this instance owns the tenants from the start (always, on SQLite).
+    owns: bool,
 }
 
 /// The one outbound HTTP client: timeouts, a user agent, and no redirects (a redirect must
@@ -102,26 +104,12 @@ impl Application {
             store.url = %store::loggable_url(&settings.store.url),
             "opening the store"
         );
-        let (pool, claim) = store::connect_to_serve(&settings.store.url).await?;
-        if settings.is_anonymous() {
-            crate::demo::seed_if_empty(&pool, clock.now_ms()).await?;
-        }
-        let has_demo = settings.is_anonymous()
-            && crate::demo::is_seeded_demo(&pool, crate::demo::DEMO_TENANT)
-                .await
-                .unwrap_or(false);
-        if has_demo {
-            tracing::info!(
-                tenant.id = crate::demo::DEMO_TENANT,
-                contact.id = crate::demo::DEMO_CONTACT,
-                widget.key = crate::demo::DEMO_WIDGET_KEY,
-                preview = %format!("http://{}/interact/preview/{}", settings.server.bind, crate::demo::DEMO_CONTACT),
-                "demo: tenant `demo` (for the CLI: --tenant demo), service Support takes chats: \
-                 open the preview page to write as a customer; until an agent is signed in, it \
-                 shows what a customer sees when nobody is available. To answer as an agent, \
-                 run scripts/playground.sh or the Agents Playground (README, \"Quick start\")"
-            );
-        }
+        let instance = crate::cluster::new_instance_id();
+        let (pool, claim) = store::connect_to_serve(
+            &settings.store.url,
+            &crate::cluster::application_name(&instance),
+        )
+        .await?;
 
         let http = http_client()?;
         let keys = Arc::new(JwksCache::new(
@@ -196,10 +184,38 @@ impl Application {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => format!("http://{}", listener.local_addr()?),
         };
+        // On PostgreSQL, the instances share the database: this one owns the tenants now if
+        // nobody else does, and otherwise waits to take them over.
+        let cluster = match &pool {
+            store::Db::Postgres(pg, fence) => {
+                let advertise_url = match &settings.cluster.advertise_url {
+                    Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+                    None => advertise_default(listener.local_addr()?),
+                };
+                let cluster = crate::cluster::Cluster::join(
+                    pg.clone(),
+                    Arc::clone(fence),
+                    instance,
+                    advertise_url,
+                    settings.cluster.lease,
+                )
+                .await?;
+                tracing::info!(
+                    cluster.instance = cluster.instance(),
+                    cluster.advertise_url = cluster.advertise_url(),
+                    "joined the instances of the PostgreSQL store"
+                );
+                Some(cluster)
+            }
+            store::Db::Sqlite(_) => None,
+        };
+        let owns = match &cluster {
+            Some(cluster) => cluster.try_take().await?,
+            None => true,
+        };
         let stopping = CancellationToken::new();
         let whatsapp_simulator = crate::whatsapp::simulator::start(
             &mut settings,
-            &pool,
             &http_for_simulator,
             listener.local_addr()?,
             Arc::clone(&clock),
@@ -226,16 +242,7 @@ impl Application {
                 &public_base,
             )?)),
         };
-        // What the engines recorded but nobody carried out before the last stop goes back to
-        // its consumers first, before any engine runs.
         let effects = Arc::new(EffectQueue::new().waking_outbox(outbox.waker()));
-        let recovered = effects
-            .recover(&pool)
-            .await
-            .context("recovering the pending engine effects")?;
-        if recovered > 0 {
-            tracing::info!(effects = recovered, "pending engine effects recovered");
-        }
         let uploads_per_minute = settings.interact.uploads_per_minute;
         let state = AppState::new(App {
             settings,
@@ -275,33 +282,14 @@ impl Application {
             whatsapp_counts: crate::whatsapp_cloud::Counts::default(),
             http_stats: crate::telemetry::HttpStats::default(),
             whatsapp_cloud,
+            cluster,
         });
-        // Engines with stored state resume now, so their timers keep running.
-        let resumed = state
-            .engines
-            .resume_all()
-            .await
-            .context("resuming the engines")?;
-        if resumed > 0 {
-            tracing::info!(engines = resumed, "engines resumed from the store");
-        }
-        // Agents' messages answered but not carried out before the last stop, in their order.
-        let queued = crate::bot::in_order::resume(&state)
-            .await
-            .context("resuming the queued agent messages")?;
-        if queued > 0 {
-            tracing::info!(messages = queued, "queued agent messages resumed");
-        }
-        // What was imported while the service was stopped reaches the resumed engines.
-        for tenant in state.engines.running().await {
-            crate::engine::sync::sync(
-                &state.pool,
-                &state.engines,
-                &tenant,
-                crate::engine::sync::Scope::Tenant,
-            )
-            .await
-            .with_context(|| format!("bringing tenant {tenant}'s engine up to date"))?;
+        if owns {
+            take_over(&state, whatsapp_simulator.as_deref()).await?;
+        } else {
+            tracing::info!(
+                "another instance owns the tenants: this one forwards to it, and takes over when it goes"
+            );
         }
         Ok(Application {
             listener,
@@ -309,6 +297,7 @@ impl Application {
             dispatcher,
             whatsapp_simulator,
             claim,
+            owns,
         })
     }
 
@@ -320,7 +309,9 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves HTTP and runs the workers until `shutdown` resolves, then drains.
+    /// Serves HTTP and runs the workers until `shutdown` resolves, then drains. On a PostgreSQL
+    /// store, an instance that does not own the tenants forwards to the owner until it takes
+    /// them over; an owner that loses its lease stops, with an error.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -328,40 +319,30 @@ impl Application {
         let addr = self.local_addr()?;
         let claim = self.claim;
         let stop = CancellationToken::new();
-        let workers = tokio::spawn(self.dispatcher.run(stop.clone()));
-        let customer_events = tokio::spawn(crate::customer::events::run(
-            self.state.pool.clone(),
-            Arc::clone(&self.state.events),
-            Arc::clone(&self.state.clock),
-            stop.clone(),
-        ));
-        let inactivity = tokio::spawn(crate::interact::inactivity::run(
+        let failed = CancellationToken::new();
+        let owner = tokio::spawn(own(
             self.state.clone(),
+            self.dispatcher,
+            self.whatsapp_simulator.clone(),
+            self.owns,
             stop.clone(),
+            failed.clone(),
         ));
-        let http_requests = tokio::spawn(crate::engine::http_worker::run(
-            self.state.pool.clone(),
-            Arc::clone(&self.state.effects),
-            Arc::clone(&self.state.engines),
-            stop.clone(),
-        ));
-        let bot_effects = tokio::spawn(crate::bot::teams_worker::run(
-            self.state.clone(),
-            stop.clone(),
-        ));
-        let undelivered = tokio::spawn(crate::bot::undelivered::run(
-            self.state.clone(),
-            stop.clone(),
-        ));
-        let retention = tokio::spawn(crate::reporting::transcripts::run_retention(
-            self.state.clone(),
-            stop.clone(),
-        ));
-        let whatsapp = crate::whatsapp::start(&self.state, &stop);
-        let router = crate::http::router(self.state.clone(), edges(self.whatsapp_simulator));
+        let mut router = crate::http::router(self.state.clone(), edges(self.whatsapp_simulator));
+        let lost = match &self.state.cluster {
+            Some(cluster) => {
+                router = router.layer(axum::middleware::from_fn_with_state(
+                    Arc::clone(cluster),
+                    crate::cluster::forward::route,
+                ));
+                cluster.lost().clone()
+            }
+            None => CancellationToken::new(),
+        };
         tracing::info!(server.addr = %addr, "Switchboard listening; Bot Framework endpoint is /api/messages");
         let stop_serving = stop.clone();
         let stopping = self.state.stopping.clone();
+        let (lost_serving, failed_serving) = (lost.clone(), failed.clone());
         let served = crate::http::serve::serve(
             self.listener,
             router,
@@ -370,6 +351,8 @@ impl Application {
                 tokio::select! {
                     () = shutdown => {}
                     () = stop_serving.cancelled() => {}
+                    () = lost_serving.cancelled() => {}
+                    () = failed_serving.cancelled() => {}
                 }
                 tracing::info!("shutting down");
                 stopping.cancel();
@@ -377,23 +360,192 @@ impl Application {
         )
         .await;
         stop.cancel();
-        let _ = http_requests.await;
-        let _ = customer_events.await;
-        let _ = inactivity.await;
-        let _ = bot_effects.await;
-        let _ = undelivered.await;
-        let _ = retention.await;
-        for task in whatsapp {
-            let _ = task.await;
+        if lost.is_cancelled() {
+            // Nothing this instance writes can commit any more: its workers get a moment to
+            // notice, and the process goes without waiting for them.
+            let _ = tokio::time::timeout(Duration::from_secs(2), owner).await;
+            anyhow::bail!(
+                "this instance lost its lease on the tenants to another instance (paused or cut \
+                 off for longer than cluster.lease_secs): it stops, and starts again as a follower"
+            );
         }
-        self.state.engines.stop().await;
-        if workers.await.is_err() {
-            tracing::error!("the outbox worker ended abnormally");
+        let owned = match owner.await {
+            Ok(owned) => owned,
+            Err(_) => Err(anyhow::anyhow!("the tenants' workers ended abnormally")),
+        };
+        if let Some(cluster) = &self.state.cluster {
+            cluster.release().await;
         }
         self.state.pool.close().await;
-        claim.release().await;
+        drop(claim);
+        owned?;
         served.context("serving HTTP")
     }
+}
+
+/// The tenants' work on this instance: at once if it owns them, else once it has taken them
+/// over (meanwhile it wakes its customer event streams on the owner's notifications). Runs the
+/// workers until `stop`, then stops them. A failure to take over cancels `failed`.
+async fn own(
+    state: AppState,
+    dispatcher: Dispatcher,
+    simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>,
+    owns: bool,
+    stop: CancellationToken,
+    failed: CancellationToken,
+) -> anyhow::Result<()> {
+    if !owns {
+        let Some(cluster) = state.cluster.clone() else {
+            anyhow::bail!("an instance without a cluster owns its store");
+        };
+        let listening = CancellationToken::new();
+        let listener = tokio::spawn(crate::cluster::listen::run(
+            cluster.pool().clone(),
+            Arc::clone(&state.events),
+            listening.clone(),
+        ));
+        let taken = cluster.wait_to_own(&stop).await;
+        listening.cancel();
+        let _ = listener.await;
+        let taken = match taken {
+            Ok(false) => return Ok(()),
+            Ok(true) => take_over(&state, simulator.as_deref()).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = taken {
+            failed.cancel();
+            return Err(error.context("taking the tenants over"));
+        }
+    }
+    let heartbeat = state.cluster.clone().map(|cluster| {
+        let stop = stop.clone();
+        tokio::spawn(async move { cluster.renew(stop).await })
+    });
+    let workers = tokio::spawn(dispatcher.run(stop.clone()));
+    let customer_events = tokio::spawn(crate::customer::events::run(
+        state.pool.clone(),
+        Arc::clone(&state.events),
+        Arc::clone(&state.clock),
+        stop.clone(),
+    ));
+    let inactivity = tokio::spawn(crate::interact::inactivity::run(
+        state.clone(),
+        stop.clone(),
+    ));
+    let http_requests = tokio::spawn(crate::engine::http_worker::run(
+        state.pool.clone(),
+        Arc::clone(&state.effects),
+        Arc::clone(&state.engines),
+        stop.clone(),
+    ));
+    let bot_effects = tokio::spawn(crate::bot::teams_worker::run(state.clone(), stop.clone()));
+    let undelivered = tokio::spawn(crate::bot::undelivered::run(state.clone(), stop.clone()));
+    let retention = tokio::spawn(crate::reporting::transcripts::run_retention(
+        state.clone(),
+        stop.clone(),
+    ));
+    let whatsapp = crate::whatsapp::start(&state, &stop);
+    stop.cancelled().await;
+    let _ = http_requests.await;
+    let _ = customer_events.await;
+    let _ = inactivity.await;
+    let _ = bot_effects.await;
+    let _ = undelivered.await;
+    let _ = retention.await;
+    for task in whatsapp {
+        let _ = task.await;
+    }
+    state.engines.stop().await;
+    if workers.await.is_err() {
+        tracing::error!("the outbox worker ended abnormally");
+    }
+    if let Some(heartbeat) = heartbeat {
+        let _ = heartbeat.await;
+    }
+    Ok(())
+}
+
+/// What the instance that owns the tenants does before it runs their work, at start or when it
+/// takes them over: seeds the demo (anonymous dev mode), gives the demo its WhatsApp
+/// simulator, hands the effects recorded but not carried out back to their consumers, resumes
+/// the engines, the queued agent messages, and what was imported meanwhile.
+async fn take_over(
+    state: &AppState,
+    simulator: Option<&crate::whatsapp::simulator::Simulator>,
+) -> anyhow::Result<()> {
+    let now = state.clock.now_ms();
+    if state.settings.is_anonymous() {
+        crate::demo::seed_if_empty(&state.pool, now).await?;
+        if crate::demo::is_seeded_demo(&state.pool, crate::demo::DEMO_TENANT)
+            .await
+            .unwrap_or(false)
+        {
+            tracing::info!(
+                tenant.id = crate::demo::DEMO_TENANT,
+                contact.id = crate::demo::DEMO_CONTACT,
+                widget.key = crate::demo::DEMO_WIDGET_KEY,
+                preview = %format!("{}/interact/preview/{}", state.public_base, crate::demo::DEMO_CONTACT),
+                "demo: tenant `demo` (for the CLI: --tenant demo), service Support takes chats: \
+                 open the preview page to write as a customer; until an agent is signed in, it \
+                 shows what a customer sees when nobody is available. To answer as an agent, \
+                 run scripts/playground.sh or the Agents Playground (README, \"Quick start\")"
+            );
+        }
+    }
+    if let Some(simulator) = simulator {
+        crate::whatsapp::simulator::take_demo(simulator, &state.pool, now).await?;
+    }
+    // What the engines recorded but nobody carried out before the last stop goes back to its
+    // consumers first, before any engine runs.
+    let recovered = state
+        .effects
+        .recover(&state.pool)
+        .await
+        .context("recovering the pending engine effects")?;
+    if recovered > 0 {
+        tracing::info!(effects = recovered, "pending engine effects recovered");
+    }
+    // Engines with stored state resume now, so their timers keep running.
+    let resumed = state
+        .engines
+        .resume_all()
+        .await
+        .context("resuming the engines")?;
+    if resumed > 0 {
+        tracing::info!(engines = resumed, "engines resumed from the store");
+    }
+    // Agents' messages answered but not carried out before the last stop, in their order.
+    let queued = crate::bot::in_order::resume(state)
+        .await
+        .context("resuming the queued agent messages")?;
+    if queued > 0 {
+        tracing::info!(messages = queued, "queued agent messages resumed");
+    }
+    // What was imported while the service was stopped reaches the resumed engines.
+    for tenant in state.engines.running().await {
+        crate::engine::sync::sync(
+            &state.pool,
+            &state.engines,
+            &tenant,
+            crate::engine::sync::Scope::Tenant,
+        )
+        .await
+        .with_context(|| format!("bringing tenant {tenant}'s engine up to date"))?;
+    }
+    Ok(())
+}
+
+/// How other instances reach this one when `cluster.advertise_url` is not set: the bound
+/// address, on loopback for a wildcard bind.
+fn advertise_default(bound: SocketAddr) -> String {
+    let ip = match bound.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, bound.port()))
 }
 
 /// How many connections the process can hold: `wanted`, unless the open-file limit (raised to

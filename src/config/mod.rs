@@ -59,6 +59,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
     pub store: StoreSettings,
+    pub cluster: ClusterSettings,
     pub bot: BotSettings,
     pub graph: GraphSettings,
     pub outbox: OutboxSettings,
@@ -184,6 +185,17 @@ pub struct StoreSettings {
     pub url: String,
 }
 
+/// Several instances on one PostgreSQL store (DESIGN §8b).
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// How the other instances reach this one; by default the bound address (a wildcard bind
+    /// is reached on loopback).
+    pub advertise_url: Option<Url>,
+    /// How long the owner's lease lasts without a heartbeat: a paused or cut-off owner is taken
+    /// over this long after its last heartbeat (a dead process at once).
+    pub lease: Duration,
+}
+
 /// Whether the bot's Entra app registration is single- or multi-tenant (`MicrosoftAppType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum AppType {
@@ -291,6 +303,7 @@ impl Settings {
             .set_default("server.trusted_proxies", Vec::<String>::new())?
             .set_default("server.import_max_bytes", 10 * 1024 * 1024)?
             .set_default("store.url", "sqlite://switchboard.db")?
+            .set_default("cluster.lease_secs", 10)?
             .set_default("bot.openid_metadata_url", DEFAULT_OPENID_METADATA_URL)?
             .set_default(
                 "bot.allowed_service_urls",

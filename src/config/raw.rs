@@ -11,7 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode,
+    AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode, ClusterSettings,
     DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
     LogFormat, LogSettings, MetricsSettings, OutboxSettings, PreferencesSettings,
     ReportingSettings, ServerSettings, Settings, StoreSettings, WhatsAppSettings,
@@ -25,6 +25,7 @@ pub(super) struct RawSettings {
     #[serde(default)]
     metrics: RawMetrics,
     store: RawStore,
+    cluster: RawCluster,
     bot: RawBot,
     graph: RawGraph,
     outbox: RawOutbox,
@@ -114,6 +115,13 @@ struct RawMetrics {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    advertise_url: Option<String>,
+    lease_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,6 +391,16 @@ impl TryFrom<RawSettings> for Settings {
                          an SQLite file) or postgres:// (PostgreSQL)"
                     )
                 },
+            },
+            cluster: ClusterSettings {
+                advertise_url: non_empty(raw.cluster.advertise_url)
+                    .map(|u| parse_url("cluster.advertise_url", &u))
+                    .transpose()?,
+                lease: Duration::from_secs(within(
+                    "cluster.lease_secs",
+                    raw.cluster.lease_secs,
+                    3..=60,
+                )?),
             },
             bot: BotSettings {
                 auth,

@@ -132,12 +132,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready: the store answers, and on a PostgreSQL store this instance owns the tenants or knows
+/// a live owner to forward to.
 async fn readyz(State(state): State<AppState>) -> Response {
-    if crate::store::ping(&state.pool).await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None).into_response()
+    if !crate::store::ping(&state.pool).await {
+        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", None)
+            .into_response();
     }
+    if let Some(cluster) = &state.cluster
+        && !cluster.is_ready()
+    {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_owner",
+            "no instance holds the tenants' lease right now (a takeover is under way)".to_owned(),
+        )
+        .into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
 }
 
 /// 405 with `Allow: POST`, for a route that only takes POST.

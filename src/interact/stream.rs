@@ -17,6 +17,9 @@ use crate::customer::store::{self, CustomerEvent};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::ApiResult;
 
+/// How often an idle stream sends a heartbeat and reads the store again.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
 #[derive(Deserialize, Default)]
 pub(super) struct AfterQuery {
     after: Option<i64>,
@@ -102,8 +105,12 @@ pub(super) async fn events(
                         }
                     }
                     // At shutdown the stream ends; the widget reconnects with Last-Event-ID.
+                    // The store is read again at each heartbeat whatever happens: on an
+                    // instance that does not own the tenants, a notification lost between
+                    // instances costs at most that long.
                     tokio::select! {
                         () = notified => {}
+                        () = tokio::time::sleep(HEARTBEAT) => {}
                         () = stopping.cancelled() => return None,
                         () = displaced.cancelled() => return None,
                     }
@@ -111,10 +118,6 @@ pub(super) async fn events(
             }
         },
     );
-    let sse = Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("heartbeat"),
-    );
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"));
     Ok((customer.cors, sse).into_response())
 }

@@ -33,6 +33,12 @@ impl<S, P> On<S, P> {
 /// A pool of either backend.
 pub trait AsPool: Sync {
     fn on(&self) -> On<&SqlitePool, &PgPool>;
+
+    /// The lease this pool's writes are fenced by (a PostgreSQL store served by several
+    /// instances; see [`super::postgres::Fence`]).
+    fn fence(&self) -> Option<&super::postgres::Fence> {
+        None
+    }
 }
 
 impl AsPool for SqlitePool {
@@ -125,18 +131,26 @@ pub async fn acquire(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<PoolConn> {
     })
 }
 
-/// The store's database: an SQLite file (one instance) or PostgreSQL (several).
+/// The store's database: an SQLite file (one instance) or PostgreSQL (several), with the fence
+/// its owner's writes check.
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Postgres(PgPool, std::sync::Arc<super::postgres::Fence>),
 }
 
 impl AsPool for Db {
     fn on(&self) -> On<&SqlitePool, &PgPool> {
         match self {
             Db::Sqlite(p) => On::Sqlite(p),
-            Db::Postgres(p) => On::Postgres(p),
+            Db::Postgres(p, _) => On::Postgres(p),
+        }
+    }
+
+    fn fence(&self) -> Option<&super::postgres::Fence> {
+        match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(_, fence) => Some(fence),
         }
     }
 }
@@ -151,7 +165,7 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+            Db::Postgres(p, _) => p.close().await,
         }
     }
 }

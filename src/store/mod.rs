@@ -56,7 +56,13 @@ pub async fn begin_write(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<WriteTra
     let turn = WRITES.lock().await;
     let tx = match pool.on() {
         On::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        On::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        On::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            if let Some(fence) = pool.fence() {
+                fence.check(&mut tx).await?;
+            }
+            Tx::Postgres(tx)
+        }
     };
     Ok(WriteTransaction {
         tx,
@@ -108,7 +114,10 @@ impl AsConn for WriteTransaction {
 /// applied them; on PostgreSQL sqlx's advisory lock keeps concurrent migrations apart.
 pub async fn connect(url: &str) -> anyhow::Result<Pool> {
     if is_postgres(url) {
-        return Ok(Db::Postgres(postgres::open(url).await?));
+        return Ok(Db::Postgres(
+            postgres::open(url).await?,
+            std::sync::Arc::new(postgres::Fence::default()),
+        ));
     }
     let (pool, options) = open(url).await?;
     match Claim::try_take(&options)? {
@@ -141,23 +150,18 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// Opens the database at `url` for `switchboard serve`: one serving process per database for
-/// now. On SQLite the claim is taken before the migrations run, so instances started together
-/// never race them, and a second instance on a file another process serves refuses to start.
-/// On PostgreSQL the migrations run under sqlx's advisory lock, and the claim is an advisory
-/// lock of its own. Keep the claim as long as the process serves.
-pub async fn connect_to_serve(url: &str) -> anyhow::Result<(Pool, Claim)> {
+/// Opens the database at `url` for `switchboard serve`. On SQLite the claim on the file is
+/// taken before the migrations run, so instances started together never race them, and a
+/// second instance on a file another process serves refuses to start. On PostgreSQL the
+/// migrations run under sqlx's advisory lock, and the instances share the database: which one
+/// owns the tenants is the cluster's lease ([`crate::cluster`]); the instance's sessions are
+/// named `application_name`, and its writes are fenced once it owns the tenants.
+pub async fn connect_to_serve(url: &str, application_name: &str) -> anyhow::Result<(Pool, Claim)> {
     if is_postgres(url) {
-        let pool = postgres::open(url).await?;
-        let Some(conn) = postgres::claim(&pool).await? else {
-            pool.close().await;
-            anyhow::bail!(
-                "the PostgreSQL database is in use by another instance: this version serves a \
-                 database from one instance at a time (tenants with owners among several \
-                 instances are not built yet)"
-            );
-        };
-        return Ok((Db::Postgres(pool), Claim::Postgres(conn)));
+        let fence = std::sync::Arc::new(postgres::Fence::default());
+        let pool =
+            postgres::open_fenced(url, application_name, std::sync::Arc::clone(&fence)).await?;
+        return Ok((Db::Postgres(pool, fence), Claim::Shared));
     }
     let (pool, options) = open(url).await?;
     let Some(claim) = Claim::try_take(&options)? else {
@@ -245,22 +249,14 @@ async fn wait_for_migrations(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
 
 /// One process's hold on its database, released when the claim is dropped or the process ends,
 /// however it ends. On SQLite, an exclusive advisory lock (`flock`) on the database file itself
-/// (SQLite's own locks are POSIX record locks, which are independent of it); on PostgreSQL, an
-/// advisory lock held by a connection of its own ([`postgres::claim`]).
+/// (SQLite's own locks are POSIX record locks, which are independent of it); a PostgreSQL
+/// database is shared by its instances (the cluster's lease says which owns the tenants).
 pub enum Claim {
     File(Option<std::fs::File>),
-    Postgres(sqlx::PgConnection),
+    Shared,
 }
 
 impl Claim {
-    /// Lets the database go at once: a PostgreSQL claim ends its session (and so its lock)
-    /// cleanly instead of when the server notices the connection gone.
-    pub async fn release(self) {
-        if let Claim::Postgres(conn) = self {
-            let _ = sqlx::Connection::close(conn).await;
-        }
-    }
-
     /// The claim, `None` if another process (or another open file in this one) holds it, and
     /// `Ok(Some)` with nothing held for an in-memory database.
     fn try_take(options: &SqliteConnectOptions) -> anyhow::Result<Option<Claim>> {

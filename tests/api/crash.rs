@@ -74,7 +74,7 @@ fn start(dir: &std::path::Path, store: &str, log: &str) -> (Running, String) {
 /// The `n`th personal-chat message of conversation `c`: a text (answered with the help card)
 /// and a card button the bot does not know (answered with a text) alternate, so consecutive
 /// replies differ and their order shows.
-fn message(service_url: &str, c: usize, n: usize) -> Value {
+pub(crate) fn message(service_url: &str, c: usize, n: usize) -> Value {
     let value = (n % 2 == 1).then(|| json!({"verb": "crash.test"}));
     json!({
         "type": "message", "id": format!("m-{c}-{n}"), "text": "help", "value": value,
@@ -87,7 +87,7 @@ fn message(service_url: &str, c: usize, n: usize) -> Value {
 }
 
 /// Which of the two replies a delivered activity is.
-fn notice(body: &Value) -> String {
+pub(crate) fn notice(body: &Value) -> String {
     if body.get("attachments").is_some_and(|a| !a.is_null()) {
         "help".to_owned()
     } else {

@@ -7,6 +7,7 @@ mod binary;
 mod browser;
 mod bundle;
 mod cards_conformance;
+mod cluster;
 mod crash;
 mod directory;
 mod effects;

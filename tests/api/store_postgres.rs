@@ -3,6 +3,9 @@
 //! instances start at once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use switchboard::store::AsConn;
 
 use sqlx::Row;
 
@@ -179,29 +182,98 @@ async fn instances_starting_together_migrate_a_postgres_database_once() {
     assert_eq!(applied, files as i64);
 }
 
-/// One instance serves a PostgreSQL database for now: a second one refuses to start with a
-/// message that says why, and once the first has stopped, the next one starts.
+/// Two instances on one PostgreSQL database: the first owns the tenants, the second knows it
+/// as the owner. When the owner stops renewing its lease (a paused process), the second ends
+/// its sessions once the lease has passed and takes over with a higher epoch; the former owner's
+/// next write transaction is refused, and it learns that it lost the lease.
 #[tokio::test]
-async fn a_second_instance_on_a_postgres_database_in_use_refuses_to_start() {
-    let Some(url) =
-        postgres::database("a_second_instance_on_a_postgres_database_in_use_refuses_to_start")
-            .await
-    else {
+async fn a_paused_owner_is_taken_over_when_its_lease_passes_and_its_writes_are_refused() {
+    use switchboard::cluster::{Cluster, application_name, new_instance_id};
+    use switchboard::store::Db;
+    let Some(url) = postgres::database("a_paused_owner_is_taken_over").await else {
         return;
     };
-    let (pool, claim) = switchboard::store::connect_to_serve(&url)
-        .await
-        .expect("the first instance starts");
-    let Err(refused) = switchboard::store::connect_to_serve(&url).await else {
-        panic!("a second instance on the same database must not start");
+    let lease = Duration::from_secs(3);
+    let join = |instance: String| {
+        let url = url.clone();
+        async move {
+            let (db, _) = switchboard::store::connect_to_serve(&url, &application_name(&instance))
+                .await
+                .expect("an instance starts");
+            let Db::Postgres(pool, fence) = db.clone() else {
+                panic!("a postgres:// URL opens PostgreSQL");
+            };
+            let cluster = Cluster::join(
+                pool,
+                fence,
+                instance.clone(),
+                format!("http://{instance}"),
+                lease,
+            )
+            .await
+            .expect("joins");
+            (db, cluster)
+        }
     };
-    let refused = format!("{refused:#}");
-    assert!(refused.contains("in use by another instance"), "{refused}");
-    pool.close().await;
-    claim.release().await;
-    let (next, claim) = switchboard::store::connect_to_serve(&url)
+    let (first_db, first) = join(new_instance_id()).await;
+    let (_second_db, second) = join(new_instance_id()).await;
+    assert!(
+        first.try_take().await.expect("take"),
+        "the first instance owns the tenants"
+    );
+    assert!(
+        !second.try_take().await.expect("take"),
+        "only one instance owns them"
+    );
+    second.refresh().await.expect("lease");
+    let owner = second.owner().expect("an owner");
+    assert_eq!(
+        (owner.instance.as_str(), owner.epoch),
+        (first.instance(), 1)
+    );
+    assert!(second.is_ready() && first.is_ready());
+
+    // The owner writes, fenced by its epoch.
+    let mut tx = switchboard::store::begin_write(&first_db)
         .await
-        .expect("the next instance starts once the first has stopped");
-    next.close().await;
-    claim.release().await;
+        .expect("the owner writes");
+    switchboard::db!(tx.conn(), |c| sqlx::query(
+        "UPDATE cluster_lease SET advertise_url = advertise_url"
+    )
+    .execute(c)
+    .await
+    .map(|_| ())
+    .expect("write"));
+    tx.commit().await.expect("commit");
+
+    // The owner never renews (paused): the second takes over once the lease has passed.
+    let started = Instant::now();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let taken = tokio::time::timeout(Duration::from_secs(15), second.wait_to_own(&stop))
+        .await
+        .expect("a takeover within the lease and a heartbeat")
+        .expect("takes over");
+    assert!(taken);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "taken over before the lease passed: {waited:?}"
+    );
+    assert_eq!(second.epoch(), Some(2));
+
+    // The former owner comes back: its writes are refused, and it knows it lost the lease.
+    let refused = switchboard::store::begin_write(&first_db).await;
+    let Err(error) = refused else {
+        panic!("a former owner's write transaction must be refused");
+    };
+    assert!(
+        error.to_string().contains("passed to another instance") || first.lost().is_cancelled(),
+        "{error}"
+    );
+    assert!(
+        first.lost().is_cancelled(),
+        "the former owner learns that it lost the lease"
+    );
+    assert!(!first.is_owner());
+    second.release().await;
 }

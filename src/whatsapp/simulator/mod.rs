@@ -165,28 +165,39 @@ impl Simulator {
 
 /// In anonymous dev mode without a configured `whatsapp.app_secret`: the simulator for the
 /// service listening at `address`. Its made-up app secret and built-in Graph mock become the
-/// WhatsApp settings, and its access token the seeded demo tenant's (unless someone stored a
-/// real one). `None` in every other mode.
+/// WhatsApp settings ([`take_demo`] gives the demo tenant its access token). `None` in every
+/// other mode.
 pub async fn start(
     settings: &mut crate::config::Settings,
-    pool: &crate::store::Pool,
     http: &reqwest::Client,
     address: std::net::SocketAddr,
     clock: Arc<dyn Clock>,
     stopping: CancellationToken,
 ) -> anyhow::Result<Option<Arc<Simulator>>> {
-    use crate::demo::{DEMO_TENANT, DEMO_WHATSAPP_NUMBER};
-    use crate::store::whatsapp as wa_store;
     use anyhow::Context as _;
     if !settings.is_anonymous() || settings.whatsapp.app_secret.is_some() {
         return Ok(None);
     }
     let base = format!("http://{address}");
-    let now = clock.now_ms();
     let simulator = Simulator::new(&base, http.clone(), clock, stopping);
     settings.whatsapp.app_secret = Some(simulator.app_secret().to_owned().into());
     settings.whatsapp.graph_base_url = url::Url::parse(&simulator.graph_base_url())
         .context("the WhatsApp simulator's Graph URL")?;
+    Ok(Some(Arc::new(simulator)))
+}
+
+/// Gives the seeded demo tenant this simulator's access token (unless someone stored a real
+/// one), and says where the simulator is. Run by the instance that owns the tenants: at start,
+/// or when it takes them over (the simulator whose token is stored is the owner's, and
+/// every request to the simulator reaches the owner).
+pub async fn take_demo(
+    simulator: &Simulator,
+    pool: &crate::store::Pool,
+    now: i64,
+) -> anyhow::Result<()> {
+    use crate::demo::{DEMO_TENANT, DEMO_WHATSAPP_NUMBER};
+    use crate::store::whatsapp as wa_store;
+    let base = simulator.base_url.clone();
     if crate::demo::is_seeded_demo(pool, DEMO_TENANT).await? {
         let mut conn = pool.acquire().await?;
         let stored = wa_store::credentials(&mut conn, DEMO_TENANT).await?;
@@ -217,7 +228,7 @@ pub async fn start(
             ),
         }
     }
-    Ok(Some(Arc::new(simulator)))
+    Ok(())
 }
 
 fn now_secs() -> String {
