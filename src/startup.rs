@@ -147,16 +147,19 @@ impl Application {
             },
             settings.graph.teams_app_id.clone(),
         ));
-        let connector = Arc::new(ConnectorClient::new(
-            http,
-            tokens,
-            settings.bot.allowed_service_urls.clone(),
-            Backoff {
-                base: settings.outbox.retry_base,
-                max: settings.outbox.retry_max,
-            },
-            settings.outbox.attempts_per_claim,
-        ));
+        let connector = Arc::new(
+            ConnectorClient::new(
+                http,
+                tokens,
+                settings.bot.allowed_service_urls.clone(),
+                Backoff {
+                    base: settings.outbox.retry_base,
+                    max: settings.outbox.retry_max,
+                },
+                settings.outbox.attempts_per_claim,
+            )
+            .with_tenant_rate(settings.outbox.tenant_requests_per_second),
+        );
         let outbox = Arc::new(Outbox::new(pool.clone(), Arc::clone(&clock)));
         let whatsapp_inbound = Arc::new(tokio::sync::Notify::new());
         let whatsapp_writer = crate::store::whatsapp::InboundWriter::start(

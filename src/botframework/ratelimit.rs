@@ -18,6 +18,10 @@ pub const SEND_WINDOWS: &[(Duration, usize)] = &[
     (Duration::from_secs(3600), 1800),
 ];
 
+/// `(window, most requests in it)` for one app in one tenant: Teams' global limit of 50
+/// requests a second per app per tenant, whatever the conversations (reference §4.3).
+pub const TENANT_WINDOWS: &[(Duration, usize)] = &[(Duration::from_secs(1), 50)];
+
 /// How long to wait from `now` until one more event fits every window, given the past events
 /// (oldest first).
 pub fn wait_needed(
@@ -88,7 +92,8 @@ impl SlidingLimiter {
         Ok(())
     }
 
-    /// Waits until one more call to `conversation` is within every limit, then records it.
+    /// Waits until one more call for `conversation` (or tenant) is within every limit, then
+    /// records it.
     pub async fn acquire(&self, conversation: &str) {
         let log = self
             .logs

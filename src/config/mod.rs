@@ -280,6 +280,9 @@ pub struct OutboxSettings {
     pub attempts_per_claim: u32,
     /// Delivered and given-up calls are deleted this long after they were queued.
     pub retention: Duration,
+    /// Connector requests a second to one tenant, over all its conversations (Teams allows an
+    /// app 50 per tenant).
+    pub tenant_requests_per_second: usize,
 }
 
 impl Settings {
@@ -319,6 +322,7 @@ impl Settings {
             .set_default("outbox.max_age_secs", 24 * 3600)?
             .set_default("outbox.attempts_per_claim", 4)?
             .set_default("outbox.retention_secs", 7 * 24 * 3600)?
+            .set_default("outbox.tenant_requests_per_second", 50)?
             .set_default("interact.inactivity_secs", 30 * 60)?
             .set_default("interact.upload_max_bytes", 10 * 1024 * 1024)?
             .set_default("interact.file_link_hours", 72)?

@@ -158,6 +158,7 @@ struct RawOutbox {
     max_age_secs: u64,
     attempts_per_claim: u32,
     retention_secs: u64,
+    tenant_requests_per_second: u64,
 }
 
 /// `value` when it is `min` or more; a value out of range is refused, never clamped.
@@ -458,6 +459,12 @@ impl TryFrom<RawSettings> for Settings {
                 )?)
                 .unwrap_or(u32::MAX),
                 retention: Duration::from_secs(raw.outbox.retention_secs),
+                tenant_requests_per_second: usize::try_from(within(
+                    "outbox.tenant_requests_per_second",
+                    raw.outbox.tenant_requests_per_second,
+                    1..=100_000,
+                )?)
+                .unwrap_or(50),
             },
             log: LogSettings {
                 filter: match tracing_subscriber::EnvFilter::builder().parse(&raw.log.filter) {

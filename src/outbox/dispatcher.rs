@@ -19,6 +19,9 @@ pub struct Dispatcher {
     /// Connector 500s each pending call has met in this process, by outbox id (bounded by
     /// [`SERVER_ERROR_ATTEMPTS`]; forgotten once the call is settled for good).
     server_errors: std::sync::Mutex<HashMap<i64, u32>>,
+    /// The tenant of each conversation called (for Teams' limit per tenant), as stored with
+    /// its conversation reference.
+    tenants: moka::sync::Cache<String, Option<String>>,
 }
 
 /// The dispatcher's memory of the outbox: every pending call, per lane, in id order, in two
@@ -162,6 +165,10 @@ impl Dispatcher {
             settings,
             whatsapp: None,
             server_errors: std::sync::Mutex::default(),
+            tenants: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
         }
     }
 
@@ -381,6 +388,21 @@ impl Dispatcher {
     }
 
     /// Attempts one call; the outcome is recorded by the caller, with others.
+    /// The tenant a Connector call counts against: the one it names, else the one stored with
+    /// its conversation's reference (read once per conversation).
+    async fn tenant_of(&self, call: &ConnectorCall) -> Option<String> {
+        if let Some(tenant) = call.tenant() {
+            return Some(tenant);
+        }
+        let conversation = call.conversation()?;
+        if let Some(known) = self.tenants.get(conversation) {
+            return known;
+        }
+        let found = self.outbox.tenant_of_conversation(conversation).await;
+        self.tenants.insert(conversation.to_owned(), found.clone());
+        found
+    }
+
     async fn deliver(&self, head: outbox::PendingCall) -> outbox::Settlement {
         let operation = Operation::of(&head.operation);
         match operation {
@@ -400,7 +422,11 @@ impl Dispatcher {
         if now - head.created_at > max_age {
             return give_up(&head, head.attempts, "expired");
         }
-        let result = self.connector.execute(&service_url, &call).await;
+        let tenant = self.tenant_of(&call).await;
+        let result = self
+            .connector
+            .execute_for(tenant.as_deref(), &service_url, &call)
+            .await;
         let now = self.outbox.clock.now_ms();
         match result {
             Ok(delivered) => {

@@ -440,6 +440,68 @@ async fn a_burst_to_one_conversation_is_spaced_to_the_rate_limit() {
     );
 }
 
+/// Teams takes at most 50 requests a second from one app in one tenant, over all of its
+/// conversations: a burst to 60 conversations of one tenant is spread over more than a second,
+/// while another tenant's calls do not wait behind it.
+#[tokio::test]
+async fn calls_to_one_tenant_stay_within_fifty_a_second_and_another_tenant_does_not_wait() {
+    let app = spawn_app().await;
+    let service = app.mock.service_url();
+    let mut rows = Vec::new();
+    for (tenant, n) in [("t-busy", 60), ("t-calm", 5)] {
+        for i in 0..n {
+            rows.push(format!(
+                "('msteams', 'a:{tenant}-{i}', '{service}', '{tenant}', 'personal', 'bot', 0)"
+            ));
+        }
+    }
+    app.execute(&format!(
+        "INSERT INTO conversation_references
+             (channel_id, conversation_id, service_url, tenant_id, conversation_type, bot_id, updated_at)
+         VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        ids.push(app.queue_message(&format!("a:t-busy-{i}"), "burst").await);
+    }
+    let calm_queued = std::time::Instant::now();
+    let mut calm = Vec::new();
+    for i in 0..5 {
+        calm.push(app.queue_message(&format!("a:t-calm-{i}"), "calm").await);
+    }
+    for id in ids.iter().chain(&calm) {
+        assert_eq!(app.settled(*id, SETTLE).await.state, "delivered");
+    }
+    let calls = app.mock.calls();
+    let busy: Vec<_> = calls
+        .iter()
+        .filter(|c| c.path.contains("t-busy"))
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(busy.len(), 60);
+    // Any 51 consecutive calls of the busy tenant span at least a second.
+    for window in busy.windows(51) {
+        assert!(
+            window[50] - window[0] >= Duration::from_millis(950),
+            "51 calls in {:?}",
+            window[50] - window[0]
+        );
+    }
+    let calm_done = calls
+        .iter()
+        .filter(|c| c.path.contains("t-calm"))
+        .map(|c| c.at)
+        .max()
+        .expect("calm calls");
+    assert!(
+        calm_done.saturating_duration_since(calm_queued) < Duration::from_millis(900),
+        "the calm tenant waited {:?}",
+        calm_done.saturating_duration_since(calm_queued)
+    );
+}
+
 #[tokio::test]
 async fn concurrent_calls_share_one_token_request() {
     let app = spawn_app().await;

@@ -56,6 +56,18 @@ impl ConnectorCall {
         }
     }
 
+    /// The tenant the call names: a new conversation's parameters, or its activity's
+    /// `channelData.tenant` / `conversation.tenantId`.
+    pub fn tenant(&self) -> Option<String> {
+        match self {
+            ConnectorCall::CreateConversation { parameters } => parameters.tenant_id.clone(),
+            ConnectorCall::Send { activity, .. }
+            | ConnectorCall::Reply { activity, .. }
+            | ConnectorCall::Update { activity, .. } => activity.tenant_id(),
+            ConnectorCall::Delete { .. } => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ConnectorCall::CreateConversation { .. } => "create_conversation",

@@ -83,6 +83,8 @@ pub struct ConnectorClient {
     tokens: Arc<AccessTokens>,
     allowed: ServiceUrlAllowList,
     limiter: SlidingLimiter,
+    /// Teams' limit per app per tenant, over all of a tenant's conversations.
+    tenants: SlidingLimiter,
     backoff: Backoff,
     attempts: u32,
 }
@@ -101,9 +103,18 @@ impl ConnectorClient {
             tokens,
             allowed,
             limiter: SlidingLimiter::new(super::ratelimit::SEND_WINDOWS),
+            tenants: SlidingLimiter::new(super::ratelimit::TENANT_WINDOWS),
             backoff,
             attempts: attempts.max(1),
         }
+    }
+
+    /// At most `per_second` requests a second to one tenant (Teams: 50, the default).
+    #[must_use]
+    pub fn with_tenant_rate(mut self, per_second: usize) -> Self {
+        self.tenants =
+            SlidingLimiter::new(&[(std::time::Duration::from_secs(1), per_second.max(1))]);
+        self
     }
 
     pub fn allows(&self, service_url: &ServiceUrl) -> bool {
@@ -201,16 +212,29 @@ impl ConnectorClient {
     ) -> Result<Vec<ChannelAccount>, ConnectorError> {
         let url = service_url.join(&["v3", "conversations", conversation_id, "members"]);
         let body = self
-            .with_retries(service_url, None, || (Method::GET, url.clone(), None))
+            .with_retries(service_url, None, None, || (Method::GET, url.clone(), None))
             .await
             .map_err(|f| f.error)?
             .0;
         parse_body(&body)
     }
 
-    /// Runs a call with the retry policy and returns the ids it produced.
+    /// Runs a call with the retry policy and returns the ids it produced; its tenant (for the
+    /// limit per tenant) is the one the call names, if any.
     pub async fn execute(
         &self,
+        service_url: &ServiceUrl,
+        call: &ConnectorCall,
+    ) -> Result<Delivered, Failed> {
+        let tenant = call.tenant();
+        self.execute_for(tenant.as_deref(), service_url, call).await
+    }
+
+    /// [`ConnectorClient::execute`] for a call of `tenant`: each attempt waits its turn within
+    /// Teams' limit per app per tenant as well as the conversation's.
+    pub async fn execute_for(
+        &self,
+        tenant: Option<&str>,
         service_url: &ServiceUrl,
         call: &ConnectorCall,
     ) -> Result<Delivered, Failed> {
@@ -222,7 +246,7 @@ impl ConnectorClient {
             call.conversation().unwrap_or("create")
         );
         let (bytes, attempts) = self
-            .with_retries(service_url, Some(&lane), || {
+            .with_retries(service_url, Some(&lane), tenant, || {
                 (method.clone(), url.clone(), body.clone())
             })
             .await?;
@@ -272,6 +296,7 @@ impl ConnectorClient {
         &self,
         service_url: &ServiceUrl,
         lane: Option<&str>,
+        tenant: Option<&str>,
         build: impl Fn() -> (Method, url::Url, Option<serde_json::Value>),
     ) -> Result<(bytes::Bytes, u32), Failed> {
         if !self.allowed.allows(service_url) {
@@ -286,6 +311,9 @@ impl ConnectorClient {
             attempt += 1;
             if let Some(lane) = lane {
                 self.limiter.acquire(lane).await;
+            }
+            if let Some(tenant) = tenant {
+                self.tenants.acquire(tenant).await;
             }
             let (method, url, body) = build();
             match self.attempt(method, url, body.as_ref()).await {
