@@ -185,7 +185,8 @@ pub async fn append(
 
 /// [`append`] inside the caller's transaction. The event's `seq` is a counter (the session's
 /// last plus one) that relies on one writer at a time: SQLite's write lock, on PostgreSQL the
-/// process's turn to write ([`crate::store::begin_write`]), which holds for one instance only.
+/// process's turn to write ([`crate::store::begin_write`]) in the one instance that owns the
+/// tenants (the others forward every request that writes; [`crate::cluster`]).
 pub async fn append_in(
     tx: &mut (impl AsConn + ?Sized),
     session: &str,

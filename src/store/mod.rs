@@ -51,7 +51,11 @@ enum Tx {
 /// made outside the turn): a deferred transaction that read first would fail with
 /// `SQLITE_BUSY_SNAPSHOT` ("database is locked", no waiting) whenever such a write committed
 /// between its first read and its first write. On PostgreSQL the turn alone keeps one
-/// process's writes one after another, as on SQLite (ids commit in the order they are taken).
+/// process's writes one after another, as on SQLite (ids commit in the order they are taken,
+/// and counters such as a session's event numbers, `MAX + 1`, need no more: only the instance
+/// that owns the tenants writes them); and once the process owns the tenants, the transaction
+/// first checks that its lease is still the current one ([`postgres::Fence::check`]), so a
+/// former owner commits nothing.
 pub async fn begin_write(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<WriteTransaction> {
     let turn = WRITES.lock().await;
     let tx = match pool.on() {

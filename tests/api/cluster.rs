@@ -1,14 +1,18 @@
 //! Three instances of the binary on one PostgreSQL database and the mock Bot Framework, with
-//! Teams users and customers sent to random instances, while the owner of the tenants is
-//! killed with `kill -9`, then paused with SIGSTOP until its lease has passed and resumed,
-//! then stopped with SIGTERM. Every acknowledged Teams activity gets its reply, in order per
-//! conversation, with at most the call in flight at a crash sent twice; every acknowledged
-//! customer message is in its session's events exactly once and in order; every customer
-//! stream, wherever it is served and however often it reconnects, sees each event once, in
-//! order, without a gap; every session ends exactly once. The takeover times are printed.
+//! customers, agents and Teams users sent to random instances, while the owner of the tenants
+//! is killed with `kill -9`, then paused with SIGSTOP until its lease has passed and resumed,
+//! then stopped with SIGTERM. Each customer chats with an agent who accepted their invitation
+//! (anonymous dev mode: the agent's personal chat is the chatroom). Checked:
+//! - every acknowledged customer message is in its session's events exactly once, in order,
+//!   and reaches the agent in order, sent twice at most where a takeover caught it in flight;
+//! - every acknowledged agent message reaches the customer's events exactly once, in order;
+//! - every customer stream, wherever it is served and however often it reconnects, sees each
+//!   event once, in order, without a gap, and every session ends exactly once;
+//! - no invitation is posted twice;
+//! - every acknowledged Teams activity of other users gets its reply, in order, with at most
+//!   the calls in flight at the kill and the pause sent twice.
 //!
-//! Not covered here: agents accepting invitations across a takeover (the Teams end-to-end
-//! tests run on PostgreSQL, on one instance).
+//! The takeover times are printed.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -24,8 +28,71 @@ use crate::crash::{message, notice};
 use crate::mock_bf::MockBotFramework;
 
 const INSTANCES: usize = 3;
-const CONVERSATIONS: usize = 6;
-const SESSIONS: usize = 6;
+const CONVERSATIONS: usize = 4;
+/// Customers, each with an agent of their own.
+const SESSIONS: usize = 4;
+
+/// The demo tenant of anonymous dev mode.
+const DEMO_TENANT: &str = "00000000-0000-0000-0000-0000000000001";
+
+/// An agent's activity in their personal chat with the bot (how tests/browser/agent.js plays
+/// Teams).
+fn agent_activity(service_url: &str, agent: usize, kind: &str, more: Value) -> Value {
+    let mut activity = json!({
+        "type": kind, "id": format!("agent{agent}-{}", uuid::Uuid::new_v4().simple()),
+        "serviceUrl": service_url, "channelId": "msteams",
+        "from": {"id": format!("29:agent{agent}"), "name": format!("Agent {agent}"), "aadObjectId": format!("00000000-0000-0000-0000-00000000a{agent:03}")},
+        "conversation": {"id": format!("a:agent{agent}"), "conversationType": "personal", "tenantId": DEMO_TENANT},
+        "recipient": {"id": "28:switchboard", "name": "Switchboard"},
+        "channelData": {"tenant": {"id": DEMO_TENANT}}, "locale": "en-US"
+    });
+    if let (Some(a), Some(m)) = (activity.as_object_mut(), more.as_object()) {
+        for (k, v) in m {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+    activity
+}
+
+/// The invitation id of a card the bot posted, if it is an invitation.
+fn invitation_of(body: &Value) -> Option<String> {
+    body["attachments"][0]["content"]["body"]
+        .as_array()?
+        .iter()
+        .find_map(|b| b["actions"][0]["data"]["invitationId"].as_str())
+        .map(str::to_owned)
+}
+
+/// How many times the session's events say it connected to an agent.
+async fn connected(db: &switchboard::store::Db, session: &str) -> i64 {
+    switchboard::db!(db.on(), |c| {
+        sqlx::query_scalar(
+        "SELECT COUNT(*) FROM interact_events WHERE session_id = $1 AND event LIKE '%\"state\":\"connected\"%'"
+    )
+    .bind(session)
+    .fetch_one(c)
+    .await
+    .expect("count")
+    })
+}
+
+/// Posts an activity to a random instance until it is answered 2xx (as Teams re-sends).
+async fn deliver(client: &reqwest::Client, alive: &Alive, activity: &Value) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        let sent = client
+            .post(format!("http://{}/api/messages", pick(alive)))
+            .json(activity)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        if matches!(sent, Ok(r) if r.status().is_success()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
 
 /// One instance of the binary; killed if the test ends early.
 struct Instance {
@@ -249,6 +316,39 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
     let client = reqwest::Client::new();
     let loading = Arc::new(AtomicBool::new(true));
 
+    // Agents install the bot (in dev mode they join the demo's service, available).
+    let service_url = mock.service_url();
+    for a in 0..SESSIONS {
+        for activity in [
+            agent_activity(
+                &service_url,
+                a,
+                "installationUpdate",
+                json!({"action": "add"}),
+            ),
+            agent_activity(
+                &service_url,
+                a,
+                "conversationUpdate",
+                json!({"membersAdded": [{"id": format!("29:agent{a}"), "aadObjectId": format!("00000000-0000-0000-0000-00000000a{a:03}")}, {"id": "28:switchboard"}]}),
+            ),
+        ] {
+            assert!(
+                deliver(&client, &alive, &activity).await,
+                "agent {a} installs"
+            );
+        }
+    }
+    // What the bot posted to each agent.
+    let to_agent = |a: usize| -> Vec<Value> {
+        let path = format!("/amer/v3/conversations/a%3Aagent{a}/activities");
+        mock.calls()
+            .into_iter()
+            .filter(|call| call.status < 300 && call.method == "POST" && call.path == path)
+            .filter_map(|call| call.body)
+            .collect()
+    };
+
     // Customers start their chats and follow their streams.
     let mut customers = Vec::new();
     for s in 0..SESSIONS {
@@ -278,6 +378,102 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
             ))
         })
         .collect();
+    // Each agent accepts an invitation of a chat nobody has taken yet (offers may go to
+    // several agents at once); every chat connects.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut tried: Vec<String> = Vec::new();
+    loop {
+        let rooms: i64 = switchboard::db!(db.on(), |c| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chatrooms WHERE closed_at IS NULL"
+        )
+        .fetch_one(c)
+        .await
+        .expect("rooms"));
+        if rooms == i64::try_from(SESSIONS).expect("sessions") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {rooms} chats connected");
+        for a in 0..SESSIONS {
+            let conversation = format!("a:agent{a}");
+            let (busy, open): (i64, Vec<i64>) = switchboard::db!(db.on(), |c| {
+                let busy = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM chatrooms WHERE conversation_id = $1 AND closed_at IS NULL",
+                )
+                .bind(&conversation)
+                .fetch_one(c)
+                .await
+                .expect("busy");
+                let open = sqlx::query_scalar(
+                    "SELECT offer_id FROM teams_invitations t WHERE conversation_id = $1
+                     AND outcome IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM chatrooms r WHERE r.session_id = t.session_id)
+                     ORDER BY offer_id",
+                )
+                .bind(&conversation)
+                .fetch_all(c)
+                .await
+                .expect("open");
+                (busy, open)
+            });
+            let posted: Vec<String> = to_agent(a).iter().filter_map(invitation_of).collect();
+            let next = open
+                .iter()
+                .map(i64::to_string)
+                .find(|o| posted.contains(o) && !tried.contains(o));
+            if let (0, Some(invitation)) = (busy, next) {
+                let accept = agent_activity(
+                    &service_url,
+                    a,
+                    "invoke",
+                    json!({"name": "adaptiveCard/action", "value": {"action": {"type": "Action.Execute", "verb": "im.invitation.accept", "data": {"invitationId": invitation}}, "trigger": "manual"}}),
+                );
+                assert!(deliver(&client, &alive, &accept).await, "agent {a} accepts");
+                tried.push(invitation);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for customer in &customers {
+        while connected(&db, &customer.id).await == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "session {} never connected",
+                customer.id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Agents write in their chats, each every 1.5 s.
+    let agent_acked: Arc<Mutex<HashMap<usize, Vec<String>>>> = Arc::default();
+    let agents: Vec<_> = (0..SESSIONS)
+        .map(|a| {
+            let (client, alive, loading, acked, service_url) = (
+                client.clone(),
+                Arc::clone(&alive),
+                Arc::clone(&loading),
+                Arc::clone(&agent_acked),
+                service_url.clone(),
+            );
+            tokio::spawn(async move {
+                let mut n = 0;
+                while loading.load(Ordering::Relaxed) {
+                    n += 1;
+                    let text = format!("agent {a} says {n}");
+                    let said = agent_activity(
+                        &service_url,
+                        a,
+                        "message",
+                        json!({"text": text, "textFormat": "plain"}),
+                    );
+                    if deliver(&client, &alive, &said).await {
+                        acked.lock().expect("lock").entry(a).or_default().push(text);
+                    }
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                }
+            })
+        })
+        .collect();
     // Customers write, each every 1.5 s (within the per-session limits).
     let writers: Vec<_> = customers
         .iter()
@@ -292,7 +488,7 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
                     let id = format!("{}-{n}", &customer.id[..8]);
                     customer.tried.push(id.clone());
                     let path = format!("/api/interact/v1/sessions/{}/messages", customer.id);
-                    let body = json!({"text": format!("message {n}"), "clientMessageId": id});
+                    let body = json!({"text": format!("customer {} says {n}", &customer.id[..8]), "clientMessageId": id});
                     if post(&client, &alive, &path, Some(&customer.token), &body)
                         .await
                         .is_some()
@@ -428,7 +624,7 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     loading.store(false, Ordering::Relaxed);
-    for sender in senders {
+    for sender in senders.into_iter().chain(agents) {
         sender.await.expect("sender");
     }
     let mut written = Vec::new();
@@ -493,6 +689,101 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
         assert_eq!(state, "ended");
     }
 
+    // Agents: each customer's stream has every acknowledged message of their agent once, in
+    // order; each agent got every acknowledged message of their customer in order (a message
+    // twice at most where a takeover caught its call in flight); no invitation was posted twice.
+    let agent_acked = agent_acked.lock().expect("lock").clone();
+    let mut invitations = Vec::new();
+    for a in 0..SESSIONS {
+        invitations.extend(to_agent(a).iter().filter_map(invitation_of));
+    }
+    let mut unique = invitations.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        invitations.len(),
+        "an invitation was posted twice: {invitations:?}"
+    );
+    let mut relayed_twice = 0;
+    for (customer, seen) in written.iter().zip(&followed) {
+        let from_agent: Vec<&str> = seen
+            .iter()
+            .filter(|(_, e)| e["type"] == "message" && e["from"] == "agent")
+            .filter_map(|(_, e)| e["text"].as_str())
+            .collect();
+        let room: String = switchboard::db!(db.on(), |c| sqlx::query_scalar(
+            "SELECT conversation_id FROM chatrooms WHERE session_id = $1"
+        )
+        .bind(&customer.id)
+        .fetch_one(c)
+        .await
+        .expect("the session's chatroom"));
+        let agent: usize = room
+            .trim_start_matches("a:agent")
+            .parse()
+            .expect("an agent's personal chat");
+        let sent = agent_acked.get(&agent).cloned().unwrap_or_default();
+        assert!(
+            sent.len() > 5,
+            "agent {agent}: only {} messages acknowledged",
+            sent.len()
+        );
+        let stored: Vec<&str> = from_agent
+            .iter()
+            .copied()
+            .filter(|t| sent.iter().any(|s| s == t) || t.starts_with("agent "))
+            .collect();
+        assert!(
+            sent.iter().all(|t| stored.contains(&t.as_str())),
+            "session {}: agent {agent} acknowledged {sent:?}, the customer got {stored:?}",
+            customer.id
+        );
+        let mut once = stored.clone();
+        once.dedup();
+        assert_eq!(
+            once, stored,
+            "session {}: an agent message twice",
+            customer.id
+        );
+        let acknowledged: Vec<&str> = stored
+            .iter()
+            .copied()
+            .filter(|t| sent.iter().any(|s| s == t))
+            .collect();
+        assert_eq!(
+            acknowledged,
+            sent.iter().map(String::as_str).collect::<Vec<_>>(),
+            "session {}: agent {agent}'s messages, in order",
+            customer.id
+        );
+        let marker = format!("customer {} says ", &customer.id[..8]);
+        let got: Vec<String> = to_agent(agent)
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .filter(|t| t.contains(&marker))
+            .map(|t| t[t.find(&marker).unwrap_or(0)..].to_owned())
+            .collect();
+        let mut in_order = got.clone();
+        in_order.dedup();
+        relayed_twice += got.len() - in_order.len();
+        let expected: Vec<String> = customer
+            .acked
+            .iter()
+            .map(|id| format!("{marker}{}", id.rsplit('-').next().unwrap_or("")))
+            .collect();
+        let kept: Vec<&String> = in_order.iter().filter(|t| expected.contains(t)).collect();
+        assert_eq!(
+            kept,
+            expected.iter().collect::<Vec<_>>(),
+            "agent {agent}: the customer's messages, in order"
+        );
+    }
+    assert!(
+        relayed_twice <= 2 * SESSIONS,
+        "{relayed_twice} customer messages relayed twice"
+    );
+
     // Teams: every acknowledged activity is answered, in order, with at most the calls in
     // flight at the kill and at the pause sent twice.
     let acked = acked.lock().expect("lock").clone();
@@ -551,8 +842,10 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
         );
     }
     eprintln!(
-        "{total} Teams activities and {} customer messages acknowledged across the takeovers",
-        written.iter().map(|c| c.acked.len()).sum::<usize>()
+        "acknowledged across the takeovers: {total} Teams activities, {} customer messages, {} \
+         agent messages; {relayed_twice} customer messages reached their agent twice",
+        written.iter().map(|c| c.acked.len()).sum::<usize>(),
+        agent_acked.values().map(Vec::len).sum::<usize>()
     );
     db.close().await;
 }
