@@ -72,6 +72,12 @@ async fn start(mock: &MockBotFramework, anonymous: bool, dir: &std::path::Path) 
             "http://127.0.0.1:*".into(),
         ),
         ("SWITCHBOARD_LOG__FILTER".into(), "warn".into()),
+        // The loopback Connector has no limit per tenant, and the bench measures Switchboard,
+        // not Teams' cap of 50 requests a second per tenant.
+        (
+            "SWITCHBOARD_OUTBOX__TENANT_REQUESTS_PER_SECOND".into(),
+            "100000".into(),
+        ),
     ]);
     if !anonymous {
         env.insert("SWITCHBOARD_BOT__APP_ID".into(), APP_ID.into());

@@ -219,17 +219,11 @@ impl Outbox {
     /// The tenant stored with `conversation`'s reference, if any (`None` too when the store
     /// cannot say: the call then goes by its conversation's limits alone).
     pub async fn tenant_of_conversation(&self, conversation: &str) -> Option<String> {
-        use crate::store::AsPool;
-        let found: sqlx::Result<Option<String>> = crate::db!(self.pool.on(), |c| {
-            sqlx::query_scalar(
-                "SELECT tenant_id FROM conversation_references
-                 WHERE conversation_id = $1 AND tenant_id IS NOT NULL LIMIT 1",
-            )
-            .bind(conversation)
-            .fetch_optional(c)
+        crate::store::conversations::find(&self.pool, "msteams", conversation)
             .await
-        });
-        found.ok().flatten()
+            .ok()
+            .flatten()
+            .and_then(|reference| reference.tenant_id)
     }
 
     /// Queues one row in the caller's transaction, whose commit then wakes the dispatcher.
