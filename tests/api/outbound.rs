@@ -218,6 +218,15 @@ async fn a_slow_conversation_does_not_hold_up_another() {
     let app = spawn_app().await;
     app.mock.script([Scripted::status(429).retry_after("1")]);
     let slow = app.queue_message("a:slow", "slow").await;
+    // The slow conversation's call meets the 429 first; then another conversation's call comes.
+    let deadline = std::time::Instant::now() + SETTLE;
+    while app.mock.calls().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow call never went out"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let fast = app.queue_message("a:fast", "fast").await;
     assert_eq!(app.settled(fast, SETTLE).await.state, "delivered");
     assert_eq!(app.outbox_entry(slow).await.state, "pending");
