@@ -99,6 +99,9 @@ pub struct App {
     /// The instances sharing a PostgreSQL store, and which owns the tenants (`None` on SQLite,
     /// where this process owns them all).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The one outbound HTTP client (timeouts, a user agent, no redirects:
+    /// [`crate::startup::http_client`]); the adapters hold clones of it.
+    pub http: reqwest::Client,
 }
 
 impl App {

@@ -124,6 +124,7 @@ impl Application {
             Arc::clone(&clock),
         ));
         let http_for_signin = http.clone();
+        let http_for_app = http.clone();
         let http_for_simulator = http.clone();
         let tokens = Arc::new(match &settings.bot.auth {
             BotAuth::Anonymous => AccessTokens::anonymous(),
@@ -190,7 +191,7 @@ impl Application {
         // On PostgreSQL, the instances share the database: this one owns the tenants now if
         // nobody else does, and otherwise waits to take them over.
         let cluster = match &pool {
-            store::Db::Postgres(pg, fence) => {
+            store::Db::Postgres(pg, fence, _) => {
                 let advertise_url = match &settings.cluster.advertise_url {
                     Some(url) => url.as_str().trim_end_matches('/').to_owned(),
                     None => advertise_default(listener.local_addr()?),
@@ -210,7 +211,7 @@ impl Application {
                 );
                 Some(cluster)
             }
-            store::Db::Sqlite(_) => None,
+            store::Db::Sqlite(..) => None,
         };
         let owns = match &cluster {
             Some(cluster) => cluster.try_take().await?,
@@ -286,6 +287,7 @@ impl Application {
             http_stats: crate::telemetry::HttpStats::default(),
             whatsapp_cloud,
             cluster,
+            http: http_for_app,
         });
         if owns {
             take_over(&state, whatsapp_simulator.as_deref()).await?;

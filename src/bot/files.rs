@@ -12,9 +12,6 @@
 //! the agent as a file card (name, size, type, an image inline, and until when the link works:
 //! `interact.file_link_hours`).
 
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -30,18 +27,6 @@ pub struct Sent {
     pub name: String,
     pub size: usize,
     pub link: String,
-}
-
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
 }
 
 /// The type of a file by its name's extension, among those a customer may be sent.
@@ -130,7 +115,7 @@ pub async fn from_agent(
             continue;
         };
         let max = app.settings.interact.upload_max_bytes;
-        let bytes = match fetch(&url, max).await {
+        let bytes = match fetch(&app.http, &url, max).await {
             Ok(bytes) => bytes,
             Err(why) => {
                 refused.push(format!("{name}: {why}"));
@@ -158,8 +143,8 @@ pub async fn from_agent(
     Ok((sent, refused))
 }
 
-async fn fetch(url: &url::Url, max: usize) -> Result<Vec<u8>, String> {
-    let mut response = client()
+async fn fetch(client: &reqwest::Client, url: &url::Url, max: usize) -> Result<Vec<u8>, String> {
+    let mut response = client
         .get(url.clone())
         .send()
         .await

@@ -25,18 +25,14 @@ pub use backend::{AsConn, AsPool, Db, Executor, IntoExecutor, On, PoolConn, acqu
 pub type Pool = Db;
 pub type Transaction<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-/// Whose turn it is to write. SQLite has one writer at a time, and a writer that finds
-/// another's transaction open is put to sleep by SQLite's busy handler for 1, 2, 5, 10, 15… ms
-/// before it tries again: with several writers meeting inside SQLite, p99 latencies reach tens
-/// of milliseconds at a hundred sessions a second. Write transactions of the hot paths take
-/// their turn here first, in order, without sleeping.
-static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub use backend::WriteTurn;
 
-/// A write transaction that holds the process's turn to write until it commits or is dropped.
-/// Hold it for SQL only: never await anything else (an engine, a network call) inside it.
+/// A write transaction that holds its store's turn to write ([`WriteTurn`]) until it commits or
+/// is dropped. Hold it for SQL only: never await anything else (an engine, a network call)
+/// inside it.
 pub struct WriteTransaction {
     tx: Tx,
-    _turn: tokio::sync::MutexGuard<'static, ()>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     /// Woken once the transaction has committed: the worker of what it queued (the outbox).
     wakes: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
@@ -46,7 +42,8 @@ enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
-/// Waits for the turn to write, then begins a transaction. On SQLite it holds the write lock
+/// Waits for the store's turn to write (a bare pool, as a test may pass, has none), then begins
+/// a transaction. On SQLite it holds the write lock
 /// from its start (`BEGIN IMMEDIATE`; SQLite's busy handler waits out a single-statement write
 /// made outside the turn): a deferred transaction that read first would fail with
 /// `SQLITE_BUSY_SNAPSHOT` ("database is locked", no waiting) whenever such a write committed
@@ -57,7 +54,10 @@ enum Tx {
 /// first checks that its lease is still the current one ([`postgres::Fence::check`]), so a
 /// former owner commits nothing.
 pub async fn begin_write(pool: &(impl AsPool + ?Sized)) -> sqlx::Result<WriteTransaction> {
-    let turn = WRITES.lock().await;
+    let turn = match pool.turn() {
+        Some(turn) => Some(std::sync::Arc::clone(turn).lock_owned().await),
+        None => None,
+    };
     let tx = match pool.on() {
         On::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         On::Postgres(p) => {
@@ -121,6 +121,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         return Ok(Db::Postgres(
             postgres::open(url).await?,
             std::sync::Arc::new(postgres::Fence::default()),
+            WriteTurn::default(),
         ));
     }
     let (pool, options) = open(url).await?;
@@ -131,7 +132,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Pool> {
         }
         None => wait_for_migrations(&pool).await?,
     }
-    Ok(Db::Sqlite(pool))
+    Ok(Db::Sqlite(pool, WriteTurn::default()))
 }
 
 /// `url` as it may be logged: a PostgreSQL URL without its password.
@@ -165,7 +166,10 @@ pub async fn connect_to_serve(url: &str, application_name: &str) -> anyhow::Resu
         let fence = std::sync::Arc::new(postgres::Fence::default());
         let pool =
             postgres::open_fenced(url, application_name, std::sync::Arc::clone(&fence)).await?;
-        return Ok((Db::Postgres(pool, fence), Claim::Shared));
+        return Ok((
+            Db::Postgres(pool, fence, WriteTurn::default()),
+            Claim::Shared,
+        ));
     }
     let (pool, options) = open(url).await?;
     let Some(claim) = Claim::try_take(&options)? else {
@@ -178,7 +182,7 @@ pub async fn connect_to_serve(url: &str, application_name: &str) -> anyhow::Resu
         );
     };
     migrate(&pool).await?;
-    Ok((Db::Sqlite(pool), claim))
+    Ok((Db::Sqlite(pool, WriteTurn::default()), claim))
 }
 
 async fn open(url: &str) -> anyhow::Result<(sqlx::SqlitePool, SqliteConnectOptions)> {
@@ -353,9 +357,10 @@ mod tests {
     #[tokio::test]
     async fn a_write_transaction_that_reads_first_holds_the_write_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let Db::Sqlite(pool) = connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-            .await
-            .expect("store")
+        let Db::Sqlite(pool, _) =
+            connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+                .await
+                .expect("store")
         else {
             panic!("an sqlite: URL opens SQLite");
         };

@@ -22,7 +22,7 @@ struct Schema {
 
 async fn sqlite_schema() -> Schema {
     let dir = tempfile::tempdir().expect("tempdir");
-    let switchboard::store::Db::Sqlite(pool) =
+    let switchboard::store::Db::Sqlite(pool, _) =
         switchboard::store::connect(&format!("sqlite://{}", dir.path().join("s.db").display()))
             .await
             .expect("sqlite store")
@@ -200,7 +200,7 @@ async fn a_paused_owner_is_taken_over_when_its_lease_passes_and_its_writes_are_r
             let (db, _) = switchboard::store::connect_to_serve(&url, &application_name(&instance))
                 .await
                 .expect("an instance starts");
-            let Db::Postgres(pool, fence) = db.clone() else {
+            let Db::Postgres(pool, fence, _) = db.clone() else {
                 panic!("a postgres:// URL opens PostgreSQL");
             };
             let cluster = Cluster::join(
