@@ -1,115 +1,15 @@
 //! What the buttons on our cards do (`Action.Execute` verbs, also arriving as `Action.Submit`
-//! messages from older clients), and the cards that show an invitation's final state.
+//! messages from older clients): the dispatch of each verb to the module that carries it out.
 
 use serde_json::Value;
 
 use crate::app::App;
-use crate::cards::data::{
-    self, Id, InvitationAccepted, InvitationDeclined, InvitationMissed, InvitationTaken,
-    InvitationWithdrawn, UserText, WithdrawReason,
-};
-use crate::distribution::{CancelReason, OfferOutcome};
-use crate::engine::messages::{Brief, Command, Effect};
+use crate::engine::messages::{Command, Effect};
 
 use super::agents::{self, Actor};
-use super::store::{self, Invitation};
-
-/// What the user who pressed a button is shown.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    /// Replaces the card.
-    Card(Value),
-    /// A short note.
-    Message(String),
-}
-
-pub fn customer(brief: &Brief) -> data::Customer {
-    data::Customer {
-        display_name: UserText::new(brief.customer.display_name.clone()),
-        email: Some(UserText::new(brief.customer.email.clone()))
-            .filter(|_| !brief.customer.email.is_empty()),
-    }
-}
-
-pub fn service(brief: &Brief) -> data::Service {
-    data::Service {
-        name: if brief.service.is_empty() {
-            "Direct chat".into()
-        } else {
-            brief.service.clone()
-        },
-    }
-}
-
-/// The card of an invitation in its final state.
-pub fn final_card(
-    app: &App,
-    invitation: &Invitation,
-    outcome: &OfferOutcome,
-    accepted_by: Option<&str>,
-) -> anyhow::Result<Value> {
-    let b = &invitation.brief;
-    let id = Id {
-        id: invitation.offer_id.to_string(),
-    };
-    let card = match outcome {
-        OfferOutcome::Accepted => app.cards.render_data(&InvitationAccepted {
-            invitation: id,
-            service: service(b),
-            customer: customer(b),
-            chat_url: None,
-        })?,
-        OfferOutcome::Declined => app.cards.render_data(&InvitationDeclined {
-            invitation: id,
-            service: service(b),
-            customer: customer(b),
-        })?,
-        OfferOutcome::Rona => app.cards.render_data(&InvitationMissed {
-            invitation: id,
-            service: service(b),
-            customer: customer(b),
-            ring_seconds: u64::try_from(invitation.ring_seconds).unwrap_or(0),
-        })?,
-        OfferOutcome::Cancelled(CancelReason::Taken) => {
-            app.cards.render_data(&InvitationTaken {
-                invitation: id,
-                service: service(b),
-                customer: customer(b),
-                accepted_by: UserText::new(accepted_by.unwrap_or("another agent")),
-            })?
-        }
-        OfferOutcome::Cancelled(reason) => app.cards.render_data(&InvitationWithdrawn {
-            invitation: id,
-            service: service(b),
-            customer: customer(b),
-            reason: if *reason == CancelReason::CustomerLeft {
-                WithdrawReason::CustomerLeft
-            } else {
-                WithdrawReason::Cancelled
-            },
-        })?,
-    };
-    Ok(card)
-}
-
-/// The stored name of an offer outcome.
-pub fn outcome_name(outcome: &OfferOutcome) -> &'static str {
-    match outcome {
-        OfferOutcome::Accepted => "accepted",
-        OfferOutcome::Declined => "declined",
-        OfferOutcome::Rona => "missed",
-        OfferOutcome::Cancelled(CancelReason::Taken) => "taken",
-        OfferOutcome::Cancelled(_) => "withdrawn",
-    }
-}
-
-pub(super) fn string_field(data: &Value, key: &str) -> Option<String> {
-    match data.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
+use super::answer::{Answer, string_field};
+use super::invitation_cards::final_card;
+use super::store;
 
 /// Carries out a card verb for `actor`.
 pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::Result<Answer> {
@@ -229,35 +129,7 @@ async fn end_session(app: &App, actor: &Actor, data: &Value) -> anyhow::Result<A
             super::relay::end_from_card(app, actor, &room).await?,
         ));
     }
-    Ok(Answer::Message(end_chat(app, actor, &session).await?))
-}
-
-/// Ends a connected chat on the agent's side.
-pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result<String> {
-    Ok(match try_end_chat(app, actor, session).await? {
-        Ok(()) => "The chat has ended.".into(),
-        Err(why) => why.into(),
-    })
-}
-
-/// Ends a connected chat on the agent's side; `Err` says why it was not ended.
-pub async fn try_end_chat(
-    app: &App,
-    actor: &Actor,
-    session: &str,
-) -> anyhow::Result<Result<(), &'static str>> {
-    let Some(room) = store::chatroom_of(&app.pool, session).await? else {
-        return Ok(Err("This chat is not known."));
-    };
-    if room.user_id != actor.user_id || room.tenant_id != actor.tenant {
-        return Ok(Err("Only the agent of this chat can end it."));
-    }
-    if room.closed_at.is_some() {
-        return Ok(Err("This chat has already ended."));
-    }
-    // Once this returns, the customer's messages are refused (`customer::ending`).
-    if !crate::customer::ending::agent_ended(app, &actor.tenant, session).await? {
-        return Ok(Err("This chat has already ended."));
-    }
-    Ok(Ok(()))
+    Ok(Answer::Message(
+        super::ending::end_chat(app, actor, &session).await?,
+    ))
 }

@@ -9,8 +9,9 @@ use crate::app::App;
 use crate::botframework::activity::{Activity, InboundActivity};
 use crate::botframework::connector::ConnectorCall;
 
-use super::actions::{self, Answer};
+use super::actions;
 use super::agents::{self, Actor};
+use super::answer::Answer;
 use super::{card_activity, is_personal, relay, supervise};
 
 /// Carries out a `message`, `messageUpdate` or `messageDelete` activity of `actor`.

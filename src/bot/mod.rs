@@ -16,9 +16,12 @@
 pub mod actions;
 mod agent_says;
 pub mod agents;
+pub mod answer;
 pub mod canned;
+pub mod ending;
 pub mod files;
 pub mod in_order;
+pub mod invitation_cards;
 pub mod reads;
 pub mod relay;
 pub mod store;
@@ -44,10 +47,10 @@ use crate::store::conversations::ConversationReference;
 
 pub use crate::botframework::activity::{ADAPTIVE_CARD, card_activity};
 
-use actions::Answer;
 use agent_says::agent_message;
 use agent_says::queued;
 use agents::Actor;
+use answer::Answer;
 
 /// `POST /api/messages`: only reachable with a [`VerifiedActivity`].
 pub async fn messages(State(state): State<AppState>, verified: VerifiedActivity) -> Response {

@@ -20,7 +20,6 @@ use crate::customer::store::{self as customer_store, CustomerEvent};
 use crate::directory::model::User;
 use crate::directory::store::{self as docs, Kind};
 
-use super::actions;
 use super::agents::Actor;
 use super::canned;
 use super::store::{self, Chatroom, Focus, PERSONAL};
@@ -277,7 +276,7 @@ pub async fn message(
     if newest.mode != PERSONAL {
         if text.eq_ignore_ascii_case("end") {
             return Ok(note(
-                actions::end_chat(app, actor, &newest.session_id).await?,
+                super::ending::end_chat(app, actor, &newest.session_id).await?,
             ));
         }
         if let Some(name) = canned_name(&text) {
@@ -517,7 +516,10 @@ fn label(room: &Chatroom) -> String {
     } else {
         name
     };
-    format!("{name} ({})", actions::service(&room.brief).name)
+    format!(
+        "{name} ({})",
+        super::invitation_cards::service(&room.brief).name
+    )
 }
 
 /// The numbered list of open chats, the current one marked.
@@ -546,7 +548,7 @@ async fn end(
     room: &Chatroom,
     current: Option<&Chatroom>,
 ) -> anyhow::Result<String> {
-    if let Err(why) = actions::try_end_chat(app, actor, &room.session_id).await? {
+    if let Err(why) = super::ending::try_end_chat(app, actor, &room.session_id).await? {
         return Ok(why.into());
     }
     let ended = format!("The chat with {} has ended.", label(room));

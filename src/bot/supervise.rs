@@ -22,8 +22,8 @@ use crate::engine::messages::{Command, Effect, SessionState};
 use crate::store::registrations;
 use crate::store::{AsConn, AsPool, On};
 
-use super::actions::{Answer, string_field};
 use super::agents::Actor;
+use super::answer::{Answer, string_field};
 use super::relay::Relayed;
 use super::store::{self, Chatroom};
 

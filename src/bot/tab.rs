@@ -24,8 +24,9 @@ use crate::engine::messages::SessionState;
 use crate::http::problem::{ApiResult, Refused};
 use crate::store::AsPool;
 
-use super::actions::{self, Answer};
+use super::actions;
 use super::agents::Actor;
+use super::answer::Answer;
 
 const PAGE: &str = include_str!("assets/my-sessions.html");
 const SCRIPT: &str = include_str!("assets/my-sessions.js");

@@ -12,8 +12,8 @@ use crate::directory::store::{self as docs, Kind};
 use crate::distribution::{Presence, TransferTarget};
 use crate::engine::messages::Command;
 
-use super::actions::{Answer, string_field};
 use super::agents::Actor;
+use super::answer::{Answer, string_field};
 use super::store::{self, Chatroom};
 
 /// The verb of the transfer card's submit, and of the session card's Transfer button.

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::actions::Answer;
 use super::agents::Actor;
+use super::answer::Answer;
 use super::store;
 use crate::app::App;
 use crate::customer::store::{self as customer_store, CustomerEvent};

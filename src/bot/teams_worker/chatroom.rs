@@ -16,8 +16,8 @@ use crate::engine::messages::Brief;
 use crate::graph::GraphError;
 use crate::store::effects::EffectId;
 
-use crate::bot::actions::{customer, service};
 use crate::bot::card_activity;
+use crate::bot::invitation_cards::{customer, service};
 use crate::bot::store::{self, Chatroom};
 use crate::store::AsPool;
 use crate::store::registrations;

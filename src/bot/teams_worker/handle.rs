@@ -6,8 +6,8 @@ use crate::cards::data::{Id, Invitation as InvitationCard, SessionEnded, UserTex
 use crate::engine::messages::{AgentStateChange, Effect};
 use crate::store::effects::Handed;
 
-use crate::bot::actions::{customer, final_card, outcome_name, service};
 use crate::bot::card_activity;
+use crate::bot::invitation_cards::{customer, final_card, outcome_name, service};
 use crate::bot::store::{self, Invitation};
 use crate::store::registrations;
 

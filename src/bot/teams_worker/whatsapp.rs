@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::app::App;
-use crate::bot::actions::customer;
+use crate::bot::invitation_cards::customer;
 use crate::cards::data::{Id, TemplateChoice, WhatsAppTemplates};
 use crate::engine::messages::Brief;
 
