@@ -37,7 +37,7 @@ fn edges(simulator: Option<Arc<crate::whatsapp::simulator::Simulator>>) -> Route
             "/api/messages",
             post(crate::bot::messages).fallback(crate::http::method_not_allowed),
         )
-        .nest("/api/interact/v1", crate::interact::api::router())
+        .nest("/api/interact/v1", crate::interact::router())
         .nest(
             "/api/admin/v1",
             crate::admin::router().merge(crate::reporting::router()),

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{Arrival, CustomerForm, arrive, find_contact, require_key};
+use super::arrival::{Arrival, CustomerForm, arrive, find_contact, require_key};
 use super::session::{CustomerSession, cors};
 use super::validate::MessageText;
 use crate::app::AppState;
