@@ -5,8 +5,10 @@
 //! **adapters** (Bot Connector, Graph, …) whose results come back as events. The **store**
 //! persists state and an outbox of effects.
 //!
-//! The modules by layer. A layer names only the layers above it in this table; an edge never
-//! names another edge nor `startup` (`.ci/check-imports` checks it in CI).
+//! The modules by layer. `.ci/check-imports` checks in CI that an edge never names another edge
+//! nor `startup`, and that nothing beneath the edges names an edge or `startup`. Beneath the
+//! edges the layers mostly name those above them in this table, not always (the core's
+//! `directory` and `cards` name the engine's messages, for one).
 //!
 //! | layer | module | owns |
 //! |---|---|---|
@@ -29,6 +31,7 @@
 //! | adapters | [`entra`] | Entra ID sign-in (OAuth2 + PKCE, id token check, admin consent link) |
 //! | adapters | [`webhooks`] | tenant webhook endpoints, events of engine effects, signed delivery via the outbox |
 //! | adapters | [`manifest`] | the Teams app package |
+//! | adapters | [`whatsapp_cloud`] | Meta's WhatsApp Cloud API: webhook payloads and their signature, the client for sends, media and templates |
 //! | shared domain | [`customer`] | the customer's session: rows, event stream, gates, ends |
 //! | shared domain | [`registration`] | enrolling and unregistering a user with the bot |
 //! | shared domain | [`tenant_file`] | a whole tenant as one JSON file: export, import |
@@ -39,6 +42,7 @@
 //! | edge | [`interact`] | the customer API (`/api/interact/v1`), widget, preview page, inactivity timeout |
 //! | edge | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
 //! | edge | [`admin`] | the admin API (`/api/admin/v1`): directory documents, tenant settings, live view, webhooks, tenant files |
+//! | edge | [`whatsapp`] | the WhatsApp webhook (`/api/whatsapp/webhook`), inbound messages into sessions, media, send outcomes, the dev-mode simulator |
 //! | edge | [`reporting`] | session and offer history, KPIs, transcripts (admin API), `/metrics` |
 //! | composition | [`startup`] | [`startup::Application::build`]: wiring, the edges' routes, workers, graceful shutdown |
 //! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
