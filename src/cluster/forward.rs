@@ -23,6 +23,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::Cluster;
+use crate::clock::{Clock, SystemClock};
 use crate::http::client_ip::ClientIp;
 use crate::http::problem::Problem;
 
@@ -220,7 +221,7 @@ async fn send(
         .uri
         .path_and_query()
         .map_or("/", axum::http::uri::PathAndQuery::as_str);
-    let at = chrono_ms();
+    let at = SystemClock.now_ms();
     let signature = sign(
         cluster.secret(),
         owner.epoch,
@@ -275,12 +276,6 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn chrono_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn mac(
     secret: &[u8],
     epoch: i64,
@@ -324,7 +319,7 @@ fn verify(
     let at: i64 = fields.next()?.parse().ok()?;
     let client: IpAddr = fields.next()?.parse().ok()?;
     let signature = hex::decode(fields.next()?).ok()?;
-    if fields.next().is_some() || (chrono_ms() - at).abs() > SKEW_MS {
+    if fields.next().is_some() || (SystemClock.now_ms() - at).abs() > SKEW_MS {
         return None;
     }
     let target = uri
