@@ -15,8 +15,7 @@
 //! The takeover times are printed.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use switchboard::store::AsPool;
 
-use crate::crash::{message, notice};
+use crate::crash::{assert_replies_in_order, message, notice, start_binary};
 use crate::mock_bf::MockBotFramework;
 
 const INSTANCES: usize = 3;
@@ -110,38 +109,8 @@ impl Drop for Instance {
 }
 
 fn start(dir: &std::path::Path, store: &str, log: &str) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .current_dir(dir)
-        .env_clear()
-        .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
-        .env("SWITCHBOARD_LOG__FILTER", "info")
-        .env("SWITCHBOARD_STORE__URL", store)
-        .env("SWITCHBOARD_CLUSTER__LEASE_SECS", "3")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut file = std::fs::File::create(dir.join(log)).expect("log file");
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("the service logs its address")
-            .expect("line");
-        {
-            use std::io::Write;
-            let _ = writeln!(file, "{line}");
-        }
-        if let Some(addr) = line.split("server.addr=").nth(1) {
-            break addr.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    std::thread::spawn(move || {
-        use std::io::Write;
-        for line in lines.map_while(Result::ok) {
-            let _ = writeln!(file, "{line}");
-        }
-    });
+    let (child, address) =
+        start_binary(dir, store, log, &[("SWITCHBOARD_CLUSTER__LEASE_SECS", "3")]);
     Instance {
         child: Some(child),
         address,
@@ -810,36 +779,7 @@ async fn three_instances_lose_nothing_when_the_owner_is_killed_paused_or_stopped
             sent > 5,
             "conversation {c}: only {sent} activities answered"
         );
-        assert!(
-            got.len() <= sent + 2,
-            "conversation {c}: {} replies for {sent}",
-            got.len()
-        );
-        let kind = |n: usize| {
-            if n.is_multiple_of(2) {
-                "help"
-            } else {
-                "unknown"
-            }
-        };
-        let mut answered = 0;
-        let mut previous: Option<&str> = None;
-        for reply in &got {
-            if reply == kind(answered) && answered <= sent {
-                previous = Some(kind(answered));
-                answered += 1;
-            } else {
-                assert_eq!(
-                    Some(reply.as_str()),
-                    previous,
-                    "conversation {c}: out of order: {got:?}"
-                );
-            }
-        }
-        assert!(
-            answered >= sent,
-            "conversation {c}: not all answered: {got:?}"
-        );
+        assert_replies_in_order(c, sent, &got, 2);
     }
     eprintln!(
         "acknowledged across the takeovers: {total} Teams activities, {} customer messages, {} \

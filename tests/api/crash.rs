@@ -4,7 +4,7 @@
 //! one call per conversation that was in flight (the Connector has no idempotency key).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,35 +40,85 @@ impl Drop for Running {
 /// Starts the binary in `dir` (anonymous dev mode, loopback) and returns it with its address;
 /// its log goes to `dir/<log>` (read when the test fails).
 fn start(dir: &std::path::Path, store: &str, log: &str) -> (Running, String) {
+    let (child, address) = start_binary(dir, store, log, &[]);
+    (Running(child), address)
+}
+
+/// Runs the binary in `dir` with an empty environment but loopback, `store` and `env`, and
+/// returns it with its address once it logs it; everything it logs goes to `dir/<log>`.
+pub(crate) fn start_binary(
+    dir: &std::path::Path,
+    store: &str,
+    log: &str,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .current_dir(dir)
         .env_clear()
         .env("SWITCHBOARD_SERVER__BIND", "127.0.0.1:0")
         .env("SWITCHBOARD_LOG__FILTER", "info")
         .env("SWITCHBOARD_STORE__URL", store)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut file = std::fs::File::create(dir.join(log)).expect("log file");
     let address = loop {
         let line = lines
             .next()
             .expect("the service logs its address")
             .expect("line");
+        let _ = writeln!(file, "{line}");
         if let Some(addr) = line.split("server.addr=").nth(1) {
             break addr.split_whitespace().next().expect("address").to_owned();
         }
     };
     // Keep reading so the child never blocks on a full pipe.
-    let mut file = std::fs::File::create(dir.join(log)).expect("log file");
     std::thread::spawn(move || {
-        use std::io::Write;
         for line in lines.map_while(Result::ok) {
             let _ = writeln!(file, "{line}");
         }
     });
-    (Running(child), address)
+    (child, address)
+}
+
+/// The replies of conversation `c` (as [`notice`] names them) to `sent` acknowledged
+/// activities: every one answered, in the order the activities alternate, with at most
+/// `extra` more (a call sent twice repeats the reply before it; an activity stored but not
+/// acknowledged continues the sequence).
+pub(crate) fn assert_replies_in_order(c: usize, sent: usize, got: &[String], extra: usize) {
+    assert!(
+        got.len() <= sent + extra,
+        "conversation {c}: {} replies for {sent} acknowledged activities",
+        got.len()
+    );
+    let kind = |n: usize| {
+        if n.is_multiple_of(2) {
+            "help"
+        } else {
+            "unknown"
+        }
+    };
+    let mut answered = 0;
+    let mut previous: Option<&str> = None;
+    for reply in got {
+        if reply == kind(answered) && answered <= sent {
+            previous = Some(kind(answered));
+            answered += 1;
+        } else {
+            assert_eq!(
+                Some(reply.as_str()),
+                previous,
+                "conversation {c}: replies out of order: {got:?}"
+            );
+        }
+    }
+    assert!(
+        answered >= sent,
+        "conversation {c}: not every acknowledged activity was answered: {got:?}"
+    );
 }
 
 /// The `n`th personal-chat message of conversation `c`: a text (answered with the help card)
@@ -207,44 +257,11 @@ async fn a_kill_9_under_load_loses_no_acknowledged_activity_and_keeps_the_order(
     drop(child);
 
     for c in 0..CONVERSATIONS {
-        let sent = acked.get(&c).cloned().unwrap_or_default();
+        let sent = acked.get(&c).map_or(0, Vec::len);
         let got: Vec<String> = delivered(c).iter().map(notice).collect();
         // At most two more than acknowledged: the activity in flight at the crash (stored, but
         // its 200 never arrived) and the one call the crash window may send twice.
-        assert!(
-            got.len() <= sent.len() + 2,
-            "conversation {c}: {} replies for {} acknowledged activities",
-            got.len(),
-            sent.len()
-        );
-        // Replies alternate like the activities did (the one in flight at the crash may have
-        // been stored unacknowledged: it continues the sequence); a duplicate repeats the one
-        // before it.
-        let kind = |n: usize| {
-            if n.is_multiple_of(2) {
-                "help"
-            } else {
-                "unknown"
-            }
-        };
-        let mut answered = 0;
-        let mut previous: Option<&str> = None;
-        for reply in &got {
-            if reply == kind(answered) && answered <= sent.len() {
-                previous = Some(kind(answered));
-                answered += 1;
-            } else {
-                assert_eq!(
-                    Some(reply.as_str()),
-                    previous,
-                    "conversation {c}: replies out of order: {got:?}"
-                );
-            }
-        }
-        assert!(
-            answered >= sent.len(),
-            "conversation {c}: not every acknowledged activity was answered: {got:?}"
-        );
+        assert_replies_in_order(c, sent, &got, 2);
     }
 }
 
