@@ -126,7 +126,7 @@ async fn end_session(app: &App, actor: &Actor, data: &Value) -> anyhow::Result<A
     {
         // The personal chat may hold other chats: say which one the agent writes to now.
         return Ok(Answer::Message(
-            super::relay::end_from_card(app, actor, &room).await?,
+            super::commands::end_from_card(app, actor, &room).await?,
         ));
     }
     Ok(Answer::Message(

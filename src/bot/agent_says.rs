@@ -11,8 +11,8 @@ use crate::botframework::connector::ConnectorCall;
 
 use super::actions;
 use super::agents::{self, Actor};
-use super::answer::Answer;
-use super::{card_activity, is_personal, relay, supervise};
+use super::answer::{Answer, Relayed};
+use super::{card_activity, commands, is_personal, relay, supervise};
 
 /// Carries out a `message`, `messageUpdate` or `messageDelete` activity of `actor`.
 pub(super) async fn agent_message(
@@ -32,7 +32,7 @@ pub(super) async fn agent_message(
         } else {
             relay::deleted(app, actor, activity, conversation).await?
         };
-        if let relay::Relayed::Done(Some(note)) = done {
+        if let Relayed::Done(Some(note)) = done {
             app.outbox
                 .send(&inbound.service_url, &reply(Activity::message(note)))
                 .await?;
@@ -60,14 +60,14 @@ pub(super) async fn agent_message(
         app.outbox.send(&inbound.service_url, &call).await?;
         return Ok(());
     }
-    let answer = match relay::message(app, actor, activity, conversation).await? {
-        relay::Relayed::Done(note) => note.map(Activity::message),
-        relay::Relayed::Card(card) => Some(card_activity(card)),
-        relay::Relayed::Command(text) => Some(agents::command(app, actor, &text, true).await?),
-        relay::Relayed::NoChatroom if is_personal(activity) => {
+    let answer = match commands::message(app, actor, activity, conversation).await? {
+        Relayed::Done(note) => note.map(Activity::message),
+        Relayed::Card(card) => Some(card_activity(card)),
+        Relayed::Command(text) => Some(agents::command(app, actor, &text, true).await?),
+        Relayed::NoChatroom if is_personal(activity) => {
             let text = activity.text.as_deref().unwrap_or_default().trim();
             match supervise::barged(app, actor, conversation, text).await? {
-                Some(relay::Relayed::Done(note)) => note.map(Activity::message),
+                Some(Relayed::Done(note)) => note.map(Activity::message),
                 Some(_) => None,
                 None => {
                     let word = text.trim_start_matches('/');
@@ -83,7 +83,7 @@ pub(super) async fn agent_message(
                 }
             }
         }
-        relay::Relayed::NoChatroom => None,
+        Relayed::NoChatroom => None,
     };
     if let Some(answer) = answer {
         app.outbox

@@ -1,5 +1,6 @@
 //! The vocabulary the bot's handlers share: what a user who pressed a button is shown
-//! ([`Answer`]), and how a card action's data is read ([`string_field`]).
+//! ([`Answer`]), what became of an agent's message ([`Relayed`]), and how a card action's data
+//! is read ([`string_field`]).
 
 use serde_json::Value;
 
@@ -19,4 +20,21 @@ pub(crate) fn string_field(data: &Value, key: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// What became of an agent's activity in a conversation.
+pub enum Relayed {
+    /// The conversation holds no open chatroom: the activity is not for a customer.
+    NoChatroom,
+    /// Handled; the note (if any) is sent back to the agent.
+    Done(Option<String>),
+    /// A bot command (`/away`, `/status`…) typed in a personal chat holding chatrooms.
+    Command(String),
+    /// Handled; this card is sent back to the agent.
+    Card(serde_json::Value),
+}
+
+/// A note back to the agent.
+pub(super) fn note(text: impl Into<String>) -> Relayed {
+    Relayed::Done(Some(text.into()))
 }

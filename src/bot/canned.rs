@@ -13,7 +13,9 @@ use crate::directory::model::{Service, User};
 use crate::directory::store::{self as docs, Kind};
 
 use super::agents::Actor;
-use super::relay::{self, Relayed};
+use super::answer::Relayed;
+use super::at_hand;
+use super::relay;
 use super::store::Chatroom;
 use super::teams_html::Converted;
 
@@ -120,7 +122,7 @@ pub async fn query(app: &App, actor: &Actor, activity: &Activity) -> anyhow::Res
         .as_ref()
         .map(|c| c.id.as_str())
         .unwrap_or_default();
-    let room = relay::chat_at_hand(app, actor, conversation).await?;
+    let room = at_hand::chat_at_hand(app, actor, conversation).await?;
     let service = match &room {
         Some(room) => service_of(app, &actor.tenant, room).await?,
         None => None,

@@ -3,10 +3,11 @@
 //! relay from agents to customers. The conversation reference of every verified activity is
 //! stored first, so proactive messages work after a restart.
 //!
-//! A message in a conversation holding an open chatroom goes to [`relay`] first: in a group
+//! A message in a conversation holding an open chatroom goes to [`commands`] first: in a group
 //! chat it is for the customer; in the agent's personal chat (the fallback when Graph cannot
 //! make a group chat) text starting with `/` is a command and the rest goes to the chat the
-//! agent chose. Without an open chatroom, a personal-chat message is a command.
+//! agent chose ([`at_hand`]). What is for the customer goes through [`relay`]. Without an open
+//! chatroom, a personal-chat message is a command.
 //!
 //! Teams re-sends an activity it got no answer to within 15 s:
 //! [`crate::botframework::resends`] makes a re-send do nothing. An agent's message with a file
@@ -17,7 +18,9 @@ pub mod actions;
 mod agent_says;
 pub mod agents;
 pub mod answer;
+mod at_hand;
 pub mod canned;
+mod commands;
 pub mod ending;
 pub mod files;
 pub mod in_order;

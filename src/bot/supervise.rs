@@ -23,8 +23,8 @@ use crate::store::registrations;
 use crate::store::{AsConn, AsPool, On};
 
 use super::agents::Actor;
+use super::answer::Relayed;
 use super::answer::{Answer, string_field};
-use super::relay::Relayed;
 use super::store::{self, Chatroom};
 
 pub const MONITOR: &str = "im.supervise.monitor";

@@ -9,8 +9,9 @@ use crate::botframework::activity::Activity;
 use crate::customer::store::{self as customer_store, CustomerEvent};
 
 use super::super::agents::Actor;
+use super::super::answer::{Relayed, note};
 use super::super::store;
-use super::{Relayed, converted, note};
+use super::converted;
 
 /// What Teams says happened to a message (`channelData.eventType`).
 fn event_type(activity: &Activity) -> Option<&str> {
