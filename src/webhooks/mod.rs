@@ -10,7 +10,7 @@
 //! sends them and says whether to mark them delivered, retry them with backoff, or give up.
 //!
 //! Owns: endpoint settings ([`endpoints`], table `tenant_webhooks`, secrets write-only), the
-//! payload and signature format (README "Webhooks"). Does not own: the outbox's scheduling
+//! payload and signature format (docs/admin-api.md, Webhooks). Does not own: the outbox's scheduling
 //! (`outbox`), or how parameters reach a session (`engine::messages::Command`).
 
 pub mod endpoints;
