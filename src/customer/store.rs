@@ -1,131 +1,13 @@
 //! Persistence of customer sessions, their event streams and idempotent message sends.
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::engine::messages::SessionState;
+pub use super::session::{CustomerEvent, CustomerState, StoredSession};
 use crate::store::{AsConn, AsPool};
-
-/// A customer session's state as the customer sees it (and as `interact_sessions.state` stores
-/// it): the engine's workflow phase is `connecting`. `ended` is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum CustomerState {
-    Connecting,
-    Queued,
-    Connected,
-    Ended,
-}
-
-impl CustomerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CustomerState::Connecting => "connecting",
-            CustomerState::Queued => "queued",
-            CustomerState::Connected => "connected",
-            CustomerState::Ended => "ended",
-        }
-    }
-
-    fn parse(stored: &str) -> Option<Self> {
-        [
-            CustomerState::Connecting,
-            CustomerState::Queued,
-            CustomerState::Connected,
-            CustomerState::Ended,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == stored)
-    }
-}
-
-impl From<SessionState> for CustomerState {
-    fn from(state: SessionState) -> Self {
-        match state {
-            SessionState::Workflow => CustomerState::Connecting,
-            SessionState::Queued => CustomerState::Queued,
-            SessionState::Connected => CustomerState::Connected,
-            SessionState::Ended => CustomerState::Ended,
-        }
-    }
-}
-
-/// What a customer sees happen, in order (`seq` starts at 1 per session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum CustomerEvent {
-    /// `connecting`, `queued`, `connected` (with the agent's display name) or `ended`.
-    State {
-        state: CustomerState,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        agent: Option<String>,
-    },
-    /// The customer's place in the queue (1-based) changed.
-    Queue { position: usize },
-    /// A message to the customer from the service (workflow) or an agent (`from` is
-    /// `service` or `agent`; an agent's message carries their display name, and `html`, the
-    /// safe subset of its formatting, when it has any — `text` is always there).
-    Message {
-        from: String,
-        text: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        html: Option<String>,
-    },
-    /// The agent edited their message of event `seq`: this is its text now.
-    MessageEdited {
-        seq: i64,
-        text: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        html: Option<String>,
-    },
-    /// The agent deleted their message of event `seq`.
-    MessageDeleted { seq: i64 },
-    /// The agent has read the customer's messages up to event `up_to` (Teams read receipts,
-    /// personal chats).
-    Read { up_to: i64 },
-    /// The customer's message of event `seq` could not be delivered to the agent (Teams
-    /// refused it for good): the widget marks it "not delivered", with Retry.
-    Undelivered { seq: i64 },
-    /// The agent is typing.
-    Typing {},
-    /// The customer's own message, as accepted.
-    CustomerMessage {
-        text: String,
-        client_message_id: String,
-    },
-    /// A question with optional choices.
-    Prompt { text: String, choices: Vec<String> },
-    /// WhatsApp: an approved template the agent sent to re-engage the customer after the
-    /// 24-hour window closed (`text`: its body as filled, for the transcript).
-    Template {
-        name: String,
-        language: String,
-        values: Vec<String>,
-        text: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        agent: Option<String>,
-    },
-}
-
-/// A stored session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteractSession {
-    pub session_id: String,
-    pub tenant_id: String,
-    pub contact_id: String,
-    pub token_hash: String,
-    pub state: CustomerState,
-}
 
 pub async fn create(
     pool: &(impl AsPool + ?Sized),
-    row: &InteractSession,
+    row: &StoredSession,
     now: i64,
 ) -> sqlx::Result<()> {
     crate::db!(pool.on(), |c| {
@@ -148,7 +30,7 @@ pub async fn create(
 pub async fn find(
     pool: &(impl AsPool + ?Sized),
     session: &str,
-) -> sqlx::Result<Option<InteractSession>> {
+) -> sqlx::Result<Option<StoredSession>> {
     let row: Option<(String, String, String, String, String)> = crate::db!(pool.on(), |c| {
         sqlx::query_as("SELECT session_id, tenant_id, contact_id, token_hash, state FROM interact_sessions WHERE session_id = $1")
             .bind(session)
@@ -156,7 +38,7 @@ pub async fn find(
             .await
     })?;
     row.map(|(session_id, tenant_id, contact_id, token_hash, stored)| {
-        Ok(InteractSession {
+        Ok(StoredSession {
             session_id,
             tenant_id,
             contact_id,
@@ -282,7 +164,7 @@ pub async fn accept_message(
 /// Creates these sessions (one statement).
 pub async fn create_all(
     tx: &mut (impl AsConn + ?Sized),
-    rows: &[InteractSession],
+    rows: &[StoredSession],
     now: i64,
 ) -> sqlx::Result<()> {
     if rows.is_empty() {
@@ -603,7 +485,7 @@ mod tests {
             crate::store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
                 .await
                 .expect("store");
-        let row = |id: &str| InteractSession {
+        let row = |id: &str| StoredSession {
             session_id: id.to_owned(),
             tenant_id: "t".into(),
             contact_id: "c".into(),

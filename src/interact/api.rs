@@ -18,7 +18,7 @@ use super::arrival::{Arrival, CustomerForm, arrive};
 use super::session::CustomerSession;
 use super::validate::MessageText;
 use crate::app::AppState;
-use crate::customer::store::{self, CustomerEvent, CustomerState, InteractSession};
+use crate::customer::store::{self, CustomerEvent, CustomerState, StoredSession};
 use crate::directory::contacts::{Contact, Target};
 use crate::engine::messages::{Command, Customer};
 use crate::engine::sync::{Scope, sync};
@@ -69,7 +69,7 @@ pub(super) async fn create_session(
     rand::rng().fill_bytes(&mut secret);
     let token = URL_SAFE_NO_PAD.encode(secret);
     let now = app.clock.now_ms();
-    let row = InteractSession {
+    let row = StoredSession {
         session_id: session.clone(),
         tenant_id: contact.tenant.clone(),
         contact_id,

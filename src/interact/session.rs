@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::origin;
 use crate::app::AppState;
-use crate::customer::store::{self, InteractSession};
+use crate::customer::store::{self, StoredSession};
 use crate::directory::contacts::{self, Contact};
 use crate::http::problem::Refused;
 use crate::security::{hash_secret, same_hash};
@@ -21,7 +21,7 @@ use crate::security::{hash_secret, same_hash};
 /// A session the request's token opened.
 pub struct CustomerSession {
     /// The session's row.
-    pub row: InteractSession,
+    pub row: StoredSession,
     /// The contact (service or person) the session was started on.
     pub contact: Contact,
     /// The CORS headers every answer to this request carries, refusals after this one too.
@@ -114,7 +114,7 @@ fn unknown_session() -> Refused {
 pub(super) async fn session_contact(
     app: &AppState,
     session: &str,
-) -> Result<(InteractSession, Contact), Refused> {
+) -> Result<(StoredSession, Contact), Refused> {
     let row = store::find(&app.pool, session)
         .await?
         .ok_or_else(unknown_session)?;

@@ -91,7 +91,7 @@ struct Pass {
     /// The customers' messages, in order, written together at the end of the pass.
     planned: Vec<Planned>,
     /// Sessions started by the pass, written together at its end.
-    new_sessions: Vec<(customer_store::InteractSession, WaSession)>,
+    new_sessions: Vec<(customer_store::StoredSession, WaSession)>,
 }
 
 /// A customer's message bound for a session (`start`: the session it starts).
@@ -408,7 +408,7 @@ async fn message(
         return Ok(());
     }
     let session = uuid::Uuid::new_v4().to_string();
-    let row = customer_store::InteractSession {
+    let row = customer_store::StoredSession {
         session_id: session.clone(),
         tenant_id: tenant.clone(),
         contact_id: format!("whatsapp:{}", item.phone_number_id),
