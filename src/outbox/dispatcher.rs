@@ -68,10 +68,18 @@ impl Dispatcher {
         let health = Arc::clone(&this.outbox.webhook_health);
         let mut next_purge = tokio::time::Instant::now();
         let mut catch_up = true;
+        let mut take_fresh = false;
         loop {
             if tokio::time::Instant::now() >= next_purge {
                 this.purge().await;
                 next_purge += PURGE_EVERY;
+            }
+            if take_fresh {
+                take_fresh = false;
+                let (fresh, whole) = this.outbox.fresh.take_after(lanes.high_water);
+                lanes.add(fresh);
+                // A gap: a row committed another way comes first.
+                catch_up |= !whole;
             }
             if catch_up {
                 catch_up = false;
@@ -115,6 +123,7 @@ impl Dispatcher {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = this.outbox.wake.notified() => catch_up = true,
+                () = this.outbox.fresh.wake.notified() => take_fresh = true,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     // Record every attempt finished by now in one transaction.
                     let settled = finished(done, &mut tasks);
@@ -180,8 +189,11 @@ impl Dispatcher {
         }
     }
 
-    /// Reads the calls committed since the highest id held (all pending calls at start).
+    /// Reads the calls committed since the highest id held (all pending calls at start), after
+    /// taking those [`super::Fresh`] holds that follow on from it.
     async fn read_new(&self, lanes: &mut Lanes, shutdown: &CancellationToken) {
+        let (fresh, _) = self.outbox.fresh.take_after(lanes.high_water);
+        lanes.add(fresh);
         loop {
             match outbox::pending_after(&self.outbox.pool, lanes.high_water, READ_BATCH).await {
                 Ok(calls) => {

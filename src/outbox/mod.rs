@@ -71,6 +71,9 @@ pub struct Outbox {
         std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WhatsAppOutcome>>>,
     /// Calls queued by [`Outbox::send`], committed together by one task.
     sends: tokio::sync::mpsc::UnboundedSender<Send>,
+    /// The calls of [`Outbox::send`] committed since the dispatcher last looked, as their rows
+    /// read: it takes them from here instead of reading them back ([`Fresh`]).
+    fresh: Arc<Fresh>,
     /// Tenant webhook endpoints' in-flight attempts and circuit breakers.
     pub webhook_health: Arc<crate::webhooks::health::Health>,
     /// Teams calls given up (their outbox ids), once that is stored: the bot tells whoever
@@ -99,12 +102,65 @@ struct Send {
 /// Calls committed in one transaction at most.
 const SEND_BATCH: usize = 256;
 
+/// Rows held for the dispatcher at most; past that they are dropped, and it reads them.
+const MAX_FRESH: usize = 16_384;
+
+/// Calls committed by [`Outbox::send`], in commit order, as the rows the dispatcher would read.
+/// It takes them only while their ids follow on from the highest it holds: rows committed
+/// another way (in a caller's transaction, by another process) leave a gap, and then it reads
+/// the store as before, so no row is ever skipped.
+/// Its own wake-up tells the dispatcher that only these are new; every other wake-up
+/// (`Outbox::wake`, a transaction's commit) has it read the store.
+#[derive(Default)]
+pub(crate) struct Fresh {
+    calls: std::sync::Mutex<Vec<outbox::PendingCall>>,
+    pub(crate) wake: Notify,
+}
+
+impl Fresh {
+    fn push(&self, calls: impl IntoIterator<Item = outbox::PendingCall>) {
+        if let Ok(mut fresh) = self.calls.lock() {
+            fresh.extend(calls);
+            if fresh.len() > MAX_FRESH {
+                fresh.clear();
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// The calls that follow on from `high_water` without a gap, and whether that was all
+    /// of them (else the store must be read).
+    pub(crate) fn take_after(&self, high_water: i64) -> (Vec<outbox::PendingCall>, bool) {
+        let Ok(mut fresh) = self.calls.lock() else {
+            return (Vec::new(), false);
+        };
+        let mut taken = std::mem::take(&mut *fresh);
+        drop(fresh);
+        taken.sort_by_key(|c| c.id);
+        let mut next = high_water + 1;
+        let mut run = Vec::with_capacity(taken.len());
+        let mut whole = true;
+        for call in taken {
+            if call.id < next {
+                continue;
+            }
+            if call.id != next {
+                whole = false;
+                break;
+            }
+            next += 1;
+            run.push(call);
+        }
+        (run, whole)
+    }
+}
+
 /// Commits the calls of [`Outbox::send`]: those that arrive while a commit runs share the
 /// next one (group commit), so commits per second do not bound calls per second.
 async fn commit_sends(
     pool: Pool,
     clock: Arc<dyn Clock>,
-    wake: Arc<Notify>,
+    fresh: Arc<Fresh>,
     mut sends: tokio::sync::mpsc::UnboundedReceiver<Send>,
 ) {
     while let Some(first) = sends.recv().await {
@@ -134,7 +190,21 @@ async fn commit_sends(
         .await;
         match committed {
             Ok(ids) => {
-                wake.notify_one();
+                fresh.push(
+                    batch
+                        .iter()
+                        .zip(&ids)
+                        .map(|(send, id)| outbox::PendingCall {
+                            id: *id,
+                            lane: send.lane.clone(),
+                            service_url: send.service_url.clone(),
+                            operation: send.operation.to_owned(),
+                            call: send.payload.clone(),
+                            attempts: 0,
+                            next_attempt_at: now,
+                            created_at: now,
+                        }),
+                );
                 for (send, id) in batch.into_iter().zip(ids) {
                     let _ = send.reply.send(Ok(id));
                 }
@@ -156,10 +226,11 @@ impl Outbox {
         let (whatsapp_outcomes, whatsapp_outcomes_rx) = tokio::sync::mpsc::unbounded_channel();
         let wake = Arc::new(Notify::new());
         let (given_up, given_up_rx) = tokio::sync::mpsc::unbounded_channel();
+        let fresh = Arc::new(Fresh::default());
         tokio::spawn(commit_sends(
             pool.clone(),
             Arc::clone(&clock),
-            Arc::clone(&wake),
+            Arc::clone(&fresh),
             sends_rx,
         ));
         Outbox {
@@ -171,6 +242,7 @@ impl Outbox {
             whatsapp_outcomes,
             whatsapp_outcomes_rx: std::sync::Mutex::new(Some(whatsapp_outcomes_rx)),
             sends,
+            fresh,
             webhook_health: Arc::default(),
             given_up,
             given_up_rx: std::sync::Mutex::new(Some(given_up_rx)),
@@ -367,5 +439,43 @@ fn lane(service_url: &ServiceUrl, call: &ConnectorCall) -> String {
         Some(conversation) => format!("{}|{conversation}", service_url.as_str()),
         // Conversation creations are independent of each other: each is its own lane.
         None => format!("{}|create|{}", service_url.as_str(), uuid::Uuid::new_v4()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: i64) -> outbox::PendingCall {
+        outbox::PendingCall {
+            id,
+            lane: "l".into(),
+            service_url: "http://x/".into(),
+            operation: "send".into(),
+            call: "{}".into(),
+            attempts: 0,
+            next_attempt_at: 0,
+            created_at: 0,
+        }
+    }
+
+    fn ids(calls: &[outbox::PendingCall]) -> Vec<i64> {
+        calls.iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn fresh_calls_are_taken_only_while_they_follow_on_without_a_gap() {
+        let fresh = Fresh::default();
+        fresh.push([call(5), call(3), call(4)]);
+        let (run, whole) = fresh.take_after(2);
+        assert_eq!((ids(&run), whole), (vec![3, 4, 5], true));
+        // Held already (read from the store meanwhile), then a gap: the store must be read.
+        fresh.push([call(6), call(7), call(9), call(10)]);
+        let (run, whole) = fresh.take_after(6);
+        assert_eq!((ids(&run), whole), (vec![7], false));
+        // What was left after the gap is not kept: the store read finds it.
+        assert_eq!(ids(&fresh.take_after(8).0), Vec::<i64>::new());
+        let (run, whole) = fresh.take_after(8);
+        assert!(run.is_empty() && whole);
     }
 }
