@@ -236,7 +236,7 @@ pub async fn back(app: &App, tenant: &str, user: &str) -> anyhow::Result<()> {
 }
 
 fn help(app: &App, notice: Option<&str>) -> anyhow::Result<Activity> {
-    Ok(card_activity(app.cards.render_data(&BotHelp {
+    Ok(card_activity(app.cards.render_data_memo(&BotHelp {
         notice: notice.map(str::to_owned),
         preferences_url: app.preferences_url(),
     })?))

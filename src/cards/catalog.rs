@@ -122,6 +122,8 @@ fn describe(findings: &[Finding]) -> String {
 #[derive(Debug, Clone)]
 pub struct CardCatalog {
     cards: BTreeMap<&'static str, Card>,
+    /// Cards rendered from their data alone, by name and data ([`CardCatalog::render_data_memo`]).
+    pub(super) memo: moka::sync::Cache<(&'static str, String), Value>,
 }
 
 /// A fixed time for checking samples, so checks are deterministic.
@@ -165,7 +167,10 @@ impl CardCatalog {
             })?;
             cards.insert(*name, load_card(name, &source, origin, sample)?);
         }
-        Ok(CardCatalog { cards })
+        Ok(CardCatalog {
+            cards,
+            memo: moka::sync::Cache::new(64),
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Card> {

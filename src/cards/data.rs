@@ -37,6 +37,21 @@ impl CardCatalog {
         self.render_data_in(data, None)
     }
 
+    /// [`CardCatalog::render_data`], kept for the next call with the same data: for the cards
+    /// sent often whose template reads nothing but its data (not the time: no `utcNow`), such
+    /// as the bot's help.
+    pub fn render_data_memo<T: CardData>(&self, data: &T) -> Result<Value, RenderError> {
+        let json = serde_json::to_string(data)
+            .map_err(|e| RenderError::UnknownCard(format!("{}: {e}", T::NAME)))?;
+        let key = (T::NAME, json);
+        if let Some(card) = self.memo.get(&key) {
+            return Ok(card);
+        }
+        let card = self.render_data(data)?;
+        self.memo.insert(key, card.clone());
+        Ok(card)
+    }
+
     /// [`CardCatalog::render_data`] for a reader in `locale` (the agent's Teams locale).
     pub fn render_data_in<T: CardData>(
         &self,
@@ -289,3 +304,31 @@ card_data!(
         pub preferences_url: String,
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memoised_card_is_the_card_rendered_and_its_template_does_not_read_the_clock() {
+        let template = include_str!("../../cards/bot-help.json");
+        assert!(!template.contains("utcNow"), "bot-help may not be memoised");
+        let catalog = CardCatalog::load(None).expect("catalog");
+        let help = |notice: Option<&str>| BotHelp {
+            notice: notice.map(str::to_owned),
+            preferences_url: "https://sb.example/preferences".into(),
+        };
+        for notice in [None, Some("Sorry"), None, Some("Sorry")] {
+            assert_eq!(
+                catalog.render_data_memo(&help(notice)).expect("memo"),
+                catalog.render_data(&help(notice)).expect("render")
+            );
+        }
+        assert_ne!(
+            catalog.render_data_memo(&help(None)).expect("memo"),
+            catalog
+                .render_data_memo(&help(Some("Sorry")))
+                .expect("memo")
+        );
+    }
+}
