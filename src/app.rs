@@ -65,6 +65,12 @@ pub struct App {
     pub session_gates: crate::customer::gates::SessionGates,
     /// The Microsoft Graph client (calendars, user lookups).
     pub graph: Arc<crate::graph::GraphClient>,
+    /// The conversations that may hold an open chatroom (a superset of `chatrooms`), so that a
+    /// message in any other costs no read.
+    pub chatroom_conversations: store::superset::Superset,
+    /// The personal conversations in which a supervisor may have barged in (a superset of
+    /// `chat_barge_ins`), so that a message in any other costs no read.
+    pub barge_in_conversations: store::superset::Superset,
     /// Activities being handled now, so that Teams' re-sends of them do nothing.
     pub resends: crate::botframework::resends::Resends,
     /// Agents' messages carried out after the answer, in order per conversation.

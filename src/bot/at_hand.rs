@@ -17,11 +17,25 @@ pub(super) async fn open_rooms(
     conversation: &str,
     actor: &Actor,
 ) -> anyhow::Result<Vec<Chatroom>> {
+    if !app.chatroom_conversations.may_hold(conversation) {
+        return Ok(Vec::new());
+    }
     let mut rooms =
         store::open_chatrooms_in(&mut *app.hot_reads.conn().await, conversation).await?;
     rooms.retain(|r| r.tenant_id == actor.tenant);
     rooms.reverse();
     Ok(rooms)
+}
+
+/// Reads the conversations holding open chatrooms into [`App::chatroom_conversations`], by the
+/// instance that owns the tenants once it does (until then each message is looked up).
+pub async fn load(app: &App) {
+    app.chatroom_conversations.loading();
+    let read = store::open_chatroom_conversations(&app.pool).await;
+    if let Err(error) = &read {
+        tracing::warn!(error = %error, "reading the open chatrooms failed; each message is looked up instead");
+    }
+    app.chatroom_conversations.loaded(read.ok());
 }
 
 /// The chat an agent acts on in `conversation`: a group chatroom's customer, or the current

@@ -18,7 +18,7 @@ pub mod actions;
 mod agent_says;
 pub mod agents;
 pub mod answer;
-mod at_hand;
+pub(crate) mod at_hand;
 pub mod canned;
 mod commands;
 pub mod ending;

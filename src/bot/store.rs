@@ -210,6 +210,17 @@ pub async fn open_chatrooms_in(
     })
 }
 
+/// The conversation of each open chatroom (once per chatroom).
+pub async fn open_chatroom_conversations(
+    pool: &(impl AsPool + ?Sized),
+) -> sqlx::Result<Vec<String>> {
+    crate::db!(pool.on(), |c| {
+        sqlx::query_scalar("SELECT conversation_id FROM chatrooms WHERE closed_at IS NULL")
+            .fetch_all(c)
+            .await
+    })
+}
+
 pub async fn close_chatroom(
     conn: &mut (impl AsConn + ?Sized),
     session: &str,

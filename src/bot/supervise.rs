@@ -337,6 +337,7 @@ pub async fn act(app: &App, actor: &Actor, verb: &str, data: &Value) -> anyhow::
                     return Ok(Answer::Message("Install the bot in Teams first.".into()));
                 };
                 let now = app.clock.now_ms();
+                app.barge_in_conversations.add(&reg.conversation_id);
                 crate::db!(app.pool.on(), |c| {
                     sqlx::query(
                         "INSERT INTO chat_barge_ins (session_id, user_id, tenant_id, conversation_id, at)
@@ -514,6 +515,21 @@ pub async fn chat_ended(app: &App, session: &str, customer: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Reads the conversations with barge-ins into [`App::barge_in_conversations`], by the instance
+/// that owns the tenants once it does (until then each message is looked up).
+pub async fn load_barge_ins(app: &App) {
+    app.barge_in_conversations.loading();
+    let read: sqlx::Result<Vec<String>> = crate::db!(app.pool.on(), |c| {
+        sqlx::query_scalar("SELECT DISTINCT conversation_id FROM chat_barge_ins")
+            .fetch_all(c)
+            .await
+    });
+    if let Err(error) = &read {
+        tracing::warn!(error = %error, "reading the barge-ins failed; each message is looked up instead");
+    }
+    app.barge_in_conversations.loaded(read.ok());
+}
+
 /// A supervisor's personal chat after a barge-in in the personal-chat fallback: their text
 /// goes to the customer as from the service (`None`: no barge-in here, or a `/` command).
 pub async fn barged(
@@ -522,7 +538,10 @@ pub async fn barged(
     conversation: &str,
     text: &str,
 ) -> anyhow::Result<Option<Relayed>> {
-    if text.starts_with('/') || text.is_empty() {
+    if text.starts_with('/')
+        || text.is_empty()
+        || !app.barge_in_conversations.may_hold(conversation)
+    {
         return Ok(None);
     }
     // Asked for every message in a personal chat without a chatroom: on the read connection

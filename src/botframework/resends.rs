@@ -24,20 +24,35 @@
 //!
 //! Old rows are purged as new ones are written (one `DELETE` every [`PURGE_EVERY`] marks), so
 //! an idle server writes nothing.
+//!
+//! The cost per activity: marks that are recorded at the same time share one transaction (the
+//! first caller writes every mark queued so far, the others wait for it), and the instance that
+//! owns the tenants keeps the hashes of the keys the store may hold ([`Resends::load`] at
+//! start or takeover, then each mark it writes), so a new activity — almost every one — is
+//! known to be new without a read. The hashes are a superset of the store's keys: a key whose
+//! hash is there (a re-send, or a collision) is looked up in the store as before.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::botframework::activity::InboundActivity;
-use crate::store::AsPool;
+use crate::store::{AsConn, AsPool};
 
 /// How long an activity is known after it was handled.
 pub const WINDOW: Duration = Duration::from_secs(600);
 
 /// Rows older than [`WINDOW`] are deleted once every this many marks.
 const PURGE_EVERY: u32 = 256;
+
+/// Marks written in one statement at most.
+const MARKS_PER_STATEMENT: usize = 256;
+
+/// Hashes kept per generation at most (8 bytes each, about 16 MiB for both at most); past
+/// that, every activity is looked up until the generation is dropped.
+const MAX_KNOWN: usize = 500_000;
 
 /// What an activity is known by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -69,11 +84,74 @@ pub fn key_of(inbound: &InboundActivity) -> Option<Key> {
     })
 }
 
-/// The activities being handled now, and when the store was last purged.
+/// The activities being handled now, the marks waiting to be written, the hashes of the keys
+/// the store may hold, and when the store was last purged.
 #[derive(Default)]
 pub struct Resends {
     handling: Mutex<HashSet<Key>>,
     marks: AtomicU32,
+    /// Marks queued for the next write, with their number.
+    queued: Mutex<Vec<(u64, Key, i64)>>,
+    /// The number of the last mark queued.
+    last_queued: AtomicU64,
+    /// Every mark numbered up to this one is written.
+    written: AtomicU64,
+    /// One writer at a time.
+    writer: tokio::sync::Mutex<()>,
+    /// `None` until [`Resends::load`]: then every activity is looked up in the store.
+    known: Mutex<Option<Known>>,
+}
+
+/// The hashes of the keys the store may hold: marks of this generation and the one before,
+/// each generation [`WINDOW`] long, so a key is kept at least that long.
+struct Known {
+    hasher: RandomState,
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+    /// A generation that outgrew [`MAX_KNOWN`] no longer answers "new".
+    current_full: bool,
+    previous_full: bool,
+    started_at: i64,
+}
+
+impl Known {
+    fn new(now_ms: i64) -> Self {
+        Known {
+            hasher: RandomState::new(),
+            current: HashSet::new(),
+            previous: HashSet::new(),
+            current_full: false,
+            previous_full: false,
+            started_at: now_ms,
+        }
+    }
+
+    fn hash(&self, key: &Key) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Whether the store surely does not hold `key`.
+    fn surely_new(&self, key: &Key) -> bool {
+        let h = self.hash(key);
+        !self.current_full
+            && !self.previous_full
+            && !self.current.contains(&h)
+            && !self.previous.contains(&h)
+    }
+
+    fn insert(&mut self, key: &Key, now_ms: i64) {
+        if now_ms - self.started_at >= window_ms() {
+            self.previous = std::mem::take(&mut self.current);
+            self.previous_full = std::mem::take(&mut self.current_full);
+            self.started_at = now_ms;
+        }
+        if self.current.len() >= MAX_KNOWN {
+            self.current_full = true;
+            return;
+        }
+        let h = self.hash(key);
+        self.current.insert(h);
+    }
 }
 
 /// An activity being handled; it is no longer while this lives (dropped).
@@ -106,6 +184,14 @@ impl Resends {
             resends: self,
             key: key.clone(),
         };
+        let surely_new = self
+            .known
+            .lock()
+            .ok()
+            .is_some_and(|known| known.as_ref().is_some_and(|k| k.surely_new(key)));
+        if surely_new {
+            return Ok(Some(handling));
+        }
         let seen: Option<i64> = crate::db!(pool.on(), |c| {
             sqlx::query_scalar(
                 "SELECT CAST(1 AS BIGINT) FROM bot_activities_seen
@@ -128,25 +214,34 @@ impl Resends {
         }
     }
 
-    /// Records that the activity of `handling` was handled.
+    /// Records that the activity of `handling` was handled; answers once that is stored.
+    /// Marks recorded meanwhile by other activities are written in the same transaction.
     pub async fn handled(
         &self,
         pool: &(impl AsPool + ?Sized),
         handling: Handling<'_>,
         now_ms: i64,
     ) -> sqlx::Result<()> {
-        crate::db!(pool.on(), |c| {
-            sqlx::query(
-                "INSERT INTO bot_activities_seen (conversation_id, activity_id, seen_at)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (conversation_id, activity_id) DO UPDATE SET seen_at = excluded.seen_at",
-            )
-            .bind(&handling.key.conversation)
-            .bind(&handling.key.activity)
-            .bind(now_ms)
-            .execute(c)
-            .await?;
-        });
+        let number = {
+            let mut queued = self
+                .queued
+                .lock()
+                .map_err(|_| sqlx::Error::Protocol("the queue of marks was poisoned".into()))?;
+            let number = self.last_queued.fetch_add(1, Ordering::SeqCst) + 1;
+            queued.push((number, handling.key.clone(), now_ms));
+            number
+        };
+        let _writer = self.writer.lock().await;
+        if self.written.load(Ordering::SeqCst) < number {
+            self.write_queued(pool).await?;
+        }
+        // Known before the activity stops being handled: a re-send is never missed between.
+        if let Ok(mut known) = self.known.lock()
+            && let Some(known) = known.as_mut()
+        {
+            known.insert(&handling.key, now_ms);
+        }
+        drop(handling);
         if self
             .marks
             .fetch_add(1, Ordering::Relaxed)
@@ -160,6 +255,93 @@ impl Resends {
                     .map(|done| done.rows_affected())
             })?;
             tracing::debug!(purged, "old handled activity ids purged");
+        }
+        Ok(())
+    }
+
+    /// Writes every mark queued so far in one transaction (the caller holds the writer). If
+    /// that fails they are queued again, for the next writer.
+    async fn write_queued(&self, pool: &(impl AsPool + ?Sized)) -> sqlx::Result<()> {
+        let batch = match self.queued.lock() {
+            Ok(mut queued) => std::mem::take(&mut *queued),
+            Err(_) => {
+                return Err(sqlx::Error::Protocol(
+                    "the queue of marks was poisoned".into(),
+                ));
+            }
+        };
+        let Some(last) = batch.iter().map(|(n, _, _)| *n).max() else {
+            return Ok(());
+        };
+        // One row per key (the latest time): a statement may not update a row twice.
+        let mut rows: std::collections::HashMap<&Key, i64> = std::collections::HashMap::new();
+        for (_, key, at) in &batch {
+            let entry = rows.entry(key).or_insert(*at);
+            *entry = (*entry).max(*at);
+        }
+        let rows: Vec<(&Key, i64)> = rows.into_iter().collect();
+        let written = async {
+            let mut tx = crate::store::begin_write(pool).await?;
+            for chunk in rows.chunks(MARKS_PER_STATEMENT) {
+                crate::db!(tx.conn(), |c| {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO bot_activities_seen (conversation_id, activity_id, seen_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (key, at)| {
+                        row.push_bind(&key.conversation)
+                            .push_bind(&key.activity)
+                            .push_bind(*at);
+                    });
+                    insert.push(
+                        " ON CONFLICT (conversation_id, activity_id) DO UPDATE SET seen_at = excluded.seen_at",
+                    );
+                    insert.build().execute(c).await?;
+                });
+            }
+            tx.commit().await
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                self.written.fetch_max(last, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                if let Ok(mut queued) = self.queued.lock() {
+                    let newer = std::mem::take(&mut *queued);
+                    *queued = batch;
+                    queued.extend(newer);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the keys the store holds (within [`WINDOW`]), so that new activities need no
+    /// read from now on. Called by the instance that owns the tenants once it does (no other
+    /// instance writes marks meanwhile: they forward activities to it).
+    pub async fn load(&self, pool: &(impl AsPool + ?Sized), now_ms: i64) -> sqlx::Result<()> {
+        let keys: Vec<(String, String)> = crate::db!(pool.on(), |c| {
+            sqlx::query_as(
+                "SELECT conversation_id, activity_id FROM bot_activities_seen WHERE seen_at >= $1",
+            )
+            .bind(now_ms - window_ms())
+            .fetch_all(c)
+            .await?
+        });
+        let mut known = Known::new(now_ms);
+        for (conversation, activity) in keys {
+            known.insert(
+                &Key {
+                    conversation,
+                    activity,
+                },
+                now_ms,
+            );
+        }
+        tracing::debug!(known = known.current.len(), "handled activity ids loaded");
+        if let Ok(mut slot) = self.known.lock() {
+            *slot = Some(known);
         }
         Ok(())
     }
@@ -203,6 +385,45 @@ mod tests {
             Some("a:chat|messageUpdate:1@2026-12-08T10:00:01Z")
         );
         assert_eq!(key("messageDelete", Some("1"), None), None);
+    }
+
+    fn k(id: &str) -> Key {
+        Key {
+            conversation: "a:chat".into(),
+            activity: id.into(),
+        }
+    }
+
+    #[test]
+    fn a_key_marked_is_looked_up_for_at_least_a_window_and_others_are_known_new() {
+        let window = window_ms();
+        let mut known = Known::new(0);
+        assert!(known.surely_new(&k("1")));
+        known.insert(&k("1"), 10);
+        assert!(!known.surely_new(&k("1")));
+        assert!(known.surely_new(&k("2")));
+        // A mark made just before the generation ends is kept through the next one.
+        known.insert(&k("2"), window - 1);
+        known.insert(&k("3"), window);
+        assert!(!known.surely_new(&k("2")), "kept one more generation");
+        known.insert(&k("4"), 2 * window);
+        assert!(known.surely_new(&k("1")), "dropped after two generations");
+        assert!(!known.surely_new(&k("3")));
+    }
+
+    #[test]
+    fn a_generation_that_outgrew_its_bound_answers_new_for_nothing() {
+        let mut known = Known::new(0);
+        known.current.extend(0..MAX_KNOWN as u64);
+        known.insert(&k("x"), 1);
+        assert!(!known.surely_new(&k("never marked")));
+        known.insert(&k("y"), window_ms());
+        assert!(
+            !known.surely_new(&k("never marked")),
+            "the full one is the previous now"
+        );
+        known.insert(&k("z"), 2 * window_ms());
+        assert!(known.surely_new(&k("never marked")));
     }
 
     #[test]

@@ -266,6 +266,8 @@ impl Application {
             session_gates: crate::customer::gates::SessionGates::default(),
             graph,
             resends: crate::botframework::resends::Resends::default(),
+            barge_in_conversations: crate::store::superset::Superset::default(),
+            chatroom_conversations: crate::store::superset::Superset::default(),
             in_order: crate::botframework::in_order::InOrder::default(),
             typing: moka::sync::Cache::builder()
                 .time_to_idle(Duration::from_secs(60))

@@ -44,6 +44,12 @@ pub(super) async fn own(
             return Err(error.context("taking the tenants over"));
         }
     }
+    // Until these are read, every activity and message is looked up in the store.
+    crate::bot::supervise::load_barge_ins(&state).await;
+    crate::bot::at_hand::load(&state).await;
+    if let Err(error) = state.resends.load(&state.pool, state.clock.now_ms()).await {
+        tracing::warn!(error = %error, "reading the handled activity ids failed; each activity is looked up instead");
+    }
     let heartbeat = state.cluster.clone().map(|cluster| {
         let stop = stop.clone();
         tokio::spawn(async move { cluster.renew(stop).await })

@@ -11,6 +11,7 @@ pub mod effects;
 pub mod outbox;
 pub mod postgres;
 pub mod registrations;
+pub mod superset;
 pub mod whatsapp;
 
 use std::str::FromStr;

@@ -61,6 +61,7 @@ pub(super) async fn open_chatroom(
     };
     let url = ServiceUrl::parse(&reg.service_url)?;
     let mut tx = crate::store::begin_write(&app.pool).await?;
+    app.chatroom_conversations.add(&conversation);
     store::put_chatroom(
         &mut tx,
         &Chatroom {

@@ -207,6 +207,7 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             store::close_chatroom(&mut tx, &session, now).await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
+            app.chatroom_conversations.removed(&room.conversation_id);
             crate::bot::supervise::chat_ended(app, &session, &room.brief.customer.display_name)
                 .await?;
         }
@@ -229,6 +230,7 @@ pub(super) async fn handle(app: &App, handed: &Handed) -> anyhow::Result<()> {
             store::close_chatroom(&mut tx, &session, now).await?;
             done(&mut tx, id).await?;
             tx.commit().await?;
+            app.chatroom_conversations.removed(&room.conversation_id);
             tracing::info!(session.id = %session, "chat transferred: the first chatroom closed");
         }
         Effect::AgentState {
