@@ -384,6 +384,11 @@ impl MockBotFramework {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// How many calls the mock has recorded (without copying them).
+    pub fn call_count(&self) -> usize {
+        self.state.calls.lock().expect("lock").len()
+    }
+
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.state.calls.lock().expect("lock").clone()
     }
