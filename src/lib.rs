@@ -5,10 +5,14 @@
 //! **adapters** (Bot Connector, Graph, …) whose results come back as events. The **store**
 //! persists state and an outbox of effects.
 //!
-//! The modules by layer. `.ci/check-imports` checks in CI that an edge never names another edge
-//! nor `startup`, and that nothing beneath the edges names an edge or `startup`. Beneath the
-//! edges the layers mostly name those above them in this table, not always (the core's
-//! `directory` and `cards` name the engine's messages, for one).
+//! The modules by layer, lowest first: a layer ranks by where it first appears in this table.
+//! `.ci/check-imports` reads the table and the list below it in CI. A module names modules of
+//! its own layer or of the layers above it in the table; an import that runs up a layer (a file
+//! naming a module of a layer further down the table) must be in the list below. Some admit no
+//! exception: an edge never names another edge; nothing but composition names `startup`;
+//! nothing beneath the edges names an edge; a core module never names an adapters, app / http,
+//! edge or composition module; a shared domain module never names [`app`] nor an edge or
+//! composition module. Every module `lib.rs` declares has a row.
 //!
 //! | layer | module | owns |
 //! |---|---|---|
@@ -46,6 +50,33 @@
 //! | edge | [`reporting`] | session and offer history, KPIs, transcripts (admin API), `/metrics` |
 //! | composition | [`startup`] | [`startup::Application::build`]: wiring, the edges' routes, workers, graceful shutdown |
 //! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
+//!
+//! Imports that run up a layer (`.ci/check-imports` allows these and no others):
+//! - `src/cluster/forward.rs` → [`http`]: the owner takes a forwarded client's address as the
+//!   `http::client_ip::ClientIp` the edges read it from
+//! - `src/cluster/listen.rs` → [`customer`]: a `NOTIFY` wakes the session's streams in the
+//!   customer's `EventHub`
+//! - `src/config/raw.rs` → [`customer`]: `interact.file_types` is checked against the types
+//!   `customer::files` checks (`TYPES`)
+//! - `src/config/tests.rs` → [`customer`]: the default `interact.file_types` is
+//!   `customer::files::TYPES`
+//! - `src/directory/check.rs` → [`store`]: `switchboard check` reads every stored document
+//! - `src/directory/contacts.rs` → [`store`]: a contact id is looked up in the stored documents
+//! - `src/directory/store.rs` → [`store`]: the versioned documents are rows of the store
+//! - `src/engine/actor.rs` → [`store`]: the actor writes each command with its effects in one
+//!   transaction and hands the effects to the store's `EffectQueue`
+//! - `src/engine/facts.rs` → [`store`]: the reporting facts are written in the command's
+//!   transaction
+//! - `src/engine/http_request.rs` → [`store`]: a tenant's allowed networks are read from its
+//!   stored settings
+//! - `src/engine/http_worker.rs` → [`store`]: the worker takes its requests from the effect
+//!   queue and settles them there
+//! - `src/engine/registry.rs` → [`store`]: the engines start on the pool and the effect queue,
+//!   at boot for every tenant with stored engine state
+//! - `src/engine/sync.rs` → [`store`]: the stored documents and bot registrations become the
+//!   engine's `Upsert*` commands
+//! - `src/store/whatsapp/inbound.rs` → [`whatsapp_cloud`]: the webhook items are stored as the
+//!   adapter parsed them (`whatsapp_cloud::webhook::Inbound`)
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.
