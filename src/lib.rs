@@ -10,9 +10,9 @@
 //! its own layer or of the layers above it in the table; an import that runs up a layer (a file
 //! naming a module of a layer further down the table) must be in the list below. Some admit no
 //! exception: an edge never names another edge; nothing but composition names `startup`;
-//! nothing beneath the edges names an edge; a core module never names an adapters, app / http,
-//! edge or composition module; a shared domain module never names [`app`] nor an edge or
-//! composition module. Every module `lib.rs` declares has a row.
+//! nothing beneath the edges names an edge; a core or engine module never names an adapters,
+//! app / http, edge or composition module; a shared domain module never names [`app`] nor an
+//! edge or composition module. Every module `lib.rs` declares has a row.
 //!
 //! | layer | module | owns |
 //! |---|---|---|
@@ -22,13 +22,12 @@
 //! | core | [`security`] | secrets: making, hashing, comparing in constant time |
 //! | core | [`strict_json`] | JSON read with duplicate keys refused (tenant files, admin documents) |
 //! | core | [`hidden_format`] | the invisible and bidi formatting characters names may not carry |
-//! | core | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
 //! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
-//! | core | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
 //! | store | [`store`] | sqlx persistence on SQLite (WAL) or PostgreSQL, one SQL text for both, migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
-//! | store | [`cluster`] | several instances on one PostgreSQL store: the owner's lease and fence, forwarding to the owner, customer events by `LISTEN`/`NOTIFY` |
+//! | engine | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
+//! | engine | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
 //! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client |
 //! | adapters | [`outbox`] | the calls queued for Teams, tenant webhooks and WhatsApp: queued in their callers' transactions, delivered per lane in order, settled, recovered after a restart |
 //! | adapters | [`graph`] | Microsoft Graph client (group chats, app installation) |
@@ -42,6 +41,7 @@
 //! | shared domain | [`demo`] | the demo tenant seeded in anonymous dev mode |
 //! | app / http | [`app`] | [`app::App`] and [`app::AppState`]: what handlers and workers share |
 //! | app / http | [`http`] | router assembly, problem+json envelope, extractors, query parser, HTML, rate and stream limits, listener, health endpoints |
+//! | app / http | [`cluster`] | several instances on one PostgreSQL store: the owner's lease and fence, forwarding to the owner, customer events by `LISTEN`/`NOTIFY` |
 //! | edge | [`bot`] | Teams activity handling behind `POST /api/messages` |
 //! | edge | [`interact`] | the customer API (`/api/interact/v1`), widget, preview page, inactivity timeout |
 //! | edge | [`preferences`] | the `/preferences` page: Entra ID sign-in, bot registration, admin consent |
@@ -52,29 +52,16 @@
 //! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
 //!
 //! Imports that run up a layer (`.ci/check-imports` allows these and no others):
-//! - `src/cluster/forward.rs` → [`http`]: the owner takes a forwarded client's address as the
-//!   `http::client_ip::ClientIp` the edges read it from
-//! - `src/cluster/listen.rs` → [`customer`]: a `NOTIFY` wakes the session's streams in the
-//!   customer's `EventHub`
+//! - `src/cards/data.rs` → [`engine`]: the card data re-exports the engine's `EndedBy`
 //! - `src/config/raw.rs` → [`customer`]: `interact.file_types` is checked against the types
 //!   `customer::files` checks (`TYPES`)
+//! - `src/config/raw.rs` → [`engine`]: `engine.http_allowed_networks` is parsed as the engine's
+//!   `http_request::Network`
 //! - `src/config/tests.rs` → [`customer`]: the default `interact.file_types` is
 //!   `customer::files::TYPES`
-//! - `src/directory/check.rs` → [`store`]: `switchboard check` reads every stored document
-//! - `src/directory/contacts.rs` → [`store`]: a contact id is looked up in the stored documents
-//! - `src/directory/store.rs` → [`store`]: the versioned documents are rows of the store
-//! - `src/engine/actor.rs` → [`store`]: the actor writes each command with its effects in one
-//!   transaction and hands the effects to the store's `EffectQueue`
-//! - `src/engine/facts.rs` → [`store`]: the reporting facts are written in the command's
-//!   transaction
-//! - `src/engine/http_request.rs` → [`store`]: a tenant's allowed networks are read from its
-//!   stored settings
-//! - `src/engine/http_worker.rs` → [`store`]: the worker takes its requests from the effect
-//!   queue and settles them there
-//! - `src/engine/registry.rs` → [`store`]: the engines start on the pool and the effect queue,
-//!   at boot for every tenant with stored engine state
-//! - `src/engine/sync.rs` → [`store`]: the stored documents and bot registrations become the
-//!   engine's `Upsert*` commands
+//! - `src/store/api_keys.rs` → [`directory`]: creating a tenant writes its directory document
+//! - `src/store/effects.rs` → [`engine`]: the effect queue holds the engine's `Effect`s
+//! - `src/store/effects/tests.rs` → [`engine`]: the effect queue's tests queue engine effects
 //! - `src/store/whatsapp/inbound.rs` → [`whatsapp_cloud`]: the webhook items are stored as the
 //!   adapter parsed them (`whatsapp_cloud::webhook::Inbound`)
 //!

@@ -95,6 +95,13 @@ fn a_core_module_naming_app_fails() {
 }
 
 #[test]
+fn an_engine_module_naming_an_adapter_fails() {
+    let dir = copy();
+    plant_at_top(dir.path(), "src/engine/sync.rs", "use crate::webhooks;");
+    assert_fails_naming(dir.path(), &["src/engine/sync.rs"]);
+}
+
+#[test]
 fn a_shared_domain_module_naming_app_fails() {
     let dir = copy();
     plant_at_top(dir.path(), "src/customer/gates.rs", "use crate::app::App;");
