@@ -55,8 +55,6 @@
 //! - `src/cards/data.rs` → [`engine`]: the card data re-exports the engine's `EndedBy`
 //! - `src/config/raw.rs` → [`customer`]: `interact.file_types` is checked against the types
 //!   `customer::files` checks (`TYPES`)
-//! - `src/config/raw.rs` → [`engine`]: `engine.http_allowed_networks` is parsed as the engine's
-//!   `http_request::Network`
 //! - `src/config/tests.rs` → [`customer`]: the default `interact.file_types` is
 //!   `customer::files::TYPES`
 //! - `src/store/api_keys.rs` → [`directory`]: creating a tenant writes its directory document

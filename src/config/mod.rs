@@ -22,7 +22,10 @@ use crate::botframework::service_url::ServiceUrlAllowList;
 use self::raw::RawSettings;
 
 mod keys;
+mod networks;
 mod raw;
+
+pub use self::networks::Network;
 
 /// Default Bot Framework OpenID metadata document for channel (Teams) tokens.
 pub const DEFAULT_OPENID_METADATA_URL: &str =

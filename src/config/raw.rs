@@ -13,7 +13,7 @@ use url::Url;
 use super::{
     AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode, ClusterSettings,
     DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
-    LogFormat, LogSettings, MetricsSettings, OutboxSettings, PreferencesSettings,
+    LogFormat, LogSettings, MetricsSettings, Network, OutboxSettings, PreferencesSettings,
     ReportingSettings, ServerSettings, Settings, StoreSettings, WhatsAppSettings,
 };
 use crate::botframework::service_url::ServiceUrlAllowList;
@@ -255,10 +255,10 @@ fn server_limits(
         .filter(|t| !t.is_empty())
     {
         let network = if text.contains('/') {
-            crate::engine::http_request::Network::parse(text)
+            Network::parse(text)
         } else {
             let prefix = if text.contains(':') { 128 } else { 32 };
-            crate::engine::http_request::Network::parse(&format!("{text}/{prefix}"))
+            Network::parse(&format!("{text}/{prefix}"))
         };
         networks.push(network.with_context(|| {
             format!("server.trusted_proxies: {text:?} is not an address or a CIDR network")

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::engine::http_request::Network;
+use crate::config::Network;
 
 /// The networks whose `Forwarded` / `X-Forwarded-For` headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

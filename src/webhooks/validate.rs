@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::endpoints::{Endpoint, EndpointInput};
-use crate::engine::http_request::{self, Network, Refused};
+use crate::config::Network;
+use crate::engine::http_request::{self, Refused};
 
 /// The most endpoints one tenant may have.
 pub const MAX_ENDPOINTS: usize = 10;

@@ -436,7 +436,8 @@ mod send_http_request {
     use axum::Router;
     use axum::routing::get;
     use serde_json::json;
-    use switchboard::engine::http_request::{Network, execute};
+    use switchboard::config::Network;
+    use switchboard::engine::http_request::execute;
 
     async fn server() -> String {
         let app = Router::new()

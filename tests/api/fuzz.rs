@@ -242,7 +242,7 @@ fn configuration_values_never_panic() {
 fn header_origin_url_and_network_parsers_never_panic() {
     use switchboard::botframework::retry::parse_retry_after;
     use switchboard::botframework::service_url::{ServiceUrl, ServiceUrlAllowList};
-    use switchboard::engine::http_request::Network;
+    use switchboard::config::Network;
     use switchboard::interact::origin;
     use switchboard::interact::validate::{CustomerEmail, DisplayName, MessageText};
     use switchboard::workflow::fill;
