@@ -25,7 +25,7 @@ mod keys;
 mod networks;
 mod raw;
 
-pub use self::networks::Network;
+pub use self::networks::{Network, TrustedProxies, canonical_ip};
 
 /// Default Bot Framework OpenID metadata document for channel (Teams) tokens.
 pub const DEFAULT_OPENID_METADATA_URL: &str =
@@ -171,7 +171,7 @@ pub struct ServerSettings {
     /// Customer event streams open at once from one client address (more get 429).
     pub max_streams_per_address: usize,
     /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
-    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    pub trusted_proxies: TrustedProxies,
     /// The largest tenant file the admin API's `import` takes (`server.import_max_bytes`).
     pub import_max_bytes: usize,
 }

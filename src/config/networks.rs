@@ -1,5 +1,5 @@
 //! Networks as the settings write them: `10.0.0.0/8`, `fd00::/8` (`server.trusted_proxies`, a
-//! tenant's `httpAllowedNetworks`).
+//! tenant's `httpAllowedNetworks`), and the trusted proxies they make.
 
 use std::net::IpAddr;
 
@@ -38,6 +38,31 @@ impl Network {
     }
 }
 
+/// The networks whose `Forwarded` / `X-Forwarded-For` headers are believed
+/// (`server.trusted_proxies`; the headers are read in `http::client_ip`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<Network>);
+
+impl TrustedProxies {
+    pub fn new(networks: Vec<Network>) -> Self {
+        TrustedProxies(networks)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.0.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, how a dual-stack socket reports it) is
+/// the IPv4 address.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +78,14 @@ mod tests {
                 .contains("fd12::1".parse().expect("ip"))
         );
         assert!(Network::parse("10.0.0.0/33").is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_contain_ipv4_addresses_written_as_ipv6() {
+        let proxies = TrustedProxies::new(vec![Network::parse("10.0.0.0/8").expect("net")]);
+        assert!(proxies.contains("10.0.0.1".parse().expect("ip")));
+        assert!(proxies.contains("::ffff:10.0.0.1".parse().expect("ip")));
+        assert!(!proxies.contains("192.0.2.1".parse().expect("ip")));
+        assert!(!TrustedProxies::default().contains("10.0.0.1".parse().expect("ip")));
     }
 }

@@ -14,7 +14,7 @@ use super::{
     AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode, ClusterSettings,
     DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
     LogFormat, LogSettings, MetricsSettings, Network, OutboxSettings, PreferencesSettings,
-    ReportingSettings, ServerSettings, Settings, StoreSettings, WhatsAppSettings,
+    ReportingSettings, ServerSettings, Settings, StoreSettings, TrustedProxies, WhatsAppSettings,
 };
 use crate::botframework::service_url::ServiceUrlAllowList;
 
@@ -277,7 +277,7 @@ fn server_limits(
         )?,
         max_streams_per_session: count("max_streams_per_session", raw.max_streams_per_session)?,
         max_streams_per_address: count("max_streams_per_address", raw.max_streams_per_address)?,
-        trusted_proxies: crate::http::client_ip::TrustedProxies::new(networks),
+        trusted_proxies: TrustedProxies::new(networks),
         import_max_bytes: usize::try_from(within(
             "server.import_max_bytes",
             raw.import_max_bytes,

@@ -10,74 +10,50 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::config::Network;
+use crate::config::{TrustedProxies, canonical_ip};
 
-/// The networks whose `Forwarded` / `X-Forwarded-For` headers are believed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<Network>);
-
-impl TrustedProxies {
-    pub fn new(networks: Vec<Network>) -> Self {
-        TrustedProxies(networks)
+/// The client behind `peer`, from the forwarding headers when `peer` is one of `proxies`.
+pub fn client_of(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let peer = canonical_ip(peer);
+    if !proxies.contains(peer) {
+        return peer;
     }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0.iter().any(|n| n.contains(ip))
-    }
-
-    /// The client behind `peer`, from the forwarding headers when `peer` is trusted.
-    pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let peer = canonical(peer);
-        if !self.contains(peer) {
-            return peer;
-        }
-        let forwarded: Vec<&str> = headers
-            .get_all("forwarded")
+    let forwarded: Vec<&str> = headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .collect();
-        let hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
-            headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(parse_node)
-                .collect()
-        } else {
-            forwarded
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(|element| {
-                    element
-                        .split(';')
-                        .filter_map(|pair| pair.split_once('='))
-                        .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
-                        .and_then(|(_, v)| parse_node(v))
-                })
-                .collect()
-        };
-        let mut client = peer;
-        for hop in hops.into_iter().rev() {
-            // An unreadable hop ends the chain: what stands left of it cannot be placed.
-            let Some(ip) = hop else { break };
-            client = canonical(ip);
-            if !self.contains(client) {
-                break;
-            }
+            .flat_map(|v| v.split(','))
+            .map(parse_node)
+            .collect()
+    } else {
+        forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                    .and_then(|(_, v)| parse_node(v))
+            })
+            .collect()
+    };
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        // An unreadable hop ends the chain: what stands left of it cannot be placed.
+        let Some(ip) = hop else { break };
+        client = canonical_ip(ip);
+        if !proxies.contains(client) {
+            break;
         }
-        client
     }
-}
-
-/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`, how a dual-stack socket reports it) is
-/// the IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
+    client
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `"[2001:db8::1]:4711"`, `2001:db8::1`.
@@ -114,6 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Network;
 
     fn proxies() -> TrustedProxies {
         TrustedProxies::new(vec![
@@ -138,14 +115,14 @@ mod tests {
     fn forwarding_headers_count_only_from_trusted_peers() {
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(
-            proxies().client_of(ip("198.51.100.1"), &h),
+            client_of(&proxies(), ip("198.51.100.1"), &h),
             ip("198.51.100.1")
         );
         assert_eq!(
-            TrustedProxies::default().client_of(ip("10.0.0.1"), &h),
+            client_of(&TrustedProxies::default(), ip("10.0.0.1"), &h),
             ip("10.0.0.1")
         );
-        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        assert_eq!(client_of(&proxies(), ip("10.0.0.1"), &h), ip("203.0.113.9"));
     }
 
     #[test]
@@ -155,19 +132,22 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4, 203.0.113.9"),
             ("x-forwarded-for", "10.1.1.1"),
         ]);
-        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        assert_eq!(client_of(&proxies(), ip("10.0.0.1"), &h), ip("203.0.113.9"));
         let h = headers(&[(
             "forwarded",
             "for=1.2.3.4, for=\"[2001:db8::17]:4711\";proto=https, for=10.2.2.2",
         )]);
-        assert_eq!(proxies().client_of(ip("10.0.0.1"), &h), ip("2001:db8::17"));
+        assert_eq!(
+            client_of(&proxies(), ip("10.0.0.1"), &h),
+            ip("2001:db8::17")
+        );
         let h = headers(&[("x-forwarded-for", "junk, 10.3.3.3")]);
         assert_eq!(
-            proxies().client_of(ip("::ffff:10.0.0.1"), &h),
+            client_of(&proxies(), ip("::ffff:10.0.0.1"), &h),
             ip("10.3.3.3")
         );
         assert_eq!(
-            proxies().client_of(ip("10.0.0.1"), &HeaderMap::new()),
+            client_of(&proxies(), ip("10.0.0.1"), &HeaderMap::new()),
             ip("10.0.0.1")
         );
     }

@@ -26,7 +26,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
-use super::client_ip::{ClientIp, TrustedProxies};
+use super::client_ip::{ClientIp, client_of};
+use crate::config::TrustedProxies;
 
 /// The listener's limits (`server.*` settings).
 #[derive(Debug, Clone)]
@@ -281,10 +282,11 @@ async fn connection(
     let connections = Arc::clone(&admitted.connections);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let guard = Busy::enter(&busy);
-        let client = connections
-            .limits
-            .trusted_proxies
-            .client_of(peer.ip(), request.headers());
+        let client = client_of(
+            &connections.limits.trusted_proxies,
+            peer.ip(),
+            request.headers(),
+        );
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ClientIp(client));
         let router = router.clone();
