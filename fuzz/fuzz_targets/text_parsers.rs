@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use libfuzzer_sys::fuzz_target;
 use switchboard::botframework::retry::parse_retry_after;
-use switchboard::botframework::service_url::{ServiceUrl, ServiceUrlAllowList};
-use switchboard::config::Network;
+use switchboard::botframework::service_url::ServiceUrl;
+use switchboard::config::{Network, ServiceUrlAllowList};
 use switchboard::interact::origin;
 use switchboard::interact::validate::{CustomerEmail, DisplayName, MessageText};
 use switchboard::workflow::fill;

@@ -17,15 +17,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::botframework::service_url::ServiceUrlAllowList;
-
 use self::raw::RawSettings;
 
 mod keys;
 mod networks;
 mod raw;
+mod service_urls;
 
 pub use self::networks::{Network, TrustedProxies, canonical_ip};
+pub use self::service_urls::{InvalidPattern, ServiceUrlAllowList};
 
 /// Default Bot Framework OpenID metadata document for channel (Teams) tokens.
 pub const DEFAULT_OPENID_METADATA_URL: &str =

@@ -14,9 +14,9 @@ use super::{
     AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode, ClusterSettings,
     DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
     LogFormat, LogSettings, MetricsSettings, Network, OutboxSettings, PreferencesSettings,
-    ReportingSettings, ServerSettings, Settings, StoreSettings, TrustedProxies, WhatsAppSettings,
+    ReportingSettings, ServerSettings, ServiceUrlAllowList, Settings, StoreSettings,
+    TrustedProxies, WhatsAppSettings,
 };
-use crate::botframework::service_url::ServiceUrlAllowList;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -241,8 +241,8 @@ fn configuration_values_never_panic() {
 #[test]
 fn header_origin_url_and_network_parsers_never_panic() {
     use switchboard::botframework::retry::parse_retry_after;
-    use switchboard::botframework::service_url::{ServiceUrl, ServiceUrlAllowList};
-    use switchboard::config::Network;
+    use switchboard::botframework::service_url::ServiceUrl;
+    use switchboard::config::{Network, ServiceUrlAllowList};
     use switchboard::interact::origin;
     use switchboard::interact::validate::{CustomerEmail, DisplayName, MessageText};
     use switchboard::workflow::fill;

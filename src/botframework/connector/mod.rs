@@ -27,8 +27,9 @@ use super::activity::{
 };
 use super::ratelimit::SlidingLimiter;
 use super::retry::{Backoff, parse_retry_after};
-use super::service_url::{ServiceUrl, ServiceUrlAllowList};
+use super::service_url::ServiceUrl;
 use super::tokens::{AccessTokens, BOT_FRAMEWORK_SCOPE};
+use crate::config::ServiceUrlAllowList;
 
 /// What a delivered call returned: the new activity or conversation id, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,7 +119,7 @@ impl ConnectorClient {
     }
 
     pub fn allows(&self, service_url: &ServiceUrl) -> bool {
-        self.allowed.allows(service_url)
+        self.allowed.allows(service_url.url())
     }
 
     pub fn backoff(&self) -> Backoff {
@@ -299,7 +300,7 @@ impl ConnectorClient {
         tenant: Option<&str>,
         build: impl Fn() -> (Method, url::Url, Option<serde_json::Value>),
     ) -> Result<(bytes::Bytes, u32), Failed> {
-        if !self.allowed.allows(service_url) {
+        if !self.allowed.allows(service_url.url()) {
             return Err(Failed {
                 error: ConnectorError::NotAllowed(service_url.as_str().to_owned()),
                 attempts: 0,
