@@ -53,10 +53,6 @@
 //!
 //! Imports that run up a layer (`.ci/check-imports` allows these and no others):
 //! - `src/cards/data.rs` → [`engine`]: the card data re-exports the engine's `EndedBy`
-//! - `src/config/raw.rs` → [`customer`]: `interact.file_types` is checked against the types
-//!   `customer::files` checks (`TYPES`)
-//! - `src/config/tests.rs` → [`customer`]: the default `interact.file_types` is
-//!   `customer::files::TYPES`
 //! - `src/store/api_keys.rs` → [`directory`]: creating a tenant writes its directory document
 //! - `src/store/effects.rs` → [`engine`]: the effect queue holds the engine's `Effect`s
 //! - `src/store/effects/tests.rs` → [`engine`]: the effect queue's tests queue engine effects

@@ -46,6 +46,16 @@ pub const DEFAULT_ALLOWED_SERVICE_URLS: &[&str] = &[
 /// Service URLs added in anonymous dev mode: the Agents Playground on loopback (no token is
 /// ever sent in that mode).
 pub const DEV_ALLOWED_SERVICE_URLS: &[&str] = &["http://localhost:*", "http://127.0.0.1:*"];
+/// The file types whose bytes Switchboard checks (`customer::files::looks_like`): images, PDF
+/// and plain text. `interact.file_types` is some of them, all by default.
+pub const FILE_TYPES: [&str; 6] = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+];
 
 /// The Bot Framework SDKs' environment variables (and `RUST_LOG`) and the keys they stand for.
 const SDK_VARIABLES: &[(&str, &str)] = &[

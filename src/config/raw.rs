@@ -12,10 +12,10 @@ use url::Url;
 
 use super::{
     AppType, BotAuth, BotCredentials, BotSettings, CardSettings, ChatroomMode, ClusterSettings,
-    DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, GraphSettings, InteractSettings,
-    LogFormat, LogSettings, MetricsSettings, Network, OutboxSettings, PreferencesSettings,
-    ReportingSettings, ServerSettings, ServiceUrlAllowList, Settings, StoreSettings,
-    TrustedProxies, WhatsAppSettings,
+    DEFAULT_WHATSAPP_GRAPH_BASE_URL, DEV_ALLOWED_SERVICE_URLS, FILE_TYPES, GraphSettings,
+    InteractSettings, LogFormat, LogSettings, MetricsSettings, Network, OutboxSettings,
+    PreferencesSettings, ReportingSettings, ServerSettings, ServiceUrlAllowList, Settings,
+    StoreSettings, TrustedProxies, WhatsAppSettings,
 };
 
 #[derive(Debug, Deserialize)]
@@ -184,7 +184,7 @@ fn within(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> anyhow
 /// `interact.file_types`: each one of the types whose content Switchboard checks (all of them
 /// when not set).
 fn file_types(configured: Option<Vec<String>>) -> anyhow::Result<Vec<&'static str>> {
-    let known = crate::customer::files::TYPES;
+    let known = FILE_TYPES;
     let Some(configured) = configured else {
         return Ok(known.to_vec());
     };

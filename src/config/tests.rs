@@ -248,10 +248,7 @@ fn a_typo_or_a_value_out_of_range_is_refused_with_its_key_named() {
 #[test]
 fn file_types_are_a_checked_subset_of_what_switchboard_can_check() {
     let s = Settings::load(None, &env(&[])).expect("defaults load");
-    assert_eq!(
-        s.interact.file_types,
-        crate::customer::files::TYPES.to_vec()
-    );
+    assert_eq!(s.interact.file_types, super::FILE_TYPES.to_vec());
     let s = Settings::load(
         None,
         &env(&[(

@@ -6,18 +6,9 @@ use sqlx::Row;
 
 use crate::store::AsPool;
 
-/// The types a customer may upload: images, PDF and plain text.
-pub const TYPES: [&str; 6] = [
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "application/pdf",
-    "text/plain",
-];
-
 /// Whether `bytes` are what `content_type` says (a file named `.png` that is a script is not
-/// a PNG): the format's signature, or valid UTF-8 without NUL for text.
+/// a PNG): the format's signature, or valid UTF-8 without NUL for text. It knows every type of
+/// [`crate::config::FILE_TYPES`], the types `interact.file_types` may name.
 pub fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
     match content_type {
         "image/png" => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -283,6 +274,26 @@ mod tests {
         assert!(!looks_like("text/plain", &[0xff, 0xfe, 0x00]));
         assert!(looks_like("image/webp", b"RIFF\x10\0\0\0WEBPVP8 "));
         assert!(!looks_like("text/html", b"<p>hi</p>"));
+    }
+
+    #[test]
+    fn every_type_the_settings_may_name_is_checked_and_has_an_extension() {
+        let samples: [(&str, &[u8]); 6] = [
+            ("image/png", b"\x89PNG\r\n\x1a\n...."),
+            ("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xE0]),
+            ("image/gif", b"GIF89a...."),
+            ("image/webp", b"RIFF\x10\0\0\0WEBPVP8 "),
+            ("application/pdf", b"%PDF-1.7\n"),
+            ("text/plain", b"hello"),
+        ];
+        for t in crate::config::FILE_TYPES {
+            let (_, sample) = samples
+                .iter()
+                .find(|(s, _)| *s == t)
+                .unwrap_or_else(|| panic!("{t} has no sample here"));
+            assert!(looks_like(t, sample), "{t}: its sample is not recognised");
+            assert!(!extensions(t).is_empty(), "{t} has no extension");
+        }
     }
 
     #[test]
