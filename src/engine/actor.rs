@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +20,7 @@ use super::messages::{Command, Effect, SessionView};
 use crate::clock::Clock;
 use crate::distribution::model::Agent;
 use crate::store::effects::{self, EffectQueue, Handed};
-use crate::store::{AsConn, AsPool, Pool};
+use crate::store::{AsConn, AsPool, Pool, WriteTransaction};
 
 /// A snapshot is taken after this many commands.
 const SNAPSHOT_EVERY: i64 = 1000;
@@ -30,6 +31,22 @@ const POSITIONS_EVERY: Duration = Duration::from_secs(2);
 const MAX_BATCH: usize = 64;
 
 type Reply = oneshot::Sender<anyhow::Result<Vec<Effect>>>;
+
+/// What else a batch of transitions writes in its own transaction, outside the engine: the
+/// application's tenant webhook deliveries (`webhooks::Recorder`). The application hands it to
+/// [`super::registry::Engines::new`]; the engine only calls it, so it never names what it
+/// records.
+pub trait EffectRecorder: Send + Sync {
+    /// Writes in `tx` what the batch's `effects` (each command's, in order) mean to it, at
+    /// `now`. An error fails the batch: nothing of it commits.
+    fn record<'a>(
+        &'a self,
+        tx: &'a mut WriteTransaction,
+        tenant: &'a str,
+        effects: &'a [Vec<Effect>],
+        now: i64,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
+}
 
 enum Request {
     Command {
@@ -62,7 +79,8 @@ pub struct Engine {
 impl Engine {
     /// Loads the tenant's state (snapshot + log replay) and starts its actor. Effects are only
     /// recorded: nobody in this process is handed them (the next application start recovers
-    /// them). The application starts its engines with [`Engine::start_handing_to`].
+    /// them), and no [`EffectRecorder`] runs (no webhook delivery is queued). The application
+    /// starts its engines with [`Engine::start_handing_to`].
     pub async fn start(
         pool: Pool,
         tenant: &str,
@@ -70,16 +88,17 @@ impl Engine {
         shutdown: CancellationToken,
     ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
         let detached = Arc::new(EffectQueue::detached());
-        Self::start_handing_to(pool, tenant, clock, detached, shutdown).await
+        Self::start_handing_to(pool, tenant, clock, detached, None, shutdown).await
     }
 
     /// Loads the tenant's state and starts its actor, which hands every committed effect to
-    /// its consumer through `effects`.
+    /// its consumer through `effects` and has `recorder` write in each batch's transaction.
     pub async fn start_handing_to(
         pool: Pool,
         tenant: &str,
         clock: Arc<dyn Clock>,
         effects: Arc<EffectQueue>,
+        recorder: Option<Arc<dyn EffectRecorder>>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
         let (core, seq, snapshot_seq) = load(&pool, tenant).await?;
@@ -89,6 +108,7 @@ impl Engine {
             tenant: tenant.to_owned(),
             clock,
             effects,
+            recorder,
             core,
             seq,
             snapshot_seq,
@@ -176,6 +196,8 @@ struct Actor {
     tenant: String,
     clock: Arc<dyn Clock>,
     effects: Arc<EffectQueue>,
+    /// Writes the batch's webhook deliveries in its transaction (none for a detached engine).
+    recorder: Option<Arc<dyn EffectRecorder>>,
     core: Core,
     seq: i64,
     snapshot_seq: i64,
@@ -367,10 +389,11 @@ impl Actor {
                 }
             }
         }
-        // Webhook deliveries commit with their transitions, as outbox rows.
-        let batch_effects = logged.iter().flat_map(|(_, _, index)| &results[*index]);
-        let outbox = self.effects.outbox();
-        crate::webhooks::record(&mut tx, outbox, &self.tenant, batch_effects, now).await?;
+        // Webhook deliveries commit with their transitions, as outbox rows. `results` holds
+        // the logged commands' effects (a command that changed nothing has none).
+        if let Some(recorder) = &self.recorder {
+            recorder.record(&mut tx, &self.tenant, results, now).await?;
+        }
         tx.commit().await?;
         Ok(handed)
     }

@@ -8,7 +8,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::actor::Engine;
+use super::actor::{EffectRecorder, Engine};
 use crate::clock::Clock;
 use crate::store::effects::EffectQueue;
 use crate::store::{AsPool, Pool};
@@ -18,16 +18,24 @@ pub struct Engines {
     clock: Arc<dyn Clock>,
     /// Where every engine hands its committed effects.
     effects: Arc<EffectQueue>,
+    /// What every engine writes in its transactions besides its own rows (webhook deliveries).
+    recorder: Arc<dyn EffectRecorder>,
     shutdown: CancellationToken,
     running: Mutex<HashMap<String, (Engine, JoinHandle<()>)>>,
 }
 
 impl Engines {
-    pub fn new(pool: Pool, clock: Arc<dyn Clock>, effects: Arc<EffectQueue>) -> Self {
+    pub fn new(
+        pool: Pool,
+        clock: Arc<dyn Clock>,
+        effects: Arc<EffectQueue>,
+        recorder: Arc<dyn EffectRecorder>,
+    ) -> Self {
         Engines {
             pool,
             clock,
             effects,
+            recorder,
             shutdown: CancellationToken::new(),
             running: Mutex::new(HashMap::new()),
         }
@@ -44,6 +52,7 @@ impl Engines {
             tenant,
             Arc::clone(&self.clock),
             Arc::clone(&self.effects),
+            Some(Arc::clone(&self.recorder)),
             self.shutdown.child_token(),
         )
         .await?;

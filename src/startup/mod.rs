@@ -249,7 +249,7 @@ impl Application {
                 &public_base,
             )?)),
         };
-        let effects = Arc::new(EffectQueue::new().waking_outbox(outbox.waker()));
+        let effects = Arc::new(EffectQueue::new());
         let uploads_per_minute = settings.interact.uploads_per_minute;
         let state = AppState::new(App {
             settings,
@@ -259,6 +259,7 @@ impl Application {
                 pool.clone(),
                 Arc::clone(&clock),
                 Arc::clone(&effects),
+                Arc::new(crate::webhooks::Recorder::new(outbox.waker())),
             )),
             events: Arc::new(EventHub::new(Arc::clone(&effects))),
             effects,

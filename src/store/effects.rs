@@ -14,7 +14,7 @@
 //! `bot::teams_worker`, `engine::http_worker`).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context;
 use tokio::sync::Notify;
@@ -345,8 +345,6 @@ pub struct EffectQueue {
     /// Hands nothing over (an engine started on its own, e.g. by a test or a tool): effects
     /// are only recorded, for the next start's recovery.
     detached: bool,
-    /// Wakes the outbox dispatcher when a transition also queued outbox rows (webhooks).
-    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl EffectQueue {
@@ -356,21 +354,7 @@ impl EffectQueue {
             teams: Inbox::default(),
             http: Inbox::default(),
             detached: false,
-            outbox: Arc::default(),
         }
-    }
-
-    /// The same queue, waking the outbox dispatcher through `wake` after a commit that queued
-    /// outbox rows.
-    pub fn waking_outbox(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
-        self.outbox = wake;
-        self
-    }
-
-    /// What wakes the outbox dispatcher, for transitions that queue calls for it (a
-    /// transaction's [`crate::store::WriteTransaction::wake_on_commit`]).
-    pub fn outbox(&self) -> &Arc<tokio::sync::Notify> {
-        &self.outbox
     }
 
     /// A queue that keeps nothing in memory: effects are only recorded.

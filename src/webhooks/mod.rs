@@ -3,7 +3,8 @@
 //! left while nobody was available (`offlineMessage.received`, [`record::record_events`])
 //! through signed HTTPS POSTs, delivered reliably through the outbox.
 //!
-//! Flow: the engine actor's persist transaction calls [`record()`], which turns the transition's
+//! Flow: the engine actor's persist transaction calls its effect recorder, the [`Recorder`]
+//! startup gives the engines, which through [`record::record`] turns the transition's
 //! effects into events ([`events::events_of`], pure) and queues one outbox row per (event, endpoint) in
 //! the same transaction — an event is recorded exactly when its transition is. The outbox
 //! dispatcher hands rows of operation [`OPERATION`] to [`Sender::deliver`], which signs and
@@ -20,5 +21,5 @@ pub mod record;
 pub mod sender;
 pub mod validate;
 
-pub use record::{OPERATION, recent, record, record_events};
+pub use record::{OPERATION, Recorder, recent, record_events};
 pub use sender::Sender;

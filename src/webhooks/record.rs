@@ -5,6 +5,7 @@
 //! reading the table only: delivery uses the URL and secret configured at delivery time), and
 //! `call` a [`Delivery`] holding the exact body that is signed and sent.
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tokio::sync::Notify;
 use super::endpoints;
 use super::events::events_of;
 use crate::clock::rfc3339;
+use crate::engine::actor::EffectRecorder;
 use crate::engine::messages::Effect;
 use crate::store::outbox::{self, NewCall};
 use crate::store::{AsPool, WriteTransaction};
@@ -40,6 +42,34 @@ pub struct Delivery {
 /// The lane of one session's deliveries to one endpoint.
 pub fn lane(tenant: &str, endpoint: &str, session: &str) -> String {
     format!("{OPERATION}|{tenant}|{endpoint}|{session}")
+}
+
+/// The engine's [`EffectRecorder`]: each batch of transitions queues its webhook deliveries
+/// ([`record`]) in its own transaction, and the commit wakes the outbox's dispatcher.
+pub struct Recorder {
+    dispatcher: Arc<Notify>,
+}
+
+impl Recorder {
+    /// A recorder waking `dispatcher` after a commit that queued deliveries.
+    pub fn new(dispatcher: Arc<Notify>) -> Self {
+        Recorder { dispatcher }
+    }
+}
+
+impl EffectRecorder for Recorder {
+    fn record<'a>(
+        &'a self,
+        tx: &'a mut WriteTransaction,
+        tenant: &'a str,
+        effects: &'a [Vec<Effect>],
+        now: i64,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            record(tx, &self.dispatcher, tenant, effects.iter().flatten(), now).await?;
+            Ok(())
+        })
+    }
 }
 
 /// Queues the webhook deliveries of engine transitions (their `effects` at `now`) in the
