@@ -18,10 +18,10 @@ use crate::cards::CardCatalog;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::customer::events::EventHub;
+use crate::engine::effects::EffectQueue;
 use crate::engine::registry::Engines;
 use crate::outbox::Outbox;
 use crate::store::conversations::ConversationReferences;
-use crate::store::effects::EffectQueue;
 use crate::store::{self, Pool};
 
 /// Shared state of the running service.

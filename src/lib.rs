@@ -25,8 +25,8 @@
 //! | core | [`workflow`] | IM workflows: model, parser, validator, interpreter (pure) |
 //! | core | [`distribution`] | queues, offers, RONA, ACW, capacity (pure state machine) |
 //! | core | [`cards`] | Adaptive Cards templating engine, card catalog, Teams limits checks |
-//! | store | [`store`] | sqlx persistence on SQLite (WAL) or PostgreSQL, one SQL text for both, migrations, conversation references, registrations, API keys, consents, outbox, the engine's effect queue |
-//! | engine | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, the directory → engine sync, the workflow HTTP worker |
+//! | store | [`store`] | sqlx persistence on SQLite (WAL) or PostgreSQL, one SQL text for both, migrations, conversation references, registrations, API keys, consents, outbox |
+//! | engine | [`engine`] | one actor per tenant: its messages ([`engine::messages`]: commands, effects, facts, views), the pure reducer ([`engine::core`]), its log and snapshots, its effect queue ([`engine::effects`]), the directory → engine sync, the workflow HTTP worker |
 //! | engine | [`directory`] | tenants, services, users, workflows, calendars as versioned documents; contacts; document checks |
 //! | adapters | [`botframework`] | Activity wire types, inbound JWT validation, Connector client |
 //! | adapters | [`outbox`] | the calls queued for Teams, tenant webhooks and WhatsApp: queued in their callers' transactions, delivered per lane in order, settled, recovered after a restart |
@@ -54,8 +54,6 @@
 //! Imports that run up a layer (`.ci/check-imports` allows these and no others):
 //! - `src/cards/data.rs` → [`engine`]: the card data re-exports the engine's `EndedBy`
 //! - `src/store/api_keys.rs` → [`directory`]: creating a tenant writes its directory document
-//! - `src/store/effects.rs` → [`engine`]: the effect queue holds the engine's `Effect`s
-//! - `src/store/effects/tests.rs` → [`engine`]: the effect queue's tests queue engine effects
 //! - `src/store/whatsapp/inbound.rs` → [`whatsapp_cloud`]: the webhook items are stored as the
 //!   adapter parsed them (`whatsapp_cloud::webhook::Inbound`)
 //!
@@ -65,7 +63,7 @@
 //! its transaction → [`outbox::Dispatcher`] delivers it through
 //! [`botframework::connector::ConnectorClient`] in per-conversation order.
 //! Engine effects: the actor records them in its command's transaction, then hands them to
-//! their consumer's in-memory inbox ([`store::effects::EffectQueue`]): customer events
+//! their consumer's in-memory inbox ([`engine::effects::EffectQueue`]): customer events
 //! ([`customer::events`]), Teams ([`bot::teams_worker`], sessions in parallel, each in order),
 //! workflow HTTP requests ([`engine::http_worker`]). The table is read only at start.
 

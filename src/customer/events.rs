@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::store::{CustomerEvent, CustomerState, append_in};
 use crate::clock::Clock;
+use crate::engine::effects::{self, EffectQueue, EffectState};
 use crate::engine::messages::Effect;
-use crate::store::effects::{self, EffectQueue, EffectState};
 use crate::store::{AsPool, Pool};
 
 /// Effects converted in one transaction.

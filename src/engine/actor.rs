@@ -2,7 +2,7 @@
 //! to the core, then the command, its effects and its reporting facts are written in one
 //! transaction; only then is the caller answered. Commands that wait together in the channel
 //! share one transaction (group commit). After the commit the effects are handed to their
-//! consumers in memory ([`crate::store::effects::EffectQueue`]): nobody polls for them.
+//! consumers in memory ([`super::effects::EffectQueue`]): nobody polls for them.
 //! Timers are the core's stored deadlines: the actor sleeps until the next one and applies a
 //! `Tick`.
 
@@ -16,10 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::core::Core;
+use super::effects::{self, EffectQueue, Handed};
 use super::messages::{Command, Effect, SessionView};
 use crate::clock::Clock;
 use crate::distribution::model::Agent;
-use crate::store::effects::{self, EffectQueue, Handed};
 use crate::store::{AsConn, AsPool, Pool, WriteTransaction};
 
 /// A snapshot is taken after this many commands.

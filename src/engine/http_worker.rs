@@ -1,6 +1,6 @@
 //! Executes the engine effects that the engine itself owns: `SendHttpRequest` calls, whose
 //! results go back to the workflow as `HttpResult` commands. The actor hands the requests over
-//! after its commit (the worker's [`Inbox`](crate::store::effects::Inbox)); up to
+//! after its commit (the worker's [`Inbox`](crate::engine::effects::Inbox)); up to
 //! [`PARALLEL`] run at once. Other effects (customer events, cards, chatrooms) are carried out
 //! by the Interact and Teams adapters.
 
@@ -9,10 +9,10 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::effects::{self as effects_store, EffectQueue, EffectState, Handed};
 use super::http_request::execute;
 use super::messages::{Command, Effect};
 use super::registry::Engines;
-use crate::store::effects::{self as effects_store, EffectQueue, EffectState, Handed};
 use crate::store::{AsPool, Pool};
 
 /// Requests running at once.

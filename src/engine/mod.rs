@@ -8,6 +8,7 @@
 
 pub mod actor;
 pub mod core;
+pub mod effects;
 mod facts;
 pub mod http_request;
 pub mod http_worker;

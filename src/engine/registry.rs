@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::actor::{EffectRecorder, Engine};
+use super::effects::EffectQueue;
 use crate::clock::Clock;
-use crate::store::effects::EffectQueue;
 use crate::store::{AsPool, Pool};
 
 pub struct Engines {

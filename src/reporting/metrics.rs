@@ -299,7 +299,7 @@ async fn render(app: &App) -> anyhow::Result<String> {
         "gauge",
         "Engine effects not yet carried out, by kind.",
     );
-    for (kind, n) in crate::store::effects::pending_by_kind(&app.pool).await? {
+    for (kind, n) in crate::engine::effects::pending_by_kind(&app.pool).await? {
         effects.add(vec![("kind", kind)], n as f64);
     }
 

@@ -252,7 +252,7 @@ pub async fn purge(pool: &Pool, before: i64) -> sqlx::Result<Purged> {
             .map(|_| ())
     })?;
 
-    purged.effects = crate::store::effects::purge_settled(pool, before).await?;
+    purged.effects = crate::engine::effects::purge_settled(pool, before).await?;
     Ok(purged)
 }
 

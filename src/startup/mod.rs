@@ -22,11 +22,11 @@ use crate::cards::CardCatalog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BotAuth, Settings};
 use crate::customer::events::EventHub;
+use crate::engine::effects::EffectQueue;
 use crate::engine::registry::Engines;
 use crate::outbox::{Dispatcher, Outbox};
 use crate::store;
 use crate::store::conversations::ConversationReferences;
-use crate::store::effects::EffectQueue;
 
 mod owner;
 use owner::{advertise_default, own, take_over};

@@ -192,8 +192,8 @@ impl Db {
 }
 
 /// Where a store function that accepts either runs: a pool (`&pool`, a statement on its own)
-/// or a connection (`&mut tx`, in the caller's transaction), of either backend. `effects::finish`,
-/// `effects::finish_all` and `registrations::registration_of` take one (`impl IntoExecutor`), so
+/// or a connection (`&mut tx`, in the caller's transaction), of either backend. The engine's
+/// `effects::finish`, `effects::finish_all` and `registrations::registration_of` take one (`impl IntoExecutor`), so
 /// that their callers pass what they hold, as they did an `sqlx::SqliteExecutor`.
 pub enum Executor<'a> {
     Pool(On<&'a SqlitePool, &'a PgPool>),

@@ -7,7 +7,6 @@ pub mod api_keys;
 pub mod backend;
 pub mod consents;
 pub mod conversations;
-pub mod effects;
 pub mod outbox;
 pub mod postgres;
 pub mod registrations;

@@ -12,9 +12,9 @@ use crate::config::ChatroomMode;
 use crate::customer::store::{CustomerEvent, CustomerState};
 use crate::directory::model::Service;
 use crate::directory::store::{self as docs, Kind};
+use crate::engine::effects::EffectId;
 use crate::engine::messages::Brief;
 use crate::graph::GraphError;
-use crate::store::effects::EffectId;
 
 use crate::bot::card_activity;
 use crate::bot::invitation_cards::{customer, service};

@@ -3,8 +3,8 @@
 use crate::app::App;
 use crate::botframework::service_url::ServiceUrl;
 use crate::cards::data::{Id, Invitation as InvitationCard, SessionEnded, UserText};
+use crate::engine::effects::Handed;
 use crate::engine::messages::{AgentStateChange, Effect};
-use crate::store::effects::Handed;
 
 use crate::bot::card_activity;
 use crate::bot::invitation_cards::{customer, final_card, outcome_name, service};

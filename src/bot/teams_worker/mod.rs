@@ -25,8 +25,8 @@ use crate::botframework::connector::ConnectorCall;
 use crate::botframework::service_url::ServiceUrl;
 use crate::cards::data::{Parameter, UserText};
 use crate::cards::markdown;
+use crate::engine::effects::{self, EffectId, EffectState, Handed};
 use crate::engine::messages::{Brief, Effect};
-use crate::store::effects::{self, EffectId, EffectState, Handed};
 
 use crate::outbox::lanes::Lanes;
 

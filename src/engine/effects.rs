@@ -19,7 +19,7 @@ use std::sync::{Mutex, PoisonError};
 use anyhow::Context;
 use tokio::sync::Notify;
 
-use crate::engine::messages::Effect;
+use super::messages::Effect;
 use crate::store::{AsConn, AsPool, IntoExecutor, on_executor};
 
 /// Who carries an effect out.
