@@ -239,8 +239,16 @@ pub struct TemplateChoice {
     pub value: String,
 }
 
-/// Who ended a chat: the engine's own, shown on the card as the engine says it.
-pub use crate::engine::messages::EndedBy;
+/// Who ended a chat. The engine's sessions end with it (`engine::messages` re-exports it) and
+/// the card shows it as the engine says it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EndedBy {
+    Customer,
+    #[default]
+    Agent,
+    System,
+}
 
 card_data!(
     /// Posted into the chatroom when the chat ends.

@@ -14,6 +14,9 @@ use crate::distribution::model::Priority;
 use crate::distribution::{OfferOutcome, Presence};
 use crate::workflow::interpret::Run;
 
+/// Who ended a chat: defined with the card that shows it, beneath the engine.
+pub use crate::cards::data::EndedBy;
+
 /// The customer of a session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -211,16 +214,6 @@ pub struct Brief {
     pub parameters: BTreeMap<String, String>,
     /// When the session started.
     pub since: i64,
-}
-
-/// Who ended a chat.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EndedBy {
-    Customer,
-    #[default]
-    Agent,
-    System,
 }
 
 /// What a customer may see of a live session.
