@@ -4,7 +4,8 @@
 //! This module sits beneath the HTTP edges (`admin`, `bot`, `interact`, `preferences`,
 //! `reporting`): they name it, never `startup`, which only builds the `App`
 //! (`startup::Application::build`) and composes the routes. It holds no logic
-//! beyond accessors.
+//! beyond accessors and the conversion into what the shared domain's functions take of it
+//! ([`crate::customer::ending::Deps`]), which never name `App`.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -114,6 +115,24 @@ impl App {
     /// The Preferences page's public address.
     pub fn preferences_url(&self) -> String {
         format!("{}/preferences", self.public_base)
+    }
+}
+
+impl<'a> From<&'a App> for crate::customer::ending::Deps<'a> {
+    fn from(app: &'a App) -> Self {
+        crate::customer::ending::Deps {
+            pool: &app.pool,
+            clock: &*app.clock,
+            engines: &app.engines,
+            events: &app.events,
+            gates: &app.session_gates,
+        }
+    }
+}
+
+impl<'a> From<&'a AppState> for crate::customer::ending::Deps<'a> {
+    fn from(app: &'a AppState) -> Self {
+        Self::from(&**app)
     }
 }
 

@@ -18,9 +18,25 @@
 //! This module does not store events (that is [`store`]) nor relay messages (the engine and
 //! the Teams worker do).
 
+use super::events::EventHub;
+use super::gates::SessionGates;
 use super::store;
-use crate::app::App;
+use crate::clock::Clock;
 use crate::engine::messages::{Command, Effect, SessionState};
+use crate::engine::registry::Engines;
+use crate::store::Pool;
+
+/// What ending a session needs of the application: the store, the clock, the engines, the
+/// customers' event hub and the sessions' gates. The application's `App` converts into it, so
+/// its handlers pass themselves.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub pool: &'a Pool,
+    pub clock: &'a dyn Clock,
+    pub engines: &'a Engines,
+    pub events: &'a EventHub,
+    pub gates: &'a SessionGates,
+}
 
 /// Whether `effects` end `session` for the customer.
 fn ends(effects: &[Effect], session: &str) -> bool {
@@ -34,13 +50,14 @@ fn ends(effects: &[Effect], session: &str) -> bool {
 
 /// The customer leaves (`inactive`: they were silent too long). The session is ended in the
 /// customer store when this returns, whatever the engine still knew of it.
-pub async fn customer_left(
-    app: &App,
+pub async fn customer_left<'a>(
+    app: impl Into<Deps<'a>>,
     tenant: &str,
     session: &str,
     inactive: bool,
 ) -> anyhow::Result<()> {
-    let _gate = app.session_gates.enter(session).await;
+    let app = app.into();
+    let _gate = app.gates.enter(session).await;
     let engine = app.engines.get(tenant).await?;
     let effects = engine
         .send(Command::CustomerLeft {
@@ -51,12 +68,12 @@ pub async fn customer_left(
     let now = app.clock.now_ms();
     if ends(&effects, session) {
         // The engine's own `ended` event follows with its effects, after all it said before.
-        store::mark_ended(&app.pool, session, now).await?;
+        store::mark_ended(app.pool, session, now).await?;
     } else {
         // The engine had ended the session already, or never knew it: what it said is
         // converted first, then the customer is told it is over unless that said so.
-        super::events::drain(&app.pool, &app.events, now).await?;
-        if store::end_once(&app.pool, session, now).await? {
+        super::events::drain(app.pool, app.events, now).await?;
+        if store::end_once(app.pool, session, now).await? {
             app.events.notify(session);
         }
     }
@@ -65,8 +82,13 @@ pub async fn customer_left(
 
 /// The agent ends a connected chat; `false` when the engine did not end it (it was no longer
 /// connected).
-pub async fn agent_ended(app: &App, tenant: &str, session: &str) -> anyhow::Result<bool> {
-    let _gate = app.session_gates.enter(session).await;
+pub async fn agent_ended<'a>(
+    app: impl Into<Deps<'a>>,
+    tenant: &str,
+    session: &str,
+) -> anyhow::Result<bool> {
+    let app = app.into();
+    let _gate = app.gates.enter(session).await;
     let engine = app.engines.get(tenant).await?;
     let effects = engine
         .send(Command::EndSession {
@@ -75,7 +97,7 @@ pub async fn agent_ended(app: &App, tenant: &str, session: &str) -> anyhow::Resu
         .await?;
     let ended = ends(&effects, session);
     if ended {
-        store::mark_ended(&app.pool, session, app.clock.now_ms()).await?;
+        store::mark_ended(app.pool, session, app.clock.now_ms()).await?;
     }
     Ok(ended)
 }
