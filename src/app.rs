@@ -4,8 +4,8 @@
 //! This module sits beneath the HTTP edges (`admin`, `bot`, `interact`, `preferences`,
 //! `reporting`): they name it, never `startup`, which only builds the `App`
 //! (`startup::Application::build`) and composes the routes. It holds no logic
-//! beyond accessors and the conversion into what the shared domain's functions take of it
-//! ([`crate::customer::ending::Deps`]), which never name `App`.
+//! beyond accessors and the conversions into what the shared domain's functions take of it
+//! ([`crate::customer::ending::Deps`], [`crate::registration::Deps`]), which never name `App`.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -131,6 +131,25 @@ impl<'a> From<&'a App> for crate::customer::ending::Deps<'a> {
 }
 
 impl<'a> From<&'a AppState> for crate::customer::ending::Deps<'a> {
+    fn from(app: &'a AppState) -> Self {
+        Self::from(&**app)
+    }
+}
+
+impl<'a> From<&'a App> for crate::registration::Deps<'a> {
+    fn from(app: &'a App) -> Self {
+        crate::registration::Deps {
+            pool: &app.pool,
+            clock: &*app.clock,
+            engines: &app.engines,
+            outbox: &app.outbox,
+            cards: &app.cards,
+            preferences_url: app.preferences_url(),
+        }
+    }
+}
+
+impl<'a> From<&'a AppState> for crate::registration::Deps<'a> {
     fn from(app: &'a AppState) -> Self {
         Self::from(&**app)
     }
