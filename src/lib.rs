@@ -52,7 +52,6 @@
 //! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
 //!
 //! Imports that run up a layer (`.ci/check-imports` allows these and no others):
-//! - `src/store/api_keys.rs` → [`directory`]: creating a tenant writes its directory document
 //! - `src/store/whatsapp/inbound.rs` → [`whatsapp_cloud`]: the webhook items are stored as the
 //!   adapter parsed them (`whatsapp_cloud::webhook::Inbound`)
 //!

@@ -27,7 +27,7 @@ async fn create_key(
             );
             return Ok(false);
         }
-        keys::create_tenant(pool, tenant, now).await?;
+        switchboard::directory::store::create_tenant(pool, tenant, now).await?;
         eprintln!("created tenant {tenant} with default settings");
     }
     let (id, key) = keys::create(pool, tenant, name, now).await?;

@@ -293,6 +293,23 @@ fn decode<T: DeserializeOwned>(
     Ok(Versioned { value, version })
 }
 
+/// Stores default settings for a tenant the store does not know yet (`create-key --new-tenant`).
+pub async fn create_tenant(
+    pool: &(impl AsPool + ?Sized),
+    tenant: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let tenant = tenant.trim().to_ascii_lowercase();
+    let settings = super::Tenant {
+        id: tenant.clone(),
+        name: String::new(),
+        im_enabled: true,
+        http_allowed_networks: Vec::new(),
+    };
+    put(pool, &tenant, Kind::Tenant, &tenant, &settings, None, now).await?;
+    Ok(())
+}
+
 /// Deletes the document at `expected` version.
 pub async fn delete(
     pool: &(impl AsPool + ?Sized),

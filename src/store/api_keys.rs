@@ -36,24 +36,6 @@ pub async fn tenant_known(pool: &(impl AsPool + ?Sized), tenant: &str) -> anyhow
     Ok(known.is_some())
 }
 
-/// Stores default settings for a tenant the store does not know yet (`create-key --new-tenant`).
-pub async fn create_tenant(
-    pool: &(impl AsPool + ?Sized),
-    tenant: &str,
-    now: i64,
-) -> anyhow::Result<()> {
-    use crate::directory::store::{self as docs, Kind};
-    let tenant = tenant.trim().to_ascii_lowercase();
-    let settings = crate::directory::Tenant {
-        id: tenant.clone(),
-        name: String::new(),
-        im_enabled: true,
-        http_allowed_networks: Vec::new(),
-    };
-    docs::put(pool, &tenant, Kind::Tenant, &tenant, &settings, None, now).await?;
-    Ok(())
-}
-
 /// Creates a key for `tenant`; returns its id and the whole key (shown once).
 pub async fn create(
     pool: &(impl AsPool + ?Sized),
