@@ -52,8 +52,7 @@
 //! | composition | [`cli`] | the command line the binary parses (each subcommand's body is in the binary's `commands` module) |
 //!
 //! Imports that run up a layer (`.ci/check-imports` allows these and no others):
-//! - `src/store/whatsapp/inbound.rs` → [`whatsapp_cloud`]: the webhook items are stored as the
-//!   adapter parsed them (`whatsapp_cloud::webhook::Inbound`)
+//! none; every file names modules of its own layer or of the layers above it in the table.
 //!
 //! Inbound: `POST /api/messages` → [`botframework::auth::VerifiedActivity`] extractor (size,
 //! header, JWT, activity, endorsements, serviceurl, tenant) → [`bot::messages`] → store.

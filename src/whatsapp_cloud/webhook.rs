@@ -8,6 +8,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+/// One item of a verified webhook and what it is: the row the store keeps of it, built here.
+pub use crate::store::whatsapp::{Inbound, InboundKind};
+
 /// Why a webhook's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -76,37 +79,6 @@ pub fn signature(app_secret: &[u8], body: &[u8]) -> String {
         }
         Err(_) => String::new(),
     }
-}
-
-/// What an item of a webhook is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InboundKind {
-    /// A message from a customer (`value.messages[]`), stored with its sender's contact.
-    Message,
-    /// A delivery status of a message we sent (`value.statuses[]`).
-    Status,
-}
-
-impl InboundKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InboundKind::Message => "message",
-            InboundKind::Status => "status",
-        }
-    }
-}
-
-/// One item of a verified webhook.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Inbound {
-    /// `message:<wamid>` or `status:<wamid>:<status>`: a retry of the same item has the same key.
-    pub dedupe_key: String,
-    /// The business number it came to (`metadata.phone_number_id`): routes it to a service.
-    pub phone_number_id: String,
-    pub kind: InboundKind,
-    pub wamid: String,
-    /// The message with `contact` (its sender's `contacts[]` entry), or the status, as sent.
-    pub item: Value,
 }
 
 /// What a verified payload holds: its items, and how many entries were skipped as unusable

@@ -7,7 +7,38 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::store::{AsConn, AsPool, Pool};
-use crate::whatsapp_cloud::webhook::Inbound;
+
+/// What an item of a webhook is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundKind {
+    /// A message from a customer (`value.messages[]`), stored with its sender's contact.
+    Message,
+    /// A delivery status of a message we sent (`value.statuses[]`).
+    Status,
+}
+
+impl InboundKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboundKind::Message => "message",
+            InboundKind::Status => "status",
+        }
+    }
+}
+
+/// One item of a verified webhook, as it is stored (`whatsapp_cloud::webhook::parse` makes
+/// them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// `message:<wamid>` or `status:<wamid>:<status>`: a retry of the same item has the same key.
+    pub dedupe_key: String,
+    /// The business number it came to (`metadata.phone_number_id`): routes it to a service.
+    pub phone_number_id: String,
+    pub kind: InboundKind,
+    pub wamid: String,
+    /// The message with `contact` (its sender's `contacts[]` entry), or the status, as sent.
+    pub item: Value,
+}
 
 /// Webhooks stored by one task, those that arrive while a commit runs sharing the next one
 /// (group commit), so commits per second do not bound webhooks per second. Each webhook is
