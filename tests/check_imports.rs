@@ -155,6 +155,27 @@ fn an_upward_import_off_the_list_fails() {
     assert_fails_naming(dir.path(), &[&file]);
 }
 
+/// An upward import no rule forbids passes once lib.rs lists it with its reason.
+#[test]
+fn an_upward_import_listed_with_its_reason_passes() {
+    let dir = copy();
+    plant_at_top(dir.path(), "src/clock.rs", "use crate::store::AsPool;");
+    edit(dir.path(), "src/lib.rs", |text| {
+        text.replacen(
+            "//! Imports that run up a layer (`.ci/check-imports` allows these and no others):\n",
+            "//! Imports that run up a layer (`.ci/check-imports` allows these and no others):\n\
+             //! - `src/clock.rs` → [`store`]: planted, and listed\n",
+            1,
+        )
+    });
+    let (code, output) = check(dir.path());
+    assert_eq!(
+        code,
+        Some(0),
+        "a listed upward import should pass:\n{output}"
+    );
+}
+
 #[test]
 fn a_listed_import_that_does_not_exist_fails() {
     let dir = copy();
