@@ -203,7 +203,7 @@ pub fn check(
 }
 
 /// A workflow's problems as document problems.
-pub fn workflow_problems(problems: &[workflow::Problem]) -> Vec<Value> {
+pub fn workflow_problems(problems: &[workflow::Finding]) -> Vec<Value> {
     problems
         .iter()
         .map(|p| json!({"path": p.path, "code": p.code, "message": p.message}))

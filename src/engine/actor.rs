@@ -103,7 +103,7 @@ impl Engine {
     ) -> anyhow::Result<(Engine, JoinHandle<()>)> {
         let (core, seq, snapshot_seq) = load(&pool, tenant).await?;
         let (tx, rx) = mpsc::channel(1024);
-        let mut actor = Actor {
+        let mut actor = TenantActor {
             pool,
             tenant: tenant.to_owned(),
             clock,
@@ -191,7 +191,7 @@ impl Engine {
     }
 }
 
-struct Actor {
+struct TenantActor {
     pool: Pool,
     tenant: String,
     clock: Arc<dyn Clock>,
@@ -206,7 +206,7 @@ struct Actor {
     told: std::collections::HashMap<String, usize>,
 }
 
-impl Actor {
+impl TenantActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>, shutdown: CancellationToken) {
         let mut positions = tokio::time::interval(POSITIONS_EVERY);
         positions.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -80,7 +80,7 @@ fn embedded_ipv4(bits: u128) -> Vec<std::net::Ipv4Addr> {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Refused {
+pub enum TargetRefused {
     #[error("the URL is not an absolute http(s) URL")]
     BadUrl,
     #[error("the host could not be resolved")]
@@ -122,24 +122,24 @@ pub fn pinned_client(
 }
 
 /// Resolves the URL's host and checks every address; returns the addresses to connect to.
-pub async fn vet(url: &Url, allowed: &[Network]) -> Result<Vec<SocketAddr>, Refused> {
+pub async fn vet(url: &Url, allowed: &[Network]) -> Result<Vec<SocketAddr>, TargetRefused> {
     if url.scheme() != "https" && url.scheme() != "http" {
-        return Err(Refused::BadUrl);
+        return Err(TargetRefused::BadUrl);
     }
-    let host = url.host_str().ok_or(Refused::BadUrl)?;
-    let port = url.port_or_known_default().ok_or(Refused::BadUrl)?;
+    let host = url.host_str().ok_or(TargetRefused::BadUrl)?;
+    let port = url.port_or_known_default().ok_or(TargetRefused::BadUrl)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|_| Refused::Unresolvable)?
+        .map_err(|_| TargetRefused::Unresolvable)?
         .collect();
     if addrs.is_empty() {
-        return Err(Refused::Unresolvable);
+        return Err(TargetRefused::Unresolvable);
     }
     for addr in &addrs {
         let ip = addr.ip();
         if is_internal(ip) && !allowed.iter().any(|n| n.contains(ip)) {
-            return Err(Refused::Internal(ip));
+            return Err(TargetRefused::Internal(ip));
         }
     }
     Ok(addrs)
@@ -147,7 +147,7 @@ pub async fn vet(url: &Url, allowed: &[Network]) -> Result<Vec<SocketAddr>, Refu
 
 /// The outcome handed back to the workflow.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct RequestOutcome {
     pub status: Option<u16>,
     pub body: Option<Value>,
 }
@@ -161,8 +161,8 @@ pub async fn execute(
     body: Option<&str>,
     timeout_seconds: u32,
     allowed: &[Network],
-) -> Outcome {
-    let failed = Outcome {
+) -> RequestOutcome {
+    let failed = RequestOutcome {
         status: None,
         body: None,
     };
@@ -199,14 +199,14 @@ pub async fn execute(
     let mut bytes = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         if bytes.len() + chunk.len() > MAX_BODY {
-            return Outcome {
+            return RequestOutcome {
                 status: Some(status),
                 body: None,
             };
         }
         bytes.extend_from_slice(&chunk);
     }
-    Outcome {
+    RequestOutcome {
         status: Some(status),
         body: serde_json::from_slice(&bytes).ok(),
     }

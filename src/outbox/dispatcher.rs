@@ -9,7 +9,7 @@ mod whatsapp;
 
 use pools::Lanes;
 
-use crate::webhooks::health::{Admit, Health, Outcome};
+use crate::webhooks::health::{Admit, AttemptOutcome, Health};
 
 /// The worker that drains the outbox.
 pub struct Dispatcher {
@@ -441,13 +441,13 @@ impl Dispatcher {
         let (attempts, now) = (head.attempts + 1, self.outbox.clock.now_ms());
         if let Some((tenant, endpoint)) = endpoint_of(&head.lane) {
             let outcome = match &result {
-                Ok(()) => Outcome::Delivered,
+                Ok(()) => AttemptOutcome::Delivered,
                 // Our side, not the endpoint's.
                 Err(f) if f.code == "store_unavailable" || f.code == "client_unavailable" => {
-                    Outcome::Neutral
+                    AttemptOutcome::Neutral
                 }
-                Err(f) if f.retryable => Outcome::Unhealthy,
-                Err(_) => Outcome::Neutral,
+                Err(f) if f.retryable => AttemptOutcome::Unhealthy,
+                Err(_) => AttemptOutcome::Neutral,
             };
             self.outbox
                 .webhook_health

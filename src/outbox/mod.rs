@@ -70,7 +70,7 @@ pub struct Outbox {
     whatsapp_outcomes_rx:
         std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WhatsAppOutcome>>>,
     /// Calls queued by [`Outbox::send`], committed together by one task.
-    sends: tokio::sync::mpsc::UnboundedSender<Send>,
+    sends: tokio::sync::mpsc::UnboundedSender<SendRequest>,
     /// The calls of [`Outbox::send`] committed since the dispatcher last looked, as their rows
     /// read: it takes them from here instead of reading them back ([`Fresh`]).
     fresh: Arc<Fresh>,
@@ -86,12 +86,12 @@ pub struct Outbox {
 /// why it was given up.
 #[derive(Debug)]
 pub struct WhatsAppOutcome {
-    pub send: crate::whatsapp_cloud::client::Send,
+    pub send: crate::whatsapp_cloud::client::CloudSend,
     pub result: Result<Option<String>, crate::whatsapp_cloud::client::CloudError>,
 }
 
 /// A call for [`Outbox::send`], and where to answer once it is committed.
-struct Send {
+struct SendRequest {
     lane: String,
     service_url: String,
     operation: &'static str,
@@ -161,7 +161,7 @@ async fn commit_sends(
     pool: Pool,
     clock: Arc<dyn Clock>,
     fresh: Arc<Fresh>,
-    mut sends: tokio::sync::mpsc::UnboundedReceiver<Send>,
+    mut sends: tokio::sync::mpsc::UnboundedReceiver<SendRequest>,
 ) {
     while let Some(first) = sends.recv().await {
         let mut batch = vec![first];
@@ -273,7 +273,7 @@ impl Outbox {
     pub async fn enqueue_whatsapp(
         &self,
         tx: &mut WriteTransaction,
-        send: &crate::whatsapp_cloud::client::Send,
+        send: &crate::whatsapp_cloud::client::CloudSend,
     ) -> anyhow::Result<OutboxId> {
         let payload = serde_json::to_string(send)?;
         self.queue(
@@ -367,7 +367,7 @@ impl Outbox {
     ) -> anyhow::Result<OutboxId> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sends
-            .send(Send {
+            .send(SendRequest {
                 lane: lane(service_url, call),
                 service_url: service_url.as_str().to_owned(),
                 operation: call.name(),

@@ -34,7 +34,7 @@ pub enum Admit {
 
 /// How an attempt ended, for the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// The endpoint answered 2xx.
     Delivered,
     /// The endpoint did not take it and may later (timeout, connection refused, 408, 429, 5xx).
@@ -103,7 +103,7 @@ impl Health {
     }
 
     /// An admitted attempt ended at `now`.
-    pub fn finished(&self, tenant: &str, endpoint: &str, outcome: Outcome, now: i64) {
+    pub fn finished(&self, tenant: &str, endpoint: &str, outcome: AttemptOutcome, now: i64) {
         let mut all = self.lock();
         let Some(e) = all.get_mut(&(tenant.to_owned(), endpoint.to_owned())) else {
             return;
@@ -111,12 +111,12 @@ impl Health {
         e.in_flight = e.in_flight.saturating_sub(1);
         let probe = std::mem::take(&mut e.probing);
         match outcome {
-            Outcome::Delivered => {
+            AttemptOutcome::Delivered => {
                 e.failures = 0;
                 e.open_until = None;
                 e.open_ms = 0;
             }
-            Outcome::Unhealthy => {
+            AttemptOutcome::Unhealthy => {
                 e.failures = e.failures.saturating_add(1);
                 if probe {
                     e.open_ms = (e.open_ms * 2).clamp(FIRST_OPEN_MS, MAX_OPEN_MS);
@@ -128,7 +128,7 @@ impl Health {
                     e.times_opened += 1;
                 }
             }
-            Outcome::Neutral => {}
+            AttemptOutcome::Neutral => {}
         }
         if e.in_flight == 0 && e.open_until.is_none() && e.failures == 0 && e.times_opened == 0 {
             all.remove(&(tenant.to_owned(), endpoint.to_owned()));
@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(h.admit("t", "e", 0), Admit::Now);
         assert_eq!(h.admit("t", "e", 0), Admit::Busy);
         assert_eq!(h.admit("t", "other", 0), Admit::Now, "another endpoint");
-        h.finished("t", "e", Outcome::Delivered, 1);
+        h.finished("t", "e", AttemptOutcome::Delivered, 1);
         assert_eq!(h.admit("t", "e", 1), Admit::Now);
     }
 
@@ -195,7 +195,7 @@ mod tests {
         let h = Health::default();
         for i in 0..OPEN_AFTER {
             assert_eq!(h.admit("t", "e", i64::from(i)), Admit::Now);
-            h.finished("t", "e", Outcome::Unhealthy, i64::from(i));
+            h.finished("t", "e", AttemptOutcome::Unhealthy, i64::from(i));
         }
         let until = i64::from(OPEN_AFTER - 1) + FIRST_OPEN_MS;
         assert_eq!(h.admit("t", "e", 100), Admit::OpenUntil(until));
@@ -204,14 +204,14 @@ mod tests {
         assert_eq!(h.admit("t", "e", until), Admit::Now);
         assert_eq!(h.admit("t", "e", until), Admit::Busy);
         // A failed probe opens it for twice as long.
-        h.finished("t", "e", Outcome::Unhealthy, until);
+        h.finished("t", "e", AttemptOutcome::Unhealthy, until);
         assert_eq!(
             h.admit("t", "e", until + 1),
             Admit::OpenUntil(until + 2 * FIRST_OPEN_MS)
         );
         let later = until + 2 * FIRST_OPEN_MS;
         assert_eq!(h.admit("t", "e", later), Admit::Now);
-        h.finished("t", "e", Outcome::Delivered, later);
+        h.finished("t", "e", AttemptOutcome::Delivered, later);
         assert_eq!(h.of_tenant("t", later)[0].state, "closed");
         assert_eq!(h.admit("t", "e", later), Admit::Now);
         assert_eq!(h.admit("t", "e", later), Admit::Now);
@@ -222,7 +222,7 @@ mod tests {
         let h = Health::default();
         for _ in 0..(OPEN_AFTER * 2) {
             assert_eq!(h.admit("t", "e", 0), Admit::Now);
-            h.finished("t", "e", Outcome::Neutral, 0);
+            h.finished("t", "e", AttemptOutcome::Neutral, 0);
         }
         assert_eq!(h.admit("t", "e", 0), Admit::Now);
         assert!(h.of_tenant("other", 0).is_empty());

@@ -16,7 +16,7 @@ use url::Url;
 use super::endpoints;
 use super::record::Delivery;
 use crate::clock::Clock;
-use crate::engine::http_request::{self, Refused};
+use crate::engine::http_request::{self, TargetRefused};
 use crate::store::Pool;
 
 /// How long one attempt may take.
@@ -115,9 +115,9 @@ impl Sender {
         let url = Url::parse(&target.url).map_err(|_| WebhookFailure::fail("invalid_url"))?;
         let addrs = match http_request::vet(&url, &allowed).await {
             Ok(addrs) => addrs,
-            Err(Refused::BadUrl) => return Err(WebhookFailure::fail("invalid_url")),
-            Err(Refused::Unresolvable) => return Err(WebhookFailure::retry("unresolvable")),
-            Err(Refused::Internal(_)) => {
+            Err(TargetRefused::BadUrl) => return Err(WebhookFailure::fail("invalid_url")),
+            Err(TargetRefused::Unresolvable) => return Err(WebhookFailure::retry("unresolvable")),
+            Err(TargetRefused::Internal(_)) => {
                 return Err(WebhookFailure::fail("private_network_refused"));
             }
         };

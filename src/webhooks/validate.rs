@@ -10,7 +10,7 @@ use url::Url;
 
 use super::endpoints::{Endpoint, EndpointInput};
 use crate::config::Network;
-use crate::engine::http_request::{self, Refused};
+use crate::engine::http_request::{self, TargetRefused};
 
 /// The most endpoints one tenant may have.
 pub const MAX_ENDPOINTS: usize = 10;
@@ -135,15 +135,15 @@ pub async fn url(url: &str, allowed: &[Network]) -> Result<(), (&'static str, St
     }
     let addrs = match http_request::vet(&parsed, allowed).await {
         Ok(addrs) => addrs,
-        Err(Refused::BadUrl) => return Err(invalid("not an absolute http(s) URL")),
-        Err(Refused::Unresolvable) => {
+        Err(TargetRefused::BadUrl) => return Err(invalid("not an absolute http(s) URL")),
+        Err(TargetRefused::Unresolvable) => {
             return Err((
                 "webhook_url_unresolvable",
                 "the host does not resolve to an address now: check its spelling and DNS"
                     .to_owned(),
             ));
         }
-        Err(Refused::Internal(ip)) => {
+        Err(TargetRefused::Internal(ip)) => {
             return Err((
                 "webhook_url_private",
                 format!(

@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::customer::store::{CustomerEvent, CustomerState};
 use crate::store::whatsapp::{self as wa_store, WaSession};
 use crate::whatsapp_cloud::WINDOW_MS;
-use crate::whatsapp_cloud::client::{self, Send};
+use crate::whatsapp_cloud::client::{self, CloudSend};
 
 /// Runs until `shutdown`: first every open session (what was not queued before a restart),
 /// then each session the event hub passes on.
@@ -105,7 +105,7 @@ async fn forward(app: &AppState, wa: WaSession, events: Vec<(i64, String)>) -> a
     let mut not_sent = Vec::new();
     let mut ended = None;
     for (seq, event) in events {
-        let send = |body: Value| Send {
+        let send = |body: Value| CloudSend {
             tenant: wa.tenant_id.clone(),
             session: session.to_owned(),
             seq,

@@ -27,7 +27,7 @@ use crate::engine::sync::{Scope, sync};
 use crate::store::WriteTransaction;
 use crate::store::whatsapp::Outbound;
 use crate::store::whatsapp::{self as wa_store, PendingItem, WaSession};
-use crate::whatsapp_cloud::client::{self, Send};
+use crate::whatsapp_cloud::client::{self, CloudSend};
 use crate::whatsapp_cloud::message;
 use crate::workflow::Channel;
 
@@ -392,7 +392,7 @@ async fn message(
         tracing::warn!(tenant.id = %tenant, service.id = %service.id, reason = %refusal,
             "WhatsApp message to a service that takes no chats");
         // The customer is told, once per message, rather than left waiting.
-        let send = Send {
+        let send = CloudSend {
             tenant: tenant.clone(),
             session: format!("unavailable:{}", said.identity.key),
             seq: 0,

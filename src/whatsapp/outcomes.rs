@@ -72,7 +72,8 @@ async fn settle(app: &AppState, outcome: WhatsAppOutcome) -> anyhow::Result<()> 
 async fn recover(app: &AppState) -> anyhow::Result<()> {
     let lost = wa_store::unrecorded_sends(&app.pool).await?;
     for (wamid, payload) in &lost {
-        let Ok(send) = serde_json::from_str::<crate::whatsapp_cloud::client::Send>(payload) else {
+        let Ok(send) = serde_json::from_str::<crate::whatsapp_cloud::client::CloudSend>(payload)
+        else {
             continue;
         };
         if !send.is_message() || send.seq == 0 {

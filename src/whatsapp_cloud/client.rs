@@ -29,7 +29,7 @@ pub mod codes {
 
 /// A send queued in the outbox: the call (the body as posted) and what it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Send {
+pub struct CloudSend {
     pub tenant: String,
     pub session: String,
     /// The customer event it carries (0: none, e.g. a typing indicator).
@@ -39,7 +39,7 @@ pub struct Send {
     pub body: Value,
 }
 
-impl Send {
+impl CloudSend {
     /// The outbox lane: one per session (a customer has one open session per business
     /// number), so a customer's messages are sent one at a time, in order.
     pub fn lane(&self) -> String {
@@ -344,7 +344,7 @@ impl CloudClient {
     }
 
     /// Posts `send`; the new message's wamid on success (`None` for a read receipt).
-    pub async fn send(&self, token: &str, send: &Send) -> Result<Option<String>, CloudError> {
+    pub async fn send(&self, token: &str, send: &CloudSend) -> Result<Option<String>, CloudError> {
         let url = self
             .endpoint(&[&send.phone_number_id, "messages"])
             .ok_or_else(|| CloudError {
@@ -446,7 +446,7 @@ mod tests {
         let body = text_body("recipient", "US.1", "hi");
         assert_eq!(body["recipient"], "US.1");
         assert!(body.get("to").is_none());
-        let send = Send {
+        let send = CloudSend {
             tenant: "t".into(),
             session: "s".into(),
             seq: 1,
@@ -455,7 +455,7 @@ mod tests {
         };
         assert_eq!(send.lane(), "whatsapp|106|s");
         assert!(send.is_message());
-        let typing = Send {
+        let typing = CloudSend {
             body: typing_body("wamid.X"),
             ..send
         };

@@ -20,15 +20,15 @@ use model::Kind;
 
 /// One problem in a workflow document, at a JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
+pub struct Finding {
     pub path: String,
     pub code: &'static str,
     pub message: String,
 }
 
-impl Problem {
+impl Finding {
     pub fn new(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Problem {
+        Finding {
             path: path.into(),
             code,
             message: message.into(),
@@ -36,7 +36,7 @@ impl Problem {
     }
 }
 
-impl std::fmt::Display for Problem {
+impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = if self.path.is_empty() {
             "/"
@@ -88,7 +88,7 @@ impl Channel {
 }
 
 /// Parses and validates a workflow document.
-pub fn check(document: &Value, channel: Option<Channel>) -> Result<Workflow, Vec<Problem>> {
+pub fn check(document: &Value, channel: Option<Channel>) -> Result<Workflow, Vec<Finding>> {
     let workflow = parse(document)?;
     let problems = validate(&workflow, channel);
     if problems.is_empty() {

@@ -1,12 +1,12 @@
 //! Reading a workflow document: every unknown field, unknown activity type or value of the
-//! wrong type is a [`Problem`] with the JSON pointer of where it is. All problems are
+//! wrong type is a [`Finding`] with the JSON pointer of where it is. All problems are
 //! collected, not just the first.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::Problem;
+use super::Finding;
 use super::model::{
     Activity, Condition, Distribution, Kind, Operator, Priority, VOICE_ONLY, Workflow,
 };
@@ -40,12 +40,12 @@ impl<'a> Fields<'a> {
         self.map.get(key)
     }
 
-    fn string(&mut self, key: &'static str, problems: &mut Vec<Problem>) -> Option<String> {
+    fn string(&mut self, key: &'static str, problems: &mut Vec<Finding>) -> Option<String> {
         match self.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     self.at(key),
                     "wrong_type",
                     format!("'{key}' must be a string"),
@@ -55,10 +55,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn required(&mut self, key: &'static str, problems: &mut Vec<Problem>) -> String {
+    fn required(&mut self, key: &'static str, problems: &mut Vec<Finding>) -> String {
         let value = self.string(key, problems);
         if value.is_none() && !self.map.contains_key(key) {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 self.at(key),
                 "missing_field",
                 format!("'{key}' is required"),
@@ -72,14 +72,14 @@ impl<'a> Fields<'a> {
         key: &'static str,
         default: u32,
         max: u32,
-        problems: &mut Vec<Problem>,
+        problems: &mut Vec<Finding>,
     ) -> u32 {
         match self.get(key) {
             None | Some(Value::Null) => default,
             Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
                 Some(n) if (1..=max).contains(&n) => n,
                 _ => {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         self.at(key),
                         "out_of_range",
                         format!("'{key}' must be a whole number of seconds from 1 to {max}"),
@@ -90,7 +90,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn strings(&mut self, key: &'static str, problems: &mut Vec<Problem>) -> Vec<String> {
+    fn strings(&mut self, key: &'static str, problems: &mut Vec<Finding>) -> Vec<String> {
         match self.get(key) {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -99,7 +99,7 @@ impl<'a> Fields<'a> {
                 .filter_map(|(i, v)| match v {
                     Value::String(s) => Some(s.clone()),
                     _ => {
-                        problems.push(Problem::new(
+                        problems.push(Finding::new(
                             format!("{}/{i}", self.at(key)),
                             "wrong_type",
                             "must be a string",
@@ -109,7 +109,7 @@ impl<'a> Fields<'a> {
                 })
                 .collect(),
             Some(_) => {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     self.at(key),
                     "wrong_type",
                     format!("'{key}' must be a list of strings"),
@@ -122,7 +122,7 @@ impl<'a> Fields<'a> {
     fn string_map(
         &mut self,
         key: &'static str,
-        problems: &mut Vec<Problem>,
+        problems: &mut Vec<Finding>,
     ) -> BTreeMap<String, String> {
         match self.get(key) {
             None | Some(Value::Null) => BTreeMap::new(),
@@ -131,7 +131,7 @@ impl<'a> Fields<'a> {
                 .filter_map(|(k, v)| match v {
                     Value::String(s) => Some((k.clone(), s.clone())),
                     _ => {
-                        problems.push(Problem::new(
+                        problems.push(Finding::new(
                             format!("{}/{k}", self.at(key)),
                             "wrong_type",
                             "must be a string",
@@ -141,7 +141,7 @@ impl<'a> Fields<'a> {
                 })
                 .collect(),
             Some(_) => {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     self.at(key),
                     "wrong_type",
                     format!("'{key}' must be an object of strings"),
@@ -152,10 +152,10 @@ impl<'a> Fields<'a> {
     }
 
     /// Reports every field that was not read.
-    fn finish(self, problems: &mut Vec<Problem>) {
+    fn finish(self, problems: &mut Vec<Finding>) {
         for key in self.map.keys() {
             if !self.used.contains(key.as_str()) {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     self.at(key),
                     "unknown_field",
                     format!("unknown field '{key}'"),
@@ -166,10 +166,10 @@ impl<'a> Fields<'a> {
 }
 
 /// Parses a workflow document. `Err` holds every problem found.
-pub fn parse(document: &Value) -> Result<Workflow, Vec<Problem>> {
+pub fn parse(document: &Value) -> Result<Workflow, Vec<Finding>> {
     let mut problems = Vec::new();
     let Some(map) = document.as_object() else {
-        return Err(vec![Problem::new(
+        return Err(vec![Finding::new(
             "",
             "wrong_type",
             "a workflow is a JSON object",
@@ -192,12 +192,12 @@ pub fn parse(document: &Value) -> Result<Workflow, Vec<Problem>> {
                 }
             }
         }
-        Some(_) => problems.push(Problem::new(
+        Some(_) => problems.push(Finding::new(
             "/activities",
             "wrong_type",
             "'activities' must be an object",
         )),
-        None => problems.push(Problem::new(
+        None => problems.push(Finding::new(
             "/activities",
             "missing_field",
             "'activities' is required",
@@ -216,9 +216,9 @@ pub fn parse(document: &Value) -> Result<Workflow, Vec<Problem>> {
     }
 }
 
-fn parse_activity(value: &Value, path: String, problems: &mut Vec<Problem>) -> Option<Activity> {
+fn parse_activity(value: &Value, path: String, problems: &mut Vec<Finding>) -> Option<Activity> {
     let Some(map) = value.as_object() else {
-        problems.push(Problem::new(
+        problems.push(Finding::new(
             path,
             "wrong_type",
             "an activity is a JSON object",
@@ -276,7 +276,7 @@ fn parse_activity(value: &Value, path: String, problems: &mut Vec<Problem>) -> O
                 None | Some("direct") => Distribution::Direct,
                 Some("broadcast") => Distribution::Broadcast,
                 Some(other) => {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         f.at("distribution"),
                         "invalid_value",
                         format!("distribution must be direct or broadcast, not {other:?}"),
@@ -298,7 +298,7 @@ fn parse_activity(value: &Value, path: String, problems: &mut Vec<Problem>) -> O
                 "high" => Priority::High,
                 "strict" => Priority::Strict,
                 other => {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         f.at("priority"),
                         "invalid_value",
                         format!("priority must be low, normal, high or strict, not {other:?}"),
@@ -333,7 +333,7 @@ fn parse_activity(value: &Value, path: String, problems: &mut Vec<Problem>) -> O
         }
         "" => return None,
         unknown => {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 f.at("type"),
                 "unknown_activity_type",
                 format!("unknown activity type {unknown:?}"),
@@ -345,10 +345,10 @@ fn parse_activity(value: &Value, path: String, problems: &mut Vec<Problem>) -> O
     Some(Activity { kind, next, exits })
 }
 
-fn conditions(f: &mut Fields<'_>, problems: &mut Vec<Problem>) -> Vec<Condition> {
+fn conditions(f: &mut Fields<'_>, problems: &mut Vec<Finding>) -> Vec<Condition> {
     let path = f.at("conditions");
     let Some(Value::Array(items)) = f.get("conditions") else {
-        problems.push(Problem::new(
+        problems.push(Finding::new(
             path,
             "missing_field",
             "'conditions' must be a list",
@@ -359,7 +359,7 @@ fn conditions(f: &mut Fields<'_>, problems: &mut Vec<Problem>) -> Vec<Condition>
     for (i, item) in items.iter().enumerate() {
         let here = format!("{path}/{i}");
         let Some(map) = item.as_object() else {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 here,
                 "wrong_type",
                 "a condition is a JSON object",
@@ -382,7 +382,7 @@ fn conditions(f: &mut Fields<'_>, problems: &mut Vec<Problem>) -> Vec<Condition>
             "isEmpty" => Some(Operator::IsEmpty),
             "" => None,
             other => {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     c.at("operator"),
                     "invalid_value",
                     format!("unknown operator {other:?}"),
@@ -392,7 +392,7 @@ fn conditions(f: &mut Fields<'_>, problems: &mut Vec<Problem>) -> Vec<Condition>
         };
         if let Some(op) = operator {
             if op != Operator::IsEmpty && value.is_none() {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     c.at("value"),
                     "missing_field",
                     format!("operator {operator_name} needs a 'value'"),

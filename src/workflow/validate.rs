@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::model::{Kind, Workflow};
-use super::{Channel, Problem};
+use super::{Channel, Finding};
 
 mod fields;
 use fields::fields;
@@ -15,7 +15,7 @@ fn activity_path(id: &str) -> String {
 }
 
 /// Every problem of the workflow; empty when it is valid (for `channel`, when given).
-pub fn validate(workflow: &Workflow, channel: Option<Channel>) -> Vec<Problem> {
+pub fn validate(workflow: &Workflow, channel: Option<Channel>) -> Vec<Finding> {
     let mut problems = Vec::new();
     structure(workflow, &mut problems);
     for (id, activity) in &workflow.activities {
@@ -23,7 +23,7 @@ pub fn validate(workflow: &Workflow, channel: Option<Channel>) -> Vec<Problem> {
     }
     if let Some(channel) = channel {
         for (id, type_name) in unsupported_activities(workflow, channel) {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 format!("{}/type", activity_path(&id)),
                 "unsupported_activity",
                 format!(
@@ -87,7 +87,7 @@ impl ServiceNames {
 
 /// A problem for every `Transfer` whose service is not one of `services`: such a transfer
 /// could only fail at run time.
-pub fn unknown_transfer_targets(workflow: &Workflow, services: &ServiceNames) -> Vec<Problem> {
+pub fn unknown_transfer_targets(workflow: &Workflow, services: &ServiceNames) -> Vec<Finding> {
     workflow
         .activities
         .iter()
@@ -95,7 +95,7 @@ pub fn unknown_transfer_targets(workflow: &Workflow, services: &ServiceNames) ->
             Kind::Transfer { service }
                 if !service.trim().is_empty() && !services.knows(service) =>
             {
-                Some(Problem::new(
+                Some(Finding::new(
                     format!("{}/service", activity_path(id)),
                     "unknown_service",
                     format!("there is no service {service:?} to transfer to"),
@@ -114,14 +114,14 @@ fn targets(workflow: &Workflow, id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
+fn structure(workflow: &Workflow, problems: &mut Vec<Finding>) {
     match workflow.activity(&workflow.start) {
-        None => problems.push(Problem::new(
+        None => problems.push(Finding::new(
             "/start",
             "unknown_activity",
             format!("start activity {:?} does not exist", workflow.start),
         )),
-        Some(a) if !matches!(a.kind, Kind::Accept) => problems.push(Problem::new(
+        Some(a) if !matches!(a.kind, Kind::Accept) => problems.push(Finding::new(
             "/start",
             "accept_first",
             "the workflow must start with an Accept activity",
@@ -131,7 +131,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
     for (id, activity) in &workflow.activities {
         let path = activity_path(id);
         if matches!(activity.kind, Kind::Accept) && *id != workflow.start {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 format!("{path}/type"),
                 "accept_first",
                 "Accept may only be the start activity",
@@ -140,7 +140,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
         match activity.kind.exits() {
             None => {
                 if !activity.exits.is_empty() {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{path}/exits"),
                         "unexpected_exits",
                         format!(
@@ -150,7 +150,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
                     ));
                 }
                 if activity.next.is_none() {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{path}/next"),
                         "missing_next",
                         format!("{} needs 'next'", activity.kind.type_name()),
@@ -159,7 +159,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
             }
             Some(expected) => {
                 if activity.next.is_some() && !matches!(activity.kind, Kind::Unsupported { .. }) {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{path}/next"),
                         "unexpected_next",
                         format!(
@@ -171,7 +171,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
                 if !matches!(activity.kind, Kind::Unsupported { .. }) {
                     for exit in &expected {
                         if !activity.exits.contains_key(exit) {
-                            problems.push(Problem::new(
+                            problems.push(Finding::new(
                                 format!("{path}/exits/{exit}"),
                                 "missing_exit",
                                 format!(
@@ -183,7 +183,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
                     }
                     for exit in activity.exits.keys() {
                         if !expected.contains(exit) {
-                            problems.push(Problem::new(
+                            problems.push(Finding::new(
                                 format!("{path}/exits/{exit}"),
                                 "unknown_exit",
                                 format!(
@@ -200,7 +200,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
         if let Some(next) = &activity.next
             && workflow.activity(next).is_none()
         {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 format!("{path}/next"),
                 "unknown_activity",
                 format!("activity {next:?} does not exist"),
@@ -208,7 +208,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
         }
         for (exit, target) in &activity.exits {
             if workflow.activity(target).is_none() {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     format!("{path}/exits/{exit}"),
                     "unknown_activity",
                     format!("activity {target:?} does not exist"),
@@ -220,7 +220,7 @@ fn structure(workflow: &Workflow, problems: &mut Vec<Problem>) {
     busy_loops(workflow, problems);
 }
 
-fn reachability(workflow: &Workflow, problems: &mut Vec<Problem>) {
+fn reachability(workflow: &Workflow, problems: &mut Vec<Finding>) {
     if workflow.activity(&workflow.start).is_none() {
         return;
     }
@@ -235,7 +235,7 @@ fn reachability(workflow: &Workflow, problems: &mut Vec<Problem>) {
     }
     for (id, _) in &workflow.activities {
         if !seen.contains(id) {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 activity_path(id),
                 "unreachable",
                 format!("activity {id:?} can never be reached from the start"),
@@ -245,7 +245,7 @@ fn reachability(workflow: &Workflow, problems: &mut Vec<Problem>) {
 }
 
 /// A cycle made only of activities that do not wait would spin forever.
-fn busy_loops(workflow: &Workflow, problems: &mut Vec<Problem>) {
+fn busy_loops(workflow: &Workflow, problems: &mut Vec<Finding>) {
     let non_waiting: Vec<&str> = workflow
         .activities
         .iter()
@@ -280,7 +280,7 @@ fn busy_loops(workflow: &Workflow, problems: &mut Vec<Problem>) {
                         let cycle: Vec<&str> = stack[from..].iter().map(|(n, _)| *n).collect();
                         let key = cycle.iter().copied().collect::<BTreeSet<_>>();
                         if reported.insert(key.into_iter().collect::<Vec<_>>().join(",")) {
-                            problems.push(Problem::new(
+                            problems.push(Finding::new(
                                 activity_path(target),
                                 "loop_without_wait",
                                 format!("activities {} form a loop without a Delay, InputCustomer or CollectInformation", cycle.join(" → ")),

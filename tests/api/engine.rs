@@ -521,7 +521,7 @@ mod send_http_request {
 
     #[tokio::test]
     async fn private_and_metadata_addresses_are_refused_before_any_connection() {
-        use switchboard::engine::http_request::{Refused, vet};
+        use switchboard::engine::http_request::{TargetRefused, vet};
         for url in [
             "http://169.254.169.254/latest/meta-data",
             "http://10.0.0.1/",
@@ -530,12 +530,12 @@ mod send_http_request {
         ] {
             let refused = vet(&url::Url::parse(url).expect("url"), &[]).await;
             assert!(
-                matches!(refused, Err(Refused::Internal(_))),
+                matches!(refused, Err(TargetRefused::Internal(_))),
                 "{url}: {refused:?}"
             );
         }
         let ftp = vet(&url::Url::parse("ftp://example.com/").expect("url"), &[]).await;
-        assert_eq!(ftp, Err(Refused::BadUrl));
+        assert_eq!(ftp, Err(TargetRefused::BadUrl));
     }
 }
 

@@ -10,8 +10,8 @@ impl Dispatcher {
         &self,
         head: crate::store::outbox::PendingCall,
     ) -> crate::store::outbox::Settlement {
-        use crate::whatsapp_cloud::client::{CloudError, Send};
-        let Ok(send) = serde_json::from_str::<Send>(&head.call) else {
+        use crate::whatsapp_cloud::client::{CloudError, CloudSend};
+        let Ok(send) = serde_json::from_str::<CloudSend>(&head.call) else {
             return super::give_up(&head, head.attempts, "undecodable_call");
         };
         let attempts = head.attempts + 1;

@@ -1,18 +1,18 @@
 //! Workflow documents: parsing with JSON paths, structural and parameter validation, and the
 //! supported-activity matrix per channel (`switchboard check --workflow` is tested in `tests/api/binary.rs`).
 
-use crate::workflow::{self, Channel, Problem};
+use crate::workflow::{self, Channel, Finding};
 use serde_json::{Value, json};
 
 fn support() -> Value {
     serde_json::from_str(include_str!("../../../tests/workflows/support.json")).expect("fixture")
 }
 
-fn problems(document: &Value, channel: Option<Channel>) -> Vec<Problem> {
+fn problems(document: &Value, channel: Option<Channel>) -> Vec<Finding> {
     workflow::check(document, channel).expect_err("must have problems")
 }
 
-fn codes_at(problems: &[Problem]) -> Vec<(String, &'static str)> {
+fn codes_at(problems: &[Finding]) -> Vec<(String, &'static str)> {
     problems.iter().map(|p| (p.path.clone(), p.code)).collect()
 }
 

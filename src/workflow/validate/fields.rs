@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::activity_path;
-use crate::workflow::Problem;
+use crate::workflow::Finding;
 use crate::workflow::model::{Kind, Operator};
 
 fn parameter_name_ok(name: &str) -> bool {
@@ -16,19 +16,19 @@ fn parameter_name_ok(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
-fn parameter(path: String, name: &str, problems: &mut Vec<Problem>) {
+fn parameter(path: String, name: &str, problems: &mut Vec<Finding>) {
     if !parameter_name_ok(name) {
-        problems.push(Problem::new(path, "invalid_parameter_name", format!("{name:?} is not a parameter name (letters, digits, '_' and '.', not starting with a digit)")));
+        problems.push(Finding::new(path, "invalid_parameter_name", format!("{name:?} is not a parameter name (letters, digits, '_' and '.', not starting with a digit)")));
     }
 }
 
 /// Checks the `${name}` placeholders of a templated text.
-pub fn placeholders(path: String, text: &str, problems: &mut Vec<Problem>) {
+pub fn placeholders(path: String, text: &str, problems: &mut Vec<Finding>) {
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 path,
                 "invalid_placeholder",
                 "a '${' is not closed by '}'",
@@ -37,7 +37,7 @@ pub fn placeholders(path: String, text: &str, problems: &mut Vec<Problem>) {
         };
         let name = after[..end].trim();
         if !parameter_name_ok(name) {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 path.clone(),
                 "invalid_placeholder",
                 format!("${{{name}}} does not name a parameter"),
@@ -47,14 +47,14 @@ pub fn placeholders(path: String, text: &str, problems: &mut Vec<Problem>) {
     }
 }
 
-pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
+pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Finding>) {
     let at = |field: &str| format!("{}/{field}", activity_path(id));
     match kind {
         Kind::Message { text } => placeholders(at("text"), text, problems),
         Kind::Disconnect { text: Some(text) } => placeholders(at("text"), text, problems),
         Kind::CollectInformation { parameters, .. } => {
             if parameters.is_empty() {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     at("parameters"),
                     "missing_field",
                     "name at least one parameter to collect",
@@ -80,7 +80,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                     || choice == "timeout"
                     || !seen.insert(choice)
                 {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{}/{i}", at("choices")),
                         "invalid_choice",
                         format!("choice {choice:?} is empty, repeated, or a reserved exit name"),
@@ -90,7 +90,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             if let Some(p) = pattern
                 && let Err(e) = regex::Regex::new(p)
             {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     at("pattern"),
                     "invalid_pattern",
                     format!("not a regular expression: {e}"),
@@ -105,7 +105,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             placeholders(at("value"), value, problems);
         }
         Kind::Transfer { service } if service.trim().is_empty() => {
-            problems.push(Problem::new(
+            problems.push(Finding::new(
                 at("service"),
                 "missing_field",
                 "name the service to transfer to",
@@ -117,7 +117,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
         }
         Kind::CheckParameter { conditions } => {
             if conditions.is_empty() {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     at("conditions"),
                     "missing_field",
                     "add at least one condition",
@@ -127,7 +127,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                 let here = format!("{}/{i}", at("conditions"));
                 parameter(format!("{here}/parameter"), &c.parameter, problems);
                 if c.exit.is_empty() || c.exit == "default" {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{here}/exit"),
                         "invalid_exit",
                         "a condition needs its own exit name (not 'default')",
@@ -137,7 +137,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                 match c.operator {
                     Operator::Regex => {
                         if let Err(e) = regex::Regex::new(value) {
-                            problems.push(Problem::new(
+                            problems.push(Finding::new(
                                 format!("{here}/value"),
                                 "invalid_pattern",
                                 format!("not a regular expression: {e}"),
@@ -147,7 +147,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
                     Operator::GreaterThan | Operator::LessThan
                         if value.trim().parse::<f64>().is_err() =>
                     {
-                        problems.push(Problem::new(
+                        problems.push(Finding::new(
                             format!("{here}/value"),
                             "invalid_value",
                             "greaterThan and lessThan compare with a number",
@@ -166,7 +166,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             ..
         } => {
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     at("method"),
                     "invalid_value",
                     format!("method {method} is not GET, POST, PUT, PATCH or DELETE"),
@@ -174,7 +174,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             }
             placeholders(at("url"), url, problems);
             if crate::workflow::fill::url_has_host_placeholder(url) {
-                problems.push(Problem::new(
+                problems.push(Finding::new(
                     at("url"),
                     "placeholder_in_host",
                     "a placeholder may not stand in the URL's scheme or host: parameters can \
@@ -184,7 +184,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             let probe = crate::workflow::fill::text(url, |_| Some("x"));
             match url::Url::parse(&probe) {
                 Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
-                _ => problems.push(Problem::new(
+                _ => problems.push(Finding::new(
                     at("url"),
                     "invalid_url",
                     "url must be an absolute http(s) URL",
@@ -199,7 +199,7 @@ pub(super) fn fields(id: &str, kind: &Kind, problems: &mut Vec<Problem>) {
             for (name, pointer) in save_to {
                 parameter(format!("{}/{name}", at("saveTo")), name, problems);
                 if !pointer.is_empty() && !pointer.starts_with('/') {
-                    problems.push(Problem::new(
+                    problems.push(Finding::new(
                         format!("{}/{name}", at("saveTo")),
                         "invalid_pointer",
                         "a JSON pointer is empty or starts with '/'",
