@@ -1,6 +1,6 @@
 //! Switchboard routes website chats into Microsoft Teams.
 //!
-//! Data flows one way: **edges** (HTTP: bot, interact, preferences, admin, reporting) turn
+//! Data flows one way: **edges** (HTTP: bot, interact, whatsapp, preferences, admin, reporting) turn
 //! wire formats into domain commands → the **engine** decides → **effects** are executed by
 //! **adapters** (Bot Connector, Graph, …) whose results come back as events. The **store**
 //! persists state and an outbox of effects.

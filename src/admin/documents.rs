@@ -36,8 +36,7 @@ pub(super) async fn check_document(
 ) -> Result<(String, Value), Refused> {
     let workflow = match (kind, doc.get("workflow").and_then(Value::as_str)) {
         (DocKind::Service, Some(id)) => docs::get::<Value>(&app.pool, tenant, Kind::Workflow, id)
-            .await
-            .map_err(internal)?
+            .await?
             .map(|d| d.value),
         _ => None,
     };
@@ -61,8 +60,7 @@ pub(super) async fn check_document(
             crate::directory::contacts::taken(&app.pool, tenant, public, held, |k, owner| {
                 k == kind_name && owner == id
             })
-            .await
-            .map_err(internal)?;
+            .await?;
         if let Some(who) = taken {
             return Err(Refused::new(
                 StatusCode::CONFLICT,
@@ -79,9 +77,7 @@ pub(super) async fn service_names(
     app: &App,
     tenant: &str,
 ) -> Result<workflow::ServiceNames, Refused> {
-    let services = docs::list::<Service>(&app.pool, tenant, Kind::Service)
-        .await
-        .map_err(internal)?;
+    let services = docs::list::<Service>(&app.pool, tenant, Kind::Service).await?;
     Ok(workflow::ServiceNames::new(
         services
             .iter()
@@ -96,8 +92,7 @@ pub(super) async fn list_documents(
 ) -> ApiResult {
     let kind = doc_kind(&kind)?;
     let items: Vec<Value> = docs::list::<Value>(&app.pool, &admin.tenant, kind.kind())
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .map(|Versioned { value, version }| json!({"version": version, "document": value}))
         .collect();
@@ -160,8 +155,7 @@ pub(super) async fn get_document(
 ) -> ApiResult {
     let kind = doc_kind(&kind)?;
     let doc = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(kind.name(), &id))?;
     Ok(with_etag(StatusCode::OK, doc.version, doc.value))
 }
@@ -190,8 +184,7 @@ pub(super) async fn replace_document(
     }
     let (_, doc) = check_document(&app, &admin.tenant, kind, doc).await?;
     let before = docs::get::<Value>(&app.pool, &admin.tenant, kind.kind(), &id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(kind.name(), &id))?
         .value;
     let now = app.clock.now_ms();
@@ -232,8 +225,7 @@ pub(super) async fn delete_document(
     let version = if_match(&headers)?;
     if matches!(kind, DocKind::Workflow | DocKind::Calendar) {
         let users: Vec<String> = docs::list::<Service>(&app.pool, &admin.tenant, Kind::Service)
-            .await
-            .map_err(internal)?
+            .await?
             .into_iter()
             .map(|s| s.value)
             .filter(|s| match kind {
@@ -326,8 +318,7 @@ pub(super) async fn snippet(
         _ => docs::get::<User>(&app.pool, &admin.tenant, Kind::User, &id)
             .await
             .map(|d| d.map(|d| d.value.interact)),
-    }
-    .map_err(internal)?
+    }?
     .ok_or_else(|| not_found(kind.name(), &id))?;
     let (Some(contact), Some(key)) = (&interact.contact_id, &interact.widget_key) else {
         return Err(Problem::new(

@@ -149,7 +149,7 @@ fn body_refusal(e: &crate::strict_json::StrictJsonError) -> Refused {
     match e {
         StrictJsonError::Syntax(e) => Problem::new(
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            "invalid_body",
             format!("the body is not JSON: {e}"),
         )
         .into_response()

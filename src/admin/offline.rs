@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::customer::feedback;
 use crate::http::extract::Admin;
-use crate::http::problem::{ApiResult, internal};
+use crate::http::problem::ApiResult;
 use crate::http::query::Params;
 
 pub(super) async fn list(
@@ -30,8 +30,7 @@ pub(super) async fn list(
         open_only,
         i64::try_from(limit).unwrap_or(100),
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     // The next page starts before the last item's time (a full page may have more).
     let next = (found.len() as u64 == limit)
         .then(|| found.last().map(|(at, _)| crate::clock::rfc3339(*at)))
@@ -45,10 +44,7 @@ pub(super) async fn handled(
     admin: Admin,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult {
-    if !feedback::mark_handled(&app.pool, &admin.tenant, &id, app.clock.now_ms())
-        .await
-        .map_err(internal)?
-    {
+    if !feedback::mark_handled(&app.pool, &admin.tenant, &id, app.clock.now_ms()).await? {
         return Ok(super::not_found("offline message", &id));
     }
     Ok(StatusCode::NO_CONTENT.into_response())

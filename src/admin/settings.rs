@@ -16,9 +16,7 @@ use crate::http::extract::Admin;
 use crate::http::problem::{ApiResult, Refused, internal};
 
 pub(super) async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i64), Refused> {
-    let stored = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant)
-        .await
-        .map_err(internal)?;
+    let stored = docs::get::<Tenant>(&app.pool, tenant, Kind::Tenant, tenant).await?;
     let (settings, version) = match stored {
         Some(t) => (t.value, t.version),
         None => (
@@ -31,16 +29,10 @@ pub(super) async fn tenant_settings(app: &App, tenant: &str) -> Result<(Value, i
             0,
         ),
     };
-    let granted = crate::store::consents::consent_of(&app.pool, tenant)
-        .await
-        .map_err(internal)?;
-    let mut conn = app.pool.acquire().await.map_err(internal)?;
-    let endpoints = crate::webhooks::endpoints::list(&mut conn, tenant)
-        .await
-        .map_err(internal)?;
-    let whatsapp = crate::store::whatsapp::credentials(&mut conn, tenant)
-        .await
-        .map_err(internal)?;
+    let granted = crate::store::consents::consent_of(&app.pool, tenant).await?;
+    let mut conn = app.pool.acquire().await?;
+    let endpoints = crate::webhooks::endpoints::list(&mut conn, tenant).await?;
+    let whatsapp = crate::store::whatsapp::credentials(&mut conn, tenant).await?;
     let mut body = serde_json::to_value(settings).map_err(internal)?;
     // Secrets are write-only: endpoints are listed by id and URL, the WhatsApp token as set.
     body["webhooks"] = json!(endpoints);
@@ -84,10 +76,8 @@ pub(super) async fn put_settings(
     let hooks = match hooks {
         None => None,
         Some(raw) => {
-            let mut conn = app.pool.acquire().await.map_err(internal)?;
-            let known = crate::webhooks::endpoints::list(&mut conn, &admin.tenant)
-                .await
-                .map_err(internal)?;
+            let mut conn = app.pool.acquire().await?;
+            let known = crate::webhooks::endpoints::list(&mut conn, &admin.tenant).await?;
             drop(conn);
             let checked = crate::webhooks::validate::endpoints(
                 &raw,
@@ -103,18 +93,14 @@ pub(super) async fn put_settings(
     let whatsapp = match whatsapp {
         None => None,
         Some(raw) => {
-            let mut conn = app.pool.acquire().await.map_err(internal)?;
-            let stored = crate::store::whatsapp::credentials(&mut conn, &admin.tenant)
-                .await
-                .map_err(internal)?;
+            let mut conn = app.pool.acquire().await?;
+            let stored = crate::store::whatsapp::credentials(&mut conn, &admin.tenant).await?;
             Some(whatsapp_credentials(&raw, stored).map_err(|p| invalid(vec![p]))?)
         }
     };
     let expected = (version > 0).then_some(version);
     let now = app.clock.now_ms();
-    let mut tx = crate::store::begin_write(&app.pool)
-        .await
-        .map_err(internal)?;
+    let mut tx = crate::store::begin_write(&app.pool).await?;
     docs::put_in(
         &mut tx,
         &admin.tenant,
@@ -127,21 +113,18 @@ pub(super) async fn put_settings(
     .await
     .map_err(conflict)?;
     if let Some(hooks) = &hooks {
-        let changes = crate::webhooks::endpoints::store(&mut tx, &admin.tenant, hooks, true, now)
-            .await
-            .map_err(internal)?;
+        let changes =
+            crate::webhooks::endpoints::store(&mut tx, &admin.tenant, hooks, true, now).await?;
         tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id,
             webhooks.created = changes.created.len(), webhooks.updated = changes.updated.len(),
             webhooks.deleted = changes.deleted.len(), "admin changed webhook endpoints");
     }
     if let Some(credentials) = &whatsapp {
-        crate::store::whatsapp::set_credentials(&mut tx, &admin.tenant, credentials, now)
-            .await
-            .map_err(internal)?;
+        crate::store::whatsapp::set_credentials(&mut tx, &admin.tenant, credentials, now).await?;
         tracing::info!(tenant.id = %admin.tenant, key.id = %admin.key_id,
             whatsapp.token_set = credentials.access_token.is_some(), "admin changed WhatsApp credentials");
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let engine = app
         .engines
         .get(&admin.tenant)

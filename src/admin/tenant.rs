@@ -32,8 +32,7 @@ pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult
             &admin.tenant,
             crate::directory::store::Kind::User,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let names: std::collections::HashMap<&str, &str> = users
         .iter()
         .map(|u| (u.value.id.as_str(), u.value.display_name.as_str()))
@@ -73,9 +72,7 @@ pub(super) async fn live(State(app): State<AppState>, admin: Admin) -> ApiResult
 }
 
 pub(super) async fn export(State(app): State<AppState>, admin: Admin) -> ApiResult {
-    let bundle = tenant_file::export(&app.pool, &admin.tenant)
-        .await
-        .map_err(internal)?;
+    let bundle = tenant_file::export(&app.pool, &admin.tenant).await?;
     let mut r = axum::Json(bundle).into_response();
     r.headers_mut().insert(
         header::CONTENT_DISPOSITION,
@@ -121,7 +118,7 @@ pub(super) async fn import(
     let text = std::str::from_utf8(&body).map_err(|_| {
         Problem::new(
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            "invalid_body",
             "the body is not UTF-8 JSON".to_owned(),
         )
         .into_response()

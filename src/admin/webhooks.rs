@@ -51,8 +51,7 @@ pub(crate) async fn deliveries(
         &admin.tenant,
         i64::try_from(limit).unwrap_or(100),
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     // Each endpoint's breaker as the dispatcher of this instance sees it.
     let health = app
         .outbox
@@ -146,8 +145,7 @@ pub(crate) async fn put_parameters(
             .fetch_optional(c)
             .await
             .map(|found| found.is_some())
-        })
-        .map_err(internal)?;
+        })?;
         let (status, code, detail) = if ended {
             (
                 StatusCode::CONFLICT,

@@ -78,6 +78,13 @@ impl From<sqlx::Error> for Refused {
     }
 }
 
+/// A directory store failure: 500 with no internals, the cause logged.
+impl From<crate::directory::store::StoreError> for Refused {
+    fn from(e: crate::directory::store::StoreError) -> Self {
+        Refused::from(internal(e))
+    }
+}
+
 /// Any other failure (the engine gone, a store call through `anyhow`): 500 with no internals,
 /// the cause and its chain logged.
 impl From<anyhow::Error> for Refused {

@@ -312,8 +312,7 @@ where
         q.push(format!(" ORDER BY ended_at, {key_column} LIMIT "))
             .push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
         q.build_query_as().fetch_all(c).await
-    })
-    .map_err(internal)?)
+    })?)
 }
 
 fn limit(params: &Params) -> Result<usize, Refused> {

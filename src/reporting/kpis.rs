@@ -12,7 +12,7 @@ use super::history::{Filters, OFFER_OUTCOMES};
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::http::extract::Admin;
-use crate::http::problem::{ApiResult, internal};
+use crate::http::problem::ApiResult;
 use crate::http::query::Params;
 use crate::store::AsPool;
 
@@ -141,8 +141,7 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
         filters.push(&mut q, "agent");
         q.push(" GROUP BY service, channel ORDER BY service, channel");
         q.build_query_as().fetch_all(c).await
-    })
-    .map_err(internal)?;
+    })?;
 
     let offer_rows: Vec<(String, String, String, i64)> = crate::db!(app.pool.on(), |c| {
         let mut o = sqlx::QueryBuilder::new(
@@ -152,8 +151,7 @@ pub async fn kpis(State(app): State<AppState>, admin: Admin, RawQuery(raw): RawQ
         filters.push(&mut o, "user_id");
         o.push(" GROUP BY service, channel, outcome");
         o.build_query_as().fetch_all(c).await
-    })
-    .map_err(internal)?;
+    })?;
 
     let ratio = |n: i64, d: i64| (d > 0).then(|| n as f64 / d as f64);
     let mut items: Vec<Kpis> = rows

@@ -16,8 +16,8 @@ use crate::app::{App, AppState};
 use crate::clock::rfc3339;
 use crate::customer::store::CustomerEvent;
 use crate::http::extract::Admin;
+use crate::http::problem::ApiResult;
 use crate::http::problem::Problem;
-use crate::http::problem::{ApiResult, internal};
 use crate::store::{AsConn, AsPool, On, Pool};
 
 /// One line of a transcript.
@@ -59,8 +59,7 @@ pub async fn transcript(
         .bind(&admin.tenant)
         .fetch_optional(c)
         .await
-    })
-    .map_err(internal)?;
+    })?;
     let Some((created_at, state)) = found else {
         let reported = crate::db!(app.pool.on(), |c| {
             sqlx::query(
@@ -71,8 +70,7 @@ pub async fn transcript(
             .fetch_optional(c)
             .await
             .map(|found| found.is_some())
-        })
-        .map_err(internal)?;
+        })?;
         return Err(if reported {
             Problem::new(
                 StatusCode::GONE,
@@ -99,15 +97,11 @@ pub async fn transcript(
         .bind(&session)
         .fetch_all(c)
         .await
-    })
-    .map_err(internal)?;
-    let whatsapp = crate::store::whatsapp::session(&app.pool, &session)
-        .await
-        .map_err(internal)?;
+    })?;
+    let whatsapp = crate::store::whatsapp::session(&app.pool, &session).await?;
     let statuses: std::collections::HashMap<i64, String> = match &whatsapp {
         Some(_) => crate::store::whatsapp::statuses_of(&app.pool, &session)
-            .await
-            .map_err(internal)?
+            .await?
             .into_iter()
             .collect(),
         None => std::collections::HashMap::new(),
@@ -180,8 +174,7 @@ pub async fn transcript(
             .bind(&session)
             .fetch_all(c)
             .await
-    })
-    .map_err(internal)?
+    })?
     .into_iter()
     .map(|(user, action, at)| json!({"user": user, "action": action, "at": rfc3339(at)}))
     .collect();

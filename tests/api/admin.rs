@@ -305,7 +305,7 @@ async fn services_and_workflows_with_versions_validation_and_conflicts() {
         .expect("request");
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("problem");
-    assert_eq!(body["code"], "invalid_json");
+    assert_eq!(body["code"], "invalid_body");
     let mut wrong = service(&[]);
     wrong["colour"] = json!("blue");
     wrong["id"] = json!("sales");
