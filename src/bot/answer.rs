@@ -13,6 +13,14 @@ pub enum Answer {
     Message(String),
 }
 
+/// Why the bot did not do what a user asked, as the sentence they are shown (an expected
+/// answer, such as "This chat has ended", not a failure).
+pub type Refusal = &'static str;
+
+/// What a bot action returns: done (`Ok(Ok(T))`), refused with a sentence for the user
+/// (`Ok(Err(Refusal))`), or failed (`Err`: logged, and the user told to try again).
+pub type Handled<T> = anyhow::Result<Result<T, Refusal>>;
+
 /// A card action's data field as text (Teams sends ids as strings or numbers).
 pub(crate) fn string_field(data: &Value, key: &str) -> Option<String> {
     match data.get(key)? {

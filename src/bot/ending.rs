@@ -3,6 +3,7 @@
 use crate::app::App;
 
 use super::agents::Actor;
+use super::answer::Handled;
 use super::store;
 
 /// Ends a connected chat on the agent's side.
@@ -14,11 +15,7 @@ pub async fn end_chat(app: &App, actor: &Actor, session: &str) -> anyhow::Result
 }
 
 /// Ends a connected chat on the agent's side; `Err` says why it was not ended.
-pub async fn try_end_chat(
-    app: &App,
-    actor: &Actor,
-    session: &str,
-) -> anyhow::Result<Result<(), &'static str>> {
+pub async fn try_end_chat(app: &App, actor: &Actor, session: &str) -> Handled<()> {
     let Some(room) = store::chatroom_of(&app.pool, session).await? else {
         return Ok(Err("This chat is not known."));
     };

@@ -24,7 +24,7 @@ use crate::store::{AsConn, AsPool, On};
 
 use super::agents::Actor;
 use super::answer::Relayed;
-use super::answer::{Answer, string_field};
+use super::answer::{Answer, Handled, string_field};
 use super::store::{self, Chatroom};
 
 pub const MONITOR: &str = "im.supervise.monitor";
@@ -127,11 +127,7 @@ pub async fn chats(app: &App, actor: &Actor) -> anyhow::Result<Option<Value>> {
 }
 
 /// The open chat `data.sessionId` names, when `actor` supervises its service.
-async fn authorized(
-    app: &App,
-    actor: &Actor,
-    data: &Value,
-) -> anyhow::Result<Result<Chatroom, &'static str>> {
+async fn authorized(app: &App, actor: &Actor, data: &Value) -> Handled<Chatroom> {
     let Some(session) = string_field(data, "sessionId") else {
         return Ok(Err("This chat is not valid."));
     };
@@ -232,11 +228,7 @@ async fn post(
 }
 
 /// Starts mirroring the chat of `room` into `actor`'s personal chat.
-async fn monitor(
-    app: &App,
-    actor: &Actor,
-    room: &Chatroom,
-) -> anyhow::Result<Result<(), &'static str>> {
+async fn monitor(app: &App, actor: &Actor, room: &Chatroom) -> Handled<()> {
     let Some(reg) = registrations::registered(&app.pool, &actor.tenant, &actor.user_id).await?
     else {
         return Ok(Err(

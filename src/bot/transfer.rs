@@ -13,7 +13,7 @@ use crate::distribution::{Presence, TransferTarget};
 use crate::engine::messages::Command;
 
 use super::agents::Actor;
-use super::answer::{Answer, string_field};
+use super::answer::{Answer, Handled, string_field};
 use super::store::{self, Chatroom};
 
 /// The verb of the transfer card's submit, and of the session card's Transfer button.
@@ -90,11 +90,7 @@ fn end_chat(session: &str) -> Value {
 }
 
 /// The open chat `data.sessionId` names, when it is `actor`'s.
-async fn own_room(
-    app: &App,
-    actor: &Actor,
-    data: &Value,
-) -> anyhow::Result<Result<Chatroom, &'static str>> {
+async fn own_room(app: &App, actor: &Actor, data: &Value) -> Handled<Chatroom> {
     let Some(session) = string_field(data, "sessionId") else {
         return Ok(Err("This chat is not valid."));
     };
@@ -109,11 +105,7 @@ async fn own_room(
 }
 
 /// The session card's Transfer button: the transfer card, or why there is none.
-pub async fn open(
-    app: &App,
-    actor: &Actor,
-    data: &Value,
-) -> anyhow::Result<Result<Value, &'static str>> {
+pub async fn open(app: &App, actor: &Actor, data: &Value) -> Handled<Value> {
     Ok(match own_room(app, actor, data).await? {
         Ok(room) => Ok(card(app, actor, &room).await?),
         Err(why) => Err(why),
