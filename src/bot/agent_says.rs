@@ -12,7 +12,7 @@ use crate::botframework::connector::ConnectorCall;
 use super::actions;
 use super::agents::{self, Actor};
 use super::answer::{Answer, Relayed};
-use super::{card_activity, commands, is_personal, relay, supervise};
+use super::{barge_in, card_activity, commands, is_personal, relay, supervise};
 
 /// Carries out a `message`, `messageUpdate` or `messageDelete` activity of `actor`.
 pub(super) async fn agent_message(
@@ -66,7 +66,7 @@ pub(super) async fn agent_message(
         Relayed::Command(text) => Some(agents::command(app, actor, &text, true).await?),
         Relayed::NoChatroom if is_personal(activity) => {
             let text = activity.text.as_deref().unwrap_or_default().trim();
-            match supervise::barged(app, actor, conversation, text).await? {
+            match barge_in::barged(app, actor, conversation, text).await? {
                 Some(Relayed::Done(note)) => note.map(Activity::message),
                 Some(_) => None,
                 None => {

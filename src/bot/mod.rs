@@ -19,6 +19,7 @@ mod agent_says;
 pub mod agents;
 pub mod answer;
 pub(crate) mod at_hand;
+pub mod barge_in;
 pub mod canned;
 mod commands;
 pub mod ending;

@@ -45,7 +45,7 @@ pub(super) async fn own(
         }
     }
     // Until these are read, every activity and message is looked up in the store.
-    crate::bot::supervise::load_barge_ins(&state).await;
+    crate::bot::barge_in::load(&state).await;
     crate::bot::at_hand::load(&state).await;
     if let Err(error) = state.resends.load(&state.pool, state.clock.now_ms()).await {
         tracing::warn!(error = %error, "reading the handled activity ids failed; each activity is looked up instead");
