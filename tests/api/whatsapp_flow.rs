@@ -596,8 +596,17 @@ async fn a_wamid_whose_record_was_lost_in_a_crash_is_recorded_at_the_next_start(
         app.count("SELECT COUNT(*) FROM whatsapp_outbound WHERE session_id IS NOT NULL")
             .await
     }
+    // Its wamid is recorded once the outbox has settled the send, a moment after the customer
+    // has it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while recorded(&app).await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connected message was recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before = recorded(&app).await;
-    assert!(before >= 1, "the connected message was recorded");
     // As if the process died between the outbox settling the sends and their record.
     app.execute("UPDATE whatsapp_outbound SET session_id = NULL, seq = NULL")
         .await;
