@@ -30,12 +30,9 @@ pub(super) async fn open_rooms(
 /// Reads the conversations holding open chatrooms into [`App::chatroom_conversations`], by the
 /// instance that owns the tenants once it does (until then each message is looked up).
 pub async fn load(app: &App) {
-    app.chatroom_conversations.loading();
-    let read = store::open_chatroom_conversations(&app.pool).await;
-    if let Err(error) = &read {
-        tracing::warn!(error = %error, "reading the open chatrooms failed; each message is looked up instead");
-    }
-    app.chatroom_conversations.loaded(read.ok());
+    app.chatroom_conversations
+        .load("chatrooms", store::open_chatroom_conversations(&app.pool))
+        .await;
 }
 
 /// The chat an agent acts on in `conversation`: a group chatroom's customer, or the current

@@ -14,16 +14,16 @@ use super::supervise::{display_name, mirror, still_supervises};
 /// Reads the conversations with barge-ins into [`App::barge_in_conversations`], by the instance
 /// that owns the tenants once it does (until then each message is looked up).
 pub async fn load(app: &App) {
-    app.barge_in_conversations.loading();
-    let read: sqlx::Result<Vec<String>> = crate::db!(app.pool.on(), |c| {
-        sqlx::query_scalar("SELECT DISTINCT conversation_id FROM chat_barge_ins")
-            .fetch_all(c)
-            .await
-    });
-    if let Err(error) = &read {
-        tracing::warn!(error = %error, "reading the barge-ins failed; each message is looked up instead");
-    }
-    app.barge_in_conversations.loaded(read.ok());
+    let read = async {
+        crate::db!(app.pool.on(), |c| {
+            sqlx::query_scalar("SELECT DISTINCT conversation_id FROM chat_barge_ins")
+                .fetch_all(c)
+                .await
+        })
+    };
+    app.barge_in_conversations
+        .load("chat_barge_ins", read)
+        .await;
 }
 
 /// A supervisor's personal chat after a barge-in in the personal-chat fallback: their text

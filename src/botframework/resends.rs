@@ -98,13 +98,17 @@ pub struct Resends {
     written: AtomicU64,
     /// One writer at a time.
     writer: tokio::sync::Mutex<()>,
-    /// `None` until [`Resends::load`]: then every activity is looked up in the store.
-    known: Mutex<Option<Known>>,
+    /// Answers "surely new" only once [`Resends::load`] has read the store's keys; every
+    /// mark is added to it from the start, so none written meanwhile is missed.
+    known: Mutex<Known>,
 }
 
 /// The hashes of the keys the store may hold: marks of this generation and the one before,
 /// each generation [`WINDOW`] long, so a key is kept at least that long.
+#[derive(Default)]
 struct Known {
+    /// Whether the store's keys were read: until then nothing is surely new.
+    read: bool,
     hasher: RandomState,
     current: HashSet<u64>,
     previous: HashSet<u64>,
@@ -115,17 +119,6 @@ struct Known {
 }
 
 impl Known {
-    fn new(now_ms: i64) -> Self {
-        Known {
-            hasher: RandomState::new(),
-            current: HashSet::new(),
-            previous: HashSet::new(),
-            current_full: false,
-            previous_full: false,
-            started_at: now_ms,
-        }
-    }
-
     fn hash(&self, key: &Key) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -133,7 +126,8 @@ impl Known {
     /// Whether the store surely does not hold `key`.
     fn surely_new(&self, key: &Key) -> bool {
         let h = self.hash(key);
-        !self.current_full
+        self.read
+            && !self.current_full
             && !self.previous_full
             && !self.current.contains(&h)
             && !self.previous.contains(&h)
@@ -184,11 +178,7 @@ impl Resends {
             resends: self,
             key: key.clone(),
         };
-        let surely_new = self
-            .known
-            .lock()
-            .ok()
-            .is_some_and(|known| known.as_ref().is_some_and(|k| k.surely_new(key)));
+        let surely_new = self.known.lock().is_ok_and(|known| known.surely_new(key));
         if surely_new {
             return Ok(Some(handling));
         }
@@ -222,6 +212,11 @@ impl Resends {
         handling: Handling<'_>,
         now_ms: i64,
     ) -> sqlx::Result<()> {
+        // Known from now on (a superset may hold a key not stored yet): were the write to fail
+        // here, another writer may still store this mark later, and a re-send must be looked up.
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(&handling.key, now_ms);
+        }
         let number = {
             let mut queued = self
                 .queued
@@ -235,12 +230,7 @@ impl Resends {
         if self.written.load(Ordering::SeqCst) < number {
             self.write_queued(pool).await?;
         }
-        // Known before the activity stops being handled: a re-send is never missed between.
-        if let Ok(mut known) = self.known.lock()
-            && let Some(known) = known.as_mut()
-        {
-            known.insert(&handling.key, now_ms);
-        }
+        // Handled (and stored) before it stops being handled: a re-send is never missed between.
         drop(handling);
         if self
             .marks
@@ -329,20 +319,20 @@ impl Resends {
             .fetch_all(c)
             .await?
         });
-        let mut known = Known::new(now_ms);
-        for (conversation, activity) in keys {
-            known.insert(
-                &Key {
-                    conversation,
-                    activity,
-                },
-                now_ms,
-            );
+        let read = keys.len();
+        if let Ok(mut known) = self.known.lock() {
+            for (conversation, activity) in keys {
+                known.insert(
+                    &Key {
+                        conversation,
+                        activity,
+                    },
+                    now_ms,
+                );
+            }
+            known.read = true;
         }
-        tracing::debug!(known = known.current.len(), "handled activity ids loaded");
-        if let Ok(mut slot) = self.known.lock() {
-            *slot = Some(known);
-        }
+        tracing::debug!(read, "handled activity ids loaded");
         Ok(())
     }
 }
@@ -397,7 +387,12 @@ mod tests {
     #[test]
     fn a_key_marked_is_looked_up_for_at_least_a_window_and_others_are_known_new() {
         let window = window_ms();
-        let mut known = Known::new(0);
+        let mut known = Known::default();
+        assert!(
+            !known.surely_new(&k("1")),
+            "nothing is surely new before the read"
+        );
+        known.read = true;
         assert!(known.surely_new(&k("1")));
         known.insert(&k("1"), 10);
         assert!(!known.surely_new(&k("1")));
@@ -413,7 +408,10 @@ mod tests {
 
     #[test]
     fn a_generation_that_outgrew_its_bound_answers_new_for_nothing() {
-        let mut known = Known::new(0);
+        let mut known = Known {
+            read: true,
+            ..Known::default()
+        };
         known.current.extend(0..MAX_KNOWN as u64);
         known.insert(&k("x"), 1);
         assert!(!known.surely_new(&k("never marked")));

@@ -2,84 +2,69 @@
 //! there costs no read. A key is counted once more before each row of it is written, and once
 //! less only after the removal of a row has committed, so the count is never below the rows
 //! the table holds; a key with a count (or whose rows are gone since) is looked up in the store
-//! as before. Until it is loaded, every key may be there; while it loads, removals are not
-//! counted (the read may or may not have seen them).
+//! as before. Until [`Superset::load`] has read the table, every key may be there, and the keys
+//! added meanwhile are kept for when it has; removals are counted only after it (the read may
+//! or may not have seen them).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 
+/// The counts, and whether the table has been read.
 #[derive(Default)]
-enum State {
-    /// Not read yet: every key may be in the table.
-    #[default]
-    Unloaded,
-    /// Being read: the keys added meanwhile, merged when the read ends.
-    Loading(HashMap<String, u32>),
-    Loaded(HashMap<String, u32>),
+struct Counts {
+    keys: HashMap<String, u32>,
+    read: bool,
 }
 
 /// See the module docs.
 #[derive(Default)]
-pub struct Superset(Mutex<State>);
+pub struct Superset(Mutex<Counts>);
 
 impl Superset {
     /// Whether the table may hold `key` (`false`: it surely does not).
     pub fn may_hold(&self, key: &str) -> bool {
-        match self.0.lock().as_deref() {
-            Ok(State::Loaded(keys)) => keys.contains_key(key),
-            _ => true,
-        }
+        self.0
+            .lock()
+            .map_or(true, |c| !c.read || c.keys.contains_key(key))
     }
 
     /// Counts `key` once more: call it before writing a row of it.
     pub fn add(&self, key: &str) {
-        if let Ok(mut state) = self.0.lock() {
-            match &mut *state {
-                State::Unloaded => {}
-                State::Loading(keys) | State::Loaded(keys) => {
-                    *keys.entry(key.to_owned()).or_default() += 1;
-                }
-            }
+        if let Ok(mut counts) = self.0.lock() {
+            *counts.keys.entry(key.to_owned()).or_default() += 1;
         }
     }
 
     /// Counts `key` once less: call it after the removal of a row of it has committed.
     pub fn removed(&self, key: &str) {
-        if let Ok(mut state) = self.0.lock()
-            && let State::Loaded(keys) = &mut *state
-            && let Some(count) = keys.get_mut(key)
+        if let Ok(mut counts) = self.0.lock()
+            && counts.read
+            && let Some(count) = counts.keys.get_mut(key)
         {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                keys.remove(key);
+                counts.keys.remove(key);
             }
         }
     }
 
-    /// Starts a load: keys added from now on are kept whatever the read returns.
-    pub fn loading(&self) {
-        if let Ok(mut state) = self.0.lock() {
-            *state = State::Loading(HashMap::new());
-        }
-    }
-
-    /// Ends a load with the key of each row the table held when read after
-    /// [`Superset::loading`]; a failed read leaves every key possible.
-    pub fn loaded(&self, read: Option<Vec<String>>) {
-        if let Ok(mut state) = self.0.lock() {
-            let mut keys = match std::mem::take(&mut *state) {
-                State::Loading(keys) | State::Loaded(keys) => keys,
-                State::Unloaded => HashMap::new(),
-            };
-            *state = match read {
-                Some(rows) => {
+    /// Reads the table (`read`: the key of each row it holds) and from then on answers from
+    /// memory; `what` names the table in the warning if the read fails (then every key stays
+    /// possible). Call it once the instance owns the tenants: only the owner writes them.
+    pub async fn load(&self, what: &str, read: impl Future<Output = sqlx::Result<Vec<String>>>) {
+        match read.await {
+            Ok(rows) => {
+                if let Ok(mut counts) = self.0.lock() {
                     for key in rows {
-                        *keys.entry(key).or_default() += 1;
+                        *counts.keys.entry(key).or_default() += 1;
                     }
-                    State::Loaded(keys)
+                    counts.read = true;
                 }
-                None => State::Unloaded,
-            };
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, table = what, "reading a table into memory failed; each lookup goes to the store instead");
+            }
         }
     }
 }
@@ -88,37 +73,44 @@ impl Superset {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_key_may_be_there_until_loaded_and_a_key_added_while_loading_is_kept() {
+    fn rows(keys: &[&str]) -> impl Future<Output = sqlx::Result<Vec<String>>> {
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        async move { Ok(keys) }
+    }
+
+    #[tokio::test]
+    async fn every_key_may_be_there_until_read_and_a_key_added_before_is_kept() {
         let set = Superset::default();
         assert!(set.may_hold("a"));
-        set.add("lost");
-        set.loading();
-        assert!(set.may_hold("b"), "still loading");
-        set.add("during");
-        set.loaded(Some(vec!["read".into()]));
+        set.add("early");
+        set.load("t", rows(&["read"])).await;
         assert!(set.may_hold("read"));
-        assert!(set.may_hold("during"), "added while the read ran");
+        assert!(set.may_hold("early"), "added before the read ended");
         assert!(!set.may_hold("b"));
         set.add("b");
         assert!(set.may_hold("b"));
-        set.loading();
-        set.loaded(None);
-        assert!(set.may_hold("anything"), "a failed read knows nothing");
+        let failed = Superset::default();
+        failed
+            .load("t", async { Err(sqlx::Error::PoolTimedOut) })
+            .await;
+        assert!(failed.may_hold("anything"), "a failed read knows nothing");
     }
 
-    #[test]
-    fn a_key_goes_once_every_row_of_it_is_removed_and_removals_while_loading_are_not_counted() {
+    #[tokio::test]
+    async fn a_key_goes_once_every_row_of_it_is_removed_and_removals_before_the_read_are_not_counted()
+     {
         let set = Superset::default();
-        set.loading();
         set.add("x");
         set.removed("x");
-        set.loaded(Some(vec!["x".into(), "y".into()]));
-        assert!(set.may_hold("x"), "a removal while loading is not counted");
+        set.load("t", rows(&["x", "y"])).await;
+        assert!(
+            set.may_hold("x"),
+            "a removal before the read is not counted"
+        );
         set.removed("x");
         assert!(
             set.may_hold("x"),
-            "counted twice: added while loading, and read"
+            "counted twice: added before the read, and read"
         );
         set.removed("x");
         assert!(!set.may_hold("x"));
