@@ -9,10 +9,10 @@
 //!
 //! `cargo bench --bench inbound_load [-- REQUESTS CONCURRENCY]` (defaults 40000 and 64).
 
+mod common;
 #[path = "../tests/api/mock_bf.rs"]
 mod mock_bf;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,33 +52,15 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 async fn start(mock: &MockBotFramework, anonymous: bool, dir: &std::path::Path) -> String {
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
-        (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!(
-                "sqlite://{}",
-                dir.join(if anonymous { "anon.db" } else { "auth.db" })
-                    .display()
-            ),
+    let mut env = common::connector_env(
+        format!(
+            "sqlite://{}",
+            dir.join(if anonymous { "anon.db" } else { "auth.db" })
+                .display()
         ),
-        (
-            "SWITCHBOARD_BOT__OPENID_METADATA_URL".into(),
-            mock.metadata_url(),
-        ),
-        ("SWITCHBOARD_BOT__TOKEN_URL".into(), mock.token_url()),
-        (
-            "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS".into(),
-            "http://127.0.0.1:*".into(),
-        ),
-        ("SWITCHBOARD_LOG__FILTER".into(), "warn".into()),
-        // The loopback Connector has no limit per tenant, and the bench measures Switchboard,
-        // not Teams' cap of 50 requests a second per tenant.
-        (
-            "SWITCHBOARD_OUTBOX__TENANT_REQUESTS_PER_SECOND".into(),
-            "100000".into(),
-        ),
-    ]);
+        mock.metadata_url(),
+        mock.token_url(),
+    );
     if !anonymous {
         env.insert("SWITCHBOARD_BOT__APP_ID".into(), APP_ID.into());
         env.insert("SWITCHBOARD_BOT__APP_PASSWORD".into(), APP_PASSWORD.into());

@@ -15,7 +15,6 @@ mod common;
 #[path = "../tests/api/mock_bf.rs"]
 mod mock_bf;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +23,9 @@ use mock_bf::{APP_ID, APP_PASSWORD, MockBotFramework, TENANT_ID, TestKey};
 use serde_json::json;
 use switchboard::config::Settings;
 use switchboard::startup::Application;
+
+/// The kernel's clock ticks a second in `/proc/*/stat` (USER_HZ, 100 on every Linux this runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
 
 /// Conversations the messages are spread over (each one's reference is stored once).
 const CONVERSATIONS: usize = 1000;
@@ -61,38 +63,17 @@ fn cpu_ticks() -> (u64, u64) {
     (process, load)
 }
 
-fn ticks_per_second() -> f64 {
-    // The kernel's USER_HZ; 100 on every Linux this runs on.
-    100.0
-}
 
 async fn start(mock: &MockBotFramework, dir: &std::path::Path) -> String {
-    let env: HashMap<String, String> = HashMap::from([
-        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
-        (
-            "SWITCHBOARD_STORE__URL".into(),
-            format!("sqlite://{}", dir.join("cost.db").display()),
-        ),
-        (
-            "SWITCHBOARD_BOT__OPENID_METADATA_URL".into(),
-            mock.metadata_url(),
-        ),
-        ("SWITCHBOARD_BOT__TOKEN_URL".into(), mock.token_url()),
-        (
-            "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS".into(),
-            "http://127.0.0.1:*".into(),
-        ),
-        ("SWITCHBOARD_LOG__FILTER".into(), "warn".into()),
-        // The bench measures Switchboard, not Teams' cap of 50 requests a second per tenant.
-        (
-            "SWITCHBOARD_OUTBOX__TENANT_REQUESTS_PER_SECOND".into(),
-            "100000".into(),
-        ),
-        ("SWITCHBOARD_BOT__APP_ID".into(), APP_ID.into()),
-        ("SWITCHBOARD_BOT__APP_PASSWORD".into(), APP_PASSWORD.into()),
-        ("SWITCHBOARD_BOT__APP_TYPE".into(), "SingleTenant".into()),
-        ("SWITCHBOARD_BOT__TENANT_ID".into(), TENANT_ID.into()),
-    ]);
+    let mut env = common::connector_env(
+        format!("sqlite://{}", dir.join("cost.db").display()),
+        mock.metadata_url(),
+        mock.token_url(),
+    );
+    env.insert("SWITCHBOARD_BOT__APP_ID".into(), APP_ID.into());
+    env.insert("SWITCHBOARD_BOT__APP_PASSWORD".into(), APP_PASSWORD.into());
+    env.insert("SWITCHBOARD_BOT__APP_TYPE".into(), "SingleTenant".into());
+    env.insert("SWITCHBOARD_BOT__TENANT_ID".into(), TENANT_ID.into());
     let settings = Settings::load(None, &env).expect("settings");
     let app = Application::build(settings).await.expect("build");
     let url = format!("http://{}/api/messages", app.local_addr().expect("addr"));
@@ -224,8 +205,8 @@ fn main() {
         for r in 0..rounds {
             let first = CONVERSATIONS * 2 + r * messages;
             let done = round(&url, &service_url, &tokens, &mock, (first, messages, concurrency)).await;
-            let service_us = done.service_ticks as f64 / ticks_per_second() * 1e6 / done.messages as f64;
-            let load_us = done.load_ticks as f64 / ticks_per_second() * 1e6 / done.messages as f64;
+            let service_us = done.service_ticks as f64 / TICKS_PER_SECOND * 1e6 / done.messages as f64;
+            let load_us = done.load_ticks as f64 / TICKS_PER_SECOND * 1e6 / done.messages as f64;
             println!(
                 "round {}: {:>6} messages delivered in {:>6.2} s = {:>6.0} messages/s   service CPU {:>6.1} µs/message   (load generator and mock {:>6.1} µs/message)",
                 r + 1,

@@ -24,6 +24,32 @@ pub fn numbers<const N: usize>(defaults: [usize; N]) -> [usize; N] {
     values
 }
 
+/// The settings of a service on loopback that takes activities from the mock Bot Framework at
+/// `metadata_url` / `token_url` and answers through its Connector: SQLite at `store_url`, no
+/// log below warnings, and no cap per tenant on calls (the loopback Connector has none, and a
+/// bench measures Switchboard, not Teams' 50 requests a second per tenant).
+pub fn connector_env(
+    store_url: String,
+    metadata_url: String,
+    token_url: String,
+) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([
+        ("SWITCHBOARD_SERVER__BIND".into(), "127.0.0.1:0".into()),
+        ("SWITCHBOARD_STORE__URL".into(), store_url),
+        ("SWITCHBOARD_BOT__OPENID_METADATA_URL".into(), metadata_url),
+        ("SWITCHBOARD_BOT__TOKEN_URL".into(), token_url),
+        (
+            "SWITCHBOARD_BOT__ALLOWED_SERVICE_URLS".into(),
+            "http://127.0.0.1:*".into(),
+        ),
+        ("SWITCHBOARD_LOG__FILTER".into(), "warn".into()),
+        (
+            "SWITCHBOARD_OUTBOX__TENANT_REQUESTS_PER_SECOND".into(),
+            "100000".into(),
+        ),
+    ])
+}
+
 /// The runtime of a bench: two workers, as the machine has two cores.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
