@@ -63,7 +63,6 @@ fn cpu_ticks() -> (u64, u64) {
     (process, load)
 }
 
-
 async fn start(mock: &MockBotFramework, dir: &std::path::Path) -> String {
     let mut env = common::connector_env(
         format!("sqlite://{}", dir.join("cost.db").display()),

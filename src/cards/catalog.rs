@@ -56,6 +56,9 @@ pub struct Card {
     pub origin: Origin,
     pub template: Template,
     pub sample: Value,
+    /// Whether the template may read the time (`utcNow`): then its output is not kept
+    /// ([`CardCatalog::render_data_memo`]).
+    pub reads_clock: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,5 +252,6 @@ pub fn load_card(
         origin,
         template,
         sample,
+        reads_clock: source.contains("utcNow"),
     })
 }
