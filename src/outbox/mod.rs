@@ -113,16 +113,18 @@ const MAX_FRESH: usize = 16_384;
 /// (`Outbox::wake`, a transaction's commit) has it read the store.
 #[derive(Default)]
 pub(crate) struct Fresh {
-    calls: std::sync::Mutex<Vec<outbox::PendingCall>>,
+    /// The calls, and whether some were dropped since the dispatcher last took them.
+    calls: std::sync::Mutex<(Vec<outbox::PendingCall>, bool)>,
     pub(crate) wake: Notify,
 }
 
 impl Fresh {
     fn push(&self, calls: impl IntoIterator<Item = outbox::PendingCall>) {
         if let Ok(mut fresh) = self.calls.lock() {
-            fresh.extend(calls);
-            if fresh.len() > MAX_FRESH {
-                fresh.clear();
+            fresh.0.extend(calls);
+            if fresh.0.len() > MAX_FRESH {
+                fresh.0.clear();
+                fresh.1 = true;
             }
         }
         self.wake.notify_one();
@@ -134,12 +136,12 @@ impl Fresh {
         let Ok(mut fresh) = self.calls.lock() else {
             return (Vec::new(), false);
         };
-        let mut taken = std::mem::take(&mut *fresh);
+        let (mut taken, dropped) = std::mem::take(&mut *fresh);
         drop(fresh);
         taken.sort_by_key(|c| c.id);
         let mut next = high_water + 1;
         let mut run = Vec::with_capacity(taken.len());
-        let mut whole = true;
+        let mut whole = !dropped;
         for call in taken {
             if call.id < next {
                 continue;
@@ -477,5 +479,15 @@ mod tests {
         assert_eq!(ids(&fresh.take_after(8).0), Vec::<i64>::new());
         let (run, whole) = fresh.take_after(8);
         assert!(run.is_empty() && whole);
+    }
+
+    #[test]
+    fn calls_dropped_past_the_bound_have_the_dispatcher_read_the_store() {
+        let fresh = Fresh::default();
+        fresh.push((1..=MAX_FRESH as i64 + 1).map(call));
+        let (run, whole) = fresh.take_after(0);
+        assert!(run.is_empty() && !whole, "dropped: the store must be read");
+        let (run, whole) = fresh.take_after(0);
+        assert!(run.is_empty() && whole, "told once");
     }
 }
