@@ -877,7 +877,9 @@
     S.pending = S.pending.filter(function (x) { return x.id !== m.id; });
     save();
     var b = mine[m.id];
-    if (b) setMine(b, status);
+    // The stream may have told more already (the agent read it, or it could not be posted):
+    // the answer to the send does not take that back.
+    if (b && b.status !== "read" && b.status !== "undelivered") setMine(b, status);
     pump();
   }
 
